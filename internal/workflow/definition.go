@@ -1,0 +1,139 @@
+// Package workflow is the pure core of chatter's graphs: the definition model (in the
+// predecessor's editor JSON format, so its exports import unchanged), typed node
+// configs with defaults, conditions compiled with expr-lang, validation that reports
+// every problem at once, built-in templates, and compilation into an index-based
+// Graph that the executor runs. It does no I/O.
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Limits on a definition's size.
+const (
+	MaxNodes = 100
+	MaxEdges = 200
+)
+
+// EndID is the pseudo-node an edge targets to end the run; "__end__" is accepted too.
+const EndID = "END"
+
+// IsEnd reports whether id names the end of the run.
+func IsEnd(id string) bool { return id == EndID || id == "__end__" }
+
+// Definition is a workflow graph.
+type Definition struct {
+	ID          string         `json:"id,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	Description string         `json:"description,omitempty"`
+	Version     int            `json:"version,omitempty"`
+	Nodes       []Node         `json:"nodes"`
+	Edges       []Edge         `json:"edges"`
+	Variables   map[string]any `json:"variables,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+}
+
+// Position is the editor position of a node; kept so exports round-trip.
+type Position struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// Node is one step of a workflow. Its kind is Type, or Data.NodeType when Type is an
+// editor-only value such as "custom". Its config is Data.Config, or Config.
+type Node struct {
+	ID       string          `json:"id"`
+	Type     string          `json:"type,omitempty"`
+	Position *Position       `json:"position,omitempty"`
+	Data     NodeData        `json:"data"`
+	Config   json.RawMessage `json:"config,omitempty"`
+}
+
+// NodeData is the editor's data block of a node.
+type NodeData struct {
+	Label    string          `json:"label,omitempty"`
+	NodeType string          `json:"nodeType,omitempty"`
+	Config   json.RawMessage `json:"config,omitempty"`
+}
+
+// Edge connects two nodes; Target may be END. A condition may sit in Data or at the
+// top level.
+type Edge struct {
+	ID           string    `json:"id,omitempty"`
+	Source       string    `json:"source"`
+	Target       string    `json:"target"`
+	SourceHandle string    `json:"sourceHandle,omitempty"`
+	TargetHandle string    `json:"targetHandle,omitempty"`
+	Condition    string    `json:"condition,omitempty"`
+	Data         *EdgeData `json:"data,omitempty"`
+}
+
+// EdgeData is the editor's data block of an edge.
+type EdgeData struct {
+	Condition string `json:"condition,omitempty"`
+	Label     string `json:"label,omitempty"`
+}
+
+// KindName returns the node's declared kind before alias resolution.
+func (n *Node) KindName() string {
+	if _, ok := kindByName[n.Type]; ok || n.Data.NodeType == "" {
+		return n.Type
+	}
+	return n.Data.NodeType
+}
+
+// RawConfig returns the node's config JSON (data.config wins over config).
+func (n *Node) RawConfig() (json.RawMessage, string) {
+	if len(bytes.TrimSpace(n.Data.Config)) > 0 && !bytes.Equal(bytes.TrimSpace(n.Data.Config), []byte("null")) {
+		return n.Data.Config, "/data/config"
+	}
+	return n.Config, "/config"
+}
+
+// ConditionText returns the edge's condition (data.condition wins over condition).
+func (e *Edge) ConditionText() (string, string) {
+	if e.Data != nil && e.Data.Condition != "" {
+		return e.Data.Condition, "/data/condition"
+	}
+	return e.Condition, "/condition"
+}
+
+// Parse decodes a definition. Malformed JSON is reported as a *ValidationError with
+// code malformed_json, so callers see one error shape for every bad input.
+func Parse(b []byte) (*Definition, error) {
+	var d Definition
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, &ValidationError{Problems: []Problem{jsonProblem(err, "")}}
+	}
+	return &d, nil
+}
+
+func jsonProblem(err error, pointer string) Problem {
+	p := Problem{Code: CodeMalformedJSON, Pointer: pointer, Message: "malformed JSON: " + err.Error()}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		p.Message = fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())
+	case errors.As(err, &te):
+		p.Message = fmt.Sprintf("field %q: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+		if te.Field != "" {
+			p.Pointer = pointer + "/" + jsonPath(te.Field)
+		}
+	}
+	return p
+}
+
+// jsonPath turns encoding/json's dotted field path into a JSON pointer tail.
+func jsonPath(field string) string {
+	b := []byte(field)
+	for i := range b {
+		if b[i] == '.' {
+			b[i] = '/'
+		}
+	}
+	return string(b)
+}

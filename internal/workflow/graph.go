@@ -1,0 +1,320 @@
+package workflow
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+)
+
+// Graph is a compiled, validated definition. It is immutable and safe to share
+// between concurrent runs.
+type Graph struct {
+	Def   *Definition
+	Nodes []Vertex
+	Entry int
+
+	index map[string]int
+	in    []int
+	scc   []int    // strongly connected component id per vertex
+	reach []bitset // reach[i]: vertices reachable from i along non-back arcs
+}
+
+// Vertex is a compiled node.
+type Vertex struct {
+	Index  int
+	ID     string
+	Label  string
+	Kind   Kind
+	Config Config
+	Cond   *Condition // conditional node condition or loop continue condition
+	Out    []Arc
+	// Exclusive: at least one outgoing arc has a condition, so routing picks one arc.
+	Exclusive bool
+	// Joins is true when the vertex has several incoming arcs: it waits for every
+	// active branch that can still reach it.
+	Joins bool
+}
+
+// Arc is a compiled edge. Target -1 is END.
+type Arc struct {
+	ID     string
+	Target int
+	Handle string
+	Cond   *Condition
+	// Body marks a loop vertex's arcs that lead back into the loop.
+	Body bool
+}
+
+// Index returns the vertex index of a node id.
+func (g *Graph) Index(id string) (int, bool) {
+	i, ok := g.index[id]
+	return i, ok
+}
+
+// CanReach reports whether vertex from can reach vertex to along forward (non-back)
+// arcs. The executor uses it to hold a join until every branch that can still
+// arrive has arrived.
+func (g *Graph) CanReach(from, to int) bool { return g.reach[from].has(to) }
+
+type bitset [2]uint64 // MaxNodes <= 128
+
+func (b *bitset) set(i int)          { b[i>>6] |= 1 << (uint(i) & 63) }
+func (b bitset) has(i int) bool      { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (b *bitset) or(o bitset)        { b[0] |= o[0]; b[1] |= o[1] }
+func (b bitset) count() int          { return bits.OnesCount64(b[0]) + bits.OnesCount64(b[1]) }
+func (b bitset) empty() bool         { return b[0]|b[1] == 0 }
+func (b *bitset) clear(i int)        { b[i>>6] &^= 1 << (uint(i) & 63) }
+func (b bitset) and(o bitset) bitset { return bitset{b[0] & o[0], b[1] & o[1]} }
+
+func (g *Graph) checkStructure() []Problem {
+	var ps []Problem
+	n := len(g.Nodes)
+	// Entry point.
+	var starts []int
+	for i := range g.Nodes {
+		if g.Nodes[i].Kind == KindStart {
+			starts = append(starts, i)
+		}
+	}
+	if len(starts) == 0 {
+		for i := range g.Nodes {
+			if g.in[i] == 0 {
+				starts = append(starts, i)
+			}
+		}
+	}
+	switch {
+	case len(starts) == 0:
+		ps = append(ps, Problem{Code: CodeNoEntryPoint, Pointer: "/nodes", Message: "no start node and every node has an incoming edge"})
+		return ps
+	case len(starts) > 1:
+		for _, s := range starts[1:] {
+			ps = append(ps, Problem{Code: CodeMultipleEntries, NodeID: g.Nodes[s].ID, Pointer: nodePtr(s),
+				Message: fmt.Sprintf("more than one entry point: %q and %q", g.Nodes[starts[0]].ID, g.Nodes[s].ID)})
+		}
+		return ps
+	}
+	g.Entry = starts[0]
+
+	// Reachability from the entry.
+	seen := make([]bool, n)
+	stack := []int{g.Entry}
+	seen[g.Entry] = true
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, a := range g.Nodes[v].Out {
+			if a.Target >= 0 && !seen[a.Target] {
+				seen[a.Target] = true
+				stack = append(stack, a.Target)
+			}
+		}
+	}
+	for i := range g.Nodes {
+		if !seen[i] {
+			ps = append(ps, Problem{Code: CodeUnreachableNode, NodeID: g.Nodes[i].ID, Pointer: nodePtr(i),
+				Message: fmt.Sprintf("node %q cannot be reached from the entry point %q", g.Nodes[i].ID, g.Nodes[g.Entry].ID)})
+		}
+	}
+
+	// END reachable: some reachable vertex can end the run.
+	canEnd := make([]bool, n)
+	for i := range g.Nodes {
+		canEnd[i] = g.endsDirectly(i)
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := range g.Nodes {
+			if canEnd[i] {
+				continue
+			}
+			for _, a := range g.Nodes[i].Out {
+				if a.Target >= 0 && canEnd[a.Target] {
+					canEnd[i], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	if !canEnd[g.Entry] {
+		ps = append(ps, Problem{Code: CodeEndUnreachable, NodeID: g.Nodes[g.Entry].ID, Pointer: "/edges",
+			Message: "no path from the entry point reaches END or an end node"})
+	}
+
+	// Cycles must pass a bounded node.
+	g.scc = tarjan(g)
+	members := map[int][]int{}
+	for i, c := range g.scc {
+		members[c] = append(members[c], i)
+	}
+	for i := range g.Nodes {
+		c := g.scc[i]
+		ms := members[c]
+		if ms[0] != i || !g.cyclic(ms) {
+			continue
+		}
+		if !g.bounded(ms) {
+			ids := make([]string, len(ms))
+			for k, m := range ms {
+				ids[k] = g.Nodes[m].ID
+			}
+			ps = append(ps, Problem{Code: CodeUnboundedCycle, NodeID: g.Nodes[i].ID, Pointer: nodePtr(i),
+				Message: fmt.Sprintf("cycle through %s passes no bounded node: add a loop node with max_iterations, or make it an llm<->tools cycle routed by a condition", strings.Join(ids, ", "))})
+		}
+	}
+	return ps
+}
+
+// endsDirectly reports whether vertex i can end the run by itself.
+func (g *Graph) endsDirectly(i int) bool {
+	v := &g.Nodes[i]
+	if v.Kind == KindEnd || len(v.Out) == 0 || v.Kind == KindLoop || v.Kind == KindConditional {
+		return true
+	}
+	plain := false
+	for _, a := range v.Out {
+		if a.Target < 0 {
+			return true
+		}
+		if a.Cond == nil {
+			plain = true
+		}
+	}
+	return !plain // only conditional arcs: none true means END
+}
+
+func (g *Graph) cyclic(ms []int) bool {
+	if len(ms) > 1 {
+		return true
+	}
+	for _, a := range g.Nodes[ms[0]].Out {
+		if a.Target == ms[0] {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Graph) bounded(ms []int) bool {
+	var hasLLM, hasTools, llmRoutes bool
+	for _, m := range ms {
+		v := &g.Nodes[m]
+		switch v.Kind {
+		case KindLoop:
+			return true
+		case KindTools:
+			hasTools = true
+		case KindLLM:
+			hasLLM = true
+			for _, a := range v.Out {
+				if a.Cond != nil {
+					llmRoutes = true
+				}
+			}
+		}
+	}
+	return hasLLM && hasTools && llmRoutes
+}
+
+func tarjan(g *Graph) []int {
+	n := len(g.Nodes)
+	index := make([]int, n)
+	low := make([]int, n)
+	on := make([]bool, n)
+	comp := make([]int, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	next, ncomp := 0, 0
+	var visit func(v int)
+	visit = func(v int) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		on[v] = true
+		for _, a := range g.Nodes[v].Out {
+			w := a.Target
+			if w < 0 {
+				continue
+			}
+			if index[w] < 0 {
+				visit(w)
+				low[v] = min(low[v], low[w])
+			} else if on[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				on[w] = false
+				comp[w] = ncomp
+				if w == v {
+					break
+				}
+			}
+			ncomp++
+		}
+	}
+	for i := range g.Nodes {
+		if index[i] < 0 {
+			visit(i)
+		}
+	}
+	return comp
+}
+
+// finish computes routing metadata: exclusive routing, loop body arcs, joins and
+// forward reachability.
+func (g *Graph) finish() {
+	n := len(g.Nodes)
+	for i := range g.Nodes {
+		v := &g.Nodes[i]
+		v.Joins = g.in[i] > 1
+		for k := range v.Out {
+			a := &v.Out[k]
+			if a.Cond != nil {
+				v.Exclusive = true
+			}
+			if v.Kind == KindLoop && a.Target >= 0 && g.scc[a.Target] == g.scc[i] {
+				a.Body = true
+			}
+		}
+	}
+	// Back arcs: arcs to a vertex on the DFS stack from the entry.
+	back := make(map[[2]int]bool)
+	state := make([]uint8, n) // 0 new, 1 on stack, 2 done
+	var order []int
+	var dfs func(v int)
+	dfs = func(v int) {
+		state[v] = 1
+		for _, a := range g.Nodes[v].Out {
+			w := a.Target
+			if w < 0 {
+				continue
+			}
+			switch state[w] {
+			case 0:
+				dfs(w)
+			case 1:
+				back[[2]int{v, w}] = true
+			}
+		}
+		state[v] = 2
+		order = append(order, v) // post-order
+	}
+	dfs(g.Entry)
+	g.reach = make([]bitset, n)
+	for _, v := range order { // post-order: successors first
+		for _, a := range g.Nodes[v].Out {
+			w := a.Target
+			if w < 0 || back[[2]int{v, w}] {
+				continue
+			}
+			g.reach[v].set(w)
+			g.reach[v].or(g.reach[w])
+		}
+	}
+}
