@@ -589,7 +589,9 @@ func TestStream_InvalidRequestIsDeferredAndSendsNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeAPI{call: func(context.Context) (*bedrockruntime.ConverseStreamOutput, error) { return nil, errors.New("must not be called") }}
+			api := &fakeAPI{call: func(context.Context) (*bedrockruntime.ConverseStreamOutput, error) {
+				return nil, errors.New("must not be called")
+			}}
 			s := New(api, Config{}).Stream(context.Background(), tt.req)
 			if s == nil {
 				t.Fatal("Stream returned nil")
