@@ -78,7 +78,7 @@ func (g *Graph) checkStructure() []Problem {
 	}
 	if len(starts) == 0 {
 		for i := range g.Nodes {
-			if g.in[i] == 0 {
+			if g.in[i] == 0 && g.Nodes[i].Kind != KindErrorHandler {
 				starts = append(starts, i)
 			}
 		}
@@ -100,6 +100,12 @@ func (g *Graph) checkStructure() []Problem {
 	seen := make([]bool, n)
 	stack := []int{g.Entry}
 	seen[g.Entry] = true
+	for i := range g.Nodes { // error handlers are entered implicitly when a node fails
+		if g.Nodes[i].Kind == KindErrorHandler && !seen[i] {
+			seen[i] = true
+			stack = append(stack, i)
+		}
+	}
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

@@ -1,0 +1,87 @@
+package events
+
+// Typed event data. Field names are part of the detail schema.
+
+// WorkflowStartedData is the data of workflow_started.
+type WorkflowStartedData struct {
+	Mode    string `json:"mode"`
+	Name    string `json:"name,omitempty"`
+	Nodes   int    `json:"nodes"`
+	Message int    `json:"message_bytes"`
+}
+
+// LLMLoadedData is the data of llm_loaded.
+type LLMLoadedData struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+}
+
+// ToolsLoadedData is the data of tools_loaded.
+type ToolsLoadedData struct {
+	Tools []string `json:"tools"`
+}
+
+// RetrieverLoadedData is the data of retriever_loaded.
+type RetrieverLoadedData struct {
+	DocumentIDs []string `json:"document_ids,omitempty"`
+}
+
+// NodeExecutedData is the data of node_executed.
+type NodeExecutedData struct {
+	NodeID     string  `json:"node_id"`
+	Kind       string  `json:"kind"`
+	Step       int     `json:"step"`
+	Status     string  `json:"status"`
+	DurationMS float64 `json:"duration_ms"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// ToolCalledData is the data of tool_called.
+type ToolCalledData struct {
+	NodeID     string  `json:"node_id"`
+	CallID     string  `json:"call_id"`
+	Tool       string  `json:"tool"`
+	IsError    bool    `json:"is_error"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// TokenUsageData is the data of token_usage (one per model call).
+type TokenUsageData struct {
+	NodeID           string  `json:"node_id"`
+	Provider         string  `json:"provider"`
+	Model            string  `json:"model"`
+	InputTokens      int     `json:"input_tokens"`
+	OutputTokens     int     `json:"output_tokens"`
+	CacheReadTokens  int     `json:"cache_read_tokens,omitempty"`
+	CacheWriteTokens int     `json:"cache_write_tokens,omitempty"`
+	Cost             float64 `json:"cost"`
+	CostKnown        bool    `json:"cost_known"`
+	DurationMS       float64 `json:"duration_ms"`
+}
+
+// MessageSavedData is the data of message_saved.
+type MessageSavedData struct {
+	MessageID string `json:"message_id"`
+	Role      string `json:"role"`
+	Seq       int    `json:"seq"`
+	Status    string `json:"status"`
+}
+
+// ExecutionEndData is the data of execution_completed, execution_failed and
+// execution_cancelled: the totals of the run.
+type ExecutionEndData struct {
+	Status       string  `json:"status"`
+	DurationMS   float64 `json:"duration_ms"`
+	InputTokens  int     `json:"input_tokens"`
+	OutputTokens int     `json:"output_tokens"`
+	TotalTokens  int     `json:"total_tokens"`
+	Cost         float64 `json:"cost"`
+	CostKnown    bool    `json:"cost_known"`
+	ToolCalls    int     `json:"tool_calls"`
+	Steps        int     `json:"steps"`
+	Provider     string  `json:"provider,omitempty"`
+	Model        string  `json:"model,omitempty"`
+	ErrorCode    string  `json:"error_code,omitempty"`
+	ErrorMessage string  `json:"error_message,omitempty"`
+	Output       string  `json:"output,omitempty"`
+}

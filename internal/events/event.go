@@ -1,0 +1,88 @@
+// Package events defines chatter's workflow events — one stream that replaces every
+// ad-hoc monitoring call — and their consumers: an in-memory Recorder now, the
+// EventBridge publisher and the subscribers (execution records, metrics, logs) later.
+package events
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Source is the EventBridge source of every chatter event.
+const Source = "chatter.workflows"
+
+// SchemaVersion versions the detail schema.
+const SchemaVersion = 1
+
+// Event types (the EventBridge DetailType).
+const (
+	WorkflowStarted    = "workflow_started"
+	LLMLoaded          = "llm_loaded"
+	ToolsLoaded        = "tools_loaded"
+	RetrieverLoaded    = "retriever_loaded"
+	ExecutionStarted   = "execution_started"
+	NodeExecuted       = "node_executed"
+	ToolCalled         = "tool_called"
+	TokenUsage         = "token_usage"
+	ExecutionCompleted = "execution_completed"
+	ExecutionFailed    = "execution_failed"
+	ExecutionCancelled = "execution_cancelled"
+	MessageSaved       = "message_saved"
+)
+
+// SourceRef names what an execution ran.
+type SourceRef struct {
+	Kind    string `json:"kind"`
+	ID      string `json:"id,omitempty"`
+	Version int    `json:"version,omitempty"`
+}
+
+// Event is the detail of one workflow event. Seq numbers an execution's events from 1.
+type Event struct {
+	ID             string    `json:"id"`
+	Version        int       `json:"version"`
+	Type           string    `json:"type"`
+	ExecutionID    string    `json:"execution_id"`
+	UserID         string    `json:"user_id"`
+	ConversationID string    `json:"conversation_id,omitempty"`
+	Source         SourceRef `json:"source"`
+	Seq            int       `json:"seq"`
+	Time           time.Time `json:"time"`
+	Data           any       `json:"data"`
+}
+
+// Terminal reports whether the event ends an execution.
+func (e *Event) Terminal() bool {
+	return e.Type == ExecutionCompleted || e.Type == ExecutionFailed || e.Type == ExecutionCancelled
+}
+
+// Recorder keeps events in memory, for offline runs and tests.
+type Recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Emit records an event.
+func (r *Recorder) Emit(_ context.Context, e Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+// Flush does nothing: a recorder has nothing in flight.
+func (r *Recorder) Flush(context.Context) error { return nil }
+
+// Events returns a copy of the recorded events.
+func (r *Recorder) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// Reset forgets recorded events.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	r.events = r.events[:0]
+	r.mu.Unlock()
+}

@@ -1,0 +1,287 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// outcome is what one node visit produced.
+type outcome struct {
+	v      int
+	eff    effect
+	err    error
+	jump   int // error handler retry: the vertex to run next, or -2
+	detail string
+	start  time.Time
+	dur    time.Duration
+}
+
+// run stores the user message, then runs the graph superstep by superstep.
+func (r *run) run(ctx context.Context) error {
+	if err := r.startTurn(ctx); err != nil {
+		return err
+	}
+	g := r.graph
+	frontier := []int{g.Entry}
+	var next, runnable, deferred []int
+	outs := make([]outcome, 0, 2)
+	step := 0
+	for len(frontier) > 0 {
+		if err := r.ctxErr(ctx); err != nil {
+			return err
+		}
+		if step >= r.x.o.StepLimit {
+			return &RuntimeError{Code: CodeStepLimit, Message: fmt.Sprintf("the run exceeded %d steps", r.x.o.StepLimit)}
+		}
+		step++
+		r.steps = step
+		// A join waits while another active branch can still reach it.
+		runnable, deferred = runnable[:0], deferred[:0]
+		for _, v := range frontier {
+			wait := false
+			if g.Nodes[v].Joins {
+				for _, u := range frontier {
+					if u != v && g.CanReach(u, v) {
+						wait = true
+						break
+					}
+				}
+			}
+			if wait {
+				deferred = append(deferred, v)
+			} else {
+				runnable = append(runnable, v)
+			}
+		}
+		r.st.syncEnv()
+		outs = outs[:0]
+		if len(runnable) == 1 {
+			outs = append(outs, r.visit(ctx, runnable[0], step))
+		} else {
+			outs = outs[:len(runnable)]
+			var wg sync.WaitGroup
+			for i, v := range runnable {
+				wg.Go(func() { outs[i] = r.visit(ctx, v, step) })
+			}
+			wg.Wait()
+		}
+		// Apply effects in vertex order, then route.
+		slices.SortFunc(outs, func(a, b outcome) int { return a.v - b.v })
+		next = append(next[:0], deferred...)
+		for i := range outs {
+			o := &outs[i]
+			if o.eff != nil {
+				if err := o.eff(&r.st); err != nil && o.err == nil {
+					o.err = err
+				}
+			}
+			r.logVisit(ctx, o, step)
+		}
+		r.st.syncEnv()
+		for i := range outs {
+			o := &outs[i]
+			if o.err != nil {
+				if err := r.ctxErr(ctx); err != nil {
+					return err
+				}
+				if len(r.handlers) == 0 {
+					return nodeError(&g.Nodes[o.v], o.err)
+				}
+				r.st.errors = append(r.st.errors, fmt.Sprintf("%s: %v", g.Nodes[o.v].ID, publicNodeError(o.err)))
+				r.st.lastFail = o.v
+				r.st.syncEnv()
+			}
+			if o.jump >= 0 {
+				next = append(next, o.jump)
+				continue
+			}
+			before := len(next)
+			var err error
+			next, err = g.Next(next, o.v, &r.st.env)
+			if err != nil {
+				return &RuntimeError{Code: CodeCondition, NodeID: g.Nodes[o.v].ID, Message: err.Error(), Err: err}
+			}
+			if o.err != nil && !r.routesToHandler(next[before:]) {
+				next = append(next[:before], r.handlers[0])
+			}
+		}
+		// The next frontier: distinct vertices, END dropped.
+		frontier = frontier[:0]
+		for _, v := range next {
+			if v >= 0 && !slices.Contains(frontier, v) {
+				frontier = append(frontier, v)
+			}
+		}
+		slices.Sort(frontier)
+	}
+	r.st.syncEnv()
+	if len(r.st.errors) > r.st.handled {
+		last := r.st.errors[len(r.st.errors)-1]
+		return &RuntimeError{Code: CodeNodeFailed, Message: "unhandled node error: " + last}
+	}
+	return nil
+}
+
+func (r *run) routesToHandler(targets []int) bool {
+	for _, t := range targets {
+		if t >= 0 && r.graph.Nodes[t].Kind == workflow.KindErrorHandler {
+			return true
+		}
+	}
+	return false
+}
+
+// ctxErr turns a done context into a CancelledError or timeout RuntimeError.
+func (r *run) ctxErr(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	if r.sinkErr != nil {
+		return &CancelledError{Code: CodeDisconnected, Message: "the client went away", Err: r.sinkErr}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &RuntimeError{Code: CodeTimeout, Message: fmt.Sprintf("the run exceeded %s", r.x.o.RunTimeout), Err: ctx.Err()}
+	}
+	return &CancelledError{Code: CodeCancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
+}
+
+func nodeError(v *workflow.Vertex, err error) error {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		return &RuntimeError{Code: CodeLLM, NodeID: v.ID, LLMCode: le.Code, Message: publicNodeError(err), Err: err}
+	}
+	var re *RuntimeError
+	if errors.As(err, &re) {
+		if re.NodeID == "" {
+			re.NodeID = v.ID
+		}
+		return re
+	}
+	return &RuntimeError{Code: CodeNodeFailed, NodeID: v.ID, Message: err.Error(), Err: err}
+}
+
+// publicNodeError is a node failure as the client may see it: provider errors by
+// code, without upstream details that could carry secrets.
+func publicNodeError(err error) string {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		return fmt.Sprintf("model provider %s failed: %s", le.Provider, le.Code)
+	}
+	return err.Error()
+}
+
+// visit runs one node.
+func (r *run) visit(ctx context.Context, v, step int) outcome {
+	x := &r.graph.Nodes[v]
+	o := outcome{v: v, jump: -2, start: r.x.o.Now()}
+	r.send(Chunk{Type: ChunkNodeStarted, NodeID: x.ID, Kind: string(x.Kind)})
+	o.eff, o.err = r.exec(ctx, x, &o)
+	o.dur = r.x.o.Now().Sub(o.start)
+	return o
+}
+
+func (r *run) logVisit(ctx context.Context, o *outcome, step int) {
+	x := &r.graph.Nodes[o.v]
+	status := "ok"
+	errText := ""
+	if o.err != nil {
+		status, errText = "error", publicNodeError(o.err)
+	}
+	r.st.visits[o.v]++
+	r.log = append(r.log, store.NodeRun{Step: step, NodeID: x.ID, Kind: string(x.Kind), Status: status,
+		StartedAt: o.start, DurationMS: ms(o.dur), Error: errText, Detail: o.detail})
+	r.send(Chunk{Type: ChunkNodeFinished, NodeID: x.ID, Kind: string(x.Kind), DurationMS: ms(o.dur)})
+	r.emit(ctx, events.NodeExecuted, events.NodeExecutedData{NodeID: x.ID, Kind: string(x.Kind), Step: step,
+		Status: status, DurationMS: ms(o.dur), Error: errText})
+}
+
+// send numbers a chunk and hands it to the sink; a sink error cancels the run.
+func (r *run) send(c Chunk) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sinkErr != nil {
+		return
+	}
+	r.chunkSeq++
+	c.Seq = r.chunkSeq
+	if err := r.sink.Send(c); err != nil {
+		r.sinkErr = err
+		if r.cancel != nil {
+			r.cancel()
+		}
+	}
+}
+
+// emit numbers an event and hands it to the emitter.
+func (r *run) emit(ctx context.Context, typ string, data any) {
+	r.mu.Lock()
+	r.eventSeq++
+	e := events.Event{ID: r.x.o.NewID(), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
+		UserID: r.userID, ConversationID: r.convID, Seq: r.eventSeq, Time: r.x.o.Now(),
+		Source: events.SourceRef{Kind: r.source.Kind, ID: r.source.ID, Version: r.source.Version}, Data: data}
+	r.mu.Unlock()
+	r.x.o.Emitter.Emit(ctx, e)
+}
+
+// startTurn stores the user message (and a new conversation) and the running
+// execution before any model call.
+func (r *run) startTurn(ctx context.Context) error {
+	now := r.x.o.Now()
+	in := &r.req.Input
+	t := store.StartTurn{
+		UserMessage: &store.Message{ID: r.x.o.NewID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
+			Role: llm.RoleUser, Content: in.Message, Status: store.StatusComplete, CreatedAt: now},
+		Execution: r.execution(store.ExecRunning, now),
+	}
+	if r.newConv {
+		t.NewConversation = &store.Conversation{ID: r.convID, UserID: r.userID, Title: title(in.Message),
+			CreatedAt: now, UpdatedAt: now}
+	}
+	if err := r.x.o.Store.StartTurn(ctx, t); err != nil {
+		if errors.Is(err, store.ErrTooLarge) {
+			return &PreparationError{Code: CodeTooLarge, Field: "message", Message: err.Error(), Err: err}
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return &PreparationError{Code: CodeNotFound, Field: "conversation_id", Message: err.Error(), Err: err}
+		}
+		return &RuntimeError{Code: CodeStorage, Message: "storing the user message", Err: err}
+	}
+	r.userMsg = t.UserMessage
+	r.emit(ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),
+		Seq: t.UserMessage.Seq, Status: store.StatusComplete})
+	r.emit(ctx, events.ExecutionStarted, nil)
+	r.send(Chunk{Type: ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
+	return nil
+}
+
+// title is the first line of the first message, shortened.
+func title(msg string) string {
+	for i, c := range msg {
+		if c == '\n' {
+			msg = msg[:i]
+			break
+		}
+	}
+	if len(msg) > 80 {
+		cut := 80
+		for cut > 0 && msg[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+func (r *run) execution(status string, now time.Time) *store.Execution {
+	return &store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,
+		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata}
+}

@@ -1,0 +1,118 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// Stable error codes.
+const (
+	// Preparation (the caller is at fault unless noted).
+	CodeInvalidInput     = "invalid_input"
+	CodeTooLarge         = "too_large"
+	CodeNotFound         = "not_found"
+	CodeInvalidWorkflow  = "invalid_workflow"
+	CodeUnknownProvider  = "unknown_provider"
+	CodeProviderNotReady = "provider_unconfigured"
+	CodeUnknownTool      = "unknown_tool"
+	CodeUnsupported      = "unsupported_source"
+	// Runtime.
+	CodeLLM          = "llm_error"
+	CodeNodeFailed   = "node_failed"
+	CodeCondition    = "condition_error"
+	CodeStepLimit    = "step_limit_exceeded"
+	CodeTimeout      = "timeout"
+	CodeStorage      = "storage_error"
+	CodeInternal     = "internal"
+	CodeCancelled    = "cancelled"
+	CodeDisconnected = "client_disconnected"
+)
+
+// PreparationError is a failure before the run started: bad input, unknown source,
+// invalid graph, unknown provider or tool. Nothing was stored.
+type PreparationError struct {
+	Code     string
+	Field    string // the request field at fault, when there is one
+	Message  string
+	Problems []workflow.Problem // for invalid_workflow
+	Err      error
+}
+
+func (e *PreparationError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *PreparationError) Unwrap() error { return e.Err }
+
+// RuntimeError is a failure while the graph ran. What was produced is stored, marked
+// incomplete.
+type RuntimeError struct {
+	Code    string
+	NodeID  string
+	Message string
+	// LLMCode is the provider error code when Code is llm_error.
+	LLMCode llm.ErrorCode
+	Err     error
+}
+
+func (e *RuntimeError) Error() string {
+	if e.NodeID != "" {
+		return fmt.Sprintf("%s at node %q: %s", e.Code, e.NodeID, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *RuntimeError) Unwrap() error { return e.Err }
+
+// CancelledError means the run was cancelled (caller's context, or the client went
+// away). What was produced is stored, marked incomplete.
+type CancelledError struct {
+	Code    string // cancelled | client_disconnected
+	Message string
+	Err     error
+}
+
+func (e *CancelledError) Error() string { return e.Code + ": " + e.Message }
+func (e *CancelledError) Unwrap() error { return e.Err }
+
+// ErrorCode returns the stable code of any executor error, or "internal".
+func ErrorCode(err error) string {
+	var pe *PreparationError
+	var re *RuntimeError
+	var ce *CancelledError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code
+	case errors.As(err, &re):
+		return re.Code
+	case errors.As(err, &ce):
+		return ce.Code
+	}
+	return CodeInternal
+}
+
+// PublicMessage is an error message safe to show a client: internal errors are
+// replaced by a generic text.
+func PublicMessage(err error) string {
+	var pe *PreparationError
+	var re *RuntimeError
+	var ce *CancelledError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Message
+	case errors.As(err, &re):
+		if re.Code == CodeStorage || re.Code == CodeInternal {
+			return "internal error"
+		}
+		return re.Message
+	case errors.As(err, &ce):
+		return ce.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,496 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/retrieval"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// Store is the persistence the executor needs.
+type Store interface {
+	// LoadConversation returns the conversation and its last window messages, oldest
+	// first. Returns not_found if it does not exist or belongs to someone else.
+	LoadConversation(ctx context.Context, userID, convID string, window int) (*store.Conversation, []store.Message, error)
+	// StartTurn stores the user message (and the conversation when new) and the
+	// running execution before any model call. Returns too_large over the content cap.
+	StartTurn(ctx context.Context, t store.StartTurn) error
+	// FinishTurn stores the assistant message, the conversation aggregates and the
+	// terminal execution in one transaction.
+	FinishTurn(ctx context.Context, userID, convID string, t store.FinishTurn) error
+	// GetDefinition returns a definition version (0 = latest). Returns not_found if
+	// it does not exist or belongs to someone else.
+	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)
+	// GetTemplate returns a user template. Returns not_found likewise.
+	GetTemplate(ctx context.Context, userID, id string) (*workflow.Template, error)
+}
+
+// Emitter receives every workflow event. Emit must not block on the network;
+// Flush sends what is buffered and is called before Execute returns.
+type Emitter interface {
+	Emit(ctx context.Context, e events.Event)
+	Flush(ctx context.Context) error
+}
+
+// Options configure an Executor. Store, Emitter and at least one provider are
+// required.
+type Options struct {
+	Store     Store
+	Emitter   Emitter
+	Providers []llm.Provider
+	// DefaultProvider is used when neither the request nor the node names one;
+	// empty means the first of Providers.
+	DefaultProvider string
+	// DefaultModels maps a provider name to its default model id.
+	DefaultModels map[string]string
+	Tools         *tools.Registry     // nil = tools.Builtins()
+	Retriever     retrieval.Retriever // nil = an empty in-memory retriever
+	StepLimit     int                 // supersteps per run; default 100
+	MaxRetries    int                 // retries of a model call before its first token; default 2
+	RetryBase     time.Duration       // first backoff; default 250ms, doubled each retry, with jitter
+	RunTimeout    time.Duration       // default 10 minutes
+	MaxMessage    int                 // max user message bytes; default store.DefaultMaxContentBytes
+	MaxToolResult int                 // bytes of a tool result sent back to the model; default 32 KiB
+	Now           func() time.Time
+	NewID         func() string
+	Logger        *slog.Logger
+}
+
+// Executor runs workflows. It is safe for concurrent use.
+type Executor struct {
+	o         Options
+	providers map[string]llm.Provider
+}
+
+// New validates options and returns an Executor.
+func New(o Options) (*Executor, error) {
+	if o.Store == nil || o.Emitter == nil {
+		return nil, errors.New("executor: Store and Emitter are required")
+	}
+	if len(o.Providers) == 0 {
+		return nil, errors.New("executor: at least one provider is required")
+	}
+	x := &Executor{o: o, providers: make(map[string]llm.Provider, len(o.Providers))}
+	for _, p := range o.Providers {
+		x.providers[p.Name()] = p
+	}
+	if x.o.DefaultProvider == "" {
+		x.o.DefaultProvider = o.Providers[0].Name()
+	}
+	if _, ok := x.providers[x.o.DefaultProvider]; !ok {
+		return nil, fmt.Errorf("executor: default provider %q is not among the providers", x.o.DefaultProvider)
+	}
+	if x.o.Tools == nil {
+		x.o.Tools = tools.Builtins()
+	}
+	if x.o.Retriever == nil {
+		x.o.Retriever = &retrieval.Memory{}
+	}
+	if x.o.StepLimit <= 0 {
+		x.o.StepLimit = 100
+	}
+	if x.o.MaxRetries == 0 {
+		x.o.MaxRetries = 2
+	}
+	if x.o.RetryBase <= 0 {
+		x.o.RetryBase = 250 * time.Millisecond
+	}
+	if x.o.RunTimeout <= 0 {
+		x.o.RunTimeout = 10 * time.Minute
+	}
+	if x.o.MaxMessage <= 0 {
+		x.o.MaxMessage = store.DefaultMaxContentBytes
+	}
+	if x.o.MaxToolResult <= 0 {
+		x.o.MaxToolResult = 32 << 10
+	}
+	if x.o.Now == nil {
+		x.o.Now = time.Now
+	}
+	if x.o.NewID == nil {
+		x.o.NewID = func() string { return ulid.Make().String() }
+	}
+	if x.o.Logger == nil {
+		x.o.Logger = slog.Default()
+	}
+	return x, nil
+}
+
+// Execute runs one request: prepare, run, finish. On a preparation error nothing is
+// stored and the Result is nil. On a runtime error or cancellation the Result is
+// returned too (status failed or cancelled) with what was produced, and the error is
+// a *RuntimeError or *CancelledError.
+func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result, error) {
+	if sink == nil {
+		sink = Discard
+	}
+	r := x.newRun(req, sink)
+	if err := r.prepare(ctx); err != nil {
+		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
+			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err)})
+		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	runCtx, cancel := context.WithTimeout(ctx, x.o.RunTimeout)
+	r.cancel = cancel
+	err := r.run(runCtx)
+	cancel()
+	return r.finish(ctx, err)
+}
+
+// run holds one execution's state.
+type run struct {
+	x    *Executor
+	req  Request
+	sink Sink
+
+	id        string
+	userID    string
+	convID    string
+	newConv   bool
+	conv      *store.Conversation
+	source    store.SourceRef
+	graph     *workflow.Graph
+	started   time.Time
+	cancel    context.CancelFunc
+	sinkErr   error
+	llms      []*llmPlan // per vertex index; nil for non-llm vertices
+	toolSet   *tools.Registry
+	toolSpecs []llm.ToolSpec
+	maxTools  int
+	window    int
+	hasRetr   bool
+	handlers  []int // error handler vertices
+
+	mu       sync.Mutex // guards seq counters and sink/emitter calls from parallel branches
+	chunkSeq int
+	eventSeq int
+
+	st      state
+	userMsg *store.Message
+	steps   int
+	log     []store.NodeRun
+}
+
+// llmPlan is an llm vertex's resolved settings.
+type llmPlan struct {
+	provider    llm.Provider
+	model       string
+	system      string
+	temperature *float64
+	maxTokens   int
+	offerTools  bool
+	specs       []llm.ToolSpec
+}
+
+func (x *Executor) newRun(req Request, sink Sink) *run {
+	id := req.ExecutionID
+	if id == "" {
+		id = x.o.NewID()
+	}
+	return &run{x: x, req: req, sink: sink, id: id, userID: req.Input.UserID, convID: req.Input.ConversationID,
+		started: x.o.Now(), source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
+}
+
+func prepErr(code, field, format string, args ...any) *PreparationError {
+	return &PreparationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// prepare resolves everything a run needs; nothing is stored here.
+func (r *run) prepare(ctx context.Context) error {
+	in := &r.req.Input
+	cfg := &in.Config
+	switch {
+	case strings.TrimSpace(in.UserID) == "":
+		return prepErr(CodeInvalidInput, "user_id", "a user id is required")
+	case strings.TrimSpace(in.Message) == "":
+		return prepErr(CodeInvalidInput, "message", "message must not be empty")
+	case len(in.Message) > r.x.o.MaxMessage:
+		return prepErr(CodeTooLarge, "message", "message is %d bytes; at most %d allowed", len(in.Message), r.x.o.MaxMessage)
+	case !utf8.ValidString(in.Message):
+		return prepErr(CodeInvalidInput, "message", "message is not valid UTF-8")
+	case cfg.Temperature != nil && (*cfg.Temperature < 0 || *cfg.Temperature > 2):
+		return prepErr(CodeInvalidInput, "temperature", "temperature must be between 0 and 2")
+	case cfg.MaxTokens < 0 || cfg.MaxTokens > 200000:
+		return prepErr(CodeInvalidInput, "max_tokens", "max_tokens must be between 0 and 200000")
+	case cfg.MemoryWindow < 0 || cfg.MemoryWindow > 200:
+		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and 200")
+	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > 50:
+		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and 50")
+	}
+	if err := r.resolveSource(ctx); err != nil {
+		return err
+	}
+	r.emit(ctx, events.WorkflowStarted, events.WorkflowStartedData{Mode: string(r.mode()), Name: r.source.Name,
+		Nodes: len(r.graph.Nodes), Message: len(in.Message)})
+	if err := r.resolveTools(ctx); err != nil {
+		return err
+	}
+	if err := r.resolveLLMs(ctx); err != nil {
+		return err
+	}
+	if r.hasRetr {
+		r.emit(ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs})
+	}
+	return r.loadHistory(ctx)
+}
+
+func (r *run) mode() Mode {
+	if r.req.Mode == "" {
+		return ModeStandard
+	}
+	return r.req.Mode
+}
+
+func (r *run) resolveSource(ctx context.Context) error {
+	src := &r.req.Source
+	in := &r.req.Input
+	var err error
+	switch src.Kind {
+	case SourceTemplate:
+		if src.ID == "" {
+			return prepErr(CodeInvalidInput, "template", "a template id or name is required")
+		}
+		t, ok := workflow.Builtin(src.ID)
+		if !ok {
+			t, err = r.x.o.Store.GetTemplate(ctx, in.UserID, src.ID)
+			if err != nil {
+				return r.lookupErr(err, "template", src.ID)
+			}
+		}
+		if src.Params != nil {
+			t = overrideParams(t, *src.Params)
+		}
+		r.source.Name = t.Name
+		r.graph, err = t.Graph()
+	case SourceDefinition:
+		if src.ID == "" {
+			return prepErr(CodeInvalidInput, "definition_id", "a definition id is required")
+		}
+		d, gerr := r.x.o.Store.GetDefinition(ctx, in.UserID, src.ID, src.Version)
+		if gerr != nil {
+			return r.lookupErr(gerr, "definition", src.ID)
+		}
+		r.source.Version = d.Version
+		r.source.Name = d.Graph.Name
+		r.graph, err = workflow.Compile(&d.Graph, workflow.Options{ToolExists: r.toolExists})
+	case SourceDynamic:
+		c := in.Config
+		r.source.Name = "universal_chat"
+		r.graph, err = workflow.DynamicGraph(workflow.Capabilities{
+			Memory: boolOr(c.EnableMemory, true), Retrieval: boolOr(c.EnableRetrieval, false), Tools: boolOr(c.EnableTools, false)})
+	case SourceInline:
+		if src.Definition == nil {
+			return prepErr(CodeInvalidInput, "definition", "an inline definition (nodes and edges) is required")
+		}
+		r.source.Name = src.Definition.Name
+		r.graph, err = workflow.Compile(src.Definition, workflow.Options{ToolExists: r.toolExists})
+	default:
+		return prepErr(CodeUnsupported, "source", "unknown source kind %q", src.Kind)
+	}
+	if err != nil {
+		var ve *workflow.ValidationError
+		if errors.As(err, &ve) {
+			return &PreparationError{Code: CodeInvalidWorkflow, Field: "definition", Message: ve.Error(), Problems: ve.Problems, Err: err}
+		}
+		return &PreparationError{Code: CodeInvalidWorkflow, Field: "definition", Message: err.Error(), Err: err}
+	}
+	for i := range r.graph.Nodes {
+		switch r.graph.Nodes[i].Kind {
+		case workflow.KindErrorHandler:
+			r.handlers = append(r.handlers, i)
+		case workflow.KindRetrieval:
+			r.hasRetr = true
+		}
+	}
+	return nil
+}
+
+func (r *run) toolExists(name string) bool {
+	_, ok := r.x.o.Tools.Lookup(name)
+	return ok
+}
+
+func (r *run) lookupErr(err error, kind, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &PreparationError{Code: CodeNotFound, Field: kind, Message: fmt.Sprintf("%s %q not found", kind, id), Err: err}
+	}
+	return &RuntimeError{Code: CodeStorage, Message: "loading " + kind, Err: err}
+}
+
+// overrideParams returns a copy of t with the set fields of p applied; its graph is
+// compiled afresh.
+func overrideParams(t *workflow.Template, p workflow.Params) *workflow.Template {
+	c := &workflow.Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
+		Builtin: t.Builtin, Capabilities: t.Capabilities, Params: t.Params}
+	b, _ := json.Marshal(p)
+	_ = json.Unmarshal(b, &c.Params) // set fields of p overwrite
+	return c
+}
+
+// resolveTools computes the run's tool set: the registry, narrowed by the request's
+// allowed_tools, and the max_tool_calls bound.
+func (r *run) resolveTools(ctx context.Context) error {
+	cfg := &r.req.Input.Config
+	set, err := r.x.o.Tools.Filter(cfg.AllowedTools)
+	if err != nil {
+		var ue *tools.UnknownToolError
+		if errors.As(err, &ue) {
+			return prepErr(CodeUnknownTool, "allowed_tools", "unknown tools: %s", strings.Join(ue.Names, ", "))
+		}
+		return prepErr(CodeUnknownTool, "allowed_tools", "%v", err)
+	}
+	if !boolOr(cfg.EnableTools, true) {
+		set, _ = tools.NewRegistry()
+	}
+	r.maxTools = workflow.DefaultMaxToolCalls
+	hasTools := false
+	for i := range r.graph.Nodes {
+		v := &r.graph.Nodes[i]
+		if v.Kind != workflow.KindTools {
+			continue
+		}
+		hasTools = true
+		tc := v.Config.(*workflow.ToolsConfig)
+		r.maxTools = tc.MaxToolCalls
+		if len(tc.AllowedTools) > 0 {
+			if set, err = set.Filter(intersect(tc.AllowedTools, set.Names())); err != nil {
+				return prepErr(CodeUnknownTool, "allowed_tools", "%v", err)
+			}
+		}
+	}
+	if cfg.MaxToolCalls > 0 {
+		r.maxTools = cfg.MaxToolCalls
+	}
+	r.toolSet = set
+	for _, t := range set.Tools() {
+		r.toolSpecs = append(r.toolSpecs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
+	}
+	if hasTools {
+		r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
+	}
+	return nil
+}
+
+func intersect(a, b []string) []string {
+	out := []string{}
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// resolveLLMs resolves provider, model and settings for every llm vertex. The
+// request's set values win over the node's config.
+func (r *run) resolveLLMs(ctx context.Context) error {
+	cfg := &r.req.Input.Config
+	r.llms = make([]*llmPlan, len(r.graph.Nodes))
+	for i := range r.graph.Nodes {
+		v := &r.graph.Nodes[i]
+		if v.Kind != workflow.KindLLM {
+			continue
+		}
+		nc := v.Config.(*workflow.LLMConfig)
+		name := first(cfg.Provider, nc.Provider, r.x.o.DefaultProvider)
+		p, ok := r.x.providers[name]
+		if !ok {
+			field := "provider"
+			if cfg.Provider == "" {
+				field = "nodes/" + v.ID + "/provider"
+			}
+			return prepErr(CodeUnknownProvider, field, "provider %q is not configured; available: %s", name, r.x.providerNames())
+		}
+		model := first(cfg.Model, nc.Model, r.x.o.DefaultModels[name])
+		plan := &llmPlan{provider: p, model: model, maxTokens: cfg.MaxTokens, temperature: cfg.Temperature,
+			system: first(cfg.SystemPromptOverride, nc.SystemPrompt)}
+		if plan.maxTokens == 0 {
+			plan.maxTokens = nc.MaxTokens
+		}
+		if plan.temperature == nil {
+			plan.temperature = nc.Temperature
+		}
+		for _, a := range v.Out {
+			if a.Target >= 0 && r.graph.Nodes[a.Target].Kind == workflow.KindTools {
+				plan.offerTools = true
+			}
+		}
+		plan.specs = r.toolSpecs
+		if len(nc.Tools) > 0 {
+			plan.specs = nil
+			for _, s := range r.toolSpecs {
+				for _, n := range nc.Tools {
+					if s.Name == n {
+						plan.specs = append(plan.specs, s)
+					}
+				}
+			}
+		}
+		if len(plan.specs) == 0 {
+			plan.offerTools = false
+		}
+		r.llms[i] = plan
+		r.emit(ctx, events.LLMLoaded, events.LLMLoadedData{Provider: name, Model: model})
+	}
+	return nil
+}
+
+func (x *Executor) providerNames() string {
+	names := make([]string, 0, len(x.o.Providers))
+	for _, p := range x.o.Providers {
+		names = append(names, p.Name())
+	}
+	return strings.Join(names, ", ")
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// loadHistory is the one state builder: history window + the user message.
+func (r *run) loadHistory(ctx context.Context) error {
+	in := &r.req.Input
+	r.window = workflow.DefaultMemoryWindow
+	if in.Config.MemoryWindow > 0 {
+		r.window = in.Config.MemoryWindow
+	}
+	if !boolOr(in.Config.EnableMemory, true) {
+		r.window = 0
+	}
+	var hist []store.Message
+	if r.convID == "" {
+		r.newConv = true
+		r.convID = r.x.o.NewID()
+	} else {
+		conv, msgs, err := r.x.o.Store.LoadConversation(ctx, r.userID, r.convID, r.window)
+		if err != nil {
+			return r.lookupErr(err, "conversation_id", r.convID)
+		}
+		r.conv, hist = conv, msgs
+	}
+	r.st.init(r, hist)
+	return nil
+}

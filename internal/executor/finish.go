@@ -1,0 +1,126 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/store"
+)
+
+// finishTimeout bounds the final writes, which run even when the caller's context is
+// cancelled (a client that went away must still leave a consistent record).
+const finishTimeout = 10 * time.Second
+
+// finish persists the assistant message and aggregates, emits the terminal event and
+// builds the Result.
+func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
+	var pe *PreparationError
+	if errors.As(runErr, &pe) || r.userMsg == nil {
+		// The user message was not stored (bad input found late, or storage down):
+		// nothing else may be written either.
+		if runErr == nil {
+			runErr = &RuntimeError{Code: CodeInternal, Message: "user message not stored"}
+		}
+		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
+			ErrorCode: ErrorCode(runErr), ErrorMessage: PublicMessage(runErr)})
+		_ = r.x.o.Emitter.Flush(context.WithoutCancel(ctx))
+		return nil, runErr
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	now := r.x.o.Now()
+	st := &r.st
+	status, evType := store.ExecCompleted, events.ExecutionCompleted
+	var ce *CancelledError
+	switch {
+	case runErr == nil:
+	case errors.As(runErr, &ce):
+		status, evType = store.ExecCancelled, events.ExecutionCancelled
+	default:
+		status, evType = store.ExecFailed, events.ExecutionFailed
+	}
+	cost := llm.Cost{USD: st.cost, Known: st.costKnown, TableVersion: llm.PriceTableVersion}
+	res := &Result{
+		ExecutionID: r.id, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source, Mode: r.mode(),
+		Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources, Usage: st.usage,
+		Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log, Variables: st.vars,
+		Errors: st.errors, StartedAt: r.started, FinishedAt: now,
+	}
+	if runErr != nil {
+		res.Error = &ErrorBody{Code: ErrorCode(runErr), Message: PublicMessage(runErr)}
+		var re *RuntimeError
+		if errors.As(runErr, &re) {
+			res.Error.NodeID = re.NodeID
+		}
+	}
+	var am *store.Message
+	if res.Response != "" || len(st.records) > 0 || runErr == nil {
+		msgStatus := store.StatusComplete
+		if runErr != nil {
+			msgStatus = store.StatusIncomplete
+		}
+		am = &store.Message{ID: r.x.o.NewID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
+			Role: llm.RoleAssistant, Content: res.Response, ToolCalls: st.records, Status: msgStatus,
+			InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, Cost: cost.USD, CostKnown: cost.Known,
+			Provider: st.provider, Model: st.model, ResponseTimeMS: res.DurationMS(), CreatedAt: now}
+		if len(am.Content) > r.x.o.MaxMessage { // keep the item storable; the Result keeps it all
+			am.Content = am.Content[:r.x.o.MaxMessage]
+			am.Status = store.StatusIncomplete
+		}
+	}
+	exec := r.execution(status, now)
+	exec.FinishedAt, exec.DurationMS = now, res.DurationMS()
+	exec.Usage, exec.Cost, exec.CostKnown = st.usage, cost.USD, cost.Known
+	exec.ToolCalls, exec.Steps, exec.Provider, exec.Model = st.toolCalls, r.steps, st.provider, st.model
+	exec.Output, exec.Log = res.Response, r.log
+	if res.Error != nil {
+		exec.ErrorCode, exec.ErrorMessage = res.Error.Code, res.Error.Message
+	}
+	if err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
+		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec}); err != nil {
+		r.x.o.Logger.Error("finish turn", "execution_id", r.id, "err", err)
+		if runErr == nil {
+			runErr = &RuntimeError{Code: CodeStorage, Message: "storing the reply", Err: err}
+			res.Status, evType = store.ExecFailed, events.ExecutionFailed
+			res.Error = &ErrorBody{Code: CodeStorage, Message: PublicMessage(runErr)}
+		}
+		am = nil
+	}
+	if am != nil {
+		res.AssistantMessageID = am.ID
+		r.emit(wctx, events.MessageSaved, events.MessageSavedData{MessageID: am.ID, Role: string(llm.RoleAssistant),
+			Seq: am.Seq, Status: am.Status})
+	}
+	r.emit(wctx, evType, events.ExecutionEndData{Status: res.Status, DurationMS: res.DurationMS(),
+		InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, TotalTokens: st.usage.Total(),
+		Cost: cost.USD, CostKnown: cost.Known, ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
+		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response})
+	r.send(Chunk{Type: ChunkUsage, Usage: res.usageBody()})
+	if res.Error != nil {
+		r.send(Chunk{Type: ChunkError, Error: res.Error})
+	} else {
+		r.send(Chunk{Type: ChunkComplete, Response: res.ChatResponse()})
+	}
+	r.send(Chunk{Type: ChunkDone})
+	if err := r.x.o.Emitter.Flush(wctx); err != nil {
+		r.x.o.Logger.Warn("flushing events", "execution_id", r.id, "err", err)
+	}
+	return res, runErr
+}
+
+func errCode(r *Result) string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Code
+}
+
+func errMsg(r *Result) string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Message
+}

@@ -1,0 +1,402 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/retrieval"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// exec runs one vertex against the current state (read-only) and returns the effect
+// to apply.
+func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	switch v.Kind {
+	case workflow.KindStart, workflow.KindEnd, workflow.KindConditional:
+		return nil, nil
+	case workflow.KindLLM:
+		return r.execLLM(ctx, v, o)
+	case workflow.KindTools:
+		return r.execTools(ctx, v, o)
+	case workflow.KindMemory:
+		return r.execMemory(v, o)
+	case workflow.KindRetrieval:
+		return r.execRetrieval(ctx, v, o)
+	case workflow.KindLoop:
+		return r.execLoop(v, o)
+	case workflow.KindVariable:
+		return r.execVariable(v, o)
+	case workflow.KindErrorHandler:
+		return r.execErrorHandler(ctx, v, o)
+	case workflow.KindDelay:
+		return r.execDelay(ctx, v, o)
+	}
+	return nil, fmt.Errorf("node kind %q has no executor", v.Kind)
+}
+
+func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	plan := r.llms[v.Index]
+	st := &r.st
+	req := &llm.Request{Model: plan.model, System: st.system(plan.system), Messages: st.msgs,
+		Temperature: plan.temperature, MaxTokens: plan.maxTokens}
+	offered := plan.offerTools && st.toolCalls < r.maxTools
+	if offered {
+		req.Tools = plan.specs
+	}
+	sep := ""
+	if st.reply.Len() > 0 {
+		sep = "\n\n"
+	}
+	var acc llm.Accumulator
+	var err error
+	started := r.x.o.Now()
+	for attempt := 0; ; attempt++ {
+		acc = llm.Accumulator{}
+		err = r.streamOnce(ctx, plan.provider, req, v, sep, &acc)
+		if err == nil || acc.Started() || !llm.IsRetryable(err) || attempt >= r.x.o.MaxRetries {
+			break
+		}
+		if werr := sleep(ctx, backoff(r.x.o.RetryBase, attempt)); werr != nil {
+			err = werr
+			break
+		}
+	}
+	resp := acc.Response()
+	if !offered {
+		resp.ToolCalls = nil // the finalize step offers no tools; ignore stray calls
+	}
+	cost := llm.ComputeCost(plan.provider.Name(), plan.model, resp.Usage)
+	dur := r.x.o.Now().Sub(started)
+	if resp.Usage != (llm.Usage{}) {
+		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: v.ID, Provider: plan.provider.Name(), Model: plan.model,
+			InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
+			CacheReadTokens: resp.Usage.CacheReadTokens, CacheWriteTokens: resp.Usage.CacheWriteTokens,
+			Cost: cost.USD, CostKnown: cost.Known, DurationMS: ms(dur)})
+	}
+	if len(resp.ToolCalls) > 0 {
+		o.detail = strconv.Itoa(len(resp.ToolCalls)) + " tool call(s)"
+	} else if !offered && plan.offerTools {
+		o.detail = "finalize: tools withheld after max_tool_calls"
+	}
+	return func(s *state) error {
+		if resp.Text != "" {
+			if s.reply.Len() > 0 {
+				s.reply.WriteString("\n\n")
+			}
+			s.reply.WriteString(resp.Text)
+			s.lastText = resp.Text
+		}
+		if resp.Text != "" || len(resp.ToolCalls) > 0 {
+			s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Text, ToolCalls: resp.ToolCalls})
+		}
+		s.pending = resp.ToolCalls
+		s.usage = s.usage.Add(resp.Usage)
+		s.cost += cost.USD
+		s.costKnown = s.costKnown && cost.Known
+		s.provider, s.model = plan.provider.Name(), plan.model
+		return nil
+	}, err
+}
+
+// streamOnce makes one model call, forwarding text to the sink as it arrives.
+func (r *run) streamOnce(ctx context.Context, p llm.Provider, req *llm.Request, v *workflow.Vertex, sep string, acc *llm.Accumulator) error {
+	s := p.Stream(ctx, req)
+	defer s.Close()
+	for s.Next() {
+		d := s.Current()
+		if d.Kind == llm.DeltaText && d.Text != "" {
+			if !acc.Started() && sep != "" {
+				r.send(Chunk{Type: ChunkToken, NodeID: v.ID, Content: sep})
+			}
+			r.send(Chunk{Type: ChunkToken, NodeID: v.ID, Content: d.Text})
+		}
+		acc.Add(d)
+	}
+	return s.Err()
+}
+
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << attempt
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) // jitter in [d/2, d]
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	calls := r.st.pending
+	if len(calls) == 0 {
+		o.detail = "no tool calls"
+		return func(s *state) error { s.pending = nil; return nil }, nil
+	}
+	cfg := v.Config.(*workflow.ToolsConfig)
+	timeout := time.Duration(cfg.TimeoutMS) * time.Millisecond
+	results := make([]tools.Result, len(calls))
+	call := func(i int) {
+		c := calls[i]
+		r.send(Chunk{Type: ChunkToolCall, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Arguments: string(c.Arguments)}})
+		var res tools.Result
+		if _, ok := r.toolSet.Lookup(c.Name); !ok {
+			res = tools.Result{IsError: true, Content: fmt.Sprintf("tool %q is not available", c.Name)}
+		} else {
+			tctx, cancel := context.WithTimeout(ctx, timeout)
+			res = r.toolSet.Call(tctx, c.Name, c.Arguments)
+			cancel()
+		}
+		if len(res.Content) > r.x.o.MaxToolResult {
+			res.Content = res.Content[:r.x.o.MaxToolResult] + "…[truncated]"
+		}
+		results[i] = res
+		r.send(Chunk{Type: ChunkToolResult, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
+			IsError: res.IsError, DurationMS: ms(res.Duration)}})
+		r.emit(ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
+			DurationMS: ms(res.Duration)})
+	}
+	if len(calls) == 1 {
+		call(0)
+	} else {
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Go(func() { call(i) })
+		}
+		wg.Wait()
+	}
+	o.detail = strconv.Itoa(len(calls)) + " tool call(s)"
+	return func(s *state) error {
+		for i, c := range calls {
+			res := results[i]
+			s.msgs = append(s.msgs, llm.Message{Role: llm.RoleTool, ToolCallID: c.ID, Name: c.Name, Content: res.Content, IsError: res.IsError})
+			s.records = append(s.records, store.ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments,
+				Result: res.Content, IsError: res.IsError, DurationMS: ms(res.Duration)})
+		}
+		s.toolCalls += len(calls)
+		s.pending = nil
+		return nil
+	}, ctx.Err()
+}
+
+func (r *run) execMemory(v *workflow.Vertex, o *outcome) (effect, error) {
+	cfg := v.Config.(*workflow.MemoryConfig)
+	summary := ""
+	if cfg.IncludeSummary && r.conv != nil && r.conv.Summary != "" {
+		summary = "Conversation summary: " + r.conv.Summary
+	}
+	o.detail = fmt.Sprintf("%d history message(s)", min(r.st.histLen, cfg.Window))
+	return func(s *state) error {
+		if drop := s.histLen - cfg.Window; drop > 0 {
+			s.msgs = s.msgs[drop:]
+			s.histLen = cfg.Window
+		}
+		s.summary = summary
+		return nil
+	}, nil
+}
+
+func (r *run) execRetrieval(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	cfg := v.Config.(*workflow.RetrievalConfig)
+	docs := r.req.Input.Config.DocumentIDs
+	if len(docs) == 0 {
+		docs = cfg.DocumentIDs
+	}
+	ps, err := r.x.o.Retriever.Retrieve(ctx, retrieval.Query{UserID: r.userID, Text: r.req.Input.Message,
+		DocumentIDs: docs, TopK: cfg.TopK, MinScore: cfg.MinScore})
+	if err != nil {
+		return nil, fmt.Errorf("retrieval: %w", err)
+	}
+	o.detail = strconv.Itoa(len(ps)) + " passage(s)"
+	if len(ps) > 0 {
+		r.send(Chunk{Type: ChunkSources, NodeID: v.ID, Sources: ps})
+	}
+	var b strings.Builder
+	if len(ps) > 0 {
+		b.WriteString("Context:\n")
+		for i, p := range ps {
+			fmt.Fprintf(&b, "[%d] %s\n%s\n", i+1, p.Title, p.Text)
+		}
+	}
+	note := b.String()
+	return func(s *state) error {
+		s.sources = append(s.sources, ps...)
+		if note != "" {
+			s.context = note
+		}
+		return nil
+	}, nil
+}
+
+func (r *run) execLoop(v *workflow.Vertex, o *outcome) (effect, error) {
+	cfg := v.Config.(*workflow.LoopConfig)
+	iter := 1
+	if li := r.st.loops[v.ID]; li != nil {
+		iter = li.Iteration + 1
+	}
+	cont := iter <= cfg.MaxIterations
+	if cont && v.Cond != nil {
+		ok, err := v.Cond.Eval(&r.st.env)
+		if err != nil {
+			return nil, &RuntimeError{Code: CodeCondition, NodeID: v.ID, Message: err.Error(), Err: err}
+		}
+		cont = ok
+	}
+	o.detail = fmt.Sprintf("iteration %d of %d, continue=%t", iter, cfg.MaxIterations, cont)
+	return func(s *state) error {
+		if s.loops == nil {
+			s.loops = map[string]*workflow.LoopInfo{}
+		}
+		li := s.loops[v.ID]
+		if li == nil {
+			li = &workflow.LoopInfo{}
+			s.loops[v.ID] = li
+		}
+		li.MaxIterations, li.Continue = cfg.MaxIterations, cont
+		li.Iteration = iter
+		if !cont {
+			li.Iteration = 0 // a later entry starts afresh (nested loops)
+		}
+		return nil
+	}, nil
+}
+
+func (r *run) execVariable(v *workflow.Vertex, o *outcome) (effect, error) {
+	cfg := v.Config.(*workflow.VariableConfig)
+	o.detail = cfg.Operation + " " + cfg.Name
+	return func(s *state) error {
+		cur, exists := s.vars[cfg.Name]
+		switch cfg.Operation {
+		case workflow.VarSet:
+			s.vars[cfg.Name] = cfg.Value
+		case workflow.VarGet:
+			target := cfg.Target
+			if target == "" {
+				target = "value"
+			}
+			s.vars[target] = cur
+		case workflow.VarAppend:
+			switch c := cur.(type) {
+			case nil:
+				s.vars[cfg.Name] = []any{cfg.Value}
+			case []any:
+				s.vars[cfg.Name] = append(c, cfg.Value)
+			case string:
+				s.vars[cfg.Name] = c + fmt.Sprint(cfg.Value)
+			default:
+				return fmt.Errorf("variable %q is %T; append needs a list or a string", cfg.Name, cur)
+			}
+		case workflow.VarIncrement, workflow.VarDecrement:
+			n := 0.0
+			if exists && cur != nil {
+				f, ok := number(cur)
+				if !ok {
+					return fmt.Errorf("variable %q is %T, not a number", cfg.Name, cur)
+				}
+				n = f
+			}
+			if cfg.Operation == workflow.VarIncrement {
+				n += cfg.Amount
+			} else {
+				n -= cfg.Amount
+			}
+			if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+				s.vars[cfg.Name] = int(n)
+			} else {
+				s.vars[cfg.Name] = n
+			}
+		}
+		return nil
+	}, nil
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+// execErrorHandler retries the failed vertex up to retry_count times, then applies
+// the fallback: continue (errors stay in the result), clear_errors, or stop.
+func (r *run) execErrorHandler(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	cfg := v.Config.(*workflow.ErrorHandlerConfig)
+	st := &r.st
+	if len(st.errors) <= st.handled {
+		o.detail = "no errors"
+		return nil, nil
+	}
+	used := st.retries[v.Index]
+	if used < cfg.RetryCount && st.lastFail >= 0 {
+		if err := sleep(ctx, time.Duration(cfg.RetryDelayMS)*time.Millisecond); err != nil {
+			return nil, err
+		}
+		failed := st.lastFail
+		o.jump = failed
+		o.detail = fmt.Sprintf("retry %d of %d: %s", used+1, cfg.RetryCount, r.graph.Nodes[failed].ID)
+		return func(s *state) error {
+			if s.retries == nil {
+				s.retries = map[int]int{}
+			}
+			s.retries[v.Index]++
+			s.errors = s.errors[:len(s.errors)-1] // the retry replaces the failure
+			s.lastFail = -1
+			return nil
+		}, nil
+	}
+	last := st.errors[len(st.errors)-1]
+	o.detail = "fallback " + cfg.FallbackAction
+	switch cfg.FallbackAction {
+	case workflow.FallbackStop:
+		return nil, &RuntimeError{Code: CodeNodeFailed, NodeID: r.graph.Nodes[max(st.lastFail, 0)].ID,
+			Message: "stopped by error handler " + v.ID + ": " + last}
+	case workflow.FallbackClearErrors:
+		return func(s *state) error {
+			s.errors, s.handled, s.lastFail = s.errors[:0], 0, -1
+			return nil
+		}, nil
+	default:
+		return func(s *state) error { s.handled, s.lastFail = len(s.errors), -1; return nil }, nil
+	}
+}
+
+func (r *run) execDelay(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	cfg := v.Config.(*workflow.DelayConfig)
+	d := time.Duration(cfg.DurationMS) * time.Millisecond
+	switch cfg.Type {
+	case workflow.DelayRandom:
+		d = time.Duration(rand.Int64N(int64(d) + 1))
+	case workflow.DelayExponential:
+		d = time.Duration(float64(d) * math.Pow(cfg.Factor, float64(r.st.visits[v.Index])))
+	}
+	if max := time.Duration(cfg.MaxDurationMS) * time.Millisecond; d > max {
+		d = max
+	}
+	o.detail = "slept " + d.String()
+	if err := sleep(ctx, d); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}

@@ -1,0 +1,82 @@
+// Package executor is chatter's one execution path: Execute(ctx, Request, Sink)
+// prepares a run (source -> compiled graph, providers, tools, retriever, history),
+// runs the graph in Pregel-style supersteps, and finishes it (persist, aggregate,
+// final events). Standard and streaming modes differ only in the Sink. The store and
+// event methods it needs are declared here as interfaces.
+package executor
+
+import (
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// SourceKind says where a run's graph comes from.
+type SourceKind string
+
+const (
+	SourceTemplate   SourceKind = "template"   // built-in or user template, by id or name
+	SourceDefinition SourceKind = "definition" // stored definition, by id and optional version
+	SourceDynamic    SourceKind = "dynamic"    // the universal chat graph, switched by config flags
+	SourceInline     SourceKind = "inline"     // nodes+edges in the request, not saved
+)
+
+// Source selects the graph to run.
+type Source struct {
+	Kind       SourceKind
+	ID         string               // template id/name or definition id
+	Version    int                  // definition version; 0 = latest
+	Params     *workflow.Params     // template param overrides
+	Definition *workflow.Definition // inline graph
+}
+
+// Mode is standard (one JSON answer) or streaming (chunks as they come). It is
+// recorded on the execution; behaviour differs only through the Sink.
+type Mode string
+
+const (
+	ModeStandard  Mode = "standard"
+	ModeStreaming Mode = "streaming"
+)
+
+// Config holds the per-request knobs, with the predecessor's field names. Zero
+// values mean "not set": the node config, then the template params, then the
+// service defaults apply. Set values win over node configs.
+type Config struct {
+	Provider             string   `json:"provider,omitempty"`
+	Model                string   `json:"model,omitempty"`
+	Temperature          *float64 `json:"temperature,omitempty"`
+	MaxTokens            int      `json:"max_tokens,omitempty"`
+	EnableTools          *bool    `json:"enable_tools,omitempty"`
+	EnableRetrieval      *bool    `json:"enable_retrieval,omitempty"`
+	EnableMemory         *bool    `json:"enable_memory,omitempty"`
+	AllowedTools         []string `json:"allowed_tools,omitempty"`
+	DocumentIDs          []string `json:"document_ids,omitempty"`
+	MemoryWindow         int      `json:"memory_window,omitempty"`
+	MaxToolCalls         int      `json:"max_tool_calls,omitempty"`
+	SystemPromptOverride string   `json:"system_prompt_override,omitempty"`
+}
+
+// Input is what the user sent.
+type Input struct {
+	Message        string
+	ConversationID string // empty starts a new conversation
+	UserID         string
+	Config         Config
+	Metadata       map[string]any
+}
+
+// Request is one Execute call.
+type Request struct {
+	Source Source
+	Input  Input
+	Mode   Mode
+	// ExecutionID may be preassigned by the caller (e.g. to return it before the run
+	// ends); empty means a new ULID.
+	ExecutionID string
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}

@@ -1,0 +1,89 @@
+package executor
+
+import (
+	"strings"
+
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/retrieval"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// state is a run's mutable state. Nodes read it during a superstep and change it
+// only through effects, applied one at a time in vertex order after the superstep,
+// so parallel branches never race and the result is deterministic.
+type state struct {
+	msgs      []llm.Message // history, then the user message, then what the run adds
+	histLen   int           // leading messages that are history
+	pending   []llm.ToolCall
+	toolCalls int
+	records   []store.ToolCallRecord
+	vars      map[string]any
+	errors    []string
+	handled   int // errors[:handled] were dealt with by an error handler
+	lastFail  int // vertex that failed last, -1 none
+	loops     map[string]*workflow.LoopInfo
+	visits    map[int]int // per-vertex visit count (delay backoff, retries)
+	retries   map[int]int // per error-handler retries used
+	reply     strings.Builder
+	lastText  string
+	usage     llm.Usage
+	cost      float64
+	costKnown bool
+	provider  string
+	model     string
+	sources   []retrieval.Passage
+	summary   string // memory node: conversation summary note
+	context   string // retrieval node: passages note
+	env       workflow.Env
+}
+
+// effect changes the state after a superstep.
+type effect func(s *state) error
+
+func (s *state) init(r *run, hist []store.Message) {
+	s.msgs = make([]llm.Message, 0, len(hist)+4)
+	for i := range hist {
+		m := &hist[i]
+		if m.Role != llm.RoleUser && m.Role != llm.RoleAssistant || m.Content == "" {
+			continue
+		}
+		s.msgs = append(s.msgs, llm.Message{Role: m.Role, Content: m.Content})
+	}
+	s.histLen = len(s.msgs)
+	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleUser, Content: r.req.Input.Message})
+	s.lastFail = -1
+	s.visits = make(map[int]int, len(r.graph.Nodes))
+	s.costKnown = true
+	s.vars = make(map[string]any, len(r.graph.Def.Variables)+1)
+	for k, v := range r.graph.Def.Variables {
+		s.vars[k] = v
+	}
+	s.env = workflow.Env{Message: r.req.Input.Message, Variables: s.vars, MaxToolCalls: r.maxTools}
+}
+
+// syncEnv refreshes what conditions see.
+func (s *state) syncEnv() {
+	e := &s.env
+	e.HasToolCalls = len(s.pending) > 0
+	e.ToolCalls = s.toolCalls
+	e.Variables = s.vars
+	e.Response = s.lastText
+	e.Errors = s.errors
+	e.HasErrors = len(s.errors) > 0
+	e.Loop = s.loops
+}
+
+// system composes the system prompt of a model call.
+func (s *state) system(base string) string {
+	if s.summary == "" && s.context == "" {
+		return base
+	}
+	parts := make([]string, 0, 3)
+	for _, p := range []string{base, s.summary, s.context} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}

@@ -1,0 +1,202 @@
+// Package store holds chatter's persistent domain types (conversations, messages,
+// definitions, templates, executions) and their storage. Every record is keyed by
+// its owner first, so a lookup with another user's id finds nothing. Memory is an
+// in-memory implementation used by offline runs and logic tests; the DynamoDB
+// implementation lives in a sub-package and passes the same suite.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+// Error codes returned by stores.
+const (
+	CodeNotFound = "not_found"
+	CodeConflict = "conflict"
+	CodeTooLarge = "too_large"
+	CodeInvalid  = "invalid"
+)
+
+// Error is a store error with a stable code.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches errors by code, so errors.Is(err, store.ErrNotFound) works for any
+// not_found error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrNotFound = &Error{Code: CodeNotFound}
+	ErrConflict = &Error{Code: CodeConflict}
+	ErrTooLarge = &Error{Code: CodeTooLarge}
+)
+
+// NotFound builds a not_found error for a kind of record.
+func NotFound(kind, id string) error {
+	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s %q not found", kind, id)}
+}
+
+// CodeOf returns the store error code of err, or "".
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// DefaultMaxContentBytes caps one message's content (UTF-8 bytes).
+const DefaultMaxContentBytes = 100 * 1024
+
+// Conversation is a chat thread owned by one user.
+type Conversation struct {
+	ID            string    `json:"id"`
+	UserID        string    `json:"user_id"`
+	Title         string    `json:"title"`
+	Version       int64     `json:"version"`
+	MessageCount  int       `json:"message_count"`
+	TotalTokens   int       `json:"total_tokens"`
+	TotalCost     float64   `json:"total_cost"`
+	LastMessageAt time.Time `json:"last_message_at"`
+	Summary       string    `json:"summary,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Message statuses.
+const (
+	StatusComplete   = "complete"
+	StatusIncomplete = "incomplete"
+)
+
+// ToolCallRecord is one tool call made during a turn, with its result.
+type ToolCallRecord struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Arguments  json.RawMessage `json:"arguments"`
+	Result     string          `json:"result"`
+	IsError    bool            `json:"is_error,omitempty"`
+	DurationMS float64         `json:"duration_ms"`
+}
+
+// Message is one stored message. Seq orders a conversation's messages from 1.
+type Message struct {
+	ID             string           `json:"id"`
+	ConversationID string           `json:"conversation_id"`
+	UserID         string           `json:"user_id"`
+	ExecutionID    string           `json:"execution_id,omitempty"`
+	Seq            int              `json:"seq"`
+	Role           llm.Role         `json:"role"`
+	Content        string           `json:"content"`
+	ToolCalls      []ToolCallRecord `json:"tool_calls,omitempty"`
+	Status         string           `json:"status"`
+	InputTokens    int              `json:"input_tokens,omitempty"`
+	OutputTokens   int              `json:"output_tokens,omitempty"`
+	Cost           float64          `json:"cost,omitempty"`
+	CostKnown      bool             `json:"cost_known,omitempty"`
+	Provider       string           `json:"provider,omitempty"`
+	Model          string           `json:"model,omitempty"`
+	ResponseTimeMS float64          `json:"response_time_ms,omitempty"`
+	CreatedAt      time.Time        `json:"created_at"`
+}
+
+// Execution statuses. Status only moves forward: running -> terminal.
+const (
+	ExecRunning   = "running"
+	ExecCompleted = "completed"
+	ExecFailed    = "failed"
+	ExecCancelled = "cancelled"
+)
+
+// SourceRef names what an execution ran.
+type SourceRef struct {
+	Kind    string `json:"kind"`
+	ID      string `json:"id,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Version int    `json:"version,omitempty"`
+}
+
+// Execution is the record of one run.
+type Execution struct {
+	ID             string         `json:"id"`
+	UserID         string         `json:"user_id"`
+	ConversationID string         `json:"conversation_id"`
+	Source         SourceRef      `json:"source"`
+	Mode           string         `json:"mode"`
+	Status         string         `json:"status"`
+	StartedAt      time.Time      `json:"started_at"`
+	FinishedAt     time.Time      `json:"finished_at,omitzero"`
+	DurationMS     float64        `json:"duration_ms,omitempty"`
+	Usage          llm.Usage      `json:"usage"`
+	Cost           float64        `json:"cost"`
+	CostKnown      bool           `json:"cost_known"`
+	ToolCalls      int            `json:"tool_calls"`
+	Steps          int            `json:"steps"`
+	Provider       string         `json:"provider,omitempty"`
+	Model          string         `json:"model,omitempty"`
+	ErrorCode      string         `json:"error_code,omitempty"`
+	ErrorMessage   string         `json:"error_message,omitempty"`
+	Output         string         `json:"output,omitempty"`
+	Log            []NodeRun      `json:"log,omitempty"`
+	Metadata       map[string]any `json:"metadata,omitempty"`
+}
+
+// Terminal reports whether status is a final state.
+func Terminal(status string) bool {
+	return status == ExecCompleted || status == ExecFailed || status == ExecCancelled
+}
+
+// NodeRun is one node visit in an execution's log.
+type NodeRun struct {
+	Step       int       `json:"step"`
+	NodeID     string    `json:"node_id"`
+	Kind       string    `json:"kind"`
+	Status     string    `json:"status"` // ok | error | skipped
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS float64   `json:"duration_ms"`
+	Error      string    `json:"error,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// Definition is a stored, versioned workflow definition.
+type Definition struct {
+	ID        string              `json:"id"`
+	UserID    string              `json:"user_id"`
+	Version   int                 `json:"version"`
+	Public    bool                `json:"public,omitempty"`
+	Graph     workflow.Definition `json:"definition"`
+	CreatedAt time.Time           `json:"created_at"`
+	UpdatedAt time.Time           `json:"updated_at"`
+}
+
+// StartTurn is the first write of a run: the user message (stored before any model
+// call), the conversation when it is new, and the running execution record.
+type StartTurn struct {
+	NewConversation *Conversation // set when the conversation is created by this run
+	UserMessage     *Message      // Seq is assigned by the store
+	Execution       *Execution
+}
+
+// FinishTurn is the last write of a run: the assistant message (nil when nothing was
+// produced), the conversation aggregates, and the terminal execution record, in one
+// transaction.
+type FinishTurn struct {
+	AssistantMessage *Message // Seq is assigned by the store
+	Tokens           int
+	Cost             float64
+	Execution        *Execution
+}
