@@ -27,7 +27,7 @@ type toolCallBuf struct {
 	index int
 	id    string
 	name  string
-	args  strings.Builder
+	args  []byte // not a strings.Builder: the slice of buffers grows and copies them
 }
 
 // Add folds one delta in.
@@ -55,7 +55,7 @@ func (a *Accumulator) Add(d Delta) {
 		if tc.Name != "" {
 			b.name = tc.Name
 		}
-		b.args.WriteString(tc.Arguments)
+		b.args = append(b.args, tc.Arguments...)
 	case DeltaUsage:
 		u := d.Usage
 		if u.InputTokens != 0 {
@@ -91,7 +91,7 @@ func (a *Accumulator) Response() Response {
 		r.ToolCalls = make([]ToolCall, len(a.calls))
 		for i := range a.calls {
 			b := &a.calls[i]
-			args := b.args.String()
+			args := string(b.args)
 			var raw json.RawMessage
 			switch {
 			case strings.TrimSpace(args) == "":

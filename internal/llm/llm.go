@@ -58,7 +58,10 @@ type Request struct {
 	MaxTokens   int
 }
 
-// Usage is token accounting as reported by the provider.
+// Usage is token accounting as reported by the provider. InputTokens is the
+// uncached input: tokens read from or written to a prompt cache are counted only in
+// CacheReadTokens/CacheWriteTokens (adapters whose provider includes them in the
+// prompt count subtract them), so cost is never charged twice.
 type Usage struct {
 	InputTokens      int `json:"input_tokens"`
 	OutputTokens     int `json:"output_tokens"`

@@ -114,10 +114,10 @@ func (s *stream) decode(c *openai.ChatCompletionChunk) {
 	}
 	if c.JSON.Usage.Valid() {
 		u := &c.Usage
-		// prompt_tokens already includes cached_tokens (OpenAI's accounting);
-		// InputTokens carries it as reported.
+		// prompt_tokens includes cached_tokens; llm.Usage counts them apart
+		// (InputTokens is the uncached input), so cost is not charged twice.
 		s.pend = append(s.pend, llm.Delta{Kind: llm.DeltaUsage, Usage: llm.Usage{
-			InputTokens:      int(u.PromptTokens),
+			InputTokens:      max(int(u.PromptTokens-u.PromptTokensDetails.CachedTokens), 0),
 			OutputTokens:     int(u.CompletionTokens),
 			CacheReadTokens:  int(u.PromptTokensDetails.CachedTokens),
 			CacheWriteTokens: int(u.PromptTokensDetails.CacheWriteTokens),

@@ -56,7 +56,7 @@ func TestStream_CollectsReplayedOpenAIStreams(t *testing.T) {
 			name:     "usage chunk with cached tokens",
 			frames:   []string{roleChunk(), textChunk("ok"), finishChunk("stop"), usageChunk(2006, 300, 1920), done},
 			wantText: "ok", wantFinish: llm.FinishStop,
-			wantUsage: llm.Usage{InputTokens: 2006, OutputTokens: 300, CacheReadTokens: 1920},
+			wantUsage: llm.Usage{InputTokens: 86 /* 2006 prompt - 1920 cached */, OutputTokens: 300, CacheReadTokens: 1920},
 		},
 		{
 			name: "text then tool call in one reply",
@@ -168,7 +168,7 @@ func TestStream_DeltaSequenceForTextReply(t *testing.T) {
 		{Kind: llm.DeltaText, Text: "a"},
 		{Kind: llm.DeltaText, Text: "b"},
 		{Kind: llm.DeltaFinish, FinishReason: llm.FinishStop},
-		{Kind: llm.DeltaUsage, Usage: llm.Usage{InputTokens: 3, OutputTokens: 2, CacheReadTokens: 1}},
+		{Kind: llm.DeltaUsage, Usage: llm.Usage{InputTokens: 2 /* 3 prompt - 1 cached */, OutputTokens: 2, CacheReadTokens: 1}},
 	}
 	if len(deltas) != len(want) {
 		t.Fatalf("deltas = %+v, want %+v", deltas, want)
