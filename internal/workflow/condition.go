@@ -126,7 +126,8 @@ func TranslateCondition(src string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("empty condition")
 	}
-	for _, op := range []struct{ word, sym string }{{" AND ", " && "}, {" OR ", " || "}} {
+	// OR is split first so that AND binds tighter: "a AND b OR c" is (a && b) || c.
+	for _, op := range []struct{ word, sym string }{{" OR ", " || "}, {" AND ", " && "}} {
 		if parts := strings.Split(s, op.word); len(parts) > 1 {
 			out := make([]string, len(parts))
 			for i, p := range parts {

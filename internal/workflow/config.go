@@ -334,6 +334,7 @@ func DecodeConfig(kind Kind, raw json.RawMessage, ptr string) (Config, []Problem
 	var problems []Problem
 	known := configFields(cfg)
 	canon := make(map[string]json.RawMessage, len(fields))
+	written := make(map[string]string, len(fields)) // canonical -> key as written, for pointers
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
@@ -350,15 +351,19 @@ func DecodeConfig(kind Kind, raw json.RawMessage, ptr string) (Config, []Problem
 			continue
 		}
 		canon[name] = fields[k]
+		written[name] = k
 	}
 	for _, name := range sortedKeys(canon) {
 		one, _ := json.Marshal(map[string]json.RawMessage{name: canon[name]})
 		if err := json.Unmarshal(one, cfg); err != nil {
-			problems = append(problems, Problem{Code: CodeInvalidConfig, Pointer: ptr + "/" + name,
-				Message: fmt.Sprintf("field %q: %s", name, typeMessage(err))})
+			problems = append(problems, Problem{Code: CodeInvalidConfig, Pointer: ptr + "/" + written[name],
+				Message: fmt.Sprintf("field %q: %s", written[name], typeMessage(err))})
 		}
 	}
 	cfg.check(ptr, func(field, msg string) {
+		if k, ok := written[field]; ok {
+			field = k
+		}
 		problems = append(problems, Problem{Code: CodeInvalidConfig, Pointer: ptr + "/" + field, Message: field + " " + msg})
 	})
 	return cfg, problems

@@ -312,6 +312,14 @@ func (g *Graph) finish() {
 		order = append(order, v) // post-order
 	}
 	dfs(g.Entry)
+	// Error handlers are entered without an edge: search from them (and whatever
+	// only they reach) too, or their reach sets stay empty and joins would not
+	// wait for their branches.
+	for v := range g.Nodes {
+		if state[v] == 0 {
+			dfs(v)
+		}
+	}
 	g.reach = make([]bitset, n)
 	for _, v := range order { // post-order: successors first
 		for _, a := range g.Nodes[v].Out {

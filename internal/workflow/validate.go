@@ -115,7 +115,11 @@ func compile(d *Definition, opts Options) (*Graph, []Problem) {
 		}
 		kind, ok := ParseKind(n.KindName())
 		if !ok {
-			add(Problem{Code: CodeUnknownNodeType, NodeID: n.ID, Pointer: ptr + "/type",
+			tptr := ptr + "/type"
+			if n.KindName() != n.Type {
+				tptr = ptr + "/data/nodeType"
+			}
+			add(Problem{Code: CodeUnknownNodeType, NodeID: n.ID, Pointer: tptr,
 				Message: fmt.Sprintf("unknown node type %q; known types: %s", n.KindName(), kindList())})
 			continue
 		}
