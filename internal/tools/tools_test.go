@@ -128,7 +128,7 @@ func TestBuiltins_HoldsCalculatorAndCurrentTimeAndIsShared(t *testing.T) {
 	if got, want := Builtins().Names(), []string{"calculator", "current_time"}; !slices.Equal(got, want) {
 		t.Errorf("Builtins().Names() = %v, want %v", got, want)
 	}
-	if Builtins() != Builtins() {
+	if a, b := Builtins(), Builtins(); a != b {
 		t.Error("Builtins() built a new registry on the second call")
 	}
 	for _, tool := range Builtins().Tools() {

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"fmt"
-	"math/bits"
 	"strings"
 )
 
@@ -58,13 +57,9 @@ func (g *Graph) CanReach(from, to int) bool { return g.reach[from].has(to) }
 
 type bitset [2]uint64 // MaxNodes <= 128
 
-func (b *bitset) set(i int)          { b[i>>6] |= 1 << (uint(i) & 63) }
-func (b bitset) has(i int) bool      { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
-func (b *bitset) or(o bitset)        { b[0] |= o[0]; b[1] |= o[1] }
-func (b bitset) count() int          { return bits.OnesCount64(b[0]) + bits.OnesCount64(b[1]) }
-func (b bitset) empty() bool         { return b[0]|b[1] == 0 }
-func (b *bitset) clear(i int)        { b[i>>6] &^= 1 << (uint(i) & 63) }
-func (b bitset) and(o bitset) bitset { return bitset{b[0] & o[0], b[1] & o[1]} }
+func (b *bitset) set(i int)     { b[i>>6] |= 1 << (uint(i) & 63) }
+func (b bitset) has(i int) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (b *bitset) or(o bitset)   { b[0] |= o[0]; b[1] |= o[1] }
 
 func (g *Graph) checkStructure() []Problem {
 	var ps []Problem

@@ -105,10 +105,6 @@ const (
 	fragments = 3
 )
 
-type call struct {
-	id, name, args string
-}
-
 // Stream starts one deterministic model call; see the package comment.
 func (p *Provider) Stream(ctx context.Context, req *llm.Request) llm.Stream {
 	if req == nil {

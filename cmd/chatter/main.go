@@ -1,0 +1,253 @@
+// Command chatter is the developer CLI: validate and run workflows offline with the
+// deterministic devllm provider, and list the built-in templates.
+//
+//	chatter workflow validate FILE
+//	chatter workflow run FILE|--template NAME --message TEXT [--stream] [--conversation ID]
+//	chatter templates
+//	chatter dev
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"text/tabwriter"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/llm/devllm"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+const usage = `chatter: LLM chat workflows
+
+Usage:
+  chatter workflow validate FILE
+  chatter workflow run FILE --message TEXT [--stream] [--conversation ID]
+  chatter workflow run --template NAME --message TEXT [--stream] [--conversation ID]
+  chatter templates
+  chatter dev [--template NAME]     interactive offline chat (devllm)
+
+Exit status: 0 success, 1 invalid workflow or failed run, 2 usage error.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "templates":
+		return listTemplates(stdout)
+	case "dev":
+		return dev(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "workflow":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		switch args[1] {
+		case "validate":
+			return validate(args[2:], stdout, stderr)
+		case "run":
+			return runWorkflow(ctx, args[2:], stdout, stderr)
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func listTemplates(stdout io.Writer) int {
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tCAPABILITIES\tDESCRIPTION")
+	for _, t := range workflow.Builtins() {
+		caps := ""
+		for _, c := range []struct {
+			on   bool
+			name string
+		}{{t.Capabilities.Memory, "memory"}, {t.Capabilities.Retrieval, "retrieval"}, {t.Capabilities.Tools, "tools"}} {
+			if c.on {
+				if caps != "" {
+					caps += ","
+				}
+				caps += c.name
+			}
+		}
+		if caps == "" {
+			caps = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", t.Name, caps, t.Description)
+	}
+	_ = w.Flush()
+	return 0
+}
+
+// validateOutput is what `workflow validate` prints.
+type validateOutput struct {
+	Valid    bool               `json:"valid"`
+	Problems []workflow.Problem `json:"problems"`
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, "usage: chatter workflow validate FILE\n")
+		return 2
+	}
+	problems, err := loadAndValidate(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	out := validateOutput{Valid: len(problems) == 0, Problems: problems}
+	if out.Problems == nil {
+		out.Problems = []workflow.Problem{}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+	if !out.Valid {
+		return 1
+	}
+	return 0
+}
+
+func loadAndValidate(path string) ([]workflow.Problem, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := workflow.Parse(b)
+	if err != nil {
+		var ve *workflow.ValidationError
+		if errors.As(err, &ve) {
+			return ve.Problems, nil
+		}
+		return nil, err
+	}
+	reg := tools.Builtins()
+	return workflow.Validate(d, workflow.Options{ToolExists: func(n string) bool { _, ok := reg.Lookup(n); return ok }}), nil
+}
+
+func runWorkflow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("workflow run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tmpl := fs.String("template", "", "built-in template name")
+	msg := fs.String("message", "", "the user message")
+	stream := fs.Bool("stream", false, "print tokens as they arrive")
+	conv := fs.String("conversation", "", "conversation id to continue (offline runs keep no state between invocations)")
+	user := fs.String("user", "local", "user id")
+	// Flags may follow the FILE argument.
+	var file string
+	rest := args
+	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
+		file, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if (file == "") == (*tmpl == "") {
+		fmt.Fprint(stderr, "give either a FILE or --template NAME\n")
+		return 2
+	}
+	if *msg == "" {
+		fmt.Fprint(stderr, "--message is required\n")
+		return 2
+	}
+	req := executor.Request{Input: executor.Input{UserID: *user, Message: *msg, ConversationID: *conv}, Mode: executor.ModeStandard}
+	if *tmpl != "" {
+		req.Source = executor.Source{Kind: executor.SourceTemplate, ID: *tmpl}
+	} else {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		d, err := workflow.Parse(b)
+		if err != nil {
+			printProblems(stdout, err)
+			return 1
+		}
+		req.Source = executor.Source{Kind: executor.SourceInline, Definition: d}
+	}
+	x, err := executor.New(executor.Options{Store: store.NewMemory(), Emitter: &events.Recorder{},
+		Providers: []llm.Provider{devllm.New(devllm.Options{})}})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	var sink executor.Sink = executor.Discard
+	if *stream {
+		req.Mode = executor.ModeStreaming
+		sink = executor.SinkFunc(func(c executor.Chunk) error {
+			switch c.Type {
+			case executor.ChunkToken:
+				fmt.Fprint(stdout, c.Content)
+			case executor.ChunkToolCall:
+				fmt.Fprintf(stderr, "[tool %s %s]\n", c.Tool.Name, c.Tool.Arguments)
+			case executor.ChunkToolResult:
+				fmt.Fprintf(stderr, "[tool %s -> %s]\n", c.Tool.Name, c.Tool.Result)
+			case executor.ChunkUsage:
+				fmt.Fprintf(stderr, "\n[usage: %d in, %d out, cost $%.6f known=%t]\n", c.Usage.InputTokens, c.Usage.OutputTokens, c.Usage.Cost, c.Usage.CostKnown)
+			case executor.ChunkError:
+				fmt.Fprintf(stderr, "\n[error %s: %s]\n", c.Error.Code, c.Error.Message)
+			}
+			return nil
+		})
+	}
+	res, err := x.Execute(ctx, req, sink)
+	if err != nil {
+		var pe *executor.PreparationError
+		if errors.As(err, &pe) && pe.Problems != nil {
+			printProblems(stdout, &workflow.ValidationError{Problems: pe.Problems})
+			return 1
+		}
+		fmt.Fprintf(stderr, "error: %s\n", err)
+		if res == nil {
+			return 1
+		}
+	}
+	if !*stream {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res.ChatResponse())
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func printProblems(w io.Writer, err error) {
+	var ve *workflow.ValidationError
+	out := validateOutput{Problems: []workflow.Problem{}}
+	if errors.As(err, &ve) {
+		out.Problems = ve.Problems
+	} else {
+		out.Problems = []workflow.Problem{{Code: workflow.CodeMalformedJSON, Pointer: "/", Message: err.Error()}}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+}
