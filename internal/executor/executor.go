@@ -57,6 +57,10 @@ type Options struct {
 	DefaultProvider string
 	// DefaultModels maps a provider name to its default model id.
 	DefaultModels map[string]string
+	// Unavailable maps a known provider that could not be set up to the reason
+	// (e.g. "OPENAI_API_KEY is not set"); asking for it is a provider_unconfigured
+	// PreparationError naming what is missing.
+	Unavailable map[string]string
 	Tools         *tools.Registry     // nil = tools.Builtins()
 	Retriever     retrieval.Retriever // nil = an empty in-memory retriever
 	StepLimit     int                 // supersteps per run; default 100
@@ -416,6 +420,9 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 			field := "provider"
 			if cfg.Provider == "" {
 				field = "nodes/" + v.ID + "/provider"
+			}
+			if why, known := r.x.o.Unavailable[name]; known {
+				return prepErr(CodeProviderNotReady, field, "provider %q is not configured: %s", name, why)
 			}
 			return prepErr(CodeUnknownProvider, field, "provider %q is not configured; available: %s", name, r.x.providerNames())
 		}
