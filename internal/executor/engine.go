@@ -67,7 +67,7 @@ func (r *run) run(ctx context.Context) error {
 		if len(runnable) == 1 {
 			outs = append(outs, r.visit(ctx, runnable[0], step))
 		} else {
-			outs = outs[:len(runnable)]
+			outs = slices.Grow(outs, len(runnable))[:len(runnable)] // fan-out may exceed the initial capacity
 			var wg sync.WaitGroup
 			for i, v := range runnable {
 				wg.Go(func() { outs[i] = r.visit(ctx, v, step) })
@@ -93,7 +93,9 @@ func (r *run) run(ctx context.Context) error {
 				if err := r.ctxErr(ctx); err != nil {
 					return err
 				}
-				if len(r.handlers) == 0 {
+				// A failing error handler (fallback stop) ends the run: routing it to a
+				// handler again would loop until the step limit.
+				if len(r.handlers) == 0 || g.Nodes[o.v].Kind == workflow.KindErrorHandler {
 					return nodeError(&g.Nodes[o.v], o.err)
 				}
 				r.st.errors = append(r.st.errors, fmt.Sprintf("%s: %v", g.Nodes[o.v].ID, publicNodeError(o.err)))
@@ -221,14 +223,15 @@ func (r *run) send(c Chunk) {
 	}
 }
 
-// emit numbers an event and hands it to the emitter.
+// emit numbers an event and hands it to the emitter. Emit is called under the lock
+// (it must not block) so parallel branches hand events over in seq order.
 func (r *run) emit(ctx context.Context, typ string, data any) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.eventSeq++
 	e := events.Event{ID: r.x.o.NewID(), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
 		UserID: r.userID, ConversationID: r.convID, Seq: r.eventSeq, Time: r.x.o.Now(),
 		Source: events.SourceRef{Kind: r.source.Kind, ID: r.source.ID, Version: r.source.Version}, Data: data}
-	r.mu.Unlock()
 	r.x.o.Emitter.Emit(ctx, e)
 }
 

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -162,6 +163,11 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 		} else {
 			tctx, cancel := context.WithTimeout(ctx, timeout)
 			res = r.toolSet.Call(tctx, c.Name, c.Arguments)
+			// The registry sees the node's deadline as a cancellation; tell the model
+			// it was a timeout, so it does not take the run for cancelled.
+			if res.IsError && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+				res.Content = fmt.Sprintf("tool %q timed out after %s", c.Name, timeout)
+			}
 			cancel()
 		}
 		if len(res.Content) > r.x.o.MaxToolResult {
