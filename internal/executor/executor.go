@@ -60,7 +60,7 @@ type Options struct {
 	// Unavailable maps a known provider that could not be set up to the reason
 	// (e.g. "OPENAI_API_KEY is not set"); asking for it is a provider_unconfigured
 	// PreparationError naming what is missing.
-	Unavailable map[string]string
+	Unavailable   map[string]string
 	Tools         *tools.Registry     // nil = tools.Builtins()
 	Retriever     retrieval.Retriever // nil = an empty in-memory retriever
 	StepLimit     int                 // supersteps per run; default 100

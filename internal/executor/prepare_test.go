@@ -141,3 +141,25 @@ func TestExecute_InlineGraphNamingAnUnknownToolIsInvalid(t *testing.T) {
 		t.Fatalf("err = %+v, want invalid_workflow with unknown_tool", err)
 	}
 }
+
+func TestExecute_UnavailableProviderNamesWhatIsMissing(t *testing.T) {
+	h := newHarness(t, func(o *executor.Options) { o.Unavailable = map[string]string{"openai": "OPENAI_API_KEY is not set"} })
+	tests := []struct {
+		provider, wantCode string
+	}{
+		{"openai", executor.CodeProviderNotReady},
+		{"mystery", executor.CodeUnknownProvider},
+	}
+	for _, tt := range tests {
+		req := template("general_chat", "hi")
+		req.Input.Config.Provider = tt.provider
+		_, err := h.exec(t, req, nil)
+		pe, ok := errAs[*executor.PreparationError](err)
+		if !ok || pe.Code != tt.wantCode || pe.Field != "provider" {
+			t.Errorf("%s: err = %v, want %s on provider", tt.provider, err, tt.wantCode)
+		}
+		if tt.wantCode == executor.CodeProviderNotReady && !strings.Contains(pe.Message, "OPENAI_API_KEY") {
+			t.Errorf("message = %q, want the reason", pe.Message)
+		}
+	}
+}
