@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -303,7 +304,9 @@ func (r *run) execVariable(v *workflow.Vertex, o *outcome) (effect, error) {
 			case nil:
 				s.vars[cfg.Name] = []any{cfg.Value}
 			case []any:
-				s.vars[cfg.Name] = append(c, cfg.Value)
+				// Clip: the list may share its array with the definition's variables,
+				// which other runs of the same definition read.
+				s.vars[cfg.Name] = append(slices.Clip(c), cfg.Value)
 			case string:
 				s.vars[cfg.Name] = c + fmt.Sprint(cfg.Value)
 			default:

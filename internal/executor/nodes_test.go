@@ -583,3 +583,38 @@ func TestExecute_DelayNode(t *testing.T) {
 		}
 	})
 }
+
+func TestExecute_AppendDoesNotWriteIntoSharedDefinitionVariables(t *testing.T) {
+	shared := make([]any, 1, 8) // spare capacity, as JSON decoding often leaves
+	shared[0] = "zero"
+	mk := func(value string) *workflow.Definition {
+		d := def([]workflow.Node{node("start", "start", ""), node("add", "variable", `{"operation":"append","name":"l","value":"`+value+`"}`)},
+			edge("start", "add"), edge("add", "END"))
+		d.Variables = map[string]any{"l": shared}
+		return d
+	}
+	h := newHarness(t, nil)
+	one := h.mustRun(t, inline(mk("one"), "x"), nil)
+	h.mustRun(t, inline(mk("two"), "x"), nil)
+	if got, want := one.Variables["l"], []any{"zero", "one"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("first run's list = %v after a second run, want %v", got, want)
+	}
+	if len(shared) != 1 || shared[:2][1] != nil {
+		t.Errorf("definition's list was written: %v", shared[:2])
+	}
+}
+
+func TestExecute_RunTimeoutFailsWithTimeout(t *testing.T) {
+	h := newHarness(t, func(o *executor.Options) { o.RunTimeout = 20 * time.Millisecond })
+	res, err := h.exec(t, inline(delayDef(`{"type":"fixed","duration_ms":120000,"max_duration_ms":120000}`), "x"), nil)
+	re, ok := errAs[*executor.RuntimeError](err)
+	if !ok || re.Code != executor.CodeTimeout {
+		t.Fatalf("err = %v, want RuntimeError timeout", err)
+	}
+	if res.Status != store.ExecFailed {
+		t.Errorf("status = %s, want failed", res.Status)
+	}
+	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != executor.CodeTimeout {
+		t.Errorf("execution = %s/%s, want failed/timeout", e.Status, e.ErrorCode)
+	}
+}
