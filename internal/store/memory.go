@@ -2,33 +2,59 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-// Memory is an in-memory store. It is safe for concurrent use and keeps the same
-// rules as the DynamoDB store: owner-scoped lookups, sequence numbers from 1, the
-// content cap, and status that only moves forward.
+// Memory is an in-memory store: the fake for logic tests and offline runs. It keeps
+// the DynamoDB store's rules — owner-scoped keys, public records in their own
+// partition, sequence numbers from 1, the content cap, status that only moves
+// forward, sealed cursors, the same list orders — and the shared repository suite
+// (storetest) runs against both, so the two cannot drift.
 type Memory struct {
-	mu            sync.Mutex
-	convs         map[key]*Conversation
-	msgs          map[key][]Message
-	execs         map[key]*Execution
-	defs          map[key][]Definition // versions, oldest first
-	templates     map[key]*workflow.Template
+	mu        sync.Mutex
+	convs     map[key]*Conversation
+	msgs      map[key][]Message
+	execs     map[key]*Execution
+	events    map[key]map[string]ExecutionEvent // by sort key "EV#<seq>#<id>"
+	defs      map[key][]Definition              // versions, oldest first
+	templates map[key][]byte                    // JSON, so callers never share a *Template
+	windows   map[string]window
+	idem      map[key]*IdempotencyRecord
+	cursors   *Cursors
+
+	// MaxContentLen caps one message's content; 0 means no cap.
 	MaxContentLen int
+	// Now is the clock for timestamps the store sets and for expiry.
+	Now func() time.Time
 }
 
-type key struct{ user, id string }
+// key is (partition owner, id); owner is "USER#<id>" or "PUBLIC", as in DynamoDB.
+type key struct{ owner, id string }
 
-// NewMemory returns an empty in-memory store.
+type window struct {
+	count   int
+	expires time.Time
+}
+
+const publicOwner = "PUBLIC"
+
+func userOwner(userID string) string { return "USER#" + userID }
+
+// NewMemory returns an empty in-memory store with the default content cap.
 func NewMemory() *Memory {
 	return &Memory{
 		convs: map[key]*Conversation{}, msgs: map[key][]Message{}, execs: map[key]*Execution{},
-		defs: map[key][]Definition{}, templates: map[key]*workflow.Template{}, MaxContentLen: DefaultMaxContentBytes,
+		events: map[key]map[string]ExecutionEvent{}, defs: map[key][]Definition{}, templates: map[key][]byte{},
+		windows: map[string]window{}, idem: map[key]*IdempotencyRecord{}, cursors: NewCursors(nil),
+		MaxContentLen: DefaultMaxContentBytes, Now: time.Now,
 	}
 }
 
@@ -57,100 +83,466 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
+func (m *Memory) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
+}
+
+func ck(userID, id string) key { return key{userOwner(userID), id} }
+
 // LoadConversation returns the conversation and its last window messages, oldest first.
 // Returns not_found if it does not exist or belongs to someone else.
 func (m *Memory) LoadConversation(_ context.Context, userID, convID string, window int) (*Conversation, []Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.convs[key{userID, convID}]
+	c, ok := m.convs[ck(userID, convID)]
 	if !ok {
 		return nil, nil, NotFound("conversation", convID)
 	}
 	cc := *c
-	all := m.msgs[key{userID, convID}]
-	if window > len(all) {
-		window = len(all)
+	all := m.msgs[ck(userID, convID)]
+	window = max(0, min(window, len(all)))
+	return &cc, cloneMessages(all[len(all)-window:]), nil
+}
+
+func cloneMessages(ms []Message) []Message {
+	out := slices.Clone(ms)
+	for i := range out {
+		out[i].ToolCalls = slices.Clone(out[i].ToolCalls)
 	}
-	return &cc, slices.Clone(all[len(all)-window:]), nil
+	return out
 }
 
 // StartTurn stores the user message (and a new conversation) and the running execution.
 func (m *Memory) StartTurn(_ context.Context, t StartTurn) error {
-	if err := CheckContent(t.UserMessage.Content, m.MaxContentLen); err != nil {
+	if err := PrepareMessage(t.UserMessage, m.MaxContentLen); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	um := t.UserMessage
-	k := key{um.UserID, um.ConversationID}
-	if t.NewConversation != nil {
-		if _, exists := m.convs[k]; exists {
-			return &Error{Code: CodeConflict, Message: "conversation already exists"}
-		}
-		c := *t.NewConversation
-		m.convs[k] = &c
-	}
-	c, ok := m.convs[k]
-	if !ok {
-		return NotFound("conversation", um.ConversationID)
-	}
-	m.appendLocked(c, um)
 	if t.Execution != nil {
-		e := *t.Execution
-		m.execs[key{e.UserID, e.ID}] = &e
-	}
-	return nil
-}
-
-func (m *Memory) appendLocked(c *Conversation, msg *Message) {
-	k := key{c.UserID, c.ID}
-	msg.Seq = len(m.msgs[k]) + 1
-	m.msgs[k] = append(m.msgs[k], *msg)
-	c.MessageCount++
-	c.Version++
-	c.LastMessageAt = msg.CreatedAt
-	c.UpdatedAt = msg.CreatedAt
-}
-
-// FinishTurn stores the assistant message, updates aggregates and the execution.
-func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTurn) error {
-	if t.AssistantMessage != nil {
-		if err := CheckContent(t.AssistantMessage.Content, m.MaxContentLen); err != nil {
+		if err := PrepareExecution(t.Execution, m.MaxContentLen); err != nil {
 			return err
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.convs[key{userID, convID}]
-	if !ok {
-		return NotFound("conversation", convID)
-	}
-	if t.AssistantMessage != nil {
-		m.appendLocked(c, t.AssistantMessage)
-	}
-	c.TotalTokens += t.Tokens
-	c.TotalCost += t.Cost
-	c.Version++
+	um := t.UserMessage
+	k := ck(um.UserID, um.ConversationID)
 	if t.Execution != nil {
-		m.putExecutionLocked(t.Execution)
+		if _, exists := m.execs[ck(t.Execution.UserID, t.Execution.ID)]; exists {
+			return Conflict("execution %q already exists", t.Execution.ID)
+		}
+	}
+	c, ok := m.convs[k]
+	if t.NewConversation != nil {
+		if ok {
+			return Conflict("conversation %q already exists", um.ConversationID)
+		}
+		nc := *t.NewConversation
+		nc.ID, nc.UserID, nc.Version, nc.MessageCount = um.ConversationID, um.UserID, 0, 0
+		c = &nc
+	} else if !ok {
+		return NotFound("conversation", um.ConversationID)
+	}
+	um.Seq = c.MessageCount + 1
+	m.msgs[k] = append(m.msgs[k], *um)
+	c.MessageCount++
+	c.Version++
+	c.LastMessageAt, c.UpdatedAt = um.CreatedAt, um.CreatedAt
+	m.convs[k] = c
+	if t.Execution != nil {
+		e := *t.Execution
+		m.execs[ck(e.UserID, e.ID)] = &e
 	}
 	return nil
 }
 
-func (m *Memory) putExecutionLocked(e *Execution) {
-	k := key{e.UserID, e.ID}
-	if old, ok := m.execs[k]; ok && Terminal(old.Status) && !Terminal(e.Status) {
-		return // status only moves forward
+// FinishTurn stores the assistant message, updates aggregates and the execution.
+// An execution already in a terminal state is left as it is.
+func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTurn) error {
+	if t.AssistantMessage != nil {
+		if err := PrepareMessage(t.AssistantMessage, m.MaxContentLen); err != nil {
+			return err
+		}
+	}
+	if t.Execution != nil {
+		if err := PrepareExecution(t.Execution, m.MaxContentLen); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, convID)
+	c, ok := m.convs[k]
+	if !ok {
+		return NotFound("conversation", convID)
+	}
+	now := m.now()
+	if am := t.AssistantMessage; am != nil {
+		am.Seq = c.MessageCount + 1
+		m.msgs[k] = append(m.msgs[k], *am)
+		c.MessageCount++
+		c.LastMessageAt = am.CreatedAt
+	}
+	c.TotalTokens += t.Tokens
+	c.TotalCost += t.Cost
+	c.Version++
+	c.UpdatedAt = now
+	if e := t.Execution; e != nil {
+		ek := ck(e.UserID, e.ID)
+		if old, ok := m.execs[ek]; !ok || !Terminal(old.Status) {
+			ec := *e
+			m.execs[ek] = &ec
+		}
+	}
+	return nil
+}
+
+// GetConversation returns a conversation owned by userID.
+func (m *Memory) GetConversation(_ context.Context, userID, convID string) (*Conversation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.convs[ck(userID, convID)]
+	if !ok {
+		return nil, NotFound("conversation", convID)
+	}
+	cc := *c
+	return &cc, nil
+}
+
+// ListConversations lists a user's conversations, most recent message first.
+func (m *Memory) ListConversations(_ context.Context, userID string, p PageRequest) (Page[Conversation], error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var all []Conversation
+	owner := userOwner(userID)
+	for k, c := range m.convs {
+		if k.owner == owner {
+			all = append(all, *c)
+		}
+	}
+	return paginate(m.cursors, ScopeConversations(userID), p, all,
+		func(c Conversation) string { return TimeKey(c.LastMessageAt) + "#" + c.ID }, true)
+}
+
+// UpdateConversation applies fn to a conversation and stores its title and summary
+// (the only fields a caller may change; counters belong to the turns).
+func (m *Memory) UpdateConversation(_ context.Context, userID, convID string, fn func(*Conversation) error) (*Conversation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.convs[ck(userID, convID)]
+	if !ok {
+		return nil, NotFound("conversation", convID)
+	}
+	cc := *c
+	if err := fn(&cc); err != nil {
+		return nil, err
+	}
+	c.Title, c.Summary = cc.Title, cc.Summary
+	c.Version++
+	c.UpdatedAt = m.now()
+	out := *c
+	return &out, nil
+}
+
+// DeleteConversation deletes a conversation and all its messages.
+func (m *Memory) DeleteConversation(_ context.Context, userID, convID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, convID)
+	if _, ok := m.convs[k]; !ok {
+		return NotFound("conversation", convID)
+	}
+	delete(m.convs, k)
+	delete(m.msgs, k)
+	return nil
+}
+
+// ListMessages lists a conversation's messages, oldest first.
+func (m *Memory) ListMessages(_ context.Context, userID, convID string, p PageRequest) (Page[Message], error) {
+	scope := ScopeMessages(userID, convID)
+	if err := m.checkCursor(scope, p); err != nil {
+		return Page[Message]{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, convID)
+	if _, ok := m.convs[k]; !ok {
+		return Page[Message]{}, NotFound("conversation", convID)
+	}
+	return paginate(m.cursors, scope, p, cloneMessages(m.msgs[k]), func(x Message) string { return SeqKey(x.Seq) }, false)
+}
+
+// Messages returns every message of a conversation, oldest first (for tests).
+func (m *Memory) Messages(_ context.Context, userID, convID string) ([]Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.convs[ck(userID, convID)]; !ok {
+		return nil, NotFound("conversation", convID)
+	}
+	return cloneMessages(m.msgs[ck(userID, convID)]), nil
+}
+
+// checkCursor opens a cursor before the store is read, so a forged one reads nothing.
+func (m *Memory) checkCursor(scope string, p PageRequest) error {
+	if p.Cursor == "" {
+		return nil
+	}
+	_, err := m.cursors.Open(scope, p.Cursor)
+	return err
+}
+
+func defOwner(d *Definition) string {
+	if d.Public {
+		return publicOwner
+	}
+	return userOwner(d.UserID)
+}
+
+// CreateDefinition stores version 1 of a new definition. Returns conflict if the id
+// is taken.
+func (m *Memory) CreateDefinition(_ context.Context, d *Definition) error {
+	if d.ID == "" || d.UserID == "" {
+		return Invalid("a definition needs an id and a user id")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key{defOwner(d), d.ID}
+	if len(m.defs[k]) > 0 {
+		return Conflict("definition %q already exists", d.ID)
+	}
+	now := m.now()
+	d.Version, d.Graph.ID, d.Graph.Version, d.CreatedAt, d.UpdatedAt = 1, d.ID, 1, now, now
+	m.defs[k] = []Definition{cloneDefinition(*d)}
+	return nil
+}
+
+// PutDefinition stores a new version of a definition, creating it if needed (a
+// convenience for tests).
+func (m *Memory) PutDefinition(ctx context.Context, d *Definition) error {
+	err := m.CreateDefinition(ctx, d)
+	if CodeOf(err) != CodeConflict {
+		return err
+	}
+	nd, err := m.UpdateDefinition(ctx, d.UserID, d.ID, func(x *Definition) error { x.Graph = d.Graph; return nil })
+	if err == nil {
+		*d = *nd
+	}
+	return err
+}
+
+// cloneDefinition copies a definition deeply enough that no caller shares its graph.
+func cloneDefinition(d Definition) Definition {
+	b, _ := json.Marshal(d.Graph)
+	d.Graph = workflow.Definition{}
+	_ = json.Unmarshal(b, &d.Graph)
+	return d
+}
+
+// findDef returns the versions of a definition userID may read: their own, else a
+// public one. owned says whether userID owns it (and so may change it).
+func (m *Memory) findDef(userID, id string) (k key, vs []Definition, owned bool) {
+	if vs := m.defs[ck(userID, id)]; len(vs) > 0 {
+		return ck(userID, id), vs, true
+	}
+	pk := key{publicOwner, id}
+	vs = m.defs[pk]
+	return pk, vs, len(vs) > 0 && vs[0].UserID == userID
+}
+
+// GetDefinition returns a definition version (0 = latest) owned by userID or public.
+func (m *Memory) GetDefinition(_ context.Context, userID, id string, version int) (*Definition, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, vs, _ := m.findDef(userID, id)
+	if len(vs) == 0 || version < 0 || version > len(vs) {
+		return nil, NotFound("definition", id)
+	}
+	if version == 0 {
+		version = len(vs)
+	}
+	d := cloneDefinition(vs[version-1])
+	return &d, nil
+}
+
+// UpdateDefinition applies fn to the latest version and stores the result as a new
+// version; older versions stay readable. ID, owner and visibility do not change.
+func (m *Memory) UpdateDefinition(_ context.Context, userID, id string, fn func(*Definition) error) (*Definition, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, vs, owned := m.findDef(userID, id)
+	if !owned {
+		return nil, NotFound("definition", id)
+	}
+	last := vs[len(vs)-1]
+	d := cloneDefinition(last)
+	if err := fn(&d); err != nil {
+		return nil, err
+	}
+	d.ID, d.UserID, d.Public, d.CreatedAt = last.ID, last.UserID, last.Public, last.CreatedAt
+	d.Version = last.Version + 1
+	d.Graph.ID, d.Graph.Version, d.UpdatedAt = d.ID, d.Version, m.now()
+	m.defs[k] = append(vs, cloneDefinition(d))
+	return &d, nil
+}
+
+// ListDefinitions lists the latest version of each of a user's own definitions, by id.
+func (m *Memory) ListDefinitions(_ context.Context, userID string, p PageRequest) (Page[Definition], error) {
+	scope := ScopeDefinitions(userID)
+	if err := m.checkCursor(scope, p); err != nil {
+		return Page[Definition]{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var all []Definition
+	owner := userOwner(userID)
+	for k, vs := range m.defs {
+		if k.owner == owner && len(vs) > 0 {
+			all = append(all, cloneDefinition(vs[len(vs)-1]))
+		}
+	}
+	return paginate(m.cursors, scope, p, all, func(d Definition) string { return d.ID }, false)
+}
+
+// ListDefinitionVersions lists every version of a definition, oldest first.
+func (m *Memory) ListDefinitionVersions(_ context.Context, userID, id string, p PageRequest) (Page[Definition], error) {
+	scope := ScopeDefinitionVersions(userID, id)
+	if err := m.checkCursor(scope, p); err != nil {
+		return Page[Definition]{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, vs, _ := m.findDef(userID, id)
+	if len(vs) == 0 {
+		return Page[Definition]{}, NotFound("definition", id)
+	}
+	all := make([]Definition, len(vs))
+	for i := range vs {
+		all[i] = cloneDefinition(vs[i])
+	}
+	return paginate(m.cursors, scope, p, all, func(d Definition) string { return SeqKey(d.Version) }, false)
+}
+
+// DeleteDefinition deletes every version of a definition userID owns.
+func (m *Memory) DeleteDefinition(_ context.Context, userID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, _, owned := m.findDef(userID, id)
+	if !owned {
+		return NotFound("definition", id)
+	}
+	delete(m.defs, k)
+	return nil
+}
+
+func putTemplate(m map[key][]byte, k key, t *workflow.Template) error {
+	if t == nil || t.ID == "" {
+		return Invalid("a template needs an id")
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return Invalid("template: %v", err)
+	}
+	m[k] = b
+	return nil
+}
+
+func decodeTemplate(b []byte) (*workflow.Template, error) {
+	t := &workflow.Template{}
+	if err := json.Unmarshal(b, t); err != nil {
+		return nil, err
+	}
+	t.Builtin = false
+	return t, nil
+}
+
+// PutTemplate stores (creates or replaces) a user template.
+func (m *Memory) PutTemplate(_ context.Context, userID string, t *workflow.Template) error {
+	if userID == "" {
+		return Invalid("a user id is required")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return putTemplate(m.templates, ck(userID, t.ID), t)
+}
+
+// PublishTemplate stores (creates or replaces) a public template every user can read.
+func (m *Memory) PublishTemplate(_ context.Context, t *workflow.Template) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return putTemplate(m.templates, key{publicOwner, t.ID}, t)
+}
+
+// GetTemplate returns a user template owned by userID, else a public one.
+func (m *Memory) GetTemplate(_ context.Context, userID, id string) (*workflow.Template, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.templates[ck(userID, id)]
+	if !ok {
+		b, ok = m.templates[key{publicOwner, id}]
+	}
+	if !ok {
+		return nil, NotFound("template", id)
+	}
+	return decodeTemplate(b)
+}
+
+// ListTemplates lists a user's own templates, by id.
+func (m *Memory) ListTemplates(_ context.Context, userID string, p PageRequest) (Page[*workflow.Template], error) {
+	scope := ScopeTemplates(userID)
+	if err := m.checkCursor(scope, p); err != nil {
+		return Page[*workflow.Template]{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var all []*workflow.Template
+	owner := userOwner(userID)
+	for k, b := range m.templates {
+		if k.owner == owner {
+			t, err := decodeTemplate(b)
+			if err != nil {
+				return Page[*workflow.Template]{}, err
+			}
+			all = append(all, t)
+		}
+	}
+	return paginate(m.cursors, scope, p, all, func(t *workflow.Template) string { return t.ID }, false)
+}
+
+// DeleteTemplate deletes a user template.
+func (m *Memory) DeleteTemplate(_ context.Context, userID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, id)
+	if _, ok := m.templates[k]; !ok {
+		return NotFound("template", id)
+	}
+	delete(m.templates, k)
+	return nil
+}
+
+// CreateExecution stores a new execution record. Returns conflict if it exists.
+func (m *Memory) CreateExecution(_ context.Context, e *Execution) error {
+	if err := PrepareExecution(e, m.MaxContentLen); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(e.UserID, e.ID)
+	if _, ok := m.execs[k]; ok {
+		return Conflict("execution %q already exists", e.ID)
 	}
 	ec := *e
 	m.execs[k] = &ec
+	return nil
 }
 
 // GetExecution returns an execution owned by userID.
 func (m *Memory) GetExecution(_ context.Context, userID, id string) (*Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.execs[key{userID, id}]
+	e, ok := m.execs[ck(userID, id)]
 	if !ok {
 		return nil, NotFound("execution", id)
 	}
@@ -158,58 +550,276 @@ func (m *Memory) GetExecution(_ context.Context, userID, id string) (*Execution,
 	return &ec, nil
 }
 
-// Messages returns every message of a conversation, oldest first.
-func (m *Memory) Messages(_ context.Context, userID, convID string) ([]Message, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.convs[key{userID, convID}]; !ok {
-		return nil, NotFound("conversation", convID)
+// ListExecutions lists a user's executions matching f, newest (highest id) first.
+func (m *Memory) ListExecutions(_ context.Context, userID string, f ExecutionFilter, p PageRequest) (Page[Execution], error) {
+	scope := ScopeExecutions(userID, f)
+	if err := m.checkCursor(scope, p); err != nil {
+		return Page[Execution]{}, err
 	}
-	return slices.Clone(m.msgs[key{userID, convID}]), nil
-}
-
-// PutDefinition stores a new version of a definition (version = previous + 1).
-func (m *Memory) PutDefinition(_ context.Context, d *Definition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := key{d.UserID, d.ID}
-	d.Version = len(m.defs[k]) + 1
-	d.Graph.Version = d.Version
-	d.Graph.ID = d.ID
-	m.defs[k] = append(m.defs[k], *d)
-	return nil
-}
-
-// GetDefinition returns a definition version (0 = latest) owned by userID.
-func (m *Memory) GetDefinition(_ context.Context, userID, id string, version int) (*Definition, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	vs := m.defs[key{userID, id}]
-	if len(vs) == 0 || version < 0 || version > len(vs) {
-		return nil, NotFound("definition", id)
+	var all []Execution
+	owner := userOwner(userID)
+	for k, e := range m.execs {
+		if k.owner == owner && f.Match(e) {
+			all = append(all, *e)
+		}
 	}
-	if version == 0 {
-		version = len(vs)
-	}
-	d := vs[version-1]
-	return &d, nil
+	return paginate(m.cursors, scope, p, all, func(e Execution) string { return e.ID }, true)
 }
 
-// PutTemplate stores a user template.
-func (m *Memory) PutTemplate(_ context.Context, userID string, t *workflow.Template) error {
+// UpdateExecution applies fn to an execution and stores it. Status only moves
+// forward: changing a terminal status is a conflict and writes nothing.
+func (m *Memory) UpdateExecution(_ context.Context, userID, id string, fn func(*Execution) error) (*Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.templates[key{userID, t.ID}] = t
-	return nil
-}
-
-// GetTemplate returns a user template owned by userID.
-func (m *Memory) GetTemplate(_ context.Context, userID, id string) (*workflow.Template, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.templates[key{userID, id}]
+	k := ck(userID, id)
+	old, ok := m.execs[k]
 	if !ok {
-		return nil, NotFound("template", id)
+		return nil, NotFound("execution", id)
 	}
-	return t, nil
+	e := *old
+	if err := fn(&e); err != nil {
+		return nil, err
+	}
+	if err := CheckTransition(old, &e); err != nil {
+		return nil, err
+	}
+	if err := PrepareExecution(&e, m.MaxContentLen); err != nil {
+		return nil, err
+	}
+	m.execs[k] = &e
+	out := e
+	return &out, nil
 }
+
+// CheckTransition keeps an update's identity and enforces that status only moves
+// forward (running -> completed|failed|cancelled).
+func CheckTransition(old, e *Execution) error {
+	e.ID, e.UserID = old.ID, old.UserID
+	if Terminal(old.Status) && e.Status != old.Status {
+		return Conflict("execution %q is already %s", old.ID, old.Status)
+	}
+	switch e.Status {
+	case ExecRunning, ExecCompleted, ExecFailed, ExecCancelled:
+		return nil
+	}
+	return Invalid("unknown execution status %q", e.Status)
+}
+
+// EventKey is the sort key of an event: ordered by seq, unique by event id.
+func EventKey(ev *ExecutionEvent) string { return "EV#" + SeqKey(ev.Seq) + "#" + ev.ID }
+
+// AppendEvents adds events to an execution's log; an event already stored (same
+// id and seq) is stored once.
+func (m *Memory) AppendEvents(_ context.Context, userID, execID string, evs []ExecutionEvent) error {
+	if err := checkEvents(userID, execID, evs); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, execID)
+	if m.events[k] == nil {
+		m.events[k] = map[string]ExecutionEvent{}
+	}
+	for _, ev := range evs {
+		ev.UserID, ev.ExecutionID = userID, execID
+		ev.Data = slices.Clone(ev.Data)
+		m.events[k][EventKey(&ev)] = ev
+	}
+	return nil
+}
+
+func checkEvents(userID, execID string, evs []ExecutionEvent) error {
+	if userID == "" || execID == "" {
+		return Invalid("a user id and an execution id are required")
+	}
+	for i := range evs {
+		if evs[i].ID == "" || evs[i].Seq < 0 {
+			return Invalid("event %d needs an id and a seq >= 0", i)
+		}
+	}
+	return nil
+}
+
+// ListEvents lists an execution's events in seq order. Returns not_found when
+// neither the execution nor any event of it exists.
+func (m *Memory) ListEvents(_ context.Context, userID, execID string, p PageRequest) (Page[ExecutionEvent], error) {
+	scope := ScopeEvents(userID, execID)
+	if err := m.checkCursor(scope, p); err != nil {
+		return Page[ExecutionEvent]{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, execID)
+	_, ok := m.execs[k]
+	if !ok && len(m.events[k]) == 0 {
+		return Page[ExecutionEvent]{}, NotFound("execution", execID)
+	}
+	all := make([]ExecutionEvent, 0, len(m.events[k]))
+	for _, ev := range m.events[k] {
+		ev.Data = slices.Clone(ev.Data)
+		all = append(all, ev)
+	}
+	return paginate(m.cursors, scope, p, all, func(e ExecutionEvent) string { return EventKey(&e) }, false)
+}
+
+// Hit counts one request in the fixed window containing now for key and returns
+// the count so far and when the window ends. The count stops at limit+1, so a
+// count over limit means the request is over the limit.
+func (m *Memory) Hit(_ context.Context, k string, win time.Duration, limit int) (int, time.Time, error) {
+	if err := checkHit(k, win, limit); err != nil {
+		return 0, time.Time{}, err
+	}
+	now := m.now()
+	start := now.Truncate(win)
+	reset := start.Add(win)
+	wk := k + "#" + start.UTC().Format(time.RFC3339Nano)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for x, w := range m.windows { // what DynamoDB's TTL does eventually
+		if !now.Before(w.expires) {
+			delete(m.windows, x)
+		}
+	}
+	w := m.windows[wk]
+	if w.count <= limit {
+		w.count++
+	}
+	w.expires = reset
+	m.windows[wk] = w
+	return w.count, reset, nil
+}
+
+func checkHit(k string, win time.Duration, limit int) error {
+	if k == "" || win <= 0 || limit <= 0 {
+		return Invalid("rate limit needs a key, a positive window and a positive limit")
+	}
+	return nil
+}
+
+// CreateIdempotency stores a record unless a live one exists for the same user and
+// key (conflict).
+func (m *Memory) CreateIdempotency(_ context.Context, r *IdempotencyRecord) error {
+	now := m.now()
+	if err := checkIdem(r, now); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(r.UserID, r.Key)
+	if old, ok := m.idem[k]; ok && now.Before(old.ExpiresAt) {
+		return Conflict("idempotency key %q is in use", r.Key)
+	}
+	rc := *r
+	rc.Response = slices.Clone(r.Response)
+	m.idem[k] = &rc
+	return nil
+}
+
+func checkIdem(r *IdempotencyRecord, now time.Time) error {
+	if r == nil || r.UserID == "" || r.Key == "" {
+		return Invalid("an idempotency record needs a user id and a key")
+	}
+	if !now.Before(r.ExpiresAt) {
+		return Invalid("an idempotency record must expire in the future")
+	}
+	if r.State == "" {
+		r.State = IdemInProgress
+	}
+	return nil
+}
+
+// CompleteIdempotency stores the response of an in-progress record. Returns
+// not_found if there is no live record, conflict if it is already done.
+func (m *Memory) CompleteIdempotency(_ context.Context, r *IdempotencyRecord) error {
+	if r == nil || r.UserID == "" || r.Key == "" {
+		return Invalid("an idempotency record needs a user id and a key")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.idem[ck(r.UserID, r.Key)]
+	if !ok || !m.now().Before(old.ExpiresAt) {
+		return NotFound("idempotency key", r.Key)
+	}
+	if old.State != IdemInProgress {
+		return Conflict("idempotency key %q is already %s", r.Key, old.State)
+	}
+	old.State, old.StatusCode, old.Response = IdemDone, r.StatusCode, slices.Clone(r.Response)
+	return nil
+}
+
+// GetIdempotency returns a live record. Returns not_found if absent or expired.
+func (m *Memory) GetIdempotency(_ context.Context, userID, k string) (*IdempotencyRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.idem[ck(userID, k)]
+	if !ok || !m.now().Before(r.ExpiresAt) {
+		return nil, NotFound("idempotency key", k)
+	}
+	rc := *r
+	rc.Response = slices.Clone(r.Response)
+	return &rc, nil
+}
+
+// paginate orders items by sortKey and cuts the page after the cursor's position.
+func paginate[T any](c *Cursors, scope string, p PageRequest, items []T, sortKey func(T) string, desc bool) (Page[T], error) {
+	after := ""
+	if p.Cursor != "" {
+		pos, err := c.Open(scope, p.Cursor)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		after = pos["k"]
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if desc {
+			return sortKey(items[i]) > sortKey(items[j])
+		}
+		return sortKey(items[i]) < sortKey(items[j])
+	})
+	start := 0
+	if after != "" {
+		start = sort.Search(len(items), func(i int) bool {
+			if desc {
+				return sortKey(items[i]) < after
+			}
+			return sortKey(items[i]) > after
+		})
+	}
+	n := p.Size()
+	out := Page[T]{Items: items[start:min(start+n, len(items))]}
+	if start+n < len(items) {
+		out.Next = c.Seal(scope, map[string]string{"k": sortKey(out.Items[len(out.Items)-1])})
+	}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	return out, nil
+}
+
+// Scopes bind a cursor to one owner and one list.
+func scope(parts ...string) string { return strings.Join(parts, "\x1f") }
+
+// ScopeConversations is the cursor scope of a user's conversation list.
+func ScopeConversations(userID string) string { return scope("convs", userID) }
+
+// ScopeMessages is the cursor scope of a conversation's messages.
+func ScopeMessages(userID, convID string) string { return scope("msgs", userID, convID) }
+
+// ScopeDefinitions is the cursor scope of a user's definitions.
+func ScopeDefinitions(userID string) string { return scope("defs", userID) }
+
+// ScopeDefinitionVersions is the cursor scope of one definition's versions.
+func ScopeDefinitionVersions(userID, id string) string { return scope("defvers", userID, id) }
+
+// ScopeTemplates is the cursor scope of a user's templates.
+func ScopeTemplates(userID string) string { return scope("tpls", userID) }
+
+// ScopeExecutions is the cursor scope of a user's executions under one filter.
+func ScopeExecutions(userID string, f ExecutionFilter) string {
+	return scope("execs", userID, f.Status, f.SourceKind, f.DefinitionID)
+}
+
+// ScopeEvents is the cursor scope of an execution's events.
+func ScopeEvents(userID, execID string) string { return scope("events", userID, execID) }

@@ -200,3 +200,91 @@ type FinishTurn struct {
 	Cost             float64
 	Execution        *Execution
 }
+
+// ErrInvalid matches any invalid error (a bad cursor, a missing id).
+var ErrInvalid = &Error{Code: CodeInvalid}
+
+// Invalid builds an invalid error.
+func Invalid(format string, args ...any) error {
+	return &Error{Code: CodeInvalid, Message: fmt.Sprintf(format, args...)}
+}
+
+// Conflict builds a conflict error.
+func Conflict(format string, args ...any) error {
+	return &Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}
+}
+
+// Page sizes for every list.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
+// PageRequest asks for one page of a list. Cursor is the Next of the previous page
+// of the same list, or empty for the first page.
+type PageRequest struct {
+	Limit  int
+	Cursor string
+}
+
+// Size is the page size after defaults and the cap.
+func (p PageRequest) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageSize
+	case p.Limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return p.Limit
+}
+
+// Page is one page of a list. Next is empty on the last page.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next_cursor,omitempty"`
+}
+
+// ExecutionFilter narrows a list of executions; empty fields match everything.
+type ExecutionFilter struct {
+	Status       string // running | completed | failed | cancelled
+	SourceKind   string // template | definition | dynamic | inline
+	DefinitionID string // executions of this definition (any version)
+}
+
+// Match reports whether e passes the filter.
+func (f ExecutionFilter) Match(e *Execution) bool {
+	return (f.Status == "" || e.Status == f.Status) &&
+		(f.SourceKind == "" || e.Source.Kind == f.SourceKind) &&
+		(f.DefinitionID == "" || (e.Source.Kind == "definition" && e.Source.ID == f.DefinitionID))
+}
+
+// ExecutionEvent is one entry of an execution's event log. The log is ordered by
+// Seq; an event stored twice (same ID) is stored once.
+type ExecutionEvent struct {
+	ID          string          `json:"id"`
+	ExecutionID string          `json:"execution_id"`
+	UserID      string          `json:"user_id"`
+	Seq         int             `json:"seq"`
+	Type        string          `json:"type"`
+	Time        time.Time       `json:"time"`
+	Data        json.RawMessage `json:"data,omitempty"`
+}
+
+// Idempotency record states.
+const (
+	IdemInProgress = "in_progress"
+	IdemDone       = "done"
+)
+
+// IdempotencyRecord remembers a request by its Idempotency-Key until ExpiresAt, so
+// a retried request is answered with the first response instead of running twice.
+type IdempotencyRecord struct {
+	UserID      string    `json:"user_id"`
+	Key         string    `json:"key"`
+	RequestHash string    `json:"request_hash"` // tells a retry from a different request reusing the key
+	State       string    `json:"state"`
+	StatusCode  int       `json:"status_code,omitempty"`
+	Response    []byte    `json:"response,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
