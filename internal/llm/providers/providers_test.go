@@ -116,8 +116,8 @@ func TestLoad_EnvPermutations(t *testing.T) {
 			unavailable: map[string]string{"devllm": "CHATTER_DEVLLM=on", "anthropic": "ANTHROPIC_API_KEY", "bedrock": "AWS"},
 		},
 		{
-			name: "OpenAI base URL alone enables a keyless local server without a default model",
-			env:  with(nil, "OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+			name:      "OpenAI base URL alone enables a keyless local server without a default model",
+			env:       with(nil, "OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
 			providers: []string{"openai"}, def: "openai", models: map[string]string{},
 			notice: "OPENAI_MODEL",
 		},
@@ -191,8 +191,8 @@ func TestLoad_EnvPermutations(t *testing.T) {
 			unavailable: map[string]string{"devllm": `stage "prod"`},
 		},
 		{
-			name: "default provider that is not configured is an error with the reason",
-			env:  with(nil, "ANTHROPIC_API_KEY", all["ANTHROPIC_API_KEY"], "CHATTER_DEFAULT_PROVIDER", "openai"),
+			name:    "default provider that is not configured is an error with the reason",
+			env:     with(nil, "ANTHROPIC_API_KEY", all["ANTHROPIC_API_KEY"], "CHATTER_DEFAULT_PROVIDER", "openai"),
 			wantErr: []string{"CHATTER_DEFAULT_PROVIDER", `"openai"`, "OPENAI_API_KEY"},
 		},
 		{
@@ -200,8 +200,8 @@ func TestLoad_EnvPermutations(t *testing.T) {
 			wantErr: []string{`"gemini"`, "not a provider"},
 		},
 		{
-			name: "two key sources for one provider are an error",
-			env:  with(nil, "OPENAI_API_KEY", all["OPENAI_API_KEY"], "OPENAI_API_KEY_SECRET_ID", "chatter/openai"),
+			name:    "two key sources for one provider are an error",
+			env:     with(nil, "OPENAI_API_KEY", all["OPENAI_API_KEY"], "OPENAI_API_KEY_SECRET_ID", "chatter/openai"),
 			wantErr: []string{"only one", "OPENAI_API_KEY", "OPENAI_API_KEY_SECRET_ID"},
 		},
 		{
