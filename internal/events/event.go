@@ -1,6 +1,7 @@
 // Package events defines chatter's workflow events — one stream that replaces every
-// ad-hoc monitoring call — and their consumers: an in-memory Recorder now, the
-// EventBridge publisher and the subscribers (execution records, metrics, logs) later.
+// ad-hoc monitoring call — the EventBridge Publisher that sends them, and the
+// subscribers that need nothing but the event: metrics (EMF lines) and logs. The
+// execution-record subscriber, which needs the store, is events/record.
 package events
 
 import (

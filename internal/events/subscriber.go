@@ -1,0 +1,44 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// Logger returns the logging subscriber: one structured line per event, with the
+// ids as attributes so an execution's trail is one query away.
+func Logger(logger *slog.Logger) Handler {
+	return func(ctx context.Context, e Event) error {
+		logger.LogAttrs(ctx, slog.LevelInfo, "workflow event",
+			slog.String("event_id", e.ID),
+			slog.String("event_type", e.Type),
+			slog.String("execution_id", e.ExecutionID),
+			slog.String("user_id", e.UserID),
+			slog.String("conversation_id", e.ConversationID),
+			slog.String("source_kind", e.Source.Kind),
+			slog.String("source_id", e.Source.ID),
+			slog.Int("seq", e.Seq),
+			slog.Time("time", e.Time),
+			slog.Any("data", e.Data))
+		return nil
+	}
+}
+
+// Subscriber adapts h to what EventBridge invokes (a Lambda handler taking the
+// envelope) and what the local delivery loop calls. An envelope that is not a chatter
+// event is logged and acknowledged: redelivering it cannot make it one.
+func Subscriber(h Handler, logger *slog.Logger) func(ctx context.Context, env Envelope) error {
+	return func(ctx context.Context, env Envelope) error {
+		e, err := Decode(env)
+		if err != nil {
+			var de *DecodeError
+			if errors.As(err, &de) {
+				logger.ErrorContext(ctx, "dropping event", "envelope_id", env.ID, "detail_type", env.DetailType, "err", err)
+				return nil
+			}
+			return err
+		}
+		return h(ctx, e)
+	}
+}
