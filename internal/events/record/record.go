@@ -1,0 +1,136 @@
+// Package record is the on-event-record subscriber: it keeps an execution's record
+// and event log in the store from events that arrive at least once and in any
+// order. The executor's fallback uses the same Apply when the bus is unreachable,
+// so there is one way an event becomes stored state.
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/store"
+)
+
+// Repo is the storage Apply needs; store.Memory and the DynamoDB store provide it.
+type Repo interface {
+	// UpdateExecution applies fn to the stored execution under a condition and
+	// retries on a lost race. An error from fn writes nothing and is returned.
+	// Returns not_found if the execution does not exist, conflict if fn changes a
+	// terminal status.
+	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
+	// AppendEvents adds events to an execution's log; an event stored before (same
+	// id and seq) is stored once. Returns too_large for oversized data.
+	AppendEvents(ctx context.Context, userID, execID string, evs []store.ExecutionEvent) error
+}
+
+// errUnchanged stops an update that would write what is already stored.
+var errUnchanged = errors.New("unchanged")
+
+// Apply stores e: it joins the execution's event log (once, by id, in seq order),
+// and a terminal event sets the execution's final status and totals. Status only
+// moves forward and the first terminal event wins, so duplicates and late arrivals
+// change nothing. An event without a user (a request rejected before it had one)
+// or of an execution that was never stored (one that failed preparation) leaves
+// nothing to keep.
+func Apply(ctx context.Context, repo Repo, e events.Event) error {
+	if e.UserID == "" {
+		return nil
+	}
+	ev, err := logEntry(e)
+	if err != nil {
+		return err
+	}
+	if err := repo.AppendEvents(ctx, e.UserID, e.ExecutionID, []store.ExecutionEvent{ev}); err != nil {
+		return fmt.Errorf("record: appending %s %s of execution %s: %w", e.Type, e.ID, e.ExecutionID, err)
+	}
+	if !e.Terminal() {
+		return nil
+	}
+	end, ok := e.EndData()
+	if !ok {
+		return fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
+	}
+	_, err = repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
+		before := *x
+		if !settle(x, e, end) || same(&before, x) {
+			return errUnchanged
+		}
+		return nil
+	})
+	switch {
+	case err == nil, errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+}
+
+// Handler is Apply as an events.Handler over repo.
+func Handler(repo Repo) events.Handler {
+	return func(ctx context.Context, e events.Event) error { return Apply(ctx, repo, e) }
+}
+
+// settle sets the final state of x from a terminal event; false when x already
+// ended otherwise.
+func settle(x *store.Execution, e events.Event, end events.ExecutionEndData) bool {
+	status := statusOf(e.Type)
+	if store.Terminal(x.Status) && x.Status != status {
+		return false
+	}
+	x.Status = status
+	if x.FinishedAt.IsZero() {
+		x.FinishedAt = e.Time
+	}
+	// Set, never added: applying the same totals twice leaves them as they are.
+	x.DurationMS = end.DurationMS
+	x.Usage.InputTokens, x.Usage.OutputTokens = end.InputTokens, end.OutputTokens
+	x.Cost, x.CostKnown = end.Cost, end.CostKnown
+	x.ToolCalls, x.Steps = end.ToolCalls, end.Steps
+	x.Provider, x.Model = end.Provider, end.Model
+	x.ErrorCode, x.ErrorMessage = end.ErrorCode, end.ErrorMessage
+	if x.Output == "" {
+		// The executor stores the whole reply itself; the event's copy (which the
+		// publisher may have shortened) only fills a record that has none.
+		x.Output = end.Output
+	}
+	return true
+}
+
+func statusOf(eventType string) string {
+	switch eventType {
+	case events.ExecutionCompleted:
+		return store.ExecCompleted
+	case events.ExecutionCancelled:
+		return store.ExecCancelled
+	}
+	return store.ExecFailed
+}
+
+// same compares the fields settle writes.
+func same(a, b *store.Execution) bool {
+	return a.Status == b.Status && a.FinishedAt.Equal(b.FinishedAt) && a.DurationMS == b.DurationMS &&
+		a.Usage == b.Usage && a.Cost == b.Cost && a.CostKnown == b.CostKnown && a.ToolCalls == b.ToolCalls &&
+		a.Steps == b.Steps && a.Provider == b.Provider && a.Model == b.Model && a.ErrorCode == b.ErrorCode &&
+		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output
+}
+
+// logEntry is e as an entry of the event log. The terminal event's output is left
+// out: the record holds it, and the log stays small.
+func logEntry(e events.Event) (store.ExecutionEvent, error) {
+	data := e.Data
+	if end, ok := e.EndData(); ok {
+		end.Output = ""
+		data = end
+	}
+	ev := store.ExecutionEvent{ID: e.ID, ExecutionID: e.ExecutionID, UserID: e.UserID, Seq: e.Seq, Type: e.Type, Time: e.Time}
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return ev, fmt.Errorf("record: encoding %s %s: %w", e.Type, e.ID, err)
+		}
+		ev.Data = b
+	}
+	return ev, nil
+}
