@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Decode reads one JSON value from the request body into v, refusing unknown
+// fields. Every failure is an *Error: unknown field, wrong type (both naming the
+// field), malformed JSON (with the byte offset), empty body and trailing data are
+// invalid (400); a body over the limit is too_large (413).
+func Decode(r *http.Request, v any) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return FieldErr(CodeInvalid, "", "request body is empty; a JSON object is required")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	// Anything but whitespace after the value is a client bug worth reporting.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return tooLarge(mb.Limit)
+		}
+		return FieldErr(CodeInvalid, "", fmt.Sprintf("unexpected data after the JSON value at byte %d", dec.InputOffset()))
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var mb *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mb):
+		return tooLarge(mb.Limit)
+	case errors.Is(err, io.EOF):
+		return FieldErr(CodeInvalid, "", "request body is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return FieldErr(CodeInvalid, "", "malformed JSON: the body ends in the middle of a value")
+	case errors.As(err, &se):
+		return FieldErr(CodeInvalid, "", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: ")))
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return FieldErr(CodeInvalid, "", fmt.Sprintf("the body must be a JSON %s, not %s", te.Type, te.Value))
+		}
+		return FieldErr(CodeInvalid, Pointer(te.Field), fmt.Sprintf("%s must be %s, not %s", te.Field, jsonKind(te.Type.String()), te.Value))
+	}
+	// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return FieldErr(CodeInvalid, name, fmt.Sprintf("unknown field %q", name))
+	}
+	return FieldErr(CodeInvalid, "", "malformed JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// Pointer turns encoding/json's dotted field path ("input_data.message") into a
+// JSON pointer ("/input_data/message").
+func Pointer(dotted string) string {
+	var b bytes.Buffer
+	for _, part := range strings.Split(dotted, ".") {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(part))
+	}
+	return b.String()
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "struct"):
+		return "an object"
+	case strings.HasPrefix(goType, "*"):
+		return jsonKind(goType[1:])
+	}
+	return "an object" // named struct types
+}

@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Config is what every route of a function shares.
+type Config struct {
+	// Auth authenticates every route but GET /health. Required.
+	Auth Authenticator
+	// Limiter counts requests per user and class; nil disables rate limits.
+	Limiter Limiter
+	// Rates overrides DefaultRates per class.
+	Rates map[Class]Rate
+	// BodyLimit caps request bodies; default DefaultBodyLimit (256 KB).
+	BodyLimit int64
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Router is an http.ServeMux whose routes all get the standard chain: request id,
+// access log, recover, body limit, auth, rate limit. GET /health is the one open
+// route; unmatched requests get 404/405 problems. The local dev server and each
+// Lambda main serve the very same value:
+//
+//	rt := httpapi.NewRouter(httpapi.Config{Auth: httpapi.APIGateway{}, Limiter: db})
+//	rt.Mount("GET /api/v1/conversations", conversations.List(db))
+//	lambda.Start(httpadapter.NewV2(rt).ProxyWithContext)
+type Router struct {
+	mux       *http.ServeMux
+	cfg       Config
+	outer     []Middleware // request id, access log, recover
+	unmatched http.Handler
+}
+
+// NewRouter returns a Router with GET /health mounted. It panics without an
+// Authenticator, like http.ServeMux panics on a bad pattern: both are wiring bugs.
+func NewRouter(cfg Config) *Router {
+	if cfg.Auth == nil {
+		panic("httpapi: Config.Auth is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	rt := &Router{mux: http.NewServeMux(), cfg: cfg,
+		outer: []Middleware{RequestIDMiddleware(cfg.Logger), AccessLog(), Recover()}}
+	rt.unmatched = Chain(http.HandlerFunc(rt.serveUnmatched), rt.outer...)
+	rt.mux.Handle("GET /health", Chain(http.HandlerFunc(health), rt.outer...))
+	return rt
+}
+
+func health(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// RouteOption adjusts one route's chain.
+type RouteOption func(*route)
+
+type route struct {
+	classOf   func(*http.Request) Class
+	bodyLimit int64
+}
+
+// RateClass puts the route in a rate-limit class (default ClassOther).
+func RateClass(c Class) RouteOption {
+	return func(r *route) { r.classOf = func(*http.Request) Class { return c } }
+}
+
+// RateClassBy picks the class per request, e.g. stream or chat by WantsStream.
+func RateClassBy(f func(*http.Request) Class) RouteOption {
+	return func(r *route) { r.classOf = f }
+}
+
+// MaxBody overrides the body limit of one route.
+func MaxBody(n int64) RouteOption { return func(r *route) { r.bodyLimit = n } }
+
+// Mount registers h for pattern (Go 1.22 ServeMux syntax, e.g. "POST
+// /api/v1/workflows/definitions/{id}/execute") behind the standard chain.
+func (rt *Router) Mount(pattern string, h http.Handler, opts ...RouteOption) {
+	o := route{classOf: func(*http.Request) Class { return ClassOther }, bodyLimit: rt.cfg.BodyLimit}
+	for _, f := range opts {
+		f(&o)
+	}
+	ms := append(append([]Middleware{}, rt.outer...), BodyLimit(o.bodyLimit), RequireAuth(rt.cfg.Auth))
+	if rt.cfg.Limiter != nil {
+		ms = append(ms, RateLimit(rt.cfg.Limiter, rt.cfg.Rates, o.classOf, rt.cfg.Now))
+	}
+	rt.mux.Handle(pattern, Chain(h, ms...))
+}
+
+// ServeHTTP dispatches to the mounted routes.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := rt.mux.Handler(r); pattern == "" {
+		rt.unmatched.ServeHTTP(w, r)
+		return
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// serveUnmatched lets the mux decide between 404 and 405 (with Allow) and turns its
+// plain-text answer into a problem.
+func (rt *Router) serveUnmatched(w http.ResponseWriter, r *http.Request) {
+	rt.mux.ServeHTTP(&problemOnly{w: w, r: r}, r)
+}
+
+// problemOnly replaces the mux's text error with a problem body.
+type problemOnly struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	wrote bool
+}
+
+func (p *problemOnly) Header() http.Header { return p.w.Header() }
+
+func (p *problemOnly) WriteHeader(status int) {
+	if p.wrote {
+		return
+	}
+	p.wrote = true
+	e := &Error{Code: CodeNotFound, Message: "no route for " + p.r.Method + " " + p.r.URL.Path}
+	if status == http.StatusMethodNotAllowed {
+		e = &Error{Code: CodeMethodNotAllowed, Message: p.r.Method + " is not allowed here; see Allow"}
+	}
+	WriteProblem(p.w, problemFor(p.r, e))
+}
+
+func (p *problemOnly) Write(b []byte) (int, error) {
+	if !p.wrote {
+		p.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil
+}
