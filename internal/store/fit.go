@@ -11,8 +11,10 @@ import (
 // model or a tool produced: the content cap bounds what users send, these bound what
 // the run adds around it.
 const (
-	MaxToolCallsBytes = 96 << 10 // encoded tool calls of one message
-	MaxLogBytes       = 64 << 10 // encoded node log of one execution
+	MaxToolCallsBytes = 96 << 10  // encoded tool calls of one message
+	MaxLogBytes       = 64 << 10  // encoded node log of one execution
+	MaxEventDataBytes = 256 << 10 // one event's data (the final event carries the output)
+	MaxResponseBytes  = 256 << 10 // a response kept for an idempotency key
 	truncMark         = "…[truncated]"
 )
 

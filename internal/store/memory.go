@@ -613,7 +613,7 @@ func EventKey(ev *ExecutionEvent) string { return "EV#" + SeqKey(ev.Seq) + "#" +
 // AppendEvents adds events to an execution's log; an event already stored (same
 // id and seq) is stored once.
 func (m *Memory) AppendEvents(_ context.Context, userID, execID string, evs []ExecutionEvent) error {
-	if err := checkEvents(userID, execID, evs); err != nil {
+	if err := CheckEvents(userID, execID, evs); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -630,13 +630,17 @@ func (m *Memory) AppendEvents(_ context.Context, userID, execID string, evs []Ex
 	return nil
 }
 
-func checkEvents(userID, execID string, evs []ExecutionEvent) error {
+// CheckEvents validates events before they are appended.
+func CheckEvents(userID, execID string, evs []ExecutionEvent) error {
 	if userID == "" || execID == "" {
 		return Invalid("a user id and an execution id are required")
 	}
 	for i := range evs {
 		if evs[i].ID == "" || evs[i].Seq < 0 {
 			return Invalid("event %d needs an id and a seq >= 0", i)
+		}
+		if len(evs[i].Data) > MaxEventDataBytes {
+			return &Error{Code: CodeTooLarge, Message: "event " + evs[i].ID + " data exceeds " + itoa(MaxEventDataBytes) + " bytes"}
 		}
 	}
 	return nil
@@ -668,7 +672,7 @@ func (m *Memory) ListEvents(_ context.Context, userID, execID string, p PageRequ
 // the count so far and when the window ends. The count stops at limit+1, so a
 // count over limit means the request is over the limit.
 func (m *Memory) Hit(_ context.Context, k string, win time.Duration, limit int) (int, time.Time, error) {
-	if err := checkHit(k, win, limit); err != nil {
+	if err := CheckHit(k, win, limit); err != nil {
 		return 0, time.Time{}, err
 	}
 	now := m.now()
@@ -691,7 +695,8 @@ func (m *Memory) Hit(_ context.Context, k string, win time.Duration, limit int) 
 	return w.count, reset, nil
 }
 
-func checkHit(k string, win time.Duration, limit int) error {
+// CheckHit validates a rate-limit hit.
+func CheckHit(k string, win time.Duration, limit int) error {
 	if k == "" || win <= 0 || limit <= 0 {
 		return Invalid("rate limit needs a key, a positive window and a positive limit")
 	}
@@ -702,7 +707,7 @@ func checkHit(k string, win time.Duration, limit int) error {
 // key (conflict).
 func (m *Memory) CreateIdempotency(_ context.Context, r *IdempotencyRecord) error {
 	now := m.now()
-	if err := checkIdem(r, now); err != nil {
+	if err := CheckIdempotency(r, now); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -717,7 +722,8 @@ func (m *Memory) CreateIdempotency(_ context.Context, r *IdempotencyRecord) erro
 	return nil
 }
 
-func checkIdem(r *IdempotencyRecord, now time.Time) error {
+// CheckIdempotency validates a new record and defaults its state.
+func CheckIdempotency(r *IdempotencyRecord, now time.Time) error {
 	if r == nil || r.UserID == "" || r.Key == "" {
 		return Invalid("an idempotency record needs a user id and a key")
 	}
@@ -727,14 +733,29 @@ func checkIdem(r *IdempotencyRecord, now time.Time) error {
 	if r.State == "" {
 		r.State = IdemInProgress
 	}
+	return checkResponse(r)
+}
+
+func checkResponse(r *IdempotencyRecord) error {
+	if len(r.Response) > MaxResponseBytes {
+		return &Error{Code: CodeTooLarge, Message: "a stored response is limited to " + itoa(MaxResponseBytes) + " bytes"}
+	}
 	return nil
+}
+
+// CheckCompletion validates the completion of an idempotency record.
+func CheckCompletion(r *IdempotencyRecord) error {
+	if r == nil || r.UserID == "" || r.Key == "" {
+		return Invalid("an idempotency record needs a user id and a key")
+	}
+	return checkResponse(r)
 }
 
 // CompleteIdempotency stores the response of an in-progress record. Returns
 // not_found if there is no live record, conflict if it is already done.
 func (m *Memory) CompleteIdempotency(_ context.Context, r *IdempotencyRecord) error {
-	if r == nil || r.UserID == "" || r.Key == "" {
-		return Invalid("an idempotency record needs a user id and a key")
+	if err := CheckCompletion(r); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
