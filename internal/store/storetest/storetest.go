@@ -1154,14 +1154,23 @@ func testForgedCursor(t *testing.T, r Repo, c *Clock) {
 		}
 	}
 	others := map[string]func(cur string) error{
-		"ListDefinitions": func(cur string) error { _, err := r.ListDefinitions(ctx, a, store.PageRequest{Cursor: cur}); return err },
+		"ListDefinitions": func(cur string) error {
+			_, err := r.ListDefinitions(ctx, a, store.PageRequest{Cursor: cur})
+			return err
+		},
 		"ListDefinitionVersions": func(cur string) error {
 			_, err := r.ListDefinitionVersions(ctx, a, "d", store.PageRequest{Cursor: cur})
 			return err
 		},
 		"ListTemplates": func(cur string) error { _, err := r.ListTemplates(ctx, a, store.PageRequest{Cursor: cur}); return err },
-		"ListEvents":    func(cur string) error { _, err := r.ListEvents(ctx, a, "e", store.PageRequest{Cursor: cur}); return err },
-		"ListMessages":  func(cur string) error { _, err := r.ListMessages(ctx, a, convA, store.PageRequest{Cursor: cur}); return err },
+		"ListEvents": func(cur string) error {
+			_, err := r.ListEvents(ctx, a, "e", store.PageRequest{Cursor: cur})
+			return err
+		},
+		"ListMessages": func(cur string) error {
+			_, err := r.ListMessages(ctx, a, convA, store.PageRequest{Cursor: cur})
+			return err
+		},
 	}
 	for name, list := range others {
 		if got := code(list(good)); got != store.CodeInvalid {
