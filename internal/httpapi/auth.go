@@ -145,6 +145,8 @@ func (v *verifier) verify(tok string) (string, error) {
 func tokenError(err error) *Error {
 	msg := "the token is malformed"
 	switch {
+	case errors.Is(err, jws.ParseError()), errors.Is(err, jwt.UnknownPayloadTypeError()):
+		// keep "malformed": a token that is not a JWS never reached a signature check
 	case errors.Is(err, jwt.TokenExpiredError()):
 		msg = "the token has expired"
 	case errors.Is(err, jwt.TokenNotYetValidError()):

@@ -85,6 +85,10 @@ var codes = map[string]codeInfo{
 	CodeInternal:             {http.StatusInternalServerError, "Internal error", true},
 }
 
+// Internal reports whether code is an internal failure: logged in full, shown to
+// clients only as a generic message.
+func Internal(code string) bool { return info(code).internal }
+
 // StatusOf returns the HTTP status of a code; unknown codes are internal (500).
 func StatusOf(code string) int { return info(code).status }
 

@@ -1,0 +1,195 @@
+package chat
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
+)
+
+// Option configures the handlers.
+type Option func(*config)
+
+type config struct {
+	heartbeat time.Duration
+}
+
+// WithHeartbeat sets the SSE ping interval (default httpapi.DefaultHeartbeat).
+func WithHeartbeat(d time.Duration) Option { return func(c *config) { c.heartbeat = d } }
+
+func newConfig(opts []Option) config {
+	c := config{heartbeat: httpapi.DefaultHeartbeat}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// Route paths.
+const (
+	PathChat               = "POST /api/v1/workflows/execute/chat"
+	PathChatStream         = "POST /api/v1/workflows/execute/chat/streaming"
+	PathTemplateExecute    = "POST /api/v1/workflows/templates/{id}/execute"
+	PathTemplateInline     = "POST /api/v1/workflows/templates/execute"
+	PathDefinitionExecute  = "POST /api/v1/workflows/definitions/{id}/execute"
+	PathDefinitionInline   = "POST /api/v1/workflows/definitions/custom/execute"
+	PathDefinitionInlineID = "custom" // the literal segment that wins over {id}
+)
+
+// Register mounts every execution route on rt. The chat routes are in the chat and
+// stream rate classes; the execution routes pick by WantsStream.
+func Register(rt *httpapi.Router, x *executor.Executor, opts ...Option) {
+	byMode := httpapi.RateClassBy(Class)
+	rt.Mount(PathChat, Chat(x, opts...), httpapi.RateClass(httpapi.ClassChat))
+	rt.Mount(PathChatStream, Stream(x, opts...), httpapi.RateClass(httpapi.ClassStream))
+	rt.Mount(PathTemplateExecute, ExecuteTemplate(x, opts...), byMode)
+	rt.Mount(PathTemplateInline, ExecuteTemplateInline(x, opts...), byMode)
+	rt.Mount(PathDefinitionExecute, ExecuteDefinition(x, opts...), byMode)
+	// Go 1.22 ServeMux: the literal "custom" is more specific than {id}, so it wins.
+	rt.Mount(PathDefinitionInline, ExecuteInline(x, opts...), byMode)
+}
+
+// Class is the rate class of an execution request: stream when it asks for SSE.
+func Class(r *http.Request) httpapi.Class {
+	if httpapi.WantsStream(r) {
+		return httpapi.ClassStream
+	}
+	return httpapi.ClassChat
+}
+
+// Chat answers a chat request with one ChatResponse; with ?stream=true or Accept:
+// text/event-stream it streams instead, like Stream.
+func Chat(x *executor.Executor, opts ...Option) http.Handler {
+	c := newConfig(opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.chat(x, w, r, httpapi.WantsStream(r))
+	})
+}
+
+// Stream answers a chat request as an SSE stream.
+func Stream(x *executor.Executor, opts ...Option) http.Handler {
+	c := newConfig(opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.chat(x, w, r, true)
+	})
+}
+
+func (c config) chat(x *executor.Executor, w http.ResponseWriter, r *http.Request, stream bool) {
+	var body ChatRequest
+	if err := httpapi.Decode(r, &body); err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	req, err := body.request(httpapi.UserID(r.Context()), mode(stream))
+	if err != nil {
+		httpapi.Fail(w, r, err)
+		return
+	}
+	c.run(x, w, r, req, stream, func(res *executor.Result) any { return res.ChatResponse() })
+}
+
+// ExecuteTemplate runs the built-in or user template {id}.
+func ExecuteTemplate(x *executor.Executor, opts ...Option) http.Handler {
+	return newConfig(opts).execute(x, routeTemplate)
+}
+
+// ExecuteTemplateInline runs a template sent in the body (not saved).
+func ExecuteTemplateInline(x *executor.Executor, opts ...Option) http.Handler {
+	return newConfig(opts).execute(x, routeTemplateInline)
+}
+
+// ExecuteDefinition runs the stored definition {id} (?version in the body).
+func ExecuteDefinition(x *executor.Executor, opts ...Option) http.Handler {
+	return newConfig(opts).execute(x, routeDefinition)
+}
+
+// ExecuteInline runs nodes and edges sent in the body (not saved).
+func ExecuteInline(x *executor.Executor, opts ...Option) http.Handler {
+	return newConfig(opts).execute(x, routeInline)
+}
+
+func (c config) execute(x *executor.Executor, kind routeKind) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body ExecuteRequest
+		if err := httpapi.Decode(r, &body); err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		stream := httpapi.WantsStream(r)
+		req, err := body.request(kind, r.PathValue("id"), httpapi.UserID(r.Context()), mode(stream))
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		c.run(x, w, r, req, stream, func(res *executor.Result) any { return res.WorkflowExecutionResponse() })
+	})
+}
+
+func mode(stream bool) executor.Mode {
+	if stream {
+		return executor.ModeStreaming
+	}
+	return executor.ModeStandard
+}
+
+// run executes req and answers in the requested mode. Standard: the converted
+// Result, or a problem (a run that started and failed names its execution).
+// Streaming: frames as they come; an error before the first frame is still a
+// problem response, after it an error frame then [DONE]. The run's context is the
+// request's, so a client that goes away cancels it even between frames.
+func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request, req executor.Request, stream bool,
+	convert func(*executor.Result) any) {
+	if !stream {
+		res, err := x.Execute(r.Context(), req, executor.Discard)
+		if err != nil {
+			httpapi.Fail(w, r, Problem(err, res))
+			return
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, convert(res))
+		return
+	}
+	sse := httpapi.NewSSE(w, c.heartbeat)
+	sink := &sseSink{sse: sse}
+	res, err := x.Execute(r.Context(), req, sink)
+	if err != nil && !sse.Started() {
+		httpapi.Fail(w, r, Problem(err, res))
+		return
+	}
+	if err != nil {
+		p := Problem(err, res)
+		log := httpapi.Logger(r.Context()).With("code", p.Code, "execution_id", p.ExecutionID)
+		if httpapi.Internal(p.Code) {
+			log.Error("stream failed", "err", err)
+		} else {
+			log.Info("stream ended early", "reason", p.Message)
+		}
+		if !sink.ended {
+			// The executor ends every started run with error+done frames; this covers a
+			// failure that did not, so the client never waits for an end that won't come.
+			msg := p.Message
+			if httpapi.Internal(p.Code) {
+				msg = "internal error"
+			}
+			_ = sse.Event(sink.seq+1, executor.ChunkError, executor.Chunk{Type: executor.ChunkError,
+				Error: &executor.ErrorBody{Code: p.Code, Message: msg}})
+		}
+	}
+	_ = sse.Close() // a write error here means the client left; the run is over anyway
+}
+
+// sseSink writes each chunk as one SSE frame; a write error (the client went away)
+// goes back to the executor, which cancels the run.
+type sseSink struct {
+	sse   *httpapi.SSE
+	seq   int
+	ended bool
+}
+
+func (s *sseSink) Send(c executor.Chunk) error {
+	s.seq = c.Seq
+	if c.Type == executor.ChunkDone {
+		s.ended = true
+	}
+	return s.sse.Event(c.Seq, c.Type, c)
+}
