@@ -51,7 +51,8 @@ func decodeError(err error) error {
 		if te.Field == "" {
 			return FieldErr(CodeInvalid, "", fmt.Sprintf("the body must be a JSON %s, not %s", te.Type, te.Value))
 		}
-		return FieldErr(CodeInvalid, Pointer(te.Field), fmt.Sprintf("%s must be %s, not %s", te.Field, jsonKind(te.Type.String()), te.Value))
+		field := jsonField(te.Field)
+		return FieldErr(CodeInvalid, Pointer(field), fmt.Sprintf("%s must be %s, not %s", field, jsonKind(te.Type.String()), te.Value))
 	}
 	// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -59,6 +60,21 @@ func decodeError(err error) error {
 		return FieldErr(CodeInvalid, name, fmt.Sprintf("unknown field %q", name))
 	}
 	return FieldErr(CodeInvalid, "", "malformed JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonField drops the Go names of embedded structs that encoding/json puts in a
+// field path ("Config.max_tokens"); chatter's JSON names are all snake_case, so a
+// capitalised segment is never a JSON key.
+func jsonField(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 // Pointer turns encoding/json's dotted field path ("input_data.message") into a
