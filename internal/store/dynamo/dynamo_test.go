@@ -3,8 +3,8 @@ package dynamo_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
