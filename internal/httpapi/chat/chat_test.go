@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -366,5 +367,25 @@ func TestExecute_BadRequestsNameTheField(t *testing.T) {
 				t.Errorf("%d %s", resp.StatusCode, b)
 			}
 		})
+	}
+}
+
+func TestRegister_ChatAndStreamHaveSeparateRateClasses(t *testing.T) {
+	one := httpapi.Rate{Limit: 1, Window: time.Minute}
+	e := newEnv(t, envOpts{limiter: store.NewMemory(), rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: one, httpapi.ClassStream: one}})
+	steps := []struct {
+		path   string
+		status int
+	}{
+		{"/api/v1/workflows/execute/chat", 200},
+		{"/api/v1/workflows/templates/general_chat/execute", 429}, // chat class, used up
+		{"/api/v1/workflows/execute/chat/streaming", 200},
+		{"/api/v1/workflows/templates/general_chat/execute?stream=true", 429}, // stream class, used up
+	}
+	for _, s := range steps {
+		resp, b := e.post(t, "alice", s.path, `{"message":"hi"}`)
+		if resp.StatusCode != s.status || resp.Header.Get("RateLimit-Limit") != "1" {
+			t.Errorf("%s: %d %v %s", s.path, resp.StatusCode, resp.Header, b)
+		}
 	}
 }

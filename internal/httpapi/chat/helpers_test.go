@@ -42,12 +42,12 @@ func (s *hookStore) FinishTurn(ctx context.Context, userID, convID string, t sto
 }
 
 type env struct {
-	srv   *httptest.Server
-	st    *hookStore
-	rec   *events.Recorder
-	key   jwk.Key
-	x     *executor.Executor
-	h     http.Handler
+	srv *httptest.Server
+	st  *hookStore
+	rec *events.Recorder
+	key jwk.Key
+	x   *executor.Executor
+	h   http.Handler
 }
 
 type envOpts struct {
@@ -56,6 +56,7 @@ type envOpts struct {
 	provider  llm.Provider // replaces devllm
 	noServer  bool
 	limiter   httpapi.Limiter
+	rates     map[httpapi.Class]httpapi.Rate
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -81,7 +82,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: o.limiter, Logger: discardLogger()})
+	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates, Logger: discardLogger()})
 	var opts []chat.Option
 	if o.heartbeat > 0 {
 		opts = append(opts, chat.WithHeartbeat(o.heartbeat))
