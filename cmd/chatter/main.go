@@ -2,7 +2,7 @@
 // deterministic devllm provider, and list the built-in templates.
 //
 //	chatter workflow validate FILE
-//	chatter workflow run FILE|--template NAME --message TEXT [--stream] [--conversation ID]
+//	chatter workflow run FILE|--template NAME --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
 //	chatter templates
 //	chatter dev
 package main
@@ -31,8 +31,8 @@ const usage = `chatter: LLM chat workflows
 
 Usage:
   chatter workflow validate FILE
-  chatter workflow run FILE --message TEXT [--stream] [--conversation ID]
-  chatter workflow run --template NAME --message TEXT [--stream] [--conversation ID]
+  chatter workflow run FILE --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
+  chatter workflow run --template NAME --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
   chatter templates
   chatter dev [--template NAME]     interactive offline chat (devllm)
 
@@ -153,8 +153,10 @@ func runWorkflow(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tmpl := fs.String("template", "", "built-in template name")
 	msg := fs.String("message", "", "the user message")
 	stream := fs.Bool("stream", false, "print tokens as they arrive")
-	conv := fs.String("conversation", "", "conversation id to continue (offline runs keep no state between invocations)")
+	conv := fs.String("conversation", "", "conversation id to continue (without --endpoint, runs keep no state between invocations)")
 	user := fs.String("user", "local", "user id")
+	endpoint := fs.String("endpoint", "", "persist to DynamoDB at this endpoint URL (moto, LocalStack, AWS); the table is created from template.yaml if missing")
+	table := fs.String("table", "chatter-local", "DynamoDB table name (with --endpoint)")
 	// Flags may follow the FILE argument.
 	var file string
 	rest := args
@@ -191,7 +193,16 @@ func runWorkflow(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		req.Source = executor.Source{Kind: executor.SourceInline, Definition: d}
 	}
-	x, err := executor.New(executor.Options{Store: store.NewMemory(), Emitter: &events.Recorder{},
+	var st executor.Store = store.NewMemory()
+	if *endpoint != "" {
+		ds, err := dynamoStore(ctx, *endpoint, *table)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: %s\n", err)
+			return 1
+		}
+		st = ds
+	}
+	x, err := executor.New(executor.Options{Store: st, Emitter: &events.Recorder{},
 		Providers: []llm.Provider{devllm.New(devllm.Options{})}})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
