@@ -15,6 +15,7 @@ const (
 	MaxLogBytes       = 64 << 10  // encoded node log of one execution
 	MaxEventDataBytes = 256 << 10 // one event's data (the final event carries the output)
 	MaxResponseBytes  = 256 << 10 // a response kept for an idempotency key
+	MaxRecordBytes    = 300 << 10 // any one encoded record (a definition graph, an execution)
 	truncMark         = "…[truncated]"
 )
 
@@ -73,27 +74,39 @@ func PrepareExecution(e *Execution, maxContent int) error {
 	if maxContent > 0 && len(e.Output) > maxContent {
 		e.Output = Truncate(e.Output, maxContent)
 	}
-	if len(e.Log) == 0 {
-		return nil
+	if b, _ := json.Marshal(e.Log); len(b) > MaxLogBytes {
+		e.Log = trimLog(e.Log)
 	}
-	b, _ := json.Marshal(e.Log)
-	if len(b) <= MaxLogBytes {
-		return nil
+	// The output is stored as it is, beside the encoded rest (JSON escaping could
+	// inflate it several times).
+	rest := *e
+	rest.Output = ""
+	b, err := json.Marshal(&rest)
+	if err != nil {
+		return Invalid("execution: %v", err)
 	}
-	log := make([]NodeRun, len(e.Log))
-	copy(log, e.Log)
+	if len(b)+len(e.Output) > MaxRecordBytes {
+		return &Error{Code: CodeTooLarge, Message: fmt.Sprintf("execution record is %d bytes; at most %d allowed (metadata too large?)",
+			len(b)+len(e.Output), MaxRecordBytes)}
+	}
+	return nil
+}
+
+// trimLog shortens node details, then drops the log's tail, until it fits.
+func trimLog(in []NodeRun) []NodeRun {
+	log := make([]NodeRun, len(in))
+	copy(log, in)
 	for i := range log {
 		log[i].Detail = Truncate(log[i].Detail, 128)
 		log[i].Error = Truncate(log[i].Error, 512)
 	}
 	for len(log) > 1 {
-		if b, _ = json.Marshal(log); len(b) <= MaxLogBytes {
+		if b, _ := json.Marshal(log); len(b) <= MaxLogBytes {
 			break
 		}
 		log = log[:len(log)*3/4]
 	}
-	e.Log = log
-	return nil
+	return log
 }
 
 // Truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
@@ -105,4 +118,17 @@ func Truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// CheckRecordSize returns too_large when v encodes to more than MaxRecordBytes,
+// so an oversize record is a typed error rather than DynamoDB's item-size failure.
+func CheckRecordSize(kind string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Invalid("%s: %v", kind, err)
+	}
+	if len(b) > MaxRecordBytes {
+		return &Error{Code: CodeTooLarge, Message: fmt.Sprintf("%s is %d bytes encoded; at most %d allowed", kind, len(b), MaxRecordBytes)}
+	}
+	return nil
 }

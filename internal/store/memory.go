@@ -306,6 +306,9 @@ func (m *Memory) CreateDefinition(_ context.Context, d *Definition) error {
 	if d.ID == "" || d.UserID == "" {
 		return Invalid("a definition needs an id and a user id")
 	}
+	if err := CheckRecordSize("definition", d.Graph); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := key{defOwner(d), d.ID}
@@ -383,6 +386,9 @@ func (m *Memory) UpdateDefinition(_ context.Context, userID, id string, fn func(
 	d.ID, d.UserID, d.Public, d.CreatedAt = last.ID, last.UserID, last.Public, last.CreatedAt
 	d.Version = last.Version + 1
 	d.Graph.ID, d.Graph.Version, d.UpdatedAt = d.ID, d.Version, m.now()
+	if err := CheckRecordSize("definition", d.Graph); err != nil {
+		return nil, err
+	}
 	m.defs[k] = append(vs, cloneDefinition(d))
 	return &d, nil
 }

@@ -33,6 +33,9 @@ func verSK(v int) string            { return verPfx + store.SeqKey(v) }
 // defItem is a definition version; the HEAD copy of the latest version also carries
 // the list index keys.
 func defItem(d *store.Definition, sk string) (item, error) {
+	if err := store.CheckRecordSize("definition", d.Graph); err != nil {
+		return nil, err
+	}
 	g, err := json.Marshal(d.Graph)
 	if err != nil {
 		return nil, store.Invalid("definition: %v", err)

@@ -26,11 +26,14 @@ func execsGSI(userID string) string   { return userPrefix(userID) + "#EXECS" }
 // execItem keeps the record as JSON (its log and usage are nested) beside the
 // attributes lists filter and conditions compare.
 func execItem(e *store.Execution) (item, error) {
-	b, err := json.Marshal(e)
+	rest := *e
+	rest.Output = "" // an attribute of its own, unescaped
+	b, err := json.Marshal(&rest)
 	if err != nil {
 		return nil, store.Invalid("execution: %v", err)
 	}
 	it := execKey(e.UserID, e.ID)
+	setS(it, "output", e.Output)
 	it[aGSI1PK], it[aGSI1SK] = sv(execsGSI(e.UserID)), sv(e.ID)
 	it[aBody], it[aRev] = sv(string(b)), rev()
 	setS(it, "status", e.Status)
@@ -44,6 +47,7 @@ func decodeExec(it item) (*store.Execution, error) {
 	if err := json.Unmarshal([]byte(getS(it, aBody)), &e); err != nil {
 		return nil, err
 	}
+	e.Output = getS(it, "output")
 	return &e, nil
 }
 

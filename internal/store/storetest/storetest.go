@@ -96,10 +96,12 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Turn_FinishLeavesTerminalExecutionAlone", testFinishKeepsTerminal},
 		{"Turn_ConcurrentSendsAllLandInOrder", testConcurrentSends},
 		{"Turn_OversizeToolResultsAreTrimmedToTheItemBudget", testToolResultsTrimmed},
+		{"Turn_ReplyAtTheCapOfEscapedCharactersIsStored", testEscapedReplyAtCap},
 		{"Conversations_ListByRecencyAndUpdateTitleSummary", testConversations},
 		{"Conversations_DeleteRemovesMessages", testDeleteConversation},
 		{"Definitions_UpdateKeepsOldVersionsReadable", testDefinitionVersions},
 		{"Definitions_PublicReadableByAllChangeableByOwner", testPublicDefinitions},
+		{"Definitions_OversizeGraphIsTooLargeAndWritesNothing", testOversizeDefinition},
 		{"Templates_CRUDAndPublicFallback", testTemplates},
 		{"Executions_StatusOnlyMovesForward", testExecutionStatus},
 		{"Executions_ListFilters", testExecutionFilters},
@@ -1182,5 +1184,35 @@ func testForgedCursor(t *testing.T, r Repo, c *Clock) {
 	must(t, "ListConversations with the genuine cursor", err)
 	if len(pg.Items) != 1 || pg.Next != "" {
 		t.Fatalf("second page %+v, want the last conversation", pg)
+	}
+}
+
+func testEscapedReplyAtCap(t *testing.T, r Repo, c *Clock) {
+	user, conv := uid("u"), uid("conv")
+	_, e, err := startTurn(t, r, c, user, conv, "<b>", true)
+	must(t, "StartTurn", err)
+	reply := strings.Repeat("<\"", MaxContent/2) // 6x its size once JSON-escaped
+	_, err = finishTurn(t, r, c, e, reply, 1, 0)
+	must(t, "FinishTurn with a reply of escaped characters at the cap", err)
+	msgs := allMessages(t, r, user, conv)
+	ex, err := r.GetExecution(ctx, user, e.ID)
+	must(t, "GetExecution", err)
+	if len(msgs) != 2 || msgs[1].Content != reply || ex.Output != reply {
+		t.Fatalf("reply stored as %d bytes, output %d bytes; want %d", len(msgs[len(msgs)-1].Content), len(ex.Output), len(reply))
+	}
+}
+
+func testOversizeDefinition(t *testing.T, r Repo, c *Clock) {
+	user, id := uid("u"), uid("def")
+	g := graph("big")
+	g.Description = strings.Repeat("d", store.MaxRecordBytes)
+	wantCode(t, "CreateDefinition oversize", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: g}), store.CodeTooLarge)
+	_, err := r.GetDefinition(ctx, user, id, 0)
+	wantCode(t, "GetDefinition of the refused definition", err, store.CodeNotFound)
+	must(t, "CreateDefinition", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: graph("small")}))
+	_, err = r.UpdateDefinition(ctx, user, id, func(d *store.Definition) error { d.Graph = g; return nil })
+	wantCode(t, "UpdateDefinition oversize", err, store.CodeTooLarge)
+	if d, err := r.GetDefinition(ctx, user, id, 0); err != nil || d.Version != 1 {
+		t.Fatalf("after a refused update: %+v %v; want version 1", d, err)
 	}
 }
