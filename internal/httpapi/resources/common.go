@@ -1,0 +1,146 @@
+package resources
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+func newID() string { return ulid.Make().String() }
+
+// Validation holds what workflow validation needs from outside the graph: which
+// tools exist.
+type Validation struct {
+	toolExists func(string) bool
+}
+
+// ToolNames lists tool names; *tools.Registry satisfies it.
+type ToolNames interface {
+	Lookup(name string) (tools.Tool, bool)
+}
+
+// NewValidation checks tool names against reg; nil means the built-in tools
+// (tools.Builtins()).
+func NewValidation(reg ToolNames) Validation {
+	if reg == nil {
+		reg = tools.Builtins()
+	}
+	return Validation{toolExists: func(name string) bool { _, ok := reg.Lookup(name); return ok }}
+}
+
+func (v Validation) options() workflow.Options {
+	if v.toolExists == nil {
+		return NewValidation(nil).options()
+	}
+	return workflow.Options{ToolExists: v.toolExists}
+}
+
+// MaxIDLen bounds path ids; every id chatter issues is far shorter.
+const MaxIDLen = 128
+
+// pathID reads {id} and refuses what no record could be keyed by, before any read:
+// an id is 1..128 characters of letters, digits and - _ . : (ULIDs, UUIDs, built-in
+// template names).
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return "", httpapi.FieldErr(httpapi.CodeInvalid, "id",
+			"id must be 1 to "+strconv.Itoa(MaxIDLen)+" letters, digits or - _ . :")
+	}
+	return id, nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// onlyQuery refuses query parameters a route does not take, so a typo (?limt=5) is
+// not silently ignored.
+func onlyQuery(r *http.Request, allowed ...string) error {
+	for k := range r.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			if k == a {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return httpapi.FieldErr(httpapi.CodeInvalid, k, "unknown query parameter "+strconv.Quote(k))
+		}
+	}
+	return nil
+}
+
+// page reads ?limit and ?cursor, refusing any other query parameter but extra.
+func page(r *http.Request, extra ...string) (store.PageRequest, error) {
+	if err := onlyQuery(r, append([]string{"limit", "cursor"}, extra...)...); err != nil {
+		return store.PageRequest{}, err
+	}
+	return httpapi.ParsePage(r)
+}
+
+// listErr names the cursor when the store refused it: a list read fails invalid
+// only for a cursor that was not issued for that list (forged, edited, another
+// user's or another list's).
+func listErr(err error, p store.PageRequest) error {
+	if p.Cursor != "" && store.CodeOf(err) == store.CodeInvalid {
+		var se *store.Error
+		msg := "invalid cursor"
+		if errors.As(err, &se) {
+			msg = se.Message
+		}
+		return httpapi.FieldErr(httpapi.CodeInvalid, "cursor", msg)
+	}
+	return err
+}
+
+// problemsError is the 400 of an invalid workflow or template: every problem, each
+// with its JSON pointer, code and message.
+func problemsError(msg string, ps []workflow.Problem) *httpapi.Error {
+	e := &httpapi.Error{Code: httpapi.CodeInvalidWorkflow, Message: msg}
+	for _, p := range ps {
+		e.Errors = append(e.Errors, httpapi.FieldError{Field: p.Pointer, Code: p.Code, Message: p.Message})
+	}
+	return e
+}
+
+// ValidationResult is the answer of the validate routes.
+type ValidationResult struct {
+	Valid    bool               `json:"valid"`
+	Problems []workflow.Problem `json:"problems"`
+}
+
+func validationResult(ps []workflow.Problem) ValidationResult {
+	if ps == nil {
+		ps = []workflow.Problem{}
+	}
+	return ValidationResult{Valid: len(ps) == 0, Problems: ps}
+}
+
+func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// handle adapts a handler that returns an error to http.Handler.
+func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r, httpapi.UserID(r.Context())); err != nil {
+			httpapi.Fail(w, r, err)
+		}
+	})
+}

@@ -1,0 +1,81 @@
+package resources
+
+import (
+	"net/http"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
+)
+
+// ListConversations lists the caller's conversations, most recent message first.
+func ListConversations(s Conversations) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		p, err := page(r)
+		if err != nil {
+			return err
+		}
+		pg, err := s.ListConversations(r.Context(), uid, p)
+		if err != nil {
+			return listErr(err, p)
+		}
+		httpapi.WritePage(w, r, pg)
+		return nil
+	})
+}
+
+// GetConversation returns one of the caller's conversations.
+func GetConversation(s Conversations) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := onlyQuery(r); err != nil {
+			return err
+		}
+		c, err := s.GetConversation(r.Context(), uid, id)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, c)
+		return nil
+	})
+}
+
+// ConversationMessages lists a conversation's messages, oldest (seq 1) first.
+func ConversationMessages(s Conversations) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		p, err := page(r)
+		if err != nil {
+			return err
+		}
+		pg, err := s.ListMessages(r.Context(), uid, id, p)
+		if err != nil {
+			return listErr(err, p)
+		}
+		httpapi.WritePage(w, r, pg)
+		return nil
+	})
+}
+
+// DeleteConversation deletes one of the caller's conversations and all its
+// messages: 204.
+func DeleteConversation(s Conversations) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := onlyQuery(r); err != nil {
+			return err
+		}
+		if err := s.DeleteConversation(r.Context(), uid, id); err != nil {
+			return err
+		}
+		noContent(w)
+		return nil
+	})
+}
