@@ -1,0 +1,337 @@
+package resources_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/llm/devllm"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+const (
+	issuer   = "https://auth.chatter.test"
+	audience = "chatter-api"
+)
+
+// recorder mounts on a real router and remembers every pattern, so a test can
+// compare what is mounted with what the OpenAPI document covers.
+type recorder struct {
+	rt       *httpapi.Router
+	patterns []string
+}
+
+func (r *recorder) Mount(p string, h http.Handler, opts ...httpapi.RouteOption) {
+	r.patterns = append(r.patterns, p)
+	r.rt.Mount(p, h, opts...)
+}
+
+// chatPatterns are the routes chat.Register mounts.
+var chatPatterns = []string{chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute, chat.PathTemplateInline,
+	chat.PathDefinitionExecute, chat.PathDefinitionInline}
+
+type env struct {
+	srv      *httptest.Server
+	st       resources.Store
+	x        *executor.Executor
+	key      jwk.Key
+	patterns []string
+	// noCheck turns off the OpenAPI check of responses (the DynamoDB suite).
+	noCheck bool
+}
+
+type envOpts struct {
+	st      resources.Store // default store.NewMemory()
+	limiter httpapi.Limiter
+	rates   map[httpapi.Class]httpapi.Rate
+	noCheck bool
+}
+
+// execStore is what the executor needs; both stores have it.
+type execStore interface {
+	resources.Store
+	executor.Store
+}
+
+func newEnv(t testing.TB, o envOpts) *env {
+	t.Helper()
+	key, err := httpapi.NewSigningKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jwk.NewSet()
+	if err := set.AddKey(key); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := o.st
+	if st == nil {
+		st = store.NewMemory()
+	}
+	xs, ok := st.(execStore)
+	if !ok {
+		t.Fatalf("%T is not an executor store", st)
+	}
+	x, err := executor.New(executor.Options{Store: xs, Emitter: &events.Recorder{},
+		Providers: []llm.Provider{devllm.New(devllm.Options{})}, RetryBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates,
+		Logger: slog.New(slog.DiscardHandler)})
+	chat.Register(rt, x)
+	rec := &recorder{rt: rt}
+	resources.Register(rec, resources.Deps{Store: st, Defaults: resources.Defaults{Providers: []string{"devllm"}}})
+	e := &env{st: st, x: x, key: key, patterns: rec.patterns, noCheck: o.noCheck}
+	e.srv = httptest.NewServer(rt)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) token(t testing.TB, sub string) string {
+	t.Helper()
+	tok, err := httpapi.MintToken(e.key, issuer, audience, sub, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// response is a response read whole.
+type response struct {
+	*http.Response
+	body []byte
+}
+
+func (r response) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+}
+
+func (r response) problem(t testing.TB) httpapi.Problem {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, status %d, body %s", ct, r.StatusCode, r.body)
+	}
+	var p httpapi.Problem
+	r.json(t, &p)
+	return p
+}
+
+// do sends a request as user ("" sends no token) and checks the response against
+// the OpenAPI document.
+func (e *env) do(t testing.TB, method, user, path, body string, hdr ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token(t, user))
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.noCheck {
+		checkResponse(t, req, body, resp, b)
+	}
+	return response{resp, b}
+}
+
+func (e *env) get(t testing.TB, user, path string) response { return e.do(t, "GET", user, path, "") }
+func (e *env) post(t testing.TB, user, path, body string) response {
+	return e.do(t, "POST", user, path, body)
+}
+
+var (
+	docOnce   sync.Once
+	docVal    *openapi3.T
+	docRouter routers.Router
+	docErr    error
+)
+
+// openAPI loads and validates the embedded document once.
+func openAPI(t testing.TB) (*openapi3.T, routers.Router) {
+	t.Helper()
+	docOnce.Do(func() {
+		openapi3filter.RegisterBodyDecoder("text/event-stream", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef,
+			_ openapi3filter.EncodingFn) (any, error) {
+			b, err := io.ReadAll(r)
+			return string(b), err
+		})
+		loader := openapi3.NewLoader()
+		docVal, docErr = loader.LoadFromData(httpapi.OpenAPI)
+		if docErr != nil {
+			return
+		}
+		if docErr = docVal.Validate(context.Background()); docErr != nil {
+			return
+		}
+		docRouter, docErr = legacy.NewRouter(docVal)
+	})
+	if docErr != nil {
+		t.Fatalf("OpenAPI document: %v", docErr)
+	}
+	return docVal, docRouter
+}
+
+// checkResponse validates a real response (status, headers, body) against the
+// document; an event stream's frames are each checked against StreamChunk.
+func checkResponse(t testing.TB, req *http.Request, reqBody string, resp *http.Response, body []byte) {
+	t.Helper()
+	doc, router := openAPI(t)
+	rreq := req.Clone(context.Background())
+	rreq.URL.Scheme, rreq.URL.Host = "", ""
+	route, params, err := router.FindRoute(rreq)
+	if err != nil {
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			return // an unmatched request: no operation to check against
+		}
+		t.Fatalf("%s %s: not in the OpenAPI document: %v", req.Method, req.URL.Path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: rreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			IncludeResponseStatus: true, MultiError: true}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+		Header: resp.Header, Options: in.Options}
+	out.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s %s -> %d does not match the OpenAPI document: %v\nbody: %.600s", req.Method, req.URL.Path,
+			resp.StatusCode, err, body)
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		chunk := doc.Components.Schemas["StreamChunk"].Value
+		for _, f := range sseData(body) {
+			var v any
+			if err := json.Unmarshal([]byte(f), &v); err != nil {
+				t.Errorf("frame data %q is not JSON", f)
+				continue
+			}
+			if err := chunk.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
+				t.Errorf("frame %s does not match StreamChunk: %v", f, err)
+			}
+		}
+	}
+}
+
+// sseData returns the data of every frame but [DONE].
+func sseData(b []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok && d != "[DONE]" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// validateRequest checks that a request the API accepted also matches the
+// document's request schema.
+func validateRequest(t testing.TB, method, path, body string) {
+	t.Helper()
+	_, router := openAPI(t)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Errorf("%s %s: request does not match the document: %v", method, path, err)
+	}
+}
+
+// chainJSON is a valid start -> llm -> end graph in the editor's format.
+const chainJSON = `{"name":"chain","nodes":[
+ {"id":"start","type":"start","position":{"x":0,"y":0},"data":{"label":"Start"}},
+ {"id":"llm","type":"custom","selected":true,"data":{"label":"Model","nodeType":"llm","config":{"temperature":0.2}}},
+ {"id":"end","type":"end","data":{}}],
+ "edges":[{"id":"e1","source":"start","target":"llm"},{"id":"e2","source":"llm","target":"end"}]}`
+
+// createDefinition stores chainJSON for user and returns its id.
+func (e *env) createDefinition(t testing.TB, user string) string {
+	t.Helper()
+	r := e.post(t, user, "/api/v1/workflows/definitions", chainJSON)
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("create definition: %d %s", r.StatusCode, r.body)
+	}
+	var d resources.DefinitionResponse
+	r.json(t, &d)
+	return d.ID
+}
+
+// createTemplate stores a user template and returns its id.
+func (e *env) createTemplate(t testing.TB, user string) string {
+	t.Helper()
+	r := e.post(t, user, "/api/v1/workflows/templates",
+		`{"name":"helper","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`)
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("create template: %d %s", r.StatusCode, r.body)
+	}
+	var tp workflow.Template
+	r.json(t, &tp)
+	return tp.ID
+}
+
+// chat runs one chat turn for user and returns the response.
+func (e *env) chat(t testing.TB, user, body string) executor.ChatResponse {
+	t.Helper()
+	r := e.post(t, user, "/api/v1/workflows/execute/chat", body)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("chat: %d %s", r.StatusCode, r.body)
+	}
+	var cr executor.ChatResponse
+	r.json(t, &cr)
+	return cr
+}

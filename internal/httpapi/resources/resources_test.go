@@ -1,0 +1,878 @@
+package resources_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/workflow"
+)
+
+var (
+	_ resources.Store = (*store.Memory)(nil)
+	_ resources.Store = (*dynamo.Store)(nil)
+)
+
+// docOperations lists "METHOD /path" for every operation in the document.
+func docOperations(t *testing.T) []string {
+	doc, _ := openAPI(t)
+	var ops []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			ops = append(ops, method+" "+path)
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	mounted := append(append([]string{"GET /health"}, e.patterns...), chatPatterns...)
+	slices.Sort(mounted)
+	documented := docOperations(t)
+	for _, m := range mounted {
+		if !slices.Contains(documented, m) {
+			t.Errorf("mounted route %q is missing from openapi.json", m)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(mounted, d) {
+			t.Errorf("openapi.json documents %q, which is not mounted", d)
+		}
+	}
+	if len(e.patterns) != 27 {
+		t.Errorf("resources mounts %d routes, want 27", len(e.patterns))
+	}
+}
+
+func TestOpenAPI_EveryRouteButHealthRequiresBearer(t *testing.T) {
+	doc, _ := openAPI(t)
+	if s := doc.Components.SecuritySchemes["bearerAuth"]; s == nil || s.Value.Scheme != "bearer" || s.Value.BearerFormat != "JWT" {
+		t.Fatalf("bearerAuth scheme = %+v", s)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			open := op.Security != nil && len(*op.Security) == 0
+			if open != (path == "/health") {
+				t.Errorf("%s %s: open = %v", method, path, open)
+			}
+		}
+	}
+	if len(doc.Security) != 1 {
+		t.Errorf("document security = %v", doc.Security)
+	}
+}
+
+func TestOpenAPI_ServedFromEmbeddedBytes(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	r := e.get(t, "alice", "/api/v1/openapi.json")
+	if r.StatusCode != 200 || string(r.body) != string(httpapi.OpenAPI) || r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if r := e.get(t, "", "/health"); r.StatusCode != 200 {
+		t.Fatalf("health: %d", r.StatusCode)
+	}
+}
+
+func TestDefinitions_CreateGetUpdateVersionsDelete(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	validateRequest(t, "POST", "/api/v1/workflows/definitions", chainJSON)
+	r := e.post(t, "alice", "/api/v1/workflows/definitions", chainJSON)
+	var d resources.DefinitionResponse
+	r.json(t, &d)
+	if r.StatusCode != 201 || d.Version != 1 || d.ID == "" || d.Name != "chain" || len(d.Definition.Nodes) != 3 ||
+		r.Header.Get("Location") != "/api/v1/workflows/definitions/"+d.ID {
+		t.Fatalf("create: %d %s", r.StatusCode, r.body)
+	}
+	base := "/api/v1/workflows/definitions/" + d.ID
+
+	renamed := strings.Replace(chainJSON, `"name":"chain"`, `"name":"chain v2"`, 1)
+	r = e.do(t, "PUT", "alice", base, renamed)
+	var d2 resources.DefinitionResponse
+	r.json(t, &d2)
+	if r.StatusCode != 200 || d2.Version != 2 || d2.Name != "chain v2" || d2.ID != d.ID {
+		t.Fatalf("update: %d %s", r.StatusCode, r.body)
+	}
+	for _, c := range []struct {
+		query   string
+		version int
+		name    string
+	}{{"", 2, "chain v2"}, {"?version=1", 1, "chain"}, {"?version=2", 2, "chain v2"}} {
+		r = e.get(t, "alice", base+c.query)
+		var got resources.DefinitionResponse
+		r.json(t, &got)
+		if r.StatusCode != 200 || got.Version != c.version || got.Name != c.name {
+			t.Errorf("get%s: %d %s", c.query, r.StatusCode, r.body)
+		}
+	}
+	if r = e.get(t, "alice", base+"?version=3"); r.StatusCode != 404 {
+		t.Errorf("missing version: %d", r.StatusCode)
+	}
+	r = e.get(t, "alice", "/api/v1/workflows/definitions")
+	var l httpapi.List[resources.DefinitionResponse]
+	r.json(t, &l)
+	if r.StatusCode != 200 || len(l.Items) != 1 || l.Items[0].Version != 2 {
+		t.Fatalf("list: %s", r.body)
+	}
+	if r = e.do(t, "DELETE", "alice", base, ""); r.StatusCode != 204 || len(r.body) != 0 {
+		t.Fatalf("delete: %d %s", r.StatusCode, r.body)
+	}
+	if r = e.get(t, "alice", base+"?version=1"); r.StatusCode != 404 {
+		t.Errorf("after delete: %d", r.StatusCode)
+	}
+}
+
+func TestDefinitions_InvalidGraphIsProblemWithEveryWorkflowProblem(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	body := `{"name":"bad","nodes":[{"id":"start","type":"start"},{"id":"t","type":"tools","data":{"config":{"allowed_tools":["laser"]}}}],
+	 "edges":[{"source":"start","target":"t"},{"source":"t","target":"nowhere"}]}`
+	r := e.post(t, "alice", "/api/v1/workflows/definitions", body)
+	p := r.problem(t)
+	if r.StatusCode != 400 || p.Code != "invalid_workflow" {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	codes := map[string]string{}
+	for _, fe := range p.Errors {
+		codes[fe.Code] = fe.Field
+	}
+	if codes["unknown_tool"] == "" || codes["dangling_edge"] != "/edges/1/target" {
+		t.Errorf("errors = %+v", p.Errors)
+	}
+	list := e.get(t, "alice", "/api/v1/workflows/definitions")
+	if !strings.Contains(string(list.body), `"items":[]`) {
+		t.Errorf("an invalid definition was stored: %s", list.body)
+	}
+}
+
+func TestDefinitions_ValidateReportsWithoutStoring(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	cases := []struct {
+		name, body string
+		valid      bool
+		code       string
+	}{
+		{"valid", chainJSON, true, ""},
+		{"no nodes", `{"nodes":[]}`, false, "no_nodes"},
+		{"bad condition", `{"nodes":[{"id":"s","type":"start"},{"id":"l","type":"llm"}],"edges":[{"source":"s","target":"l"},
+		  {"source":"l","target":"END","condition":"((("}]}`, false, "invalid_condition"},
+		{"unknown tool", `{"nodes":[{"id":"s","type":"start"},{"id":"l","type":"llm","config":{"tools":["laser"]}}],
+		  "edges":[{"source":"s","target":"l"},{"source":"l","target":"END"}]}`, false, "unknown_tool"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			validateRequest(t, "POST", "/api/v1/workflows/definitions/validate", c.body)
+			r := e.post(t, "alice", "/api/v1/workflows/definitions/validate", c.body)
+			var v resources.ValidationResult
+			r.json(t, &v)
+			if r.StatusCode != 200 || v.Valid != c.valid || v.Problems == nil {
+				t.Fatalf("%d %s", r.StatusCode, r.body)
+			}
+			if c.code != "" && !slices.ContainsFunc(v.Problems, func(p workflow.Problem) bool { return p.Code == c.code }) {
+				t.Errorf("problems %+v lack %s", v.Problems, c.code)
+			}
+		})
+	}
+	if l := e.get(t, "alice", "/api/v1/workflows/definitions"); !strings.Contains(string(l.body), `"items":[]`) {
+		t.Errorf("validate stored something: %s", l.body)
+	}
+}
+
+func llmConfig(t *testing.T, d resources.DefinitionResponse) map[string]any {
+	t.Helper()
+	for _, n := range d.Definition.Nodes {
+		if n.Type == "llm" {
+			raw, _ := n.RawConfig()
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("no llm node in %+v", d.Definition.Nodes)
+	return nil
+}
+
+func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	own := e.createTemplate(t, "alice")
+	bobs := e.createTemplate(t, "bob")
+	path := "/api/v1/workflows/definitions/from-template"
+
+	body := `{"template_name":"code_assistant","name":"my coder","params":{"system_prompt":"Answer in Go."}}`
+	validateRequest(t, "POST", path, body)
+	r := e.post(t, "alice", path, body)
+	var d resources.DefinitionResponse
+	r.json(t, &d)
+	if r.StatusCode != 201 || d.Version != 1 || d.Name != "my coder" || llmConfig(t, d)["system_prompt"] != "Answer in Go." {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	if g := e.get(t, "alice", "/api/v1/workflows/definitions/"+d.ID); g.StatusCode != 200 {
+		t.Fatalf("generated definition not stored: %d", g.StatusCode)
+	}
+	r = e.post(t, "alice", path, `{"template_id":"`+own+`"}`)
+	r.json(t, &d)
+	if r.StatusCode != 201 || d.Name != "helper" || llmConfig(t, d)["system_prompt"] != "Be brief." {
+		t.Fatalf("own template: %d %s", r.StatusCode, r.body)
+	}
+
+	bad := []struct {
+		name, body string
+		status     int
+		field      string
+	}{
+		{"both", `{"template_name":"general_chat","template_id":"x"}`, 400, "template_id"},
+		{"neither", `{"name":"x"}`, 400, "template_name"},
+		{"unknown built-in", `{"template_name":"nope"}`, 404, "template_name"},
+		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 400, "/params/allowed_tools/0"},
+		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 400, "tempalte"},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.post(t, "alice", path, c.body)
+			p := r.problem(t)
+			if r.StatusCode != c.status || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+				t.Errorf("%d %s", r.StatusCode, r.body)
+			}
+		})
+	}
+	if r := e.post(t, "alice", path, `{"template_id":"`+bobs+`"}`); r.StatusCode != 404 {
+		t.Errorf("another user's template: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestDefinitions_ExecutionsListsOnlyRunsOfThatDefinition(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	id := e.createDefinition(t, "alice")
+	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+id+`"}`)
+	e.chat(t, "alice", `{"message":"unrelated"}`)
+	r := e.get(t, "alice", "/api/v1/workflows/definitions/"+id+"/executions")
+	var l httpapi.List[resources.ExecutionSummary]
+	r.json(t, &l)
+	if r.StatusCode != 200 || len(l.Items) != 1 || l.Items[0].ExecutionID != run.ExecutionID ||
+		l.Items[0].Source.ID != id || l.Items[0].Status != "completed" {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestDefinitions_AnalyticsOverHTTP(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	id := e.createDefinition(t, "alice")
+	r := e.get(t, "alice", "/api/v1/workflows/definitions/"+id+"/analytics")
+	var a resources.Analytics
+	r.json(t, &a)
+	if r.StatusCode != 200 || a.DefinitionID != id || a.Version != 1 || a.Nodes != 3 || a.Edges != 2 ||
+		a.Kinds["llm"] != 1 || a.Depth != 2 || a.Complexity != 1 || !slices.Equal(a.Bottlenecks, []string{"llm"}) {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestTemplates_ListCreateGetUpdateDelete(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	id := e.createTemplate(t, "alice")
+	e.createTemplate(t, "alice")
+	r := e.get(t, "alice", "/api/v1/workflows/templates?limit=1")
+	var l httpapi.List[workflow.Template]
+	r.json(t, &l)
+	nb := len(workflow.Builtins())
+	if r.StatusCode != 200 || len(l.Items) != nb+1 || !l.Items[0].Builtin || l.Items[nb].Builtin || l.NextCursor == "" {
+		t.Fatalf("first page: %d items, next %q", len(l.Items), l.NextCursor)
+	}
+	r = e.get(t, "alice", "/api/v1/workflows/templates?limit=1&cursor="+l.NextCursor)
+	var l2 httpapi.List[workflow.Template]
+	r.json(t, &l2)
+	if r.StatusCode != 200 || len(l2.Items) != 1 || l2.Items[0].Builtin || l2.Items[0].ID == l.Items[nb].ID {
+		t.Fatalf("second page: %s", r.body)
+	}
+
+	base := "/api/v1/workflows/templates/" + id
+	upd := `{"name":"helper 2","capabilities":{"tools":true},"params":{"allowed_tools":["calculator"],"max_tool_calls":3}}`
+	validateRequest(t, "PUT", base, upd)
+	r = e.do(t, "PUT", "alice", base, upd)
+	var tp workflow.Template
+	r.json(t, &tp)
+	if r.StatusCode != 200 || tp.Name != "helper 2" || !tp.Capabilities.Tools || tp.ID != id {
+		t.Fatalf("update: %d %s", r.StatusCode, r.body)
+	}
+	r = e.get(t, "alice", base)
+	r.json(t, &tp)
+	if r.StatusCode != 200 || tp.Name != "helper 2" || tp.Builtin {
+		t.Fatalf("get: %s", r.body)
+	}
+	r = e.get(t, "alice", "/api/v1/workflows/templates/general_chat")
+	r.json(t, &tp)
+	if r.StatusCode != 200 || !tp.Builtin || tp.Name != "general_chat" {
+		t.Fatalf("built-in: %s", r.body)
+	}
+	if r = e.do(t, "DELETE", "alice", base, ""); r.StatusCode != 204 {
+		t.Fatalf("delete: %d", r.StatusCode)
+	}
+	if r = e.get(t, "alice", base); r.StatusCode != 404 {
+		t.Fatalf("after delete: %d", r.StatusCode)
+	}
+}
+
+func TestTemplates_BuiltinsAreReadOnlyConflicts(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, method := range []string{"PUT", "DELETE"} {
+		body := ""
+		if method == "PUT" {
+			body = `{"name":"mine"}`
+		}
+		r := e.do(t, method, "alice", "/api/v1/workflows/templates/general_chat", body)
+		p := r.problem(t)
+		if r.StatusCode != 409 || p.Code != "conflict" || len(p.Errors) != 1 || p.Errors[0].Code != resources.CodeBuiltinTemplate {
+			t.Errorf("%s: %d %s", method, r.StatusCode, r.body)
+		}
+	}
+	if r := e.get(t, "bob", "/api/v1/workflows/templates/general_chat"); r.StatusCode != 200 {
+		t.Errorf("built-in unreadable after refused changes: %d", r.StatusCode)
+	}
+}
+
+func TestTemplates_CreateAndValidateReportTemplateProblems(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	bad := `{"name":"","capabilities":{"tools":true},"params":{"allowed_tools":["laser"]}}`
+	r := e.post(t, "alice", "/api/v1/workflows/templates", bad)
+	p := r.problem(t)
+	fields := []string{}
+	for _, fe := range p.Errors {
+		fields = append(fields, fe.Field)
+	}
+	if r.StatusCode != 400 || p.Code != "invalid_workflow" || !slices.Contains(fields, "/name") ||
+		!slices.Contains(fields, "/params/allowed_tools/0") {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	r = e.post(t, "alice", "/api/v1/workflows/templates/validate", bad)
+	var v resources.ValidationResult
+	r.json(t, &v)
+	if r.StatusCode != 200 || v.Valid || len(v.Problems) != len(p.Errors) {
+		t.Fatalf("validate: %d %s", r.StatusCode, r.body)
+	}
+	good := `{"name":"ok","capabilities":{"retrieval":true},"params":{"top_k":3}}`
+	validateRequest(t, "POST", "/api/v1/workflows/templates/validate", good)
+	r = e.post(t, "alice", "/api/v1/workflows/templates/validate", good)
+	r.json(t, &v)
+	if !v.Valid || len(v.Problems) != 0 {
+		t.Fatalf("validate good: %s", r.body)
+	}
+}
+
+func TestTemplates_ExportImportRoundTrip(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	r := e.get(t, "alice", "/api/v1/workflows/templates/research_assistant/export")
+	var doc resources.ExportDocument
+	r.json(t, &doc)
+	if r.StatusCode != 200 || doc.Format != resources.ExportFormat || !doc.Template.Builtin || doc.Definition == nil ||
+		len(doc.Definition.Nodes) < 3 {
+		t.Fatalf("export: %d %s", r.StatusCode, r.body)
+	}
+	validateRequest(t, "POST", "/api/v1/workflows/templates/import", string(r.body))
+	imp := e.post(t, "bob", "/api/v1/workflows/templates/import", string(r.body))
+	var tp workflow.Template
+	imp.json(t, &tp)
+	if imp.StatusCode != 201 || tp.Builtin || tp.ID == "research_assistant" || tp.Name != "research_assistant" ||
+		tp.Capabilities != doc.Template.Capabilities {
+		t.Fatalf("import: %d %s", imp.StatusCode, imp.body)
+	}
+	// The imported template exports to the same graph.
+	r2 := e.get(t, "bob", "/api/v1/workflows/templates/"+tp.ID+"/export")
+	var doc2 resources.ExportDocument
+	r2.json(t, &doc2)
+	a, _ := json.Marshal(doc.Definition.Nodes)
+	b, _ := json.Marshal(doc2.Definition.Nodes)
+	if string(a) != string(b) {
+		t.Errorf("re-export differs:\n%s\n%s", a, b)
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"format":"other/v9","template":{"name":"x"}}`, "format"},
+		{`{"format":"chatter.template/v1"}`, "template"},
+		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0"},
+	} {
+		r := e.post(t, "bob", "/api/v1/workflows/templates/import", c.body)
+		p := r.problem(t)
+		if r.StatusCode != 400 || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.body)
+		}
+	}
+}
+
+func TestCatalog_NodeTypesAndDefaults(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	r := e.get(t, "alice", "/api/v1/workflows/node-types")
+	var l struct {
+		Items []struct {
+			Type     string         `json:"type"`
+			Aliases  []string       `json:"aliases"`
+			Defaults map[string]any `json:"defaults"`
+		} `json:"items"`
+	}
+	r.json(t, &l)
+	if r.StatusCode != 200 || len(l.Items) != len(workflow.Kinds()) {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	for _, it := range l.Items {
+		if it.Type == "llm" && !slices.Contains(it.Aliases, "call_model") {
+			t.Errorf("llm aliases = %v", it.Aliases)
+		}
+		if it.Type == "tools" && it.Defaults["max_tool_calls"] != float64(workflow.DefaultMaxToolCalls) {
+			t.Errorf("tools defaults = %v", it.Defaults)
+		}
+	}
+	r = e.get(t, "alice", "/api/v1/workflows/defaults")
+	var d resources.Defaults
+	r.json(t, &d)
+	if r.StatusCode != 200 || d.DefaultProvider != "devllm" || d.Limits.MaxNodes != workflow.MaxNodes ||
+		d.Limits.StepLimit != resources.DefaultStepLimit || d.Limits.RateLimits["chat"].Limit != 30 ||
+		d.Limits.MaxMessageBytes != store.DefaultMaxContentBytes {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestExecutions_ListFilterGetAndEvents(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ok := e.chat(t, "alice", `{"message":"hello"}`)
+	r := e.post(t, "alice", "/api/v1/workflows/execute/chat", `{"message":"/fail auth"}`)
+	failed := r.problem(t)
+	tpl := e.post(t, "alice", "/api/v1/workflows/templates/general_chat/execute", `{"message":"hey"}`)
+	if tpl.StatusCode != 200 {
+		t.Fatalf("template run: %d %s", tpl.StatusCode, tpl.body)
+	}
+	cases := []struct {
+		query string
+		want  int
+	}{{"", 3}, {"?status=completed", 2}, {"?status=failed", 1}, {"?source=template", 1}, {"?source=dynamic", 2},
+		{"?status=failed&source=template", 0}}
+	for _, c := range cases {
+		r := e.get(t, "alice", "/api/v1/executions"+c.query)
+		var l httpapi.List[resources.ExecutionSummary]
+		r.json(t, &l)
+		if r.StatusCode != 200 || len(l.Items) != c.want {
+			t.Errorf("%s: %d items, want %d: %s", c.query, len(l.Items), c.want, r.body)
+		}
+	}
+
+	r = e.get(t, "alice", "/api/v1/executions/"+ok.ExecutionID)
+	var d resources.ExecutionDetail
+	r.json(t, &d)
+	if r.StatusCode != 200 || d.Status != "completed" || d.Output.Response != ok.Response || len(d.Log) == 0 ||
+		d.Usage.TotalTokens != ok.TokensUsed || d.Mode != "standard" || d.Error != nil {
+		t.Fatalf("detail: %d %s", r.StatusCode, r.body)
+	}
+	r = e.get(t, "alice", "/api/v1/executions/"+failed.ExecutionID)
+	r.json(t, &d)
+	if d.Status != "failed" || d.Error == nil || d.Error.Code != "llm_error" {
+		t.Fatalf("failed detail: %s", r.body)
+	}
+
+	evs := []store.ExecutionEvent{
+		{ID: "ev3", Seq: 3, Type: "execution_completed", Time: time.Now()},
+		{ID: "ev1", Seq: 1, Type: "workflow_started", Time: time.Now(), Data: json.RawMessage(`{"k":1}`)},
+		{ID: "ev2", Seq: 2, Type: "execution_started", Time: time.Now()},
+	}
+	if err := e.st.(*store.Memory).AppendEvents(context.Background(), "alice", ok.ExecutionID, evs); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int
+	next := ""
+	for range 5 {
+		r = e.get(t, "alice", "/api/v1/executions/"+ok.ExecutionID+"/events?limit=2&cursor="+next)
+		var l httpapi.List[store.ExecutionEvent]
+		r.json(t, &l)
+		if r.StatusCode != 200 {
+			t.Fatalf("events: %d %s", r.StatusCode, r.body)
+		}
+		for _, ev := range l.Items {
+			seqs = append(seqs, ev.Seq)
+		}
+		if next = l.NextCursor; next == "" {
+			break
+		}
+	}
+	if !slices.Equal(seqs, []int{1, 2, 3}) {
+		t.Errorf("event seqs = %v", seqs)
+	}
+}
+
+// jsonKeys returns the object keys of v (and of its nested objects, as a.b).
+func jsonKeys(t *testing.T, v any) []string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			keys = append(keys, prefix+k)
+			if sub, ok := v.(map[string]any); ok && k != "variables" {
+				walk(prefix+k+".", sub)
+			}
+		}
+	}
+	walk("", m)
+	slices.Sort(keys)
+	return keys
+}
+
+func TestExecutionDetail_HasTheExecutorsDetailedResponseFields(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, msg := range []string{"hello", "/fail auth"} {
+		res, _ := e.x.Execute(context.Background(), executor.Request{Source: executor.Source{Kind: executor.SourceDynamic},
+			Mode: executor.ModeStandard, Input: executor.Input{Message: msg, UserID: "alice"}}, executor.Discard)
+		if res == nil {
+			t.Fatalf("%s: no result", msg)
+		}
+		r := e.get(t, "alice", "/api/v1/executions/"+res.ExecutionID)
+		var got map[string]any
+		r.json(t, &got)
+		want := jsonKeys(t, res.DetailedResponse())
+		have := jsonKeys(t, got)
+		// The stored record keeps neither the assistant message id nor the failed
+		// node's id; everything else must match.
+		want = slices.DeleteFunc(want, func(k string) bool { return k == "output.message_id" || k == "error.node_id" })
+		if !slices.Equal(want, have) {
+			t.Errorf("%s: keys differ\nexecutor:  %v\nresources: %v", msg, want, have)
+		}
+		if got["status"] != res.Status || got["execution_id"] != res.ExecutionID {
+			t.Errorf("%s: %v", msg, got)
+		}
+	}
+}
+
+func TestConversations_ListGetMessagesDelete(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	first := e.chat(t, "alice", `{"message":"one"}`)
+	e.chat(t, "alice", `{"message":"two","conversation_id":"`+first.ConversationID+`"}`)
+	second := e.chat(t, "alice", `{"message":"other thread"}`)
+
+	r := e.get(t, "alice", "/api/v1/conversations")
+	var l httpapi.List[store.Conversation]
+	r.json(t, &l)
+	if r.StatusCode != 200 || len(l.Items) != 2 || l.Items[0].ID != second.ConversationID {
+		t.Fatalf("list (most recent first): %s", r.body)
+	}
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID)
+	var c store.Conversation
+	r.json(t, &c)
+	if r.StatusCode != 200 || c.MessageCount != 4 {
+		t.Fatalf("get: %s", r.body)
+	}
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?limit=3")
+	var ml httpapi.List[store.Message]
+	r.json(t, &ml)
+	if r.StatusCode != 200 || len(ml.Items) != 3 || ml.Items[0].Seq != 1 || ml.Items[0].Content != "one" || ml.NextCursor == "" {
+		t.Fatalf("messages: %s", r.body)
+	}
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?limit=3&cursor="+ml.NextCursor)
+	var ml2 httpapi.List[store.Message]
+	r.json(t, &ml2)
+	if len(ml2.Items) != 1 || ml2.Items[0].Seq != 4 || ml2.NextCursor != "" {
+		t.Fatalf("messages page 2: %s", r.body)
+	}
+	if r = e.do(t, "DELETE", "alice", "/api/v1/conversations/"+first.ConversationID, ""); r.StatusCode != 204 {
+		t.Fatalf("delete: %d %s", r.StatusCode, r.body)
+	}
+	for _, p := range []string{"", "/messages"} {
+		if r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+p); r.StatusCode != 404 {
+			t.Errorf("after delete %s: %d", p, r.StatusCode)
+		}
+	}
+	if _, err := e.st.(*store.Memory).Messages(context.Background(), "alice", first.ConversationID); err == nil {
+		t.Errorf("messages survived the delete")
+	}
+}
+
+// route is one request per mounted route, ids filled in.
+type routeReq struct{ method, path, body string }
+
+func allRoutes(ids map[string]string) []routeReq {
+	fill := func(p string) string {
+		for k, v := range ids {
+			p = strings.ReplaceAll(p, "{"+k+"}", v)
+		}
+		return strings.ReplaceAll(p, "{id}", "x1")
+	}
+	var out []routeReq
+	for _, p := range append(resourcesPatterns(), chatPatterns...) {
+		method, path, _ := strings.Cut(p, " ")
+		body := ""
+		if method == "POST" || method == "PUT" {
+			body = `{}`
+		}
+		out = append(out, routeReq{method, fill(path), body})
+	}
+	return out
+}
+
+func resourcesPatterns() []string {
+	var ps []string
+	for _, r := range resources.Routes(resources.Deps{Store: store.NewMemory()}) {
+		ps = append(ps, r.Pattern)
+	}
+	return ps
+}
+
+func TestEveryRoute_WithoutTokenIs401(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, rq := range allRoutes(nil) {
+		for _, auth := range []string{"", "Bearer not-a-jwt"} {
+			var r response
+			if auth == "" {
+				r = e.do(t, rq.method, "", rq.path, rq.body)
+			} else {
+				r = e.do(t, rq.method, "", rq.path, rq.body, "Authorization", auth)
+			}
+			p := r.problem(t)
+			if r.StatusCode != 401 || p.Code != "unauthorized" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s %s (%q): %d %s", rq.method, rq.path, auth, r.StatusCode, r.body)
+			}
+		}
+	}
+}
+
+// TestIDRoutes_OtherUsersRecordIsNotFound sends bob to every route that takes an
+// id, with the id of alice's record: always 404, and alice's records unchanged.
+func TestIDRoutes_OtherUsersRecordIsNotFound(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	def := e.createDefinition(t, "alice")
+	tpl := e.createTemplate(t, "alice")
+	run := e.chat(t, "alice", `{"message":"secret plan"}`)
+	checkIsolation(t, e, def, tpl, run.ExecutionID, run.ConversationID)
+}
+
+func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
+	t.Helper()
+	idOf := map[string]string{"definitions": def, "templates": tpl, "executions": exec, "conversations": conv}
+	n := 0
+	for _, rq := range allRoutes(nil) {
+		if !strings.Contains(rq.path, "/x1") {
+			continue
+		}
+		path := rq.path
+		for k, v := range idOf {
+			path = strings.Replace(path, k+"/x1", k+"/"+v, 1)
+		}
+		body := rq.body
+		switch {
+		case strings.HasSuffix(path, "/execute"):
+			body = `{"message":"hi"}`
+		case rq.method == "PUT" && strings.Contains(path, "definitions"):
+			body = chainJSON
+		case rq.method == "PUT":
+			body = `{"name":"stolen"}`
+		}
+		n++
+		r := e.do(t, rq.method, "bob", path, body)
+		p := r.problem(t)
+		if r.StatusCode != 404 || p.Code != "not_found" || strings.Contains(string(r.body), "secret") {
+			t.Errorf("%s %s as bob: %d %s", rq.method, path, r.StatusCode, r.body)
+		}
+	}
+	if n != 16 {
+		t.Errorf("checked %d id routes, want 16", n)
+	}
+	for _, p := range []string{"/api/v1/workflows/definitions/" + def, "/api/v1/workflows/templates/" + tpl,
+		"/api/v1/executions/" + exec, "/api/v1/conversations/" + conv + "/messages"} {
+		r := e.get(t, "alice", p)
+		if r.StatusCode != 200 || strings.Contains(string(r.body), "stolen") {
+			t.Errorf("alice's %s changed: %d %s", p, r.StatusCode, r.body)
+		}
+	}
+}
+
+func TestBadInput_IsProblemNamingTheField(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	def := e.createDefinition(t, "alice")
+	long := strings.Repeat("a", resources.MaxIDLen+1)
+	cases := []struct {
+		name, method, path, body string
+		code, field              string
+	}{
+		{"unknown field", "POST", "/api/v1/workflows/definitions", `{"name":"x","nodes":[],"colour":"red"}`, "invalid", "colour"},
+		{"wrong type", "POST", "/api/v1/workflows/definitions", `{"name":7,"nodes":[]}`, "invalid", "/name"},
+		{"nodes not array", "POST", "/api/v1/workflows/definitions", `{"name":"x","nodes":{}}`, "invalid", "nodes"},
+		{"missing name", "POST", "/api/v1/workflows/definitions", `{"nodes":[]}`, "invalid_input", "name"},
+		{"malformed JSON", "POST", "/api/v1/workflows/templates", `{"name":`, "invalid", ""},
+		{"empty body", "POST", "/api/v1/workflows/templates/validate", ``, "invalid", ""},
+		{"trailing data", "POST", "/api/v1/workflows/templates", `{"name":"a"} {}`, "invalid", ""},
+		{"long id", "GET", "/api/v1/workflows/definitions/" + long, "", "invalid", "id"},
+		{"bad id characters", "GET", "/api/v1/conversations/a%21b", "", "invalid", "id"},
+		{"bad id on delete", "DELETE", "/api/v1/workflows/templates/a%20b", "", "invalid", "id"},
+		{"version not a number", "GET", "/api/v1/workflows/definitions/" + def + "?version=two", "", "invalid", "version"},
+		{"version zero", "GET", "/api/v1/workflows/definitions/" + def + "/analytics?version=0", "", "invalid", "version"},
+		{"limit zero", "GET", "/api/v1/conversations?limit=0", "", "invalid", "limit"},
+		{"limit too big", "GET", "/api/v1/executions?limit=101", "", "invalid", "limit"},
+		{"limit not a number", "GET", "/api/v1/workflows/templates?limit=ten", "", "invalid", "limit"},
+		{"unknown query", "GET", "/api/v1/workflows/definitions?limt=5", "", "invalid", "limt"},
+		{"bad status filter", "GET", "/api/v1/executions?status=done", "", "invalid", "status"},
+		{"bad source filter", "GET", "/api/v1/executions?source=magic", "", "invalid", "source"},
+		{"bad definition filter", "GET", "/api/v1/executions?definition=a%20b", "", "invalid", "definition"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(t, c.method, "alice", c.path, c.body)
+			p := r.problem(t)
+			if r.StatusCode != 400 || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+				t.Errorf("%d %s", r.StatusCode, r.body)
+			}
+		})
+	}
+}
+
+func listPaths(def, exec, conv string) []string {
+	return []string{"/api/v1/workflows/definitions", "/api/v1/workflows/definitions/" + def + "/executions",
+		"/api/v1/workflows/templates", "/api/v1/executions", "/api/v1/executions/" + exec + "/events",
+		"/api/v1/conversations", "/api/v1/conversations/" + conv + "/messages"}
+}
+
+func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	def := e.createDefinition(t, "alice")
+	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+def+`"}`)
+	e.chat(t, "bob", `{"message":"hi"}`)
+	e.chat(t, "bob", `{"message":"hi again"}`)
+	r := e.get(t, "bob", "/api/v1/conversations?limit=1")
+	var l httpapi.List[store.Conversation]
+	r.json(t, &l)
+	if l.NextCursor == "" {
+		t.Fatalf("bob has no second page: %s", r.body)
+	}
+	for _, p := range listPaths(def, run.ExecutionID, run.ConversationID) {
+		for _, cur := range []string{"forged.cursor", "eyJpZCI6IngifQ.AAAAAAAAAAAAAAAAAAAAAA", l.NextCursor} {
+			r := e.get(t, "alice", p+"?cursor="+cur)
+			pr := r.problem(t)
+			if r.StatusCode != 400 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
+				t.Errorf("%s cursor %.12s: %d %s", p, cur, r.StatusCode, r.body)
+			}
+		}
+	}
+}
+
+func TestBodyRoutes_OversizeBodyIs413(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	big := `{"name":"` + strings.Repeat("x", httpapi.DefaultBodyLimit) + `"}`
+	for _, rq := range allRoutes(nil) {
+		if rq.body == "" {
+			continue
+		}
+		r := e.do(t, rq.method, "alice", rq.path, big)
+		p := r.problem(t)
+		if r.StatusCode != 413 || p.Code != "too_large" {
+			t.Errorf("%s %s: %d %s", rq.method, rq.path, r.StatusCode, r.body)
+		}
+	}
+}
+
+func TestRateLimit_OtherClassIs429WithRetryAfter(t *testing.T) {
+	e := newEnv(t, envOpts{limiter: store.NewMemory(),
+		rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassOther: {Limit: 2, Window: time.Hour}}})
+	for i := range 2 {
+		r := e.get(t, "alice", "/api/v1/conversations")
+		if r.StatusCode != 200 || r.Header.Get("RateLimit-Remaining") != strconv.Itoa(1-i) {
+			t.Fatalf("request %d: %d remaining %q", i, r.StatusCode, r.Header.Get("RateLimit-Remaining"))
+		}
+	}
+	for _, rq := range []routeReq{{"GET", "/api/v1/workflows/node-types", ""}, {"POST", "/api/v1/workflows/definitions", chainJSON},
+		{"DELETE", "/api/v1/conversations/x1", ""}} {
+		r := e.do(t, rq.method, "alice", rq.path, rq.body)
+		p := r.problem(t)
+		if r.StatusCode != 429 || p.Code != "rate_limited" || r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: %d %s", rq.method, rq.path, r.StatusCode, r.body)
+		}
+	}
+	if r := e.get(t, "bob", "/api/v1/conversations"); r.StatusCode != 200 {
+		t.Errorf("bob was limited by alice's requests: %d", r.StatusCode)
+	}
+}
+
+func TestStreaming_FramesMatchTheDocument(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	r := e.post(t, "alice", "/api/v1/workflows/execute/chat/streaming", `{"message":"stream please"}`)
+	if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	if frames := sseData(r.body); len(frames) < 4 || !strings.HasSuffix(strings.TrimSpace(string(r.body)), "data: [DONE]") {
+		t.Errorf("frames = %v", frames)
+	}
+	def := e.createDefinition(t, "alice")
+	for _, p := range []string{"/api/v1/workflows/definitions/" + def + "/execute?stream=true",
+		"/api/v1/workflows/definitions/" + def + "/execute"} {
+		if r := e.post(t, "alice", p, `{"message":"run"}`); r.StatusCode != 200 {
+			t.Errorf("%s: %d %s", p, r.StatusCode, r.body)
+		}
+	}
+	body := `{"message":"x","nodes":[{"id":"s","type":"start"},{"id":"l","type":"llm"}],"edges":[{"source":"s","target":"l"},{"source":"l","target":"END"}]}`
+	validateRequest(t, "POST", "/api/v1/workflows/definitions/custom/execute", body)
+	if r := e.post(t, "alice", "/api/v1/workflows/definitions/custom/execute", body); r.StatusCode != 200 {
+		t.Errorf("inline: %d %s", r.StatusCode, r.body)
+	}
+	tb := `{"message":"x","template":{"name":"t","capabilities":{"memory":true}}}`
+	validateRequest(t, "POST", "/api/v1/workflows/templates/execute", tb)
+	if r := e.post(t, "alice", "/api/v1/workflows/templates/execute", tb); r.StatusCode != 200 {
+		t.Errorf("inline template: %d %s", r.StatusCode, r.body)
+	}
+	validateRequest(t, "POST", "/api/v1/workflows/execute/chat", `{"message":"hi","temperature":0.3,"enable_memory":true}`)
+	if r := e.post(t, "alice", "/api/v1/workflows/execute/chat", `{"message":"hi","provider":"nope"}`); r.StatusCode != 400 {
+		t.Errorf("unknown provider: %d", r.StatusCode)
+	}
+}
+
+func TestPagination_FollowsCursorsOverEveryItemOnce(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	checkPagination(t, e)
+}
+
+// checkPagination creates five definitions and walks them two at a time.
+func checkPagination(t *testing.T, e *env) {
+	t.Helper()
+	var want []string
+	for range 5 {
+		want = append(want, e.createDefinition(t, "carol"))
+	}
+	e.createDefinition(t, "dave")
+	slices.Sort(want)
+	var got []string
+	next := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("cursor never ends")
+		}
+		r := e.get(t, "carol", "/api/v1/workflows/definitions?limit=2&cursor="+next)
+		var l httpapi.List[resources.DefinitionResponse]
+		r.json(t, &l)
+		if r.StatusCode != 200 || len(l.Items) > 2 {
+			t.Fatalf("%d %s", r.StatusCode, r.body)
+		}
+		for _, d := range l.Items {
+			got = append(got, d.ID)
+		}
+		if next = l.NextCursor; next == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages gave %v, want %v", got, want)
+	}
+	r := e.get(t, "dave", "/api/v1/workflows/definitions?limit=1")
+	var l httpapi.List[resources.DefinitionResponse]
+	r.json(t, &l)
+	if len(l.Items) != 1 || slices.Contains(want, l.Items[0].ID) {
+		t.Errorf("dave sees %s", r.body)
+	}
+}
