@@ -3,6 +3,7 @@ package resources_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -874,5 +875,48 @@ func checkPagination(t *testing.T, e *env) {
 	r.json(t, &l)
 	if len(l.Items) != 1 || slices.Contains(want, l.Items[0].ID) {
 		t.Errorf("dave sees %s", r.body)
+	}
+}
+
+// catchTB records failures instead of failing the test, to test the checker.
+type catchTB struct {
+	testing.TB
+	failed bool
+}
+
+func (c *catchTB) Errorf(string, ...any) { c.failed = true }
+func (c *catchTB) Fatalf(string, ...any) { c.failed = true }
+
+// The response checker is what makes the other tests check the document; it must
+// reject a response the document does not describe.
+func TestOpenAPICheck_RejectsResponsesOffTheDocument(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/conversations/c1", nil)
+	hdr := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"r1"}}
+	cases := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		bad    bool
+	}{
+		{"documented", 200, hdr, `{"id":"c1","user_id":"u","title":"","version":1,"message_count":0,"total_tokens":0,
+		  "total_cost":0,"last_message_at":"2025-01-01T00:00:00Z","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}`, false},
+		{"missing field", 200, hdr, `{"id":"c1"}`, true},
+		{"extra field", 200, hdr, `{"id":"c1","user_id":"u","title":"","version":1,"message_count":0,"total_tokens":0,"total_cost":0,
+		  "last_message_at":"2025-01-01T00:00:00Z","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z","x":1}`, true},
+		{"undocumented status", 409, http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {"r1"}},
+			`{"type":"t","title":"t","status":409,"code":"conflict"}`, true},
+		{"missing request id", 404, http.Header{"Content-Type": {"application/problem+json"}},
+			`{"type":"t","title":"t","status":404,"code":"not_found"}`, true},
+		{"unknown problem code", 404, http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {"r1"}},
+			`{"type":"t","title":"t","status":404,"code":"gone"}`, true},
+	}
+	for _, c := range cases {
+		ct := &catchTB{TB: t}
+		checkResponse(ct, req, "", &http.Response{StatusCode: c.status, Header: c.header}, []byte(c.body))
+		if ct.failed != c.bad {
+			t.Errorf("%s: rejected = %v, want %v", c.name, ct.failed, c.bad)
+		}
 	}
 }

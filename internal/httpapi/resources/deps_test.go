@@ -1,0 +1,28 @@
+package resources_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The CRUD functions import this package; it must not bring in the executor, a
+// provider SDK or kin-openapi (each costs cold-start time and binary size).
+func TestPackage_ImportsNeitherExecutorNorSDKsNorKinOpenAPI(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list gave %d packages", len(deps))
+	}
+	for _, d := range deps {
+		for _, banned := range []string{"/internal/executor", "/internal/llm/", "openai-go", "anthropic-sdk-go",
+			"service/bedrockruntime", "kin-openapi", "modelcontextprotocol"} {
+			if strings.Contains(d, banned) {
+				t.Errorf("imports %s", d)
+			}
+		}
+	}
+}
