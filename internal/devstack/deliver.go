@@ -1,0 +1,81 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// SQSAPI is the part of the SQS client the delivery loop calls.
+type SQSAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Handler is a subscriber as its Lambda sees it: one EventBridge envelope.
+type Handler func(ctx context.Context, env awsevents.CloudWatchEvent) error
+
+// receiveWait is the long-poll wait of one ReceiveMessage (the SQS maximum).
+const receiveWait = 20
+
+// Deliver long-polls queueURL and calls handler with each message's EventBridge
+// envelope until ctx ends, then returns nil. A message is deleted only after the
+// handler succeeded; a failed one is made visible again at once, so it is retried
+// until the queue's redrive policy parks it in the dead-letter queue, as the rule's
+// retry policy would for the Lambda.
+func Deliver(ctx context.Context, client SQSAPI, queueURL string, handler Handler) error {
+	log := slog.Default().With("queue_url", queueURL)
+	pause := time.Duration(0)
+	for {
+		if pause > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(pause):
+			}
+		}
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
+			MaxNumberOfMessages: 10, WaitTimeSeconds: receiveWait})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			// The local endpoint restarting is no reason to stop the dev stack.
+			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
+			log.Warn("receiving events", "err", err, "retry_in", pause)
+			continue
+		}
+		pause = 0
+		for _, m := range out.Messages {
+			handle(ctx, log, client, queueURL, m.MessageId, m.ReceiptHandle, aws.ToString(m.Body), handler)
+		}
+	}
+}
+
+func handle(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL string, id, receipt *string, body string, handler Handler) {
+	var env awsevents.CloudWatchEvent
+	err := json.Unmarshal([]byte(body), &env)
+	if err == nil {
+		err = handler(ctx, env)
+	}
+	if err != nil {
+		log.Error("event handler failed; message kept for redelivery", "message_id", aws.ToString(id),
+			"detail_type", env.DetailType, "err", err)
+		if _, verr := client.ChangeMessageVisibility(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(queueURL), ReceiptHandle: receipt, VisibilityTimeout: 0}); verr != nil {
+			log.Warn("releasing message", "message_id", aws.ToString(id), "err", verr)
+		}
+		return
+	}
+	if _, err := client.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL),
+		ReceiptHandle: receipt}); err != nil {
+		// Handled but not deleted: it comes again, which idempotent handlers absorb.
+		log.Warn("deleting message", "message_id", aws.ToString(id), "err", err)
+	}
+}

@@ -1,0 +1,115 @@
+package devstack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/chatterhq/chatter/internal/devstack"
+	"github.com/chatterhq/chatter/internal/events"
+)
+
+// publish sends n node_executed events and a completed one through the bus.
+func publish(t *testing.T, s *stack, n int) []events.Event {
+	t.Helper()
+	var evs []events.Event
+	for i := 1; i <= n+1; i++ {
+		e := events.Event{ID: fmt.Sprintf("%s-ev%d", s.bus, i), Version: events.SchemaVersion, Type: events.NodeExecuted,
+			ExecutionID: "x", UserID: "u1", Seq: i, Time: time.Unix(1_800_000_000, 0).UTC(),
+			Data: events.NodeExecutedData{NodeID: "n", Kind: "llm", Status: "ok"}}
+		if i == n+1 {
+			e.Type, e.Data = events.ExecutionCompleted, events.ExecutionEndData{Status: "completed"}
+		}
+		evs = append(evs, e)
+		s.emit.Emit(context.Background(), e)
+	}
+	if err := s.emit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func TestDeliver_DeletesOnlyAfterTheHandlerSucceeds(t *testing.T) {
+	s := newStack(t, nil)
+	evs := publish(t, s, 2)
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	failFirst := func(_ context.Context, env events.Envelope) error {
+		e, err := events.Decode(env)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		attempts[e.ID]++
+		if attempts[e.ID] == 1 {
+			return errors.New("subscriber hiccup")
+		}
+		return nil
+	}
+	s.deliverUntil(t, "on-event-record", ids(evs, nil), failFirst)
+	for _, e := range evs {
+		if attempts[e.ID] != 2 {
+			t.Errorf("event %s handled %d times, want a failure then a success", e.ID, attempts[e.ID])
+		}
+	}
+	left, err := sqsClient(s.cfg).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.queues["on-event-record"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left.Messages) != 0 {
+		t.Errorf("%d messages left after every handler succeeded", len(left.Messages))
+	}
+}
+
+func TestDeliver_ParksAnEventThatKeepsFailing(t *testing.T) {
+	s := newStack(t, nil)
+	evs := publish(t, s, 1)
+	poison := evs[0].ID
+	var mu sync.Mutex
+	tries := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	q := sqsClient(s.cfg)
+	done := make(chan error, 1)
+	go func() {
+		done <- devstack.Deliver(ctx, q, s.queues["on-event-record"], func(_ context.Context, env events.Envelope) error {
+			e, err := events.Decode(env)
+			if err != nil || e.ID != poison {
+				return err
+			}
+			mu.Lock()
+			tries++
+			mu.Unlock()
+			return errors.New("never works")
+		})
+	}()
+	dlq, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.bus + "-on-event-record-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parked []string
+	err = devstack.Deliver(ctx, q, *dlq.QueueUrl, func(_ context.Context, env events.Envelope) error {
+		e, _ := events.Decode(env)
+		parked = append(parked, e.ID)
+		cancel()
+		return nil
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || ctx.Err() == context.DeadlineExceeded || len(parked) != 1 || parked[0] != poison {
+		t.Fatalf("DLQ held %v (err %v, ctx %v), want the poison event", parked, err, ctx.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if tries != devstack.MaxReceives {
+		t.Errorf("poison event tried %d times, want %d", tries, devstack.MaxReceives)
+	}
+}

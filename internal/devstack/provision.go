@@ -1,0 +1,163 @@
+// Package devstack runs chatter's AWS resources locally (moto's server, LocalStack):
+// it provisions the event bus and the subscriber rules from template.yaml, with
+// each rule targeting an SQS queue instead of a Lambda, and delivers those queues'
+// messages to the same handlers the subscriber Lambdas run.
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"gopkg.in/yaml.v3"
+
+	chatter "github.com/chatterhq/chatter"
+)
+
+// Rule is one subscriber's EventBridge rule as template.yaml defines it.
+type Rule struct {
+	// Subscriber names the function: the last element of its CodeUri
+	// (build/on-event-record/ -> on-event-record).
+	Subscriber string
+	// Pattern is the rule's event pattern as JSON.
+	Pattern string
+}
+
+// Rules reads the EventBridgeRule events of the template's serverless functions.
+func Rules(template []byte) ([]Rule, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(template, &doc); err != nil {
+		return nil, fmt.Errorf("devstack: parsing template: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("devstack: empty template")
+	}
+	var rules []Rule
+	resources := child(doc.Content[0], "Resources")
+	for _, res := range pairs(resources) {
+		if scalar(child(res.value, "Type")) != "AWS::Serverless::Function" {
+			continue
+		}
+		props := child(res.value, "Properties")
+		for _, ev := range pairs(child(props, "Events")) {
+			if scalar(child(ev.value, "Type")) != "EventBridgeRule" {
+				continue
+			}
+			codeURI := scalar(child(props, "CodeUri"))
+			if codeURI == "" {
+				return nil, fmt.Errorf("devstack: function %s has no CodeUri to name it by", res.key)
+			}
+			pat := child(child(ev.value, "Properties"), "Pattern")
+			if pat == nil {
+				return nil, fmt.Errorf("devstack: rule %s.%s has no Pattern", res.key, ev.key)
+			}
+			var p any
+			if err := pat.Decode(&p); err != nil {
+				return nil, fmt.Errorf("devstack: rule %s.%s pattern: %w", res.key, ev.key, err)
+			}
+			b, err := json.Marshal(p)
+			if err != nil {
+				return nil, fmt.Errorf("devstack: rule %s.%s pattern: %w", res.key, ev.key, err)
+			}
+			rules = append(rules, Rule{Subscriber: path.Base(strings.TrimSuffix(codeURI, "/")), Pattern: string(b)})
+		}
+	}
+	return rules, nil
+}
+
+type pair struct {
+	key   string
+	value *yaml.Node
+}
+
+func pairs(m *yaml.Node) []pair {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := make([]pair, 0, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		out = append(out, pair{m.Content[i].Value, m.Content[i+1]})
+	}
+	return out
+}
+
+func child(m *yaml.Node, key string) *yaml.Node {
+	for _, p := range pairs(m) {
+		if p.key == key {
+			return p.value
+		}
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
+
+// MaxReceives is how often a local queue hands out a message before moving it to
+// its dead-letter queue, as the rule's RetryPolicy does for a Lambda target.
+const MaxReceives = 5
+
+// ProvisionEvents creates the bus busName and, for every subscriber rule in
+// template.yaml, the same rule targeting an SQS queue (with a dead-letter queue).
+// It returns each subscriber's queue URL. Running it again changes nothing.
+func ProvisionEvents(ctx context.Context, cfg aws.Config, busName string) (map[string]string, error) {
+	rules, err := Rules(chatter.TemplateYAML)
+	if err != nil {
+		return nil, err
+	}
+	eb, q := eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(busName)}); err != nil {
+		var exists *ebtypes.ResourceAlreadyExistsException
+		if !errors.As(err, &exists) {
+			return nil, fmt.Errorf("devstack: creating bus %s: %w", busName, err)
+		}
+	}
+	queues := make(map[string]string, len(rules))
+	for _, r := range rules {
+		name := busName + "-" + r.Subscriber
+		_, dlqARN, err := createQueue(ctx, q, name+"-dlq", nil)
+		if err != nil {
+			return nil, err
+		}
+		redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": MaxReceives})
+		url, arn, err := createQueue(ctx, q, name, map[string]string{string(sqstypes.QueueAttributeNameRedrivePolicy): string(redrive)})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(busName),
+			EventPattern: aws.String(r.Pattern), State: ebtypes.RuleStateEnabled}); err != nil {
+			return nil, fmt.Errorf("devstack: rule %s: %w", name, err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(busName),
+			Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(arn)}}}); err != nil {
+			return nil, fmt.Errorf("devstack: target of rule %s: %w", name, err)
+		}
+		queues[r.Subscriber] = url
+	}
+	return queues, nil
+}
+
+func createQueue(ctx context.Context, q *sqs.Client, name string, attrs map[string]string) (url, arn string, err error) {
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return "", "", fmt.Errorf("devstack: creating queue %s: %w", name, err)
+	}
+	a, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", "", fmt.Errorf("devstack: queue %s arn: %w", name, err)
+	}
+	return *out.QueueUrl, a.Attributes[string(sqstypes.QueueAttributeNameQueueArn)], nil
+}
