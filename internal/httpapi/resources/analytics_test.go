@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
@@ -98,6 +99,36 @@ func TestAnalyze_BuiltinTemplates(t *testing.T) {
 		}
 		if tp.Capabilities.Tools != (len(a.Cycles) == 1 && a.Cycles[0].Bound == "max_tool_calls") {
 			t.Errorf("%s: tools %v, cycles %+v", tp.Name, tp.Capabilities.Tools, a.Cycles)
+		}
+	}
+}
+
+// BenchmarkAnalyze measures the largest graph validation allows: 100 nodes in a
+// chain with an llm<->tools cycle and a fan-out, 199 edges.
+func BenchmarkAnalyze(b *testing.B) {
+	d := &workflow.Definition{}
+	d.Nodes = append(d.Nodes, workflow.Node{ID: "n0", Type: "start"})
+	for i := 1; i < 100; i++ {
+		kind := "variable"
+		switch i {
+		case 50:
+			kind = "llm"
+		case 51:
+			kind = "tools"
+		}
+		id := "n" + strconv.Itoa(i)
+		d.Nodes = append(d.Nodes, workflow.Node{ID: id, Type: kind})
+		d.Edges = append(d.Edges, workflow.Edge{Source: "n" + strconv.Itoa(i-1), Target: id})
+		if i > 1 && i%2 == 0 {
+			d.Edges = append(d.Edges, workflow.Edge{Source: "n" + strconv.Itoa(i-2), Target: id})
+		}
+	}
+	d.Edges = append(d.Edges, workflow.Edge{Source: "n51", Target: "n50"}, workflow.Edge{Source: "n99", Target: "END"})
+	b.ReportAllocs()
+	for b.Loop() {
+		a := resources.Analyze(d)
+		if a.Nodes != 100 || len(a.Cycles) != 1 {
+			b.Fatalf("%+v", a)
 		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-func newID() string { return ulid.Make().String() }
+// newULID is the default id of new definitions and templates.
+func newULID() string { return ulid.Make().String() }
 
 // Validation holds what workflow validation needs from outside the graph: which
 // tools exist.

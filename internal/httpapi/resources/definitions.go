@@ -135,7 +135,7 @@ func ListDefinitions(s Definitions) http.Handler {
 // version 1 under a new id: 201 with the stored definition and a Location.
 func CreateDefinition(s Definitions, v Validation, newID func() string) http.Handler {
 	if newID == nil {
-		newID = newIDFunc
+		newID = newULID
 	}
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		if err := onlyQuery(r); err != nil {
@@ -148,8 +148,6 @@ func CreateDefinition(s Definitions, v Validation, newID func() string) http.Han
 		return createDefinition(w, r, s, uid, newID(), g)
 	})
 }
-
-var newIDFunc = newID
 
 func createDefinition(w http.ResponseWriter, r *http.Request, s Definitions, uid, id string, g *workflow.Definition) error {
 	d := &store.Definition{ID: id, UserID: uid, Graph: *g}
@@ -263,7 +261,7 @@ type FromTemplateRequest struct {
 // overrides), validates it and stores it as a new definition: 201.
 func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newID func() string) http.Handler {
 	if newID == nil {
-		newID = newIDFunc
+		newID = newULID
 	}
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		if err := onlyQuery(r); err != nil {

@@ -176,7 +176,7 @@ func (e *env) do(t testing.TB, method, user, path, body string, hdr ...string) r
 		t.Fatal(err)
 	}
 	if !e.noCheck {
-		checkResponse(t, req, body, resp, b)
+		checkResponse(t, req, resp, b)
 	}
 	return response{resp, b}
 }
@@ -220,7 +220,7 @@ func openAPI(t testing.TB) (*openapi3.T, routers.Router) {
 
 // checkResponse validates a real response (status, headers, body) against the
 // document; an event stream's frames are each checked against StreamChunk.
-func checkResponse(t testing.TB, req *http.Request, reqBody string, resp *http.Response, body []byte) {
+func checkResponse(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
 	t.Helper()
 	doc, router := openAPI(t)
 	rreq := req.Clone(context.Background())

@@ -169,7 +169,7 @@ func Register(rt Mounter, d Deps) {
 
 func (d Deps) withDefaults() Deps {
 	if d.NewID == nil {
-		d.NewID = newID
+		d.NewID = newULID
 	}
 	if d.Validation.toolExists == nil {
 		d.Validation = NewValidation(nil)

@@ -914,7 +914,7 @@ func TestOpenAPICheck_RejectsResponsesOffTheDocument(t *testing.T) {
 	}
 	for _, c := range cases {
 		ct := &catchTB{TB: t}
-		checkResponse(ct, req, "", &http.Response{StatusCode: c.status, Header: c.header}, []byte(c.body))
+		checkResponse(ct, req, &http.Response{StatusCode: c.status, Header: c.header}, []byte(c.body))
 		if ct.failed != c.bad {
 			t.Errorf("%s: rejected = %v, want %v", c.name, ct.failed, c.bad)
 		}

@@ -101,7 +101,7 @@ func ListTemplates(s Templates) http.Handler {
 // CreateTemplate validates and stores a user template under a new id: 201.
 func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler {
 	if newID == nil {
-		newID = newIDFunc
+		newID = newULID
 	}
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		if err := onlyQuery(r); err != nil {
@@ -228,7 +228,7 @@ func ExportTemplate(s Templates) http.Handler {
 // new id and its graph is generated from it).
 func ImportTemplate(s Templates, v Validation, newID func() string) http.Handler {
 	if newID == nil {
-		newID = newIDFunc
+		newID = newULID
 	}
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		if err := onlyQuery(r); err != nil {
