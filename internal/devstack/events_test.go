@@ -156,13 +156,13 @@ func TestEvents_RedeliveredAndReversedGiveTheSameRecordAndMetrics(t *testing.T) 
 	}
 
 	replay := func(order []events.Envelope) (*store.Execution, []store.ExecutionEvent, []string) {
-		repo := store.NewMemory()
+		mem := store.NewMemory()
 		x := *running
-		if err := repo.CreateExecution(context.Background(), &x); err != nil {
+		if err := mem.CreateExecution(context.Background(), &x); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		rec := events.Subscriber(record.Handler(repo), quiet)
+		rec := events.Subscriber(record.Handler(mem), quiet)
 		met := events.Subscriber(events.Metrics{}.Writer(&out), quiet)
 		for _, env := range order {
 			if err := rec(context.Background(), env); err != nil {
@@ -172,7 +172,7 @@ func TestEvents_RedeliveredAndReversedGiveTheSameRecordAndMetrics(t *testing.T) 
 				t.Fatal(err)
 			}
 		}
-		got, err := repo.GetExecution(context.Background(), "u1", res.ExecutionID)
+		got, err := mem.GetExecution(context.Background(), "u1", res.ExecutionID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestEvents_RedeliveredAndReversedGiveTheSameRecordAndMetrics(t *testing.T) 
 		// the set of lines, each keyed by its event_id.
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 		slices.Sort(lines)
-		return got, eventLog(t, repo, res.ExecutionID), slices.Compact(lines)
+		return got, eventLog(t, mem, res.ExecutionID), slices.Compact(lines)
 	}
 	wantX, wantLog, wantLines := replay(envs)
 	if wantX.Status != store.ExecCompleted || len(wantLog) != len(envs) {
@@ -239,7 +239,7 @@ func seqOf(t *testing.T, env events.Envelope) int {
 	return e.Seq
 }
 
-func eventLog(t *testing.T, repo *store.Memory, execID string) []store.ExecutionEvent {
+func eventLog(t *testing.T, repo repo, execID string) []store.ExecutionEvent {
 	t.Helper()
 	page, err := repo.ListEvents(context.Background(), "u1", execID, store.PageRequest{Limit: store.MaxPageSize})
 	if err != nil {

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	chatter "github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/record"
@@ -20,6 +22,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/store/dynamo"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -43,7 +46,24 @@ func (c *countingBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsIn
 // terminal state only through events (or the fallback), which is what is tested.
 type mirror struct {
 	*store.Memory
-	repo *store.Memory
+	repo repo
+}
+
+// repo is the subscriber's table: the DynamoDB store on moto.
+type repo interface {
+	record.Repo
+	CreateExecution(ctx context.Context, e *store.Execution) error
+	GetExecution(ctx context.Context, userID, id string) (*store.Execution, error)
+	ListEvents(ctx context.Context, userID, execID string, p store.PageRequest) (store.Page[store.ExecutionEvent], error)
+}
+
+func dynamoRepo(t *testing.T, cfg aws.Config) repo {
+	t.Helper()
+	db := dynamodb.NewFromConfig(cfg)
+	if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, "devstack-test"); err != nil {
+		t.Fatal(err)
+	}
+	return dynamo.New(db, "devstack-test", dynamo.Options{})
 }
 
 func (m mirror) StartTurn(ctx context.Context, t store.StartTurn) error {
@@ -75,14 +95,15 @@ type stack struct {
 	x      *executor.Executor
 	emit   *tee
 	puts   *countingBus
-	repo   *store.Memory
+	repo   repo
 }
 
 var busSeq atomic.Int64
 
 func newStack(t *testing.T, client func(aws.Config) events.PutEventsAPI) *stack {
 	t.Helper()
-	s := &stack{cfg: testenv.AWSConfig(t), repo: store.NewMemory()}
+	s := &stack{cfg: testenv.AWSConfig(t)}
+	s.repo = dynamoRepo(t, s.cfg)
 	s.bus = fmt.Sprintf("chatter-test-%d", busSeq.Add(1))
 	queues, err := devstack.ProvisionEvents(context.Background(), s.cfg, s.bus)
 	if err != nil {
