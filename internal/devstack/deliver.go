@@ -3,7 +3,9 @@ package devstack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -78,4 +80,21 @@ func handle(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL strin
 		// Handled but not deleted: it comes again, which idempotent handlers absorb.
 		log.Warn("deleting message", "message_id", aws.ToString(id), "err", err)
 	}
+}
+
+// DeliverAll runs Deliver for every subscriber queue (as ProvisionEvents returns
+// them) with that subscriber's handler, until ctx ends. A queue without a handler
+// is an error before anything runs: its events would pile up unseen.
+func DeliverAll(ctx context.Context, client SQSAPI, queues map[string]string, handlers map[string]Handler) error {
+	for name := range queues {
+		if handlers[name] == nil {
+			return fmt.Errorf("devstack: no handler for subscriber %s", name)
+		}
+	}
+	var wg sync.WaitGroup
+	for name, url := range queues {
+		wg.Go(func() { _ = Deliver(ctx, client, url, handlers[name]) }) // Deliver returns nil once ctx ends
+	}
+	wg.Wait()
+	return nil
 }

@@ -113,3 +113,35 @@ func TestDeliver_ParksAnEventThatKeepsFailing(t *testing.T) {
 		t.Errorf("poison event tried %d times, want %d", tries, devstack.MaxReceives)
 	}
 }
+
+func TestDeliverAll_FeedsEachSubscriberItsQueue(t *testing.T) {
+	s := newStack(t, nil)
+	evs := publish(t, s, 1)
+	if err := devstack.DeliverAll(context.Background(), sqsClient(s.cfg), s.queues, map[string]devstack.Handler{"on-event-record": nil}); err == nil {
+		t.Fatal("DeliverAll ran with a subscriber lacking a handler")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	got := map[string]int{}
+	counting := func(name string) devstack.Handler {
+		return func(context.Context, events.Envelope) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got[name]++
+			// node_executed and execution_completed match both rules, so each
+			// subscriber gets every published event.
+			if got["on-event-record"] == len(evs) && got["on-event-metrics"] == len(evs) {
+				cancel()
+			}
+			return nil
+		}
+	}
+	if err := devstack.DeliverAll(ctx, sqsClient(s.cfg), s.queues, map[string]devstack.Handler{
+		"on-event-record": counting("on-event-record"), "on-event-metrics": counting("on-event-metrics")}); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatalf("delivered %v, want %d to each subscriber", got, len(evs))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -302,5 +303,19 @@ func TestEvent_UnmarshalGivesTypedData(t *testing.T) {
 	}
 	if raw, ok := unknown.Data.(json.RawMessage); !ok || string(raw) != `{"a":1}` {
 		t.Errorf("unknown type data = %#v, want raw JSON", unknown.Data)
+	}
+}
+
+func TestChain_RunsInOrderAndStopsAtTheFirstError(t *testing.T) {
+	var ran []string
+	h := func(name string, err error) events.Handler {
+		return func(context.Context, events.Event) error { ran = append(ran, name); return err }
+	}
+	boom := errors.New("boom")
+	if err := events.Chain(h("a", nil), h("b", boom), h("c", nil))(context.Background(), events.Event{}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if !slices.Equal(ran, []string{"a", "b"}) {
+		t.Fatalf("ran %v", ran)
 	}
 }

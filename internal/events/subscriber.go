@@ -42,3 +42,17 @@ func Subscriber(h Handler, logger *slog.Logger) func(ctx context.Context, env En
 		return h(ctx, e)
 	}
 }
+
+// Chain runs handlers in order and stops at the first error, so one Lambda can
+// serve two subscribers (the record and the log) from one rule. Handlers must be
+// idempotent: a redelivery runs the ones that succeeded again.
+func Chain(handlers ...Handler) Handler {
+	return func(ctx context.Context, e Event) error {
+		for _, h := range handlers {
+			if err := h(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
