@@ -1,0 +1,175 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ErrNoMoto is returned by StartMoto when moto_server is not on PATH.
+var ErrNoMoto = errors.New(`moto_server is not installed; install it with: pip install "moto[server]" ` +
+	`(or point AWS_ENDPOINT_URL at LocalStack, e.g. http://localhost:4566)`)
+
+// Moto is a moto_server process this program started. Stop ends it by its PID.
+type Moto struct {
+	// URL is its endpoint, http://127.0.0.1:PORT.
+	URL string
+	cmd *exec.Cmd
+
+	once    sync.Once
+	stopErr error
+	exited  chan struct{}
+}
+
+// MotoOptions configure StartMoto.
+type MotoOptions struct {
+	// Bin is the executable; default "moto_server" from PATH.
+	Bin string
+	// Output receives the server's stdout and stderr; nil discards them.
+	Output io.Writer
+	// Ready bounds the wait for the server to answer; default 30s.
+	Ready time.Duration
+}
+
+// StartMoto starts moto's server on a free 127.0.0.1 port and waits until it
+// answers. The process dies with this one even when this one is killed (Linux's
+// parent-death signal), so an abrupt exit leaves no server behind.
+func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
+	if o.Bin == "" {
+		o.Bin = "moto_server"
+	}
+	if o.Ready <= 0 {
+		o.Ready = 30 * time.Second
+	}
+	bin, err := exec.LookPath(o.Bin)
+	if err != nil {
+		return nil, ErrNoMoto
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.SysProcAttr = dieWithParent()
+	if o.Output != nil {
+		cmd.Stdout, cmd.Stderr = o.Output, o.Output
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("devstack: starting moto_server: %w", err)
+	}
+	m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(m.exited) }()
+	ready, cancel := context.WithTimeout(ctx, o.Ready)
+	defer cancel()
+	for {
+		if IsMoto(ready, m.URL) {
+			return m, nil
+		}
+		select {
+		case <-m.exited:
+			return nil, fmt.Errorf("devstack: moto_server exited before answering on %s (port taken?)", m.URL)
+		case <-ready.Done():
+			_ = m.Stop()
+			return nil, fmt.Errorf("devstack: moto_server did not answer on %s within %s", m.URL, o.Ready)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// PID is the server's process id.
+func (m *Moto) PID() int { return m.cmd.Process.Pid }
+
+// Stop kills the server by its PID and waits for it to exit. It is safe to call
+// twice.
+func (m *Moto) Stop() error {
+	m.once.Do(func() {
+		if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			m.stopErr = fmt.Errorf("devstack: stopping moto_server (pid %d): %w", m.PID(), err)
+		}
+		<-m.exited
+	})
+	return m.stopErr
+}
+
+// IsMoto reports whether endpoint is a moto server: it answers moto's own API and
+// is not LocalStack (which embeds parts of moto). Only moto needs Serialize;
+// LocalStack and AWS apply transactions atomically.
+func IsMoto(ctx context.Context, endpoint string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if ok, _ := answers(ctx, endpoint+"/_localstack/health"); ok {
+		return false
+	}
+	ok, body := answers(ctx, endpoint+"/moto-api/data.json")
+	return ok && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))
+}
+
+// answers GETs url and reports whether it answered 200, with the start of the body.
+func answers(ctx context.Context, url string) (bool, []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, nil
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode == http.StatusOK, b
+}
+
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("devstack: finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Serialize returns a transport that sends one request at a time through next
+// and reads each response fully before the next request goes out. moto's server
+// does not apply TransactWriteItems atomically when requests overlap, so the
+// DynamoDB client of a stack on moto must use it (the store's optimistic
+// concurrency still races between requests, as it would on DynamoDB). Give it
+// only to DynamoDB: SQS long polls would hold the lock for their whole wait.
+func Serialize(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &serial{next: next}
+}
+
+type serial struct {
+	mu   sync.Mutex
+	next http.RoundTripper
+}
+
+func (s *serial) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resp, err := s.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	// moto has finished with the request only once its answer is read.
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("devstack: reading response: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
+}
