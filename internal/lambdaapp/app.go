@@ -1,0 +1,187 @@
+// Package lambdaapp turns chatter's handlers into Lambda functions: configuration
+// from the environment, AWS clients built once, the DynamoDB store, the router with
+// the right authenticator, and the adapters to API Gateway HTTP API events
+// (aws-lambda-go-api-proxy httpadapter V2) and to streaming Function URLs
+// (lambdaurl). It imports neither the executor nor any LLM SDK, so CRUD and read
+// functions stay small; functions that run workflows add internal/lambdaapp/runner.
+//
+// API:
+//
+//	ConfigFromEnv(getenv) (Config, error)     every CHATTER_* variable; *ConfigError per bad one
+//	LoadAWS(ctx, Config) (aws.Config, error)  LoadDefaultConfig + BaseEndpoint from AWS_ENDPOINT_URL
+//	New(ctx, getenv) (*App, error)            Config + aws.Config + *dynamo.Store + JSON logger
+//	NewWith(Config, aws.Config, *slog.Logger) *App   the same from values (dev server, tests)
+//	(*App).Router(auth) *httpapi.Router       standard chain; limiter = the store, rates, body limit
+//	(*App).JWKS(ctx) (*httpapi.JWKS, error)   token verification for the Function URL
+//	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
+//	(*App).MountResource(rt, pattern) error   one route of resources.Routes, class "other"
+//	APIGatewayHandler(h) / FunctionURLHandler(h)   Lambda handlers of an http.Handler
+//	StartResource(pattern) / StartHealth() / Must(err)   what a function's main calls
+//
+// The local dev server builds the same App with NewWith and mounts every route with
+// resources.Register(app.Router(staticKeys), app.ResourceDeps()).
+package lambdaapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/store/dynamo"
+)
+
+// App is what a function builds once, at init: its configuration, AWS
+// configuration, store and logger.
+type App struct {
+	Config Config
+	AWS    aws.Config
+	Store  *dynamo.Store
+	Logger *slog.Logger
+}
+
+// LoadAWS loads the SDK's default configuration (credentials, region) and points
+// every client at c.Endpoint when it is set. A local stage without a region gets
+// us-east-1, which is what moto and LocalStack expect.
+func LoadAWS(ctx context.Context, c Config) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("lambdaapp: loading AWS configuration: %w", err)
+	}
+	if c.Endpoint != "" {
+		cfg.BaseEndpoint = aws.String(c.Endpoint)
+	}
+	if cfg.Region == "" && c.Local() {
+		cfg.Region = "us-east-1"
+	}
+	return cfg, nil
+}
+
+// NewLogger is the JSON logger every function logs with (stderr, so stdout carries
+// only the metrics subscriber's EMF lines).
+func NewLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stderr, nil)) }
+
+// New reads the configuration through getenv and builds the App. It makes no
+// network call: the SDK resolves credentials on first use.
+func New(ctx context.Context, getenv func(string) string) (*App, error) {
+	c, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := LoadAWS(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return NewWith(c, awsCfg, NewLogger()), nil
+}
+
+// NewWith builds the App from values: the store on c.Table through a DynamoDB
+// client of awsCfg. A nil logger means slog.Default().
+func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), c.Table, dynamo.Options{
+		MaxContentBytes: c.MaxMessageBytes, CursorKey: c.CursorKey, Logger: logger})
+	return &App{Config: c, AWS: awsCfg, Store: st, Logger: logger}
+}
+
+// Router returns a router whose routes authenticate with auth (httpapi.APIGateway
+// behind the HTTP API, JWKS on the Function URL, StaticKeys in the dev server and
+// tests) and are rate limited through the store.
+func (a *App) Router(auth httpapi.Authenticator) *httpapi.Router {
+	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Rates: a.Config.Rates,
+		BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
+}
+
+// JWKS verifies tokens against the issuer's key set, for the functions no API
+// Gateway authorizer stands in front of. The set is fetched on first use, not here.
+func (a *App) JWKS(ctx context.Context) (*httpapi.JWKS, error) {
+	c := a.Config
+	if c.JWTIssuer == "" || c.JWTAudience == "" {
+		return nil, errors.Join(
+			&ConfigError{Var: "CHATTER_JWT_ISSUER", Reason: "is required where tokens are verified in the function"},
+			&ConfigError{Var: "CHATTER_JWT_AUDIENCE", Reason: "is required where tokens are verified in the function"})
+	}
+	j, err := httpapi.NewJWKS(ctx, httpapi.JWKSConfig{URL: c.JWKSURL, Issuer: c.JWTIssuer, Audience: c.JWTAudience})
+	if err != nil {
+		return nil, fmt.Errorf("lambdaapp: %w", err)
+	}
+	return j, nil
+}
+
+// Defaults is what GET /workflows/defaults reports. The providers are the
+// configured default only: resolving which providers are enabled (providers.Load)
+// would link every LLM SDK into this read function.
+func (a *App) Defaults() resources.Defaults {
+	c := a.Config
+	d := resources.Defaults{DefaultProvider: c.DefaultProvider, DefaultModel: c.DefaultModel,
+		Limits: resources.Limits{MaxMessageBytes: c.MaxMessageBytes, MaxBodyBytes: c.BodyLimit,
+			RateLimits: resources.RateLimits(c.Rates)}}
+	if c.DefaultProvider != "" {
+		d.Providers = []string{c.DefaultProvider}
+	}
+	return d
+}
+
+// ResourceDeps is what resources.Routes and resources.Register need.
+func (a *App) ResourceDeps() resources.Deps {
+	return resources.Deps{Store: a.Store, Validation: resources.NewValidation(nil), Defaults: a.Defaults()}
+}
+
+// ErrUnknownRoute is returned for a pattern no package defines.
+var ErrUnknownRoute = errors.New("lambdaapp: unknown route")
+
+// MountResource mounts the one route of resources.Routes whose pattern is pattern,
+// in the "other" rate class, as resources.Register would.
+func (a *App) MountResource(rt *httpapi.Router, pattern string) error {
+	for _, r := range resources.Routes(a.ResourceDeps()) {
+		if r.Pattern == pattern {
+			rt.Mount(r.Pattern, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q", ErrUnknownRoute, pattern)
+}
+
+// APIGatewayHandler adapts h to API Gateway HTTP API (payload 2.0) events. The
+// authorizer's claims reach httpapi.APIGateway through the request context.
+func APIGatewayHandler(h http.Handler) func(context.Context, APIGatewayRequest) (APIGatewayResponse, error) {
+	return newV2(h)
+}
+
+// Must ends a function's init on err: logged once as JSON, exit status 1, which
+// Lambda reports as an init error. Only for main, never inside a handler.
+func Must(err error) {
+	if err != nil {
+		NewLogger().Error("function init failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// StartResource is the whole main of a CRUD or read function: build the App from
+// the environment, mount the route pattern (a resources.Path* constant) behind the
+// API Gateway authenticator, and serve HTTP API events.
+func StartResource(pattern string) {
+	app, err := New(context.Background(), os.Getenv)
+	Must(err)
+	rt := app.Router(httpapi.APIGateway{})
+	Must(app.MountResource(rt, pattern))
+	lambda.Start(APIGatewayHandler(rt))
+}
+
+// StartHealth serves GET /health alone: the one route without a token, so it needs
+// no configuration and no AWS client.
+func StartHealth() {
+	rt := httpapi.NewRouter(httpapi.Config{Auth: httpapi.APIGateway{}, Logger: NewLogger()})
+	lambda.Start(APIGatewayHandler(rt))
+}

@@ -1,0 +1,166 @@
+package lambdaapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/chatterhq/chatter"
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// motoApp is an App on moto with a fresh table.
+func motoApp(t *testing.T) *App {
+	t.Helper()
+	awsCfg := testenv.AWSConfig(t)
+	c, err := ConfigFromEnv(envOf(map[string]string{"CHATTER_TABLE": fmt.Sprintf("lambdaapp-%d", time.Now().UnixNano()),
+		"CHATTER_CURSOR_KEY": goodKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamo.CreateTable(context.Background(), dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, c.Table); err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	return NewWith(c, awsCfg, nil)
+}
+
+const chainJSON = `{"name":"chain","nodes":[
+ {"id":"start","type":"start","data":{"label":"Start"}},
+ {"id":"llm","type":"llm","data":{"label":"Model","nodeType":"llm"}},
+ {"id":"end","type":"end","data":{}}],
+ "edges":[{"id":"e1","source":"start","target":"llm"},{"id":"e2","source":"llm","target":"end"}]}`
+
+// apiEvent is what API Gateway sends once its JWT authorizer accepted sub's token.
+func apiEvent(method, path, sub, body string) APIGatewayRequest {
+	ev := APIGatewayRequest{Version: "2.0", RouteKey: method + " " + path, RawPath: path, Body: body,
+		Headers: map[string]string{"content-type": "application/json"}}
+	ev.RequestContext.HTTP.Method = method
+	ev.RequestContext.HTTP.Path = path
+	if sub != "" {
+		ev.RequestContext.Authorizer = &awsevents.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &awsevents.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": sub}}}
+	}
+	return ev
+}
+
+func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
+	app := motoApp(t)
+	create, get := app.Router(httpapi.APIGateway{}), app.Router(httpapi.APIGateway{})
+	if err := app.MountResource(create, resources.PathDefinitionCreate); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.MountResource(get, resources.PathDefinition); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := APIGatewayHandler(create)(ctx, apiEvent("POST", "/api/v1/workflows/definitions", "alice", chainJSON))
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, res.StatusCode, res.Body)
+	}
+	var d struct{ ID string }
+	if err := json.Unmarshal([]byte(res.Body), &d); err != nil || d.ID == "" {
+		t.Fatalf("create body %s: %v", res.Body, err)
+	}
+	if res.Headers["Ratelimit-Limit"] == "" && res.Headers["RateLimit-Limit"] == "" {
+		t.Errorf("no RateLimit-Limit header (limiter not wired): %v", res.Headers)
+	}
+	path := "/api/v1/workflows/definitions/" + d.ID
+	tests := []struct {
+		name   string
+		h      http.Handler
+		ev     APIGatewayRequest
+		status int
+	}{
+		{"owner reads it", get, apiEvent("GET", path, "alice", ""), http.StatusOK},
+		{"another user gets 404", get, apiEvent("GET", path, "bob", ""), http.StatusNotFound},
+		{"no authorizer claims is 401", get, apiEvent("GET", path, "", ""), http.StatusUnauthorized},
+		{"a route of another function is 404", get, apiEvent("GET", "/api/v1/conversations", "alice", ""), http.StatusNotFound},
+		{"health is open", get, apiEvent("GET", "/health", "", ""), http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := APIGatewayHandler(tt.h)(ctx, tt.ev)
+			if err != nil || res.StatusCode != tt.status {
+				t.Fatalf("%v %d %s, want %d", err, res.StatusCode, res.Body, tt.status)
+			}
+		})
+	}
+}
+
+func TestMountResource_RefusesAnUnknownPattern(t *testing.T) {
+	app := NewWith(Config{Stage: StageLocal, Table: LocalName}, testenv.AWSConfig(t), nil)
+	err := app.MountResource(app.Router(httpapi.APIGateway{}), "GET /nope")
+	if !errors.Is(err, ErrUnknownRoute) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMountResource_KnowsEveryResourceRoute(t *testing.T) {
+	app := NewWith(Config{Stage: StageLocal, Table: LocalName}, testenv.AWSConfig(t), nil)
+	for _, r := range resources.Routes(app.ResourceDeps()) {
+		if err := app.MountResource(app.Router(httpapi.APIGateway{}), r.Pattern); err != nil {
+			t.Errorf("%s: %v", r.Pattern, err)
+		}
+	}
+}
+
+func TestFunctionURLHandler_StreamsFramesAsTheyAreWritten(t *testing.T) {
+	next := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sse := httpapi.NewSSE(w, time.Hour)
+		if err := sse.Event(1, "token", map[string]string{"type": "token", "content": "a"}); err != nil {
+			t.Errorf("first frame: %v", err)
+			return
+		}
+		<-next // the first frame must be readable before the handler goes on
+		if err := sse.Event(2, "token", map[string]string{"type": "token", "content": "b"}); err != nil {
+			t.Errorf("second frame: %v", err)
+		}
+		_ = sse.Close()
+	})
+	ev := &FunctionURLRequest{RawPath: "/s", Headers: map[string]string{}}
+	ev.RequestContext.HTTP.Method = "POST"
+	res, err := FunctionURLHandler(h)(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || res.Headers["Content-Type"] != "text/event-stream" {
+		t.Fatalf("status %d headers %v", res.StatusCode, res.Headers)
+	}
+	buf := make([]byte, 256)
+	n, err := res.Body.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), `"content":"a"`) {
+		t.Fatalf("first read %q: %v", buf[:n], err)
+	}
+	close(next)
+	rest, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(rest); !strings.Contains(s, `"content":"b"`) || !strings.HasSuffix(s, "data: [DONE]\n\n") {
+		t.Fatalf("rest = %q", s)
+	}
+}
+
+func TestJWKS_RequiresIssuerAndAudience(t *testing.T) {
+	app := &App{Config: Config{Stage: StageLocal}}
+	_, err := app.JWKS(context.Background())
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Var != "CHATTER_JWT_ISSUER" {
+		t.Fatalf("err = %v", err)
+	}
+}

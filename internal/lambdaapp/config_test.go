@@ -1,0 +1,98 @@
+package lambdaapp
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var goodKey = strings.Repeat("k", MinCursorKeyBytes)
+
+func TestConfigFromEnv_ReadsEveryVariable(t *testing.T) {
+	c, err := ConfigFromEnv(envOf(map[string]string{
+		"CHATTER_STAGE": "prod", "CHATTER_TABLE": "chatter-prod", "CHATTER_EVENT_BUS": "bus",
+		"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "CHATTER_JWT_ISSUER": "https://issuer.example/",
+		"CHATTER_JWT_AUDIENCE": "chatter", "CHATTER_CURSOR_KEY": goodKey, "CHATTER_BODY_LIMIT": " 1000 ",
+		"CHATTER_MAX_MESSAGE_BYTES": "500", "CHATTER_METRICS_NAMESPACE": "X/Y", "CHATTER_RATE_CHAT": "5",
+		"CHATTER_RATE_OTHER": "0", "CHATTER_DEFAULT_PROVIDER": "openai", "CHATTER_DEFAULT_MODEL": "gpt-4o-mini",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case c.Stage != "prod" || c.Local(), c.Table != "chatter-prod", c.EventBus != "bus",
+		c.Endpoint != "http://127.0.0.1:5000", c.JWTAudience != "chatter",
+		c.JWKSURL != "https://issuer.example/.well-known/jwks.json", string(c.CursorKey) != goodKey,
+		c.BodyLimit != 1000, c.MaxMessageBytes != 500, c.MetricsNamespace != "X/Y",
+		c.DefaultProvider != "openai", c.DefaultModel != "gpt-4o-mini":
+		t.Fatalf("config = %+v", c)
+	}
+	want := map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 5, Window: time.Minute},
+		httpapi.ClassOther: {Limit: 0, Window: time.Minute}}
+	if len(c.Rates) != 2 || c.Rates[httpapi.ClassChat] != want[httpapi.ClassChat] || c.Rates[httpapi.ClassOther] != want[httpapi.ClassOther] {
+		t.Fatalf("rates = %v, want %v", c.Rates, want)
+	}
+}
+
+func TestConfigFromEnv_LocalStageDefaults(t *testing.T) {
+	c, err := ConfigFromEnv(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Local() || c.Table != LocalName || c.EventBus != LocalName || c.CursorKey != nil || c.Rates != nil {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+func TestConfigFromEnv_NamesEachBadVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		vars []string
+	}{
+		{"deployed stage needs table and cursor key", map[string]string{"CHATTER_STAGE": "dev"},
+			[]string{"CHATTER_TABLE", "CHATTER_CURSOR_KEY"}},
+		{"short cursor key", map[string]string{"CHATTER_CURSOR_KEY": "short"}, []string{"CHATTER_CURSOR_KEY"}},
+		{"bad stage", map[string]string{"CHATTER_STAGE": "Prod!", "CHATTER_TABLE": "t", "CHATTER_CURSOR_KEY": goodKey},
+			[]string{"CHATTER_STAGE"}},
+		{"bad numbers", map[string]string{"CHATTER_BODY_LIMIT": "0", "CHATTER_MAX_MESSAGE_BYTES": "x",
+			"CHATTER_RATE_STREAM": "-1"}, []string{"CHATTER_BODY_LIMIT", "CHATTER_MAX_MESSAGE_BYTES", "CHATTER_RATE_STREAM"}},
+		{"bad URLs", map[string]string{"AWS_ENDPOINT_URL": "localhost:4566", "CHATTER_JWKS_URL": "ftp://x/y",
+			"CHATTER_JWT_ISSUER": "issuer"}, []string{"AWS_ENDPOINT_URL", "CHATTER_JWKS_URL", "CHATTER_JWT_ISSUER"}},
+		{"bad namespace", map[string]string{"CHATTER_METRICS_NAMESPACE": ":x"}, []string{"CHATTER_METRICS_NAMESPACE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ConfigFromEnv(envOf(tt.env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var got []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var ce *ConfigError
+				if !errors.As(e, &ce) {
+					t.Fatalf("%v is not a *ConfigError", e)
+				}
+				got = append(got, ce.Var)
+			}
+			slices.Sort(got)
+			slices.Sort(tt.vars)
+			if !slices.Equal(got, tt.vars) {
+				t.Fatalf("variables named = %v, want %v (%v)", got, tt.vars, err)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnv_NeverPrintsTheCursorKey(t *testing.T) {
+	_, err := ConfigFromEnv(envOf(map[string]string{"CHATTER_CURSOR_KEY": "secret-but-short"}))
+	if err == nil || strings.Contains(err.Error(), "secret-but-short") {
+		t.Fatalf("err = %v", err)
+	}
+}
