@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -139,18 +140,22 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Serialize returns a transport that sends one request at a time through next
-// and reads each response fully before the next request goes out. moto's server
-// does not apply TransactWriteItems atomically when requests overlap, so the
-// DynamoDB client of a stack on moto must use it (the store's optimistic
-// concurrency still races between requests, as it would on DynamoDB). Give it
-// only to DynamoDB: SQS long polls would hold the lock for their whole wait.
-func Serialize(next http.RoundTripper) http.RoundTripper {
+// SerializeDynamoDB returns a transport that sends DynamoDB requests one at a
+// time through next, each response read fully before the next request goes out;
+// other requests pass straight through. moto's server does not apply
+// TransactWriteItems atomically when requests overlap, so a stack on moto gives
+// its aws.Config this transport (the store's optimistic concurrency still races
+// between requests, as it would on DynamoDB). SQS long polls and EventBridge calls
+// keep their concurrency. LocalStack and AWS need no such help.
+func SerializeDynamoDB(next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
 	return &serial{next: next}
 }
+
+// dynamoTarget prefixes the X-Amz-Target of every DynamoDB operation.
+const dynamoTarget = "DynamoDB_"
 
 type serial struct {
 	mu   sync.Mutex
@@ -158,6 +163,9 @@ type serial struct {
 }
 
 func (s *serial) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(r.Header.Get("X-Amz-Target"), dynamoTarget) {
+		return s.next.RoundTrip(r)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	resp, err := s.next.RoundTrip(r)

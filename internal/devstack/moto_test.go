@@ -89,9 +89,14 @@ func TestIsMoto_OnlyMotoItself(t *testing.T) {
 	}
 }
 
-func TestSerialize_SendsOneRequestAtATimeWithWholeBodies(t *testing.T) {
+func TestSerializeDynamoDB_OneDynamoDBRequestAtATimeOthersPass(t *testing.T) {
 	var inFlight, most atomic.Int64
+	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "" {
+			fmt.Fprint(w, "other")
+			return
+		}
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {
@@ -100,31 +105,56 @@ func TestSerialize_SendsOneRequestAtATimeWithWholeBodies(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(2 * time.Millisecond) // widen the window in which overlap would show
+		if r.URL.Query().Get("hold") != "" {
+			<-release
+		}
+		time.Sleep(time.Millisecond) // widen the window in which overlap would show
 		fmt.Fprintf(w, "echo %s", r.URL.Query().Get("i"))
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: devstack.Serialize(nil)}
+	client := &http.Client{Transport: devstack.SerializeDynamoDB(nil)}
+	get := func(url string, dynamo bool) (string, error) {
+		req, _ := http.NewRequest(http.MethodPost, url, nil)
+		if dynamo {
+			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.TransactWriteItems")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+
+	// A DynamoDB request held at the server must not hold up other services.
+	held := make(chan error, 1)
+	go func() { _, err := get(srv.URL+"/?hold=1", true); held <- err }()
+	for inFlight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if body, err := get(srv.URL+"/sqs", false); err != nil || body != "other" {
+		t.Fatalf("non-DynamoDB request while DynamoDB is busy: %q, %v", body, err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			resp, err := client.Get(fmt.Sprintf("%s/?i=%d", srv.URL, i))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if want := fmt.Sprintf("echo %d", i); string(b) != want {
-				t.Errorf("body %q, want %q", b, want)
+			body, err := get(fmt.Sprintf("%s/?i=%d", srv.URL, i), true)
+			if want := fmt.Sprintf("echo %d", i); err != nil || body != want {
+				t.Errorf("body %q (err %v), want %q", body, err, want)
 			}
 		})
 	}
 	wg.Wait()
 	if most.Load() != 1 {
-		t.Errorf("%d requests overlapped at the server, want 1", most.Load())
+		t.Errorf("%d DynamoDB requests overlapped at the server, want 1", most.Load())
 	}
-	if _, err := client.Get("http://127.0.0.1:1/"); err == nil {
+	if _, err := get("http://127.0.0.1:1/", true); err == nil {
 		t.Error("a failed request did not report its error")
 	}
 }
