@@ -1,0 +1,129 @@
+// Package runner wires the executor for the functions that run workflows (chat,
+// chat-stream and the execute routes): providers from the environment
+// (providers.Load), an EventBridge publisher whose fallback records a terminal
+// event through record.Apply on the store when the bus stays unreachable, and the
+// execution routes of httpapi/chat. It is apart from lambdaapp because it links the
+// executor and every LLM SDK, which CRUD functions must not pay for at cold start.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/events/record"
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/llm/providers"
+)
+
+// NewPublisher returns the publisher of app's bus (CHATTER_EVENT_BUS). A terminal
+// event that cannot be delivered is applied to the store by record.Apply, the very
+// update on-event-record makes, so the execution's final state is never lost.
+func NewPublisher(app *lambdaapp.App, client events.PutEventsAPI) (*events.Publisher, error) {
+	if app.Config.EventBus == "" {
+		return nil, &lambdaapp.ConfigError{Var: "CHATTER_EVENT_BUS", Reason: "is required by functions that run workflows"}
+	}
+	if client == nil {
+		client = eventbridge.NewFromConfig(app.AWS)
+	}
+	p, err := events.NewPublisher(events.PublisherOptions{Client: client, BusName: app.Config.EventBus,
+		Logger: app.Logger, Fallback: func(ctx context.Context, e events.Event) error {
+			return record.Apply(ctx, app.Store, e)
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	return p, nil
+}
+
+// NewExecutor builds the executor over app's store, the publisher and the providers
+// configured in getenv (see providers.Load: outside the local stage a provider must
+// be configured; locally, with none, the offline devllm answers).
+func NewExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env) (*executor.Executor, error) {
+	return newExecutor(ctx, app, getenv, nil)
+}
+
+func newExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env, bus events.PutEventsAPI) (*executor.Executor, error) {
+	set, err := providers.Load(ctx, getenv, &app.AWS, providers.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if set.Notice != "" {
+		app.Logger.Info("providers", "notice", set.Notice, "default", set.Default)
+	}
+	pub, err := NewPublisher(app, bus)
+	if err != nil {
+		return nil, err
+	}
+	x, err := executor.New(executor.Options{Store: app.Store, Emitter: pub, Providers: set.Providers,
+		DefaultProvider: set.Default, DefaultModels: set.Models, Unavailable: set.Unavailable,
+		MaxMessage: app.Config.MaxMessageBytes, Logger: app.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	return x, nil
+}
+
+// route is one execution route: its handler and rate class, as chat.Register
+// mounts it.
+type route struct {
+	handler func(*executor.Executor, ...chat.Option) http.Handler
+	class   httpapi.RouteOption
+}
+
+var routes = map[string]route{
+	chat.PathChat:              {chat.Chat, httpapi.RateClass(httpapi.ClassChat)},
+	chat.PathChatStream:        {chat.Stream, httpapi.RateClass(httpapi.ClassStream)},
+	chat.PathTemplateExecute:   {chat.ExecuteTemplate, httpapi.RateClassBy(chat.Class)},
+	chat.PathTemplateInline:    {chat.ExecuteTemplateInline, httpapi.RateClassBy(chat.Class)},
+	chat.PathDefinitionExecute: {chat.ExecuteDefinition, httpapi.RateClassBy(chat.Class)},
+	chat.PathDefinitionInline:  {chat.ExecuteInline, httpapi.RateClassBy(chat.Class)},
+}
+
+// Mount mounts the one execution route pattern (a chat.Path* constant) on rt.
+func Mount(rt *httpapi.Router, x *executor.Executor, pattern string, opts ...chat.Option) error {
+	r, ok := routes[pattern]
+	if !ok {
+		return fmt.Errorf("%w %q", lambdaapp.ErrUnknownRoute, pattern)
+	}
+	rt.Mount(pattern, r.handler(x, opts...), r.class)
+	return nil
+}
+
+// StartExecute is the main of a function behind API Gateway that runs workflows
+// (chat, template-execute, ...): the route pattern, authenticated by the HTTP API's
+// JWT authorizer.
+func StartExecute(pattern string) {
+	ctx := context.Background()
+	app, err := lambdaapp.New(ctx, os.Getenv)
+	lambdaapp.Must(err)
+	x, err := NewExecutor(ctx, app, os.Getenv)
+	lambdaapp.Must(err)
+	rt := app.Router(httpapi.APIGateway{})
+	lambdaapp.Must(Mount(rt, x, pattern))
+	lambda.Start(lambdaapp.APIGatewayHandler(rt))
+}
+
+// StartStream is the main of chat-stream: the streaming chat route on a Function
+// URL (InvokeMode RESPONSE_STREAM). No authorizer stands in front of a Function
+// URL, so the function verifies each token against the issuer's JWKS.
+func StartStream() {
+	ctx := context.Background()
+	app, err := lambdaapp.New(ctx, os.Getenv)
+	lambdaapp.Must(err)
+	auth, err := app.JWKS(ctx)
+	lambdaapp.Must(err)
+	x, err := NewExecutor(ctx, app, os.Getenv)
+	lambdaapp.Must(err)
+	rt := app.Router(auth)
+	lambdaapp.Must(Mount(rt, x, chat.PathChatStream))
+	lambda.Start(lambdaapp.FunctionURLHandler(rt))
+}
