@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +31,10 @@ func TestStartMoto_ServesUntilStoppedByPID(t *testing.T) {
 		t.Fatal("a running moto_server is not recognised")
 	}
 	pid := m.PID()
+	patch := motoPatchDir(t, pid)
+	if _, err := os.Stat(filepath.Join(patch, "sitecustomize.py")); err != nil {
+		t.Errorf("moto runs without the JSONPath cache patch: %v", err)
+	}
 	if err := m.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +47,25 @@ func TestStartMoto_ServesUntilStoppedByPID(t *testing.T) {
 	if devstack.IsMoto(context.Background(), m.URL) {
 		t.Error("the endpoint still answers after Stop")
 	}
+	if _, err := os.Stat(patch); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("patch folder %s left behind (stat: %v)", patch, err)
+	}
+}
+
+// motoPatchDir is the first PYTHONPATH entry of process pid.
+func motoPatchDir(t *testing.T, pid int) string {
+	t.Helper()
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "PYTHONPATH="); ok {
+			return strings.Split(v, string(os.PathListSeparator))[0]
+		}
+	}
+	t.Fatal("moto_server has no PYTHONPATH")
+	return ""
 }
 
 func TestStartMoto_MissingBinarySaysHowToInstall(t *testing.T) {
