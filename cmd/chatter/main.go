@@ -1,10 +1,14 @@
-// Command chatter is the developer CLI: validate and run workflows offline with the
-// deterministic devllm provider, and list the built-in templates.
+// Command chatter is the developer CLI: the local stack (`chatter dev`), a terminal
+// client for it or a deployed API (`chatter chat`), dev tokens, the load test, and
+// offline workflow validation and runs with the deterministic devllm provider.
 //
+//	chatter dev [--port 8080] [--dev-dir DIR]
+//	chatter chat [--template NAME|--definition ID] [--conversation ID] ["message"]
+//	chatter token [--user NAME]
+//	chatter load [--executions 100]
 //	chatter workflow validate FILE
 //	chatter workflow run FILE|--template NAME --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
 //	chatter templates
-//	chatter dev
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -30,17 +35,22 @@ import (
 const usage = `chatter: LLM chat workflows
 
 Usage:
+  chatter dev [--port 8080] [--dev-dir DIR]    the local stack: API on 127.0.0.1, moto, events (Ctrl-C stops it)
+  chatter chat [--template NAME|--definition ID] [--conversation ID] ["message"]
+                                               stream a chat from the dev server (or --url/--token a deployed one);
+                                               no message: an interactive chat that keeps the conversation
+  chatter token [--user NAME]                  print a dev token for any user
+  chatter load [--executions 100]              load test against a dev stack it starts itself
   chatter workflow validate FILE
   chatter workflow run FILE --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
   chatter workflow run --template NAME --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
   chatter templates
-  chatter dev [--template NAME]     interactive offline chat (devllm)
 
 Exit status: 0 success, 1 invalid workflow or failed run, 2 usage error.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -56,7 +66,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "templates":
 		return listTemplates(stdout)
 	case "dev":
-		return dev(ctx, args[1:], os.Stdin, stdout, stderr)
+		return dev(ctx, args[1:], stdout, stderr)
+	case "chat":
+		return chatCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
+	case "load":
+		return load(ctx, args[1:], stdout, stderr)
 	case "workflow":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)

@@ -132,17 +132,3 @@ func TestTemplates_ListsEveryBuiltin(t *testing.T) {
 		}
 	}
 }
-
-func TestDev_KeepsTheConversationAndStreams(t *testing.T) {
-	var out, errb bytes.Buffer
-	in := strings.NewReader("hello\n/tool calculator {\"expression\":\"2+3\"}\n")
-	if code := dev(context.Background(), nil, in, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	got := out.String()
-	for _, want := range []string{"You said: hello.", "[calling calculator", "The calculator tool returned: 5."} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
-		}
-	}
-}
