@@ -356,4 +356,3 @@ curl -s %[1]s/api/v1/executions %[9]s
 Or chat in the terminal: go run ./cmd/chatter chat   (API reference: %[1]s/api/v1/openapi.json). Ctrl-C stops everything.
 `, s.URL, aws, s.App.Config.Table, s.App.Config.EventBus, s.Identity.Dir, s.Provider, user, tok, auth, js)
 }
-
