@@ -22,6 +22,8 @@
 // resources.Register(app.Router(staticKeys), app.ResourceDeps()).
 package lambdaapp
 
+//go:generate go run ./gen
+
 import (
 	"context"
 	"errors"

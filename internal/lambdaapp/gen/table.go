@@ -1,0 +1,106 @@
+package main
+
+import (
+	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+)
+
+// kind says how a function is wired and what it may touch.
+type kind int
+
+const (
+	// kindStateless: a resource route that reads no record (validation, catalogs);
+	// it only counts requests in the table's rate-limit items.
+	kindStateless kind = iota
+	kindRead           // a resource route that reads records
+	kindWrite          // a resource route that writes records
+	kindExec           // an execution route behind API Gateway
+	kindStream         // the streaming chat route on a Function URL
+	kindHealth         // GET /health, open
+)
+
+// function is one Lambda: its name (directory, build output, events/ sample),
+// route, and the Go constant naming the route.
+type function struct {
+	name    string
+	kind    kind
+	pattern string // "METHOD /path"
+	goConst string // e.g. "resources.PathDefinitions"; empty for health
+	body    string // sample request body
+}
+
+// Sample ids in the events/ samples: a definition id the RIE test replaces with one
+// it created, a built-in template everyone can read, and ids of records a fresh
+// table does not hold.
+const (
+	sampleDefinition   = "01JSAMPLEDEFINITION0000000"
+	sampleTemplate     = "general_chat"
+	sampleExecution    = "01JSAMPLEEXECUTION00000000"
+	sampleConversation = "01JSAMPLECONVERSATION00000"
+	sampleUser         = "user-sample"
+)
+
+const (
+	chainBody = `{"name":"chain","description":"start -> llm -> end","nodes":[` +
+		`{"id":"start","type":"start","position":{"x":0,"y":0},"data":{"label":"Start"}},` +
+		`{"id":"llm","type":"llm","position":{"x":200,"y":0},"data":{"label":"Model","nodeType":"llm","config":{"temperature":0.2}}},` +
+		`{"id":"end","type":"end","position":{"x":400,"y":0},"data":{"label":"End"}}],` +
+		`"edges":[{"id":"e1","source":"start","target":"llm"},{"id":"e2","source":"llm","target":"end"}]}`
+	templateBody = `{"name":"helper","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`
+	chatBody     = `{"message":"What is 2+3?","enable_tools":true}`
+	executeBody  = `{"message":"Summarise the plan in one line."}`
+)
+
+// functions is every Lambda of the HTTP API and the Function URL, one per route.
+// The subscribers (on-event-record, on-event-metrics) are written by hand: their
+// wiring differs. A test checks this table against resources.Routes and the
+// execution routes, so a route added there fails until it has a function here.
+var functions = []function{
+	{name: "health", kind: kindHealth, pattern: "GET /health"},
+
+	{"definitions-list", kindRead, resources.PathDefinitions, "resources.PathDefinitions", ""},
+	{"definitions-create", kindWrite, resources.PathDefinitionCreate, "resources.PathDefinitionCreate", chainBody},
+	{"definitions-validate", kindStateless, resources.PathDefinitionValidate, "resources.PathDefinitionValidate", chainBody},
+	{"definitions-from-template", kindWrite, resources.PathDefinitionFromTemplate, "resources.PathDefinitionFromTemplate",
+		`{"template_id":"general_chat","name":"my chat"}`},
+	{"definition-get", kindRead, resources.PathDefinition, "resources.PathDefinition", ""},
+	{"definition-update", kindWrite, resources.PathDefinitionUpdate, "resources.PathDefinitionUpdate", chainBody},
+	{"definition-delete", kindWrite, resources.PathDefinitionDelete, "resources.PathDefinitionDelete", ""},
+	{"definition-executions", kindRead, resources.PathDefinitionExecutions, "resources.PathDefinitionExecutions", ""},
+	{"definition-analytics", kindRead, resources.PathDefinitionAnalytics, "resources.PathDefinitionAnalytics", ""},
+
+	{"templates-list", kindRead, resources.PathTemplates, "resources.PathTemplates", ""},
+	{"templates-create", kindWrite, resources.PathTemplateCreate, "resources.PathTemplateCreate", templateBody},
+	{"templates-validate", kindStateless, resources.PathTemplateValidate, "resources.PathTemplateValidate", templateBody},
+	{"templates-import", kindWrite, resources.PathTemplateImport, "resources.PathTemplateImport",
+		`{"format":"` + resources.ExportFormat + `","template":` + templateBody + `}`},
+	{"template-get", kindRead, resources.PathTemplate, "resources.PathTemplate", ""},
+	{"template-update", kindWrite, resources.PathTemplateUpdate, "resources.PathTemplateUpdate", templateBody},
+	{"template-delete", kindWrite, resources.PathTemplateDelete, "resources.PathTemplateDelete", ""},
+	{"template-export", kindRead, resources.PathTemplateExport, "resources.PathTemplateExport", ""},
+
+	{"node-types", kindStateless, resources.PathNodeTypes, "resources.PathNodeTypes", ""},
+	{"defaults", kindStateless, resources.PathDefaults, "resources.PathDefaults", ""},
+	{"openapi", kindStateless, resources.PathOpenAPI, "resources.PathOpenAPI", ""},
+
+	{"executions-list", kindRead, resources.PathExecutions, "resources.PathExecutions", ""},
+	{"execution-get", kindRead, resources.PathExecution, "resources.PathExecution", ""},
+	{"execution-events", kindRead, resources.PathExecutionEvents, "resources.PathExecutionEvents", ""},
+
+	{"conversations-list", kindRead, resources.PathConversations, "resources.PathConversations", ""},
+	{"conversation-get", kindRead, resources.PathConversation, "resources.PathConversation", ""},
+	{"conversation-messages", kindRead, resources.PathConversationMessages, "resources.PathConversationMessages", ""},
+	{"conversation-delete", kindWrite, resources.PathConversationDelete, "resources.PathConversationDelete", ""},
+
+	{"chat", kindExec, chat.PathChat, "chat.PathChat", chatBody},
+	{"chat-stream", kindStream, chat.PathChatStream, "chat.PathChatStream", chatBody},
+	{"template-execute", kindExec, chat.PathTemplateExecute, "chat.PathTemplateExecute", executeBody},
+	{"templates-inline-execute", kindExec, chat.PathTemplateInline, "chat.PathTemplateInline",
+		`{"message":"Hello","template":{"name":"inline","capabilities":{},"params":{"system_prompt":"Be brief."}}}`},
+	{"definition-execute", kindExec, chat.PathDefinitionExecute, "chat.PathDefinitionExecute", executeBody},
+	{"definitions-custom-execute", kindExec, chat.PathDefinitionInline, "chat.PathDefinitionInline",
+		`{"message":"Hello",` + chainBody[1:]},
+}
+
+// subscribers are the hand-written functions; the generator only checks they exist.
+var subscribers = []string{"on-event-record", "on-event-metrics"}
