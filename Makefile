@@ -5,17 +5,37 @@ BIN         := $(CURDIR)/bin
 STATICCHECK := $(BIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 PKGS        := ./...
+RIE         := $(BIN)/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+# Every Lambda: one directory per function under functions/ (see template.yaml).
+FUNCTIONS   := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
+LAMBDA_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: dev test test-short bench lint cover fuzz build tidy clean
+.PHONY: dev test test-short bench lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
 
 ## dev: run chatter locally (offline interactive chat with devllm until the HTTP stack lands)
 dev:
 	$(GO) run ./cmd/chatter dev
 
-## test: vet + every test with the race detector
-test:
+## test: vet + every test with the race detector (the RIE tests need ./bin/aws-lambda-rie) + cfn-lint
+test: $(RIE) cfn-lint
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+
+## cfn-lint: lint template.yaml (SAM transform included)
+cfn-lint:
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint is not installed: pip install cfn-lint" >&2; exit 1; }
+	cfn-lint template.yaml
+
+## rie: the Lambda Runtime Interface Emulator into ./bin (for the RIE tests)
+rie: $(RIE)
+
+$(RIE):
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+## generate: functions/*/main.go, events/*.json and template.yaml's functions from internal/lambdaapp/gen
+generate:
+	$(GO) generate ./internal/lambdaapp
 
 ## test-short: the tests without the race detector (quick loop)
 test-short:
@@ -43,9 +63,20 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseValidate -fuzztime 30s ./internal/workflow
 	$(GO) test -run '^$$' -fuzz FuzzCalculator -fuzztime 30s ./internal/tools
 
-## build: the CLI into ./bin
-build:
+## build: every function's bootstrap into build/<name>/bootstrap (linux/arm64, as deployed) and the CLI
+build: functions build-cli
+
+## functions: build/<name>/bootstrap for each function (one go build, then one directory each)
+functions:
+	rm -rf build/.bin
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/.bin/ $(addprefix ./functions/,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do mkdir -p build/$$f && mv build/.bin/$$f build/$$f/bootstrap; done
+	rm -rf build/.bin
+	@ls -l build/*/bootstrap | awk '{printf "%8.2f MiB  %s\n", $$5/1048576, $$NF}'
+
+## build-cli: the CLI into ./bin
+build-cli:
 	$(GO) build -trimpath -o $(BIN)/chatter ./cmd/chatter
 
 clean:
-	rm -rf $(BIN) cover.out
+	rm -rf $(BIN) build cover.out
