@@ -94,7 +94,7 @@ func render(root string) (map[string][]byte, error) {
 	s := string(tpl)
 	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
 	if i < 0 || j < i {
-		return nil, errors.New("template.yaml lacks the generated-section markers:\n" + beginMarker + endMarker)
+		return nil, fmt.Errorf("template.yaml lacks the generated-section markers %q and %q", beginMarker, endMarker)
 	}
 	out["template.yaml"] = []byte(s[:i+len(beginMarker)] + templateSection() + s[j:])
 	return out, nil
