@@ -1,22 +1,27 @@
 // Command on-event-metrics is the subscriber that turns workflow events into
-// CloudWatch metrics: EMF lines on stdout, which Lambda's log group converts. It
-// needs no AWS client and no table, so it reads its one setting itself rather than
-// linking lambdaapp (and the DynamoDB SDK) into its cold start.
+// CloudWatch metrics: EMF lines on stdout, which Lambda's log group converts.
+// Delivery is at-least-once, and a written EMF line counts at once, so each event id
+// is first marked in the table (events.Once with record.Marker): a redelivered event
+// writes nothing. Its only table permission is PutItem on those marker items.
 package main
 
 import (
-	"log/slog"
+	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/events/record"
+	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 func main() {
+	app, err := lambdaapp.New(context.Background(), os.Getenv)
+	lambdaapp.Must(err)
 	m := events.Metrics{
-		Namespace: os.Getenv("CHATTER_METRICS_NAMESPACE"), // empty: events.DefaultNamespace
+		Namespace: app.Config.MetricsNamespace, // empty: events.DefaultNamespace
 		// Built-in templates are a small fixed set, so they may be a dimension; user
 		// definitions and templates would be a metric per user.
 		WorkflowBounded: func(s events.SourceRef) bool {
@@ -24,6 +29,6 @@ func main() {
 			return s.Kind == "template" && ok
 		},
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	lambda.Start(events.Subscriber(m.Writer(os.Stdout), logger))
+	h := events.Once(record.Marker(app.Store, nil), m.Writer(os.Stdout))
+	lambda.Start(events.Subscriber(h, app.Logger))
 }
