@@ -11,12 +11,13 @@ import (
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // SQSAPI is the part of the SQS client the delivery loop calls.
 type SQSAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
@@ -54,31 +55,59 @@ func Deliver(ctx context.Context, client SQSAPI, queueURL string, handler Handle
 			continue
 		}
 		pause = 0
+		var done []sqstypes.DeleteMessageBatchRequestEntry
 		for _, m := range out.Messages {
-			handle(ctx, log, client, queueURL, m.MessageId, m.ReceiptHandle, aws.ToString(m.Body), handler)
+			if ctx.Err() != nil {
+				// The rest of the batch comes again once its visibility times out.
+				break
+			}
+			// A message in hand is finished even as the loop stops, so shutting down
+			// never fails a handler halfway through its writes.
+			if handle(context.WithoutCancel(ctx), log, client, queueURL, m.MessageId, m.ReceiptHandle, aws.ToString(m.Body), handler) {
+				done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: m.MessageId, ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+		deleteHandled(context.WithoutCancel(ctx), log, client, queueURL, done)
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
-func handle(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL string, id, receipt *string, body string, handler Handler) {
+// handle runs the handler on one message and reports whether it succeeded. A
+// failed message is made visible again at once, so it is retried until the
+// queue's redrive policy parks it.
+func handle(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL string, id, receipt *string, body string, handler Handler) bool {
 	var env awsevents.CloudWatchEvent
 	err := json.Unmarshal([]byte(body), &env)
 	if err == nil {
 		err = handler(ctx, env)
 	}
-	if err != nil {
-		log.Error("event handler failed; message kept for redelivery", "message_id", aws.ToString(id),
-			"detail_type", env.DetailType, "err", err)
-		if _, verr := client.ChangeMessageVisibility(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(queueURL), ReceiptHandle: receipt, VisibilityTimeout: 0}); verr != nil {
-			log.Warn("releasing message", "message_id", aws.ToString(id), "err", verr)
-		}
+	if err == nil {
+		return true
+	}
+	log.Error("event handler failed; message kept for redelivery", "message_id", aws.ToString(id),
+		"detail_type", env.DetailType, "err", err)
+	if _, verr := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(queueURL), ReceiptHandle: receipt, VisibilityTimeout: 0}); verr != nil {
+		log.Warn("releasing message", "message_id", aws.ToString(id), "err", verr)
+	}
+	return false
+}
+
+// deleteHandled deletes the handled messages of one receive in one call.
+func deleteHandled(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL string, done []sqstypes.DeleteMessageBatchRequestEntry) {
+	if len(done) == 0 {
 		return
 	}
-	if _, err := client.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL),
-		ReceiptHandle: receipt}); err != nil {
-		// Handled but not deleted: it comes again, which idempotent handlers absorb.
-		log.Warn("deleting message", "message_id", aws.ToString(id), "err", err)
+	out, err := client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: done})
+	if err != nil {
+		// Handled but not deleted: they come again, which idempotent handlers absorb.
+		log.Warn("deleting messages", "count", len(done), "err", err)
+		return
+	}
+	for _, f := range out.Failed {
+		log.Warn("deleting message", "message_id", aws.ToString(f.Id), "code", aws.ToString(f.Code), "err", aws.ToString(f.Message))
 	}
 }
 

@@ -21,17 +21,78 @@ import (
 var ErrNoMoto = errors.New(`moto_server is not installed; install it with: pip install "moto[server]" ` +
 	`(or point AWS_ENDPOINT_URL at LocalStack, e.g. http://localhost:4566)`)
 
-// motoPatch is a sitecustomize module for the moto_server StartMoto runs. moto
-// 5.x parses eight JSONPath expressions with a PLY grammar for every event and
-// every rule target of PutEvents (~100 ms each here, CPU-bound, so concurrent
-// executions queue behind each other); a chat emits ~15 events for two rules.
-// Parsed expressions are immutable, so caching them changes nothing but the
-// speed: PutEvents of 10 events drops from ~2 s to ~10 ms.
+// motoPatch is a sitecustomize module for the moto_server StartMoto runs. It
+// fixes two costs of moto 5.x that grow with use and make a dev stack crawl under
+// concurrent chats; neither changes what moto answers:
+//
+//   - PutEvents parses eight JSONPath expressions with a PLY grammar for every
+//     event and rule target (~100 ms each here, CPU-bound). Parsed expressions are
+//     immutable, so they are cached: PutEvents of 10 events ~2 s -> ~10 ms.
+//   - TransactWriteItems deep-copies every table it touches, whole, once per item,
+//     to roll back on failure: O(table size) per transaction, which grows with
+//     every stored event. The patch snapshots only the items the transaction
+//     names and restores those on failure (what DynamoDB's all-or-nothing
+//     promises); moto's own table copy becomes a reference.
+//
+// Overlapping requests are still not atomic in moto; SerializeDynamoDB is still
+// needed.
 const motoPatch = `# Written by chatter's devstack for the moto_server it starts; see moto.go.
 try:
     import functools
     import jsonpath_ng.ext as _ext
     _ext.parse = functools.lru_cache(maxsize=512)(_ext.parse)
+except Exception:
+    pass
+
+try:
+    import copy as _copy
+    import moto.dynamodb.models as _dm
+
+    class _NoTableCopy:
+        def deepcopy(self, x, memo=None):
+            if isinstance(x, _dm.Table):
+                return x
+            return _copy.deepcopy(x, memo)
+
+        def __getattr__(self, name):
+            return getattr(_copy, name)
+
+    _orig_transact = _dm.DynamoDBBackend.transact_write_items
+
+    def _transact_write_items(self, transact_items):
+        saved = []
+        for item in transact_items:
+            _, op = next(iter(item.items()))
+            name = op.get("TableName")
+            if not name or name not in self.tables:
+                continue
+            table = self.tables[name]
+            key = op.get("Key")
+            if "Item" in op:
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            if key is None:
+                continue
+            try:
+                cur = self.get_item(name, key)
+            except Exception:
+                cur = None
+            before = _copy.deepcopy(cur.to_json()["Attributes"]) if cur is not None else None
+            saved.append((name, key, before))
+        try:
+            return _orig_transact(self, transact_items)
+        except BaseException:
+            for name, key, before in reversed(saved):
+                if before is None:
+                    self.delete_item(name, key)
+                else:
+                    self.put_item(name, before)
+            raise
+
+    _dm.copy = _NoTableCopy()
+    _dm.DynamoDBBackend.transact_write_items = _transact_write_items
 except Exception:
     pass
 `
