@@ -30,6 +30,7 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 // stackOptions configure startStack.
@@ -187,10 +188,10 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	return s, nil
 }
 
-// subscribers are the handlers of the subscriber Lambdas, fed by the local
-// queues: on-event-record keeps execution records and logs each event (to
-// events.log in the dev folder, one JSON line each), on-event-metrics writes its
-// EMF lines to metrics.log.
+// subscribers are the handlers of the subscriber Lambdas (functions/on-event-record
+// and functions/on-event-metrics), wired as their mains wire them and fed by the
+// local queues. The per-event log lines go to events.log in the dev folder and the
+// EMF lines to metrics.log, where the terminal stays readable.
 func (s *stack) subscribers(dir string, cfg lambdaapp.Config) (map[string]devstack.Handler, error) {
 	evLog, err := s.openLog(dir, "events.log")
 	if err != nil {
@@ -201,11 +202,13 @@ func (s *stack) subscribers(dir string, cfg lambdaapp.Config) (map[string]devsta
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(evLog, nil))
-	st := s.App.Store
+	m := events.Metrics{Namespace: cfg.MetricsNamespace, WorkflowBounded: func(src events.SourceRef) bool {
+		_, ok := workflow.Builtin(src.ID)
+		return src.Kind == "template" && ok
+	}}
 	return map[string]devstack.Handler{
-		"on-event-record": events.Subscriber(events.Chain(record.Handler(st), events.Logger(logger)), logger),
-		"on-event-metrics": events.Subscriber(events.Once(record.Marker(st, nil),
-			events.Metrics{Namespace: cfg.MetricsNamespace}.Writer(metricsLog)), logger),
+		"on-event-record":  events.Subscriber(events.Chain(events.Logger(logger), record.Handler(s.App.Store)), logger),
+		"on-event-metrics": events.Subscriber(m.Writer(metricsLog), logger),
 	}, nil
 }
 
@@ -294,6 +297,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	slog.SetDefault(logger) // the delivery loop logs through the default logger
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
