@@ -208,7 +208,7 @@ func (s *stack) subscribers(dir string, cfg lambdaapp.Config) (map[string]devsta
 	}}
 	return map[string]devstack.Handler{
 		"on-event-record":  events.Subscriber(events.Chain(events.Logger(logger), record.Handler(s.App.Store)), logger),
-		"on-event-metrics": events.Subscriber(m.Writer(metricsLog), logger),
+		"on-event-metrics": events.Subscriber(events.Once(record.Marker(s.App.Store, nil), m.Writer(metricsLog)), logger),
 	}, nil
 }
 
