@@ -11,11 +11,16 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 FUNCTIONS   := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 LAMBDA_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
 
-.PHONY: dev test test-short bench lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
+.PHONY: dev load test test-short bench lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
 
-## dev: run chatter locally (offline interactive chat with devllm until the HTTP stack lands)
+## dev: the local stack — API on 127.0.0.1:8080 (PORT=...), moto or AWS_ENDPOINT_URL, events delivered
+PORT ?= 8080
 dev:
-	$(GO) run ./cmd/chatter dev
+	$(GO) run ./cmd/chatter dev --port $(PORT)
+
+## load: 100 concurrent executions (half streaming) against a dev stack of its own; not part of test
+load:
+	$(GO) run ./cmd/chatter load
 
 ## test: vet + every test with the race detector (the RIE tests need ./bin/aws-lambda-rie) + cfn-lint
 test: $(RIE) cfn-lint
@@ -53,9 +58,9 @@ lint: $(STATICCHECK)
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## cover: total statement coverage of internal/
+## cover: total statement coverage of internal/ (code exercised by any package's tests counts)
 cover:
-	$(GO) test -count=1 -coverprofile=cover.out ./internal/...
+	$(GO) test -count=1 -coverpkg=./internal/... -coverprofile=cover.out ./internal/...
 	$(GO) tool cover -func=cover.out | tail -1
 
 ## fuzz: a short run of every fuzz target
