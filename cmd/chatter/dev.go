@@ -23,14 +23,12 @@ import (
 
 	chatter "github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/devstack"
-	"github.com/chatterhq/chatter/internal/events"
-	"github.com/chatterhq/chatter/internal/events/record"
+	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
-	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 // stackOptions configure startStack.
@@ -202,13 +200,9 @@ func (s *stack) subscribers(dir string, cfg lambdaapp.Config) (map[string]devsta
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(evLog, nil))
-	m := events.Metrics{Namespace: cfg.MetricsNamespace, WorkflowBounded: func(src events.SourceRef) bool {
-		_, ok := workflow.Builtin(src.ID)
-		return src.Kind == "template" && ok
-	}}
 	return map[string]devstack.Handler{
-		"on-event-record":  events.Subscriber(events.Chain(events.Logger(logger), record.Handler(s.App.Store)), logger),
-		"on-event-metrics": events.Subscriber(events.Once(record.Marker(s.App.Store, nil), m.Writer(metricsLog)), logger),
+		"on-event-record":  subscriber.Record(s.App.Store, logger),
+		"on-event-metrics": subscriber.Metrics(s.App.Store, cfg.MetricsNamespace, metricsLog, logger),
 	}, nil
 }
 

@@ -1,8 +1,7 @@
 // Command on-event-metrics is the subscriber that turns workflow events into
-// CloudWatch metrics: EMF lines on stdout, which Lambda's log group converts.
-// Delivery is at-least-once, and a written EMF line counts at once, so each event id
-// is first marked in the table (events.Once with record.Marker): a redelivered event
-// writes nothing. Its only table permission is PutItem on those marker items.
+// CloudWatch metrics: EMF lines on stdout, which Lambda's log group converts. Each
+// event id is marked in the table first (its only table permission: PutItem on
+// those marker items), so a redelivered event counts nothing.
 package main
 
 import (
@@ -11,24 +10,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/chatterhq/chatter/internal/events"
-	"github.com/chatterhq/chatter/internal/events/record"
+	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
-	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 func main() {
 	app, err := lambdaapp.New(context.Background(), os.Getenv)
 	lambdaapp.Must(err)
-	m := events.Metrics{
-		Namespace: app.Config.MetricsNamespace, // empty: events.DefaultNamespace
-		// Built-in templates are a small fixed set, so they may be a dimension; user
-		// definitions and templates would be a metric per user.
-		WorkflowBounded: func(s events.SourceRef) bool {
-			_, ok := workflow.Builtin(s.ID)
-			return s.Kind == "template" && ok
-		},
-	}
-	h := events.Once(record.Marker(app.Store, nil), m.Writer(os.Stdout))
-	lambda.Start(events.Subscriber(h, app.Logger))
+	lambda.Start(subscriber.Metrics(app.Store, app.Config.MetricsNamespace, os.Stdout, app.Logger))
 }
