@@ -28,6 +28,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
+	"github.com/chatterhq/chatter/internal/motoserver"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
 )
 
@@ -50,7 +51,7 @@ type stackOptions struct {
 type stack struct {
 	URL      string
 	Endpoint string
-	Moto     *devstack.Moto // nil when AWS_ENDPOINT_URL was given
+	Moto     *motoserver.Moto // nil when AWS_ENDPOINT_URL was given
 	Identity *devstack.Identity
 	App      *lambdaapp.App
 	// Provider describes the LLM setup for the banner.
@@ -125,7 +126,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.Moto, err = devstack.StartMoto(ctx, devstack.MotoOptions{Output: motoLog}); err != nil {
+		if s.Moto, err = motoserver.Start(ctx, motoserver.Options{Output: motoLog}); err != nil {
 			return nil, err
 		}
 		s.Endpoint = s.Moto.URL
@@ -143,8 +144,8 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		// moto and LocalStack accept any credentials; a newcomer has none.
 		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
 	}
-	if devstack.IsMoto(ctx, s.Endpoint) {
-		awsCfg.HTTPClient = &http.Client{Transport: devstack.SerializeDynamoDB(http.DefaultTransport)}
+	if motoserver.IsMoto(ctx, s.Endpoint) {
+		awsCfg.HTTPClient = &http.Client{Transport: motoserver.SerializeDynamoDB(http.DefaultTransport)}
 	}
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, cfg.Table); err != nil {
 		return nil, fmt.Errorf("creating table %s on %s: %w", cfg.Table, s.Endpoint, err)

@@ -7,20 +7,16 @@ package testenv
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/chatterhq/chatter/internal/motoserver"
 )
 
 // Region every test client uses.
@@ -30,7 +26,7 @@ var (
 	once     sync.Once
 	endpoint string
 	startErr error
-	cmd      *exec.Cmd
+	server   *motoserver.Moto
 )
 
 // Main runs a package's tests and stops moto afterwards. Use it from TestMain:
@@ -42,12 +38,11 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Stop kills the moto server this process started, if any.
+// Stop stops the moto server this process started, if any.
 func Stop() {
-	if cmd != nil && cmd.Process != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cmd = nil
+	if server != nil {
+		_ = server.Stop()
+		server = nil
 	}
 }
 
@@ -77,43 +72,10 @@ func start() (string, error) {
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		return ep, nil
 	}
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		return "", errors.New(`moto_server is not installed; install it with: pip install "moto[server]" (or set AWS_ENDPOINT_URL to a LocalStack endpoint)`)
-	}
-	port, err := freePort()
+	m, err := motoserver.Start(context.Background(), motoserver.Options{})
 	if err != nil {
 		return "", err
 	}
-	cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("starting moto_server: %w", err)
-	}
-	ep := "http://127.0.0.1:" + strconv.Itoa(port)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/moto-api/", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			return ep, nil
-		}
-		select {
-		case <-ctx.Done():
-			Stop()
-			return "", fmt.Errorf("moto_server did not answer on %s within 30s", ep)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	server = m
+	return m.URL, nil
 }

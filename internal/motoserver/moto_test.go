@@ -1,4 +1,4 @@
-package devstack_test
+package motoserver_test
 
 import (
 	"context"
@@ -16,18 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/devstack"
+	"github.com/chatterhq/chatter/internal/motoserver"
 )
 
-func TestStartMoto_ServesUntilStoppedByPID(t *testing.T) {
-	m, err := devstack.StartMoto(context.Background(), devstack.MotoOptions{})
+func TestStart_ServesUntilStoppedByPID(t *testing.T) {
+	m, err := motoserver.Start(context.Background(), motoserver.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(m.URL, "http://127.0.0.1:") {
 		t.Errorf("URL %q is not on loopback", m.URL)
 	}
-	if !devstack.IsMoto(context.Background(), m.URL) {
+	if !motoserver.IsMoto(context.Background(), m.URL) {
 		t.Fatal("a running moto_server is not recognised")
 	}
 	pid := m.PID()
@@ -44,7 +44,7 @@ func TestStartMoto_ServesUntilStoppedByPID(t *testing.T) {
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process %d still exists after Stop (kill -0: %v)", pid, err)
 	}
-	if devstack.IsMoto(context.Background(), m.URL) {
+	if motoserver.IsMoto(context.Background(), m.URL) {
 		t.Error("the endpoint still answers after Stop")
 	}
 	if _, err := os.Stat(patch); !errors.Is(err, os.ErrNotExist) {
@@ -68,15 +68,15 @@ func motoPatchDir(t *testing.T, pid int) string {
 	return ""
 }
 
-func TestStartMoto_MissingBinarySaysHowToInstall(t *testing.T) {
-	_, err := devstack.StartMoto(context.Background(), devstack.MotoOptions{Bin: "no-such-moto-server"})
-	if !errors.Is(err, devstack.ErrNoMoto) || !strings.Contains(err.Error(), "pip install") {
+func TestStart_MissingBinarySaysHowToInstall(t *testing.T) {
+	_, err := motoserver.Start(context.Background(), motoserver.Options{Bin: "no-such-moto-server"})
+	if !errors.Is(err, motoserver.ErrNoMoto) || !strings.Contains(err.Error(), "pip install") {
 		t.Fatalf("err = %v, want ErrNoMoto with install advice", err)
 	}
 }
 
-func TestStartMoto_ServerThatExitsAtOnceIsAnError(t *testing.T) {
-	_, err := devstack.StartMoto(context.Background(), devstack.MotoOptions{Bin: "false"})
+func TestStart_ServerThatExitsAtOnceIsAnError(t *testing.T) {
+	_, err := motoserver.Start(context.Background(), motoserver.Options{Bin: "false"})
 	if err == nil || !strings.Contains(err.Error(), "exited") {
 		t.Fatalf("err = %v, want an exit error", err)
 	}
@@ -104,12 +104,12 @@ func TestIsMoto_OnlyMotoItself(t *testing.T) {
 				io.WriteString(w, body)
 			}))
 			defer srv.Close()
-			if got := devstack.IsMoto(context.Background(), srv.URL); got != tc.want {
+			if got := motoserver.IsMoto(context.Background(), srv.URL); got != tc.want {
 				t.Errorf("IsMoto = %v, want %v", got, tc.want)
 			}
 		})
 	}
-	if devstack.IsMoto(context.Background(), "http://127.0.0.1:1") {
+	if motoserver.IsMoto(context.Background(), "http://127.0.0.1:1") {
 		t.Error("a closed port is moto")
 	}
 }
@@ -137,7 +137,7 @@ func TestSerializeDynamoDB_OneDynamoDBRequestAtATimeOthersPass(t *testing.T) {
 		fmt.Fprintf(w, "echo %s", r.URL.Query().Get("i"))
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: devstack.SerializeDynamoDB(nil)}
+	client := &http.Client{Transport: motoserver.SerializeDynamoDB(nil)}
 	get := func(url string, dynamo bool) (string, error) {
 		req, _ := http.NewRequest(http.MethodPost, url, nil)
 		if dynamo {

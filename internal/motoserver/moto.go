@@ -1,4 +1,4 @@
-package devstack
+package motoserver
 
 import (
 	"bytes"
@@ -17,11 +17,11 @@ import (
 	"time"
 )
 
-// ErrNoMoto is returned by StartMoto when moto_server is not on PATH.
+// ErrNoMoto is returned by Start when moto_server is not on PATH.
 var ErrNoMoto = errors.New(`moto_server is not installed; install it with: pip install "moto[server]" ` +
 	`(or point AWS_ENDPOINT_URL at LocalStack, e.g. http://localhost:4566)`)
 
-// motoPatch is a sitecustomize module for the moto_server StartMoto runs. It
+// motoPatch is a sitecustomize module for the moto_server Start runs. It
 // fixes two costs of moto 5.x that grow with use and make a dev stack crawl under
 // concurrent chats; neither changes what moto answers:
 //
@@ -36,7 +36,7 @@ var ErrNoMoto = errors.New(`moto_server is not installed; install it with: pip i
 //
 // Overlapping requests are still not atomic in moto; SerializeDynamoDB is still
 // needed.
-const motoPatch = `# Written by chatter's devstack for the moto_server it starts; see moto.go.
+const motoPatch = `# Written by chatter (internal/motoserver) for the moto_server it starts; see moto.go.
 try:
     import functools
     import jsonpath_ng.ext as _ext
@@ -108,8 +108,8 @@ type Moto struct {
 	exited  chan struct{}
 }
 
-// MotoOptions configure StartMoto.
-type MotoOptions struct {
+// Options configure Start.
+type Options struct {
 	// Bin is the executable; default "moto_server" from PATH.
 	Bin string
 	// Output receives the server's stdout and stderr; nil discards them.
@@ -118,10 +118,10 @@ type MotoOptions struct {
 	Ready time.Duration
 }
 
-// StartMoto starts moto's server on a free 127.0.0.1 port and waits until it
+// Start starts moto's server on a free 127.0.0.1 port and waits until it
 // answers. The process dies with this one even when this one is killed (Linux's
 // parent-death signal), so an abrupt exit leaves no server behind.
-func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
+func Start(ctx context.Context, o Options) (*Moto, error) {
 	if o.Bin == "" {
 		o.Bin = "moto_server"
 	}
@@ -138,11 +138,11 @@ func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
 	}
 	patch, err := os.MkdirTemp("", "chatter-moto-")
 	if err != nil {
-		return nil, fmt.Errorf("devstack: %w", err)
+		return nil, fmt.Errorf("motoserver: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(patch, "sitecustomize.py"), []byte(motoPatch), 0o600); err != nil {
 		os.RemoveAll(patch)
-		return nil, fmt.Errorf("devstack: %w", err)
+		return nil, fmt.Errorf("motoserver: %w", err)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+strings.Trim(patch+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"), string(os.PathListSeparator)))
@@ -152,7 +152,7 @@ func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(patch)
-		return nil, fmt.Errorf("devstack: starting moto_server: %w", err)
+		return nil, fmt.Errorf("motoserver: starting moto_server: %w", err)
 	}
 	m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); os.RemoveAll(patch); close(m.exited) }()
@@ -164,10 +164,10 @@ func StartMoto(ctx context.Context, o MotoOptions) (*Moto, error) {
 		}
 		select {
 		case <-m.exited:
-			return nil, fmt.Errorf("devstack: moto_server exited before answering on %s (port taken?)", m.URL)
+			return nil, fmt.Errorf("motoserver: moto_server exited before answering on %s (port taken?)", m.URL)
 		case <-ready.Done():
 			_ = m.Stop()
-			return nil, fmt.Errorf("devstack: moto_server did not answer on %s within %s", m.URL, o.Ready)
+			return nil, fmt.Errorf("motoserver: moto_server did not answer on %s within %s", m.URL, o.Ready)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -181,7 +181,7 @@ func (m *Moto) PID() int { return m.cmd.Process.Pid }
 func (m *Moto) Stop() error {
 	m.once.Do(func() {
 		if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			m.stopErr = fmt.Errorf("devstack: stopping moto_server (pid %d): %w", m.PID(), err)
+			m.stopErr = fmt.Errorf("motoserver: stopping moto_server (pid %d): %w", m.PID(), err)
 		}
 		<-m.exited
 	})
@@ -221,7 +221,7 @@ func answers(ctx context.Context, url string) (bool, []byte) {
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("devstack: finding a free port: %w", err)
+		return 0, fmt.Errorf("motoserver: finding a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
@@ -263,7 +263,7 @@ func (s *serial) RoundTrip(r *http.Request) (*http.Response, error) {
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return nil, fmt.Errorf("devstack: reading response: %w", err)
+		return nil, fmt.Errorf("motoserver: reading response: %w", err)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return resp, nil
