@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -77,8 +78,12 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	exec.ToolCalls, exec.Steps, exec.Provider, exec.Model = st.toolCalls, r.steps, st.provider, st.model
 	exec.Output, exec.Log = res.Response, r.log
 	if res.Error != nil {
-		exec.ErrorCode, exec.ErrorMessage = res.Error.Code, res.Error.Message
+		exec.ErrorCode, exec.ErrorMessage, exec.ErrorNodeID = res.Error.Code, res.Error.Message, res.Error.NodeID
 	}
+	if am != nil {
+		exec.MessageID = am.ID
+	}
+	exec.ToolCallRecords = recordedToolCalls(st.records)
 	if err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
 		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec}); err != nil {
 		r.x.o.Logger.Error("finish turn", "execution_id", r.id, "err", err)
@@ -123,4 +128,24 @@ func errMsg(r *Result) string {
 		return ""
 	}
 	return r.Error.Message
+}
+
+// recordedToolCalls is the run's tool calls as kept on the execution record: every
+// call, each result cut to store.MaxRecordedToolResult bytes (at a UTF-8 boundary).
+func recordedToolCalls(rs []store.ToolCallRecord) []store.ToolCallRecord {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]store.ToolCallRecord, len(rs))
+	copy(out, rs)
+	for i := range out {
+		if r := out[i].Result; len(r) > store.MaxRecordedToolResult {
+			cut := store.MaxRecordedToolResult
+			for cut > 0 && !utf8.RuneStart(r[cut]) {
+				cut--
+			}
+			out[i].Result = r[:cut] + "…"
+		}
+	}
+	return out
 }

@@ -132,28 +132,35 @@ type SourceRef struct {
 
 // Execution is the record of one run.
 type Execution struct {
-	ID             string         `json:"id"`
-	UserID         string         `json:"user_id"`
-	ConversationID string         `json:"conversation_id"`
-	Source         SourceRef      `json:"source"`
-	Mode           string         `json:"mode"`
-	Status         string         `json:"status"`
-	StartedAt      time.Time      `json:"started_at"`
-	FinishedAt     time.Time      `json:"finished_at,omitzero"`
-	DurationMS     float64        `json:"duration_ms,omitempty"`
-	Usage          llm.Usage      `json:"usage"`
-	Cost           float64        `json:"cost"`
-	CostKnown      bool           `json:"cost_known"`
-	ToolCalls      int            `json:"tool_calls"`
-	Steps          int            `json:"steps"`
-	Provider       string         `json:"provider,omitempty"`
-	Model          string         `json:"model,omitempty"`
-	ErrorCode      string         `json:"error_code,omitempty"`
-	ErrorMessage   string         `json:"error_message,omitempty"`
-	Output         string         `json:"output,omitempty"`
-	Log            []NodeRun      `json:"log,omitempty"`
-	Metadata       map[string]any `json:"metadata,omitempty"`
+	ID              string           `json:"id"`
+	UserID          string           `json:"user_id"`
+	ConversationID  string           `json:"conversation_id"`
+	Source          SourceRef        `json:"source"`
+	Mode            string           `json:"mode"`
+	Status          string           `json:"status"`
+	StartedAt       time.Time        `json:"started_at"`
+	FinishedAt      time.Time        `json:"finished_at,omitzero"`
+	DurationMS      float64          `json:"duration_ms,omitempty"`
+	Usage           llm.Usage        `json:"usage"`
+	Cost            float64          `json:"cost"`
+	CostKnown       bool             `json:"cost_known"`
+	ToolCalls       int              `json:"tool_calls"`
+	Steps           int              `json:"steps"`
+	Provider        string           `json:"provider,omitempty"`
+	Model           string           `json:"model,omitempty"`
+	MessageID       string           `json:"message_id,omitempty"`        // the assistant message of the run
+	ToolCallRecords []ToolCallRecord `json:"tool_call_records,omitempty"` // results cut to MaxRecordedToolResult
+	ErrorNodeID     string           `json:"error_node_id,omitempty"`
+	ErrorCode       string           `json:"error_code,omitempty"`
+	ErrorMessage    string           `json:"error_message,omitempty"`
+	Output          string           `json:"output,omitempty"`
+	Log             []NodeRun        `json:"log,omitempty"`
+	Metadata        map[string]any   `json:"metadata,omitempty"`
 }
+
+// MaxRecordedToolResult bounds each tool result kept on an execution record (the
+// full result is on the assistant message), so records stay small.
+const MaxRecordedToolResult = 1024
 
 // Terminal reports whether status is a final state.
 func Terminal(status string) bool {

@@ -80,16 +80,19 @@ type ExecutionDetail struct {
 func executionSummary(e *store.Execution) ExecutionSummary {
 	s := ExecutionSummary{
 		ExecutionID: e.ID, Status: e.Status, ConversationID: e.ConversationID, Source: e.Source,
-		Output: ExecutionOutput{Response: e.Output, ToolCalls: []store.ToolCallRecord{}, Sources: []Passage{},
-			Variables: map[string]any{}},
+		Output: ExecutionOutput{Response: e.Output, MessageID: e.MessageID, ToolCalls: e.ToolCallRecords,
+			Sources: []Passage{}, Variables: map[string]any{}},
 		Usage: &UsageBody{InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens,
 			TotalTokens: e.Usage.Total(), CacheReadTokens: e.Usage.CacheReadTokens,
 			CacheWriteTokens: e.Usage.CacheWriteTokens, Cost: e.Cost, CostKnown: e.CostKnown},
 		Steps: e.Steps, StartedAt: e.StartedAt, CompletedAt: e.FinishedAt, DurationMS: e.DurationMS,
 		Mode: e.Mode, Provider: e.Provider, Model: e.Model,
 	}
+	if s.Output.ToolCalls == nil {
+		s.Output.ToolCalls = []store.ToolCallRecord{}
+	}
 	if e.ErrorCode != "" {
-		s.Error = &ErrorBody{Code: e.ErrorCode, Message: e.ErrorMessage}
+		s.Error = &ErrorBody{Code: e.ErrorCode, Message: e.ErrorMessage, NodeID: e.ErrorNodeID}
 	}
 	return s
 }

@@ -544,9 +544,6 @@ func TestExecutionDetail_HasTheExecutorsDetailedResponseFields(t *testing.T) {
 		r.json(t, &got)
 		want := jsonKeys(t, res.DetailedResponse())
 		have := jsonKeys(t, got)
-		// The stored record keeps neither the assistant message id nor the failed
-		// node's id; everything else must match.
-		want = slices.DeleteFunc(want, func(k string) bool { return k == "output.message_id" || k == "error.node_id" })
 		if !slices.Equal(want, have) {
 			t.Errorf("%s: keys differ\nexecutor:  %v\nresources: %v", msg, want, have)
 		}
@@ -918,5 +915,29 @@ func TestOpenAPICheck_RejectsResponsesOffTheDocument(t *testing.T) {
 		if ct.failed != c.bad {
 			t.Errorf("%s: rejected = %v, want %v", c.name, ct.failed, c.bad)
 		}
+	}
+}
+
+func TestExecutionDetail_KeepsToolCallsAndMessageID(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	on := true
+	res, err := e.x.Execute(context.Background(), executor.Request{Source: executor.Source{Kind: executor.SourceDynamic},
+		Mode: executor.ModeStandard, Input: executor.Input{Message: `/tool calculator {"expression":"2+3"}`, UserID: "alice",
+			Config: executor.Config{EnableTools: &on}}}, executor.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d resources.ExecutionDetail
+	e.get(t, "alice", "/api/v1/executions/"+res.ExecutionID).json(t, &d)
+	if d.Output.MessageID != res.AssistantMessageID || d.Output.MessageID == "" {
+		t.Fatalf("message_id = %q, want %q", d.Output.MessageID, res.AssistantMessageID)
+	}
+	if len(d.Output.ToolCalls) != 1 || d.Output.ToolCalls[0].Name != "calculator" || d.Output.ToolCalls[0].Result != "5" {
+		t.Fatalf("tool_calls = %+v", d.Output.ToolCalls)
+	}
+	var l httpapi.List[resources.ExecutionSummary]
+	e.get(t, "alice", "/api/v1/executions").json(t, &l)
+	if len(l.Items) != 1 || len(l.Items[0].Output.ToolCalls) != 1 {
+		t.Fatalf("list = %+v", l.Items)
 	}
 }
