@@ -64,14 +64,21 @@ func AWSConfig(t testing.TB) aws.Config {
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 		BaseEndpoint: aws.String(ep),
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
+		HTTPClient:   httpClient,
 	}
 }
+
+// httpClient is shared by every config this package hands out. Against a moto it
+// started, DynamoDB requests go one at a time: moto does not apply concurrent
+// TransactWriteItems atomically (real DynamoDB and LocalStack do), and parallel
+// tests must not fail on that.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func start() (string, error) {
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		return ep, nil
 	}
+	httpClient.Transport = motoserver.SerializeDynamoDB(http.DefaultTransport)
 	m, err := motoserver.Start(context.Background(), motoserver.Options{})
 	if err != nil {
 		return "", err
