@@ -307,9 +307,14 @@ func (g *Graph) finish() {
 		order = append(order, v) // post-order
 	}
 	dfs(g.Entry)
-	// Error handlers are entered without an edge: search from them (and whatever
-	// only they reach) too, or their reach sets stay empty and joins would not
-	// wait for their branches.
+	// Error handlers are entered without an edge: search from them next, so the
+	// arcs they enter by are tree arcs (not back arcs) and their branches count for
+	// joins; then from whatever is left.
+	for v := range g.Nodes {
+		if state[v] == 0 && g.Nodes[v].Kind == KindErrorHandler {
+			dfs(v)
+		}
+	}
 	for v := range g.Nodes {
 		if state[v] == 0 {
 			dfs(v)

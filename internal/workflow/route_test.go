@@ -212,3 +212,29 @@ func TestGraph_CanReachFollowsForwardArcsOnly(t *testing.T) {
 		t.Errorf("Joins = %v, want %v", joins, want)
 	}
 }
+
+// Found by the property test: a loop node that only an error handler leads to must
+// be forward-reachable from that handler (the arc into it is a tree arc of the
+// handler's search, not a back arc of a search started at the loop).
+func TestCanReach_FromErrorHandlerIntoACycleItClosesWith(t *testing.T) {
+	d := &Definition{
+		Nodes: []Node{
+			{ID: "n0", Type: "loop"},
+			{ID: "n1", Type: "error_handler"},
+			{ID: "n2", Type: "start"},
+		},
+		Edges: []Edge{
+			{Source: "n0", Target: "n1"}, {Source: "n1", Target: "n2"}, {Source: "n2", Target: "END"},
+			{ID: "self", Source: "n0", Target: "n0"}, {ID: "into", Source: "n1", Target: "n0"},
+		},
+	}
+	g, err := Compile(d, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0, _ := g.Index("n0")
+	n1, _ := g.Index("n1")
+	if !g.CanReach(n1, n0) {
+		t.Fatal("the error handler cannot reach the loop it leads to")
+	}
+}
