@@ -54,17 +54,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/chatterhq/chatter/internal/llm"
-	"github.com/chatterhq/chatter/internal/llm/anthropic"
 	"github.com/chatterhq/chatter/internal/llm/bedrock"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
-	"github.com/chatterhq/chatter/internal/llm/openai"
 )
 
 // Provider ids, in the order the default is chosen.
 const (
 	Bedrock   = bedrock.DefaultName
-	OpenAI    = openai.DefaultName
-	Anthropic = anthropic.ProviderName
+	OpenAI    = "openai"    // openai.DefaultName
+	Anthropic = "anthropic" // anthropic.ProviderName
 	DevLLM    = devllm.DefaultName
 )
 
@@ -224,20 +222,8 @@ func Load(ctx context.Context, env Env, awsCfg *aws.Config, opts Options) (*Set,
 	if why != "" {
 		s.Unavailable[OpenAI] = why
 	} else {
-		cfg := openai.ConfigFromEnv(l.get)
-		cfg.APIKey = key
-		model := cfg.Model
-		if model == "" && cfg.BaseURL == "" {
-			model = OpenAIDefaultModel
-		}
-		cands = append(cands, candidate{name: OpenAI, model: model, build: func(model string) (llm.Provider, error) {
-			cfg.Model = model
-			p, err := openai.New(cfg)
-			if err != nil {
-				return nil, fmt.Errorf("providers: %w", err)
-			}
-			return p, nil
-		}})
+		model, build := openAICandidate(l.get, key)
+		cands = append(cands, candidate{name: OpenAI, model: model, build: build})
 	}
 
 	key, why, err = l.apiKey(anthropicVars)
@@ -247,17 +233,8 @@ func Load(ctx context.Context, env Env, awsCfg *aws.Config, opts Options) (*Set,
 	if why != "" {
 		s.Unavailable[Anthropic] = why
 	} else {
-		cfg := anthropic.ConfigFromEnv(l.get)
-		cfg.APIKey = key
-		cands = append(cands, candidate{name: Anthropic, model: first(cfg.Model, string(anthropic.DefaultModel)),
-			build: func(model string) (llm.Provider, error) {
-				cfg.Model = model
-				p, err := anthropic.New(cfg)
-				if err != nil {
-					return nil, fmt.Errorf("providers: %w", err)
-				}
-				return p, nil
-			}})
+		model, build := anthropicCandidate(l.get, key)
+		cands = append(cands, candidate{name: Anthropic, model: model, build: build})
 	}
 
 	devCand := candidate{name: DevLLM, model: devllmModel, build: func(string) (llm.Provider, error) {
