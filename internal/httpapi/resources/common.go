@@ -145,3 +145,18 @@ func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) ht
 		}
 	})
 }
+
+// handleID is handle for the /{id} routes that take no query parameters: the id is
+// checked and any query parameter refused before f runs.
+func handleID(f func(w http.ResponseWriter, r *http.Request, uid, id string) error) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := onlyQuery(r); err != nil {
+			return err
+		}
+		return f(w, r, uid, id)
+	})
+}

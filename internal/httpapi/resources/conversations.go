@@ -24,14 +24,7 @@ func ListConversations(s Conversations) http.Handler {
 
 // GetConversation returns one of the caller's conversations.
 func GetConversation(s Conversations) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		c, err := s.GetConversation(r.Context(), uid, id)
 		if err != nil {
 			return err
@@ -64,14 +57,7 @@ func ConversationMessages(s Conversations) http.Handler {
 // DeleteConversation deletes one of the caller's conversations and all its
 // messages: 204.
 func DeleteConversation(s Conversations) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		if err := s.DeleteConversation(r.Context(), uid, id); err != nil {
 			return err
 		}

@@ -182,14 +182,7 @@ func GetDefinition(s Definitions) http.Handler {
 // UpdateDefinition validates a graph and stores it as the next version of a
 // definition the caller owns; older versions stay readable with ?version.
 func UpdateDefinition(s Definitions, v Validation) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		g, err := validDefinition(r, v)
 		if err != nil {
 			return err
@@ -208,14 +201,7 @@ func UpdateDefinition(s Definitions, v Validation) http.Handler {
 
 // DeleteDefinition deletes every version of a definition the caller owns: 204.
 func DeleteDefinition(s Definitions) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		if err := s.DeleteDefinition(r.Context(), uid, id); err != nil {
 			return err
 		}

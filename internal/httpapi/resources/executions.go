@@ -167,14 +167,7 @@ func ListExecutions(s Executions) http.Handler {
 
 // GetExecution returns one of the caller's executions with its node log.
 func GetExecution(s Executions) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		e, err := s.GetExecution(r.Context(), uid, id)
 		if err != nil {
 			return err

@@ -129,14 +129,7 @@ func createTemplate(w http.ResponseWriter, r *http.Request, s Templates, v Valid
 
 // GetTemplate returns a built-in, the caller's own or a public template.
 func GetTemplate(s Templates) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		t, err := findTemplate(r, s, uid, id)
 		if err != nil {
 			return err
@@ -148,14 +141,7 @@ func GetTemplate(s Templates) http.Handler {
 
 // UpdateTemplate replaces one of the caller's templates; a built-in is a 409.
 func UpdateTemplate(s Templates, v Validation) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		if _, ok := workflow.Builtin(id); ok {
 			return builtinConflict(id)
 		}
@@ -180,14 +166,7 @@ func UpdateTemplate(s Templates, v Validation) http.Handler {
 
 // DeleteTemplate deletes one of the caller's templates: 204; a built-in is a 409.
 func DeleteTemplate(s Templates) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		if _, ok := workflow.Builtin(id); ok {
 			return builtinConflict(id)
 		}
@@ -202,14 +181,7 @@ func DeleteTemplate(s Templates) http.Handler {
 // ExportTemplate returns a template as an ExportDocument, with the graph it
 // generates.
 func ExportTemplate(s Templates) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		t, err := findTemplate(r, s, uid, id)
 		if err != nil {
 			return err
