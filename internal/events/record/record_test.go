@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,12 +37,15 @@ var implementations = map[string]func(t testing.TB) repo{
 	"memory": func(testing.TB) repo { return store.NewMemory() },
 	"dynamo": func(t testing.TB) repo {
 		db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
-		if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, "record-test"); err != nil {
+		table := fmt.Sprintf("record-test-%d", tables.Add(1)) // a table per test: fixed ids never collide, even with -count
+		if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, table); err != nil {
 			t.Fatal(err)
 		}
-		return dynamo.New(db, "record-test", dynamo.Options{})
+		return dynamo.New(db, table, dynamo.Options{})
 	},
 }
+
+var tables atomic.Int64
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
