@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -330,14 +331,14 @@ func TestLoad_ResolvesKeysFromSecretsManagerAndSSM(t *testing.T) {
 	ctx := t.Context()
 	putSecret := func(name, value string) {
 		t.Helper()
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}); err != nil {
+		if err := upsertSecret(ctx, sm, name, value); err != nil {
 			t.Fatalf("CreateSecret %s: %v", name, err)
 		}
 	}
 	putParam := func(name, value string) {
 		t.Helper()
 		if _, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value),
-			Type: ssmtypes.ParameterTypeSecureString}); err != nil {
+			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true)}); err != nil {
 			t.Fatalf("PutParameter %s: %v", name, err)
 		}
 	}
@@ -394,7 +395,7 @@ func TestLoad_SecretFailuresNameTheSecretNotTheValue(t *testing.T) {
 		"fail/broken-json":      `{"api_key": "sk-` + leak,
 		"fail/blank":            "   ",
 	} {
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}); err != nil {
+		if err := upsertSecret(ctx, sm, name, value); err != nil {
 			t.Fatalf("CreateSecret %s: %v", name, err)
 		}
 	}
@@ -532,4 +533,15 @@ func TestExecutor_ReportsWhyAProviderIsUnavailable(t *testing.T) {
 			t.Errorf("provider, model, response = %q, %q, %q", res.Provider, res.Model, res.Response)
 		}
 	})
+}
+
+// upsertSecret creates a secret, or sets its value when an earlier run (-count)
+// already created it on the same moto.
+func upsertSecret(ctx context.Context, sm *secretsmanager.Client, name, value string) error {
+	_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	var exists *smtypes.ResourceExistsException
+	if errors.As(err, &exists) {
+		_, err = sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
+	}
+	return err
 }
