@@ -485,13 +485,19 @@ func (m *Memory) GetTemplate(_ context.Context, userID, id string) (*workflow.Te
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.templates[ck(userID, id)]
+	public := false
 	if !ok {
 		b, ok = m.templates[key{publicOwner, id}]
+		public = true
 	}
 	if !ok {
 		return nil, NotFound("template", id)
 	}
-	return decodeTemplate(b)
+	t, err := decodeTemplate(b)
+	if t != nil {
+		t.Public = public
+	}
+	return t, err
 }
 
 // ListTemplates lists a user's own templates, by id.

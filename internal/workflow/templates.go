@@ -31,11 +31,14 @@ type Params struct {
 
 // Template is a named chat graph recipe: params plus capabilities.
 type Template struct {
-	ID           string       `json:"id,omitempty"`
-	Name         string       `json:"name"`
-	Description  string       `json:"description,omitempty"`
-	Category     string       `json:"category,omitempty"`
-	Builtin      bool         `json:"builtin"`
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Category    string `json:"category,omitempty"`
+	Builtin     bool   `json:"builtin"`
+	// Public is set by stores on a template read from the public partition: anyone
+	// may read and run it, only its publisher may change it.
+	Public       bool         `json:"public,omitempty"`
 	Capabilities Capabilities `json:"capabilities"`
 	Params       Params       `json:"params"`
 

@@ -941,3 +941,26 @@ func TestExecutionDetail_KeepsToolCallsAndMessageID(t *testing.T) {
 		t.Fatalf("list = %+v", l.Items)
 	}
 }
+
+func TestTemplates_PublicTemplateIsReadableButNotReplaceable(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	pub := &workflow.Template{ID: "shared-helper", Name: "shared helper", Capabilities: workflow.Capabilities{Memory: true}}
+	if err := e.st.(*store.Memory).PublishTemplate(context.Background(), pub); err != nil {
+		t.Fatal(err)
+	}
+	base := "/api/v1/workflows/templates/shared-helper"
+	var tp workflow.Template
+	r := e.get(t, "bob", base)
+	r.json(t, &tp)
+	if r.StatusCode != 200 || tp.Name != "shared helper" || !tp.Public {
+		t.Fatalf("get public: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(t, "PUT", "bob", base, `{"name":"hijacked"}`); r.StatusCode != 404 {
+		t.Fatalf("PUT of a public template: %d %s", r.StatusCode, r.body)
+	}
+	r = e.get(t, "bob", base)
+	r.json(t, &tp)
+	if tp.Name != "shared helper" || !tp.Public {
+		t.Fatalf("public template changed or shadowed: %s", r.body)
+	}
+}

@@ -149,8 +149,12 @@ func UpdateTemplate(s Templates, v Validation) http.Handler {
 		if err := httpapi.Decode(r, &body); err != nil {
 			return err
 		}
-		if _, err := s.GetTemplate(r.Context(), uid, id); err != nil {
+		cur, err := s.GetTemplate(r.Context(), uid, id)
+		if err != nil {
 			return err
+		}
+		if cur.Public { // readable by all, but not the caller's: there is no template of theirs to replace
+			return store.NotFound("template", id)
 		}
 		t := body.template(id)
 		if err := validTemplate(t, v, ""); err != nil {

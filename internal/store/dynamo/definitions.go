@@ -286,7 +286,7 @@ func (s *Store) PublishTemplate(ctx context.Context, t *workflow.Template) error
 // GetTemplate returns a user template owned by userID, else a public one, in one
 // BatchGetItem. Returns not_found otherwise.
 func (s *Store) GetTemplate(ctx context.Context, userID, id string) (*workflow.Template, error) {
-	it, _, err := s.getFirst(ctx, key(tplPK(userPrefix(userID)), id), key(tplPK(publicPrefix), id))
+	it, which, err := s.getFirst(ctx, key(tplPK(userPrefix(userID)), id), key(tplPK(publicPrefix), id))
 	if err != nil {
 		return nil, s.wrap("reading template", err)
 	}
@@ -294,6 +294,9 @@ func (s *Store) GetTemplate(ctx context.Context, userID, id string) (*workflow.T
 		return nil, store.NotFound("template", id)
 	}
 	t, err := decodeTemplate(it)
+	if t != nil {
+		t.Public = which == 1
+	}
 	return t, s.wrap("decoding template", err)
 }
 

@@ -664,12 +664,12 @@ func testTemplates(t *testing.T, r Repo, c *Clock) {
 	for _, u := range []string{user, other} {
 		got, err := r.GetTemplate(ctx, u, pub)
 		must(t, "GetTemplate public", err)
-		if got.Name != "everyone's" {
+		if got.Name != "everyone's" || !got.Public {
 			t.Fatalf("public template read as %+v", got)
 		}
 	}
 	must(t, "PutTemplate shadowing a public id", r.PutTemplate(ctx, user, tmpl(pub, "mine")))
-	if got, _ := r.GetTemplate(ctx, user, pub); got.Name != "mine" {
+	if got, _ := r.GetTemplate(ctx, user, pub); got.Name != "mine" || got.Public {
 		t.Fatalf("own template does not win over the public one: %+v", got)
 	}
 	if got, _ := r.GetTemplate(ctx, other, pub); got.Name != "everyone's" {
