@@ -7,6 +7,8 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 // BenchmarkExecute measures one whole run (prepare, run, finish) with devllm at zero
@@ -32,6 +34,51 @@ func BenchmarkExecute(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				res, err := h.x.Execute(ctx, c.req, executor.Discard)
+				if err != nil || res.Response == "" {
+					b.Fatalf("Execute: %v, %+v", err, res)
+				}
+			}
+		})
+	}
+}
+
+// nopStore persists nothing: BenchmarkEngine measures the engine alone, without the
+// in-memory store's growth (and the garbage collection it causes) in the numbers.
+type nopStore struct{}
+
+func (nopStore) LoadConversation(context.Context, string, string, int) (*store.Conversation, []store.Message, error) {
+	return nil, nil, store.ErrNotFound
+}
+func (nopStore) StartTurn(context.Context, store.StartTurn) error                   { return nil }
+func (nopStore) FinishTurn(context.Context, string, string, store.FinishTurn) error { return nil }
+func (nopStore) GetDefinition(context.Context, string, string, int) (*store.Definition, error) {
+	return nil, store.ErrNotFound
+}
+func (nopStore) GetTemplate(context.Context, string, string) (*workflow.Template, error) {
+	return nil, store.ErrNotFound
+}
+
+// BenchmarkEngine is BenchmarkExecute with a store that keeps nothing: prepare,
+// supersteps, the model stream, events and the Result — the part comparable with
+// shared/peers/eino-bench's graph invoke.
+func BenchmarkEngine(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		req  executor.Request
+	}{
+		{"general_chat", template("general_chat", "hello there, how are you today?")},
+		{"tool_loop", template("code_assistant", `/tool calculator {"expression":"2+3"}`)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			x, err := executor.New(executor.Options{Store: nopStore{}, Emitter: discardEmitter{},
+				Providers: []llm.Provider{devllm.New(devllm.Options{})}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := x.Execute(ctx, c.req, executor.Discard)
 				if err != nil || res.Response == "" {
 					b.Fatalf("Execute: %v, %+v", err, res)
 				}

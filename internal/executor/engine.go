@@ -229,8 +229,15 @@ func (r *run) emit(ctx context.Context, typ string, data any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.eventSeq++
-	e := events.Event{ID: r.x.o.NewID(), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
-		UserID: r.userID, ConversationID: r.convID, Seq: r.eventSeq, Time: r.x.o.Now(),
+	now := r.x.o.Now()
+	var id string
+	if r.x.idAt != nil {
+		id = r.x.idAt(now)
+	} else {
+		id = r.x.o.NewID()
+	}
+	e := events.Event{ID: id, Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
+		UserID: r.userID, ConversationID: r.convID, Seq: r.eventSeq, Time: now,
 		Source: events.SourceRef{Kind: r.source.Kind, ID: r.source.ID, Version: r.source.Version}, Data: data}
 	r.x.o.Emitter.Emit(ctx, e)
 }
