@@ -14,6 +14,8 @@ type Config struct {
 	Limiter Limiter
 	// Rates overrides DefaultRates per class.
 	Rates map[Class]Rate
+	// Idempotency keeps Idempotency-Key answers of POST routes; nil ignores the header.
+	Idempotency IdempotencyStore
 	// BodyLimit caps request bodies; default DefaultBodyLimit (256 KB).
 	BodyLimit int64
 	Logger    *slog.Logger
@@ -89,6 +91,9 @@ func (rt *Router) Mount(pattern string, h http.Handler, opts ...RouteOption) {
 	ms := append(append([]Middleware{}, rt.outer...), BodyLimit(o.bodyLimit), RequireAuth(rt.cfg.Auth))
 	if rt.cfg.Limiter != nil {
 		ms = append(ms, RateLimit(rt.cfg.Limiter, rt.cfg.Rates, o.classOf, rt.cfg.Now))
+	}
+	if rt.cfg.Idempotency != nil {
+		ms = append(ms, Idempotency(rt.cfg.Idempotency, rt.cfg.Now))
 	}
 	rt.mux.Handle(pattern, Chain(h, ms...))
 }

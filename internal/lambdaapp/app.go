@@ -101,7 +101,7 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 // behind the HTTP API, JWKS on the Function URL, StaticKeys in the dev server and
 // tests) and are rate limited through the store.
 func (a *App) Router(auth httpapi.Authenticator) *httpapi.Router {
-	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Rates: a.Config.Rates,
+	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Idempotency: a.Store, Rates: a.Config.Rates,
 		BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
 }
 

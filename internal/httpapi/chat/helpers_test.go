@@ -57,6 +57,7 @@ type envOpts struct {
 	noServer  bool
 	limiter   httpapi.Limiter
 	rates     map[httpapi.Class]httpapi.Rate
+	idem      bool // keep Idempotency-Key answers in the env's store
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -82,7 +83,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates, Logger: discardLogger()})
+	cfg := httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates, Logger: discardLogger()}
+	if o.idem {
+		cfg.Idempotency = st.Memory
+	}
+	rt := httpapi.NewRouter(cfg)
 	var opts []chat.Option
 	if o.heartbeat > 0 {
 		opts = append(opts, chat.WithHeartbeat(o.heartbeat))
