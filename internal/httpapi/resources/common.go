@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -143,6 +144,28 @@ func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) ht
 		if err := f(w, r, httpapi.UserID(r.Context())); err != nil {
 			httpapi.Fail(w, r, err)
 		}
+	})
+}
+
+// handleList serves GET /{id}/<list> routes: the id and the page are checked, then
+// list's page is written with write (a forged cursor is a 400 naming cursor).
+func handleList[T any](list func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[T], error),
+	write func(http.ResponseWriter, *http.Request, store.Page[T])) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		p, err := page(r)
+		if err != nil {
+			return err
+		}
+		pg, err := list(r.Context(), uid, id, p)
+		if err != nil {
+			return listErr(err, p)
+		}
+		write(w, r, pg)
+		return nil
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/store"
 )
 
 // ListConversations lists the caller's conversations, most recent message first.
@@ -36,22 +37,7 @@ func GetConversation(s Conversations) http.Handler {
 
 // ConversationMessages lists a conversation's messages, oldest (seq 1) first.
 func ConversationMessages(s Conversations) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		p, err := page(r)
-		if err != nil {
-			return err
-		}
-		pg, err := s.ListMessages(r.Context(), uid, id, p)
-		if err != nil {
-			return listErr(err, p)
-		}
-		httpapi.WritePage(w, r, pg)
-		return nil
-	})
+	return handleList(s.ListMessages, httpapi.WritePage[store.Message])
 }
 
 // DeleteConversation deletes one of the caller's conversations and all its

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -162,15 +163,7 @@ func createDefinition(w http.ResponseWriter, r *http.Request, s Definitions, uid
 // GetDefinition returns the latest version of a definition, or ?version=N.
 func GetDefinition(s Definitions) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		version, err := versionParam(r)
-		if err != nil {
-			return err
-		}
-		d, err := s.GetDefinition(r.Context(), uid, id, version)
+		d, err := definitionAt(r, s, uid)
 		if err != nil {
 			return err
 		}
@@ -350,40 +343,20 @@ func mergeParams(base, o workflow.Params) workflow.Params {
 // DefinitionExecutions lists the caller's executions of a definition they can
 // read, newest first.
 func DefinitionExecutions(defs Definitions, execs Executions) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
+	list := func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[store.Execution], error) {
+		if _, err := defs.GetDefinition(ctx, uid, id, 0); err != nil {
+			return store.Page[store.Execution]{}, err
 		}
-		p, err := page(r)
-		if err != nil {
-			return err
-		}
-		if _, err := defs.GetDefinition(r.Context(), uid, id, 0); err != nil {
-			return err
-		}
-		pg, err := execs.ListExecutions(r.Context(), uid, store.ExecutionFilter{DefinitionID: id}, p)
-		if err != nil {
-			return listErr(err, p)
-		}
-		writeExecutions(w, r, pg)
-		return nil
-	})
+		return execs.ListExecutions(ctx, uid, store.ExecutionFilter{DefinitionID: id}, p)
+	}
+	return handleList(list, writeExecutions)
 }
 
 // DefinitionAnalytics returns the static analysis of a definition version
 // (?version=N, default latest); see Analyze.
 func DefinitionAnalytics(s Definitions) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		version, err := versionParam(r)
-		if err != nil {
-			return err
-		}
-		d, err := s.GetDefinition(r.Context(), uid, id, version)
+		d, err := definitionAt(r, s, uid)
 		if err != nil {
 			return err
 		}
@@ -408,4 +381,17 @@ func versionParam(r *http.Request) (int, error) {
 		return 0, httpapi.FieldErr(httpapi.CodeInvalid, "version", "version must be a positive integer")
 	}
 	return n, nil
+}
+
+// definitionAt reads the definition of the path's id at ?version=N (default latest).
+func definitionAt(r *http.Request, s Definitions, uid string) (*store.Definition, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	version, err := versionParam(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.GetDefinition(r.Context(), uid, id, version)
 }

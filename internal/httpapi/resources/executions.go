@@ -179,20 +179,5 @@ func GetExecution(s Executions) http.Handler {
 
 // ExecutionEvents lists an execution's event log in seq order.
 func ExecutionEvents(s Executions) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		p, err := page(r)
-		if err != nil {
-			return err
-		}
-		pg, err := s.ListEvents(r.Context(), uid, id, p)
-		if err != nil {
-			return listErr(err, p)
-		}
-		httpapi.WritePage(w, r, pg)
-		return nil
-	})
+	return handleList(s.ListEvents, httpapi.WritePage[store.ExecutionEvent])
 }
