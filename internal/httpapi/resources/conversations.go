@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -37,7 +38,9 @@ func GetConversation(s Conversations) http.Handler {
 
 // ConversationMessages lists a conversation's messages, oldest (seq 1) first.
 func ConversationMessages(s Conversations) http.Handler {
-	return handleList(s.ListMessages, httpapi.WritePage[store.Message])
+	return handleList(func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[store.Message], error) {
+		return s.ListMessages(ctx, uid, id, p) // not a method value: s may be nil until a request comes (Routes lists handlers)
+	}, httpapi.WritePage[store.Message])
 }
 
 // DeleteConversation deletes one of the caller's conversations and all its

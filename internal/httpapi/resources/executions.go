@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -179,5 +180,7 @@ func GetExecution(s Executions) http.Handler {
 
 // ExecutionEvents lists an execution's event log in seq order.
 func ExecutionEvents(s Executions) http.Handler {
-	return handleList(s.ListEvents, httpapi.WritePage[store.ExecutionEvent])
+	return handleList(func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[store.ExecutionEvent], error) {
+		return s.ListEvents(ctx, uid, id, p) // not a method value: s may be nil until a request comes
+	}, httpapi.WritePage[store.ExecutionEvent])
 }
