@@ -40,14 +40,28 @@ const (
 // Register mounts every execution route on rt. The chat routes are in the chat and
 // stream rate classes; the execution routes pick by WantsStream.
 func Register(rt *httpapi.Router, x *executor.Executor, opts ...Option) {
-	byMode := httpapi.RateClassBy(Class)
-	rt.Mount(PathChat, Chat(x, opts...), httpapi.RateClass(httpapi.ClassChat))
-	rt.Mount(PathChatStream, Stream(x, opts...), httpapi.RateClass(httpapi.ClassStream))
-	rt.Mount(PathTemplateExecute, ExecuteTemplate(x, opts...), byMode)
-	rt.Mount(PathTemplateInline, ExecuteTemplateInline(x, opts...), byMode)
-	rt.Mount(PathDefinitionExecute, ExecuteDefinition(x, opts...), byMode)
-	// Go 1.22 ServeMux: the literal "custom" is more specific than {id}, so it wins.
-	rt.Mount(PathDefinitionInline, ExecuteInline(x, opts...), byMode)
+	for _, r := range Routes {
+		rt.Mount(r.Pattern, r.Handler(x, opts...), r.Class)
+	}
+}
+
+// Route is one execution route: pattern, handler constructor and rate class. One
+// Lambda per route mounts exactly one of Routes; Register mounts them all.
+type Route struct {
+	Pattern string
+	Handler func(*executor.Executor, ...Option) http.Handler
+	Class   httpapi.RouteOption
+}
+
+// Routes lists every execution route. Go 1.22 ServeMux: the literal "custom" of
+// PathDefinitionInline is more specific than {id}, so it wins.
+var Routes = []Route{
+	{PathChat, Chat, httpapi.RateClass(httpapi.ClassChat)},
+	{PathChatStream, Stream, httpapi.RateClass(httpapi.ClassStream)},
+	{PathTemplateExecute, ExecuteTemplate, httpapi.RateClassBy(Class)},
+	{PathTemplateInline, ExecuteTemplateInline, httpapi.RateClassBy(Class)},
+	{PathDefinitionExecute, ExecuteDefinition, httpapi.RateClassBy(Class)},
+	{PathDefinitionInline, ExecuteInline, httpapi.RateClassBy(Class)},
 }
 
 // Class is the rate class of an execution request: stream when it asks for SSE.

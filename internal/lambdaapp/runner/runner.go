@@ -9,7 +9,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -72,30 +71,15 @@ func newExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env, 
 	return x, nil
 }
 
-// route is one execution route: its handler and rate class, as chat.Register
-// mounts it.
-type route struct {
-	handler func(*executor.Executor, ...chat.Option) http.Handler
-	class   httpapi.RouteOption
-}
-
-var routes = map[string]route{
-	chat.PathChat:              {chat.Chat, httpapi.RateClass(httpapi.ClassChat)},
-	chat.PathChatStream:        {chat.Stream, httpapi.RateClass(httpapi.ClassStream)},
-	chat.PathTemplateExecute:   {chat.ExecuteTemplate, httpapi.RateClassBy(chat.Class)},
-	chat.PathTemplateInline:    {chat.ExecuteTemplateInline, httpapi.RateClassBy(chat.Class)},
-	chat.PathDefinitionExecute: {chat.ExecuteDefinition, httpapi.RateClassBy(chat.Class)},
-	chat.PathDefinitionInline:  {chat.ExecuteInline, httpapi.RateClassBy(chat.Class)},
-}
-
 // Mount mounts the one execution route pattern (a chat.Path* constant) on rt.
 func Mount(rt *httpapi.Router, x *executor.Executor, pattern string, opts ...chat.Option) error {
-	r, ok := routes[pattern]
-	if !ok {
-		return fmt.Errorf("%w %q", lambdaapp.ErrUnknownRoute, pattern)
+	for _, r := range chat.Routes {
+		if r.Pattern == pattern {
+			rt.Mount(pattern, r.Handler(x, opts...), r.Class)
+			return nil
+		}
 	}
-	rt.Mount(pattern, r.handler(x, opts...), r.class)
-	return nil
+	return fmt.Errorf("%w %q", lambdaapp.ErrUnknownRoute, pattern)
 }
 
 // StartExecute is the main of a function behind API Gateway that runs workflows

@@ -77,8 +77,8 @@ func TestMount_SameRoutesAndRateClassesAsChatRegister(t *testing.T) {
 	for _, stream := range []string{"false", "true"} {
 		want := classesOf(t, func(rt *httpapi.Router, x *executor.Executor) { chat.Register(rt, x) }, stream)
 		got := classesOf(t, func(rt *httpapi.Router, x *executor.Executor) {
-			for p := range routes {
-				if err := Mount(rt, x, p); err != nil {
+			for _, r := range chat.Routes {
+				if err := Mount(rt, x, r.Pattern); err != nil {
 					t.Fatal(err)
 				}
 			}
