@@ -309,6 +309,10 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer s.Close()
+	if err := waitReady(ctx, s.URL, 15*time.Second); err != nil {
+		fmt.Fprintf(stderr, "chatter dev: %v\n", err)
+		return 1
+	}
 	tok, err := s.Identity.Token(*user)
 	if err != nil {
 		fmt.Fprintf(stderr, "chatter dev: %v\n", err)
@@ -326,6 +330,35 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err := <-s.served:
 		fmt.Fprintf(stderr, "chatter dev: server stopped: %v\n", err)
 		return 1
+	}
+}
+
+// waitReady asks the stack's own GET /ready (the table answers through the same
+// store the routes use) until it says ready, so the banner is printed only for a
+// stack that can serve.
+func waitReady(ctx context.Context, base string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ready", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			last = err.Error()
+		} else {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the stack is not ready after %s (GET /ready: %s)", within, last)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 

@@ -275,6 +275,7 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 
 	// Open health, closed everything else.
 	anon.json("GET", "/health", nil, 200, nil)
+	anon.json("GET", "/ready", nil, 200, nil)
 	var p problem
 	anon.json("GET", "/api/v1/executions", nil, 401, &p)
 	if p.Code != "unauthorized" {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,6 +17,9 @@ type Config struct {
 	Rates map[Class]Rate
 	// Idempotency keeps Idempotency-Key answers of POST routes; nil ignores the header.
 	Idempotency IdempotencyStore
+	// Ready, when set, answers GET /ready (the readiness check: is the store
+	// reachable?); nil leaves the route out.
+	Ready func(context.Context) error
 	// BodyLimit caps request bodies; default DefaultBodyLimit (256 KB).
 	BodyLimit int64
 	Logger    *slog.Logger
@@ -23,8 +27,9 @@ type Config struct {
 }
 
 // Router is an http.ServeMux whose routes all get the standard chain: request id,
-// access log, recover, body limit, auth, rate limit. GET /health is the one open
-// route; unmatched requests get 404/405 problems. The local dev server and each
+// access log, recover, body limit, auth, rate limit. GET /health (liveness: the
+// process answers, touches nothing) and GET /ready (readiness: the store answers)
+// are the open routes; unmatched requests get 404/405 problems. The local dev server and each
 // Lambda main serve the very same value:
 //
 //	rt := httpapi.NewRouter(httpapi.Config{Auth: httpapi.APIGateway{}, Limiter: db})
@@ -37,7 +42,7 @@ type Router struct {
 	unmatched http.Handler
 }
 
-// NewRouter returns a Router with GET /health mounted. It panics without an
+// NewRouter returns a Router with GET /health (and GET /ready with Config.Ready) mounted. It panics without an
 // Authenticator, like http.ServeMux panics on a bad pattern: both are wiring bugs.
 func NewRouter(cfg Config) *Router {
 	if cfg.Auth == nil {
@@ -53,6 +58,9 @@ func NewRouter(cfg Config) *Router {
 		outer: []Middleware{RequestIDMiddleware(cfg.Logger), AccessLog(), Recover()}}
 	rt.unmatched = Chain(http.HandlerFunc(rt.serveUnmatched), rt.outer...)
 	rt.mux.Handle("GET /health", Chain(http.HandlerFunc(health), rt.outer...))
+	if cfg.Ready != nil {
+		rt.mux.Handle("GET /ready", Chain(newReadiness(cfg.Ready, cfg.Now), rt.outer...))
+	}
 	return rt
 }
 

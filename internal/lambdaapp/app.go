@@ -102,7 +102,7 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 // tests) and are rate limited through the store.
 func (a *App) Router(auth httpapi.Authenticator) *httpapi.Router {
 	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Idempotency: a.Store, Rates: a.Config.Rates,
-		BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
+		Ready: a.Store.Ping, BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
 }
 
 // JWKS verifies tokens against the issuer's key set, for the functions no API
@@ -179,6 +179,14 @@ func StartResource(pattern string) {
 	rt := app.Router(httpapi.APIGateway{})
 	Must(app.MountResource(rt, pattern))
 	lambda.Start(APIGatewayHandler(rt))
+}
+
+// StartReady serves GET /ready (and /health): open like health, but it builds the
+// store to ask the table whether it answers.
+func StartReady() {
+	app, err := New(context.Background(), os.Getenv)
+	Must(err)
+	lambda.Start(APIGatewayHandler(app.Router(httpapi.APIGateway{})))
 }
 
 // StartHealth serves GET /health alone: the one route without a token, so it needs

@@ -90,6 +90,7 @@ func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
 		{"no authorizer claims is 401", get, apiEvent("GET", path, "", ""), http.StatusUnauthorized},
 		{"a route of another function is 404", get, apiEvent("GET", "/api/v1/conversations", "alice", ""), http.StatusNotFound},
 		{"health is open", get, apiEvent("GET", "/health", "", ""), http.StatusOK},
+		{"ready is open and reads the table", get, apiEvent("GET", "/ready", "", ""), http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -109,6 +109,9 @@ func mainGo(f function) ([]byte, error) {
 	case kindHealth:
 		fmt.Fprintf(&b, "// Command %s answers GET /health, the one route without a token.\npackage main\n\n", f.name)
 		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp\"\n\nfunc main() { lambdaapp.StartHealth() }\n")
+	case kindReady:
+		fmt.Fprintf(&b, "// Command %s answers GET /ready, open like health: is the table reachable?\npackage main\n\n", f.name)
+		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp\"\n\nfunc main() { lambdaapp.StartReady() }\n")
 	case kindStateless, kindRead, kindWrite:
 		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
 		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/resources\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp\"\n)\n\n")
@@ -127,6 +130,9 @@ func mainGo(f function) ([]byte, error) {
 	}
 	return src, nil
 }
+
+// open: the route answers without a token.
+func (f function) open() bool { return f.kind == kindHealth || f.kind == kindReady }
 
 // method and path of "METHOD /path".
 func (f function) method() string { m, _, _ := strings.Cut(f.pattern, " "); return m }
@@ -204,6 +210,8 @@ func templateSection() string {
 			// No policy: it touches nothing.
 		case kindStateless:
 			b.WriteString("      Policies:\n        - !Ref RateLimitPolicy\n")
+		case kindReady:
+			b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n")
 		case kindRead:
 			b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n        - !Ref RateLimitPolicy\n")
 		case kindWrite:
@@ -219,7 +227,7 @@ func templateSection() string {
 		default:
 			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
 			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.path())
-			if f.kind == kindHealth {
+			if f.open() {
 				b.WriteString("            Auth:\n              Authorizer: NONE\n")
 			}
 		}
@@ -280,7 +288,7 @@ func sampleEvent(f function) ([]byte, error) {
 	path := f.samplePath()
 	headers := map[string]string{"accept": "application/json", "host": "abc123def4.execute-api.us-east-1.amazonaws.com",
 		"user-agent": "curl/8.5.0", "x-forwarded-for": "203.0.113.10", "x-forwarded-proto": "https"}
-	if f.kind != kindHealth {
+	if !f.open() {
 		headers["authorization"] = "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6InNhbXBsZSJ9.sample.signature"
 	}
 	if f.body != "" {
@@ -298,7 +306,7 @@ func sampleEvent(f function) ([]byte, error) {
 		ctx.APIID, ctx.DomainName, ctx.DomainPrefix = "abcdefghijklmnopqrstuvwxyz012345", headers["host"], "abcdefghijklmnopqrstuvwxyz012345"
 		ctx.RouteKey, ctx.Stage = "$default", "$default"
 		ev.RouteKey = "$default"
-	} else if f.kind != kindHealth {
+	} else if !f.open() {
 		ctx.Authorizer = &struct {
 			JWT jwtDesc `json:"jwt"`
 		}{JWT: jwtDesc{Claims: map[string]string{"sub": sampleUser, "iss": "https://issuer.example.com/",

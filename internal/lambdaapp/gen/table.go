@@ -16,7 +16,8 @@ const (
 	kindWrite          // a resource route that writes records
 	kindExec           // an execution route behind API Gateway
 	kindStream         // the streaming chat route on a Function URL
-	kindHealth         // GET /health, open
+	kindHealth         // GET /health, open: liveness, touches nothing
+	kindReady          // GET /ready, open: readiness, reads the table
 )
 
 // function is one Lambda: its name (directory, build output, events/ sample),
@@ -57,6 +58,7 @@ const (
 // execution routes, so a route added there fails until it has a function here.
 var functions = []function{
 	{name: "health", kind: kindHealth, pattern: "GET /health"},
+	{name: "ready", kind: kindReady, pattern: "GET /ready"},
 
 	{"definitions-list", kindRead, resources.PathDefinitions, "resources.PathDefinitions", ""},
 	{"definitions-create", kindWrite, resources.PathDefinitionCreate, "resources.PathDefinitionCreate", chainBody},

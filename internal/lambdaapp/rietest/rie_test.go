@@ -37,7 +37,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The functions these tests build and run.
-var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record"}
+var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready"}
 
 const (
 	sampleUser = "user-sample"                // sub in the events/ samples
@@ -308,6 +308,14 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 		res = decodeAPI(t, "chat", r.invoke(t, sample(t, s.root, "chat", nil)))
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("warm chat: %d %s", res.StatusCode, res.Body)
+		}
+	})
+
+	t.Run("ready answers without a token once the table answers", func(t *testing.T) {
+		r := s.start(t, "ready")
+		res := decodeAPI(t, "ready", r.invoke(t, sample(t, s.root, "ready", nil)))
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, `"ready"`) {
+			t.Fatalf("ready: %d %s", res.StatusCode, res.Body)
 		}
 	})
 
