@@ -28,6 +28,10 @@ func TestExecute_ModelCallRetries(t *testing.T) {
 		{"retryable failure before the first token is retried", devllm.New(devllm.Options{}), "/fail-once rate_limited", 2, ""},
 		{"unavailable is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail unavailable", 3, executor.CodeLLM},
 		{"non-retryable failure is not retried", devllm.New(devllm.Options{}), "/fail invalid_request", 1, executor.CodeLLM},
+		{"HTTP 503 once is retried", devllm.New(devllm.Options{}), "/fail-once 503", 2, ""},
+		{"HTTP 429 is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail 429", 3, executor.CodeLLM},
+		{"HTTP 500 is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail 500", 3, executor.CodeLLM},
+		{"HTTP 400 is not retried", devllm.New(devllm.Options{}), "/fail 400", 1, executor.CodeLLM},
 		{"failure after the first token is not retried", midStream, "hi", 1, executor.CodeLLM},
 	}
 	for _, tt := range tests {
@@ -53,7 +57,7 @@ func TestExecute_ModelCallRetries(t *testing.T) {
 				if llms[0].Status != "ok" || usage != 1 || res.Usage.OutputTokens == 0 {
 					t.Errorf("log %+v, token_usage events %d, usage %+v; want one successful call", llms[0], usage, res.Usage)
 				}
-				if res.Response != "You said: /fail-once rate_limited." {
+				if res.Response != "You said: "+tt.msg+"." {
 					t.Errorf("Response = %q", res.Response)
 				}
 			} else if llms[0].Status != "error" {

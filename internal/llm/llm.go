@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Role of a message in a conversation.
@@ -151,6 +152,25 @@ const (
 	CodeCancelled      ErrorCode = "cancelled"       // the context was cancelled
 	CodeTimeout        ErrorCode = "timeout"         // the context deadline passed
 )
+
+// CodeForStatus classifies a provider's HTTP status the one way every adapter (and
+// devllm's simulated failures) does: 429 rate_limited; 401 and 403 auth; 408 and
+// every 5xx (Anthropic's 529 overloaded included) unavailable, so retried; the rest
+// of 4xx invalid_request. A status below 400 on an error (an in-stream error event
+// on a 200) is model_error.
+func CodeForStatus(status int) ErrorCode {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return CodeRateLimited
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return CodeAuth
+	case status == http.StatusRequestTimeout || status >= 500:
+		return CodeUnavailable
+	case status >= 400:
+		return CodeInvalidRequest
+	}
+	return CodeModel
+}
 
 // Error is a typed provider error.
 type Error struct {

@@ -61,7 +61,7 @@ func (p *Provider) apiError(e *anthropic.Error) *llm.Error {
 	}
 	code := codeForType(e.Type())
 	if code == "" {
-		code = codeForStatus(e.StatusCode)
+		code = llm.CodeForStatus(e.StatusCode)
 	}
 	msg := e.Message
 	if msg == "" {
@@ -92,21 +92,6 @@ func codeForType(t shared.ErrorType) llm.ErrorCode {
 		return llm.CodeInvalidRequest
 	}
 	return ""
-}
-
-func codeForStatus(status int) llm.ErrorCode {
-	switch {
-	case status == http.StatusTooManyRequests:
-		return llm.CodeRateLimited
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return llm.CodeAuth
-	case status == http.StatusRequestTimeout || status >= 500:
-		return llm.CodeUnavailable
-	case status >= 400:
-		return llm.CodeInvalidRequest
-	}
-	// An error event of a type this version does not know, mid-generation.
-	return llm.CodeModel
 }
 
 // scrub keeps the API key out of error text even if a server or proxy echoes it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 
 	"github.com/aws/smithy-go"
 
@@ -57,7 +56,7 @@ func callError(ctx context.Context, provider string, err error) *llm.Error {
 	status := httpStatus(err)
 	code := llm.CodeUnavailable // no response, or one that was not an API error
 	if status != 0 {
-		code = statusCode(status)
+		code = llm.CodeForStatus(status)
 	}
 	return &llm.Error{Provider: provider, Code: code, Status: status, Message: "converse stream call failed: " + err.Error(), Err: err}
 }
@@ -88,7 +87,7 @@ func apiError(provider string, err error) *llm.Error {
 	if !ok {
 		switch {
 		case status != 0:
-			code = statusCode(status)
+			code = llm.CodeForStatus(status)
 		case ae.ErrorFault() == smithy.FaultServer:
 			code = llm.CodeUnavailable
 		default:
@@ -118,17 +117,4 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
-}
-
-func statusCode(status int) llm.ErrorCode {
-	switch {
-	case status == http.StatusTooManyRequests:
-		return llm.CodeRateLimited
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return llm.CodeAuth
-	case status == http.StatusRequestTimeout || status >= 500:
-		return llm.CodeUnavailable
-	default:
-		return llm.CodeInvalidRequest
-	}
 }

@@ -22,8 +22,10 @@
 //     not among Request.Tools, no call is made and the reply is text instead:
 //     "I cannot use the NAME tool here." for each such tool, joined by a space.
 //  3. "/fail CODE": the stream fails before its first delta with
-//     *llm.Error{Provider: Name(), Code: CODE}. CODE must be one of llm's ErrorCode
-//     values; any other code fails with invalid_request.
+//     *llm.Error{Provider: Name(), Code: CODE}. CODE is one of llm's ErrorCode values,
+//     or an HTTP status (400-599) classified as the real adapters classify theirs
+//     (llm.CodeForStatus: 429 rate_limited, 500/503/529 unavailable and so retried,
+//     401 auth, ...) and kept as Status; any other code fails with invalid_request.
 //  4. "/fail-once CODE": like /fail for the first call this Provider sees with that
 //     exact (trimmed) message content; later calls with it get the echo reply (5).
 //     This lets callers test retries.
@@ -51,6 +53,7 @@ package devllm
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +162,9 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request) llm.Stream {
 // failure builds the error for "/fail CODE"; rest is the text after the command.
 func (p *Provider) failure(rest string) *llm.Error {
 	code, _ := cutWord(rest)
+	if n, err := strconv.Atoi(code); err == nil && n >= 400 && n <= 599 {
+		return &llm.Error{Provider: p.name, Code: llm.CodeForStatus(n), Status: n, Message: "simulated " + http.StatusText(n)}
+	}
 	switch c := llm.ErrorCode(code); c {
 	case llm.CodeRateLimited, llm.CodeUnavailable, llm.CodeInvalidRequest, llm.CodeAuth,
 		llm.CodeModel, llm.CodeMalformed, llm.CodeCancelled, llm.CodeTimeout:

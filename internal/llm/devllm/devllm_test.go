@@ -227,15 +227,23 @@ func TestStream_ToolCallIDsAreDeterministicAcrossRounds(t *testing.T) {
 
 func TestStream_FailReturnsTypedErrorBeforeFirstDelta(t *testing.T) {
 	tests := []struct {
-		msg  string
-		code llm.ErrorCode
+		msg    string
+		code   llm.ErrorCode
+		status int
 	}{
-		{"/fail rate_limited", llm.CodeRateLimited},
-		{"/fail unavailable", llm.CodeUnavailable},
-		{"/fail auth", llm.CodeAuth},
-		{"/fail model_error", llm.CodeModel},
-		{"/fail bogus", llm.CodeInvalidRequest},
-		{"/fail", llm.CodeInvalidRequest},
+		{"/fail 429", llm.CodeRateLimited, 429},
+		{"/fail 500", llm.CodeUnavailable, 500},
+		{"/fail 503", llm.CodeUnavailable, 503},
+		{"/fail 529", llm.CodeUnavailable, 529},
+		{"/fail 401", llm.CodeAuth, 401},
+		{"/fail 404", llm.CodeInvalidRequest, 404},
+		{"/fail 200", llm.CodeInvalidRequest, 0},
+		{"/fail rate_limited", llm.CodeRateLimited, 0},
+		{"/fail unavailable", llm.CodeUnavailable, 0},
+		{"/fail auth", llm.CodeAuth, 0},
+		{"/fail model_error", llm.CodeModel, 0},
+		{"/fail bogus", llm.CodeInvalidRequest, 0},
+		{"/fail", llm.CodeInvalidRequest, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.msg, func(t *testing.T) {
@@ -246,8 +254,8 @@ func TestStream_FailReturnsTypedErrorBeforeFirstDelta(t *testing.T) {
 					t.Fatalf("got %d deltas before the failure, want 0", len(ds))
 				}
 				var e *llm.Error
-				if !errors.As(err, &e) || e.Code != tt.code || e.Provider != "dev2" {
-					t.Fatalf("Err() = %#v, want *llm.Error code %s provider dev2", err, tt.code)
+				if !errors.As(err, &e) || e.Code != tt.code || e.Provider != "dev2" || e.Status != tt.status {
+					t.Fatalf("Err() = %#v, want *llm.Error code %s status %d provider dev2", err, tt.code, tt.status)
 				}
 			}
 		})
@@ -268,7 +276,7 @@ func TestStream_FailOnceFailsFirstCallThenSucceeds(t *testing.T) {
 		}
 	}
 	// Another message and another provider each have their own first failure.
-	other := &llm.Request{Messages: []llm.Message{user("/fail-once unavailable")}}
+	other := &llm.Request{Messages: []llm.Message{user("/fail-once 503")}}
 	if _, err := llm.Collect(p.Stream(context.Background(), other)); !llm.IsRetryable(err) {
 		t.Errorf("other message: Err() = %v, want a failure", err)
 	}

@@ -49,17 +49,7 @@ func (p *Provider) classify(ctx context.Context, resp *http.Response, err error)
 }
 
 func (p *Provider) statusError(status int, msg string, err error) *llm.Error {
-	var code llm.ErrorCode
-	switch {
-	case status == http.StatusTooManyRequests:
-		code = llm.CodeRateLimited
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		code = llm.CodeAuth
-	case status == http.StatusRequestTimeout || status >= 500:
-		code = llm.CodeUnavailable
-	default:
-		code = llm.CodeInvalidRequest // 400, 404 (unknown model), 422 and the rest of 4xx
-	}
+	code := llm.CodeForStatus(status)
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
