@@ -261,17 +261,39 @@ func TestPublisher_EmitDoesNotWaitForTheNetwork(t *testing.T) {
 	bus := &fakeBus{release: make(chan struct{}), entered: make(chan struct{}, 10)}
 	p := newPublisher(t, bus, nil)
 	evs := trail(24, events.ExecutionCompleted) // 25 events
+	// Every wait has its own deadline: a publisher that blocks fails here, not at
+	// the package timeout.
+	deadline := time.After(10 * time.Second)
+	within := func(what string, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%s: still waiting after 10 s", what)
+		}
+	}
 	for _, e := range evs[:10] {
 		p.Emit(context.Background(), e)
 	}
-	<-bus.entered // the first full batch is on its way and held there
-	for _, e := range evs[10:] {
-		p.Emit(context.Background(), e) // would hang here if Emit waited for the send
-	}
-	done := make(chan error)
-	go func() { done <- p.Flush(context.Background()) }()
-	for range 3 {
-		bus.release <- struct{}{}
+	within("the first full batch reaching the bus", bus.entered) // on its way and held there
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		for _, e := range evs[10:] {
+			p.Emit(context.Background(), e) // would block here if Emit waited for the send
+		}
+	}()
+	within("Emit while a send is held", emitted)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Flush(ctx) }()
+	for i := range 3 {
+		select {
+		case bus.release <- struct{}{}:
+		case <-deadline:
+			t.Fatalf("batch %d never reached the bus", i+1)
+		}
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -163,10 +163,21 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 
 func TestExecute_BreakKeepsTheFirstHalf(t *testing.T) {
 	h := newHarness(t, nil)
-	res, _ := h.exec(t, inline(chatDef(), "/break one two three four five six"), nil)
+	res, err := h.exec(t, inline(chatDef(), "/break one two three four five six"), nil)
+	if got := executor.ErrorCode(err); got != executor.CodeLLM {
+		t.Fatalf("err = %v (code %q), want %s: the stream broke", err, got, executor.CodeLLM)
+	}
 	// The echo has 9 words; devllm sends the first 4.
-	if want := "You said: /break one"; res.Response != want {
-		t.Fatalf("Response = %q, want %q", res.Response, want)
+	want := "You said: /break one"
+	if res == nil || res.Response != want || res.Status != store.ExecFailed {
+		t.Fatalf("result = %+v, want failed with Response %q", res, want)
+	}
+	msgs := h.messages(t, userA, res.ConversationID)
+	if len(msgs) != 2 || msgs[1].Status != store.StatusIncomplete || msgs[1].Content != want {
+		t.Fatalf("stored messages = %+v, want the user message and %q marked incomplete", msgs, want)
+	}
+	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != executor.CodeLLM {
+		t.Errorf("execution = %s/%s, want failed/%s", e.Status, e.ErrorCode, executor.CodeLLM)
 	}
 }
 

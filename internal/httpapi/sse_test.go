@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,15 @@ func TestSSE_HeartbeatPingsWhileIdle(t *testing.T) {
 		_ = s.Close()
 	}))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
+	// Its own deadline: a writer that never pings ends the read here, not at the
+	// package timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +78,7 @@ func TestSSE_HeartbeatPingsWhileIdle(t *testing.T) {
 		}
 	}
 	if pings < 2 {
-		t.Fatalf("saw %d pings: %v", pings, sc.Err())
+		t.Fatalf("saw %d pings before the deadline: %v", pings, sc.Err())
 	}
 }
 
