@@ -151,7 +151,7 @@ func (r *run) ctxErr(ctx context.Context) error {
 		return &CancelledError{Code: CodeDisconnected, Message: "the client went away", Err: r.sinkErr}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &RuntimeError{Code: CodeTimeout, Message: fmt.Sprintf("the run exceeded %s", r.x.o.RunTimeout), Err: ctx.Err()}
+		return &RuntimeError{Code: CodeTimeout, Message: fmt.Sprintf("the run exceeded its time limit (%s)", r.limit.Round(time.Millisecond)), Err: ctx.Err()}
 	}
 	return &CancelledError{Code: CodeCancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
 }

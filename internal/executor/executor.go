@@ -67,6 +67,10 @@ type Options struct {
 	MaxRetries    int                 // retries of a model call before its first token; default 2
 	RetryBase     time.Duration       // first backoff; default 250ms, doubled each retry, with jitter
 	RunTimeout    time.Duration       // default 10 minutes
+	// FinishReserve is kept free before the caller's deadline (a Lambda's, which its
+	// context carries) for the final writes: a run that would outlast its function
+	// ends `timeout` with its partial reply stored, never killed mid-write. Default 3 s.
+	FinishReserve time.Duration
 	MaxMessage    int                 // max user message bytes; default store.DefaultMaxContentBytes
 	MaxToolResult int                 // bytes of a tool result sent back to the model; default 32 KiB
 	Now           func() time.Time
@@ -114,6 +118,9 @@ func New(o Options) (*Executor, error) {
 	if x.o.RetryBase <= 0 {
 		x.o.RetryBase = 250 * time.Millisecond
 	}
+	if x.o.FinishReserve <= 0 {
+		x.o.FinishReserve = 3 * time.Second
+	}
 	if x.o.RunTimeout <= 0 {
 		x.o.RunTimeout = 10 * time.Minute
 	}
@@ -153,7 +160,7 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	runCtx, cancel := context.WithTimeout(ctx, x.o.RunTimeout)
+	runCtx, cancel := r.runContext(ctx)
 	r.cancel = cancel
 	err := r.run(runCtx)
 	cancel()
@@ -174,6 +181,7 @@ type run struct {
 	source    store.SourceRef
 	graph     *workflow.Graph
 	started   time.Time
+	limit     time.Duration // the run's time limit: RunTimeout, or less before a caller's deadline
 	cancel    context.CancelFunc
 	sinkErr   error
 	llms      []*llmPlan // per vertex index; nil for non-llm vertices
@@ -203,6 +211,18 @@ type llmPlan struct {
 	maxTokens   int
 	offerTools  bool
 	specs       []llm.ToolSpec
+}
+
+// runContext bounds the run by RunTimeout and, when the caller has a deadline, by
+// that deadline less FinishReserve, whichever comes first.
+func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	r.limit = r.x.o.RunTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - r.x.o.FinishReserve; left < r.limit {
+			r.limit = max(left, 0)
+		}
+	}
+	return context.WithTimeout(ctx, r.limit)
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {

@@ -15,6 +15,16 @@ import (
 // cancelled (a client that went away must still leave a consistent record).
 const finishTimeout = 10 * time.Second
 
+// finishContext outlives the caller's cancellation (a client that went away) but not
+// its deadline (a Lambda's end): at most finishTimeout, and never past the deadline.
+func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := time.Now().Add(finishTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), d)
+}
+
 // finish persists the assistant message and aggregates, emits the terminal event and
 // builds the Result.
 func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
@@ -30,7 +40,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		_ = r.x.o.Emitter.Flush(context.WithoutCancel(ctx))
 		return nil, runErr
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	wctx, cancel := finishContext(ctx)
 	defer cancel()
 	now := r.x.o.Now()
 	st := &r.st

@@ -396,6 +396,16 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 		if last != "data: [DONE]" {
 			t.Fatalf("last line %q", last)
 		}
+		// Every execute route streams on the Function URL, not only the chat route.
+		prelude, body = splitStream(t, r.invoke(t, sample(t, s.root, "chat-stream", func(m map[string]any) {
+			m["headers"].(map[string]any)["authorization"] = "Bearer " + tok
+			m["rawPath"], m["rawQueryString"] = "/api/v1/workflows/templates/general_chat/execute", "stream=true"
+			m["requestContext"].(map[string]any)["http"].(map[string]any)["path"] = m["rawPath"]
+			m["body"] = `{"message":"stream a template"}`
+		})))
+		if types, last := frames(t, body); prelude.StatusCode != http.StatusOK || !contains(types, "token") || last != "data: [DONE]" {
+			t.Fatalf("template execute ?stream=true on the Function URL: %+v %v\n%s", prelude, types, body)
+		}
 		// The sample's placeholder token is refused by the function itself.
 		prelude, body = splitStream(t, r.invoke(t, sample(t, s.root, "chat-stream", nil)))
 		if prelude.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"code":"unauthorized"`) {
