@@ -60,19 +60,19 @@ type Options struct {
 	// Unavailable maps a known provider that could not be set up to the reason
 	// (e.g. "OPENAI_API_KEY is not set"); asking for it is a provider_unconfigured
 	// PreparationError naming what is missing.
-	Unavailable   map[string]string
-	Tools         *tools.Registry     // nil = tools.Builtins()
-	Retriever     retrieval.Retriever // nil = an empty in-memory retriever
-	StepLimit     int                 // supersteps per run; default 100
-	MaxRetries    int                 // retries of a model call before its first token; default 2
-	RetryBase     time.Duration       // first backoff; default 250ms, doubled each retry, with jitter
-	RunTimeout    time.Duration       // default 10 minutes
+	Unavailable map[string]string
+	Tools       *tools.Registry     // nil = tools.Builtins()
+	Retriever   retrieval.Retriever // nil = an empty in-memory retriever
+	StepLimit   int                 // supersteps per run; default 100
+	MaxRetries  int                 // retries of a model call before its first token; default 2
+	RetryBase   time.Duration       // first backoff; default 250ms, doubled each retry, with jitter
+	RunTimeout  time.Duration       // default 10 minutes
 	// FinishReserve is kept free before the caller's deadline (a Lambda's, which its
 	// context carries) for the final writes: a run that would outlast its function
 	// ends `timeout` with its partial reply stored, never killed mid-write. Default 3 s.
 	FinishReserve time.Duration
-	MaxMessage    int                 // max user message bytes; default store.DefaultMaxContentBytes
-	MaxToolResult int                 // bytes of a tool result sent back to the model; default 32 KiB
+	MaxMessage    int // max user message bytes; default store.DefaultMaxContentBytes
+	MaxToolResult int // bytes of a tool result sent back to the model; default 32 KiB
 	Now           func() time.Time
 	NewID         func() string
 	Logger        *slog.Logger
