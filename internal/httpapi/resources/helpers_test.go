@@ -103,7 +103,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates,
-		Logger: slog.New(slog.DiscardHandler)})
+		Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)})
 	chat.Register(rt, x)
 	rec := &recorder{rt: rt}
 	resources.Register(rec, resources.Deps{Store: st, Defaults: resources.Defaults{Providers: []string{"devllm"}}})

@@ -38,7 +38,7 @@ func docOperations(t *testing.T) []string {
 
 func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	mounted := append(append([]string{"GET /health"}, e.patterns...), chatPatterns...)
+	mounted := append(append([]string{"GET /health", "GET /ready"}, e.patterns...), chatPatterns...)
 	slices.Sort(mounted)
 	documented := docOperations(t)
 	for _, m := range mounted {
@@ -56,7 +56,7 @@ func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 	}
 }
 
-func TestOpenAPI_EveryRouteButHealthRequiresBearer(t *testing.T) {
+func TestOpenAPI_EveryRouteButHealthAndReadyRequiresBearer(t *testing.T) {
 	doc, _ := openAPI(t)
 	if s := doc.Components.SecuritySchemes["bearerAuth"]; s == nil || s.Value.Scheme != "bearer" || s.Value.BearerFormat != "JWT" {
 		t.Fatalf("bearerAuth scheme = %+v", s)
@@ -64,7 +64,7 @@ func TestOpenAPI_EveryRouteButHealthRequiresBearer(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			open := op.Security != nil && len(*op.Security) == 0
-			if open != (path == "/health") {
+			if open != (path == "/health" || path == "/ready") {
 				t.Errorf("%s %s: open = %v", method, path, open)
 			}
 		}
