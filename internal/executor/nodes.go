@@ -159,7 +159,7 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 		c := calls[i]
 		r.send(Chunk{Type: ChunkToolCall, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Arguments: string(c.Arguments)}})
 		var res tools.Result
-		if _, ok := r.toolSet.Lookup(c.Name); !ok {
+		if !r.toolSet.Has(c.Name) {
 			res = tools.Result{IsError: true, Content: fmt.Sprintf("tool %q is not available", c.Name)}
 		} else {
 			tctx, cancel := context.WithTimeout(ctx, timeout)
