@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -40,5 +42,33 @@ func TestTemplates_ExecuteOverrideDoesNotChangeTheBuiltinForOthers(t *testing.T)
 	}
 	if r := e.post(t, "bob", path, `{"message":"hi"}`); r.StatusCode != 200 {
 		t.Errorf("the built-in after a bad override: %d %s", r.StatusCode, r.body)
+	}
+}
+
+// Calls past max_tool_calls reach the client marked skipped, in the chat answer, in
+// the stream and in the execution detail, each checked against the OpenAPI document.
+func TestExecutions_CallsPastMaxToolCallsAreShownSkipped(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	body := `{"message":"/tool calculator {\"expression\":\"1+1\"} ; /tool calculator {\"expression\":\"2+2\"} ; /tool current_time",` +
+		`"workflow_template_name":"code_assistant","max_tool_calls":1}`
+	cr := e.chat(t, "alice", body)
+	if len(cr.ToolCalls) != 3 || cr.ToolCalls[0].Skipped != "" || cr.ToolCalls[0].Result != "2" ||
+		cr.ToolCalls[1].Skipped != store.SkippedMaxToolCalls || cr.ToolCalls[2].Skipped != store.SkippedMaxToolCalls {
+		t.Fatalf("chat tool calls = %+v, want the first run and two skipped", cr.ToolCalls)
+	}
+	var d resources.ExecutionDetail
+	e.get(t, "alice", "/api/v1/executions/"+cr.ExecutionID).json(t, &d)
+	if tcs := d.Output.ToolCalls; len(tcs) != 3 || tcs[1].Skipped != store.SkippedMaxToolCalls || !tcs[1].IsError {
+		t.Errorf("execution tool calls = %+v, want the second skipped", tcs)
+	}
+	r := e.do(t, "POST", "alice", "/api/v1/workflows/execute/chat/streaming", body)
+	skipped := 0
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if strings.Contains(line, `"type":"tool_result"`) && strings.Contains(line, `"skipped":"max_tool_calls"`) {
+			skipped++
+		}
+	}
+	if r.StatusCode != 200 || skipped != 2 {
+		t.Errorf("stream: %d with %d skipped tool_result frames, want two:\n%s", r.StatusCode, skipped, r.body)
 	}
 }
