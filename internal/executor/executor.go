@@ -383,7 +383,12 @@ func (r *run) resolveTools(ctx context.Context) error {
 		tc := v.Config.(*workflow.ToolsConfig)
 		r.maxTools = tc.MaxToolCalls
 		if len(tc.AllowedTools) > 0 {
-			if set, err = set.Filter(intersect(tc.AllowedTools, set.Names())); err != nil {
+			// The request narrows the node's list, never widens it: an empty
+			// intersection is no tools (Filter of nothing would mean all of them).
+			keep := intersect(tc.AllowedTools, set.Names())
+			if len(keep) == 0 {
+				set, _ = tools.NewRegistry()
+			} else if set, err = set.Filter(keep); err != nil {
 				return prepErr(CodeUnknownTool, "allowed_tools", "%v", err)
 			}
 		}
