@@ -397,12 +397,13 @@ func (r *run) resolveTools(ctx context.Context) error {
 		r.maxTools = cfg.MaxToolCalls
 	}
 	r.toolSet = set
+	if !hasTools { // no llm offers tools without a tools node to run them
+		return nil
+	}
 	for _, t := range set.Tools() {
 		r.toolSpecs = append(r.toolSpecs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
 	}
-	if hasTools {
-		r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
-	}
+	r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
 	return nil
 }
 

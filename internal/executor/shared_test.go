@@ -14,23 +14,34 @@ import (
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-// builtinsSnapshot is everything a user can read of the built-in templates: the
-// templates and the graphs they run.
+// builtinsSnapshot is everything of the process-wide workflow values a run reads:
+// the built-in templates, the graphs they run and the dynamic graphs.
 func builtinsSnapshot(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, tpl := range workflow.Builtins() {
-		g, err := tpl.Graph()
+	graph := func(name string, g *workflow.Graph, err error) {
 		if err != nil {
-			t.Fatalf("%s: %v", tpl.Name, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		for _, v := range g.Nodes {
 			cfg, _ := json.Marshal(v.Config)
-			fmt.Fprintf(&b, "%s/%s %s\n", tpl.Name, v.ID, cfg)
+			fmt.Fprintf(&b, "%s/%s %s %+v\n", name, v.ID, cfg, v.Out)
 		}
+		d, _ := json.Marshal(g.Def)
+		b.Write(d)
+		b.WriteByte('\n')
+	}
+	for _, tpl := range workflow.Builtins() {
+		g, err := tpl.Graph()
+		graph(tpl.Name, g, err)
 		j, _ := json.Marshal(tpl)
 		b.Write(j)
 		b.WriteByte('\n')
+	}
+	for i := range 8 {
+		c := workflow.Capabilities{Memory: i&1 != 0, Retrieval: i&2 != 0, Tools: i&4 != 0}
+		g, err := workflow.DynamicGraph(c)
+		graph(fmt.Sprintf("dynamic %+v", c), g, err)
 	}
 	return b.String()
 }
@@ -163,6 +174,9 @@ func TestExecute_ConcurrentOverridesOfOneBuiltinStayPerRun(t *testing.T) {
 	}
 	builtin, _ := workflow.Builtin("code_assistant")
 	users[2].want.system = builtin.Params.SystemPrompt
+	// user-d runs the shared dynamic graph with request settings.
+	warm := 0.7
+	users = append(users, user{"user-d", nil, seenCall{0.7, "dynamic prompt"}})
 	const runs = 20
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -172,6 +186,10 @@ func TestExecute_ConcurrentOverridesOfOneBuiltinStayPerRun(t *testing.T) {
 		for i := range runs {
 			wg.Go(func() {
 				req := template("code_assistant", fmt.Sprintf("%s run %d", u.id, i))
+				if u.id == "user-d" {
+					req = dynamic(req.Input.Message, true, false, true)
+					req.Input.Config.Temperature, req.Input.Config.SystemPromptOverride = &warm, "dynamic prompt"
+				}
 				req.Input.UserID, req.Source.Params = u.id, u.params
 				if _, err := h.x.Execute(ctx, req, nil); err != nil {
 					errs <- fmt.Errorf("%s run %d: %w", u.id, i, err)
