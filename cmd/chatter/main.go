@@ -160,7 +160,7 @@ func loadAndValidate(path string) ([]workflow.Problem, error) {
 		return nil, err
 	}
 	reg := tools.Builtins()
-	return workflow.Validate(d, workflow.Options{ToolExists: func(n string) bool { _, ok := reg.Lookup(n); return ok }}), nil
+	return workflow.Validate(d, workflow.Options{ToolExists: reg.Has}), nil
 }
 
 func runWorkflow(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -38,10 +38,12 @@ type NodeExecutedData struct {
 
 // ToolCalledData is the data of tool_called.
 type ToolCalledData struct {
-	NodeID     string  `json:"node_id"`
-	CallID     string  `json:"call_id"`
-	Tool       string  `json:"tool"`
-	IsError    bool    `json:"is_error"`
+	NodeID  string `json:"node_id"`
+	CallID  string `json:"call_id"`
+	Tool    string `json:"tool"`
+	IsError bool   `json:"is_error"`
+	// Skipped is why the call was not made (store.SkippedMaxToolCalls); empty when it ran.
+	Skipped    string  `json:"skipped,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 }
 

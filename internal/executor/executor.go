@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -300,11 +299,15 @@ func (r *run) resolveSource(ctx context.Context) error {
 				return r.lookupErr(err, "template", src.ID)
 			}
 		}
-		if src.Params != nil {
-			t = overrideParams(t, *src.Params)
-		}
 		r.source.Name = t.Name
-		r.graph, err = t.Graph()
+		if src.Params == nil {
+			r.graph, err = t.Graph()
+			break
+		}
+		// The override applies to this run's copy only; a bad param is the caller's.
+		if r.graph, err = workflow.CompileTemplate(t.WithParams(*src.Params), workflow.Options{ToolExists: r.toolExists}); err != nil {
+			return paramsErr(err)
+		}
 	case SourceDefinition:
 		if src.ID == "" {
 			return prepErr(CodeInvalidInput, "definition_id", "a definition id is required")
@@ -349,8 +352,7 @@ func (r *run) resolveSource(ctx context.Context) error {
 }
 
 func (r *run) toolExists(name string) bool {
-	_, ok := r.x.o.Tools.Lookup(name)
-	return ok
+	return r.x.o.Tools.Has(name)
 }
 
 func (r *run) lookupErr(err error, kind, id string) error {
@@ -360,14 +362,19 @@ func (r *run) lookupErr(err error, kind, id string) error {
 	return &RuntimeError{Code: CodeStorage, Message: "loading " + kind, Err: err}
 }
 
-// overrideParams returns a copy of t with the set fields of p applied; its graph is
-// compiled afresh.
-func overrideParams(t *workflow.Template, p workflow.Params) *workflow.Template {
-	c := &workflow.Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
-		Builtin: t.Builtin, Capabilities: t.Capabilities, Params: t.Params}
-	b, _ := json.Marshal(p)
-	_ = json.Unmarshal(b, &c.Params) // set fields of p overwrite
-	return c
+// paramsErr reports invalid template param overrides, each problem pointing at its
+// param (/params/temperature).
+func paramsErr(err error) error {
+	var ve *workflow.ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) == 0 {
+		return &PreparationError{Code: CodeInvalidWorkflow, Field: "params", Message: err.Error(), Err: err}
+	}
+	msgs := make([]string, len(ve.Problems))
+	for i, p := range ve.Problems {
+		msgs[i] = strings.TrimPrefix(p.Pointer, "/") + ": " + p.Message
+	}
+	return &PreparationError{Code: CodeInvalidInput, Field: strings.TrimPrefix(ve.Problems[0].Pointer, "/"),
+		Message: "invalid template params: " + strings.Join(msgs, "; "), Problems: ve.Problems, Err: err}
 }
 
 // resolveTools computes the run's tool set: the registry, narrowed by the request's
@@ -396,7 +403,12 @@ func (r *run) resolveTools(ctx context.Context) error {
 		tc := v.Config.(*workflow.ToolsConfig)
 		r.maxTools = tc.MaxToolCalls
 		if len(tc.AllowedTools) > 0 {
-			if set, err = set.Filter(intersect(tc.AllowedTools, set.Names())); err != nil {
+			// The request narrows the node's list, never widens it: an empty
+			// intersection is no tools (Filter of nothing would mean all of them).
+			keep := intersect(tc.AllowedTools, set.Names())
+			if len(keep) == 0 {
+				set, _ = tools.NewRegistry()
+			} else if set, err = set.Filter(keep); err != nil {
 				return prepErr(CodeUnknownTool, "allowed_tools", "%v", err)
 			}
 		}
@@ -405,12 +417,13 @@ func (r *run) resolveTools(ctx context.Context) error {
 		r.maxTools = cfg.MaxToolCalls
 	}
 	r.toolSet = set
+	if !hasTools { // no llm offers tools without a tools node to run them
+		return nil
+	}
 	for _, t := range set.Tools() {
 		r.toolSpecs = append(r.toolSpecs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
 	}
-	if hasTools {
-		r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
-	}
+	r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
 	return nil
 }
 

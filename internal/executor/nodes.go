@@ -146,6 +146,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// execTools runs the pending tool calls, at most max_tool_calls per run in all: the
+// first ones the run has left, in the order the model gave them, run; each call
+// past the bound is not run and gets an error result saying the limit was reached
+// (the model must get a result for every call id it issued, or providers refuse
+// the next request), recorded as skipped. Once the bound is reached, the llm's next
+// call is the tool-free finalize step.
 func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
 	calls := r.st.pending
 	if len(calls) == 0 {
@@ -154,12 +160,16 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 	}
 	cfg := v.Config.(*workflow.ToolsConfig)
 	timeout := time.Duration(cfg.TimeoutMS) * time.Millisecond
+	run := min(len(calls), max(r.maxTools-r.st.toolCalls, 0))
 	results := make([]tools.Result, len(calls))
+	announce := func(c llm.ToolCall) {
+		r.send(Chunk{Type: ChunkToolCall, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Arguments: string(c.Arguments)}})
+	}
 	call := func(i int) {
 		c := calls[i]
-		r.send(Chunk{Type: ChunkToolCall, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Arguments: string(c.Arguments)}})
+		announce(c)
 		var res tools.Result
-		if _, ok := r.toolSet.Lookup(c.Name); !ok {
+		if !r.toolSet.Has(c.Name) {
 			res = tools.Result{IsError: true, Content: fmt.Sprintf("tool %q is not available", c.Name)}
 		} else {
 			tctx, cancel := context.WithTimeout(ctx, timeout)
@@ -175,32 +185,53 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 			res.Content = res.Content[:r.x.o.MaxToolResult] + "…[truncated]"
 		}
 		results[i] = res
-		r.send(Chunk{Type: ChunkToolResult, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
-			IsError: res.IsError, DurationMS: ms(res.Duration)}})
-		r.emit(ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
-			DurationMS: ms(res.Duration)})
+		r.toolResult(ctx, v, c, res, "")
 	}
-	if len(calls) == 1 {
+	if run == 1 {
 		call(0)
 	} else {
 		var wg sync.WaitGroup
-		for i := range calls {
+		for i := range run {
 			wg.Go(func() { call(i) })
 		}
 		wg.Wait()
 	}
-	o.detail = strconv.Itoa(len(calls)) + " tool call(s)"
+	skipped := tools.Result{IsError: true, Content: fmt.Sprintf(
+		"not run: the limit of %d tool calls for this run was reached; answer with the results you have", r.maxTools)}
+	for i := run; i < len(calls); i++ {
+		c := calls[i]
+		announce(c)
+		results[i] = skipped
+		r.toolResult(ctx, v, c, skipped, store.SkippedMaxToolCalls)
+	}
+	o.detail = strconv.Itoa(run) + " tool call(s)"
+	if run < len(calls) {
+		o.detail += fmt.Sprintf(", %d skipped: max_tool_calls %d reached", len(calls)-run, r.maxTools)
+	}
 	return func(s *state) error {
 		for i, c := range calls {
 			res := results[i]
+			why := ""
+			if i >= run {
+				why = store.SkippedMaxToolCalls
+			}
 			s.msgs = append(s.msgs, llm.Message{Role: llm.RoleTool, ToolCallID: c.ID, Name: c.Name, Content: res.Content, IsError: res.IsError})
 			s.records = append(s.records, store.ToolCallRecord{ID: c.ID, Name: c.Name, Arguments: c.Arguments,
-				Result: res.Content, IsError: res.IsError, DurationMS: ms(res.Duration)})
+				Result: res.Content, IsError: res.IsError, Skipped: why, DurationMS: ms(res.Duration)})
 		}
-		s.toolCalls += len(calls)
+		s.toolCalls += run
 		s.pending = nil
 		return nil
 	}, ctx.Err()
+}
+
+// toolResult reports one call's outcome to the sink and the event trail; skipped
+// is why the call was not made, empty when it ran.
+func (r *run) toolResult(ctx context.Context, v *workflow.Vertex, c llm.ToolCall, res tools.Result, skipped string) {
+	r.send(Chunk{Type: ChunkToolResult, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
+		IsError: res.IsError, Skipped: skipped, DurationMS: ms(res.Duration)}})
+	r.emit(ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
+		Skipped: skipped, DurationMS: ms(res.Duration)})
 }
 
 func (r *run) execMemory(v *workflow.Vertex, o *outcome) (effect, error) {

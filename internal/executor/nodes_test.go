@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -616,5 +617,36 @@ func TestExecute_RunTimeoutFailsWithTimeout(t *testing.T) {
 	}
 	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != executor.CodeTimeout {
 		t.Errorf("execution = %s/%s, want failed/timeout", e.Status, e.ErrorCode)
+	}
+}
+
+// The request's allowed_tools narrow what the workflow's tools node allows; they
+// never add a tool the workflow does not allow (an empty intersection is no tools).
+func TestExecute_RequestAllowedToolsNarrowButNeverWidenTheWorkflows(t *testing.T) {
+	tests := []struct {
+		name    string
+		allowed []string
+		want    []string
+	}{
+		{"no request list: the workflow's", nil, []string{"current_time"}},
+		{"inside the workflow's", []string{"current_time"}, []string{"current_time"}},
+		{"outside the workflow's", []string{"calculator"}, nil},
+		{"overlapping", []string{"calculator", "current_time"}, []string{"current_time"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{Provider: &scripted{name: "fake", fn: func(*llm.Request) []llm.Delta { return textDeltas("ok") }}}
+			h := newHarness(t, func(o *executor.Options) { o.Providers = []llm.Provider{rec} })
+			req := inline(toolLoopDef(`{"allowed_tools":["current_time"]}`), "hi")
+			req.Input.Config.AllowedTools = tt.allowed
+			h.mustRun(t, req, nil)
+			var got []string
+			for _, s := range rec.requests()[0].Tools {
+				got = append(got, s.Name)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("offered %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,18 @@
 // runs the graph in Pregel-style supersteps, and finishes it (persist, aggregate,
 // final events). Standard and streaming modes differ only in the Sink. The store and
 // event methods it needs are declared here as interfaces.
+//
+// Tool calls: max_tool_calls (request, else the tools node; default 5, at most 50)
+// bounds the calls a run makes, counted across turns. A turn asking for more than
+// remain runs the first ones in the model's order; every call past the bound gets an
+// error result telling the model the limit was reached, is recorded with skipped
+// "max_tool_calls" (tool call records, tool_called events, tool_result chunks) and
+// is not counted in the run's tool_calls total; the llm is then called once more
+// without tools. A request's allowed_tools narrow the workflow's, never widen them.
+//
+// Template params sent with a run apply to that run's copy of the template; an
+// invalid one is an invalid_input PreparationError whose problems point at
+// /params/<field>, and nothing is stored.
 package executor
 
 import (

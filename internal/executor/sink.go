@@ -46,6 +46,7 @@ type ToolChunk struct {
 	Arguments  string  `json:"arguments,omitempty"`
 	Result     string  `json:"result,omitempty"`
 	IsError    bool    `json:"is_error,omitempty"`
+	Skipped    string  `json:"skipped,omitempty"` // why the call was not made (store.ToolCallRecord.Skipped)
 	DurationMS float64 `json:"duration_ms,omitempty"`
 }
 

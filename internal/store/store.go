@@ -83,15 +83,21 @@ const (
 	StatusIncomplete = "incomplete"
 )
 
-// ToolCallRecord is one tool call made during a turn, with its result.
+// ToolCallRecord is one tool call the model asked for during a turn, with its result.
+// A call the run did not make has Skipped set to the reason, IsError set, and a
+// Result telling the model why.
 type ToolCallRecord struct {
 	ID         string          `json:"id"`
 	Name       string          `json:"name"`
 	Arguments  json.RawMessage `json:"arguments"`
 	Result     string          `json:"result"`
 	IsError    bool            `json:"is_error,omitempty"`
+	Skipped    string          `json:"skipped,omitempty"`
 	DurationMS float64         `json:"duration_ms"`
 }
+
+// SkippedMaxToolCalls is the Skipped reason of a call past the run's max_tool_calls.
+const SkippedMaxToolCalls = "max_tool_calls"
 
 // Message is one stored message. Seq orders a conversation's messages from 1.
 type Message struct {

@@ -61,8 +61,9 @@ func (e *UnknownToolError) Error() string {
 }
 
 // Registry is a set of tools by name. It is immutable after construction and safe for
-// concurrent use; a nil *Registry behaves as an empty one. Callers must not modify the
-// Parameters bytes of a Tool they get from it.
+// concurrent use; a nil *Registry behaves as an empty one. A Tool it returns is the
+// caller's copy (Parameters included): the built-in registry serves every run of a
+// warm Lambda, so nothing a run does to its tools may reach another run.
 type Registry struct {
 	tools map[string]Tool
 	names []string // sorted
@@ -156,13 +157,30 @@ var builtins = sync.OnceValue(func() *Registry {
 	return r
 })
 
-// Lookup returns the tool with the given name.
+// Lookup returns a copy of the tool with the given name.
 func (r *Registry) Lookup(name string) (Tool, bool) {
+	t, ok := r.lookup(name)
+	return t.copy(), ok
+}
+
+// Has reports whether the registry holds a tool with the given name.
+func (r *Registry) Has(name string) bool {
+	_, ok := r.lookup(name)
+	return ok
+}
+
+// lookup returns the registry's own value; it must not leave the package.
+func (r *Registry) lookup(name string) (Tool, bool) {
 	if r == nil {
 		return Tool{}, false
 	}
 	t, ok := r.tools[name]
 	return t, ok
+}
+
+func (t Tool) copy() Tool {
+	t.Parameters = bytes.Clone(t.Parameters)
+	return t
 }
 
 // Names returns the tool names, sorted.
@@ -173,14 +191,14 @@ func (r *Registry) Names() []string {
 	return slices.Clone(r.names)
 }
 
-// Tools returns the tools, sorted by name.
+// Tools returns copies of the tools, sorted by name.
 func (r *Registry) Tools() []Tool {
 	if r == nil {
 		return nil
 	}
 	out := make([]Tool, len(r.names))
 	for i, n := range r.names {
-		out[i] = r.tools[n]
+		out[i] = r.tools[n].copy()
 	}
 	return out
 }
@@ -196,7 +214,7 @@ func (r *Registry) Filter(allowed []string) (*Registry, error) {
 	out := &Registry{tools: make(map[string]Tool, len(allowed))}
 	var unknown []string
 	for _, n := range allowed {
-		t, ok := r.Lookup(n)
+		t, ok := r.lookup(n)
 		if !ok {
 			unknown = append(unknown, n)
 			continue
@@ -227,7 +245,7 @@ func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) 
 }
 
 func (r *Registry) call(ctx context.Context, name string, args json.RawMessage) Result {
-	t, ok := r.Lookup(name)
+	t, ok := r.lookup(name)
 	if !ok {
 		return failure("unknown tool %q; available tools: %s", name, strings.Join(r.Names(), ", "))
 	}

@@ -321,3 +321,35 @@ func TestRegistry_CallIsSafeForConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// The built-in registry serves every run of the process: what a caller does to the
+// schema bytes it got must not reach the next caller (or the next provider request).
+func TestBuiltins_WritesThroughReturnedSchemasDoNotReachTheNextCaller(t *testing.T) {
+	reg := Builtins()
+	want := map[string]string{}
+	for _, tl := range reg.Tools() {
+		want[tl.Name] = string(tl.Parameters)
+	}
+	scribble := func(p json.RawMessage) {
+		for i := range p {
+			p[i] = 'X'
+		}
+	}
+	for _, tl := range reg.Tools() {
+		scribble(tl.Parameters)
+	}
+	for name := range want {
+		tl, _ := reg.Lookup(name)
+		scribble(tl.Parameters)
+	}
+	for _, tl := range Builtins().Tools() {
+		if got := string(tl.Parameters); got != want[tl.Name] {
+			t.Errorf("%s schema = %s after a caller wrote into its copy, want %s", tl.Name, got, want[tl.Name])
+		}
+	}
+	for name := range want {
+		if tl, _ := Builtins().Lookup(name); string(tl.Parameters) != want[name] {
+			t.Errorf("Lookup(%s) schema = %s, want %s", name, tl.Parameters, want[name])
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -308,14 +310,24 @@ var specs = []*KindSpec{
 var specByKind = func() map[Kind]*KindSpec {
 	m := make(map[Kind]*KindSpec, len(specs))
 	for _, s := range specs {
-		s.Defaults = s.newConfig()
 		m[s.Kind] = s
 	}
 	return m
 }()
 
-// Kinds lists every node kind with its defaults, for GET /node-types.
-func Kinds() []*KindSpec { return specs }
+// Kinds lists every node kind with its defaults, for GET /node-types. The specs
+// serve every request of the process, so each call returns fresh copies.
+func Kinds() []*KindSpec {
+	out := make([]*KindSpec, len(specs))
+	for i, s := range specs {
+		c := *s
+		c.Aliases = slices.Clone(s.Aliases)
+		c.Fields = maps.Clone(s.Fields)
+		c.Defaults = s.newConfig()
+		out[i] = &c
+	}
+	return out
+}
 
 // DecodeConfig decodes a node kind's config JSON with defaults applied, accepting
 // the predecessor's field aliases and rejecting unknown fields. ptr prefixes the JSON

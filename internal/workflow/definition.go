@@ -3,6 +3,11 @@
 // configs with defaults, conditions compiled with expr-lang, validation that reports
 // every problem at once, built-in templates, and compilation into an index-based
 // Graph that the executor runs. It does no I/O.
+//
+// What lives for the whole process (built-in templates, node kind specs, cached
+// graphs) serves every user of a warm Lambda, so none of it is handed out to be
+// changed: getters return deep copies, a template override (Template.WithParams)
+// makes a per-run copy, and a compiled Graph is immutable and shared.
 package workflow
 
 import (

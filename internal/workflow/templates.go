@@ -3,6 +3,8 @@ package workflow
 import (
 	_ "embed"
 	"encoding/json"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +31,9 @@ type Params struct {
 	AllowedTools []string `json:"allowed_tools,omitempty"`
 }
 
-// Template is a named chat graph recipe: params plus capabilities.
+// Template is a named chat graph recipe: params plus capabilities. It is a plain
+// value: copy it with Clone (Params holds a pointer and a slice) and change params
+// with WithParams.
 type Template struct {
 	ID          string `json:"id,omitempty"`
 	Name        string `json:"name"`
@@ -41,39 +45,123 @@ type Template struct {
 	Public       bool         `json:"public,omitempty"`
 	Capabilities Capabilities `json:"capabilities"`
 	Params       Params       `json:"params"`
-
-	once  sync.Once
-	graph *Graph
-	err   error
 }
+
+// Built-in templates live for the whole process and serve every user of a warm
+// Lambda, so they are never handed out: Builtins and Builtin return deep copies,
+// and the compiled graph each built-in generates is cached beside it (a Graph is
+// immutable). A request that changes its copy changes nothing anyone else sees.
 
 //go:embed templates/builtin.json
 var builtinJSON []byte
 
-var builtins = func() []*Template {
-	var ts []*Template
+// builtin is one built-in template and its graph, compiled on first use.
+type builtin struct {
+	tpl   Template
+	graph func() (*Graph, error)
+}
+
+var builtins = func() []*builtin {
+	var ts []Template
 	if err := json.Unmarshal(builtinJSON, &ts); err != nil {
 		panic("workflow: embedded templates: " + err.Error())
 	}
-	for _, t := range ts {
-		t.Builtin = true
-		t.ID = t.Name
-	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
-	return ts
+	bs := make([]*builtin, len(ts))
+	for i := range ts {
+		b := &builtin{tpl: ts[i]}
+		b.tpl.Builtin, b.tpl.ID = true, b.tpl.Name
+		b.graph = sync.OnceValues(func() (*Graph, error) { return Compile(b.tpl.Definition(), Options{}) })
+		bs[i] = b
+	}
+	return bs
 }()
 
-// Builtins returns the built-in templates sorted by name. Do not modify them.
-func Builtins() []*Template { return builtins }
-
-// Builtin looks up a built-in template by name.
-func Builtin(name string) (*Template, bool) {
-	for _, t := range builtins {
-		if t.Name == name {
-			return t, true
+func findBuiltin(name string) *builtin {
+	for _, b := range builtins {
+		if b.tpl.Name == name {
+			return b
 		}
 	}
+	return nil
+}
+
+// Builtins returns copies of the built-in templates, sorted by name.
+func Builtins() []*Template {
+	out := make([]*Template, len(builtins))
+	for i, b := range builtins {
+		out[i] = b.tpl.Clone()
+	}
+	return out
+}
+
+// Builtin returns a copy of the built-in template with the given name.
+func Builtin(name string) (*Template, bool) {
+	if b := findBuiltin(name); b != nil {
+		return b.tpl.Clone(), true
+	}
 	return nil, false
+}
+
+// Clone returns a deep copy of t.
+func (t *Template) Clone() *Template {
+	c := *t
+	c.Params = t.Params.clone()
+	return &c
+}
+
+// WithParams returns a copy of t with the set fields of o (non-zero; a non-empty
+// allowed_tools) over t's params. Neither t nor o is changed, and the copy shares
+// no memory with either.
+func (t *Template) WithParams(o Params) *Template {
+	c := t.Clone()
+	p := &c.Params
+	if o.Provider != "" {
+		p.Provider = o.Provider
+	}
+	if o.Model != "" {
+		p.Model = o.Model
+	}
+	if o.SystemPrompt != "" {
+		p.SystemPrompt = o.SystemPrompt
+	}
+	if o.Temperature != nil {
+		temp := *o.Temperature
+		p.Temperature = &temp
+	}
+	if o.MaxTokens != 0 {
+		p.MaxTokens = o.MaxTokens
+	}
+	if o.MemoryWindow != 0 {
+		p.MemoryWindow = o.MemoryWindow
+	}
+	if o.TopK != 0 {
+		p.TopK = o.TopK
+	}
+	if o.MaxToolCalls != 0 {
+		p.MaxToolCalls = o.MaxToolCalls
+	}
+	if len(o.AllowedTools) > 0 {
+		p.AllowedTools = slices.Clone(o.AllowedTools)
+	}
+	return c
+}
+
+func (p Params) clone() Params {
+	if p.Temperature != nil {
+		temp := *p.Temperature
+		p.Temperature = &temp
+	}
+	p.AllowedTools = slices.Clone(p.AllowedTools)
+	return p
+}
+
+// generates reports whether t generates the same graph as b: the fields Definition
+// reads are equal.
+func (b *builtin) generates(t *Template) bool {
+	x := &b.tpl
+	return t.ID == x.ID && t.Name == x.Name && t.Description == x.Description && t.Capabilities == x.Capabilities &&
+		reflect.DeepEqual(t.Params, x.Params)
 }
 
 // Definition generates the template's graph.
@@ -83,10 +171,14 @@ func (t *Template) Definition() *Definition {
 	return d
 }
 
-// Graph compiles the template's graph once and caches it.
+// Graph compiles the template's graph. A template that generates exactly a
+// built-in's graph (an unchanged copy of a built-in) gets that built-in's graph,
+// compiled once per process and shared; any other template compiles afresh.
 func (t *Template) Graph() (*Graph, error) {
-	t.once.Do(func() { t.graph, t.err = Compile(t.Definition(), Options{}) })
-	return t.graph, t.err
+	if b := findBuiltin(t.Name); b != nil && b.generates(t) {
+		return b.graph()
+	}
+	return Compile(t.Definition(), Options{})
 }
 
 var dynamicGraphs [8]struct {
@@ -110,8 +202,7 @@ func DynamicGraph(c Capabilities) (*Graph, error) {
 	}
 	slot := &dynamicGraphs[i]
 	slot.once.Do(func() {
-		u, _ := Builtin("universal_chat")
-		d := Generate(c, u.Params)
+		d := Generate(c, findBuiltin("universal_chat").tpl.Params)
 		d.Name = "universal_chat"
 		slot.graph, slot.err = Compile(d, Options{})
 	})
@@ -184,13 +275,25 @@ func Generate(c Capabilities, p Params) *Definition {
 // ValidateTemplate checks a user template's fields; problems use JSON pointers into
 // the template document.
 func ValidateTemplate(t *Template, opts Options) []Problem {
+	_, ps := compileTemplate(t, opts)
+	return ps
+}
+
+// CompileTemplate compiles t's graph afresh. A *ValidationError's problems point
+// into the template document (/name, /params/temperature), as ValidateTemplate's.
+func CompileTemplate(t *Template, opts Options) (*Graph, error) {
+	return compiled(compileTemplate(t, opts))
+}
+
+func compileTemplate(t *Template, opts Options) (*Graph, []Problem) {
 	var ps []Problem
 	if t.Name == "" {
 		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name", Message: "name is required"})
 	} else if len(t.Name) > 100 {
 		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name", Message: "name must be at most 100 characters"})
 	}
-	for _, p := range Validate(t.Definition(), opts) {
+	g, gps := compile(t.Definition(), opts)
+	for _, p := range gps {
 		// Generated nodes take their config from params: point at the param.
 		field := p.Pointer[strings.LastIndexByte(p.Pointer, '/')+1:]
 		if _, err := strconv.Atoi(field); err == nil { // an array element, e.g. allowed_tools/0
@@ -203,7 +306,10 @@ func ValidateTemplate(t *Template, opts Options) []Problem {
 		p.Pointer, p.NodeID = "/params/"+field, ""
 		ps = append(ps, p)
 	}
-	return ps
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return g, nil
 }
 
 // paramOf maps generated node config fields back to template params.

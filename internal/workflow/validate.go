@@ -68,8 +68,10 @@ func Validate(d *Definition, opts Options) []Problem {
 
 // Compile validates d and builds its runnable Graph. Invalid definitions return a
 // *ValidationError.
-func Compile(d *Definition, opts Options) (*Graph, error) {
-	g, problems := compile(d, opts)
+func Compile(d *Definition, opts Options) (*Graph, error) { return compiled(compile(d, opts)) }
+
+// compiled turns a compile's problems into a *ValidationError.
+func compiled(g *Graph, problems []Problem) (*Graph, error) {
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
 	}

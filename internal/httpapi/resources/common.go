@@ -25,7 +25,7 @@ type Validation struct {
 
 // ToolNames lists tool names; *tools.Registry satisfies it.
 type ToolNames interface {
-	Lookup(name string) (tools.Tool, bool)
+	Has(name string) bool
 }
 
 // NewValidation checks tool names against reg; nil means the built-in tools
@@ -34,7 +34,7 @@ func NewValidation(reg ToolNames) Validation {
 	if reg == nil {
 		reg = tools.Builtins()
 	}
-	return Validation{toolExists: func(name string) bool { _, ok := reg.Lookup(name); return ok }}
+	return Validation{toolExists: reg.Has}
 }
 
 func (v Validation) options() workflow.Options {

@@ -278,9 +278,9 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 		if err := checkName(name); err != nil {
 			return err
 		}
-		gen := copyTemplate(t)
+		gen := t
 		if body.Params != nil {
-			gen.Params = mergeParams(gen.Params, *body.Params)
+			gen = t.WithParams(*body.Params)
 		}
 		if ps := workflow.ValidateTemplate(gen, v.options()); len(ps) > 0 {
 			return problemsError("the template with these params is not a valid workflow; see errors", ps)
@@ -293,51 +293,6 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 		g.Metadata["template"] = t.ID
 		return createDefinition(w, r, defs, uid, newID(), g)
 	})
-}
-
-// copyTemplate copies a template's data fields (a Template holds a sync.Once and
-// must not be copied as a value).
-func copyTemplate(t *workflow.Template) *workflow.Template {
-	p := t.Params
-	p.AllowedTools = append([]string(nil), p.AllowedTools...)
-	if p.Temperature != nil {
-		temp := *p.Temperature
-		p.Temperature = &temp
-	}
-	return &workflow.Template{ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
-		Builtin: t.Builtin, Capabilities: t.Capabilities, Params: p}
-}
-
-// mergeParams sets each field of o that is set over base.
-func mergeParams(base, o workflow.Params) workflow.Params {
-	if o.Provider != "" {
-		base.Provider = o.Provider
-	}
-	if o.Model != "" {
-		base.Model = o.Model
-	}
-	if o.SystemPrompt != "" {
-		base.SystemPrompt = o.SystemPrompt
-	}
-	if o.Temperature != nil {
-		base.Temperature = o.Temperature
-	}
-	if o.MaxTokens != 0 {
-		base.MaxTokens = o.MaxTokens
-	}
-	if o.MemoryWindow != 0 {
-		base.MemoryWindow = o.MemoryWindow
-	}
-	if o.TopK != 0 {
-		base.TopK = o.TopK
-	}
-	if o.MaxToolCalls != 0 {
-		base.MaxToolCalls = o.MaxToolCalls
-	}
-	if o.AllowedTools != nil {
-		base.AllowedTools = o.AllowedTools
-	}
-	return base
 }
 
 // DefinitionExecutions lists the caller's executions of a definition they can
