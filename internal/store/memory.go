@@ -757,10 +757,29 @@ func checkResponse(r *IdempotencyRecord) error {
 
 // CheckCompletion validates the completion of an idempotency record.
 func CheckCompletion(r *IdempotencyRecord) error {
+	if err := checkIdemKey(r); err != nil {
+		return err
+	}
+	return checkResponse(r)
+}
+
+// CheckRelease validates the release of an idempotency record: it names the
+// request (user, key, request hash) whose in-progress record is to go.
+func CheckRelease(r *IdempotencyRecord) error {
+	if err := checkIdemKey(r); err != nil {
+		return err
+	}
+	if r.RequestHash == "" {
+		return Invalid("releasing an idempotency record needs its request hash")
+	}
+	return nil
+}
+
+func checkIdemKey(r *IdempotencyRecord) error {
 	if r == nil || r.UserID == "" || r.Key == "" {
 		return Invalid("an idempotency record needs a user id and a key")
 	}
-	return checkResponse(r)
+	return nil
 }
 
 // CompleteIdempotency stores the response of an in-progress record. Returns
@@ -779,6 +798,25 @@ func (m *Memory) CompleteIdempotency(_ context.Context, r *IdempotencyRecord) er
 		return Conflict("idempotency key %q is already %s", r.Key, old.State)
 	}
 	old.State, old.StatusCode, old.Response = IdemDone, r.StatusCode, slices.Clone(r.Response)
+	return nil
+}
+
+// ReleaseIdempotency deletes the in-progress record of r's request (same user, key
+// and request hash), so a retry with that key runs anew. Returns not_found if there
+// is no live in-progress record of that request: a completed record is never
+// released, nor another request's.
+func (m *Memory) ReleaseIdempotency(_ context.Context, r *IdempotencyRecord) error {
+	if err := CheckRelease(r); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(r.UserID, r.Key)
+	old, ok := m.idem[k]
+	if !ok || !m.now().Before(old.ExpiresAt) || old.State != IdemInProgress || old.RequestHash != r.RequestHash {
+		return NotFound("in-progress idempotency key", r.Key)
+	}
+	delete(m.idem, k)
 	return nil
 }
 

@@ -114,6 +114,25 @@ func (s *Store) CompleteIdempotency(ctx context.Context, r *store.IdempotencyRec
 	return store.Conflict("idempotency key %q is already %s", r.Key, store.IdemDone)
 }
 
+// ReleaseIdempotency deletes the in-progress record of r's request (same user, key
+// and request hash), so a retry with that key runs anew. Returns not_found if there
+// is no live in-progress record of that request: a completed record is never
+// released, nor another request's.
+func (s *Store) ReleaseIdempotency(ctx context.Context, r *store.IdempotencyRecord) error {
+	if err := store.CheckRelease(r); err != nil {
+		return err
+	}
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: idemKey(r.UserID, r.Key),
+		ConditionExpression:      aws.String("#st = :prog AND #h = :h AND #exp > :now"),
+		ExpressionAttributeNames: map[string]string{"#st": "state", "#h": "request_hash", "#exp": "expires"},
+		ExpressionAttributeValues: item{":prog": sv(store.IdemInProgress), ":h": sv(r.RequestHash),
+			":now": sv(store.TimeKey(s.now()))}})
+	if conditionFailed(err) {
+		return store.NotFound("in-progress idempotency key", r.Key)
+	}
+	return s.wrap("releasing idempotency record", err)
+}
+
 // GetIdempotency returns a live record. Returns not_found if absent or expired.
 func (s *Store) GetIdempotency(ctx context.Context, userID, k string) (*store.IdempotencyRecord, error) {
 	it, err := s.get(ctx, idemKey(userID, k))
