@@ -156,6 +156,9 @@ type Execution struct {
 	Output          string           `json:"output,omitempty"`
 	Log             []NodeRun        `json:"log,omitempty"`
 	Metadata        map[string]any   `json:"metadata,omitempty"`
+	// Redacted is set when the execution's conversation was deleted: its content is
+	// gone for good (see Redact), and no later write brings it back.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // MaxRecordedToolResult bounds each tool result kept on an execution record (the
@@ -294,4 +297,8 @@ type IdempotencyRecord struct {
 	Response    []byte    `json:"response,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+
+	// ConversationID is the conversation a kept response belongs to (its top-level
+	// conversation_id); deleting that conversation deletes the record.
+	ConversationID string `json:"conversation_id,omitempty"`
 }

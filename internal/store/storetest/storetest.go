@@ -100,6 +100,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Turn_ReplyAtTheCapOfEscapedCharactersIsStored", testEscapedReplyAtCap},
 		{"Conversations_ListByRecencyAndUpdateTitleSummary", testConversations},
 		{"Conversations_DeleteRemovesMessages", testDeleteConversation},
+		{"Conversations_DeleteRemovesContentEverywhereForGood", testDeleteRedacts},
 		{"Definitions_UpdateKeepsOldVersionsReadable", testDefinitionVersions},
 		{"Definitions_PublicReadableByAllChangeableByOwner", testPublicDefinitions},
 		{"Definitions_OversizeGraphIsTooLargeAndWritesNothing", testOversizeDefinition},
