@@ -42,6 +42,8 @@ const (
 	CodeTimeout      = "timeout"
 	CodeCancelled    = "cancelled"
 	CodeDisconnected = "client_disconnected"
+	// CodeConversationDeleted: the conversation was deleted while its turn ran.
+	CodeConversationDeleted = "conversation_deleted"
 )
 
 // StatusClientClosed is the status recorded for a run the client abandoned (nginx's
@@ -80,6 +82,7 @@ var codes = map[string]codeInfo{
 	CodeTimeout:              {http.StatusGatewayTimeout, "Run timed out", false},
 	CodeCancelled:            {StatusClientClosed, "Run cancelled", false},
 	CodeDisconnected:         {StatusClientClosed, "Client went away", false},
+	CodeConversationDeleted:  {http.StatusGone, "Conversation deleted", false},
 	CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable", true},
 	CodeStorage:              {http.StatusInternalServerError, "Internal error", true},
 	CodeInternal:             {http.StatusInternalServerError, "Internal error", true},
