@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -59,7 +60,8 @@ func Replayable(status int) bool {
 // running twice — a chat retried after a timeout is not sent to the model again.
 // A first request that ends without such an answer (cancelled because the client
 // gave up, a 5xx, a panic, an answer too large to keep) releases its key at once,
-// so the retry — the documented use after a timeout — runs anew. The same key with
+// so the retry — the documented use after a timeout — runs anew. An answer that
+// names a conversation is deleted with it (see conversationOf). The same key with
 // a different request, or while the first is still running, is a 409. Streaming
 // requests are not replayable and ignore the header. Keys are per user. If the key
 // cannot be stored the request is served without it (logged), like the rate
@@ -114,6 +116,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 				return
 			}
 			rec.State, rec.StatusCode, rec.Response = store.IdemDone, cw.status, cw.buf.Bytes()
+			rec.ConversationID = conversationOf(rec.Response)
 			if err := s.CompleteIdempotency(context.WithoutCancel(r.Context()), rec); err != nil {
 				Logger(r.Context()).Warn("keeping the idempotent response", "key_hash", rec.RequestHash[:12], "err", err)
 				return
@@ -129,6 +132,18 @@ func release(r *http.Request, s IdempotencyStore, rec *store.IdempotencyRecord) 
 	if err := s.ReleaseIdempotency(context.WithoutCancel(r.Context()), rec); err != nil {
 		Logger(r.Context()).Warn("releasing the idempotency key", "key_hash", rec.RequestHash[:12], "err", err)
 	}
+}
+
+// conversationOf is the top-level conversation_id of a JSON answer, or "". A kept
+// answer naming a conversation is tied to it: it is not kept if the conversation
+// was deleted meanwhile (the key is released), and it goes when the conversation
+// is deleted later.
+func conversationOf(body []byte) string {
+	var v struct {
+		ConversationID string `json:"conversation_id"`
+	}
+	_ = json.Unmarshal(body, &v) // not JSON, or not an object: nothing to tie
+	return v.ConversationID
 }
 
 // replay answers a retry from the kept record.

@@ -1,5 +1,7 @@
 package store
 
+import "encoding/json"
+
 // Deleting a conversation deletes its messages and every response kept for an
 // Idempotency-Key that names it, and redacts its executions: an execution record
 // outlives its conversation (usage, cost and analytics are per execution, and must
@@ -22,7 +24,9 @@ func (e *Execution) Redact() {
 	if len(e.ToolCallRecords) > 0 {
 		tcs := make([]ToolCallRecord, len(e.ToolCallRecords))
 		for i, tc := range e.ToolCallRecords {
-			tcs[i] = ToolCallRecord{ID: tc.ID, Name: tc.Name, IsError: tc.IsError, DurationMS: tc.DurationMS}
+			// The arguments stay a JSON object, as readers expect, with nothing in it.
+			tcs[i] = ToolCallRecord{ID: tc.ID, Name: tc.Name, Arguments: json.RawMessage(`{}`), IsError: tc.IsError,
+				DurationMS: tc.DurationMS}
 		}
 		e.ToolCallRecords = tcs
 	}
