@@ -3,6 +3,10 @@
 // its owner first, so a lookup with another user's id finds nothing. Memory is an
 // in-memory implementation used by offline runs and logic tests; the DynamoDB
 // implementation lives in a sub-package and passes the same suite.
+//
+// Deleting a conversation removes its content everywhere it is stored, for good:
+// messages and kept Idempotency-Key answers are deleted, executions redacted (see
+// Execution.Redact, which owns what counts as content).
 package store
 
 import (
