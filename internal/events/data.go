@@ -86,4 +86,7 @@ type ExecutionEndData struct {
 	ErrorCode    string  `json:"error_code,omitempty"`
 	ErrorMessage string  `json:"error_message,omitempty"`
 	Output       string  `json:"output,omitempty"`
+	// OutputBytes is the size of the reply; set by WithoutContent, which empties
+	// Output.
+	OutputBytes int `json:"output_bytes,omitempty"`
 }

@@ -7,9 +7,11 @@ import (
 )
 
 // Logger returns the logging subscriber: one structured line per event, with the
-// ids as attributes so an execution's trail is one query away.
+// ids as attributes so an execution's trail is one query away. Lines carry the
+// event WithoutContent: ids, sizes, codes, tokens and timings, never what was said.
 func Logger(logger *slog.Logger) Handler {
 	return func(ctx context.Context, e Event) error {
+		e = e.WithoutContent()
 		logger.LogAttrs(ctx, slog.LevelInfo, "workflow event",
 			slog.String("event_id", e.ID),
 			slog.String("event_type", e.Type),

@@ -57,6 +57,9 @@ func (nopStore) GetDefinition(context.Context, string, string, int) (*store.Defi
 func (nopStore) GetTemplate(context.Context, string, string) (*workflow.Template, error) {
 	return nil, store.ErrNotFound
 }
+func (nopStore) UpdateExecution(context.Context, string, string, func(*store.Execution) error) (*store.Execution, error) {
+	return nil, store.ErrNotFound
+}
 
 // BenchmarkEngine is BenchmarkExecute with a store that keeps nothing: prepare,
 // supersteps, the model stream, events and the Result — the part comparable with

@@ -29,6 +29,9 @@ const (
 	CodeInternal     = "internal"
 	CodeCancelled    = "cancelled"
 	CodeDisconnected = "client_disconnected"
+	// CodeConversationDeleted: the conversation was deleted while its turn ran; the
+	// reply was not kept (the delete removed the turn's content for good).
+	CodeConversationDeleted = "conversation_deleted"
 )
 
 // PreparationError is a failure before the run started: bad input, unknown source,

@@ -31,6 +31,9 @@ type Store interface {
 	// FinishTurn stores the assistant message, the conversation aggregates and the
 	// terminal execution in one transaction.
 	FinishTurn(ctx context.Context, userID, convID string, t store.FinishTurn) error
+	// UpdateExecution applies fn to the stored execution; status only moves forward
+	// and a redacted record stays redacted. Returns not_found if it does not exist.
+	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
 	// GetDefinition returns a definition version (0 = latest). Returns not_found if
 	// it does not exist or belongs to someone else.
 	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)

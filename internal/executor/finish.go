@@ -94,8 +94,21 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		exec.MessageID = am.ID
 	}
 	exec.ToolCallRecords = recordedToolCalls(st.records)
-	if err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
-		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec}); err != nil {
+	err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
+		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec})
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		// The conversation was deleted while the turn ran (it existed at the start).
+		if runErr == nil {
+			runErr = &RuntimeError{Code: CodeConversationDeleted,
+				Message: "the conversation was deleted while this turn ran; the reply was not kept"}
+			res.Status, evType = store.ExecFailed, events.ExecutionFailed
+			res.Error = &ErrorBody{Code: CodeConversationDeleted, Message: PublicMessage(runErr)}
+		}
+		r.endDeleted(wctx, res, exec)
+		am = nil
+	default:
 		r.x.o.Logger.Error("finish turn", "execution_id", r.id, "err", err)
 		if runErr == nil {
 			runErr = &RuntimeError{Code: CodeStorage, Message: "storing the reply", Err: err}
@@ -124,6 +137,33 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		r.x.o.Logger.Warn("flushing events", "execution_id", r.id, "err", err)
 	}
 	return res, runErr
+}
+
+// errEnded stops the update of an execution the record subscriber already ended.
+var errEnded = errors.New("execution already ended")
+
+// endDeleted ends a turn whose conversation was deleted while it ran. The delete
+// took the turn's content for good, so none is kept or passed on: no assistant
+// message, no reply in the Result or the terminal event, and the execution (which
+// the delete redacted) ends redacted with the run's status — failed with
+// conversation_deleted unless the run had already failed or been cancelled — never
+// left running. Nothing brings the conversation back: every write that needs it
+// fails.
+func (r *run) endDeleted(ctx context.Context, res *Result, exec *store.Execution) {
+	res.Response, res.ToolCalls = "", nil
+	exec.Status, exec.ErrorCode, exec.ErrorMessage, exec.MessageID = res.Status, res.Error.Code, res.Error.Message, ""
+	exec.Redact()
+	_, err := r.x.o.Store.UpdateExecution(ctx, r.userID, r.id, func(x *store.Execution) error {
+		if store.Terminal(x.Status) {
+			return errEnded
+		}
+		*x = *exec
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnded) {
+		// The terminal event still reaches the record subscriber, which ends it.
+		r.x.o.Logger.Warn("ending the execution of a deleted conversation", "execution_id", r.id, "err", err)
+	}
 }
 
 func errCode(r *Result) string {

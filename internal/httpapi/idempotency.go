@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -23,23 +24,48 @@ type IdempotencyStore interface {
 	GetIdempotency(ctx context.Context, userID, key string) (*store.IdempotencyRecord, error)
 	// CompleteIdempotency stores the response of an in-progress record.
 	CompleteIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
+	// ReleaseIdempotency deletes the in-progress record of r's request. Returns
+	// not_found if there is none (a completed record is never released).
+	ReleaseIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
 }
 
 // IdempotencyTTL is how long a key's answer is kept.
 const IdempotencyTTL = 24 * time.Hour
 
-// maxReplayBytes bounds a response kept for replay; a larger one is not kept (the
-// key then stays in progress until it expires, and a retry is told so).
-const maxReplayBytes = 256 << 10
+// MaxReplayBytes bounds a response kept for replay (store.MaxResponseBytes, the
+// item budget); a larger answer is not kept and its key is released.
+const MaxReplayBytes = store.MaxResponseBytes
+
+// Replayable reports whether an answer with this status is kept for replay: only a
+// completed answer is — a 2xx, or a 4xx the request itself caused (400, 401, 403,
+// 404, 410, 413, 422, ...), which the same request would meet again. Not kept, so a
+// retry runs anew: 408 (timeout), 409 (a conflict with a concurrent write, which a
+// retry may not meet), 425 and 429 (the server's state, not the request's), 499
+// (the client left and the run was cancelled), every 5xx, and 1xx/3xx.
+func Replayable(status int) bool {
+	switch {
+	case status >= 200 && status < 300:
+		return true
+	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooEarly,
+		status == http.StatusTooManyRequests, status == StatusClientClosed:
+		return false
+	}
+	return status >= 400 && status < 500
+}
 
 // Idempotency makes a POST with an Idempotency-Key header safe to retry: the first
-// request runs and its status and body are kept for IdempotencyTTL; a retry with the
-// same key and the same request gets that answer again (header Idempotent-Replayed:
-// true) instead of running twice — a chat retried after a timeout is not sent to the
-// model again. The same key with a different request, or while the first is still
-// running, is a 409. Streaming requests are not replayable and ignore the header.
-// Keys are per user. If the key cannot be stored the request is served without it
-// (logged), like the rate limiter's fail-open.
+// request runs and, when its answer is Replayable and at most MaxReplayBytes, its
+// status and body are kept for IdempotencyTTL; a retry with the same key and the
+// same request gets that answer again (header Idempotent-Replayed: true) instead of
+// running twice — a chat retried after a timeout is not sent to the model again.
+// A first request that ends without such an answer (cancelled because the client
+// gave up, a 5xx, a panic, an answer too large to keep) releases its key at once,
+// so the retry — the documented use after a timeout — runs anew. An answer that
+// names a conversation is deleted with it (see conversationOf). The same key with
+// a different request, or while the first is still running, is a 409. Streaming
+// requests are not replayable and ignore the header. Keys are per user. If the key
+// cannot be stored the request is served without it (logged), like the rate
+// limiter's fail-open.
 func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 	if now == nil {
 		now = time.Now
@@ -78,16 +104,46 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 				return
 			}
 			cw := &captureWriter{ResponseWriter: w, status: http.StatusOK}
+			kept := false
+			// Deferred, so a panic (on its way to Recover) releases the key too.
+			defer func() {
+				if !kept {
+					release(r, s, rec)
+				}
+			}()
 			next.ServeHTTP(cw, r2)
-			if cw.overflow {
+			if cw.overflow || !Replayable(cw.status) {
 				return
 			}
 			rec.State, rec.StatusCode, rec.Response = store.IdemDone, cw.status, cw.buf.Bytes()
+			rec.ConversationID = conversationOf(rec.Response)
 			if err := s.CompleteIdempotency(context.WithoutCancel(r.Context()), rec); err != nil {
 				Logger(r.Context()).Warn("keeping the idempotent response", "key_hash", rec.RequestHash[:12], "err", err)
+				return
 			}
+			kept = true
 		})
 	}
+}
+
+// release frees the key of a request that ended without an answer to keep. It
+// runs after the client may have gone, so it does not use the request's context.
+func release(r *http.Request, s IdempotencyStore, rec *store.IdempotencyRecord) {
+	if err := s.ReleaseIdempotency(context.WithoutCancel(r.Context()), rec); err != nil {
+		Logger(r.Context()).Warn("releasing the idempotency key", "key_hash", rec.RequestHash[:12], "err", err)
+	}
+}
+
+// conversationOf is the top-level conversation_id of a JSON answer, or "". A kept
+// answer naming a conversation is tied to it: it is not kept if the conversation
+// was deleted meanwhile (the key is released), and it goes when the conversation
+// is deleted later.
+func conversationOf(body []byte) string {
+	var v struct {
+		ConversationID string `json:"conversation_id"`
+	}
+	_ = json.Unmarshal(body, &v) // not JSON, or not an object: nothing to tie
+	return v.ConversationID
 }
 
 // replay answers a retry from the kept record.
@@ -133,7 +189,7 @@ func (c *captureWriter) WriteHeader(status int) {
 func (c *captureWriter) Write(b []byte) (int, error) {
 	c.wrote = true
 	if !c.overflow {
-		if c.buf.Len()+len(b) > maxReplayBytes {
+		if c.buf.Len()+len(b) > MaxReplayBytes {
 			c.overflow = true
 			c.buf.Reset()
 		} else {

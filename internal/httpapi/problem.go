@@ -1,8 +1,14 @@
 // Package httpapi is the HTTP layer every chatter function shares: RFC 9457 problem
 // responses with stable codes, the middleware chain (request id, recover, access log,
-// body limit, auth, rate limits), JSON decoding, pagination, the SSE writer and route
-// registration. It imports neither the executor nor any LLM SDK, so CRUD functions
-// stay small; the execution handlers live in httpapi/chat.
+// body limit, auth, rate limits, Idempotency-Key), JSON decoding, pagination, the SSE
+// writer and route registration. It imports neither the executor nor any LLM SDK, so
+// CRUD functions stay small; the execution handlers live in httpapi/chat.
+//
+// Idempotency-Key keeps completed answers only (Replayable: 2xx, and 4xx the request
+// caused — not 408, 409, 425, 429 or 499 — up to MaxReplayBytes); a first request
+// that ends otherwise releases its key at once, so the retry runs anew. An answer
+// naming a conversation goes when the conversation is deleted. Logs carry ids,
+// statuses, sizes, codes and durations, never a request or response body.
 package httpapi
 
 import (
@@ -42,6 +48,8 @@ const (
 	CodeTimeout      = "timeout"
 	CodeCancelled    = "cancelled"
 	CodeDisconnected = "client_disconnected"
+	// CodeConversationDeleted: the conversation was deleted while its turn ran.
+	CodeConversationDeleted = "conversation_deleted"
 )
 
 // StatusClientClosed is the status recorded for a run the client abandoned (nginx's
@@ -80,6 +88,7 @@ var codes = map[string]codeInfo{
 	CodeTimeout:              {http.StatusGatewayTimeout, "Run timed out", false},
 	CodeCancelled:            {StatusClientClosed, "Run cancelled", false},
 	CodeDisconnected:         {StatusClientClosed, "Client went away", false},
+	CodeConversationDeleted:  {http.StatusGone, "Conversation deleted", false},
 	CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable", true},
 	CodeStorage:              {http.StatusInternalServerError, "Internal error", true},
 	CodeInternal:             {http.StatusInternalServerError, "Internal error", true},

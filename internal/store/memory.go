@@ -246,13 +246,26 @@ func (m *Memory) UpdateConversation(_ context.Context, userID, convID string, fn
 	return &out, nil
 }
 
-// DeleteConversation deletes a conversation and all its messages.
+// DeleteConversation deletes a conversation, all its messages and the responses
+// kept for it, and redacts its executions (see Redact).
 func (m *Memory) DeleteConversation(_ context.Context, userID, convID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := ck(userID, convID)
 	if _, ok := m.convs[k]; !ok {
 		return NotFound("conversation", convID)
+	}
+	for _, id := range ExecutionIDs(m.msgs[k]) {
+		if e, ok := m.execs[ck(userID, id)]; ok {
+			ec := *e
+			ec.Redact()
+			m.execs[ck(userID, id)] = &ec
+		}
+	}
+	for ik, r := range m.idem {
+		if r.UserID == userID && r.ConversationID == convID {
+			delete(m.idem, ik)
+		}
 	}
 	delete(m.convs, k)
 	delete(m.msgs, k)
@@ -605,10 +618,13 @@ func (m *Memory) UpdateExecution(_ context.Context, userID, id string, fn func(*
 	return &out, nil
 }
 
-// CheckTransition keeps an update's identity and enforces that status only moves
-// forward (running -> completed|failed|cancelled).
+// CheckTransition keeps an update's identity, keeps a redacted record redacted, and
+// enforces that status only moves forward (running -> completed|failed|cancelled).
 func CheckTransition(old, e *Execution) error {
 	e.ID, e.UserID = old.ID, old.UserID
+	if old.Redacted {
+		e.Redact()
+	}
 	if Terminal(old.Status) && e.Status != old.Status {
 		return Conflict("execution %q is already %s", old.ID, old.Status)
 	}
@@ -757,14 +773,35 @@ func checkResponse(r *IdempotencyRecord) error {
 
 // CheckCompletion validates the completion of an idempotency record.
 func CheckCompletion(r *IdempotencyRecord) error {
-	if r == nil || r.UserID == "" || r.Key == "" {
-		return Invalid("an idempotency record needs a user id and a key")
+	if err := checkIdemKey(r); err != nil {
+		return err
 	}
 	return checkResponse(r)
 }
 
-// CompleteIdempotency stores the response of an in-progress record. Returns
-// not_found if there is no live record, conflict if it is already done.
+// CheckRelease validates the release of an idempotency record: it names the
+// request (user, key, request hash) whose in-progress record is to go.
+func CheckRelease(r *IdempotencyRecord) error {
+	if err := checkIdemKey(r); err != nil {
+		return err
+	}
+	if r.RequestHash == "" {
+		return Invalid("releasing an idempotency record needs its request hash")
+	}
+	return nil
+}
+
+func checkIdemKey(r *IdempotencyRecord) error {
+	if r == nil || r.UserID == "" || r.Key == "" {
+		return Invalid("an idempotency record needs a user id and a key")
+	}
+	return nil
+}
+
+// CompleteIdempotency stores the response of an in-progress record, tied to
+// r.ConversationID when set. Returns not_found if there is no live record or the
+// conversation does not exist (it was deleted while the request ran: the response
+// is not kept), conflict if the record is already done.
 func (m *Memory) CompleteIdempotency(_ context.Context, r *IdempotencyRecord) error {
 	if err := CheckCompletion(r); err != nil {
 		return err
@@ -778,7 +815,32 @@ func (m *Memory) CompleteIdempotency(_ context.Context, r *IdempotencyRecord) er
 	if old.State != IdemInProgress {
 		return Conflict("idempotency key %q is already %s", r.Key, old.State)
 	}
+	if r.ConversationID != "" {
+		if _, ok := m.convs[ck(r.UserID, r.ConversationID)]; !ok {
+			return NotFound("conversation", r.ConversationID)
+		}
+	}
 	old.State, old.StatusCode, old.Response = IdemDone, r.StatusCode, slices.Clone(r.Response)
+	old.ConversationID = r.ConversationID
+	return nil
+}
+
+// ReleaseIdempotency deletes the in-progress record of r's request (same user, key
+// and request hash), so a retry with that key runs anew. Returns not_found if there
+// is no live in-progress record of that request: a completed record is never
+// released, nor another request's.
+func (m *Memory) ReleaseIdempotency(_ context.Context, r *IdempotencyRecord) error {
+	if err := CheckRelease(r); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(r.UserID, r.Key)
+	old, ok := m.idem[k]
+	if !ok || !m.now().Before(old.ExpiresAt) || old.State != IdemInProgress || old.RequestHash != r.RequestHash {
+		return NotFound("in-progress idempotency key", r.Key)
+	}
+	delete(m.idem, k)
 	return nil
 }
 

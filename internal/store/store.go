@@ -3,6 +3,10 @@
 // its owner first, so a lookup with another user's id finds nothing. Memory is an
 // in-memory implementation used by offline runs and logic tests; the DynamoDB
 // implementation lives in a sub-package and passes the same suite.
+//
+// Deleting a conversation removes its content everywhere it is stored, for good:
+// messages and kept Idempotency-Key answers are deleted, executions redacted (see
+// Execution.Redact, which owns what counts as content).
 package store
 
 import (
@@ -162,6 +166,9 @@ type Execution struct {
 	Output          string           `json:"output,omitempty"`
 	Log             []NodeRun        `json:"log,omitempty"`
 	Metadata        map[string]any   `json:"metadata,omitempty"`
+	// Redacted is set when the execution's conversation was deleted: its content is
+	// gone for good (see Redact), and no later write brings it back.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // MaxRecordedToolResult bounds each tool result kept on an execution record (the
@@ -300,4 +307,8 @@ type IdempotencyRecord struct {
 	Response    []byte    `json:"response,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+
+	// ConversationID is the conversation a kept response belongs to (its top-level
+	// conversation_id); deleting that conversation deletes the record.
+	ConversationID string `json:"conversation_id,omitempty"`
 }

@@ -2,6 +2,13 @@
 // and event log in the store from events that arrive at least once and in any
 // order. The executor's fallback uses the same Apply when the bus is unreachable,
 // so there is one way an event becomes stored state.
+//
+// The event log holds events WithoutContent (ids, codes, sizes, tokens, timings);
+// conversation content is kept only on the execution record, which the store
+// redacts for good when the conversation is deleted. So an event that arrives after
+// the delete — EventBridge redelivers, late and out of order — stores nothing of
+// what was said: its log entry has no content, and its update of the record cannot
+// undo the redaction.
 package record
 
 import (
@@ -116,14 +123,11 @@ func same(a, b *store.Execution) bool {
 		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output
 }
 
-// logEntry is e as an entry of the event log. The terminal event's output is left
-// out: the record holds it, and the log stays small.
+// logEntry is e as an entry of the event log: WithoutContent, so the log never
+// holds conversation content (the record does, and deleting the conversation
+// redacts it there), and a late or redelivered event cannot bring any back.
 func logEntry(e events.Event) (store.ExecutionEvent, error) {
-	data := e.Data
-	if end, ok := e.EndData(); ok {
-		end.Output = ""
-		data = end
-	}
+	data := e.WithoutContent().Data
 	ev := store.ExecutionEvent{ID: e.ID, ExecutionID: e.ExecutionID, UserID: e.UserID, Seq: e.Seq, Type: e.Type, Time: e.Time}
 	if data != nil {
 		b, err := json.Marshal(data)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,7 +58,9 @@ type envOpts struct {
 	noServer  bool
 	limiter   httpapi.Limiter
 	rates     map[httpapi.Class]httpapi.Rate
-	idem      bool // keep Idempotency-Key answers in the env's store
+	idem      bool             // keep Idempotency-Key answers in the env's store
+	emitter   executor.Emitter // replaces the env's Recorder
+	logger    *slog.Logger     // for the router and the executor; default discards
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -78,12 +81,20 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.provider != nil {
 		p = o.provider
 	}
-	x, err := executor.New(executor.Options{Store: st, Emitter: rec, Providers: []llm.Provider{p},
-		Unavailable: map[string]string{"openai": "OPENAI_API_KEY is not set"}, RetryBase: time.Millisecond})
+	var em executor.Emitter = rec
+	if o.emitter != nil {
+		em = o.emitter
+	}
+	logger := o.logger
+	if logger == nil {
+		logger = discardLogger()
+	}
+	x, err := executor.New(executor.Options{Store: st, Emitter: em, Providers: []llm.Provider{p},
+		Unavailable: map[string]string{"openai": "OPENAI_API_KEY is not set"}, RetryBase: time.Millisecond, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates, Logger: discardLogger()}
+	cfg := httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates, Logger: logger}
 	if o.idem {
 		cfg.Idempotency = st.Memory
 	}

@@ -18,12 +18,18 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // dynamoEnv serves the API over the DynamoDB store on moto, in a table of its own.
 func dynamoEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnv(t, envOpts{st: dynamoStore(t)})
+}
+
+// dynamoStore is the DynamoDB store on moto, in a table of its own.
+func dynamoStore(t *testing.T) *dynamo.Store {
+	t.Helper()
 	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 	name := fmt.Sprintf("resources-test-%d", time.Now().UnixNano())
 	if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
-	return newEnv(t, envOpts{st: dynamo.New(db, name, dynamo.Options{})})
+	return dynamo.New(db, name, dynamo.Options{})
 }
 
 func TestDynamo_OtherUsersRecordIsNotFoundOnEveryIDRoute(t *testing.T) {

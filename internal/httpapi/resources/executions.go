@@ -69,6 +69,8 @@ type ExecutionSummary struct {
 	Mode           string          `json:"mode"`
 	Provider       string          `json:"provider,omitempty"`
 	Model          string          `json:"model,omitempty"`
+	// Redacted: the conversation was deleted; the content is gone (see store.Redact).
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // ExecutionDetail is one execution with its node log (executor.DetailedResponse's
@@ -87,7 +89,7 @@ func executionSummary(e *store.Execution) ExecutionSummary {
 			TotalTokens: e.Usage.Total(), CacheReadTokens: e.Usage.CacheReadTokens,
 			CacheWriteTokens: e.Usage.CacheWriteTokens, Cost: e.Cost, CostKnown: e.CostKnown},
 		Steps: e.Steps, StartedAt: e.StartedAt, CompletedAt: e.FinishedAt, DurationMS: e.DurationMS,
-		Mode: e.Mode, Provider: e.Provider, Model: e.Model,
+		Mode: e.Mode, Provider: e.Provider, Model: e.Model, Redacted: e.Redacted,
 	}
 	if s.Output.ToolCalls == nil {
 		s.Output.ToolCalls = []store.ToolCallRecord{}

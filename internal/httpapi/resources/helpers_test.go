@@ -56,6 +56,7 @@ type env struct {
 	srv      *httptest.Server
 	st       resources.Store
 	x        *executor.Executor
+	rec      *events.Recorder // every event of every run, for tests that play the record subscriber
 	key      jwk.Key
 	patterns []string
 	// noCheck turns off the OpenAPI check of responses (the DynamoDB suite).
@@ -67,6 +68,7 @@ type envOpts struct {
 	limiter httpapi.Limiter
 	rates   map[httpapi.Class]httpapi.Rate
 	noCheck bool
+	idem    bool // keep Idempotency-Key answers in st
 }
 
 // execStore is what the executor needs; both stores have it.
@@ -97,17 +99,22 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if !ok {
 		t.Fatalf("%T is not an executor store", st)
 	}
-	x, err := executor.New(executor.Options{Store: xs, Emitter: &events.Recorder{},
+	rec := &events.Recorder{}
+	x, err := executor.New(executor.Options{Store: xs, Emitter: rec,
 		Providers: []llm.Provider{devllm.New(devllm.Options{})}, RetryBase: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates,
-		Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)})
+	cfg := httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates,
+		Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)}
+	if o.idem {
+		cfg.Idempotency = st.(httpapi.IdempotencyStore)
+	}
+	rt := httpapi.NewRouter(cfg)
 	chat.Register(rt, x)
-	rec := &recorder{rt: rt}
-	resources.Register(rec, resources.Deps{Store: st, Defaults: resources.Defaults{Providers: []string{"devllm"}}})
-	e := &env{st: st, x: x, key: key, patterns: rec.patterns, noCheck: o.noCheck}
+	routes := &recorder{rt: rt}
+	resources.Register(routes, resources.Deps{Store: st, Defaults: resources.Defaults{Providers: []string{"devllm"}}})
+	e := &env{st: st, x: x, rec: rec, key: key, patterns: routes.patterns, noCheck: o.noCheck}
 	e.srv = httptest.NewServer(rt)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -416,18 +417,57 @@ func (s *Store) UpdateConversation(ctx context.Context, userID, convID string, f
 	}
 }
 
-// DeleteConversation deletes a conversation and all its messages, batched.
+// DeleteConversation deletes a conversation, its messages and the responses kept
+// for it, and redacts its executions (see store.Redact). The record goes first:
+// from then on the conversation is not listed, no turn can finish in it and no
+// response can be kept for it (each needs the record), so the partition read after
+// it sees everything there is to remove. A delete cut short is finished by the next
+// one, which finds the partition without its record.
 func (s *Store) DeleteConversation(ctx context.Context, userID, convID string) error {
-	if _, err := s.GetConversation(ctx, userID, convID); err != nil {
-		return err
-	}
-	s.hints.drop(convPK(userID, convID))
-	// The record goes first, so a delete cut short leaves no listed conversation.
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: convKey(userID, convID)}); err != nil {
+	pk := convPK(userID, convID)
+	s.hints.drop(pk)
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: convKey(userID, convID),
+		ReturnValues: types.ReturnValueAllOld})
+	if err != nil {
 		return s.wrap("deleting conversation", err)
 	}
-	return s.wrap("deleting messages", s.deletePartition(ctx, convPK(userID, convID)))
+	its, err := s.partition(ctx, pk, "execution_id", aIdemKey)
+	if err != nil {
+		return s.wrap("reading conversation", err)
+	}
+	if len(out.Attributes) == 0 && len(its) == 0 {
+		return store.NotFound("conversation", convID)
+	}
+	var msgs []store.Message
+	var kept []item
+	for _, it := range its {
+		switch {
+		case isMsg(it):
+			msgs = append(msgs, decodeMsg(it))
+		case isIdemLink(it):
+			kept = append(kept, idemKey(userID, getS(it, aIdemKey)))
+		}
+	}
+	for _, id := range store.ExecutionIDs(msgs) {
+		_, err := s.UpdateExecution(ctx, userID, id, func(e *store.Execution) error {
+			if e.Redacted {
+				return errRedacted
+			}
+			e.Redact()
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRedacted) && !errors.Is(err, store.ErrNotFound) {
+			return s.wrap("redacting execution", err)
+		}
+	}
+	if err := s.deleteItems(ctx, kept); err != nil {
+		return s.wrap("deleting kept responses", err)
+	}
+	return s.wrap("deleting messages", s.deleteItems(ctx, its))
 }
+
+// errRedacted stops the redaction of a record that already is.
+var errRedacted = errors.New("already redacted")
 
 // ListMessages lists a conversation's messages, oldest first.
 func (s *Store) ListMessages(ctx context.Context, userID, convID string, p store.PageRequest) (store.Page[store.Message], error) {

@@ -8,6 +8,7 @@
 //
 //	conversation   USER#u#CONV#c      CONV            USER#u#CONVS  <last_message_at>#c
 //	message        USER#u#CONV#c      #MSG#<seq>
+//	kept response  USER#u#CONV#c      #IDEM#<key>     (link to the idempotency record)
 //	execution      USER#u#EXEC#e      EXEC            USER#u#EXECS  e
 //	event          USER#u#EXEC#e      EV#<seq>#<id>
 //	definition     USER#u#DEF#d       HEAD            USER#u#DEFS   d   (latest copy)
@@ -17,7 +18,7 @@
 //	rate window    USER#<key>#RL#<window start>       RL
 //	idempotency    USER#u#IDEM#<key>  IDEM
 //
-// "#MSG#" sorts before "CONV", so the conversation and its last N messages are one
+// "#IDEM#" < "#MSG#" < "CONV", so the conversation and its last N messages are one
 // Query read backwards; likewise an execution's events sort before its record.
 package dynamo
 
@@ -349,26 +350,49 @@ func (s *Store) writeBatch(ctx context.Context, reqs []types.WriteRequest) error
 	return nil
 }
 
-// deletePartition deletes every item under pk, batched.
-func (s *Store) deletePartition(ctx context.Context, pk string) error {
+// partition reads the keys of every item under pk, and the attributes attrs of
+// those that have them, with a consistent read.
+func (s *Store) partition(ctx context.Context, pk string, attrs ...string) ([]item, error) {
+	names := map[string]string{"#pk": aPK, "#sk": aSK}
+	proj := "#pk, #sk"
+	for i, a := range attrs {
+		n := "#a" + strconv.Itoa(i)
+		names[n] = a
+		proj += ", " + n
+	}
 	in := &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": aPK, "#sk": aSK},
-		ExpressionAttributeValues: item{":pk": sv(pk)}, ProjectionExpression: aws.String("#pk, #sk")}
-	var reqs []types.WriteRequest
+		ExpressionAttributeNames: names, ExpressionAttributeValues: item{":pk": sv(pk)}, ProjectionExpression: &proj,
+		ConsistentRead: aws.Bool(true)}
+	var out []item
 	for {
-		out, err := s.db.Query(ctx, in)
+		page, err := s.db.Query(ctx, in)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, it := range out.Items {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(getS(it, aPK), getS(it, aSK))}})
+		out = append(out, page.Items...)
+		if page.LastEvaluatedKey == nil {
+			return out, nil
 		}
-		if out.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// deleteItems deletes items (by their keys), batched.
+func (s *Store) deleteItems(ctx context.Context, its []item) error {
+	reqs := make([]types.WriteRequest, 0, len(its))
+	for _, it := range its {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(getS(it, aPK), getS(it, aSK))}})
 	}
 	return s.writeBatch(ctx, reqs)
+}
+
+// deletePartition deletes every item under pk, batched.
+func (s *Store) deletePartition(ctx context.Context, pk string) error {
+	its, err := s.partition(ctx, pk)
+	if err != nil {
+		return err
+	}
+	return s.deleteItems(ctx, its)
 }
 
 // query describes one list for page.

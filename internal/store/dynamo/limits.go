@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,7 +60,8 @@ func idemItem(r *store.IdempotencyRecord) item {
 
 func decodeIdem(it item) *store.IdempotencyRecord {
 	r := &store.IdempotencyRecord{UserID: getS(it, "user_id"), Key: getS(it, "key"), RequestHash: getS(it, "request_hash"),
-		State: getS(it, "state"), StatusCode: int(getN(it, "status_code")), CreatedAt: getTime(it, "created_at")}
+		State: getS(it, "state"), StatusCode: int(getN(it, "status_code")), CreatedAt: getTime(it, "created_at"),
+		ConversationID: getS(it, "conversation_id")}
 	if b, ok := it["response"].(*types.AttributeValueMemberB); ok {
 		r.Response = b.Value
 	}
@@ -84,8 +86,21 @@ func (s *Store) CreateIdempotency(ctx context.Context, r *store.IdempotencyRecor
 	return s.wrap("storing idempotency record", err)
 }
 
-// CompleteIdempotency stores the response of an in-progress record. Returns
-// not_found if there is no live record, conflict if it is already done.
+// A kept response that names a conversation is tied to it by a link item in the
+// conversation's partition (sorting before its messages), written in the same
+// transaction as the response and only while the conversation exists; deleting the
+// conversation reads the links and deletes the responses.
+const (
+	idemLinkPfx = "#IDEM#" // sorts before msgPfx, so a conversation's newest items stay its record and messages
+	aIdemKey    = "idem_key"
+)
+
+func isIdemLink(it item) bool { return strings.HasPrefix(getS(it, aSK), idemLinkPfx) }
+
+// CompleteIdempotency stores the response of an in-progress record, tied to
+// r.ConversationID when set. Returns not_found if there is no live record or the
+// conversation does not exist (it was deleted while the request ran: the response
+// is not kept), conflict if the record is already done.
 func (s *Store) CompleteIdempotency(ctx context.Context, r *store.IdempotencyRecord) error {
 	if err := store.CheckCompletion(r); err != nil {
 		return err
@@ -93,18 +108,38 @@ func (s *Store) CompleteIdempotency(ctx context.Context, r *store.IdempotencyRec
 	set := "SET #st = :done, status_code = :code"
 	vals := item{":done": sv(store.IdemDone), ":code": nv(int64(r.StatusCode)), ":now": sv(store.TimeKey(s.now())),
 		":prog": sv(store.IdemInProgress)}
+	names := map[string]string{"#st": "state", "#exp": "expires"}
 	if len(r.Response) > 0 {
 		set += ", #resp = :resp"
 		vals[":resp"] = &types.AttributeValueMemberB{Value: r.Response}
-	}
-	names := map[string]string{"#st": "state", "#exp": "expires"}
-	if len(r.Response) > 0 {
 		names["#resp"] = "response"
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: idemKey(r.UserID, r.Key),
-		UpdateExpression: &set, ConditionExpression: aws.String("#exp > :now AND #st = :prog"),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals})
-	if !conditionFailed(err) {
+	tx := []types.TransactWriteItem{{}}
+	if r.ConversationID != "" {
+		set += ", conversation_id = :conv"
+		vals[":conv"] = sv(r.ConversationID)
+		link := key(convPK(r.UserID, r.ConversationID), idemLinkPfx+r.Key)
+		link[aIdemKey] = sv(r.Key)
+		if !r.ExpiresAt.IsZero() {
+			link[aTTL] = nv(r.ExpiresAt.Unix() + 1) // TTL removes the link with its record
+		}
+		tx = append(tx,
+			types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table,
+				Key: convKey(r.UserID, r.ConversationID), ConditionExpression: aws.String("attribute_exists(#pk)"),
+				ExpressionAttributeNames: map[string]string{"#pk": aPK}}},
+			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: link}})
+	}
+	tx[0].Update = &types.Update{TableName: &s.table, Key: idemKey(r.UserID, r.Key), UpdateExpression: &set,
+		ConditionExpression: aws.String("#exp > :now AND #st = :prog"), ExpressionAttributeNames: names,
+		ExpressionAttributeValues: vals}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	reasons := cancelReasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case len(reasons) > 1 && reasons[1] == reasonCondition:
+		return store.NotFound("conversation", r.ConversationID)
+	case len(reasons) == 0 || reasons[0] != reasonCondition:
 		return s.wrap("completing idempotency record", err)
 	}
 	// Tell a missing record from a finished one (the rare path; one more read).
@@ -112,6 +147,25 @@ func (s *Store) CompleteIdempotency(ctx context.Context, r *store.IdempotencyRec
 		return gerr
 	}
 	return store.Conflict("idempotency key %q is already %s", r.Key, store.IdemDone)
+}
+
+// ReleaseIdempotency deletes the in-progress record of r's request (same user, key
+// and request hash), so a retry with that key runs anew. Returns not_found if there
+// is no live in-progress record of that request: a completed record is never
+// released, nor another request's.
+func (s *Store) ReleaseIdempotency(ctx context.Context, r *store.IdempotencyRecord) error {
+	if err := store.CheckRelease(r); err != nil {
+		return err
+	}
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: idemKey(r.UserID, r.Key),
+		ConditionExpression:      aws.String("#st = :prog AND #h = :h AND #exp > :now"),
+		ExpressionAttributeNames: map[string]string{"#st": "state", "#h": "request_hash", "#exp": "expires"},
+		ExpressionAttributeValues: item{":prog": sv(store.IdemInProgress), ":h": sv(r.RequestHash),
+			":now": sv(store.TimeKey(s.now()))}})
+	if conditionFailed(err) {
+		return store.NotFound("in-progress idempotency key", r.Key)
+	}
+	return s.wrap("releasing idempotency record", err)
 }
 
 // GetIdempotency returns a live record. Returns not_found if absent or expired.

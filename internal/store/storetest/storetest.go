@@ -54,6 +54,7 @@ type Repo interface {
 	CreateIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
 	CompleteIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
 	GetIdempotency(ctx context.Context, userID, key string) (*store.IdempotencyRecord, error)
+	ReleaseIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
 }
 
 // Clock is the settable time a Repo must use (its Now option).
@@ -99,6 +100,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Turn_ReplyAtTheCapOfEscapedCharactersIsStored", testEscapedReplyAtCap},
 		{"Conversations_ListByRecencyAndUpdateTitleSummary", testConversations},
 		{"Conversations_DeleteRemovesMessages", testDeleteConversation},
+		{"Conversations_DeleteRemovesContentEverywhereForGood", testDeleteRedacts},
 		{"Definitions_UpdateKeepsOldVersionsReadable", testDefinitionVersions},
 		{"Definitions_PublicReadableByAllChangeableByOwner", testPublicDefinitions},
 		{"Definitions_OversizeGraphIsTooLargeAndWritesNothing", testOversizeDefinition},
@@ -108,6 +110,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Events_AppendIsIdempotentAndListedInSeqOrder", testEvents},
 		{"RateLimit_CountsPerWindowAndStopsAtLimitPlusOne", testRateLimit},
 		{"Idempotency_PutIfAbsentCompleteAndExpiry", testIdempotency},
+		{"Idempotency_ReleaseLetsARetryRunAnew", testIdempotencyRelease},
 		{"Isolation_AnotherUsersIDFindsNothing", testIsolation},
 		{"Pagination_250ItemsEachExactlyOnce", testPagination250},
 		{"Pagination_EveryListPagesWithoutGapOrRepeat", testEveryListPages},
