@@ -22,14 +22,15 @@ type Meter struct {
 }
 
 // step counts one closure iteration or function call and, every clockEvery steps,
-// looks at the context and the clock. The clock starts at the first step: what an
-// expression does before its first step is bounded by its size.
+// looks at the context and the clock. The clock starts at the first look, so short
+// evaluations never read it: what an expression does before is bounded by its size
+// and clockEvery steps.
 func (m *Meter) step() error {
 	m.steps++
 	if m.steps > m.limits.Steps {
 		return &BudgetError{Budget: BudgetSteps, Limit: fmt.Sprintf("%d steps", m.limits.Steps)}
 	}
-	if m.steps%clockEvery != 1 {
+	if m.steps%clockEvery != 0 {
 		return nil
 	}
 	if err := m.ctx.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/chatterhq/chatter/internal/userexpr"
 )
@@ -40,10 +41,13 @@ const (
 )
 
 // condEnv is what a condition runs against: the run state and the evaluation's meter.
+// Pooled: a condition is evaluated at every routing step.
 type condEnv struct {
 	userexpr.Frame
 	*Env
 }
+
+var condEnvs = sync.Pool{New: func() any { return new(condEnv) }}
 
 // conditions is the condition language: expr-lang on userexpr's allowlist and budgets.
 var conditions = userexpr.MustNewLanguage(userexpr.Spec{
@@ -127,7 +131,11 @@ func (c *Condition) Eval(ctx context.Context, env *Env) (bool, error) {
 	case fastTrue:
 		return true, nil
 	}
-	out, err := c.prog.Run(ctx, &condEnv{Env: env})
+	ce := condEnvs.Get().(*condEnv)
+	ce.Env = env
+	out, err := c.prog.Run(ctx, ce)
+	*ce = condEnv{}
+	condEnvs.Put(ce)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.Source, err)
 	}
@@ -164,17 +172,10 @@ func CompileCondition(src string) (*Condition, error) {
 	}
 	prog, err := conditions.Compile(x)
 	if err != nil {
-		return nil, fmt.Errorf("does not compile: %s", firstLine(err.Error()))
+		return nil, fmt.Errorf("does not compile: %w", err) // one line already
 	}
 	c.prog = prog
 	return c, nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 var (
