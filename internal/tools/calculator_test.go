@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -121,6 +122,46 @@ func TestEvaluate_RejectsUnsafeOrInvalidInput(t *testing.T) {
 				t.Errorf("Evaluate(%q) error = %q, want it to contain %q", tt.expr, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// The calculator's equivalents of the condition amplifiers: each is refused when
+// compiled, naming what is not allowed, before anything is evaluated or allocated.
+func TestEvaluate_RefusesAmplifiersNamingThem(t *testing.T) {
+	for expr, what := range map[string]string{
+		`len(repeat(repeat("a", 999999), 1000000))`:     "strings",
+		`repeat(1, 1000000)`:                            "repeat",
+		`sum(1..1000000000)`:                            "not allowed",
+		`count(1..99999, {count(1..99999, # > 0) > 0})`: "not allowed",
+		`let a = 1..100000; 1`:                          "operator ..",
+		`split(1, 1)`:                                   "split",
+		`lower(1)`:                                      "lower",
+		`$meter`:                                        "$meter",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Evaluate(context.Background(), expr); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), what) || !strings.Contains(err.Error(), "not allowed") {
+				t.Errorf("Evaluate(%q) error = %v, want a refusal naming %s", expr, err, what)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Evaluate(%q) still running after 10s", expr)
+		}
+	}
+}
+
+// A tool call whose context is done does not evaluate: the calculator runs on the
+// same metered path as conditions.
+func TestEvaluate_HonoursTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	long := strings.Repeat("abs(", 70) + "1" + strings.Repeat(")", 70) // 70 calls: past one look at the context
+	if _, err := Evaluate(ctx, long); !errors.Is(err, context.Canceled) {
+		t.Errorf("Evaluate on a cancelled context = %v, want context.Canceled", err)
+	}
+	if got, err := Evaluate(context.Background(), long); err != nil || got != "1" {
+		t.Errorf("Evaluate = %q, %v", got, err)
 	}
 }
 
