@@ -107,7 +107,6 @@ var calculator = userexpr.MustNewLanguage(userexpr.Spec{
 	Env:       &calcEnv{},
 	Functions: calcFunctionList(),
 	Rule:      calcRule,
-	MaxLength: MaxExpressionLength,
 	MaxNodes:  calcMaxNodes,
 	Limits:    userexpr.Limits{Elements: calcMaxElements},
 })

@@ -116,9 +116,10 @@ type Rule func(node *ast.Node) error
 type Spec struct {
 	// Name names the language in messages ("conditions", "a calculator expression").
 	Name string
-	// Env is a zero value of the struct expressions run against. It must embed Frame;
-	// its other exported fields (expr tags rename them) are the names expressions see.
-	Env Env
+	// Env is a zero value (or a pointer to one) of the struct expressions run
+	// against. It must embed Frame; its other exported fields (expr tags rename them)
+	// are the names expressions see.
+	Env any
 	// AsBool requires a boolean result.
 	AsBool bool
 	// Library offers the functions of Library().
@@ -127,9 +128,9 @@ type Spec struct {
 	Functions []Function
 	// Rule is applied to every node before the allowlist.
 	Rule Rule
-	// MaxLength bounds the source in bytes; MaxNodes the parsed tree (expr.MaxNodes).
-	MaxLength int
-	MaxNodes  uint
+	// MaxNodes bounds the parsed tree (expr.MaxNodes); callers bound the source's
+	// length, which they measure as written (before any translation).
+	MaxNodes uint
 	// Limits bound each evaluation.
 	Limits Limits
 }
@@ -155,14 +156,20 @@ type Language struct {
 
 // NewLanguage checks spec and prepares its compiler options.
 func NewLanguage(spec Spec) (*Language, error) {
-	if spec.Env == nil {
-		return nil, errors.New("userexpr: Spec.Env is required")
+	t := reflect.TypeOf(spec.Env)
+	if t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct || !reflect.PointerTo(t).Implements(envType) {
+		return nil, fmt.Errorf("userexpr: Spec.Env must be a struct embedding userexpr.Frame, not %v", reflect.TypeOf(spec.Env))
 	}
 	l := &Language{spec: spec, limits: spec.Limits.filled(), functions: map[string]bool{}, builtins: map[string]bool{}}
 	if l.spec.Name == "" {
 		l.spec.Name = "expressions"
 	}
-	l.opts = []expr.Option{expr.Env(spec.Env), expr.DisableAllBuiltins(), expr.MaxNodes(spec.MaxNodes)}
+	// The env's type as a value: expr compiles field access on a struct (not on a
+	// pointer to one) into indexed loads instead of lookups by name.
+	l.opts = []expr.Option{expr.Env(reflect.Zero(t).Interface()), expr.DisableAllBuiltins(), expr.MaxNodes(spec.MaxNodes)}
 	if spec.AsBool {
 		l.opts = append(l.opts, expr.AsBool())
 	}
@@ -215,9 +222,6 @@ type Program struct {
 // Compile parses, checks and compiles src. The error is one line: a grammar or
 // allowlist refusal names the construct, a type error is expr's message.
 func (l *Language) Compile(src string) (*Program, error) {
-	if l.spec.MaxLength > 0 && len(src) > l.spec.MaxLength {
-		return nil, fmt.Errorf("too long: %d bytes, at most %d", len(src), l.spec.MaxLength)
-	}
 	c := &compilation{lang: l}
 	opts := make([]expr.Option, 0, len(l.opts)+2)
 	opts = append(opts, l.opts...)
@@ -349,4 +353,7 @@ func metered(f Function) (*builtin.Function, error) {
 	}, nil
 }
 
-var meterType = reflect.TypeOf((*Meter)(nil))
+var (
+	meterType = reflect.TypeOf((*Meter)(nil))
+	envType   = reflect.TypeFor[Env]()
+)
