@@ -136,7 +136,9 @@ type Spec struct {
 }
 
 // Function is a function an expression may call. Fn receives the evaluation's Meter
-// (to Charge what it allocates); the call itself costs one step.
+// (to Charge what it allocates); the call itself costs one step. Names starting with
+// "_" are left out of the "allowed functions" messages (rewrite targets, like the
+// calculator's checked operators).
 type Function struct {
 	Name string
 	Fn   func(m *Meter, args ...any) (any, error)
