@@ -70,10 +70,11 @@ cover:
 	$(GO) test -count=1 -coverpkg=./internal/... -coverprofile=cover.out ./internal/...
 	$(GO) tool cover -func=cover.out | tail -1
 
-## fuzz: a short run of every fuzz target
+## fuzz: a short run of every fuzz target (FuzzConditionEval compiles and evaluates conditions within their budgets)
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseValidate -fuzztime 30s ./internal/workflow
-	$(GO) test -run '^$$' -fuzz FuzzCalculator -fuzztime 30s ./internal/tools
+	$(GO) test -run '^$$' -fuzz '^FuzzParseValidate$$' -fuzztime 30s ./internal/workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzConditionEval$$' -fuzztime 30s ./internal/workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzCalculator$$' -fuzztime 30s ./internal/tools
 
 ## build: every function's bootstrap into build/<name>/bootstrap (linux/arm64, as deployed) and the CLI
 build: functions build-cli

@@ -95,7 +95,7 @@ func (r *run) run(ctx context.Context) error {
 				}
 				// A failing error handler (fallback stop) ends the run: routing it to a
 				// handler again would loop until the step limit.
-				if len(r.handlers) == 0 || g.Nodes[o.v].Kind == workflow.KindErrorHandler {
+				if len(r.handlers) == 0 || g.Nodes[o.v].Kind == workflow.KindErrorHandler || ErrorCode(o.err) == CodeExpressionBudget {
 					return nodeError(&g.Nodes[o.v], o.err)
 				}
 				r.st.errors = append(r.st.errors, fmt.Sprintf("%s: %v", g.Nodes[o.v].ID, publicNodeError(o.err)))
@@ -108,9 +108,12 @@ func (r *run) run(ctx context.Context) error {
 			}
 			before := len(next)
 			var err error
-			next, err = g.Next(next, o.v, &r.st.env)
+			next, err = g.Next(ctx, next, o.v, &r.st.env)
 			if err != nil {
-				return &RuntimeError{Code: CodeCondition, NodeID: g.Nodes[o.v].ID, Message: err.Error(), Err: err}
+				if cerr := r.ctxErr(ctx); cerr != nil {
+					return cerr
+				}
+				return conditionError(g.Nodes[o.v].ID, err)
 			}
 			if o.err != nil && !r.routesToHandler(next[before:]) {
 				next = append(next[:before], r.handlers[0])

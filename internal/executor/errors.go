@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/userexpr"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -20,15 +21,19 @@ const (
 	CodeUnknownTool      = "unknown_tool"
 	CodeUnsupported      = "unsupported_source"
 	// Runtime.
-	CodeLLM          = "llm_error"
-	CodeNodeFailed   = "node_failed"
-	CodeCondition    = "condition_error"
-	CodeStepLimit    = "step_limit_exceeded"
-	CodeTimeout      = "timeout"
-	CodeStorage      = "storage_error"
-	CodeInternal     = "internal"
-	CodeCancelled    = "cancelled"
-	CodeDisconnected = "client_disconnected"
+	CodeLLM        = "llm_error"
+	CodeNodeFailed = "node_failed"
+	CodeCondition  = "condition_error"
+	// CodeExpressionBudget: a condition exceeded a budget of one evaluation (steps,
+	// bytes, elements or time; see userexpr). The user's expression is at fault; the
+	// run fails whatever error handlers it has, since a retry would do the same.
+	CodeExpressionBudget = userexpr.CodeBudgetExceeded
+	CodeStepLimit        = "step_limit_exceeded"
+	CodeTimeout          = "timeout"
+	CodeStorage          = "storage_error"
+	CodeInternal         = "internal"
+	CodeCancelled        = "cancelled"
+	CodeDisconnected     = "client_disconnected"
 	// CodeConversationDeleted: the conversation was deleted while its turn ran; the
 	// reply was not kept (the delete removed the turn's content for good).
 	CodeConversationDeleted = "conversation_deleted"
@@ -72,6 +77,17 @@ func (e *RuntimeError) Error() string {
 }
 
 func (e *RuntimeError) Unwrap() error { return e.Err }
+
+// conditionError is a failed condition as the run's error, naming the node (and,
+// in the message, the edge) it belongs to.
+func conditionError(nodeID string, err error) *RuntimeError {
+	code := CodeCondition
+	var be *userexpr.BudgetError
+	if errors.As(err, &be) {
+		code = CodeExpressionBudget
+	}
+	return &RuntimeError{Code: code, NodeID: nodeID, Message: err.Error(), Err: err}
+}
 
 // CancelledError means the run was cancelled (caller's context, or the client went
 // away). What was produced is stored, marked incomplete.

@@ -35,7 +35,7 @@ func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect,
 	case workflow.KindRetrieval:
 		return r.execRetrieval(ctx, v, o)
 	case workflow.KindLoop:
-		return r.execLoop(v, o)
+		return r.execLoop(ctx, v, o)
 	case workflow.KindVariable:
 		return r.execVariable(v, o)
 	case workflow.KindErrorHandler:
@@ -283,7 +283,7 @@ func (r *run) execRetrieval(ctx context.Context, v *workflow.Vertex, o *outcome)
 	}, nil
 }
 
-func (r *run) execLoop(v *workflow.Vertex, o *outcome) (effect, error) {
+func (r *run) execLoop(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
 	cfg := v.Config.(*workflow.LoopConfig)
 	iter := 1
 	if li := r.st.loops[v.ID]; li != nil {
@@ -291,9 +291,9 @@ func (r *run) execLoop(v *workflow.Vertex, o *outcome) (effect, error) {
 	}
 	cont := iter <= cfg.MaxIterations
 	if cont && v.Cond != nil {
-		ok, err := v.Cond.Eval(&r.st.env)
+		ok, err := v.Cond.Eval(ctx, &r.st.env)
 		if err != nil {
-			return nil, &RuntimeError{Code: CodeCondition, NodeID: v.ID, Message: err.Error(), Err: err}
+			return nil, conditionError(v.ID, &workflow.ConditionError{NodeID: v.ID, Err: err})
 		}
 		cont = ok
 	}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/userexpr"
 )
 
 // Stable problem codes. Executor codes with the same meaning share the string.
@@ -44,6 +45,7 @@ const (
 	CodeLLM          = "llm_error"
 	CodeNodeFailed   = "node_failed"
 	CodeCondition    = "condition_error"
+	CodeExprBudget   = userexpr.CodeBudgetExceeded
 	CodeStepLimit    = "step_limit_exceeded"
 	CodeTimeout      = "timeout"
 	CodeCancelled    = "cancelled"
@@ -84,6 +86,7 @@ var codes = map[string]codeInfo{
 	CodeLLM:                  {http.StatusBadGateway, "Model provider failed", false},
 	CodeNodeFailed:           {http.StatusUnprocessableEntity, "Workflow node failed", false},
 	CodeCondition:            {http.StatusUnprocessableEntity, "Workflow condition failed", false},
+	CodeExprBudget:           {http.StatusUnprocessableEntity, "Workflow expression exceeded its budget", false},
 	CodeStepLimit:            {http.StatusUnprocessableEntity, "Workflow step limit exceeded", false},
 	CodeTimeout:              {http.StatusGatewayTimeout, "Run timed out", false},
 	CodeCancelled:            {StatusClientClosed, "Run cancelled", false},

@@ -9,19 +9,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/vm"
+
+	"github.com/chatterhq/chatter/internal/userexpr"
 )
 
 // Limits of the calculator. The expression length bounds parse and compile work; the
-// node and memory budgets are defence in depth, since the grammar left after the
-// whitelist below cannot allocate collections at all.
+// node and element budgets are defence in depth, since the grammar left after the
+// whitelist below cannot allocate collections at all. Evaluation runs within
+// userexpr's budgets and the tool call's context.
 const (
 	MaxExpressionLength = 500
 	calcMaxNodes        = 1000
-	calcMemoryBudget    = 1000
+	calcMaxElements     = 1000
 )
 
 // ErrDivisionByZero is returned (wrapped) for x/0 and x%0.
@@ -43,7 +43,7 @@ func Calculator() Tool {
 		Name:        "calculator",
 		Description: calculatorDescription,
 		Parameters:  calculatorSchema,
-		Handler: func(_ context.Context, args json.RawMessage) (string, error) {
+		Handler: func(ctx context.Context, args json.RawMessage) (string, error) {
 			var in struct {
 				Expression *string `json:"expression"`
 			}
@@ -53,7 +53,7 @@ func Calculator() Tool {
 			if in.Expression == nil {
 				return "", errors.New(`missing "expression"`)
 			}
-			return Evaluate(*in.Expression)
+			return Evaluate(ctx, *in.Expression)
 		},
 	}
 }
@@ -61,72 +61,62 @@ func Calculator() Tool {
 // calcEnv is the whole environment an expression sees. A struct (not a map) keeps the
 // checker strict: any other identifier is a compile error.
 type calcEnv struct {
+	userexpr.Frame
 	Pi float64 `expr:"pi"`
 	E  float64 `expr:"e"`
 }
 
-var theCalcEnv = calcEnv{Pi: math.Pi, E: math.E}
-
 // Evaluate computes an arithmetic expression and formats the number. It is what the
 // calculator tool runs; exported so other packages can reuse the same rules.
 //
-// Safety rests on three things: all expr builtins are disabled and only the math
-// functions below are registered; a whitelist visitor rejects every syntax that is not
-// arithmetic (strings, arrays, maps, ranges, member access, predicates, $env); and the
-// arithmetic operators are rewritten into our functions, which check for overflow,
-// division by zero and non-finite values, so no wrapped or infinite number reaches the
-// model. Each call compiles afresh (tens of microseconds; see BenchmarkCalculator);
-// tool calls are rare enough that a cache would only add state.
-func Evaluate(expression string) (string, error) {
+// Safety rests on three things: the expression is compiled by userexpr with no
+// builtin at all, only the math functions below; a whitelist rule rejects every
+// syntax that is not arithmetic (strings, arrays, maps, ranges, member access,
+// predicates, $env); and the arithmetic operators are rewritten into our functions,
+// which check for overflow, division by zero and non-finite values, so no wrapped or
+// infinite number reaches the model. Each call compiles afresh (tens of
+// microseconds; see BenchmarkCalculator); tool calls are rare enough that a cache
+// would only add state.
+func Evaluate(ctx context.Context, expression string) (string, error) {
 	if strings.TrimSpace(expression) == "" {
 		return "", errors.New("empty expression")
 	}
 	if len(expression) > MaxExpressionLength {
 		return "", fmt.Errorf("expression too long: %d characters, at most %d", len(expression), MaxExpressionLength)
 	}
-	guard := &calcGuard{}
-	opts := make([]expr.Option, 0, len(calcOptions)+1)
-	opts = append(opts, calcOptions...)
-	opts = append(opts, expr.Patch(guard))
-	program, err := expr.Compile(expression, opts...)
-	if guard.err != nil {
-		return "", guard.err
-	}
+	program, err := calculator.Compile(expression)
 	if err != nil {
-		return "", fmt.Errorf("invalid expression: %s", exprMessage(err))
+		var ne *userexpr.NotAllowedError
+		if errors.As(err, &ne) {
+			return "", err
+		}
+		return "", fmt.Errorf("invalid expression: %w", err)
 	}
-	machine := vm.VM{MemoryBudget: calcMemoryBudget}
-	out, err := machine.Run(program, theCalcEnv)
+	out, err := program.Run(ctx, &calcEnv{Pi: math.Pi, E: math.E})
 	if errors.Is(err, ErrDivisionByZero) {
 		return "", ErrDivisionByZero
 	}
 	if err != nil {
-		return "", errors.New(exprMessage(err))
+		return "", err
 	}
 	return formatNumber(out)
 }
 
-// exprMessage drops expr's multi-line source snippet; the model has its expression.
-func exprMessage(err error) string {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return fe.Message
-	}
-	return err.Error()
-}
+var calculator = userexpr.MustNewLanguage(userexpr.Spec{
+	Name:      "a calculator expression",
+	Env:       &calcEnv{},
+	Functions: calcFunctionList(),
+	Rule:      calcRule,
+	MaxNodes:  calcMaxNodes,
+	Limits:    userexpr.Limits{Elements: calcMaxElements},
+})
 
-var calcOptions = buildCalcOptions()
-
-func buildCalcOptions() []expr.Option {
-	opts := []expr.Option{
-		expr.Env(theCalcEnv),
-		expr.DisableAllBuiltins(),
-		expr.MaxNodes(calcMaxNodes),
-	}
+func calcFunctionList() []userexpr.Function {
+	fns := make([]userexpr.Function, 0, len(calcFunctions))
 	for name, fn := range calcFunctions {
-		opts = append(opts, expr.Function(name, fn))
+		fns = append(fns, userexpr.Function{Name: name, Fn: func(_ *userexpr.Meter, args ...any) (any, error) { return fn(args...) }})
 	}
-	return opts
+	return fns
 }
 
 // Operators rewritten into functions, so checks run on every operation regardless of
@@ -143,31 +133,24 @@ var passThroughOperators = map[string]bool{
 	"and": true, "or": true, "&&": true, "||": true,
 }
 
-// calcGuard is an ast visitor that whitelists arithmetic syntax and rewrites
-// arithmetic operators into checked function calls. Walk is post-order, so the
-// operands of a node are already rewritten when the node is visited.
-type calcGuard struct {
-	err error
-}
+func notAllowed(what string) error { return &userexpr.NotAllowedError{What: what} }
 
-// reject records what is not allowed. Later calls win: the walk is post-order, so the
+// calcRule whitelists arithmetic syntax and rewrites arithmetic operators into
+// checked function calls. userexpr applies it post-order, so the operands of a node
+// are already rewritten when the node is visited, and the last refusal wins: the
 // outermost construct names the problem (a method call, not its name's string node).
-func (g *calcGuard) reject(what string) {
-	g.err = fmt.Errorf("not allowed in a calculator expression: %s", what)
-}
-
-func (g *calcGuard) Visit(node *ast.Node) {
+func calcRule(node *ast.Node) error {
 	switch n := (*node).(type) {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.ConditionalNode,
 		*ast.VariableDeclaratorNode, *ast.SequenceNode:
 	case *ast.IdentifierNode:
 		if strings.HasPrefix(n.Value, "$") {
-			g.reject(n.Value)
+			return notAllowed(n.Value)
 		}
 	case *ast.CallNode:
 		// Only plain function names; the checker rejects names not registered.
 		if _, ok := n.Callee.(*ast.IdentifierNode); !ok {
-			g.reject("method calls")
+			return notAllowed("method calls")
 		}
 	case *ast.UnaryNode:
 		switch n.Operator {
@@ -175,31 +158,32 @@ func (g *calcGuard) Visit(node *ast.Node) {
 			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "_neg"}, Arguments: []ast.Node{n.Node}})
 		case "+", "!", "not":
 		default:
-			g.reject("operator " + n.Operator)
+			return notAllowed("operator " + n.Operator)
 		}
 	case *ast.BinaryNode:
 		if fn, ok := operatorFuncs[n.Operator]; ok {
 			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{n.Left, n.Right}})
-			return
+			return nil
 		}
 		if !passThroughOperators[n.Operator] {
-			g.reject("operator " + n.Operator)
+			return notAllowed("operator " + n.Operator)
 		}
 	case *ast.StringNode, *ast.BytesNode:
-		g.reject("strings")
+		return notAllowed("strings")
 	case *ast.ArrayNode:
-		g.reject("arrays")
+		return notAllowed("arrays")
 	case *ast.MapNode, *ast.PairNode:
-		g.reject("maps")
+		return notAllowed("maps")
 	case *ast.NilNode:
-		g.reject("nil")
+		return notAllowed("nil")
 	case *ast.MemberNode, *ast.ChainNode, *ast.SliceNode:
-		g.reject("member access")
+		return notAllowed("member access")
 	case *ast.BuiltinNode, *ast.PredicateNode, *ast.PointerNode:
-		g.reject("builtin functions")
+		return notAllowed("builtin functions")
 	default:
-		g.reject(fmt.Sprintf("%T", n))
+		return notAllowed(fmt.Sprintf("%T", n))
 	}
+	return nil
 }
 
 type calcFunc = func(params ...any) (any, error)

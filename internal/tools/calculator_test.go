@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -57,7 +58,7 @@ func TestEvaluate_ComputesArithmetic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
-			got, err := Evaluate(tt.expr)
+			got, err := Evaluate(context.Background(), tt.expr)
 			if err != nil {
 				t.Fatalf("Evaluate(%q) error: %v", tt.expr, err)
 			}
@@ -92,8 +93,8 @@ func TestEvaluate_RejectsUnsafeOrInvalidInput(t *testing.T) {
 		{"huge range", "1..1000000000", "operator .."},
 		{"range reduced to number", "sum(1..1000000000)", "not allowed"},
 		{"len builtin", `len("x")`, "not allowed"},
-		{"now builtin", "now()", "unknown name now"},
-		{"toJSON builtin", "toJSON(1)", "unknown name toJSON"},
+		{"now builtin", "now()", "not allowed in a calculator expression: now"},
+		{"toJSON builtin", "toJSON(1)", "not allowed in a calculator expression: toJSON"},
 		{"map builtin", "map([1], # * 2)", "not allowed"},
 		{"method call", "pi.String()", "method calls"},
 		{"member access", "pi.x", "member access"},
@@ -113,7 +114,7 @@ func TestEvaluate_RejectsUnsafeOrInvalidInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Evaluate(tt.expr)
+			got, err := Evaluate(context.Background(), tt.expr)
 			if err == nil {
 				t.Fatalf("Evaluate(%q) = %q, want error containing %q", tt.expr, got, tt.wantErr)
 			}
@@ -124,9 +125,49 @@ func TestEvaluate_RejectsUnsafeOrInvalidInput(t *testing.T) {
 	}
 }
 
+// The calculator's equivalents of the condition amplifiers: each is refused when
+// compiled, naming what is not allowed, before anything is evaluated or allocated.
+func TestEvaluate_RefusesAmplifiersNamingThem(t *testing.T) {
+	for expr, what := range map[string]string{
+		`len(repeat(repeat("a", 999999), 1000000))`:     "strings",
+		`repeat(1, 1000000)`:                            "repeat",
+		`sum(1..1000000000)`:                            "not allowed",
+		`count(1..99999, {count(1..99999, # > 0) > 0})`: "not allowed",
+		`let a = 1..100000; 1`:                          "operator ..",
+		`split(1, 1)`:                                   "split",
+		`lower(1)`:                                      "lower",
+		`$meter`:                                        "$meter",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Evaluate(context.Background(), expr); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), what) || !strings.Contains(err.Error(), "not allowed") {
+				t.Errorf("Evaluate(%q) error = %v, want a refusal naming %s", expr, err, what)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Evaluate(%q) still running after 10s", expr)
+		}
+	}
+}
+
+// A tool call whose context is done does not evaluate: the calculator runs on the
+// same metered path as conditions.
+func TestEvaluate_HonoursTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	long := strings.Repeat("abs(", 70) + "1" + strings.Repeat(")", 70) // 70 calls: past one look at the context
+	if _, err := Evaluate(ctx, long); !errors.Is(err, context.Canceled) {
+		t.Errorf("Evaluate on a cancelled context = %v, want context.Canceled", err)
+	}
+	if got, err := Evaluate(context.Background(), long); err != nil || got != "1" {
+		t.Errorf("Evaluate = %q, %v", got, err)
+	}
+}
+
 func TestEvaluate_DivisionByZeroIsTyped(t *testing.T) {
 	for _, e := range []string{"1/0", "5 % 0", "2.5 % 0.0"} {
-		if _, err := Evaluate(e); !errors.Is(err, ErrDivisionByZero) {
+		if _, err := Evaluate(context.Background(), e); !errors.Is(err, ErrDivisionByZero) {
 			t.Errorf("Evaluate(%q) error = %v, want ErrDivisionByZero", e, err)
 		}
 	}
@@ -137,7 +178,7 @@ func TestEvaluate_AcceptsMaximumLength(t *testing.T) {
 	if len(e) > MaxExpressionLength {
 		t.Fatalf("test expression is %d chars", len(e))
 	}
-	got, err := Evaluate(e)
+	got, err := Evaluate(context.Background(), e)
 	if err != nil {
 		t.Fatalf("Evaluate(%d chars) error: %v", len(e), err)
 	}
@@ -215,7 +256,7 @@ func FuzzCalculator(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
-		got, err := Evaluate(expr)
+		got, err := Evaluate(context.Background(), expr)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatalf("empty error for %q", expr)

@@ -1,6 +1,9 @@
 package workflow
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 func BenchmarkCompileGeneralChat(b *testing.B) {
 	tpl, _ := Builtin("general_chat")
@@ -26,9 +29,10 @@ func BenchmarkConditionEval(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := c.Eval(env); err != nil {
+				if _, err := c.Eval(ctx, env); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,26 +1,29 @@
 package workflow
 
 import (
+	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
+	"github.com/chatterhq/chatter/internal/userexpr"
 )
 
-// Env is what a condition sees of the run state.
+// Env is what a condition sees of the run state. The doc tags document each name in
+// the node-types catalogue (ConditionLanguage).
 type Env struct {
-	HasToolCalls bool                 `expr:"has_tool_calls"`
-	ToolCalls    int                  `expr:"tool_calls"`
-	MaxToolCalls int                  `expr:"max_tool_calls"`
-	Variables    map[string]any       `expr:"variables"`
-	Message      string               `expr:"message"`  // the user's message of this run
-	Response     string               `expr:"response"` // the last assistant text
-	Errors       []string             `expr:"errors"`
-	HasErrors    bool                 `expr:"has_errors"`
-	Loop         map[string]*LoopInfo `expr:"loop"`
+	HasToolCalls bool                 `expr:"has_tool_calls" doc:"bool: the last model turn asked for tool calls"`
+	ToolCalls    int                  `expr:"tool_calls" doc:"int: tool calls made so far in this run"`
+	MaxToolCalls int                  `expr:"max_tool_calls" doc:"int: the run's tool-call limit"`
+	Variables    map[string]any       `expr:"variables" doc:"map: the run's variables (variables.x or variables[\"x\"])"`
+	Message      string               `expr:"message" doc:"string: the user's message of this run"`
+	Response     string               `expr:"response" doc:"string: the last assistant text"`
+	Errors       []string             `expr:"errors" doc:"array of strings: node errors so far (\"node: message\")"`
+	HasErrors    bool                 `expr:"has_errors" doc:"bool: some node failed"`
+	Loop         map[string]*LoopInfo `expr:"loop" doc:"map: per loop node id, {iteration, max_iterations, continue}"`
 }
 
 // LoopInfo is a loop node's state as conditions see it.
@@ -30,11 +33,73 @@ type LoopInfo struct {
 	Continue      bool `expr:"continue"`
 }
 
-// Condition is a compiled edge or node condition.
+// Condition limits: the source length and the parsed tree's size, checked at
+// validation; the budgets of one evaluation are userexpr.DefaultLimits.
+const (
+	MaxConditionLength = 4096
+	MaxConditionNodes  = 500
+)
+
+// condEnv is what a condition runs against: the run state and the evaluation's meter.
+// Pooled: a condition is evaluated at every routing step.
+type condEnv struct {
+	userexpr.Frame
+	*Env
+}
+
+var condEnvs = sync.Pool{New: func() any { return new(condEnv) }}
+
+// conditions is the condition language: expr-lang on userexpr's allowlist and budgets.
+var conditions = userexpr.MustNewLanguage(userexpr.Spec{
+	Name: "conditions", Env: &condEnv{}, AsBool: true, Library: true, MaxNodes: MaxConditionNodes,
+})
+
+// ConditionLanguage documents what a condition may use, for GET /node-types.
+type ConditionLanguage struct {
+	Syntax    string            `json:"syntax"`
+	Phrases   []string          `json:"phrases"`
+	Variables map[string]string `json:"variables"`
+	Functions []userexpr.Doc    `json:"functions"`
+	Operators string            `json:"operators"`
+	MaxLength int               `json:"max_length"`
+	MaxNodes  int               `json:"max_nodes"`
+	Budgets   userexpr.Limits   `json:"budgets"`
+	OnBudget  string            `json:"on_budget"`
+}
+
+// Conditions describes the condition language; the value is built per call, so no
+// caller can change what another sees.
+func Conditions() ConditionLanguage {
+	vars := map[string]string{}
+	t := reflect.TypeFor[Env]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		vars[f.Tag.Get("expr")] = f.Tag.Get("doc")
+	}
+	return ConditionLanguage{
+		Syntax: "an expr-lang expression (https://expr-lang.org/docs/language-definition) over the variables below, " +
+			"or one of the predecessor's phrases, combined with AND / OR",
+		Phrases: []string{"has_tool_calls", "no_tool_calls", "has_errors", "no_errors", "always",
+			"tool_calls <op> N", "tool_calls <op> variable NAME", "variable NAME equals|is|is not|not equals|contains|<op> VALUE",
+			"variable NAME exists|is set|is empty", "message contains|equals|starts with|ends with TEXT",
+			"loop_ID_continue|done|exit|complete"},
+		Variables: vars,
+		Functions: userexpr.Library(),
+		Operators: "arithmetic + - * / % ** ; comparison == != < > <= >= ; logic && || ! and or not ; " +
+			"in, contains, startsWith, endsWith, matches (a literal pattern only), ranges a..b, ?:, ??, ?., let, # in closures",
+		MaxLength: MaxConditionLength,
+		MaxNodes:  MaxConditionNodes,
+		Budgets:   conditions.Limits(),
+		OnBudget: "the run fails with " + userexpr.CodeBudgetExceeded + " (HTTP 422, an execution_failed event) naming the node or edge and the budget; " +
+			"a function outside the list, or a literal range over the elements budget, is an invalid_condition at validation",
+	}
+}
+
+// Condition is a compiled edge or node condition. It is immutable and safe to share.
 type Condition struct {
 	Source string // as written
 	Expr   string // translated expression
-	prog   *vm.Program
+	prog   *userexpr.Program
 	fast   fastCond
 }
 
@@ -49,9 +114,11 @@ const (
 	fastTrue
 )
 
-// Eval evaluates the condition. A runtime failure (e.g. comparing a number with a
-// missing variable) is an error, never "true".
-func (c *Condition) Eval(env *Env) (bool, error) {
+// Eval evaluates the condition within the budgets of one evaluation and ctx. A
+// runtime failure (e.g. comparing a number with a missing variable) is an error,
+// never "true"; a budget exceeded wraps a *userexpr.BudgetError; a done ctx stops the
+// evaluation with an error wrapping ctx's.
+func (c *Condition) Eval(ctx context.Context, env *Env) (bool, error) {
 	switch c.fast {
 	case fastHasToolCalls:
 		return env.HasToolCalls, nil
@@ -64,7 +131,11 @@ func (c *Condition) Eval(env *Env) (bool, error) {
 	case fastTrue:
 		return true, nil
 	}
-	out, err := expr.Run(c.prog, env)
+	ce := condEnvs.Get().(*condEnv)
+	ce.Env = env
+	out, err := c.prog.Run(ctx, ce)
+	*ce = condEnv{}
+	condEnvs.Put(ce)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.Source, err)
 	}
@@ -75,9 +146,13 @@ func (c *Condition) Eval(env *Env) (bool, error) {
 	return b, nil
 }
 
-// CompileCondition translates the predecessor's phrases and compiles the result with
-// expr-lang against Env. An expression that does not compile is an error.
+// CompileCondition translates the predecessor's phrases and compiles the result
+// against Env in the condition language. An expression that does not compile, or
+// calls a function outside the allowlist, is an error naming the problem.
 func CompileCondition(src string) (*Condition, error) {
+	if len(src) > MaxConditionLength {
+		return nil, fmt.Errorf("too long: %d bytes, at most %d", len(src), MaxConditionLength)
+	}
 	x, err := TranslateCondition(src)
 	if err != nil {
 		return nil, err
@@ -95,19 +170,12 @@ func CompileCondition(src string) (*Condition, error) {
 	case "true":
 		c.fast = fastTrue
 	}
-	prog, err := expr.Compile(x, expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(500))
+	prog, err := conditions.Compile(x)
 	if err != nil {
-		return nil, fmt.Errorf("does not compile: %s", firstLine(err.Error()))
+		return nil, fmt.Errorf("does not compile: %w", err) // one line already
 	}
 	c.prog = prog
 	return c, nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 var (

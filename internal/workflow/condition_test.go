@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -134,7 +135,7 @@ func TestCompileCondition_TranslatesPhrasesAndEvaluates(t *testing.T) {
 				t.Errorf("Condition{Source: %q, Expr: %q}", c.Source, c.Expr)
 			}
 			for i, ec := range tt.evals {
-				got, err := c.Eval(&ec.env)
+				got, err := c.Eval(context.Background(), &ec.env)
 				if err != nil || got != ec.want {
 					t.Errorf("eval %d with %+v = %v, %v; want %v", i, ec.env, got, err, ec.want)
 				}
@@ -190,7 +191,7 @@ func TestConditionEval_RuntimeFailureIsErrorNotTrue(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CompileCondition: %v", err)
 			}
-			got, err := c.Eval(&tt.env)
+			got, err := c.Eval(context.Background(), &tt.env)
 			if err == nil || got {
 				t.Errorf("Eval = %v, %v; want false and an error", got, err)
 			}

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func checkGraph(t interface{ Errorf(string, ...any) }, g *Graph) {
 		if !reached {
 			t.Errorf("node %q not reachable from entry %q or an error handler", g.Nodes[v].ID, g.Nodes[g.Entry].ID)
 		}
-		out, _ := g.Next(nil, v, &Env{}) // a condition may fail on a zero Env; it must not panic
+		out, _ := g.Next(context.Background(), nil, v, &Env{}) // a condition may fail on a zero Env; it must not panic
 		for _, w := range out {
 			if w < -1 || w >= n {
 				t.Errorf("Next(%q) returned vertex %d out of range", g.Nodes[v].ID, w)

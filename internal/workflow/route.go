@@ -1,6 +1,27 @@
 package workflow
 
-import "strings"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// ConditionError is a condition that failed while routing: the node routing, the
+// edge whose condition it was (empty for a conditional node's own condition), and why.
+type ConditionError struct {
+	NodeID string
+	EdgeID string
+	Err    error
+}
+
+func (e *ConditionError) Error() string {
+	if e.EdgeID != "" {
+		return fmt.Sprintf("condition of edge %q: %v", e.EdgeID, e.Err)
+	}
+	return fmt.Sprintf("condition of node %q: %v", e.NodeID, e.Err)
+}
+
+func (e *ConditionError) Unwrap() error { return e.Err }
 
 // Next appends to dst the vertices that vertex v hands control to (-1 is END).
 //
@@ -9,17 +30,18 @@ import "strings"
 // A loop node routes over its body arcs while env.Loop[id].Continue, else over its
 // exit arcs. Routing over a set of arcs: when any has a condition, the first true
 // one wins, else the first plain arc, else END; when all are plain, every arc is
-// taken (fan-out); no arcs means END.
-func (g *Graph) Next(dst []int, v int, env *Env) ([]int, error) {
+// taken (fan-out); no arcs means END. A condition that fails is a *ConditionError;
+// conditions are evaluated within their budgets and ctx.
+func (g *Graph) Next(ctx context.Context, dst []int, v int, env *Env) ([]int, error) {
 	x := &g.Nodes[v]
 	switch x.Kind {
 	case KindEnd:
 		return append(dst, -1), nil
 	case KindConditional:
 		if x.Cond != nil {
-			ok, err := x.Cond.Eval(env)
+			ok, err := x.Cond.Eval(ctx, env)
 			if err != nil {
-				return dst, err
+				return dst, &ConditionError{NodeID: x.ID, Err: err}
 			}
 			want := "false"
 			if ok {
@@ -35,19 +57,20 @@ func (g *Graph) Next(dst []int, v int, env *Env) ([]int, error) {
 			if matched {
 				return dst, nil
 			}
-			return route(dst, x.Out, env, func(a *Arc) bool { return a.Handle == "" || !isBoolHandle(a.Handle) })
+			return route(ctx, dst, x, env, func(a *Arc) bool { return a.Handle == "" || !isBoolHandle(a.Handle) })
 		}
 	case KindLoop:
 		cont := false
 		if li := env.Loop[x.ID]; li != nil {
 			cont = li.Continue
 		}
-		return route(dst, x.Out, env, func(a *Arc) bool { return a.Body == cont })
+		return route(ctx, dst, x, env, func(a *Arc) bool { return a.Body == cont })
 	}
-	return route(dst, x.Out, env, nil)
+	return route(ctx, dst, x, env, nil)
 }
 
-func route(dst []int, arcs []Arc, env *Env, keep func(*Arc) bool) ([]int, error) {
+func route(ctx context.Context, dst []int, x *Vertex, env *Env, keep func(*Arc) bool) ([]int, error) {
+	arcs := x.Out
 	exclusive := false
 	n := 0
 	for i := range arcs {
@@ -82,9 +105,9 @@ func route(dst []int, arcs []Arc, env *Env, keep func(*Arc) bool) ([]int, error)
 			}
 			continue
 		}
-		ok, err := a.Cond.Eval(env)
+		ok, err := a.Cond.Eval(ctx, env)
 		if err != nil {
-			return dst, err
+			return dst, &ConditionError{NodeID: x.ID, EdgeID: a.ID, Err: err}
 		}
 		if ok {
 			return append(dst, a.Target), nil

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"reflect"
 	"testing"
 )
@@ -8,7 +9,7 @@ import (
 // nextIDs runs Graph.Next from node id and names the targets ("END" for -1).
 func nextIDs(t *testing.T, g *Graph, id string, env Env) []string {
 	t.Helper()
-	out, err := g.Next(nil, mustIndex(t, g, id), &env)
+	out, err := g.Next(context.Background(), nil, mustIndex(t, g, id), &env)
 	if err != nil {
 		t.Fatalf("Next(%s): %v", id, err)
 	}
@@ -155,12 +156,12 @@ func TestNext_AppendsToDstAndReturnsConditionErrors(t *testing.T) {
 		{"id":"C","type":"conditional","data":{"config":{"condition":"variable n > 1"}}}],
 		"edges":[{"source":"s","target":"m"},{"source":"m","target":"a","condition":"variable n > 1"},{"source":"m","target":"C"},{"source":"C","target":"a","sourceHandle":"true"}]}`)
 	dst := []int{42}
-	out, err := g.Next(dst, mustIndex(t, g, "s"), &Env{})
+	out, err := g.Next(context.Background(), dst, mustIndex(t, g, "s"), &Env{})
 	if err != nil || !reflect.DeepEqual(out, []int{42, mustIndex(t, g, "m")}) {
 		t.Errorf("Next = %v, %v; want [42 m]", out, err)
 	}
 	for _, id := range []string{"m", "C"} {
-		if _, err := g.Next(nil, mustIndex(t, g, id), &Env{}); err == nil {
+		if _, err := g.Next(context.Background(), nil, mustIndex(t, g, id), &Env{}); err == nil {
 			t.Errorf("Next(%s) with a missing variable: want the condition's error", id)
 		}
 	}

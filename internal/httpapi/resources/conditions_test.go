@@ -1,0 +1,113 @@
+package resources_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/userexpr"
+)
+
+// within runs f and fails the test if it has not returned by the deadline.
+func within[T any](t *testing.T, d time.Duration, f func() T) T {
+	t.Helper()
+	done := make(chan T, 1)
+	go func() { done <- f() }()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(d):
+		t.Fatalf("no answer after %s", d)
+		var zero T
+		return zero
+	}
+}
+
+// inlineBody is an inline run whose edge "hot" carries cond.
+func inlineBody(t *testing.T, msg, cond string) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"message": msg,
+		"nodes": []map[string]any{{"id": "s", "type": "start"}, {"id": "llm", "type": "llm"}},
+		"edges": []map[string]any{{"source": "s", "target": "llm"},
+			{"id": "hot", "source": "llm", "target": "END", "condition": cond}, {"source": "llm", "target": "END"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The inline route runs a user's graph as given: a condition that would pin a core
+// (the issue: ~65 s on 15 KB) answers 422 expression_budget_exceeded naming the edge.
+func TestInlineRun_ConditionOverBudgetIs422NamingTheEdge(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	body := inlineBody(t, strings.Repeat("abcdefghij", 1500), `any(split(message, ""), {any(split(message, ""), {# == "z"})})`)
+	r := within(t, 30*time.Second, func() response { return e.post(t, "alice", "/api/v1/workflows/definitions/custom/execute", body) })
+	p := r.problem(t)
+	if r.StatusCode != 422 || p.Code != userexpr.CodeBudgetExceeded || !strings.Contains(p.Detail, `edge "hot"`) || p.ExecutionID == "" {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	if strings.Contains(string(r.body), "abcdefghij") {
+		t.Errorf("the problem quotes the user's message: %s", r.body)
+	}
+	x := e.get(t, "alice", "/api/v1/executions/"+p.ExecutionID)
+	if x.StatusCode != 200 || !strings.Contains(string(x.body), `"`+userexpr.CodeBudgetExceeded+`"`) {
+		t.Errorf("execution: %d %s", x.StatusCode, x.body)
+	}
+}
+
+// A function outside the allowlist is refused before anything runs or is stored: a
+// 4xx naming the function and pointing at the condition.
+func TestDefinitions_ConditionOutsideTheAllowlistIsRefusedNamingIt(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	issue := `len(repeat(repeat("a", 999999), 1000000)) > 0`
+	for _, path := range []string{"/api/v1/workflows/definitions/custom/execute", "/api/v1/workflows/definitions"} {
+		body := inlineBody(t, "hi", issue)
+		if !strings.HasSuffix(path, "execute") {
+			body = strings.Replace(body, `"message":"hi"`, `"name":"x"`, 1)
+		}
+		r := within(t, 30*time.Second, func() response { return e.post(t, "alice", path, body) })
+		p := r.problem(t)
+		if r.StatusCode/100 != 4 || p.Code != "invalid_workflow" ||
+			!slices.ContainsFunc(p.Errors, func(f httpapi.FieldError) bool {
+				return f.Code == "invalid_condition" && f.Field == "/edges/1/condition" && strings.Contains(f.Message, "repeat")
+			}) {
+			t.Errorf("%s: %d %s", path, r.StatusCode, r.body)
+		}
+	}
+	if l := e.get(t, "alice", "/api/v1/workflows/definitions"); !strings.Contains(string(l.body), `"items":[]`) {
+		t.Errorf("a refused definition was stored: %s", l.body)
+	}
+}
+
+// The node-types catalogue documents the allowlist and the budgets conditions run on.
+func TestCatalog_NodeTypesDocumentTheConditionLanguage(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	r := e.get(t, "alice", "/api/v1/workflows/node-types")
+	var c struct {
+		Conditions struct {
+			Functions []userexpr.Doc    `json:"functions"`
+			Variables map[string]string `json:"variables"`
+			Budgets   map[string]int64  `json:"budgets"`
+		} `json:"conditions"`
+	}
+	r.json(t, &c)
+	var names []string
+	for _, f := range c.Conditions.Functions {
+		names = append(names, f.Name)
+	}
+	var want []string
+	for _, f := range userexpr.Library() {
+		want = append(want, f.Name)
+	}
+	if r.StatusCode != 200 || !slices.Equal(names, want) || slices.Contains(names, "repeat") || c.Conditions.Variables["message"] == "" {
+		t.Fatalf("%d %s", r.StatusCode, r.body)
+	}
+	d := userexpr.DefaultLimits
+	if b := c.Conditions.Budgets; b["steps"] != int64(d.Steps) || b["bytes"] != int64(d.Bytes) || b["elements"] != int64(d.Elements) ||
+		b["time_ms"] != d.Time.Milliseconds() {
+		t.Errorf("budgets %v, want %+v", b, d)
+	}
+}
