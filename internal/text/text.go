@@ -4,7 +4,10 @@
 // always tell a cut text from a whole one. It imports nothing of chatter's.
 package text
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Marker ends every text that Shorten cut.
 const Marker = "…[truncated]"
@@ -50,4 +53,14 @@ func Shorten(s string, n int) string {
 		return Cut(s, n)
 	}
 	return Cut(s, n-len(Marker)) + Marker
+}
+
+// Shortened reports whether got is s or what Shorten may make of it: a prefix of s
+// ending on a character boundary, followed by Marker.
+func Shortened(got, s string) bool {
+	if got == s {
+		return true
+	}
+	kept, ok := strings.CutSuffix(got, Marker)
+	return ok && strings.HasPrefix(s, kept) && Cut(s, len(kept)) == kept
 }

@@ -76,6 +76,9 @@ func TestCut_NeverSplitsACharacterOrExceedsTheBudget(t *testing.T) {
 			}
 		}
 		sh := text.Shorten(s, n)
+		if n >= len(text.Marker) && !text.Shortened(sh, s) {
+			t.Fatalf("Shortened(Shorten(%q, %d)) is false", s, n)
+		}
 		switch {
 		case len(sh) > max(n, 0):
 			t.Fatalf("Shorten(%q, %d) = %q: %d bytes", s, n, sh, len(sh))
@@ -85,6 +88,26 @@ func TestCut_NeverSplitsACharacterOrExceedsTheBudget(t *testing.T) {
 			t.Fatalf("Shorten(%q, %d) = %q: cut without the marker", s, n, sh)
 		}
 	})
+}
+
+func TestShortened_TellsACutFromAnotherText(t *testing.T) {
+	s := "aé" + strings.Repeat("b", 40)
+	tests := []struct {
+		got  string
+		want bool
+	}{
+		{s, true},
+		{text.Shorten(s, 20), true},
+		{"a" + text.Marker, true},
+		{"a\xc3" + text.Marker, false}, // splits the é
+		{"x" + text.Marker, false},
+		{s[:10], false}, // cut without the marker
+	}
+	for _, tt := range tests {
+		if got := text.Shortened(tt.got, s); got != tt.want {
+			t.Errorf("Shortened(%q) = %t, want %t", tt.got, got, tt.want)
+		}
+	}
 }
 
 func TestCut_OnArbitraryBytesStaysAPrefixWithinTheBudget(t *testing.T) {
