@@ -23,9 +23,11 @@ const (
 	CodeInvalid  = "invalid"
 )
 
-// Error is a store error with a stable code.
+// Error is a store error with a stable code. Field names the request field at fault
+// when a caller's input was refused (too_large "metadata", say), else it is empty.
 type Error struct {
 	Code    string
+	Field   string
 	Message string
 }
 
@@ -59,7 +61,8 @@ func CodeOf(err error) string {
 	return ""
 }
 
-// DefaultMaxContentBytes caps one message's content (UTF-8 bytes).
+// DefaultMaxContentBytes caps one message's content (UTF-8 bytes) unless a store is
+// configured otherwise (up to MaxContentLimit).
 const DefaultMaxContentBytes = 100 * 1024
 
 // Conversation is a chat thread owned by one user.
@@ -149,7 +152,7 @@ type Execution struct {
 	Provider        string           `json:"provider,omitempty"`
 	Model           string           `json:"model,omitempty"`
 	MessageID       string           `json:"message_id,omitempty"`        // the assistant message of the run
-	ToolCallRecords []ToolCallRecord `json:"tool_call_records,omitempty"` // results cut to MaxRecordedToolResult
+	ToolCallRecords []ToolCallRecord `json:"tool_call_records,omitempty"` // texts cut to MaxRecordedToolText
 	ErrorNodeID     string           `json:"error_node_id,omitempty"`
 	ErrorCode       string           `json:"error_code,omitempty"`
 	ErrorMessage    string           `json:"error_message,omitempty"`
@@ -157,10 +160,6 @@ type Execution struct {
 	Log             []NodeRun        `json:"log,omitempty"`
 	Metadata        map[string]any   `json:"metadata,omitempty"`
 }
-
-// MaxRecordedToolResult bounds each tool result kept on an execution record (the
-// full result is on the assistant message), so records stay small.
-const MaxRecordedToolResult = 1024
 
 // Terminal reports whether status is a final state.
 func Terminal(status string) bool {
