@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
@@ -218,6 +217,20 @@ func prepErr(code, field, format string, args ...any) *PreparationError {
 	return &PreparationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// refusal is a store's refusal of what the caller sent (too_large, or invalid naming
+// a field) as a PreparationError; nil for any other error.
+func refusal(err error) *PreparationError {
+	var se *store.Error
+	switch {
+	case !errors.As(err, &se):
+	case se.Code == store.CodeTooLarge:
+		return &PreparationError{Code: CodeTooLarge, Field: se.Field, Message: se.Message, Err: err}
+	case se.Code == store.CodeInvalid && se.Field != "":
+		return &PreparationError{Code: CodeInvalidInput, Field: se.Field, Message: se.Message, Err: err}
+	}
+	return nil
+}
+
 // prepare resolves everything a run needs; nothing is stored here.
 func (r *run) prepare(ctx context.Context) error {
 	in := &r.req.Input
@@ -227,10 +240,6 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(CodeInvalidInput, "user_id", "a user id is required")
 	case strings.TrimSpace(in.Message) == "":
 		return prepErr(CodeInvalidInput, "message", "message must not be empty")
-	case len(in.Message) > r.x.o.MaxMessage:
-		return prepErr(CodeTooLarge, "message", "message is %d bytes; at most %d allowed", len(in.Message), r.x.o.MaxMessage)
-	case !utf8.ValidString(in.Message):
-		return prepErr(CodeInvalidInput, "message", "message is not valid UTF-8")
 	case cfg.Temperature != nil && (*cfg.Temperature < 0 || *cfg.Temperature > 2):
 		return prepErr(CodeInvalidInput, "temperature", "temperature must be between 0 and 2")
 	case cfg.MaxTokens < 0 || cfg.MaxTokens > 200000:
@@ -239,6 +248,14 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and 200")
 	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > 50:
 		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and 50")
+	}
+	// The store's own checks, before anything is stored: a message and metadata that
+	// pass here fit their records at the start of the turn and at its end.
+	if pe := refusal(store.CheckContent(in.Message, r.x.o.MaxMessage)); pe != nil {
+		return pe
+	}
+	if pe := refusal(store.CheckMetadata(in.Metadata)); pe != nil {
+		return pe
 	}
 	if err := r.resolveSource(ctx); err != nil {
 		return err

@@ -77,6 +77,8 @@ func TestChat_BadRequestsAreProblemsNamingTheField(t *testing.T) {
 		{"unknown tool", `{"message":"hi","allowed_tools":["laser"]}`, 400, "unknown_tool", "allowed_tools"},
 		{"unknown template", `{"message":"hi","workflow_template_name":"nope"}`, 404, "not_found", "template"},
 		{"unknown definition", `{"message":"hi","workflow_definition_id":"nope"}`, 404, "not_found", "definition"},
+		{"message over the cap", `{"message":"` + strings.Repeat("a", store.DefaultMaxContentBytes+1) + `"}`, 413, "too_large", "message"},
+		{"metadata over its budget", `{"message":"hi","metadata":{"html":"` + strings.Repeat("<", store.MaxMetadataBytes) + `"}}`, 413, "too_large", "metadata"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
