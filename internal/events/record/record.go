@@ -6,7 +6,6 @@ package record
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -116,8 +115,9 @@ func same(a, b *store.Execution) bool {
 		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output
 }
 
-// logEntry is e as an entry of the event log. The terminal event's output is left
-// out: the record holds it, and the log stays small.
+// logEntry is e as an entry of the event log, its data fitted to the log's budget
+// (store.EncodeEventData), so no event is refused on every redelivery. The terminal
+// event's output is left out: the record holds it, and the log stays small.
 func logEntry(e events.Event) (store.ExecutionEvent, error) {
 	data := e.Data
 	if end, ok := e.EndData(); ok {
@@ -126,7 +126,7 @@ func logEntry(e events.Event) (store.ExecutionEvent, error) {
 	}
 	ev := store.ExecutionEvent{ID: e.ID, ExecutionID: e.ExecutionID, UserID: e.UserID, Seq: e.Seq, Type: e.Type, Time: e.Time}
 	if data != nil {
-		b, err := json.Marshal(data)
+		b, err := store.EncodeEventData(data)
 		if err != nil {
 			return ev, fmt.Errorf("record: encoding %s %s: %w", e.Type, e.ID, err)
 		}
