@@ -66,7 +66,7 @@ type Options struct {
 	MaxRetries    int                 // retries of a model call before its first token; default 2
 	RetryBase     time.Duration       // first backoff; default 250ms, doubled each retry, with jitter
 	RunTimeout    time.Duration       // default 10 minutes
-	MaxMessage    int                 // max user message bytes; default store.DefaultMaxContentBytes
+	MaxMessage    int                 // max user message bytes; default store.DefaultMaxContentBytes, at most store.MaxContentLimit
 	MaxToolResult int                 // bytes of a tool result sent back to the model; default 32 KiB
 	Now           func() time.Time
 	NewID         func() string

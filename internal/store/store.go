@@ -3,6 +3,13 @@
 // its owner first, so a lookup with another user's id finds nothing. Memory is an
 // in-memory implementation used by offline runs and logic tests; the DynamoDB
 // implementation lives in a sub-package and passes the same suite.
+//
+// Every record is fitted to its DynamoDB item before every write, by one accounting
+// (fit.go): what a run produced is cut to its budget with text.Marker — a reply over
+// the content cap is stored cut and marked incomplete, tool call arguments and
+// results keep their longest prefixes that fit — while what a caller sent (a user
+// message over the cap, metadata over MaxMetadataBytes) is refused as too_large
+// naming the field, before anything is stored.
 package store
 
 import (
