@@ -248,6 +248,8 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and 200")
 	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > 50:
 		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and 50")
+	case len(cfg.Model) > store.MaxNameBytes: // it is kept on records and events
+		return prepErr(CodeInvalidInput, "model", "model must be at most %d bytes", store.MaxNameBytes)
 	}
 	// The store's own checks, before anything is stored: a message and metadata that
 	// pass here fit their records at the start of the turn and at its end.

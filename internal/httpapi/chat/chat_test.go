@@ -71,6 +71,7 @@ func TestChat_BadRequestsAreProblemsNamingTheField(t *testing.T) {
 		{"unknown field", `{"message":"hi","temprature":1}`, 400, "invalid", "temprature"},
 		{"wrong type", `{"message":"hi","max_tokens":"many"}`, 400, "invalid", "/max_tokens"},
 		{"temperature out of range", `{"message":"hi","temperature":3}`, 400, "invalid_input", "temperature"},
+		{"model name past any provider's", `{"message":"hi","model":"` + strings.Repeat("m", store.MaxNameBytes+1) + `"}`, 400, "invalid_input", "model"},
 		{"both sources", `{"message":"hi","workflow_template_name":"a","workflow_definition_id":"b"}`, 400, "invalid_input", "workflow_definition_id"},
 		{"unknown provider", `{"message":"hi","provider":"nope"}`, 400, "unknown_provider", "provider"},
 		{"unconfigured provider", `{"message":"hi","provider":"openai"}`, 400, "provider_unconfigured", "provider"},

@@ -481,7 +481,7 @@ func testToolResultsTrimmed(t *testing.T, r Repo, c *Clock) {
 	}
 	must(t, "FinishTurn", r.FinishTurn(ctx, user, conv, store.FinishTurn{AssistantMessage: am}))
 	msgs := allMessages(t, r, user, conv)
-	b, _ := json.Marshal(msgs[1].ToolCalls)
+	b, _ := store.Encode(msgs[1].ToolCalls)
 	if len(msgs[1].ToolCalls) != 6 || len(b) > store.MaxToolCallsBytes || !strings.HasSuffix(msgs[1].ToolCalls[0].Result, "[truncated]") {
 		t.Fatalf("tool calls stored as %d records, %d bytes; want 6 trimmed under %d", len(msgs[1].ToolCalls), len(b), store.MaxToolCallsBytes)
 	}
