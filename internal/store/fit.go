@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -138,7 +139,8 @@ func ExecutionSize(e *Execution) int {
 
 // PrepareMessage fits a message to its record before it is stored. A user's content
 // over the cap is refused (too_large, see CheckContent); any other role's is cut to
-// the cap with the marker and the message marked incomplete. Tool calls are fitted
+// the cap with the marker and the message marked incomplete (bytes that are not
+// UTF-8 become U+FFFD first). Tool calls are fitted
 // to MaxToolCallsBytes, names to MaxNameBytes. m is updated to what is stored; the
 // tool call records it held are never edited. Returns invalid for a message without
 // id, owner or conversation, or with content that is not UTF-8.
@@ -146,9 +148,12 @@ func PrepareMessage(m *Message, maxContent int) error {
 	if m == nil || m.UserID == "" || m.ConversationID == "" || m.ID == "" {
 		return Invalid("a message needs an id, a user id and a conversation id")
 	}
-	if max := ContentCap(maxContent); m.Role != llm.RoleUser && len(m.Content) > max {
-		m.Content = text.Shorten(m.Content, max)
-		m.Status = StatusIncomplete
+	if m.Role != llm.RoleUser {
+		m.Content = strings.ToValidUTF8(m.Content, string(utf8.RuneError)) // a model's bytes, kept rather than refused
+		if max := ContentCap(maxContent); len(m.Content) > max {
+			m.Content = text.Shorten(m.Content, max)
+			m.Status = StatusIncomplete
+		}
 	}
 	if err := CheckContent(m.Content, maxContent); err != nil {
 		return err
@@ -182,7 +187,7 @@ func PrepareExecution(e *Execution, maxContent int) error {
 	if e == nil || e.ID == "" || e.UserID == "" {
 		return Invalid("an execution needs an id and a user id")
 	}
-	e.Output = text.Shorten(e.Output, ContentCap(maxContent))
+	e.Output = text.Shorten(strings.ToValidUTF8(e.Output, string(utf8.RuneError)), ContentCap(maxContent))
 	e.ErrorMessage = text.Shorten(e.ErrorMessage, MaxErrorBytes)
 	for _, s := range []*string{&e.Source.Name, &e.Provider, &e.Model, &e.ErrorNodeID, &e.ErrorCode} {
 		*s = text.Shorten(*s, MaxNameBytes)

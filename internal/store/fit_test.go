@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -117,6 +118,25 @@ func TestPrepare_WhatARunProducedAlwaysFitsTheSameWay(t *testing.T) {
 			t.Fatalf("metadata fitted to %d bytes", len(b))
 		}
 	})
+}
+
+// A reply is never refused for its bytes: what is not UTF-8 is replaced, what is
+// over the cap is cut; a user's message is refused instead.
+func TestPrepareMessage_RepairsAReplyAndRefusesAUserMessage(t *testing.T) {
+	// A run of bytes that are not UTF-8 becomes one U+FFFD.
+	m := store.Message{ID: "m", ConversationID: "c", UserID: "u", Role: llm.RoleAssistant, Content: "ok \xff\xfe" + strings.Repeat("é", store.DefaultMaxContentBytes)}
+	if err := store.PrepareMessage(&m, store.DefaultMaxContentBytes); err != nil {
+		t.Fatalf("PrepareMessage of a reply: %v", err)
+	}
+	if !utf8.ValidString(m.Content) || !strings.HasPrefix(m.Content, "ok \uFFFDé") || !strings.HasSuffix(m.Content, text.Marker) ||
+		len(m.Content) > store.DefaultMaxContentBytes || m.Status != store.StatusIncomplete {
+		t.Fatalf("reply fitted to %d bytes, status %s", len(m.Content), m.Status)
+	}
+	u := store.Message{ID: "m", ConversationID: "c", UserID: "u", Role: llm.RoleUser, Content: "bad \xff"}
+	var se *store.Error
+	if err := store.PrepareMessage(&u, 0); !errors.As(err, &se) || se.Code != store.CodeInvalid || se.Field != "message" {
+		t.Fatalf("user message not UTF-8: %v, want invalid naming message", err)
+	}
 }
 
 func TestFitJSON_KeepsStructureAndMarksWhatItCut(t *testing.T) {
