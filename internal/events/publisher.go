@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/chatterhq/chatter/internal/text"
 )
 
 // PutEvents limits (EventBridge quotas).
@@ -305,7 +307,8 @@ func (p *Publisher) backoff(n int) time.Duration {
 const entryOverhead = 14
 
 // encode builds the PutEvents entry of e. A terminal event too large for one entry
-// loses the tail of its output (the reply is stored with the message anyway).
+// loses the tail of its output, which then ends with text.Marker (the reply is
+// stored with the message anyway).
 func (p *Publisher) encode(e Event) (pending, error) {
 	detail, err := json.Marshal(e)
 	if err != nil {
@@ -320,7 +323,7 @@ func (p *Publisher) encode(e Event) (pending, error) {
 		// JSON escaping can make the output several times longer than its bytes, so
 		// cut in proportion and measure again.
 		keep := int(float64(len(end.Output)) * float64(MaxBatchBytes-1024) / float64(size))
-		end.Output = truncateUTF8(end.Output, min(keep, len(end.Output)-1))
+		end.Output = text.Shorten(end.Output, min(keep, len(end.Output)-1))
 		e.Data = end
 		if detail, err = json.Marshal(e); err != nil {
 			return pending{}, err
@@ -337,18 +340,4 @@ func (p *Publisher) encode(e Event) (pending, error) {
 		entry.Time = aws.Time(e.Time)
 	}
 	return pending{size: size, event: e, entry: entry}, nil
-}
-
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

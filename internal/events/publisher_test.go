@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/text"
 )
 
 // fakeBus records PutEvents calls; fail decides per call and entry whether that
@@ -340,7 +341,8 @@ func TestPublisher_OversizedTerminalEventKeepsFitting(t *testing.T) {
 	bus := &fakeBus{}
 	p := newPublisher(t, bus, nil)
 	e := trail(0, events.ExecutionCompleted)[0]
-	e.Data = events.ExecutionEndData{Status: "completed", Output: strings.Repeat("<é>", 200_000)} // escapes grow it
+	out := strings.Repeat("<é>", 200_000) // escapes grow it
+	e.Data = events.ExecutionEndData{Status: "completed", Output: out}
 	p.Emit(context.Background(), e)
 	if err := p.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -353,8 +355,9 @@ func TestPublisher_OversizedTerminalEventKeepsFitting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if end, _ := back.EndData(); !strings.HasPrefix(end.Output, "<é><é>") || len(end.Output) < 60_000 {
-		t.Fatalf("output cut to %d bytes", len(end.Output))
+	if end, _ := back.EndData(); !strings.HasPrefix(end.Output, "<é><é>") || len(end.Output) < 60_000 ||
+		!strings.HasSuffix(end.Output, text.Marker) || !text.Shortened(end.Output, out) {
+		t.Fatalf("output cut to %d bytes, want a long prefix on a character boundary ending with the marker", len(end.Output))
 	}
 }
 

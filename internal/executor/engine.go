@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -181,7 +183,7 @@ func publicNodeError(err error) string {
 	if errors.As(err, &le) {
 		return fmt.Sprintf("model provider %s failed: %s", le.Provider, le.Code)
 	}
-	return err.Error()
+	return text.Shorten(err.Error(), store.MaxErrorBytes)
 }
 
 // visit runs one node.
@@ -260,8 +262,8 @@ func (r *run) startTurn(ctx context.Context) error {
 			CreatedAt: now, UpdatedAt: now}
 	}
 	if err := r.x.o.Store.StartTurn(ctx, t); err != nil {
-		if errors.Is(err, store.ErrTooLarge) {
-			return &PreparationError{Code: CodeTooLarge, Field: "message", Message: err.Error(), Err: err}
+		if pe := refusal(err); pe != nil {
+			return pe
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return &PreparationError{Code: CodeNotFound, Field: "conversation_id", Message: err.Error(), Err: err}
@@ -278,21 +280,11 @@ func (r *run) startTurn(ctx context.Context) error {
 
 // title is the first line of the first message, shortened.
 func title(msg string) string {
-	for i, c := range msg {
-		if c == '\n' {
-			msg = msg[:i]
-			break
-		}
-	}
-	if len(msg) > 80 {
-		cut := 80
-		for cut > 0 && msg[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return msg
+	line, _, _ := strings.Cut(msg, "\n")
+	return text.Shorten(line, maxTitleBytes)
 }
+
+const maxTitleBytes = 80
 
 func (r *run) execution(status string, now time.Time) *store.Execution {
 	return &store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,

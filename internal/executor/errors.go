@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/userexpr"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -117,21 +119,21 @@ func ErrorCode(err error) string {
 }
 
 // PublicMessage is an error message safe to show a client: internal errors are
-// replaced by a generic text.
+// replaced by a generic text, and a long message is cut to what a record keeps.
 func PublicMessage(err error) string {
 	var pe *PreparationError
 	var re *RuntimeError
 	var ce *CancelledError
+	msg := "internal error"
 	switch {
 	case errors.As(err, &pe):
-		return pe.Message
+		msg = pe.Message
 	case errors.As(err, &re):
-		if re.Code == CodeStorage || re.Code == CodeInternal {
-			return "internal error"
+		if re.Code != CodeStorage && re.Code != CodeInternal {
+			msg = re.Message
 		}
-		return re.Message
 	case errors.As(err, &ce):
-		return ce.Message
+		msg = ce.Message
 	}
-	return "internal error"
+	return text.Shorten(msg, store.MaxErrorBytes)
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
@@ -73,7 +72,7 @@ type Options struct {
 	// context carries) for the final writes: a run that would outlast its function
 	// ends `timeout` with its partial reply stored, never killed mid-write. Default 3 s.
 	FinishReserve time.Duration
-	MaxMessage    int // max user message bytes; default store.DefaultMaxContentBytes
+	MaxMessage    int // max user message bytes; default store.DefaultMaxContentBytes, at most store.MaxContentLimit
 	MaxToolResult int // bytes of a tool result sent back to the model; default 32 KiB
 	Now           func() time.Time
 	NewID         func() string
@@ -240,6 +239,20 @@ func prepErr(code, field, format string, args ...any) *PreparationError {
 	return &PreparationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// refusal is a store's refusal of what the caller sent (too_large, or invalid naming
+// a field) as a PreparationError; nil for any other error.
+func refusal(err error) *PreparationError {
+	var se *store.Error
+	switch {
+	case !errors.As(err, &se):
+	case se.Code == store.CodeTooLarge:
+		return &PreparationError{Code: CodeTooLarge, Field: se.Field, Message: se.Message, Err: err}
+	case se.Code == store.CodeInvalid && se.Field != "":
+		return &PreparationError{Code: CodeInvalidInput, Field: se.Field, Message: se.Message, Err: err}
+	}
+	return nil
+}
+
 // prepare resolves everything a run needs; nothing is stored here.
 func (r *run) prepare(ctx context.Context) error {
 	in := &r.req.Input
@@ -249,10 +262,6 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(CodeInvalidInput, "user_id", "a user id is required")
 	case strings.TrimSpace(in.Message) == "":
 		return prepErr(CodeInvalidInput, "message", "message must not be empty")
-	case len(in.Message) > r.x.o.MaxMessage:
-		return prepErr(CodeTooLarge, "message", "message is %d bytes; at most %d allowed", len(in.Message), r.x.o.MaxMessage)
-	case !utf8.ValidString(in.Message):
-		return prepErr(CodeInvalidInput, "message", "message is not valid UTF-8")
 	case cfg.Temperature != nil && (*cfg.Temperature < 0 || *cfg.Temperature > 2):
 		return prepErr(CodeInvalidInput, "temperature", "temperature must be between 0 and 2")
 	case cfg.MaxTokens < 0 || cfg.MaxTokens > 200000:
@@ -261,6 +270,16 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and 200")
 	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > 50:
 		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and 50")
+	case len(cfg.Model) > store.MaxNameBytes: // it is kept on records and events
+		return prepErr(CodeInvalidInput, "model", "model must be at most %d bytes", store.MaxNameBytes)
+	}
+	// The store's own checks, before anything is stored: a message and metadata that
+	// pass here fit their records at the start of the turn and at its end.
+	if pe := refusal(store.CheckContent(in.Message, r.x.o.MaxMessage)); pe != nil {
+		return pe
+	}
+	if pe := refusal(store.CheckMetadata(in.Metadata)); pe != nil {
+		return pe
 	}
 	if err := r.resolveSource(ctx); err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -77,10 +76,6 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 			Role: llm.RoleAssistant, Content: res.Response, ToolCalls: st.records, Status: msgStatus,
 			InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, Cost: cost.USD, CostKnown: cost.Known,
 			Provider: st.provider, Model: st.model, ResponseTimeMS: res.DurationMS(), CreatedAt: now}
-		if len(am.Content) > r.x.o.MaxMessage { // keep the item storable; the Result keeps it all
-			am.Content = am.Content[:r.x.o.MaxMessage]
-			am.Status = store.StatusIncomplete
-		}
 	}
 	exec := r.execution(status, now)
 	exec.FinishedAt, exec.DurationMS = now, res.DurationMS()
@@ -93,7 +88,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	if am != nil {
 		exec.MessageID = am.ID
 	}
-	exec.ToolCallRecords = recordedToolCalls(st.records)
+	exec.ToolCallRecords = st.records
 	err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
 		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec})
 	switch {
@@ -178,24 +173,4 @@ func errMsg(r *Result) string {
 		return ""
 	}
 	return r.Error.Message
-}
-
-// recordedToolCalls is the run's tool calls as kept on the execution record: every
-// call, each result cut to store.MaxRecordedToolResult bytes (at a UTF-8 boundary).
-func recordedToolCalls(rs []store.ToolCallRecord) []store.ToolCallRecord {
-	if len(rs) == 0 {
-		return nil
-	}
-	out := make([]store.ToolCallRecord, len(rs))
-	copy(out, rs)
-	for i := range out {
-		if r := out[i].Result; len(r) > store.MaxRecordedToolResult {
-			cut := store.MaxRecordedToolResult
-			for cut > 0 && !utf8.RuneStart(r[cut]) {
-				cut--
-			}
-			out[i].Result = r[:cut] + "…"
-		}
-	}
-	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/retrieval"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/tools"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -181,9 +182,7 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 			}
 			cancel()
 		}
-		if len(res.Content) > r.x.o.MaxToolResult {
-			res.Content = res.Content[:r.x.o.MaxToolResult] + "…[truncated]"
-		}
+		res.Content = text.Shorten(res.Content, r.x.o.MaxToolResult)
 		results[i] = res
 		r.toolResult(ctx, v, c, res, "")
 	}

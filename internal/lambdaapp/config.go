@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/store"
 )
 
 // Stage names.
@@ -90,6 +91,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		MaxMessageBytes: p.positive("CHATTER_MAX_MESSAGE_BYTES"),
 		DefaultProvider: p.get("CHATTER_DEFAULT_PROVIDER"),
 		DefaultModel:    p.get("CHATTER_DEFAULT_MODEL"),
+	}
+	if c.MaxMessageBytes > store.MaxContentLimit {
+		p.fail("CHATTER_MAX_MESSAGE_BYTES", fmt.Sprintf("must be at most %d (a message and its record must fit a DynamoDB item), got %d",
+			store.MaxContentLimit, c.MaxMessageBytes))
 	}
 	if c.Stage == "" {
 		c.Stage = StageLocal

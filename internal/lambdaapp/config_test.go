@@ -66,6 +66,7 @@ func TestConfigFromEnv_NamesEachBadVariable(t *testing.T) {
 		{"bad URLs", map[string]string{"AWS_ENDPOINT_URL": "localhost:4566", "CHATTER_JWKS_URL": "ftp://x/y",
 			"CHATTER_JWT_ISSUER": "issuer"}, []string{"AWS_ENDPOINT_URL", "CHATTER_JWKS_URL", "CHATTER_JWT_ISSUER"}},
 		{"bad namespace", map[string]string{"CHATTER_METRICS_NAMESPACE": ":x"}, []string{"CHATTER_METRICS_NAMESPACE"}},
+		{"message cap over what a record holds", map[string]string{"CHATTER_MAX_MESSAGE_BYTES": "131073"}, []string{"CHATTER_MAX_MESSAGE_BYTES"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -30,7 +29,7 @@ type Memory struct {
 	idem      map[key]*IdempotencyRecord
 	cursors   *Cursors
 
-	// MaxContentLen caps one message's content; 0 means no cap.
+	// MaxContentLen caps one message's content; 0 means MaxContentLimit (see ContentCap).
 	MaxContentLen int
 	// Now is the clock for timestamps the store sets and for expiry.
 	Now func() time.Time
@@ -56,17 +55,6 @@ func NewMemory() *Memory {
 		windows: map[string]window{}, idem: map[key]*IdempotencyRecord{}, cursors: NewCursors(nil),
 		MaxContentLen: DefaultMaxContentBytes, Now: time.Now,
 	}
-}
-
-// CheckContent returns a too_large error when content exceeds max bytes.
-func CheckContent(content string, max int) error {
-	if max > 0 && len(content) > max {
-		return &Error{Code: CodeTooLarge, Message: "message content exceeds " + itoa(max) + " bytes"}
-	}
-	if !utf8.ValidString(content) {
-		return &Error{Code: CodeInvalid, Message: "message content is not valid UTF-8"}
-	}
-	return nil
 }
 
 func itoa(n int) string {
@@ -121,7 +109,7 @@ func (m *Memory) StartTurn(_ context.Context, t StartTurn) error {
 		return err
 	}
 	if t.Execution != nil {
-		if err := PrepareExecution(t.Execution, m.MaxContentLen); err != nil {
+		if err := PrepareNewExecution(t.Execution, m.MaxContentLen); err != nil {
 			return err
 		}
 	}
@@ -459,9 +447,9 @@ func putTemplate(m map[key][]byte, k key, t *workflow.Template) error {
 	if t == nil || t.ID == "" {
 		return Invalid("a template needs an id")
 	}
-	b, err := json.Marshal(t)
+	b, err := EncodeRecord("template", t)
 	if err != nil {
-		return Invalid("template: %v", err)
+		return err
 	}
 	m[k] = b
 	return nil
@@ -549,7 +537,7 @@ func (m *Memory) DeleteTemplate(_ context.Context, userID, id string) error {
 
 // CreateExecution stores a new execution record. Returns conflict if it exists.
 func (m *Memory) CreateExecution(_ context.Context, e *Execution) error {
-	if err := PrepareExecution(e, m.MaxContentLen); err != nil {
+	if err := PrepareNewExecution(e, m.MaxContentLen); err != nil {
 		return err
 	}
 	m.mu.Lock()

@@ -7,6 +7,13 @@
 // Deleting a conversation removes its content everywhere it is stored, for good:
 // messages and kept Idempotency-Key answers are deleted, executions redacted (see
 // Execution.Redact, which owns what counts as content).
+//
+// Every record is fitted to its DynamoDB item before every write, by one accounting
+// (fit.go): what a run produced is cut to its budget with text.Marker — a reply over
+// the content cap is stored cut and marked incomplete, tool call arguments and
+// results keep their longest prefixes that fit — while what a caller sent (a user
+// message over the cap, metadata over MaxMetadataBytes) is refused as too_large
+// naming the field, before anything is stored.
 package store
 
 import (
@@ -27,9 +34,11 @@ const (
 	CodeInvalid  = "invalid"
 )
 
-// Error is a store error with a stable code.
+// Error is a store error with a stable code. Field names the request field at fault
+// when a caller's input was refused (too_large "metadata", say), else it is empty.
 type Error struct {
 	Code    string
+	Field   string
 	Message string
 }
 
@@ -63,7 +72,8 @@ func CodeOf(err error) string {
 	return ""
 }
 
-// DefaultMaxContentBytes caps one message's content (UTF-8 bytes).
+// DefaultMaxContentBytes caps one message's content (UTF-8 bytes) unless a store is
+// configured otherwise (up to MaxContentLimit).
 const DefaultMaxContentBytes = 100 * 1024
 
 // Conversation is a chat thread owned by one user.
@@ -159,7 +169,7 @@ type Execution struct {
 	Provider        string           `json:"provider,omitempty"`
 	Model           string           `json:"model,omitempty"`
 	MessageID       string           `json:"message_id,omitempty"`        // the assistant message of the run
-	ToolCallRecords []ToolCallRecord `json:"tool_call_records,omitempty"` // results cut to MaxRecordedToolResult
+	ToolCallRecords []ToolCallRecord `json:"tool_call_records,omitempty"` // texts cut to MaxRecordedToolText
 	ErrorNodeID     string           `json:"error_node_id,omitempty"`
 	ErrorCode       string           `json:"error_code,omitempty"`
 	ErrorMessage    string           `json:"error_message,omitempty"`
@@ -170,10 +180,6 @@ type Execution struct {
 	// gone for good (see Redact), and no later write brings it back.
 	Redacted bool `json:"redacted,omitempty"`
 }
-
-// MaxRecordedToolResult bounds each tool result kept on an execution record (the
-// full result is on the assistant message), so records stay small.
-const MaxRecordedToolResult = 1024
 
 // Terminal reports whether status is a final state.
 func Terminal(status string) bool {

@@ -13,7 +13,6 @@ package record
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -125,12 +124,14 @@ func same(a, b *store.Execution) bool {
 
 // logEntry is e as an entry of the event log: WithoutContent, so the log never
 // holds conversation content (the record does, and deleting the conversation
-// redacts it there), and a late or redelivered event cannot bring any back.
+// redacts it there) and a late or redelivered event cannot bring any back; its data
+// fitted to the log's budget (store.EncodeEventData), so no event is refused on
+// every redelivery.
 func logEntry(e events.Event) (store.ExecutionEvent, error) {
 	data := e.WithoutContent().Data
 	ev := store.ExecutionEvent{ID: e.ID, ExecutionID: e.ExecutionID, UserID: e.UserID, Seq: e.Seq, Type: e.Type, Time: e.Time}
 	if data != nil {
-		b, err := json.Marshal(data)
+		b, err := store.EncodeEventData(data)
 		if err != nil {
 			return ev, fmt.Errorf("record: encoding %s %s: %w", e.Type, e.ID, err)
 		}

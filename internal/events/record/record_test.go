@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
 	"github.com/chatterhq/chatter/internal/testenv"
+	"github.com/chatterhq/chatter/internal/text"
 )
 
 // repo is what these tests need of a store: record.Repo plus reads and creation.
@@ -343,4 +345,40 @@ func TestApply_StorageErrorsAskForRedelivery(t *testing.T) {
 			t.Errorf("%s: err = %v, want the storage error", ev.Type, err)
 		}
 	}
+}
+
+// Events larger than any item (the executor's fallback hands them over as they are,
+// and a node's error can be long) are fitted, not refused: the first delivery and
+// every redelivery land, and the record and log hold marked prefixes.
+func TestApply_OversizeEventsLandOnEveryDelivery(t *testing.T) {
+	long := func(n int) string { return strings.Repeat(`<"é`, n/4) }
+	eachRepo(t, func(t *testing.T, r repo) {
+		running(t, r, "x-big")
+		end := events.ExecutionEndData{Status: "failed", ErrorCode: "node_failed", ErrorMessage: long(300 << 10), Output: long(800 << 10), Steps: 2}
+		evs := []events.Event{
+			{ID: "x-big-1", Version: events.SchemaVersion, Type: events.NodeExecuted, ExecutionID: "x-big", UserID: "u1", Seq: 1, Time: t0,
+				Data: events.NodeExecutedData{NodeID: "tools", Kind: "tools", Step: 1, Status: "error", Error: long(400 << 10)}},
+			{ID: "x-big-2", Version: events.SchemaVersion, Type: events.ExecutionFailed, ExecutionID: "x-big", UserID: "u1", Seq: 2,
+				Time: t0.Add(time.Second), Data: end},
+		}
+		for round := range 2 {
+			for _, e := range evs {
+				if err := record.Apply(context.Background(), r, e); err != nil {
+					t.Fatalf("delivery %d of %s: %v", round+1, e.Type, err)
+				}
+			}
+		}
+		x, log := state(t, r, "x-big")
+		if x.Status != store.ExecFailed || !text.Shortened(x.Output, end.Output) || !text.Shortened(x.ErrorMessage, end.ErrorMessage) {
+			t.Fatalf("record %s with %d bytes of output and %d of error, want failed with marked prefixes", x.Status, len(x.Output), len(x.ErrorMessage))
+		}
+		if len(log) != 2 {
+			t.Fatalf("log has %d events, want 2", len(log))
+		}
+		var node events.NodeExecutedData
+		if err := json.Unmarshal(log[0].Data, &node); err != nil || len(log[0].Data) > store.MaxEventDataBytes ||
+			node.NodeID != "tools" || !text.Shortened(node.Error, long(400<<10)) {
+			t.Fatalf("node_executed kept as %d bytes (%v), want its fields with the error cut", len(log[0].Data), err)
+		}
+	})
 }

@@ -71,12 +71,15 @@ func TestChat_BadRequestsAreProblemsNamingTheField(t *testing.T) {
 		{"unknown field", `{"message":"hi","temprature":1}`, 400, "invalid", "temprature"},
 		{"wrong type", `{"message":"hi","max_tokens":"many"}`, 400, "invalid", "/max_tokens"},
 		{"temperature out of range", `{"message":"hi","temperature":3}`, 400, "invalid_input", "temperature"},
+		{"model name past any provider's", `{"message":"hi","model":"` + strings.Repeat("m", store.MaxNameBytes+1) + `"}`, 400, "invalid_input", "model"},
 		{"both sources", `{"message":"hi","workflow_template_name":"a","workflow_definition_id":"b"}`, 400, "invalid_input", "workflow_definition_id"},
 		{"unknown provider", `{"message":"hi","provider":"nope"}`, 400, "unknown_provider", "provider"},
 		{"unconfigured provider", `{"message":"hi","provider":"openai"}`, 400, "provider_unconfigured", "provider"},
 		{"unknown tool", `{"message":"hi","allowed_tools":["laser"]}`, 400, "unknown_tool", "allowed_tools"},
 		{"unknown template", `{"message":"hi","workflow_template_name":"nope"}`, 404, "not_found", "template"},
 		{"unknown definition", `{"message":"hi","workflow_definition_id":"nope"}`, 404, "not_found", "definition"},
+		{"message over the cap", `{"message":"` + strings.Repeat("a", store.DefaultMaxContentBytes+1) + `"}`, 413, "too_large", "message"},
+		{"metadata over its budget", `{"message":"hi","metadata":{"html":"` + strings.Repeat("<", store.MaxMetadataBytes) + `"}}`, 413, "too_large", "metadata"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -10,8 +10,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/text"
 )
 
 func userRequest(text string) *llm.Request {
@@ -528,4 +530,23 @@ func FuzzStream_AnyBodyEndsWithDeltasOrTypedError(f *testing.F) {
 			t.Fatalf("Close: %v", err)
 		}
 	})
+}
+
+// An undecodable error event is quoted cut short: after the key is redacted (a key
+// straddling the cut must not leave its prefix), on a character boundary, marked.
+func TestStream_LongUndecodableErrorIsCutAfterTheKeyIsRedacted(t *testing.T) {
+	raw := strings.Repeat("x", 190) + testKey + strings.Repeat("é", 200)
+	p, _ := newTestProvider(t, serveBody(sse(messageStart(5, 0, 0), frame{"error", raw})))
+	_, err := llm.Collect(p.Stream(t.Context(), userRequest("hi")))
+	e := asLLMError(t, err)
+	if e.Code != llm.CodeMalformed {
+		t.Fatalf("code = %s, want %s", e.Code, llm.CodeMalformed)
+	}
+	if strings.Contains(e.Message, testKey[:8]) {
+		t.Fatalf("message %q holds the start of the API key", e.Message)
+	}
+	quoted := e.Message[strings.Index(e.Message, "xxx"):]
+	if len(quoted) > 200 || !utf8.ValidString(quoted) || !strings.HasSuffix(quoted, text.Marker) {
+		t.Fatalf("quoted %d bytes %q, want at most 200 on a character boundary ending with the marker", len(quoted), quoted)
+	}
 }

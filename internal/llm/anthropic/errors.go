@@ -12,6 +12,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/shared"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/text"
 )
 
 var errTruncated = errors.New("stream ended before message_stop")
@@ -57,7 +58,7 @@ func isDecodeError(err error) bool {
 // arrives on a 200 response, so the error type decides first and the status second.
 func (p *Provider) apiError(e *anthropic.Error) *llm.Error {
 	if e.StatusCode == http.StatusOK && !json.Valid([]byte(e.RawJSON())) {
-		return &llm.Error{Provider: ProviderName, Code: llm.CodeMalformed, Message: "undecodable error event: " + p.scrub(clip(e.RawJSON(), 200))}
+		return &llm.Error{Provider: ProviderName, Code: llm.CodeMalformed, Message: "undecodable error event: " + text.Shorten(p.scrub(e.RawJSON()), 200)}
 	}
 	code := codeForType(e.Type())
 	if code == "" {
@@ -100,12 +101,4 @@ func (p *Provider) scrub(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, p.apiKey, "[redacted]")
-}
-
-// clip bounds text quoted from the wire, which may be arbitrarily long.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -62,6 +62,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/text"
 )
 
 // DefaultName is the provider id used when Options.Name is empty.
@@ -454,17 +455,13 @@ func (s *stream) fragment() llm.Delta {
 	return d
 }
 
-// cut returns the byte offset where fragment i of s starts, moved forward to a rune
+// cut returns the byte offset where fragment i of s starts, moved back to a rune
 // boundary so no fragment carries half a character.
 func cut(s string, i int) int {
 	if i >= fragments {
 		return len(s)
 	}
-	at := len(s) * i / fragments
-	for at < len(s) && !utf8.RuneStart(s[at]) {
-		at++
-	}
-	return at
+	return len(text.Cut(s, len(s)*i/fragments))
 }
 
 // wait pauses for the configured delay, or until the context is done.

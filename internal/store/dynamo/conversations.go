@@ -62,7 +62,7 @@ func msgItem(m *store.Message) (item, error) {
 	setS(it, "role", string(m.Role))
 	setS(it, "content", m.Content)
 	if len(m.ToolCalls) > 0 {
-		b, err := json.Marshal(m.ToolCalls)
+		b, err := store.Encode(m.ToolCalls)
 		if err != nil {
 			return nil, store.Invalid("tool calls: %v", err)
 		}
@@ -174,7 +174,7 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 	}
 	var execIt item
 	if t.Execution != nil {
-		if err := store.PrepareExecution(t.Execution, s.o.MaxContentBytes); err != nil {
+		if err := store.PrepareNewExecution(t.Execution, s.o.MaxContentBytes); err != nil {
 			return err
 		}
 		var err error

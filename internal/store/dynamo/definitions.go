@@ -33,12 +33,9 @@ func verSK(v int) string            { return verPfx + store.SeqKey(v) }
 // defItem is a definition version; the HEAD copy of the latest version also carries
 // the list index keys.
 func defItem(d *store.Definition, sk string) (item, error) {
-	if err := store.CheckRecordSize("definition", d.Graph); err != nil {
-		return nil, err
-	}
-	g, err := json.Marshal(d.Graph)
+	g, err := store.EncodeRecord("definition", d.Graph)
 	if err != nil {
-		return nil, store.Invalid("definition: %v", err)
+		return nil, err
 	}
 	owner := defOwner(d)
 	it := key(defPK(owner, d.ID), sk)
@@ -251,9 +248,9 @@ func (s *Store) putTemplate(ctx context.Context, owner string, t *workflow.Templ
 	if t == nil || t.ID == "" {
 		return store.Invalid("a template needs an id")
 	}
-	b, err := json.Marshal(t)
+	b, err := store.EncodeRecord("template", t)
 	if err != nil {
-		return store.Invalid("template: %v", err)
+		return err
 	}
 	it := key(tplPK(owner), t.ID)
 	it[aBody] = sv(string(b))

@@ -55,7 +55,8 @@ type API interface {
 
 // Options configure a Store.
 type Options struct {
-	// MaxContentBytes caps one message's content; default store.DefaultMaxContentBytes.
+	// MaxContentBytes caps one message's content; default store.DefaultMaxContentBytes,
+	// at most store.MaxContentLimit (see store.ContentCap).
 	MaxContentBytes int
 	// CursorKey signs list cursors. Every instance serving the same API must share
 	// it; empty draws a random key (cursors then work within this process only).

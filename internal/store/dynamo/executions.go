@@ -24,11 +24,12 @@ func execKey(userID, id string) item  { return key(execPK(userID, id), skExec) }
 func execsGSI(userID string) string   { return userPrefix(userID) + "#EXECS" }
 
 // execItem keeps the record as JSON (its log and usage are nested) beside the
-// attributes lists filter and conditions compare.
+// attributes lists filter and conditions compare; the output is an attribute of its
+// own, unescaped, as store.ExecutionSize counts it.
 func execItem(e *store.Execution) (item, error) {
 	rest := *e
-	rest.Output = "" // an attribute of its own, unescaped
-	b, err := json.Marshal(&rest)
+	rest.Output = ""
+	b, err := store.Encode(&rest)
 	if err != nil {
 		return nil, store.Invalid("execution: %v", err)
 	}
@@ -53,7 +54,7 @@ func decodeExec(it item) (*store.Execution, error) {
 
 // CreateExecution stores a new execution record. Returns conflict if it exists.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
-	if err := store.PrepareExecution(e, s.o.MaxContentBytes); err != nil {
+	if err := store.PrepareNewExecution(e, s.o.MaxContentBytes); err != nil {
 		return err
 	}
 	it, err := execItem(e)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -98,6 +99,11 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Turn_ConcurrentSendsAllLandInOrder", testConcurrentSends},
 		{"Turn_OversizeToolResultsAreTrimmedToTheItemBudget", testToolResultsTrimmed},
 		{"Turn_ReplyAtTheCapOfEscapedCharactersIsStored", testEscapedReplyAtCap},
+		{"Turn_OversizeReplyIsCutOnACharacterBoundaryAndMarked", testOversizeReply},
+		{"Turn_EverythingARunProducesFitsAtTheFinish", testRunPartsFit},
+		{"Turn_OversizeMetadataIsTooLargeNamingTheFieldAndWritesNothing", testOversizeMetadata},
+		{"Turn_FittingIsDeterministic", testFitDeterministic},
+		{"Executions_UpdateFitsWhatItIsGiven", testUpdateFits},
 		{"Conversations_ListByRecencyAndUpdateTitleSummary", testConversations},
 		{"Conversations_DeleteRemovesMessages", testDeleteConversation},
 		{"Conversations_DeleteRemovesContentEverywhereForGood", testDeleteRedacts},
@@ -344,8 +350,6 @@ func testOversize(t *testing.T, r Repo, c *Clock) {
 	wantCode(t, "oversize continued message", err, store.CodeTooLarge)
 	_, err = r.GetExecution(ctx, user, e.ID)
 	wantCode(t, "execution of the refused message", err, store.CodeNotFound)
-	_, err = finishTurn(t, r, c, &store.Execution{ID: uid("exec"), UserID: user, ConversationID: conv, Status: store.ExecRunning}, big, 1, 0)
-	wantCode(t, "oversize assistant message", err, store.CodeTooLarge)
 	cv, _ := checkConsistent(t, r, user, conv)
 	if cv.MessageCount != 2 || cv.Version != 2 || cv.TotalTokens != 10 {
 		t.Fatalf("conversation changed by refused writes: %+v", cv)
@@ -480,7 +484,7 @@ func testToolResultsTrimmed(t *testing.T, r Repo, c *Clock) {
 	}
 	must(t, "FinishTurn", r.FinishTurn(ctx, user, conv, store.FinishTurn{AssistantMessage: am}))
 	msgs := allMessages(t, r, user, conv)
-	b, _ := json.Marshal(msgs[1].ToolCalls)
+	b, _ := store.Encode(msgs[1].ToolCalls)
 	if len(msgs[1].ToolCalls) != 6 || len(b) > store.MaxToolCallsBytes || !strings.HasSuffix(msgs[1].ToolCalls[0].Result, "[truncated]") {
 		t.Fatalf("tool calls stored as %d records, %d bytes; want 6 trimmed under %d", len(msgs[1].ToolCalls), len(b), store.MaxToolCallsBytes)
 	}
@@ -1217,5 +1221,183 @@ func testOversizeDefinition(t *testing.T, r Repo, c *Clock) {
 	wantCode(t, "UpdateDefinition oversize", err, store.CodeTooLarge)
 	if d, err := r.GetDefinition(ctx, user, id, 0); err != nil || d.Version != 1 {
 		t.Fatalf("after a refused update: %+v %v; want version 1", d, err)
+	}
+}
+
+func testOversizeReply(t *testing.T, r Repo, c *Clock) {
+	user, conv := uid("u"), uid("conv")
+	_, e, err := startTurn(t, r, c, user, conv, "write a lot", true)
+	must(t, "StartTurn", err)
+	reply := "x" + strings.Repeat("é", MaxContent) // over the cap; the cap falls inside an é
+	am, err := finishTurn(t, r, c, e, reply, 1, 0)
+	must(t, "FinishTurn with a reply over the cap", err)
+	_, msgs := checkConsistent(t, r, user, conv)
+	got := msgs[1]
+	if got.ID != am.ID || len(got.Content) > MaxContent || !strings.HasSuffix(got.Content, text.Marker) || !text.Shortened(got.Content, reply) {
+		t.Fatalf("reply stored as %d bytes, want a marked prefix within %d", len(got.Content), MaxContent)
+	}
+	if got.Status != store.StatusIncomplete || am.Status != store.StatusIncomplete {
+		t.Fatalf("reply status stored %s, reported %s; want %s", got.Status, am.Status, store.StatusIncomplete)
+	}
+	ex, err := r.GetExecution(ctx, user, e.ID)
+	must(t, "GetExecution", err)
+	if ex.Status != store.ExecCompleted || len(ex.Output) > MaxContent || !text.Shortened(ex.Output, reply) {
+		t.Fatalf("execution %s with %d bytes of output, want completed with a marked prefix", ex.Status, len(ex.Output))
+	}
+}
+
+// escaping is text that encoding/json would inflate sixfold (and '"' twofold).
+func escaping(n int) string { return strings.Repeat(`<>&"`, n/4) }
+
+func testRunPartsFit(t *testing.T, r Repo, c *Clock) {
+	user, conv := uid("u"), uid("conv")
+	now := c.Now()
+	um := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, Role: llm.RoleUser, Content: escaping(MaxContent),
+		Status: store.StatusComplete, CreatedAt: now}
+	meta := map[string]any{"html": escaping((store.MaxMetadataBytes - 2048) * 4 / 5), "list": []any{1, "two", escaping(256)}} // within the budget encoded
+	e := &store.Execution{ID: uid("exec"), UserID: user, ConversationID: conv, Source: store.SourceRef{Kind: "inline", Name: escaping(4 << 10)},
+		Mode: "standard", Status: store.ExecRunning, StartedAt: now, Metadata: meta}
+	um.ExecutionID = e.ID
+	must(t, "StartTurn at the caps", r.StartTurn(ctx, store.StartTurn{UserMessage: um, Execution: e,
+		NewConversation: &store.Conversation{ID: conv, UserID: user, Title: "t", CreatedAt: now, UpdatedAt: now}}))
+
+	args := `{"q":"` + strings.Repeat(`<\"`, 33<<10) + `"}` // 99 KB
+	var calls []store.ToolCallRecord
+	for i := range 3 {
+		calls = append(calls, store.ToolCallRecord{ID: fmt.Sprintf("call_%d", i), Name: "search", Arguments: json.RawMessage(args),
+			Result: escaping(99 << 10), DurationMS: 1})
+	}
+	var log []store.NodeRun
+	for i := range 2000 {
+		log = append(log, store.NodeRun{Step: i, NodeID: "n" + escaping(64), Kind: "llm", Status: "error", StartedAt: now,
+			Error: escaping(2 << 10), Detail: escaping(1 << 10)})
+	}
+	reply := escaping(MaxContent)
+	am := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, ExecutionID: e.ID, Role: llm.RoleAssistant,
+		Content: reply, ToolCalls: calls, Status: store.StatusComplete, Provider: "p", Model: escaping(1 << 10), CreatedAt: now}
+	done := *e
+	done.Status, done.Output, done.Log, done.ToolCallRecords = store.ExecCompleted, reply+reply, log, calls
+	done.ErrorMessage, done.Model, done.ErrorNodeID = escaping(300<<10), escaping(1<<10), escaping(1<<10)
+	must(t, "FinishTurn with every part over its budget", r.FinishTurn(ctx, user, conv, store.FinishTurn{AssistantMessage: am, Execution: &done}))
+
+	_, msgs := checkConsistent(t, r, user, conv)
+	if msgs[0].Content != um.Content {
+		t.Fatalf("user message not stored whole")
+	}
+	got := msgs[1]
+	if got.Content != reply || len(got.ToolCalls) != 3 || store.MessageSize(&got) > store.MaxRecordBytes {
+		t.Fatalf("reply stored with %d bytes of content and %d tool calls, %d bytes in all", len(got.Content), len(got.ToolCalls), store.MessageSize(&got))
+	}
+	if b, _ := store.Encode(got.ToolCalls); len(b) > store.MaxToolCallsBytes {
+		t.Fatalf("tool calls stored as %d bytes, over %d", len(b), store.MaxToolCallsBytes)
+	}
+	checkCalls(t, "message", got.ToolCalls, calls)
+	ex, err := r.GetExecution(ctx, user, e.ID)
+	must(t, "GetExecution", err)
+	if ex.Status != store.ExecCompleted || !text.Shortened(ex.Output, done.Output) || !text.Shortened(ex.ErrorMessage, done.ErrorMessage) ||
+		!text.Shortened(ex.Model, done.Model) || ex.Metadata["html"] != meta["html"] || len(ex.Log) == 0 || store.ExecutionSize(ex) > store.MaxRecordBytes {
+		t.Fatalf("execution %s stored as %d bytes (output %d, error %d, log %d entries)", ex.Status, store.ExecutionSize(ex),
+			len(ex.Output), len(ex.ErrorMessage), len(ex.Log))
+	}
+	checkCalls(t, "execution", ex.ToolCallRecords, calls)
+}
+
+// checkCalls asserts that stored tool calls are the calls made, each argument and
+// result whole or its marked prefix (an argument then a JSON string).
+func checkCalls(t *testing.T, where string, got, want []store.ToolCallRecord) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d tool calls stored, want %d", where, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		args := string(g.Arguments)
+		if args != string(w.Arguments) {
+			if err := json.Unmarshal(g.Arguments, &args); err != nil {
+				t.Fatalf("%s: call %d arguments are neither whole nor a JSON string: %v", where, i, err)
+			}
+		}
+		if g.ID != w.ID || g.Name != w.Name || !text.Shortened(args, string(w.Arguments)) || !text.Shortened(g.Result, w.Result) {
+			t.Fatalf("%s: call %d stored as %s/%s with %d bytes of arguments and %d of result; want the call's texts or their marked prefixes",
+				where, i, g.ID, g.Name, len(g.Arguments), len(g.Result))
+		}
+	}
+}
+
+func testOversizeMetadata(t *testing.T, r Repo, c *Clock) {
+	user, conv := uid("u"), uid("conv")
+	now := c.Now()
+	meta := map[string]any{"html": strings.Repeat("<", store.MaxMetadataBytes)}
+	um := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, Role: llm.RoleUser, Content: "hi", Status: store.StatusComplete, CreatedAt: now}
+	e := &store.Execution{ID: uid("exec"), UserID: user, ConversationID: conv, Status: store.ExecRunning, StartedAt: now, Metadata: meta}
+	err := r.StartTurn(ctx, store.StartTurn{UserMessage: um, Execution: e,
+		NewConversation: &store.Conversation{ID: conv, UserID: user, CreatedAt: now, UpdatedAt: now}})
+	wantField(t, "StartTurn with oversize metadata", err, store.CodeTooLarge, "metadata")
+	_, err = r.GetConversation(ctx, user, conv)
+	wantCode(t, "conversation of the refused turn", err, store.CodeNotFound)
+	_, err = r.GetExecution(ctx, user, e.ID)
+	wantCode(t, "execution of the refused turn", err, store.CodeNotFound)
+	wantField(t, "CreateExecution with oversize metadata", r.CreateExecution(ctx, e), store.CodeTooLarge, "metadata")
+	_, err = r.GetExecution(ctx, user, e.ID)
+	wantCode(t, "execution of the refused create", err, store.CodeNotFound)
+}
+
+func wantField(t *testing.T, what string, err error, code, field string) {
+	t.Helper()
+	var se *store.Error
+	if !errors.As(err, &se) || se.Code != code || se.Field != field {
+		t.Fatalf("%s: error %v, want %s naming %q", what, err, code, field)
+	}
+}
+
+func testFitDeterministic(t *testing.T, r Repo, c *Clock) {
+	user := uid("u")
+	calls := []store.ToolCallRecord{
+		{ID: "a", Name: "t", Arguments: json.RawMessage(`{"x":"` + strings.Repeat(`<>&\"`, 18<<10) + `"}`), Result: escaping(70 << 10)},
+		{ID: "b", Name: "t", Arguments: json.RawMessage(`{}`), Result: strings.Repeat("é", 40<<10)},
+	}
+	var stored [][]store.ToolCallRecord
+	for range 2 {
+		conv := uid("conv")
+		_, _, err := startTurn(t, r, c, user, conv, "go", true)
+		must(t, "StartTurn", err)
+		am := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, Role: llm.RoleAssistant, Content: "done",
+			ToolCalls: calls, Status: store.StatusComplete, CreatedAt: c.Now()}
+		must(t, "FinishTurn", r.FinishTurn(ctx, user, conv, store.FinishTurn{AssistantMessage: am}))
+		stored = append(stored, allMessages(t, r, user, conv)[1].ToolCalls)
+	}
+	a, _ := json.Marshal(stored[0])
+	b, _ := json.Marshal(stored[1])
+	if string(a) != string(b) {
+		t.Fatalf("the same tool calls were stored differently")
+	}
+	checkCalls(t, "message", stored[0], calls)
+	if calls[0].Result != escaping(70<<10) {
+		t.Fatalf("the caller's tool call records were edited")
+	}
+}
+
+func testUpdateFits(t *testing.T, r Repo, c *Clock) {
+	user := uid("u")
+	e := &store.Execution{ID: uid("exec"), UserID: user, Status: store.ExecRunning, StartedAt: c.Now()}
+	must(t, "CreateExecution", r.CreateExecution(ctx, e))
+	out, errMsg := escaping(800<<10), escaping(300<<10)
+	meta := map[string]any{"old": escaping(200 << 10), "keep": "v"}
+	got, err := r.UpdateExecution(ctx, user, e.ID, func(x *store.Execution) error {
+		x.Status, x.Output, x.ErrorMessage, x.Metadata = store.ExecFailed, out, errMsg, meta
+		return nil
+	})
+	must(t, "UpdateExecution with every part over its budget", err)
+	ex, err := r.GetExecution(ctx, user, e.ID)
+	must(t, "GetExecution", err)
+	for _, x := range []*store.Execution{got, ex} {
+		old, _ := x.Metadata["old"].(string)
+		if x.Status != store.ExecFailed || !text.Shortened(x.Output, out) || !text.Shortened(x.ErrorMessage, errMsg) || !text.Shortened(old, meta["old"].(string)) ||
+			x.Metadata["keep"] != "v" || store.ExecutionSize(x) > store.MaxRecordBytes {
+			t.Fatalf("execution %s of %d bytes (output %d, error %d, metadata %d)", x.Status, store.ExecutionSize(x), len(x.Output), len(x.ErrorMessage), len(old))
+		}
+	}
+	if meta["old"] != escaping(200<<10) {
+		t.Fatalf("the caller's metadata was edited")
 	}
 }
