@@ -149,7 +149,9 @@ func PrepareMessage(m *Message, maxContent int) error {
 		return Invalid("a message needs an id, a user id and a conversation id")
 	}
 	if m.Role != llm.RoleUser {
-		m.Content = strings.ToValidUTF8(m.Content, string(utf8.RuneError)) // a model's bytes, kept rather than refused
+		if !utf8.ValidString(m.Content) { // a model's bytes, kept rather than refused; written only when changed
+			m.Content = strings.ToValidUTF8(m.Content, string(utf8.RuneError))
+		}
 		if max := ContentCap(maxContent); len(m.Content) > max {
 			m.Content = text.Shorten(m.Content, max)
 			m.Status = StatusIncomplete
