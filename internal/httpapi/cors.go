@@ -159,8 +159,13 @@ func checkOrigin(o string) error {
 	return nil
 }
 
-// Origins returns the configured origins, in lower case.
-func (c *CORS) Origins() []string { return slices.Clone(c.origins) }
+// Origins returns the configured origins, in lower case; none for a nil policy.
+func (c *CORS) Origins() []string {
+	if c == nil {
+		return nil
+	}
+	return slices.Clone(c.origins)
+}
 
 // AllowsAny reports whether the policy is "*".
 func (c *CORS) AllowsAny() bool { return c.any }
