@@ -1,7 +1,8 @@
 // Package httpapi is the HTTP layer every chatter function shares: RFC 9457 problem
 // responses with stable codes, the middleware chain (request id, recover, access log,
-// body limit, auth, rate limits), JSON decoding, pagination, the SSE writer and route
-// registration. It imports neither the executor nor any LLM SDK, so CRUD functions
+// CORS, body limit, auth, rate limits), JSON decoding, pagination, the SSE writer and
+// route registration. The CORS policy (origins, and the one list of methods and
+// headers the template's gateways also use) is documented on CORS. It imports neither the executor nor any LLM SDK, so CRUD functions
 // stay small; the execution handlers live in httpapi/chat.
 package httpapi
 
