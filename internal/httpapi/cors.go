@@ -76,6 +76,31 @@ var corsAllowHeaders = []string{"Authorization", "Content-Type", "Accept", "Cach
 var corsExposeHeaders = []string{HeaderRequestID, HeaderRetryAfter, HeaderRateLimitLimit, HeaderRateLimitRemaining,
 	HeaderRateLimitReset, HeaderIdempotentReplayed, "Location", "Content-Disposition", "WWW-Authenticate", "Allow"}
 
+// corsReadable are the response headers a page reads without them being exposed
+// (the Fetch standard's safelist), and those meant for the browser, the transport or
+// a proxy rather than for scripts; with corsExposeHeaders they must cover every
+// header chatter sets.
+var corsReadable = []string{"Cache-Control", "Content-Language", "Content-Length", "Content-Type", "Expires",
+	"Last-Modified", "Pragma", "Date", "Vary", "Transfer-Encoding", "Connection", "X-Content-Type-Options",
+	"X-Accel-Buffering"}
+
+// CORSUnexposed returns the names in h a cross-origin page could not read though
+// they are meant for it: not safelisted, not a transport or proxy directive, not
+// Access-Control-*, and not in CORSExposeHeaders. Tests check real answers with it,
+// so a header added to a response is added to the exposed list too.
+func CORSUnexposed(h http.Header) []string {
+	var out []string
+	for k := range h {
+		known := func(e string) bool { return strings.EqualFold(e, k) }
+		if !strings.HasPrefix(http.CanonicalHeaderKey(k), "Access-Control-") &&
+			!slices.ContainsFunc(corsReadable, known) && !slices.ContainsFunc(corsExposeHeaders, known) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // CORSMethods returns the methods a cross-origin page may use.
 func CORSMethods() []string { return slices.Clone(corsMethods) }
 
