@@ -24,6 +24,7 @@ import (
 	chatter "github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/events/subscriber"
+	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
@@ -66,7 +67,8 @@ type stack struct {
 }
 
 // devEnv is the dev server's view of the environment: the user's variables, with
-// what the local stage needs filled in. Bedrock is off unless the user has AWS
+// what the local stage needs filled in (browsers: any localhost origin unless
+// CHATTER_ALLOWED_ORIGINS says otherwise). Bedrock is off unless the user has AWS
 // credentials in the environment and did not point AWS at a local endpoint (moto
 // and LocalStack serve no Bedrock); an explicit CHATTER_BEDROCK wins.
 func devEnv(getenv func(string) string, endpoint string, userEndpoint bool, cursorKey []byte) func(string) string {
@@ -76,6 +78,11 @@ func devEnv(getenv func(string) string, endpoint string, userEndpoint bool, curs
 	}
 	if getenv("CHATTER_CURSOR_KEY") == "" {
 		set["CHATTER_CURSOR_KEY"] = fmt.Sprintf("%x", cursorKey)
+	}
+	if getenv("CHATTER_ALLOWED_ORIGINS") == "" {
+		// A frontend's dev server on any local port may call the stack; nothing
+		// stands in front of it to answer CORS.
+		set["CHATTER_ALLOWED_ORIGINS"] = strings.Join(httpapi.LoopbackOrigins(), ",")
 	}
 	if getenv("CHATTER_BEDROCK") == "" {
 		switch {
@@ -373,6 +380,7 @@ func printBanner(w io.Writer, s *stack, user, tok string) {
   %[2]s
   table %[3]s, bus %[4]s with its subscriber rules and queues (template.yaml); events are delivered to on-event-record and on-event-metrics
   dev folder %[5]s (signing key; events.log, metrics.log, moto.log)
+  browsers: CORS for %[11]s (CHATTER_ALLOWED_ORIGINS)
 %[6]s
 
 Token for user %[7]q (valid 30 days; another user: chatter token --user NAME):
@@ -386,5 +394,6 @@ curl -N %[1]s/api/v1/workflows/execute/chat/streaming %[9]s %[10]s -d '{"message
 curl -s %[1]s/api/v1/executions %[9]s
 
 Or chat in the terminal: go run ./cmd/chatter chat   (API reference: %[1]s/api/v1/openapi.json). Ctrl-C stops everything.
-`, s.URL, aws, s.App.Config.Table, s.App.Config.EventBus, s.Identity.Dir, s.Provider, user, tok, auth, js)
+`, s.URL, aws, s.App.Config.Table, s.App.Config.EventBus, s.Identity.Dir, s.Provider, user, tok, auth, js,
+		strings.Join(s.App.Config.CORS.Origins(), ", "))
 }

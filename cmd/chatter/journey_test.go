@@ -470,6 +470,31 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 		t.Errorf("REPL did not keep its conversation or show the tool call:\n%s\n%s", replOut, replErr.String())
 	}
 
+	// Browsers: a page on a local dev server may call the stack. Its preflight
+	// carries no token and is answered 204; the real answers (a 401 problem, an
+	// event stream) carry the CORS headers; a page elsewhere gets none.
+	const page = "http://localhost:5173"
+	status, b, h := anon.do("OPTIONS", "/api/v1/workflows/execute/chat/streaming", nil, "Origin", page,
+		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
+	if status != 204 || len(b) != 0 || h.Get("Access-Control-Allow-Origin") != page ||
+		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight without a token: %d %q %v", status, b, h)
+	}
+	if status, _, h := anon.do("GET", "/api/v1/executions", nil, "Origin", page); status != 401 ||
+		h.Get("Access-Control-Allow-Origin") != page {
+		t.Errorf("401 to a local page: %d %v", status, h)
+	}
+	status, b, h = c.do("POST", "/api/v1/workflows/execute/chat/streaming", map[string]any{"message": "from a page"},
+		"Origin", page, "Accept", "text/event-stream")
+	if status != 200 || h.Get("Content-Type") != "text/event-stream" || h.Get("Access-Control-Allow-Origin") != page ||
+		!strings.HasSuffix(string(b), "data: [DONE]\n\n") {
+		t.Errorf("stream to a local page: %d %v\n%s", status, h, b)
+	}
+	if _, _, h := anon.do("OPTIONS", "/api/v1/executions", nil, "Origin", "https://elsewhere.example",
+		"Access-Control-Request-Method", "GET"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a page elsewhere is allowed: %v", h)
+	}
+
 	// A second server on the same port says so and starts nothing.
 	port := srv.url[strings.LastIndex(srv.url, ":")+1:]
 	second := exec.Command(bin, "dev", "--port", port, "--dev-dir", srv.dir)

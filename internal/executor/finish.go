@@ -121,13 +121,19 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, TotalTokens: st.usage.Total(),
 		Cost: cost.USD, CostKnown: cost.Known, ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
 		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response})
-	r.send(Chunk{Type: ChunkUsage, Usage: res.usageBody()})
-	if res.Error != nil {
-		r.send(Chunk{Type: ChunkError, Error: res.Error})
-	} else {
-		r.send(Chunk{Type: ChunkComplete, Response: res.ChatResponse()})
+	// The chunks that end the run name it, its conversation and the stored reply.
+	end := func(c Chunk) Chunk {
+		c.ExecutionID, c.ConversationID, c.MessageID = res.ExecutionID, res.ConversationID, res.AssistantMessageID
+		return c
 	}
-	r.send(Chunk{Type: ChunkDone})
+	usage := res.usageBody()
+	r.send(end(Chunk{Type: ChunkUsage, Usage: usage}))
+	if res.Error != nil {
+		r.send(end(Chunk{Type: ChunkError, Error: res.Error}))
+	} else {
+		r.send(end(Chunk{Type: ChunkComplete, Response: res.ChatResponse()}))
+	}
+	r.send(end(Chunk{Type: ChunkDone, Usage: usage}))
 	if err := r.x.o.Emitter.Flush(wctx); err != nil {
 		r.x.o.Logger.Warn("flushing events", "execution_id", r.id, "err", err)
 	}

@@ -15,6 +15,12 @@
 // Template params sent with a run apply to that run's copy of the template; an
 // invalid one is an invalid_input PreparationError whose problems point at
 // /params/<field>, and nothing is stored.
+//
+// Chunks (the SSE frames) keep chatter's types and add the predecessor's chunk
+// fields so its clients parse them unchanged: error is the message string with the
+// code beside it, usage also has prompt_tokens/completion_tokens, complete has the
+// old metadata, and the chunks that end a run name the conversation and the stored
+// message (frame.go).
 package executor
 
 import (

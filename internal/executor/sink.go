@@ -22,12 +22,13 @@ const (
 )
 
 // Chunk is one piece of a run as it happens. Seq numbers a run's chunks from 1 (the
-// SSE id).
+// SSE id). Its JSON is the frame's data (frame.go).
 type Chunk struct {
 	Seq            int                 `json:"-"`
 	Type           string              `json:"type"`
 	ExecutionID    string              `json:"execution_id,omitempty"`
 	ConversationID string              `json:"conversation_id,omitempty"`
+	MessageID      string              `json:"message_id,omitempty"` // the stored reply, on the chunks that end a run
 	NodeID         string              `json:"node_id,omitempty"`
 	Kind           string              `json:"kind,omitempty"`
 	Content        string              `json:"content,omitempty"`

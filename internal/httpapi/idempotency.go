@@ -72,13 +72,13 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key := r.Header.Get("Idempotency-Key")
+			key := r.Header.Get(HeaderIdempotencyKey)
 			if key == "" || r.Method != http.MethodPost || WantsStream(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
 			if len(key) > 255 {
-				Fail(w, r, FieldErr(CodeInvalid, "Idempotency-Key", "must be at most 255 characters"))
+				Fail(w, r, FieldErr(CodeInvalid, HeaderIdempotencyKey, "must be at most 255 characters"))
 				return
 			}
 			body, err := io.ReadAll(r.Body)
@@ -151,20 +151,20 @@ func replay(w http.ResponseWriter, r *http.Request, s IdempotencyStore, rec *sto
 	old, err := s.GetIdempotency(r.Context(), rec.UserID, rec.Key)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // expired between the two calls
-		Fail(w, r, FieldErr(CodeConflict, "Idempotency-Key", "the key expired while this request arrived; retry"))
+		Fail(w, r, FieldErr(CodeConflict, HeaderIdempotencyKey, "the key expired while this request arrived; retry"))
 	case err != nil:
 		Fail(w, r, err)
 	case old.RequestHash != rec.RequestHash:
-		Fail(w, r, FieldErr(CodeConflict, "Idempotency-Key", "this key was used for a different request"))
+		Fail(w, r, FieldErr(CodeConflict, HeaderIdempotencyKey, "this key was used for a different request"))
 	case old.State != store.IdemDone:
-		Fail(w, r, FieldErr(CodeConflict, "Idempotency-Key", "a request with this key is still running"))
+		Fail(w, r, FieldErr(CodeConflict, HeaderIdempotencyKey, "a request with this key is still running"))
 	default:
 		ct := "application/json"
 		if old.StatusCode >= 400 {
 			ct = "application/problem+json"
 		}
 		w.Header().Set("Content-Type", ct)
-		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set(HeaderIdempotentReplayed, "true")
 		w.WriteHeader(old.StatusCode)
 		_, _ = w.Write(old.Response)
 	}

@@ -1,8 +1,10 @@
 // Package httpapi is the HTTP layer every chatter function shares: RFC 9457 problem
 // responses with stable codes, the middleware chain (request id, recover, access log,
-// body limit, auth, rate limits, Idempotency-Key), JSON decoding, pagination, the SSE
-// writer and route registration. It imports neither the executor nor any LLM SDK, so
-// CRUD functions stay small; the execution handlers live in httpapi/chat.
+// CORS, body limit, auth, rate limits, Idempotency-Key), JSON decoding, pagination,
+// the SSE writer and route registration. The CORS policy (origins, and the one list
+// of methods and headers the template's gateways also use) is documented on CORS. It
+// imports neither the executor nor any LLM SDK, so CRUD functions stay small; the
+// execution handlers live in httpapi/chat.
 //
 // Idempotency-Key keeps completed answers only (Replayable: 2xx, and 4xx the request
 // caused — not 408, 409, 425, 429 or 499 — up to MaxReplayBytes); a first request

@@ -75,11 +75,11 @@ func RateLimit(l Limiter, rates map[Class]Rate, classOf func(*http.Request) Clas
 			secs := int64((reset.Sub(now()) + time.Second - 1) / time.Second)
 			secs = max(secs, 1)
 			h := w.Header()
-			h.Set("RateLimit-Limit", strconv.Itoa(rate.Limit))
-			h.Set("RateLimit-Remaining", strconv.Itoa(max(rate.Limit-count, 0)))
-			h.Set("RateLimit-Reset", strconv.FormatInt(secs, 10))
+			h.Set(HeaderRateLimitLimit, strconv.Itoa(rate.Limit))
+			h.Set(HeaderRateLimitRemaining, strconv.Itoa(max(rate.Limit-count, 0)))
+			h.Set(HeaderRateLimitReset, strconv.FormatInt(secs, 10))
 			if count > rate.Limit {
-				h.Set("Retry-After", strconv.FormatInt(secs, 10))
+				h.Set(HeaderRetryAfter, strconv.FormatInt(secs, 10))
 				Fail(w, r, &Error{Code: CodeRateLimited, Message: "more than " + strconv.Itoa(rate.Limit) +
 					" " + string(class) + " requests per " + rate.Window.String() + "; retry in " + strconv.FormatInt(secs, 10) + " s"})
 				return

@@ -20,6 +20,11 @@ type Config struct {
 	// Ready, when set, answers GET /ready (the readiness check: is the store
 	// reachable?); nil leaves the route out.
 	Ready func(context.Context) error
+	// CORS, when set, answers browsers' cross-origin requests on every route (see
+	// CORS). Leave it nil where a gateway in front does (API Gateway's
+	// CorsConfiguration, a Function URL's Cors): two sets of CORS headers make
+	// browsers refuse the response.
+	CORS *CORS
 	// BodyLimit caps request bodies; default DefaultBodyLimit (256 KB).
 	BodyLimit int64
 	Logger    *slog.Logger
@@ -27,7 +32,8 @@ type Config struct {
 }
 
 // Router is an http.ServeMux whose routes all get the standard chain: request id,
-// access log, recover, body limit, auth, rate limit. GET /health (liveness: the
+// access log, recover, CORS (when configured; preflights end there), body limit,
+// auth, rate limit. GET /health (liveness: the
 // process answers, touches nothing) and GET /ready (readiness: the store answers)
 // are the open routes; unmatched requests get 404/405 problems. The local dev server and each
 // Lambda main serve the very same value:
@@ -56,6 +62,12 @@ func NewRouter(cfg Config) *Router {
 	}
 	rt := &Router{mux: http.NewServeMux(), cfg: cfg,
 		outer: []Middleware{RequestIDMiddleware(cfg.Logger), AccessLog(), Recover()}}
+	if cfg.CORS != nil {
+		// In the outer chain of every route and of unmatched requests, so a preflight
+		// is answered whatever its path and before auth, and every answer (problems
+		// included) carries the headers.
+		rt.outer = append(rt.outer, cfg.CORS.Middleware())
+	}
 	rt.unmatched = Chain(http.HandlerFunc(rt.serveUnmatched), rt.outer...)
 	rt.mux.Handle("GET /health", Chain(http.HandlerFunc(health), rt.outer...))
 	if cfg.Ready != nil {

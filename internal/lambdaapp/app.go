@@ -99,10 +99,11 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 
 // Router returns a router whose routes authenticate with auth (httpapi.APIGateway
 // behind the HTTP API, JWKS on the Function URL, StaticKeys in the dev server and
-// tests) and are rate limited through the store.
+// tests), are rate limited through the store and answer CORS when Config.CORS is
+// set.
 func (a *App) Router(auth httpapi.Authenticator) *httpapi.Router {
 	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Idempotency: a.Store, Rates: a.Config.Rates,
-		Ready: a.Store.Ping, BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
+		Ready: a.Store.Ping, CORS: a.Config.CORS, BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
 }
 
 // JWKS verifies tokens against the issuer's key set, for the functions no API

@@ -56,6 +56,16 @@ type Config struct {
 	// set keeps httpapi.DefaultRates, 0 turns its limit off.
 	Rates map[httpapi.Class]httpapi.Rate
 
+	// CORS is the browser policy of CHATTER_ALLOWED_ORIGINS, a comma-separated list
+	// of origins (scheme://host[:port], "*" alone, or http://localhost:* and the
+	// like; see httpapi.CORS); nil when unset. Set it only where nothing in front
+	// answers CORS: the dev stack (which defaults it to httpapi.LoopbackOrigins), a
+	// Function URL without Cors, a container. template.yaml leaves it unset: the
+	// HTTP API's CorsConfiguration and the Function URL's Cors answer there, from the
+	// AllowedOrigins parameter, and a second set of headers would make browsers
+	// refuse the response.
+	CORS *httpapi.CORS
+
 	// DefaultProvider and DefaultModel (CHATTER_DEFAULT_PROVIDER,
 	// CHATTER_DEFAULT_MODEL) are reported by GET /workflows/defaults; the functions
 	// that run workflows resolve providers themselves (providers.Load).
@@ -129,6 +139,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.MetricsNamespace = ns
 	}
+	if v := p.get("CHATTER_ALLOWED_ORIGINS"); v != "" {
+		cors, err := httpapi.NewCORS(splitList(v))
+		if err != nil {
+			p.fail("CHATTER_ALLOWED_ORIGINS", err.Error())
+		}
+		c.CORS = cors
+	}
 	for _, r := range []struct {
 		name  string
 		class httpapi.Class
@@ -143,6 +160,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.Rates[r.class] = httpapi.Rate{Limit: n, Window: time.Minute}
 	}
 	return c, errors.Join(p.errs...)
+}
+
+// splitList splits a comma-separated variable into its trimmed, non-empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 type parser struct {

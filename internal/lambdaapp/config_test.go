@@ -21,6 +21,7 @@ func TestConfigFromEnv_ReadsEveryVariable(t *testing.T) {
 		"CHATTER_JWT_AUDIENCE": "chatter", "CHATTER_CURSOR_KEY": goodKey, "CHATTER_BODY_LIMIT": " 1000 ",
 		"CHATTER_MAX_MESSAGE_BYTES": "500", "CHATTER_METRICS_NAMESPACE": "X/Y", "CHATTER_RATE_CHAT": "5",
 		"CHATTER_RATE_OTHER": "0", "CHATTER_DEFAULT_PROVIDER": "openai", "CHATTER_DEFAULT_MODEL": "gpt-4o-mini",
+		"CHATTER_ALLOWED_ORIGINS": " https://app.example.com, ,http://localhost:* ",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +31,8 @@ func TestConfigFromEnv_ReadsEveryVariable(t *testing.T) {
 		c.Endpoint != "http://127.0.0.1:5000", c.JWTAudience != "chatter",
 		c.JWKSURL != "https://issuer.example/.well-known/jwks.json", string(c.CursorKey) != goodKey,
 		c.BodyLimit != 1000, c.MaxMessageBytes != 500, c.MetricsNamespace != "X/Y",
-		c.DefaultProvider != "openai", c.DefaultModel != "gpt-4o-mini":
+		c.DefaultProvider != "openai", c.DefaultModel != "gpt-4o-mini",
+		c.CORS == nil || !slices.Equal(c.CORS.Origins(), []string{"https://app.example.com", "http://localhost:*"}):
 		t.Fatalf("config = %+v", c)
 	}
 	want := map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 5, Window: time.Minute},
@@ -45,7 +47,7 @@ func TestConfigFromEnv_LocalStageDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Local() || c.Table != LocalName || c.EventBus != LocalName || c.CursorKey != nil || c.Rates != nil {
+	if !c.Local() || c.Table != LocalName || c.EventBus != LocalName || c.CursorKey != nil || c.Rates != nil || c.CORS != nil {
 		t.Fatalf("config = %+v", c)
 	}
 }
@@ -67,6 +69,8 @@ func TestConfigFromEnv_NamesEachBadVariable(t *testing.T) {
 			"CHATTER_JWT_ISSUER": "issuer"}, []string{"AWS_ENDPOINT_URL", "CHATTER_JWKS_URL", "CHATTER_JWT_ISSUER"}},
 		{"bad namespace", map[string]string{"CHATTER_METRICS_NAMESPACE": ":x"}, []string{"CHATTER_METRICS_NAMESPACE"}},
 		{"message cap over what a record holds", map[string]string{"CHATTER_MAX_MESSAGE_BYTES": "131073"}, []string{"CHATTER_MAX_MESSAGE_BYTES"}},
+		{"origin with a path", map[string]string{"CHATTER_ALLOWED_ORIGINS": "https://app.example.com/"}, []string{"CHATTER_ALLOWED_ORIGINS"}},
+		{"wildcard subdomain", map[string]string{"CHATTER_ALLOWED_ORIGINS": "https://*.example.com"}, []string{"CHATTER_ALLOWED_ORIGINS"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -186,6 +186,7 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 				msg = "internal error"
 			}
 			_ = sse.Event(sink.seq+1, executor.ChunkError, executor.Chunk{Type: executor.ChunkError,
+				ExecutionID: p.ExecutionID, ConversationID: p.ConversationID,
 				Error: &executor.ErrorBody{Code: p.Code, Message: msg}})
 		}
 	}

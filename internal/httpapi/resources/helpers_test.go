@@ -34,6 +34,8 @@ import (
 const (
 	issuer   = "https://auth.chatter.test"
 	audience = "chatter-api"
+	// pageOrigin is the browser page every request of the env comes from.
+	pageOrigin = "https://app.chatter.test"
 )
 
 // recorder mounts on a real router and remembers every pattern, so a test can
@@ -105,7 +107,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates,
+	cors, err := httpapi.NewCORS([]string{pageOrigin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := httpapi.Config{Auth: auth, Limiter: o.limiter, Rates: o.rates, CORS: cors,
 		Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler)}
 	if o.idem {
 		cfg.Idempotency = st.(httpapi.IdempotencyStore)
@@ -152,8 +158,9 @@ func (r response) problem(t testing.TB) httpapi.Problem {
 	return p
 }
 
-// do sends a request as user ("" sends no token) and checks the response against
-// the OpenAPI document.
+// do sends a request as user ("" sends no token) from pageOrigin and checks the
+// response against the OpenAPI document, and that the page can read it and every
+// header of it.
 func (e *env) do(t testing.TB, method, user, path, body string, hdr ...string) response {
 	t.Helper()
 	var rd io.Reader
@@ -170,6 +177,7 @@ func (e *env) do(t testing.TB, method, user, path, body string, hdr ...string) r
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Origin", pageOrigin)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -184,6 +192,13 @@ func (e *env) do(t testing.TB, method, user, path, body string, hdr ...string) r
 	}
 	if !e.noCheck {
 		checkResponse(t, req, resp, b)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != pageOrigin {
+		t.Errorf("%s %s -> %d: Access-Control-Allow-Origin %q, want %q", method, path, resp.StatusCode, got, pageOrigin)
+	}
+	if bad := httpapi.CORSUnexposed(resp.Header); len(bad) > 0 {
+		t.Errorf("%s %s -> %d sets %v, which a cross-origin page cannot read: add them to httpapi's CORS expose list",
+			method, path, resp.StatusCode, bad)
 	}
 	return response{resp, b}
 }

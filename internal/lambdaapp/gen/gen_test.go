@@ -7,9 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
@@ -141,4 +146,97 @@ func TestCRUDFunctions_DoNotLinkTheExecutorOrLLMSDKs(t *testing.T) {
 	if checked < 20 {
 		t.Errorf("checked %d CRUD functions", checked)
 	}
+}
+
+// mapValue returns the value of key in a YAML mapping node, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func path(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		n = mapValue(n, k)
+	}
+	return n
+}
+
+func scalars(n *yaml.Node) []string {
+	if n == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range n.Content {
+		out = append(out, c.Value)
+	}
+	return out
+}
+
+// The browser policy has one owner, httpapi: the HTTP API's CorsConfiguration and
+// the Function URL's Cors in template.yaml carry its lists, and no function sets
+// CHATTER_ALLOWED_ORIGINS, so the middleware never adds a second set of headers to
+// what API Gateway or Lambda already sends.
+func TestTemplate_CORSIsTheMiddlewaresPolicy(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(chatterTemplate(t), &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	if p := path(root, "Parameters", "AllowedOrigins", "Type"); p == nil || p.Value != "CommaDelimitedList" {
+		t.Errorf("parameter AllowedOrigins: %v", p)
+	}
+	res := mapValue(root, "Resources")
+	api := path(res, "HttpApi", "Properties", "CorsConfiguration")
+	if api == nil || api.Tag != "!If" || len(api.Content) != 3 || api.Content[0].Value != "AnyOrigin" {
+		t.Fatalf("HttpApi CorsConfiguration is not !If [AnyOrigin, ..., ...]: %+v", api)
+	}
+	url := path(res, "ChatStreamFunction", "Properties", "FunctionUrlConfig", "Cors")
+	if url == nil {
+		t.Fatal("ChatStreamFunction has no FunctionUrlConfig.Cors")
+	}
+	methods := httpapi.CORSMethods()
+	if len(methods) > 6 {
+		t.Errorf("a Function URL takes at most 6 methods, got %v", methods)
+	}
+	maxAge := strconv.Itoa(int(httpapi.CORSMaxAge / time.Second))
+	for i, c := range []*yaml.Node{api.Content[1], api.Content[2], url} {
+		if o := mapValue(c, "AllowOrigins"); o == nil || o.Tag != "!Ref" || o.Value != "AllowedOrigins" {
+			t.Errorf("CORS %d: AllowOrigins %+v, want !Ref AllowedOrigins", i, o)
+		}
+		for key, want := range map[string][]string{"AllowMethods": methods, "AllowHeaders": httpapi.CORSAllowHeaders(),
+			"ExposeHeaders": httpapi.CORSExposeHeaders()} {
+			if got := scalars(mapValue(c, key)); !slices.Equal(got, want) {
+				t.Errorf("CORS %d: %s %v, want httpapi's %v", i, key, got, want)
+			}
+		}
+		if got := mapValue(c, "MaxAge"); got == nil || got.Value != maxAge {
+			t.Errorf("CORS %d: MaxAge %v, want %s", i, got, maxAge)
+		}
+	}
+	if a, b := mapValue(api.Content[1], "AllowCredentials"), mapValue(api.Content[2], "AllowCredentials"); a == nil || b == nil ||
+		a.Value != "false" || b.Value != "true" {
+		t.Errorf("HttpApi AllowCredentials: with * %v, else %v; want false and true", a, b)
+	}
+	if !strings.Contains(string(chatterTemplate(t)), "AnyOrigin: !Equals [!Join [\",\", !Ref AllowedOrigins], \"*\"]") {
+		t.Errorf("template.yaml lacks the AnyOrigin condition")
+	}
+	if strings.Contains(string(chatterTemplate(t)), "CHATTER_ALLOWED_ORIGINS") {
+		t.Errorf("template.yaml sets CHATTER_ALLOWED_ORIGINS: the function would repeat the CORS headers the gateway sends")
+	}
+}
+
+func chatterTemplate(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

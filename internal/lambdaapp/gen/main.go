@@ -13,7 +13,11 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
 )
 
 func main() {
@@ -65,11 +69,57 @@ func write(root string) error {
 	return nil
 }
 
-// Markers around the generated part of template.yaml.
+// Markers around the generated parts of template.yaml.
 const (
-	beginMarker = "  # BEGIN GENERATED FUNCTIONS: go generate ./internal/lambdaapp (internal/lambdaapp/gen/table.go)\n"
-	endMarker   = "  # END GENERATED FUNCTIONS\n"
+	beginMarker     = "  # BEGIN GENERATED FUNCTIONS: go generate ./internal/lambdaapp (internal/lambdaapp/gen/table.go)\n"
+	endMarker       = "  # END GENERATED FUNCTIONS\n"
+	corsBeginMarker = "      # BEGIN GENERATED CORS: go generate ./internal/lambdaapp (internal/httpapi/cors.go)\n"
+	corsEndMarker   = "      # END GENERATED CORS\n"
 )
+
+// section is a generated part of template.yaml, between its markers.
+type section struct {
+	begin, end string
+	body       func() string
+}
+
+var sections = []section{
+	{beginMarker, endMarker, templateSection},
+	{corsBeginMarker, corsEndMarker, httpAPICORS},
+}
+
+// corsLines is the browser policy of httpapi.CORS in the property names API
+// Gateway's CorsConfiguration and a Function URL's Cors share: the origins of the
+// AllowedOrigins parameter, and the methods, headers and preflight lifetime the
+// middleware uses; credentials is the AllowCredentials value.
+func corsLines(credentials string) []string {
+	list := func(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
+	return []string{
+		"AllowOrigins: !Ref AllowedOrigins",
+		"AllowMethods: " + list(httpapi.CORSMethods()),
+		"AllowHeaders: " + list(httpapi.CORSAllowHeaders()),
+		"ExposeHeaders: " + list(httpapi.CORSExposeHeaders()),
+		"AllowCredentials: " + credentials,
+		"MaxAge: " + strconv.Itoa(int(httpapi.CORSMaxAge/time.Second)),
+	}
+}
+
+// functionURLCORS is the streaming Function URL's Cors, under FunctionUrlConfig.
+func functionURLCORS() string {
+	return "        Cors:\n          " + strings.Join(corsLines("!If [AnyOrigin, false, true]"), "\n          ") + "\n"
+}
+
+// httpAPICORS is the HttpApi's CorsConfiguration. It is one !If over two whole
+// configurations, not an !If inside one: SAM takes an intrinsic AllowOrigins for
+// the entire configuration and drops every other property.
+func httpAPICORS() string {
+	var b strings.Builder
+	b.WriteString("      CorsConfiguration: !If\n        - AnyOrigin\n")
+	for _, cred := range []string{"false", "true"} {
+		b.WriteString("        - " + strings.Join(corsLines(cred), "\n          ") + "\n")
+	}
+	return b.String()
+}
 
 // render returns every generated file by its path relative to root. template.yaml
 // is read from root, its generated section replaced.
@@ -92,11 +142,14 @@ func render(root string) (map[string][]byte, error) {
 		return nil, err
 	}
 	s := string(tpl)
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	if i < 0 || j < i {
-		return nil, fmt.Errorf("template.yaml lacks the generated-section markers %q and %q", beginMarker, endMarker)
+	for _, sec := range sections {
+		i, j := strings.Index(s, sec.begin), strings.Index(s, sec.end)
+		if i < 0 || j < i {
+			return nil, fmt.Errorf("template.yaml lacks the generated-section markers %q and %q", sec.begin, sec.end)
+		}
+		s = s[:i+len(sec.begin)] + sec.body() + s[j:]
 	}
-	out["template.yaml"] = []byte(s[:i+len(beginMarker)] + templateSection() + s[j:])
+	out["template.yaml"] = []byte(s)
 	return out, nil
 }
 
@@ -224,6 +277,9 @@ func templateSection() string {
 		switch f.kind {
 		case kindStream:
 			b.WriteString("      FunctionUrlConfig:\n        AuthType: NONE # the function verifies tokens against the issuer's JWKS\n        InvokeMode: RESPONSE_STREAM\n")
+			// Lambda answers preflights and adds the headers; the function leaves
+			// CHATTER_ALLOWED_ORIGINS unset so they are not sent twice.
+			b.WriteString(functionURLCORS())
 		default:
 			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
 			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.path())
