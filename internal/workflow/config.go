@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -698,9 +699,10 @@ func (a *alias) apply(v json.RawMessage, siblings map[string]json.RawMessage) (j
 			}
 		}
 	}
-	ms := n * scale
-	out, _ := json.Marshal(math.Round(ms))
-	return out, fmt.Sprintf("%s %v %s = %v ms", a.key, n, unit, math.Round(ms)), nil
+	ms := math.Round(n * scale)
+	out, _ := json.Marshal(ms)
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	return out, fmt.Sprintf("%s %s %s = %s ms", a.key, num(n), unit, num(ms)), nil
 }
 
 // fieldNames lists the kind's fields and the node settings, sorted.

@@ -212,7 +212,7 @@ func TestDecodeConfig_RefusesKeysAndValuesThatMeanNothing(t *testing.T) {
 		{KindErrorHandler, `{"fallbackAction":"skip"}`, "/c/fallbackAction", "must be one of continue, clear_errors, stop"},
 		{KindDelay, `{"type":"dynamic"}`, "/c/type", "must be one of fixed, random, exponential"},
 		{KindDelay, `{"duration":1,"unit":"days"}`, "/c/unit", "must be one of milliseconds"},
-		{KindDelay, `{"duration":2,"unit":"hours"}`, "/c/duration", "duration 2 hours = 7.2e+06 ms"},
+		{KindDelay, `{"duration":2,"unit":"hours"}`, "/c/duration", "duration 2 hours = 7200000 ms"},
 		{KindDelay, `{"duration":"soon"}`, "/c/duration", "expected a number"},
 		{KindLLM, `{"timeout":301}`, "/c/timeout", "timeout 301 seconds = 301000 ms"},
 		{KindLLM, `{"retries":11}`, "/c/retries", "between 0 and 10"},
