@@ -486,8 +486,15 @@ var settingAlias = func() map[string]*alias {
 
 // known reports whether field is a field of the kind's config or a node setting.
 func (s *KindSpec) known(field string) bool {
-	_, setting := settingFields[field]
-	return s.kindFields[field] || setting
+	return s.kindFields[field] || s.hasSetting(field)
+}
+
+// hasSetting reports whether the node setting named field applies to the kind: not
+// when the kind's config has a field or an alias of that name (tools' timeout_ms,
+// memory's enabled, an error handler's retries, which are its retry_count).
+func (s *KindSpec) hasSetting(field string) bool {
+	_, ok := settingFields[field]
+	return ok && !s.kindFields[field] && s.alias[field] == nil
 }
 
 // resolve maps a key as written to the field it sets and the alias it used (nil for
@@ -525,7 +532,9 @@ func (s *KindSpec) configAliases() map[string]string {
 		addAll(f, f)
 	}
 	for f := range settingFields {
-		addAll(f, f)
+		if s.hasSetting(f) {
+			addAll(f, f)
+		}
 	}
 	for _, a := range settingAliases {
 		addAll(a.key, a.field)
@@ -576,7 +585,7 @@ func Kinds() []*KindSpec {
 			c.Fields = map[string]string{}
 		}
 		for f, doc := range settingFields {
-			if !s.kindFields[f] {
+			if s.hasSetting(f) {
 				c.Fields[f] = doc
 			}
 		}
@@ -709,7 +718,7 @@ func (a *alias) apply(v json.RawMessage, siblings map[string]json.RawMessage) (j
 func (s *KindSpec) fieldNames() []string {
 	names := sortedKeys(s.kindFields)
 	for f := range settingFields {
-		if !s.kindFields[f] {
+		if s.hasSetting(f) {
 			names = append(names, f)
 		}
 	}
