@@ -168,7 +168,7 @@ func (p *probe) tool() tools.Tool {
 		select {
 		case p.arrived <- struct{}{}: // a second call is waiting to receive
 		case <-p.arrived:
-		case <-time.After(200 * time.Millisecond): // alone: calls run one at a time
+		case <-time.After(time.Second): // alone: calls run one at a time
 		case <-ctx.Done():
 		}
 		p.mu.Lock()
