@@ -95,6 +95,10 @@ func (r *run) run(ctx context.Context) error {
 				if err := r.ctxErr(ctx); err != nil {
 					return err
 				}
+				if r.retryNode(o.v) {
+					next = append(next, o.v)
+					continue
+				}
 				// A failing error handler (fallback stop) ends the run: routing it to a
 				// handler again would loop until the step limit.
 				if len(r.handlers) == 0 || g.Nodes[o.v].Kind == workflow.KindErrorHandler || ErrorCode(o.err) == CodeExpressionBudget {
@@ -136,6 +140,19 @@ func (r *run) run(ctx context.Context) error {
 		return &RuntimeError{Code: CodeNodeFailed, Message: "unhandled node error: " + last}
 	}
 	return nil
+}
+
+// retryNode reports whether a failed vertex is run again (its retries setting, per
+// run), counting the retry.
+func (r *run) retryNode(v int) bool {
+	if r.st.nodeRetries[v] >= r.graph.Nodes[v].Retries {
+		return false
+	}
+	if r.st.nodeRetries == nil {
+		r.st.nodeRetries = map[int]int{}
+	}
+	r.st.nodeRetries[v]++
+	return true
 }
 
 func (r *run) routesToHandler(targets []int) bool {
@@ -186,12 +203,22 @@ func publicNodeError(err error) string {
 	return text.Shorten(err.Error(), store.MaxErrorBytes)
 }
 
-// visit runs one node.
+// visit runs one node, within its timeout when it has one.
 func (r *run) visit(ctx context.Context, v, step int) outcome {
 	x := &r.graph.Nodes[v]
 	o := outcome{v: v, jump: -2, start: r.x.o.Now()}
 	r.send(Chunk{Type: ChunkNodeStarted, NodeID: x.ID, Kind: string(x.Kind)})
-	o.eff, o.err = r.exec(ctx, x, &o)
+	nctx := ctx
+	if x.Timeout > 0 {
+		var cancel context.CancelFunc
+		nctx, cancel = context.WithTimeout(ctx, x.Timeout)
+		defer cancel()
+	}
+	o.eff, o.err = r.exec(nctx, x, &o)
+	if o.err != nil && ctx.Err() == nil && errors.Is(nctx.Err(), context.DeadlineExceeded) {
+		o.err = &RuntimeError{Code: CodeTimeout, NodeID: x.ID,
+			Message: fmt.Sprintf("node %q exceeded its timeout of %s", x.ID, x.Timeout), Err: o.err}
+	}
 	o.dur = r.x.o.Now().Sub(o.start)
 	return o
 }

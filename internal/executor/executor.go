@@ -418,7 +418,7 @@ func (r *run) resolveTools(ctx context.Context) error {
 	hasTools := false
 	for i := range r.graph.Nodes {
 		v := &r.graph.Nodes[i]
-		if v.Kind != workflow.KindTools {
+		if v.Kind != workflow.KindTools || v.Disabled {
 			continue
 		}
 		hasTools = true
@@ -494,11 +494,7 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 		if plan.temperature == nil {
 			plan.temperature = nc.Temperature
 		}
-		for _, a := range v.Out {
-			if a.Target >= 0 && r.graph.Nodes[a.Target].Kind == workflow.KindTools {
-				plan.offerTools = true
-			}
-		}
+		plan.offerTools = v.OffersTools
 		plan.specs = r.toolSpecs
 		if len(nc.Tools) > 0 {
 			plan.specs = nil

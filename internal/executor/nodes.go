@@ -24,6 +24,10 @@ import (
 // exec runs one vertex against the current state (read-only) and returns the effect
 // to apply.
 func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
+	if v.Disabled { // enabled false: no work, the run goes on along the node's edges
+		o.detail = "disabled: skipped"
+		return nil, nil
+	}
 	switch v.Kind {
 	case workflow.KindStart, workflow.KindEnd, workflow.KindConditional:
 		return nil, nil
@@ -186,8 +190,10 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 		results[i] = res
 		r.toolResult(ctx, v, c, res, "")
 	}
-	if run == 1 {
-		call(0)
+	if run == 1 || !cfg.Parallel {
+		for i := range run {
+			call(i)
+		}
 	} else {
 		var wg sync.WaitGroup
 		for i := range run {

@@ -12,6 +12,13 @@
 // is not counted in the run's tool_calls total; the llm is then called once more
 // without tools. A request's allowed_tools narrow the workflow's, never widen them.
 //
+// Node settings (workflow.Settings): a disabled node does no work and is logged
+// "disabled: skipped"; a node's timeout fails its visit with code timeout naming the
+// node (an error handler takes it like any failure); a node's retries re-run it
+// after a failure, up to that many times per run, before the failure goes to an
+// error handler or fails the run (the failed visit stays in the node log). A tools
+// node whose parallel is false runs a turn's calls one after another.
+//
 // Template params sent with a run apply to that run's copy of the template; an
 // invalid one is an invalid_input PreparationError whose problems point at
 // /params/<field>, and nothing is stored.

@@ -13,29 +13,30 @@ import (
 // only through effects, applied one at a time in vertex order after the superstep,
 // so parallel branches never race and the result is deterministic.
 type state struct {
-	msgs      []llm.Message // history, then the user message, then what the run adds
-	histLen   int           // leading messages that are history
-	pending   []llm.ToolCall
-	toolCalls int
-	records   []store.ToolCallRecord
-	vars      map[string]any
-	errors    []string
-	handled   int // errors[:handled] were dealt with by an error handler
-	lastFail  int // vertex that failed last, -1 none
-	loops     map[string]*workflow.LoopInfo
-	visits    map[int]int // per-vertex visit count (delay backoff, retries)
-	retries   map[int]int // per error-handler retries used
-	reply     strings.Builder
-	lastText  string
-	usage     llm.Usage
-	cost      float64
-	costKnown bool
-	provider  string
-	model     string
-	sources   []retrieval.Passage
-	summary   string // memory node: conversation summary note
-	context   string // retrieval node: passages note
-	env       workflow.Env
+	msgs        []llm.Message // history, then the user message, then what the run adds
+	histLen     int           // leading messages that are history
+	pending     []llm.ToolCall
+	toolCalls   int
+	records     []store.ToolCallRecord
+	vars        map[string]any
+	errors      []string
+	handled     int // errors[:handled] were dealt with by an error handler
+	lastFail    int // vertex that failed last, -1 none
+	loops       map[string]*workflow.LoopInfo
+	visits      map[int]int // per-vertex visit count (delay backoff, retries)
+	retries     map[int]int // per error-handler retries used
+	nodeRetries map[int]int // per-vertex re-runs used (the node's retries setting)
+	reply       strings.Builder
+	lastText    string
+	usage       llm.Usage
+	cost        float64
+	costKnown   bool
+	provider    string
+	model       string
+	sources     []retrieval.Passage
+	summary     string // memory node: conversation summary note
+	context     string // retrieval node: passages note
+	env         workflow.Env
 }
 
 // effect changes the state after a superstep.

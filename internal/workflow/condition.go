@@ -209,7 +209,7 @@ func TranslateCondition(src string) (string, error) {
 		}
 	}
 	switch strings.ToLower(s) {
-	case "has_tool_calls", "has tool calls", "tool_calls_pending":
+	case "has_tool_calls", "has tool calls", "tool_calls_pending", "should_use_tools":
 		return "has_tool_calls", nil
 	case "no_tool_calls", "no tool calls", "!has_tool_calls", "not has_tool_calls":
 		return "!has_tool_calls", nil

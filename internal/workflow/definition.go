@@ -4,6 +4,31 @@
 // every problem at once, built-in templates, and compilation into an index-based
 // Graph that the executor runs. It does no I/O.
 //
+// Definitions saved by the predecessor's editor and engine validate and run: a
+// node's config keys are read through one alias table (config.go: specs). Each key
+// is one of: a field's name; a listed alias (the engine's snake_case keys such as
+// max_documents, variable_name, tool_timeout_ms; chatter's earlier ones); or the
+// camelCase form of either (the editor's maxTokens, systemMessage, topK,
+// variableName, isEntryPoint, ...). Values are converted where units differ (the
+// editor's timeout is seconds; a delay's duration is in its unit key, else
+// milliseconds). Two spellings of one field with different values are a problem,
+// except that an empty one ("" or null, as the predecessor's /defaults left beside
+// the key its panel wrote) yields to the other. A key that means nothing for the
+// kind is an invalid_config problem naming it, listing the kind's fields; so is a
+// value chatter cannot honour (memoryType vector, scope global, logErrors false,
+// fallbackAction skip, delay type dynamic).
+//
+// Every kind also takes the node settings the editor writes on any node (Settings):
+// enabled false skips a node that does work (llm, tools, retrieval, variable,
+// delay) and is refused on nodes that route (start, end, conditional, loop,
+// error_handler); on memory it means no memory. is_entry_point marks the entry;
+// timeout (s) / timeout_ms limits a visit (on tools: each call); retries re-runs a
+// failed node. Editor-only keys accepted with a meaning: a tools node's parallel
+// (false runs a turn's calls one by one), a conditional's branches (its copy of
+// the true/false edges; routing follows the edges), a retrieval's collection (kept;
+// chatter has no collections and searches the user's documents), memoryType
+// conversation|summary (both are chatter's memory), a loop's breakCondition.
+//
 // What lives for the whole process (built-in templates, node kind specs, cached
 // graphs) serves every user of a warm Lambda, so none of it is handed out to be
 // changed: getters return deep copies, a template override (Template.WithParams)

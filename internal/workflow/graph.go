@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Graph is a compiled, validated definition. It is immutable and safe to share
@@ -32,6 +33,17 @@ type Vertex struct {
 	// Joins is true when the vertex has several incoming arcs: it waits for every
 	// active branch that can still reach it.
 	Joins bool
+	// Disabled: the node is skipped (its config said enabled false).
+	Disabled bool
+	// Timeout limits one visit (0: the run's limit only); Retries is how many times
+	// the node is run again after failing, per run.
+	Timeout time.Duration
+	Retries int
+	// OffersTools: an llm vertex offers the tools, because an enabled tools vertex
+	// follows it, directly or through conditional or disabled vertices.
+	OffersTools bool
+
+	entry bool // marked as the entry point (is_entry_point)
 }
 
 // Arc is a compiled edge. Target -1 is END.
@@ -67,7 +79,7 @@ func (g *Graph) checkStructure() []Problem {
 	// Entry point.
 	var starts []int
 	for i := range g.Nodes {
-		if g.Nodes[i].Kind == KindStart {
+		if g.Nodes[i].Kind == KindStart || g.Nodes[i].entry {
 			starts = append(starts, i)
 		}
 	}
@@ -196,8 +208,11 @@ func (g *Graph) cyclic(ms []int) bool {
 	return false
 }
 
+// bounded reports whether the cycle ms passes a loop node, or is an llm<->tools
+// cycle (bounded by max_tool_calls) that a condition routes: on the llm's edges, or
+// at a conditional node in the cycle (the predecessor's editor routed through one).
 func (g *Graph) bounded(ms []int) bool {
-	var hasLLM, hasTools, llmRoutes bool
+	var hasLLM, hasTools, routed bool
 	for _, m := range ms {
 		v := &g.Nodes[m]
 		switch v.Kind {
@@ -207,14 +222,46 @@ func (g *Graph) bounded(ms []int) bool {
 			hasTools = true
 		case KindLLM:
 			hasLLM = true
-			for _, a := range v.Out {
-				if a.Cond != nil {
-					llmRoutes = true
-				}
+			routed = routed || condArcs(v)
+		case KindConditional:
+			routed = routed || v.Cond != nil || condArcs(v)
+		}
+	}
+	return hasLLM && hasTools && routed
+}
+
+func condArcs(v *Vertex) bool {
+	for _, a := range v.Out {
+		if a.Cond != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// offersTools reports whether an enabled tools vertex follows v, directly or
+// through conditional and disabled vertices.
+func (g *Graph) offersTools(v int) bool {
+	seen := make([]bool, len(g.Nodes))
+	stack := []int{v}
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, a := range g.Nodes[u].Out {
+			t := a.Target
+			if t < 0 || seen[t] {
+				continue
+			}
+			seen[t] = true
+			switch w := &g.Nodes[t]; {
+			case w.Kind == KindTools && !w.Disabled:
+				return true
+			case w.Kind == KindConditional || w.Disabled:
+				stack = append(stack, t)
 			}
 		}
 	}
-	return hasLLM && hasTools && llmRoutes
+	return false
 }
 
 func tarjan(g *Graph) []int {
@@ -274,6 +321,7 @@ func (g *Graph) finish() {
 	for i := range g.Nodes {
 		v := &g.Nodes[i]
 		v.Joins = g.in[i] > 1
+		v.OffersTools = v.Kind == KindLLM && g.offersTools(i)
 		for k := range v.Out {
 			a := &v.Out[k]
 			if a.Cond != nil {

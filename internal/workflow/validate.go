@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validation problem codes. They are stable: clients branch on them.
@@ -127,30 +128,40 @@ func compile(d *Definition, opts Options) (*Graph, []Problem) {
 		}
 		cn.Kind = kind
 		raw, cptr := n.RawConfig()
-		cfg, cps := DecodeConfig(kind, raw, ptr+cptr)
+		cptr = ptr + cptr
+		dc, cps := decodeNode(kind, raw, cptr)
 		for _, p := range cps {
 			p.NodeID = n.ID
 			add(p)
 		}
-		cn.Config = cfg
-		if c, ok := cfg.(*ConditionalConfig); ok && c.Condition != "" {
-			cond, err := CompileCondition(c.Condition)
-			if err != nil {
-				add(Problem{Code: CodeInvalidCondition, NodeID: n.ID, Pointer: ptr + cptr + "/condition", Message: err.Error()})
-			}
-			cn.Cond = cond
+		at := func(field string) string { return cptr + "/" + pointerToken(dc.key(field)) }
+		cn.Config = dc.cfg
+		cn.Disabled, cn.entry = !dc.settings.Enabled, dc.settings.EntryPoint
+		cn.Timeout = time.Duration(dc.settings.TimeoutMS) * time.Millisecond
+		cn.Retries = dc.settings.Retries
+		if cn.Disabled && !canBeDisabled(kind) {
+			add(Problem{Code: CodeInvalidConfig, NodeID: n.ID, Pointer: at("enabled"),
+				Message: fmt.Sprintf("a %s node cannot be disabled (it routes the run); remove it instead", kind)})
 		}
-		if c, ok := cfg.(*LoopConfig); ok && c.Condition != "" {
-			cond, err := CompileCondition(c.Condition)
+		cond := func(field, src string) *Condition {
+			c, err := CompileCondition(src)
 			if err != nil {
-				add(Problem{Code: CodeInvalidCondition, NodeID: n.ID, Pointer: ptr + cptr + "/condition", Message: err.Error()})
+				add(Problem{Code: CodeInvalidCondition, NodeID: n.ID, Pointer: at(field), Message: err.Error()})
 			}
-			cn.Cond = cond
+			return c
+		}
+		switch c := dc.cfg.(type) {
+		case *ConditionalConfig:
+			if strings.TrimSpace(c.Condition) != "" {
+				cn.Cond = cond("condition", c.Condition)
+			}
+		case *LoopConfig:
+			cn.Cond = loopCondition(c, cond)
 		}
 		if opts.ToolExists != nil {
 			var names []string
 			field := ""
-			switch c := cfg.(type) {
+			switch c := dc.cfg.(type) {
 			case *LLMConfig:
 				names, field = c.Tools, "tools"
 			case *ToolsConfig:
@@ -158,7 +169,7 @@ func compile(d *Definition, opts Options) (*Graph, []Problem) {
 			}
 			for j, name := range names {
 				if !opts.ToolExists(name) {
-					add(Problem{Code: CodeUnknownTool, NodeID: n.ID, Pointer: fmt.Sprintf("%s%s/%s/%d", ptr, cptr, field, j),
+					add(Problem{Code: CodeUnknownTool, NodeID: n.ID, Pointer: fmt.Sprintf("%s/%d", at(field), j),
 						Message: fmt.Sprintf("tool %q is not registered", name)})
 				}
 			}
@@ -231,4 +242,28 @@ func kindList() string {
 		names = append(names, string(s.Kind))
 	}
 	return strings.Join(names, ", ")
+}
+
+// loopCondition is a loop's continue condition: condition (if any) and not
+// break_condition (if any); nil without either, or when one does not compile
+// (compile has reported it under its field's key).
+func loopCondition(c *LoopConfig, compile func(field, src string) *Condition) *Condition {
+	var cont *Condition
+	if strings.TrimSpace(c.Condition) != "" {
+		if cont = compile("condition", c.Condition); cont == nil {
+			return nil
+		}
+	}
+	if strings.TrimSpace(c.BreakCondition) == "" {
+		return cont
+	}
+	brk := compile("break_condition", c.BreakCondition)
+	if brk == nil {
+		return nil
+	}
+	x := "!(" + brk.Expr + ")"
+	if cont != nil {
+		x = "(" + cont.Expr + ") && " + x
+	}
+	return compile("break_condition", x)
 }

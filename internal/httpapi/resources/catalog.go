@@ -3,6 +3,7 @@ package resources
 import (
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
@@ -34,12 +35,22 @@ type nodeTypes struct {
 const DefaultStepLimit = 100
 
 // Defaults are the service defaults a client may want before building a request.
-// Zero fields are filled from the packages that own each value.
+// Zero fields are filled from the packages that own each value. NodeTypes is what
+// the predecessor's editor reads: per node type of that editor, the config a new
+// node starts with, in its keys (workflow.EditorNodeTypes); it is always derived,
+// never set.
 type Defaults struct {
-	Providers       []string `json:"providers"`
-	DefaultProvider string   `json:"default_provider"`
-	DefaultModel    string   `json:"default_model,omitempty"`
-	Limits          Limits   `json:"limits"`
+	Providers       []string                  `json:"providers"`
+	DefaultProvider string                    `json:"default_provider"`
+	DefaultModel    string                    `json:"default_model,omitempty"`
+	Limits          Limits                    `json:"limits"`
+	NodeTypes       map[string]map[string]any `json:"node_types"`
+}
+
+// NodeDefaults answers GET /workflows/defaults?node_type=X, as the predecessor did.
+type NodeDefaults struct {
+	NodeType string         `json:"node_type"`
+	Config   map[string]any `json:"config"`
 }
 
 // Limits are the service's limits.
@@ -96,6 +107,7 @@ func (d Defaults) filled() Defaults {
 	if l.RateLimits == nil {
 		l.RateLimits = RateLimits(nil)
 	}
+	d.NodeTypes = workflow.EditorNodeTypes(d.DefaultProvider, d.DefaultModel)
 	return d
 }
 
@@ -105,12 +117,23 @@ func setIfZero[T int | int64](p *T, v T) {
 	}
 }
 
-// ServiceDefaults answers GET /workflows/defaults with d (zero fields filled).
+// ServiceDefaults answers GET /workflows/defaults with d (zero fields filled), or
+// with ?node_type=X one node type's starting config (an editor type or a kind
+// name; another name is invalid, naming node_type).
 func ServiceDefaults(d Defaults) http.Handler {
 	d = d.filled()
 	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {
-		if err := onlyQuery(r); err != nil {
+		if err := onlyQuery(r, "node_type"); err != nil {
 			return err
+		}
+		if q := r.URL.Query(); q.Has("node_type") {
+			name := q.Get("node_type")
+			cfg, ok := workflow.EditorNodeType(name, d.DefaultProvider, d.DefaultModel)
+			if !ok {
+				return httpapi.FieldErr(httpapi.CodeInvalid, "node_type", "unknown node type "+strconv.Quote(name))
+			}
+			httpapi.WriteJSON(w, r, http.StatusOK, NodeDefaults{NodeType: name, Config: cfg})
+			return nil
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, d)
 		return nil

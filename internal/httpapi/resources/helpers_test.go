@@ -245,25 +245,7 @@ func openAPI(t testing.TB) (*openapi3.T, routers.Router) {
 func checkResponse(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
 	t.Helper()
 	doc, router := openAPI(t)
-	rreq := req.Clone(context.Background())
-	rreq.URL.Scheme, rreq.URL.Host = "", ""
-	route, params, err := router.FindRoute(rreq)
-	if err != nil {
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
-			return // an unmatched request: no operation to check against
-		}
-		t.Fatalf("%s %s: not in the OpenAPI document: %v", req.Method, req.URL.Path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{Request: rreq, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			IncludeResponseStatus: true, MultiError: true}}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
-		Header: resp.Header, Options: in.Options}
-	out.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-		t.Errorf("%s %s -> %d does not match the OpenAPI document: %v\nbody: %.600s", req.Method, req.URL.Path,
-			resp.StatusCode, err, body)
-	}
+	validateResponse(t, router, "the OpenAPI document", req, resp, body)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		chunk := doc.Components.Schemas["StreamChunk"].Value
 		for _, f := range sseData(body) {
@@ -276,6 +258,31 @@ func checkResponse(t testing.TB, req *http.Request, resp *http.Response, body []
 				t.Errorf("frame %s does not match StreamChunk: %v", f, err)
 			}
 		}
+	}
+}
+
+// validateResponse checks a real response (status, headers, body) against the
+// document router serves; what names the document in messages.
+func validateResponse(t testing.TB, router routers.Router, what string, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	rreq := req.Clone(context.Background())
+	rreq.URL.Scheme, rreq.URL.Host = "", ""
+	route, params, err := router.FindRoute(rreq)
+	if err != nil {
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			return // an unmatched request: no operation to check against
+		}
+		t.Fatalf("%s %s: not in %s: %v", req.Method, req.URL.Path, what, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: rreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			IncludeResponseStatus: true, MultiError: true}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
+		Header: resp.Header, Options: in.Options}
+	out.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s %s -> %d does not match %s: %v\nbody: %.600s", req.Method, req.URL.Path,
+			resp.StatusCode, what, err, body)
 	}
 }
 
