@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"os"
 	"reflect"
 	"slices"
@@ -234,7 +235,7 @@ func TestCompile_LoopBreakConditionEndsTheLoop(t *testing.T) {
 	// Evaluated: the loop stops when the break condition holds.
 	v := loop(`{"breakCondition":"has_errors"}`)
 	for _, hasErrors := range []bool{false, true} {
-		ok, err := v.Cond.Eval(&Env{HasErrors: hasErrors})
+		ok, err := v.Cond.Eval(context.Background(), &Env{HasErrors: hasErrors})
 		if err != nil || ok == hasErrors {
 			t.Errorf("has_errors %v: continue %v (%v), want %v", hasErrors, ok, err, !hasErrors)
 		}
