@@ -232,11 +232,11 @@ func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
 		status     int
 		field      string
 	}{
-		{"both", `{"template_name":"general_chat","template_id":"x"}`, 400, "template_id"},
-		{"neither", `{"name":"x"}`, 400, "template_name"},
+		{"both", `{"template_name":"general_chat","template_id":"x"}`, 422, "template_id"},
+		{"neither", `{"name":"x"}`, 422, "template_name"},
 		{"unknown built-in", `{"template_name":"nope"}`, 404, "template_name"},
 		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 400, "/params/allowed_tools/0"},
-		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 400, "tempalte"},
+		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 422, "tempalte"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -395,14 +395,17 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("re-export differs:\n%s\n%s", a, b)
 	}
-	for _, c := range []struct{ body, field string }{
-		{`{"format":"other/v9","template":{"name":"x"}}`, "format"},
-		{`{"format":"chatter.template/v1"}`, "template"},
-		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0"},
+	for _, c := range []struct {
+		body, field string
+		status      int
+	}{
+		{`{"format":"other/v9","template":{"name":"x"}}`, "format", 422},
+		{`{"format":"chatter.template/v1"}`, "template", 422},
+		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0", 400},
 	} {
 		r := e.post(t, "bob", "/api/v1/workflows/templates/import", c.body)
 		p := r.problem(t)
-		if r.StatusCode != 400 || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+		if r.StatusCode != c.status || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.body)
 		}
 	}
@@ -726,7 +729,7 @@ func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(t, c.method, "alice", c.path, c.body)
 			p := r.problem(t)
-			if r.StatusCode != 400 || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+			if r.StatusCode != httpapi.StatusOf(c.code) || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 				t.Errorf("%d %s", r.StatusCode, r.body)
 			}
 		})
@@ -755,7 +758,7 @@ func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
 		for _, cur := range []string{"forged.cursor", "eyJpZCI6IngifQ.AAAAAAAAAAAAAAAAAAAAAA", l.NextCursor} {
 			r := e.get(t, "alice", p+"?cursor="+cur)
 			pr := r.problem(t)
-			if r.StatusCode != 400 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
+			if r.StatusCode != 422 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
 				t.Errorf("%s cursor %.12s: %d %s", p, cur, r.StatusCode, r.body)
 			}
 		}
