@@ -678,8 +678,8 @@ func (s *Store) RateMessage(ctx context.Context, userID, convID, msgID string, r
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table,
 		Key: key(convPK(userID, convID), msgPfx+store.SeqKey(m.Seq)), ConditionExpression: aws.String("attribute_exists(#pk) AND #id = :id"),
-		UpdateExpression: aws.String("SET #r = :r ADD #rc :one"),
-		ExpressionAttributeNames: map[string]string{"#pk": aPK, "#id": "id", "#r": aRating, "#rc": aRatingCount},
+		UpdateExpression:          aws.String("SET #r = :r ADD #rc :one"),
+		ExpressionAttributeNames:  map[string]string{"#pk": aPK, "#id": "id", "#r": aRating, "#rc": aRatingCount},
 		ExpressionAttributeValues: item{":id": sv(msgID), ":r": fv(rating), ":one": nv(1)}, ReturnValues: types.ReturnValueAllNew})
 	if conditionFailed(err) {
 		return nil, store.NotFound("message", msgID)
@@ -698,8 +698,8 @@ func (s *Store) findMessage(ctx context.Context, userID, convID, msgID string) (
 		return nil, err
 	}
 	in := &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :m)"),
-		FilterExpression:         aws.String("#id = :id"),
-		ExpressionAttributeNames: map[string]string{"#pk": aPK, "#sk": aSK, "#id": "id"},
+		FilterExpression:          aws.String("#id = :id"),
+		ExpressionAttributeNames:  map[string]string{"#pk": aPK, "#sk": aSK, "#id": "id"},
 		ExpressionAttributeValues: item{":pk": sv(convPK(userID, convID)), ":m": sv(msgPfx), ":id": sv(msgID)},
 		ConsistentRead:            aws.Bool(true)}
 	for {
