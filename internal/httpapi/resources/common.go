@@ -151,7 +151,7 @@ func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) ht
 }
 
 // handleList serves GET /{id}/<list> routes: the id and the page are checked, then
-// list's page is written with write (a forged cursor is a 400 naming cursor).
+// list's page is written with write (a forged cursor is a 422 naming cursor).
 func handleList[T any](list func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[T], error),
 	write func(http.ResponseWriter, *http.Request, store.Page[T])) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {

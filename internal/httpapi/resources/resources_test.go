@@ -789,7 +789,7 @@ func listPaths(def, exec, conv string) []string {
 		"/api/v1/conversations", "/api/v1/conversations/" + conv + "/messages"}
 }
 
-func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
+func TestLists_ForgedOrForeignCursorIs422NamingCursor(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	def := e.createDefinition(t, "alice")
 	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+def+`"}`)
