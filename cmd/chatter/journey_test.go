@@ -223,6 +223,18 @@ type executionBody struct {
 	} `json:"log"`
 }
 
+// recordBody is a stored execution as GET /executions/{id} (the predecessor's
+// DetailedWorkflowExecutionResponse) and the lists show it.
+type recordBody struct {
+	ID           string              `json:"id"`
+	Status       string              `json:"status"`
+	Mode         string              `json:"mode"`
+	Usage        *executor.UsageBody `json:"usage"`
+	ExecutionLog []struct {
+		NodeID string `json:"node_id"`
+	} `json:"execution_log"`
+}
+
 type conversationBody struct {
 	ID           string  `json:"id"`
 	MessageCount int     `json:"message_count"`
@@ -372,7 +384,7 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 
 	// The execution record and its log land through the bus, the rule's queue and
 	// the record subscriber.
-	var detail executionBody
+	var detail recordBody
 	deadline := time.Now().Add(20 * time.Second)
 	var evs list[struct {
 		Seq  int    `json:"seq"`
@@ -389,7 +401,7 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if detail.Status != "completed" || detail.Mode != "streaming" || len(detail.Log) == 0 || detail.Usage.TotalTokens == 0 {
+	if detail.Status != "completed" || detail.Mode != "streaming" || len(detail.ExecutionLog) == 0 || detail.Usage.TotalTokens == 0 {
 		t.Errorf("execution detail %+v", detail)
 	}
 	for i, e := range evs.Items {
@@ -403,46 +415,51 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 	other.json("GET", "/api/v1/executions/"+streamExec, nil, 404, nil)
 
 	// Lists.
-	var convs list[conversationBody]
-	c.json("GET", "/api/v1/conversations", nil, 200, &convs)
-	i := slices.IndexFunc(convs.Items, func(x conversationBody) bool { return x.ID == conv })
-	if i < 0 || len(convs.Items) != 2 {
-		t.Fatalf("conversations %+v, want %s and the fresh one", convs.Items, conv)
+	var convs struct {
+		Conversations []conversationBody `json:"conversations"`
+		TotalCount    int                `json:"total_count"`
+	}
+	c.json("GET", "/api/v1/conversations/", nil, 200, &convs)
+	i := slices.IndexFunc(convs.Conversations, func(x conversationBody) bool { return x.ID == conv })
+	if i < 0 || len(convs.Conversations) != 2 || convs.TotalCount != 2 {
+		t.Fatalf("conversations %+v, want %s and the fresh one", convs, conv)
 	}
 	wantTokens := std.Usage.TotalTokens + detail.Usage.TotalTokens + cont.Usage.TotalTokens
-	if got := convs.Items[i]; got.MessageCount != 6 || got.TotalTokens != wantTokens {
+	if got := convs.Conversations[i]; got.MessageCount != 6 || got.TotalTokens != wantTokens {
 		t.Errorf("conversation aggregates %+v, want 6 messages and %d tokens", got, wantTokens)
 	}
-	var msgs list[messageBody]
+	var msgs []messageBody
 	c.json("GET", "/api/v1/conversations/"+conv+"/messages", nil, 200, &msgs)
-	if len(msgs.Items) != 6 {
-		t.Fatalf("messages %+v", msgs.Items)
+	if len(msgs) != 6 {
+		t.Fatalf("messages %+v", msgs)
 	}
-	for j, m := range msgs.Items {
+	for j, m := range msgs {
 		wantRole := []string{"user", "assistant"}[j%2]
 		if m.Role != wantRole || m.Seq != j+1 || m.Status != "complete" || m.Content == "" {
 			t.Errorf("message %d: %+v, want role %s seq %d", j, m, wantRole, j+1)
 		}
 	}
-	var execs list[executionBody]
-	c.json("GET", "/api/v1/executions", nil, 200, &execs)
-	if len(execs.Items) != 4 {
-		t.Errorf("%d executions listed, want 4", len(execs.Items))
+	var execs, others struct {
+		Executions []recordBody `json:"executions"`
+		TotalCount int          `json:"total_count"`
 	}
-	var mine list[executionBody]
+	c.json("GET", "/api/v1/workflows/executions", nil, 200, &execs)
+	if len(execs.Executions) != 4 || execs.TotalCount != 4 {
+		t.Errorf("%d executions listed (total %d), want 4", len(execs.Executions), execs.TotalCount)
+	}
+	var mine []recordBody
 	c.json("GET", "/api/v1/workflows/definitions/"+def.ID+"/executions", nil, 200, &mine)
-	if len(mine.Items) != 2 {
-		t.Errorf("%d executions of the definition, want 2", len(mine.Items))
+	if len(mine) != 2 {
+		t.Errorf("%d executions of the definition, want 2", len(mine))
 	}
-	var others list[executionBody]
 	other.json("GET", "/api/v1/executions", nil, 200, &others)
-	if len(others.Items) != 0 {
-		t.Errorf("another user sees %d executions", len(others.Items))
+	if len(others.Executions) != 0 || others.TotalCount != 0 {
+		t.Errorf("another user sees %d executions", len(others.Executions))
 	}
 
 	// Delete the conversation: gone, with its messages; a second delete is a 404.
 	other.json("DELETE", "/api/v1/conversations/"+conv, nil, 404, nil)
-	c.json("DELETE", "/api/v1/conversations/"+conv, nil, 204, nil)
+	c.json("DELETE", "/api/v1/conversations/"+conv, nil, 200, nil)
 	c.json("GET", "/api/v1/conversations/"+conv, nil, 404, &p)
 	if p.Code != "not_found" {
 		t.Errorf("deleted conversation: code %q", p.Code)

@@ -196,7 +196,7 @@ func verify(ctx context.Context, clients []*chatClient, convs []string, seeds []
 		var execs map[string]executionRecord
 		for {
 			var err error
-			execs, err = listAll[executionRecord](ctx, c, "/api/v1/executions", func(e executionRecord) string { return e.ExecutionID })
+			execs, err = listAll[executionRecord](ctx, c, "/api/v1/executions", "executions", func(e executionRecord) string { return e.ExecutionID })
 			if err != nil {
 				lost("user %d: listing executions: %v", u, err)
 				break
@@ -225,7 +225,7 @@ func verify(ctx context.Context, clients []*chatClient, convs []string, seeds []
 		want := byConv[ci]
 		c := clients[ci%len(clients)]
 		// Messages: every user message and every reply, once, gap-free.
-		msgs, err := listAll[messageRecord](ctx, c, "/api/v1/conversations/"+conv+"/messages", func(m messageRecord) string { return m.ID })
+		msgs, err := listAll[messageRecord](ctx, c, "/api/v1/conversations/"+conv+"/messages", "", func(m messageRecord) string { return m.ID })
 		if err != nil {
 			lost("conversation %d: listing messages: %v", ci, err)
 			continue
@@ -301,7 +301,7 @@ type executionRecord struct {
 	Usage       *executor.UsageBody `json:"usage"`
 	Output      struct {
 		Response string `json:"response"`
-	} `json:"output"`
+	} `json:"output_data"`
 }
 
 type messageRecord struct {
@@ -323,8 +323,10 @@ func getJSON(ctx context.Context, c *chatClient, path string, out any) error {
 }
 
 // listAll follows a list's cursors, keyed by id (a repeated item would be a
-// pagination bug, and is reported as one).
-func listAll[T any](ctx context.Context, c *chatClient, path string, id func(T) string) (map[string]T, error) {
+// pagination bug, and is reported as one). A page is an object holding the items
+// under key and next_cursor, or, when key is "", a bare array whose Link header
+// names the next page (the predecessor's shape of message lists).
+func listAll[T any](ctx context.Context, c *chatClient, path, key string, id func(T) string) (map[string]T, error) {
 	out := map[string]T{}
 	cursor := ""
 	for {
@@ -332,24 +334,51 @@ func listAll[T any](ctx context.Context, c *chatClient, path string, id func(T) 
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
-		var page struct {
-			Items      []T    `json:"items"`
-			NextCursor string `json:"next_cursor"`
-		}
-		if err := getJSON(ctx, c, path+"?"+q.Encode(), &page); err != nil {
+		items, next, err := getPage[T](ctx, c, path+"?"+q.Encode(), key)
+		if err != nil {
 			return nil, err
 		}
-		for _, it := range page.Items {
+		for _, it := range items {
 			if _, dup := out[id(it)]; dup {
 				return nil, fmt.Errorf("%s listed %s twice", path, id(it))
 			}
 			out[id(it)] = it
 		}
-		if page.NextCursor == "" {
+		if next == "" {
 			return out, nil
 		}
-		cursor = page.NextCursor
+		cursor = next
 	}
+}
+
+// getPage reads one page of a list (see listAll).
+func getPage[T any](ctx context.Context, c *chatClient, path, key string) (items []T, next string, err error) {
+	resp, err := c.do(ctx, http.MethodGet, path, nil, "application/json")
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if key == "" {
+		if link, ok := strings.CutSuffix(resp.Header.Get("Link"), `>; rel="next"`); ok {
+			u, err := url.Parse(strings.TrimPrefix(link, "<"))
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: Link %q: %w", path, link, err)
+			}
+			next = u.Query().Get("cursor")
+		}
+		return items, next, json.NewDecoder(resp.Body).Decode(&items)
+	}
+	var page map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return nil, "", err
+	}
+	if err := json.Unmarshal(page[key], &items); err != nil {
+		return nil, "", fmt.Errorf("%s: %s: %w", path, key, err)
+	}
+	if raw, ok := page["next_cursor"]; ok {
+		err = json.Unmarshal(raw, &next)
+	}
+	return items, next, err
 }
 
 // load is `chatter load`: a dev stack of its own (moto, or AWS_ENDPOINT_URL) with

@@ -67,13 +67,15 @@ type codeInfo struct {
 	internal bool
 }
 
-// codes is the one table from code to status. provider_unconfigured is a 400, not a
-// 503: the condition is persistent until an operator adds the missing key, so a
-// client retry cannot help, while choosing another provider (named in the detail)
-// can.
+// codes is the one table from code to status. Request validation errors (invalid,
+// invalid_input: a bad body, field, parameter or cursor) are 422, the status of the
+// predecessor's contract that chatter's clients were written against.
+// provider_unconfigured is a 400, not a 503: the condition is persistent until an
+// operator adds the missing key, so a client retry cannot help, while choosing
+// another provider (named in the detail) can.
 var codes = map[string]codeInfo{
-	CodeInvalid:              {http.StatusBadRequest, "Invalid request", false},
-	CodeInvalidInput:         {http.StatusBadRequest, "Invalid input", false},
+	CodeInvalid:              {http.StatusUnprocessableEntity, "Invalid request", false},
+	CodeInvalidInput:         {http.StatusUnprocessableEntity, "Invalid input", false},
 	CodeInvalidWorkflow:      {http.StatusBadRequest, "Invalid workflow", false},
 	CodeUnknownProvider:      {http.StatusBadRequest, "Unknown provider", false},
 	CodeProviderUnconfigured: {http.StatusBadRequest, "Provider not configured", false},

@@ -144,12 +144,15 @@ func (a *App) ResourceDeps() resources.Deps {
 // ErrUnknownRoute is returned for a pattern no package defines.
 var ErrUnknownRoute = errors.New("lambdaapp: unknown route")
 
-// MountResource mounts the one route of resources.Routes whose pattern is pattern,
-// in the "other" rate class, as resources.Register would.
+// MountResource mounts the one route of resources.Routes whose pattern is pattern
+// (under each of its MuxPatterns), in the "other" rate class, as
+// resources.Register would.
 func (a *App) MountResource(rt *httpapi.Router, pattern string) error {
 	for _, r := range resources.Routes(a.ResourceDeps()) {
 		if r.Pattern == pattern {
-			rt.Mount(r.Pattern, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+			for _, p := range r.MuxPatterns() {
+				rt.Mount(p, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+			}
 			return nil
 		}
 	}

@@ -128,12 +128,13 @@ func (m *Memory) StartTurn(_ context.Context, t StartTurn) error {
 			return Conflict("conversation %q already exists", um.ConversationID)
 		}
 		nc := *t.NewConversation
-		nc.ID, nc.UserID, nc.Version, nc.MessageCount = um.ConversationID, um.UserID, 0, 0
+		nc.ID, nc.UserID, nc.Version, nc.MessageCount, nc.LastSeq = um.ConversationID, um.UserID, 0, 0, 0
 		c = &nc
 	} else if !ok {
 		return NotFound("conversation", um.ConversationID)
 	}
-	um.Seq = c.MessageCount + 1
+	c.LastSeq++
+	um.Seq = c.LastSeq
 	m.msgs[k] = append(m.msgs[k], *um)
 	c.MessageCount++
 	c.Version++
@@ -168,7 +169,8 @@ func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTu
 	}
 	now := m.now()
 	if am := t.AssistantMessage; am != nil {
-		am.Seq = c.MessageCount + 1
+		c.LastSeq++
+		am.Seq = c.LastSeq
 		m.msgs[k] = append(m.msgs[k], *am)
 		c.MessageCount++
 		c.LastMessageAt = am.CreatedAt
@@ -177,6 +179,9 @@ func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTu
 	c.TotalCost += t.Cost
 	c.Version++
 	c.UpdatedAt = now
+	if e := t.Execution; e != nil && e.Provider != "" {
+		c.Provider, c.Model = e.Provider, e.Model
+	}
 	if e := t.Execution; e != nil {
 		ek := ck(e.UserID, e.ID)
 		if old, ok := m.execs[ek]; !ok || !Terminal(old.Status) {
@@ -184,6 +189,24 @@ func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTu
 			m.execs[ek] = &ec
 		}
 	}
+	return nil
+}
+
+// CreateConversation stores a new conversation without messages (version 1).
+// Returns conflict if the id is taken, invalid or too_large for what its owner set.
+func (m *Memory) CreateConversation(_ context.Context, c *Conversation) error {
+	if err := PrepareConversation(c, m.now()); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(c.UserID, c.ID)
+	if _, ok := m.convs[k]; ok {
+		return Conflict("conversation %q already exists", c.ID)
+	}
+	cc := *c
+	cc.Settings = c.Settings.clone()
+	m.convs[k] = &cc
 	return nil
 }
 
@@ -196,7 +219,29 @@ func (m *Memory) GetConversation(_ context.Context, userID, convID string) (*Con
 		return nil, NotFound("conversation", convID)
 	}
 	cc := *c
+	cc.Settings = c.Settings.clone()
 	return &cc, nil
+}
+
+// QueryConversations answers q over the user's conversations (see
+// SelectConversations).
+func (m *Memory) QueryConversations(_ context.Context, userID string, q ConversationQuery) (ConversationList, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var all []Conversation
+	owner := userOwner(userID)
+	for k, c := range m.convs {
+		if k.owner == owner {
+			cc := *c
+			cc.Settings = c.Settings.clone()
+			all = append(all, cc)
+		}
+	}
+	// What the DynamoDB store reads: the MaxCounted with the most recent messages.
+	slices.SortFunc(all, func(a, b Conversation) int {
+		return strings.Compare(TimeKey(b.LastMessageAt)+"#"+b.ID, TimeKey(a.LastMessageAt)+"#"+a.ID)
+	})
+	return SelectConversations(m.cursors, userID, all[:min(len(all), MaxCounted)], q)
 }
 
 // ListConversations lists a user's conversations, most recent message first.
@@ -214,8 +259,9 @@ func (m *Memory) ListConversations(_ context.Context, userID string, p PageReque
 		func(c Conversation) string { return TimeKey(c.LastMessageAt) + "#" + c.ID }, true)
 }
 
-// UpdateConversation applies fn to a conversation and stores its title and summary
-// (the only fields a caller may change; counters belong to the turns).
+// UpdateConversation applies fn to a conversation and stores what its owner may
+// change (see ApplyOwnerChanges; counters belong to the turns). Returns invalid or
+// too_large for what fn set, and writes nothing then.
 func (m *Memory) UpdateConversation(_ context.Context, userID, convID string, fn func(*Conversation) error) (*Conversation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -224,13 +270,18 @@ func (m *Memory) UpdateConversation(_ context.Context, userID, convID string, fn
 		return nil, NotFound("conversation", convID)
 	}
 	cc := *c
+	cc.Settings = c.Settings.clone()
 	if err := fn(&cc); err != nil {
 		return nil, err
 	}
-	c.Title, c.Summary = cc.Title, cc.Summary
+	if err := CheckConversation(&cc); err != nil {
+		return nil, err
+	}
+	c.ApplyOwnerChanges(&cc)
 	c.Version++
 	c.UpdatedAt = m.now()
 	out := *c
+	out.Settings = c.Settings.clone()
 	return &out, nil
 }
 
@@ -250,14 +301,81 @@ func (m *Memory) DeleteConversation(_ context.Context, userID, convID string) er
 			m.execs[ck(userID, id)] = &ec
 		}
 	}
+	m.deleteKept(userID, convID)
+	delete(m.convs, k)
+	delete(m.msgs, k)
+	return nil
+}
+
+// deleteKept deletes the responses kept for a conversation's Idempotency-Keys.
+func (m *Memory) deleteKept(userID, convID string) {
 	for ik, r := range m.idem {
 		if r.UserID == userID && r.ConversationID == convID {
 			delete(m.idem, ik)
 		}
 	}
-	delete(m.convs, k)
-	delete(m.msgs, k)
+}
+
+// DeleteMessage deletes one message of a conversation (the package comment says
+// what goes with it). Returns not_found for a conversation or message that does not
+// exist, conflict while the message's turn is still running.
+func (m *Memory) DeleteMessage(_ context.Context, userID, convID, msgID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, convID)
+	c, ok := m.convs[k]
+	if !ok {
+		return NotFound("conversation", convID)
+	}
+	msgs := m.msgs[k]
+	i := slices.IndexFunc(msgs, func(x Message) bool { return x.ID == msgID })
+	if i < 0 {
+		return NotFound("message", msgID)
+	}
+	if id := msgs[i].ExecutionID; id != "" {
+		if e, ok := m.execs[ck(userID, id)]; ok {
+			if e.Status == ExecRunning {
+				return TurnRunning(msgID)
+			}
+			ec := *e
+			ec.Redact()
+			m.execs[ck(userID, id)] = &ec
+		}
+	}
+	m.deleteKept(userID, convID)
+	m.msgs[k] = slices.Delete(slices.Clone(msgs), i, i+1)
+	c.MessageCount--
+	c.LastMessageAt = c.CreatedAt
+	if rest := m.msgs[k]; len(rest) > 0 {
+		c.LastMessageAt = rest[len(rest)-1].CreatedAt
+	}
+	c.Version++
+	c.UpdatedAt = m.now()
 	return nil
+}
+
+// RateMessage sets the owner's rating of a message and counts it. Returns
+// not_found for a conversation or message that does not exist, invalid for a
+// rating outside MinRating..MaxRating.
+func (m *Memory) RateMessage(_ context.Context, userID, convID, msgID string, rating float64) (*Message, error) {
+	if err := CheckRating(rating); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := ck(userID, convID)
+	if _, ok := m.convs[k]; !ok {
+		return nil, NotFound("conversation", convID)
+	}
+	msgs := m.msgs[k]
+	i := slices.IndexFunc(msgs, func(x Message) bool { return x.ID == msgID })
+	if i < 0 {
+		return nil, NotFound("message", msgID)
+	}
+	msgs[i].Rating = &rating
+	msgs[i].RatingCount++
+	out := cloneMessages(msgs[i : i+1])[0]
+	return &out, nil
 }
 
 // ListMessages lists a conversation's messages, oldest first.
@@ -581,6 +699,20 @@ func (m *Memory) ListExecutions(_ context.Context, userID string, f ExecutionFil
 	return paginate(m.cursors, scope, p, all, func(e Execution) string { return e.ID }, true)
 }
 
+// CountExecutions counts a user's executions matching f, up to MaxCounted.
+func (m *Memory) CountExecutions(_ context.Context, userID string, f ExecutionFilter) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	owner := userOwner(userID)
+	for k, e := range m.execs {
+		if k.owner == owner && f.Match(e) {
+			n++
+		}
+	}
+	return min(n, MaxCounted), nil
+}
+
 // UpdateExecution applies fn to an execution and stores it. Status only moves
 // forward: changing a terminal status is a conflict and writes nothing.
 func (m *Memory) UpdateExecution(_ context.Context, userID, id string, fn func(*Execution) error) (*Execution, error) {
@@ -870,6 +1002,7 @@ func paginate[T any](c *Cursors, scope string, p PageRequest, items []T, sortKey
 			return sortKey(items[i]) > after
 		})
 	}
+	start = min(start+max(p.Offset, 0), len(items))
 	n := p.Size()
 	out := Page[T]{Items: items[start:min(start+n, len(items))]}
 	if start+n < len(items) {

@@ -14,13 +14,29 @@
 // results keep their longest prefixes that fit — while what a caller sent (a user
 // message over the cap, metadata over MaxMetadataBytes) is refused as too_large
 // naming the field, before anything is stored.
+//
+// Deleting one message (DeleteMessage) removes it and, likewise, the copies of its
+// content: the execution of its turn is redacted and the answers kept for the
+// conversation's Idempotency-Keys are deleted (any of them may quote it; a retry of
+// such a request then runs anew). message_count drops by one and last_message_at
+// becomes that of the newest message left (the creation time when none is left).
+// total_tokens and total_cost stay: they count what the conversation's runs used,
+// which a deletion does not undo (the executions keep their usage too). Seqs are
+// never reused. A message whose turn is still running cannot be deleted (conflict):
+// the turn's last write would bring its content back.
+//
+// Rating a message (RateMessage) stores the owner's latest rating on it (0 to 5; a
+// new rating replaces the last) and counts the ratings given (rating_count).
 package store
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -78,17 +94,139 @@ const DefaultMaxContentBytes = 100 * 1024
 
 // Conversation is a chat thread owned by one user.
 type Conversation struct {
-	ID            string    `json:"id"`
-	UserID        string    `json:"user_id"`
-	Title         string    `json:"title"`
-	Version       int64     `json:"version"`
-	MessageCount  int       `json:"message_count"`
-	TotalTokens   int       `json:"total_tokens"`
-	TotalCost     float64   `json:"total_cost"`
+	ID           string  `json:"id"`
+	UserID       string  `json:"user_id"`
+	Title        string  `json:"title"`
+	Version      int64   `json:"version"`
+	MessageCount int     `json:"message_count"`
+	TotalTokens  int     `json:"total_tokens"`
+	TotalCost    float64 `json:"total_cost"`
+	// LastMessageAt is the time of the last message, or of the creation while there
+	// is none; lists order by it.
 	LastMessageAt time.Time `json:"last_message_at"`
 	Summary       string    `json:"summary,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// LastSeq is the seq of the last message stored; the next one gets LastSeq+1.
+	// It only grows: deleting a message lowers MessageCount, never LastSeq, so no
+	// seq is ever given twice.
+	LastSeq int `json:"last_seq"`
+	// Provider and Model are those of the conversation's last finished run.
+	Provider string `json:"llm_provider,omitempty"`
+	Model    string `json:"llm_model,omitempty"`
+	// Status is ConvActive, ConvArchived or ConvDeleted, set by the owner; empty
+	// reads as active.
+	Status   string               `json:"status,omitempty"`
+	Settings ConversationSettings `json:"settings"`
+}
+
+// Conversation statuses (the predecessor's ConversationStatus). "deleted" is a label
+// the owner may set like "archived"; DELETE removes a conversation for good.
+const (
+	ConvActive   = "active"
+	ConvArchived = "archived"
+	ConvDeleted  = "deleted"
+)
+
+// ConversationStatuses lists the statuses a conversation may have.
+var ConversationStatuses = []string{ConvActive, ConvArchived, ConvDeleted}
+
+// ConversationSettings is what a conversation's owner sets when creating or
+// updating it: the predecessor's ConversationCreate and ConversationUpdate fields
+// beside the title (and tags, chatter's addition). They are stored and returned;
+// runs take their configuration from the run's request.
+type ConversationSettings struct {
+	Description     string         `json:"description,omitempty"`
+	ProfileID       string         `json:"profile_id,omitempty"`
+	SystemPrompt    *string        `json:"system_prompt,omitempty"`
+	EnableRetrieval bool           `json:"enable_retrieval,omitempty"`
+	Temperature     *float64       `json:"temperature,omitempty"`
+	MaxTokens       *int           `json:"max_tokens,omitempty"`
+	Tags            []string       `json:"tags,omitempty"`
+	ExtraMetadata   map[string]any `json:"extra_metadata,omitempty"`
+	WorkflowConfig  map[string]any `json:"workflow_config,omitempty"`
+}
+
+// MaxConversationSettingsBytes bounds a conversation's title and settings, encoded.
+const MaxConversationSettingsBytes = 64 << 10
+
+// StatusOrActive is the conversation's status, active when none was set.
+func (c *Conversation) StatusOrActive() string {
+	if c.Status == "" {
+		return ConvActive
+	}
+	return c.Status
+}
+
+// ApplyOwnerChanges copies onto c what a conversation's owner may change — title,
+// summary, status and settings — from next. Ids, counters, aggregates and the last
+// run's provider belong to the turns and are never taken from next.
+func (c *Conversation) ApplyOwnerChanges(next *Conversation) {
+	c.Title, c.Summary, c.Status, c.Settings = next.Title, next.Summary, next.Status, next.Settings.clone()
+}
+
+func (s ConversationSettings) clone() ConversationSettings {
+	b, _ := json.Marshal(s) // plain JSON values: always marshals
+	var out ConversationSettings
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// CheckConversation validates what an owner set on c: a known status, UTF-8 text,
+// and title and settings within MaxConversationSettingsBytes. Returns invalid or
+// too_large.
+func CheckConversation(c *Conversation) error {
+	if c.Status != "" && !slices.Contains(ConversationStatuses, c.Status) {
+		return Invalid("status must be one of %s", strings.Join(ConversationStatuses, ", "))
+	}
+	for _, t := range append([]string{c.Title, c.Summary, c.Settings.Description, c.Settings.ProfileID}, c.Settings.Tags...) {
+		if !utf8.ValidString(t) {
+			return Invalid("conversation text is not valid UTF-8")
+		}
+	}
+	b, err := json.Marshal(struct {
+		T string               `json:"t"`
+		S ConversationSettings `json:"s"`
+	}{c.Title + c.Summary, c.Settings})
+	if err != nil {
+		return Invalid("conversation settings: %v", err)
+	}
+	if len(b) > MaxConversationSettingsBytes {
+		return &Error{Code: CodeTooLarge, Message: fmt.Sprintf("conversation title and settings are %d bytes encoded; at most %d allowed",
+			len(b), MaxConversationSettingsBytes)}
+	}
+	return nil
+}
+
+// PrepareConversation checks a conversation created without messages and sets what
+// the store owns: version 1, no messages, LastMessageAt (and UpdatedAt) its
+// creation time. Returns invalid or too_large.
+func PrepareConversation(c *Conversation, now time.Time) error {
+	if c == nil || c.ID == "" || c.UserID == "" {
+		return Invalid("a conversation needs an id and a user id")
+	}
+	if err := CheckConversation(c); err != nil {
+		return err
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	c.Version, c.MessageCount, c.LastSeq, c.TotalTokens, c.TotalCost = 1, 0, 0, 0, 0
+	c.LastMessageAt, c.UpdatedAt, c.Provider, c.Model = c.CreatedAt, c.CreatedAt, "", ""
+	return nil
+}
+
+// TurnRunning is the conflict of deleting a message whose turn is still running.
+func TurnRunning(msgID string) error {
+	return Conflict("the turn of message %q is still running; delete it once the run has ended", msgID)
+}
+
+// CheckRating returns invalid unless rating is within MinRating..MaxRating.
+func CheckRating(rating float64) error {
+	if !(rating >= MinRating && rating <= MaxRating) { // NaN fails too
+		return Invalid("rating must be from %g to %g", MinRating, MaxRating)
+	}
+	return nil
 }
 
 // Message statuses.
@@ -132,7 +270,17 @@ type Message struct {
 	Model          string           `json:"model,omitempty"`
 	ResponseTimeMS float64          `json:"response_time_ms,omitempty"`
 	CreatedAt      time.Time        `json:"created_at"`
+	// Rating is the owner's latest rating of the message (0 to 5), nil until rated;
+	// RatingCount counts the ratings given.
+	Rating      *float64 `json:"rating,omitempty"`
+	RatingCount int      `json:"rating_count,omitempty"`
 }
+
+// Message ratings range from MinRating to MaxRating (the predecessor's scale).
+const (
+	MinRating = 0.0
+	MaxRating = 5.0
+)
 
 // Execution statuses. Status only moves forward: running -> terminal.
 const (
@@ -247,11 +395,22 @@ const (
 )
 
 // PageRequest asks for one page of a list. Cursor is the Next of the previous page
-// of the same list, or empty for the first page.
+// of the same list, or empty for the first page. Offset skips that many items
+// first (after the cursor's position when both are set); at most MaxOffset.
 type PageRequest struct {
 	Limit  int
 	Cursor string
+	Offset int
 }
+
+// MaxOffset bounds PageRequest.Offset: a list read skips at most this many items
+// (every skipped item is read); past it, follow next_cursor.
+const MaxOffset = 10000
+
+// MaxCounted bounds what a count or a sorted list reads: totals count at most this
+// many records, and a list sorted other than by its index orders the MaxCounted
+// most recent.
+const MaxCounted = 10000
 
 // Size is the page size after defaults and the cap.
 func (p PageRequest) Size() int {

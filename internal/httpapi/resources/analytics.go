@@ -1,6 +1,11 @@
 package resources
 
 import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -31,6 +36,11 @@ import (
 //     where parallel branches join. A node ends the run when it is an end node,
 //     has no arcs out, has an arc to END, is a loop or conditional node, or has
 //     only conditional arcs out.
+//   - Paths: the distinct paths from the entry to an arc to END or a node without
+//     arcs out, back arcs dropped (at most maxPaths).
+//   - ConditionalEdges: arcs with a condition; DanglingEdges: edges whose source or
+//     target does not exist; Unreachable: nodes no path from the entry reaches
+//     (error handlers excepted); CanEnd: some path from the entry ends the run.
 type Analytics struct {
 	DefinitionID string         `json:"definition_id"`
 	Version      int            `json:"version"`
@@ -44,7 +54,17 @@ type Analytics struct {
 	MaxBranching int            `json:"max_branching"`
 	Cycles       []Cycle        `json:"cycles"`
 	Bottlenecks  []string       `json:"bottlenecks"`
+
+	Paths            int      `json:"paths"`
+	ConditionalEdges int      `json:"conditional_edges"`
+	DanglingEdges    int      `json:"dangling_edges"`
+	Unreachable      []string `json:"unreachable"`
+	CanEnd           bool     `json:"can_end"`
 }
+
+// maxPaths caps the path count of a graph (a 100-node graph can have more paths
+// than an int holds).
+const maxPaths = 1 << 30
 
 // Cycle is one strongly connected component with a cycle.
 type Cycle struct {
@@ -66,7 +86,7 @@ type anaGraph struct {
 func Analyze(d *workflow.Definition) Analytics {
 	g := buildAnaGraph(d)
 	a := Analytics{Nodes: len(d.Nodes), Edges: len(d.Edges), Kinds: map[string]int{},
-		Cycles: []Cycle{}, Bottlenecks: []string{}}
+		Cycles: []Cycle{}, Bottlenecks: []string{}, Unreachable: []string{}}
 	for i, nd := range d.Nodes {
 		k := string(g.kinds[i])
 		if k == "" {
@@ -80,7 +100,13 @@ func Analyze(d *workflow.Definition) Analytics {
 		if v < g.n {
 			a.MaxBranching = max(a.MaxBranching, len(g.out[v]))
 		}
+		for _, c := range g.cond[v] {
+			if c {
+				a.ConditionalEdges++
+			}
+		}
 	}
+	a.DanglingEdges = len(d.Edges) - arcs
 	verts := len(g.out)
 	a.Components = g.components()
 	a.Complexity = arcs - verts + 2*a.Components
@@ -90,6 +116,14 @@ func Analyze(d *workflow.Definition) Analytics {
 		a.Depth = g.depth(entry)
 		for _, v := range g.bottlenecks(entry) {
 			a.Bottlenecks = append(a.Bottlenecks, d.Nodes[v].ID)
+		}
+		a.Paths = g.paths(entry)
+		a.CanEnd = g.canEnd(entry, -1)
+	}
+	reach := g.reachable(entry)
+	for v := 0; v < g.n; v++ {
+		if !reach[v] && g.kinds[v] != workflow.KindErrorHandler {
+			a.Unreachable = append(a.Unreachable, d.Nodes[v].ID)
 		}
 	}
 	a.Cycles = g.cycles()
@@ -187,8 +221,10 @@ func (g *anaGraph) components() int {
 	return count
 }
 
-// depth is the longest path in arcs between nodes from entry, back arcs dropped.
-func (g *anaGraph) depth(entry int) int {
+// foldForward computes val(entry) over the graph with its back arcs dropped (arcs
+// to a node on the stack of a depth-first search from entry), where val(v) is
+// combine(v, the vals of v's forward arcs to nodes, its arcs to END).
+func (g *anaGraph) foldForward(entry int, combine func(v int, succ []int, ends int) int) int {
 	const (
 		fresh = iota
 		onStack
@@ -199,23 +235,49 @@ func (g *anaGraph) depth(entry int) int {
 	var visit func(v int) int
 	visit = func(v int) int {
 		state[v] = onStack
-		best := 0
+		var succ []int
+		ends := 0
 		for _, w := range g.out[v] {
-			if w >= g.n {
-				continue
-			}
-			switch state[w] {
-			case fresh:
-				best = max(best, 1+visit(w))
-			case done:
-				best = max(best, 1+memo[w])
+			switch {
+			case w >= g.n:
+				ends++
+			case state[w] == fresh:
+				succ = append(succ, visit(w))
+			case state[w] == done:
+				succ = append(succ, memo[w])
 			}
 			// onStack: a back arc, dropped.
 		}
-		state[v], memo[v] = done, best
-		return best
+		state[v], memo[v] = done, combine(v, succ, ends)
+		return memo[v]
 	}
 	return visit(entry)
+}
+
+// depth is the longest path in arcs between nodes from entry, back arcs dropped.
+func (g *anaGraph) depth(entry int) int {
+	return g.foldForward(entry, func(_ int, succ []int, _ int) int {
+		best := 0
+		for _, d := range succ {
+			best = max(best, 1+d)
+		}
+		return best
+	})
+}
+
+// paths counts the distinct paths from entry to an arc to END or a node without
+// arcs out (or an end node), back arcs dropped; saturates at maxPaths.
+func (g *anaGraph) paths(entry int) int {
+	return g.foldForward(entry, func(v int, succ []int, ends int) int {
+		n := ends
+		if len(g.out[v]) == 0 || g.kinds[v] == workflow.KindEnd {
+			n++
+		}
+		for _, p := range succ {
+			n = min(n+p, maxPaths)
+		}
+		return n
+	})
 }
 
 func (g *anaGraph) endsDirectly(v int) bool {
@@ -256,11 +318,12 @@ func (g *anaGraph) canEnd(entry, skip int) bool {
 	return false
 }
 
-func (g *anaGraph) bottlenecks(entry int) []int {
-	if !g.canEnd(entry, -1) {
-		return nil
-	}
+// reachable marks the nodes some path from entry reaches (none when entry < 0).
+func (g *anaGraph) reachable(entry int) []bool {
 	reach := make([]bool, g.n)
+	if entry < 0 {
+		return reach
+	}
 	stack := []int{entry}
 	reach[entry] = true
 	for len(stack) > 0 {
@@ -273,6 +336,14 @@ func (g *anaGraph) bottlenecks(entry int) []int {
 			}
 		}
 	}
+	return reach
+}
+
+func (g *anaGraph) bottlenecks(entry int) []int {
+	if !g.canEnd(entry, -1) {
+		return nil
+	}
+	reach := g.reachable(entry)
 	var out []int
 	for v := 0; v < g.n; v++ {
 		if v == entry || !reach[v] || g.kinds[v] == workflow.KindEnd {
@@ -387,4 +458,154 @@ func (g *anaGraph) cyclic(c []int) bool {
 		}
 	}
 	return false
+}
+
+// AnalyticsResponse is the predecessor's WorkflowAnalyticsResponse of a definition
+// (built from Analyze), with chatter's analysis beside it. complexity.score is the
+// cyclomatic complexity, branching_factor the arcs per node, loop_complexity the
+// cycles, conditional_complexity the conditional arcs and nodes; execution_paths
+// counts paths from the entry to an end; estimated_execution_time_ms is null (a run's
+// time depends on the model); total_execution_time_ms is the analysis's own time.
+type AnalyticsResponse struct {
+	Complexity              ComplexityMetrics `json:"complexity"`
+	Bottlenecks             []BottleneckInfo  `json:"bottlenecks"`
+	OptimizationSuggestions []Suggestion      `json:"optimization_suggestions"`
+	ExecutionPaths          int               `json:"execution_paths"`
+	EstimatedExecutionTime  *int              `json:"estimated_execution_time_ms"`
+	RiskFactors             []string          `json:"risk_factors"`
+	TotalExecutionTimeMS    int               `json:"total_execution_time_ms"`
+	Error                   *string           `json:"error"`
+	StartedAt               time.Time         `json:"started_at"`
+	CompletedAt             *time.Time        `json:"completed_at"`
+	// chatter's analysis (Analytics without the fields the old shape names).
+	DefinitionID     string         `json:"definition_id"`
+	Version          int            `json:"version"`
+	Nodes            int            `json:"nodes"`
+	Edges            int            `json:"edges"`
+	Kinds            map[string]int `json:"kinds"`
+	Entry            string         `json:"entry,omitempty"`
+	Components       int            `json:"components"`
+	Depth            int            `json:"depth"`
+	MaxBranching     int            `json:"max_branching"`
+	Cycles           []Cycle        `json:"cycles"`
+	ConditionalEdges int            `json:"conditional_edges"`
+	DanglingEdges    int            `json:"dangling_edges"`
+	Unreachable      []string       `json:"unreachable"`
+	CanEnd           bool           `json:"can_end"`
+}
+
+// ComplexityMetrics is the predecessor's ComplexityMetrics.
+type ComplexityMetrics struct {
+	Score                 int     `json:"score"`
+	NodeCount             int     `json:"node_count"`
+	EdgeCount             int     `json:"edge_count"`
+	Depth                 int     `json:"depth"`
+	BranchingFactor       float64 `json:"branching_factor"`
+	LoopComplexity        int     `json:"loop_complexity"`
+	ConditionalComplexity int     `json:"conditional_complexity"`
+}
+
+// BottleneckInfo is the predecessor's BottleneckInfo: a node every run passes.
+type BottleneckInfo struct {
+	NodeID      string   `json:"node_id"`
+	NodeType    string   `json:"node_type"`
+	Reason      string   `json:"reason"`
+	Severity    string   `json:"severity"` // high for nodes that call out (llm, tools, retrieval), else medium
+	Suggestions []string `json:"suggestions"`
+}
+
+// Suggestion is the predecessor's OptimizationSuggestion.
+type Suggestion struct {
+	Type        string   `json:"type"`
+	Description string   `json:"description"`
+	Impact      string   `json:"impact"` // high | medium | low
+	NodeIDs     []string `json:"node_ids"`
+}
+
+// analyticsResponse builds the old shape from a; started is when the analysis began.
+func analyticsResponse(d *workflow.Definition, a Analytics, started time.Time) AnalyticsResponse {
+	out := AnalyticsResponse{Bottlenecks: []BottleneckInfo{}, OptimizationSuggestions: []Suggestion{}, RiskFactors: []string{},
+		ExecutionPaths: a.Paths, StartedAt: started, DefinitionID: a.DefinitionID, Version: a.Version, Nodes: a.Nodes,
+		Edges: a.Edges, Kinds: a.Kinds, Entry: a.Entry, Components: a.Components, Depth: a.Depth,
+		MaxBranching: a.MaxBranching, Cycles: a.Cycles, ConditionalEdges: a.ConditionalEdges,
+		DanglingEdges: a.DanglingEdges, Unreachable: a.Unreachable, CanEnd: a.CanEnd}
+	out.Complexity = ComplexityMetrics{Score: a.Complexity, NodeCount: a.Nodes, EdgeCount: a.Edges, Depth: a.Depth,
+		LoopComplexity: len(a.Cycles), ConditionalComplexity: a.ConditionalEdges + a.Kinds[string(workflow.KindConditional)]}
+	if a.Nodes > 0 {
+		out.Complexity.BranchingFactor = float64(a.Edges-a.DanglingEdges) / float64(a.Nodes)
+	}
+	kindOf := map[string]string{}
+	for _, n := range d.Nodes {
+		if _, seen := kindOf[n.ID]; !seen {
+			kindOf[n.ID] = n.KindName()
+			if k, ok := workflow.ParseKind(n.KindName()); ok {
+				kindOf[n.ID] = string(k)
+			}
+		}
+	}
+	handlers := a.Kinds[string(workflow.KindErrorHandler)] > 0
+	for _, id := range a.Bottlenecks {
+		b := BottleneckInfo{NodeID: id, NodeType: kindOf[id], Severity: "medium", Suggestions: []string{},
+			Reason: "every path from the entry to an end passes through this node: when it fails, the run fails"}
+		switch workflow.Kind(kindOf[id]) {
+		case workflow.KindLLM, workflow.KindTools, workflow.KindRetrieval:
+			b.Severity = "high"
+		}
+		if !handlers {
+			b.Suggestions = append(b.Suggestions, "add an error_handler node so that a failure here can be retried or answered")
+		}
+		out.Bottlenecks = append(out.Bottlenecks, b)
+	}
+	if a.Entry == "" && a.Nodes > 0 {
+		out.RiskFactors = append(out.RiskFactors, "no entry node: add a start node")
+	}
+	if a.Entry != "" && !a.CanEnd {
+		out.RiskFactors = append(out.RiskFactors, "no path from the entry ends the run")
+	}
+	for _, c := range a.Cycles {
+		if c.BoundedBy != "" {
+			continue
+		}
+		out.RiskFactors = append(out.RiskFactors, "unbounded cycle through "+strings.Join(c.Nodes, ", "))
+		out.OptimizationSuggestions = append(out.OptimizationSuggestions, Suggestion{Type: "bound_cycle", Impact: "high",
+			NodeIDs:     c.Nodes,
+			Description: "bound the cycle: route it through a loop node (max_iterations), or make it the llm<->tools cycle (max_tool_calls)"})
+	}
+	if len(a.Unreachable) > 0 {
+		out.RiskFactors = append(out.RiskFactors, "nodes no path from the entry reaches: "+strings.Join(a.Unreachable, ", "))
+		out.OptimizationSuggestions = append(out.OptimizationSuggestions, Suggestion{Type: "remove_unreachable", Impact: "low",
+			NodeIDs: a.Unreachable, Description: "remove the nodes no run can reach, or connect them"})
+	}
+	if a.DanglingEdges > 0 {
+		out.RiskFactors = append(out.RiskFactors, "edges to or from nodes that do not exist")
+	}
+	if len(out.Bottlenecks) > 0 && !handlers {
+		ids := make([]string, len(out.Bottlenecks))
+		for i, b := range out.Bottlenecks {
+			ids[i] = b.NodeID
+		}
+		out.OptimizationSuggestions = append(out.OptimizationSuggestions, Suggestion{Type: "add_error_handler", Impact: "medium",
+			NodeIDs: ids, Description: "every run passes these nodes; an error_handler node can retry or answer when one fails"})
+	}
+	done := time.Now()
+	out.CompletedAt = &done
+	out.TotalExecutionTimeMS = int(done.Sub(started).Milliseconds())
+	return out
+}
+
+// DefinitionAnalytics returns the static analysis of a definition version
+// (?version=N, default latest) in the old shape; see Analyze and
+// AnalyticsResponse.
+func DefinitionAnalytics(s Definitions) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		d, err := definitionAt(r, s, uid)
+		if err != nil {
+			return err
+		}
+		started := time.Now()
+		a := Analyze(&d.Graph)
+		a.DefinitionID, a.Version = d.ID, d.Version
+		httpapi.WriteJSON(w, r, http.StatusOK, analyticsResponse(&d.Graph, a, started))
+		return nil
+	})
 }

@@ -50,11 +50,14 @@ const MaxIDLen = 128
 // pathID reads {id} and refuses what no record could be keyed by, before any read:
 // an id is 1..128 characters of letters, digits and - _ . : (ULIDs, UUIDs, built-in
 // template names).
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
+func pathID(r *http.Request) (string, error) { return pathParam(r, "id") }
+
+// pathParam is pathID for the path wildcard name.
+func pathParam(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
 	if !validID(id) {
-		return "", httpapi.FieldErr(httpapi.CodeInvalid, "id",
-			"id must be 1 to "+strconv.Itoa(MaxIDLen)+" letters, digits or - _ . :")
+		return "", httpapi.FieldErr(httpapi.CodeInvalid, name,
+			name+" must be 1 to "+strconv.Itoa(MaxIDLen)+" letters, digits or - _ . :")
 	}
 	return id, nil
 }
@@ -148,7 +151,7 @@ func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) ht
 }
 
 // handleList serves GET /{id}/<list> routes: the id and the page are checked, then
-// list's page is written with write (a forged cursor is a 400 naming cursor).
+// list's page is written with write (a forged cursor is a 422 naming cursor).
 func handleList[T any](list func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[T], error),
 	write func(http.ResponseWriter, *http.Request, store.Page[T])) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {

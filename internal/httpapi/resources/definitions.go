@@ -2,7 +2,6 @@ package resources
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -292,33 +291,6 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 		}
 		g.Metadata["template"] = t.ID
 		return createDefinition(w, r, defs, uid, newID(), g)
-	})
-}
-
-// DefinitionExecutions lists the caller's executions of a definition they can
-// read, newest first.
-func DefinitionExecutions(defs Definitions, execs Executions) http.Handler {
-	list := func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[store.Execution], error) {
-		if _, err := defs.GetDefinition(ctx, uid, id, 0); err != nil {
-			return store.Page[store.Execution]{}, err
-		}
-		return execs.ListExecutions(ctx, uid, store.ExecutionFilter{DefinitionID: id}, p)
-	}
-	return handleList(list, writeExecutions)
-}
-
-// DefinitionAnalytics returns the static analysis of a definition version
-// (?version=N, default latest); see Analyze.
-func DefinitionAnalytics(s Definitions) http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		d, err := definitionAt(r, s, uid)
-		if err != nil {
-			return err
-		}
-		a := Analyze(&d.Graph)
-		a.DefinitionID, a.Version = d.ID, d.Version
-		httpapi.WriteJSON(w, r, http.StatusOK, a)
-		return nil
 	})
 }
 

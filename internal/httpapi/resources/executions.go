@@ -3,117 +3,41 @@ package resources
 import (
 	"context"
 	"net/http"
-	"time"
+	"strings"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
-// The execution views below have the JSON shape of the executor's
-// WorkflowExecutionResponse and DetailedResponse (a test in this package checks
-// the field names match), built from the stored record instead of a live Result,
-// because this package must not import the executor. A stored record keeps
-// counts, not the tool calls, sources and variables themselves: those lists are
-// empty here (the conversation's messages hold the tool calls).
+// The execution routes show execution records in the predecessor's shapes (see
+// package wire for the choices): chatter's GET /executions and the old GET
+// /workflows/executions are one handler, as are chatter's GET /executions/{id} and
+// the old GET /workflows/definitions/{id}/executions/{execution_id} (which also
+// checks the execution ran that definition), so twins never answer differently.
+//
+//   - Lists take limit (default 20, at most 100 a page; the answer's limit says
+//     what was applied) and offset (at most 10,000; past it follow next_cursor),
+//     and chatter's status, source, definition and cursor; total_count counts up
+//     to 10,000. The list of one definition's executions is a bare JSON array (the
+//     old shape), all of them up to 100 a page, with X-Total-Count and a Link
+//     rel="next".
+//   - .../logs lists the run's start, each node visit and its end, as the old
+//     WorkflowExecutionLogEntry; log_level keeps the entries of that level (debug,
+//     info, warning or warn, error, critical; chatter writes info, warning and
+//     error), limit (default 1000, 0 for none) keeps the first ones.
 
-// UsageBody is token usage (executor.UsageBody's shape).
-type UsageBody struct {
-	InputTokens      int     `json:"input_tokens"`
-	OutputTokens     int     `json:"output_tokens"`
-	TotalTokens      int     `json:"total_tokens"`
-	CacheReadTokens  int     `json:"cache_read_tokens,omitempty"`
-	CacheWriteTokens int     `json:"cache_write_tokens,omitempty"`
-	Cost             float64 `json:"cost"`
-	CostKnown        bool    `json:"cost_known"`
-}
+// executionLimit is the old default page size of GET /workflows/executions.
+const executionLimit = 20
 
-// ErrorBody is a run's error (executor.ErrorBody's shape).
-type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	NodeID  string `json:"node_id,omitempty"`
-}
-
-// ExecutionOutput is what a run produced (executor.ExecutionOutput's shape).
-type ExecutionOutput struct {
-	Response  string                 `json:"response"`
-	MessageID string                 `json:"message_id,omitempty"`
-	ToolCalls []store.ToolCallRecord `json:"tool_calls"`
-	Sources   []Passage              `json:"sources"`
-	Variables map[string]any         `json:"variables"`
-	Errors    []string               `json:"errors,omitempty"`
-}
-
-// Passage is a retrieved passage (retrieval.Passage's shape).
-type Passage struct {
-	DocumentID string  `json:"document_id"`
-	Title      string  `json:"title,omitempty"`
-	Text       string  `json:"text"`
-	Score      float64 `json:"score"`
-}
-
-// ExecutionSummary is one execution in a list (executor.WorkflowExecutionResponse's
-// shape plus mode, provider and model). completed_at is absent while running.
-type ExecutionSummary struct {
-	ExecutionID    string          `json:"execution_id"`
-	Status         string          `json:"status"`
-	ConversationID string          `json:"conversation_id"`
-	Source         store.SourceRef `json:"source"`
-	Output         ExecutionOutput `json:"output"`
-	Usage          *UsageBody      `json:"usage"`
-	Steps          int             `json:"steps"`
-	StartedAt      time.Time       `json:"started_at"`
-	CompletedAt    time.Time       `json:"completed_at,omitzero"`
-	DurationMS     float64         `json:"duration_ms"`
-	Error          *ErrorBody      `json:"error,omitempty"`
-	Mode           string          `json:"mode"`
-	Provider       string          `json:"provider,omitempty"`
-	Model          string          `json:"model,omitempty"`
-	// Redacted: the conversation was deleted; the content is gone (see store.Redact).
-	Redacted bool `json:"redacted,omitempty"`
-}
-
-// ExecutionDetail is one execution with its node log (executor.DetailedResponse's
-// shape).
-type ExecutionDetail struct {
-	ExecutionSummary
-	Log []store.NodeRun `json:"log"`
-}
-
-func executionSummary(e *store.Execution) ExecutionSummary {
-	s := ExecutionSummary{
-		ExecutionID: e.ID, Status: e.Status, ConversationID: e.ConversationID, Source: e.Source,
-		Output: ExecutionOutput{Response: e.Output, MessageID: e.MessageID, ToolCalls: e.ToolCallRecords,
-			Sources: []Passage{}, Variables: map[string]any{}},
-		Usage: &UsageBody{InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens,
-			TotalTokens: e.Usage.Total(), CacheReadTokens: e.Usage.CacheReadTokens,
-			CacheWriteTokens: e.Usage.CacheWriteTokens, Cost: e.Cost, CostKnown: e.CostKnown},
-		Steps: e.Steps, StartedAt: e.StartedAt, CompletedAt: e.FinishedAt, DurationMS: e.DurationMS,
-		Mode: e.Mode, Provider: e.Provider, Model: e.Model, Redacted: e.Redacted,
-	}
-	if s.Output.ToolCalls == nil {
-		s.Output.ToolCalls = []store.ToolCallRecord{}
-	}
-	if e.ErrorCode != "" {
-		s.Error = &ErrorBody{Code: e.ErrorCode, Message: e.ErrorMessage, NodeID: e.ErrorNodeID}
-	}
-	return s
-}
-
-func executionDetail(e *store.Execution) ExecutionDetail {
-	log := e.Log
-	if log == nil {
-		log = []store.NodeRun{}
-	}
-	return ExecutionDetail{ExecutionSummary: executionSummary(e), Log: log}
-}
-
-func writeExecutions(w http.ResponseWriter, r *http.Request, pg store.Page[store.Execution]) {
-	out := store.Page[ExecutionSummary]{Next: pg.Next, Items: make([]ExecutionSummary, len(pg.Items))}
-	for i := range pg.Items {
-		out.Items[i] = executionSummary(&pg.Items[i])
-	}
-	httpapi.WritePage(w, r, out)
+// ExecutionList is the answer of GET /workflows/executions (an open object in the
+// old contract) and of chatter's GET /executions.
+type ExecutionList struct {
+	Executions []wire.Execution `json:"executions"`
+	TotalCount int              `json:"total_count"`
+	Limit      int              `json:"limit"`
+	Offset     int              `json:"offset"`
+	NextCursor string           `json:"next_cursor,omitempty"`
 }
 
 var (
@@ -130,21 +54,22 @@ func oneOf(field, v string, allowed []string) error {
 			return nil
 		}
 	}
-	msg := field + " must be one of"
-	for i, a := range allowed {
-		if i > 0 {
-			msg += ","
-		}
-		msg += " " + a
+	return httpapi.FieldErr(httpapi.CodeInvalid, field, field+" must be one of "+strings.Join(allowed, ", "))
+}
+
+func fromExecutions(es []store.Execution) []wire.Execution {
+	out := make([]wire.Execution, len(es))
+	for i := range es {
+		out[i] = wire.FromExecution(&es[i])
 	}
-	return httpapi.FieldErr(httpapi.CodeInvalid, field, msg)
+	return out
 }
 
 // ListExecutions lists the caller's executions, newest first, filtered by
 // ?status, ?source (the source kind) and ?definition (a definition id).
 func ListExecutions(s Executions) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		p, err := page(r, "status", "source", "definition")
+		p, err := offsetPage(r, executionLimit, "status", "source", "definition")
 		if err != nil {
 			return err
 		}
@@ -163,7 +88,12 @@ func ListExecutions(s Executions) http.Handler {
 		if err != nil {
 			return listErr(err, p)
 		}
-		writeExecutions(w, r, pg)
+		total, err := s.CountExecutions(r.Context(), uid, f)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, ExecutionList{Executions: fromExecutions(pg.Items), TotalCount: total,
+			Limit: p.Size(), Offset: p.Offset, NextCursor: pg.Next})
 		return nil
 	})
 }
@@ -175,7 +105,7 @@ func GetExecution(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, executionDetail(e))
+		httpapi.WriteJSON(w, r, http.StatusOK, wire.FromExecutionDetail(e))
 		return nil
 	})
 }
@@ -185,4 +115,108 @@ func ExecutionEvents(s Executions) http.Handler {
 	return handleList(func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[store.ExecutionEvent], error) {
 		return s.ListEvents(ctx, uid, id, p) // not a method value: s may be nil until a request comes
 	}, httpapi.WritePage[store.ExecutionEvent])
+}
+
+// DefinitionExecutions lists the caller's executions of a definition they can
+// read, newest first, as a bare array (see the notes above).
+func DefinitionExecutions(defs Definitions, execs Executions) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		p, err := offsetPage(r, store.MaxPageSize)
+		if err != nil {
+			return err
+		}
+		if _, err := defs.GetDefinition(r.Context(), uid, id, 0); err != nil {
+			return err
+		}
+		f := store.ExecutionFilter{DefinitionID: id}
+		pg, err := execs.ListExecutions(r.Context(), uid, f, p)
+		if err != nil {
+			return listErr(err, p)
+		}
+		total, err := execs.CountExecutions(r.Context(), uid, f)
+		if err != nil {
+			return err
+		}
+		setPageHeaders(w, r, total, p, pg.Next)
+		httpapi.WriteJSON(w, r, http.StatusOK, fromExecutions(pg.Items))
+		return nil
+	})
+}
+
+// definitionExecution reads the {execution_id} of the caller's that ran definition
+// {id}; another's, or one of another definition, is not found.
+func definitionExecution(s Executions, r *http.Request, uid string) (*store.Execution, error) {
+	def, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	id, err := pathParam(r, "execution_id")
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.GetExecution(r.Context(), uid, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.Source.Kind != "definition" || e.Source.ID != def {
+		return nil, store.NotFound("execution", id)
+	}
+	return e, nil
+}
+
+// DefinitionExecution returns one execution of a definition with its node log
+// (the old DetailedWorkflowExecutionResponse).
+func DefinitionExecution(s Executions) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		if err := onlyQuery(r); err != nil {
+			return err
+		}
+		e, err := definitionExecution(s, r, uid)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, wire.FromExecutionDetail(e))
+		return nil
+	})
+}
+
+// logLevels are the levels ?log_level may name ("warn" is warning).
+var logLevels = []string{"debug", "info", "warning", "warn", "error", "critical"}
+
+// DefinitionExecutionLogs lists the log entries of one execution of a definition
+// (see the notes above).
+func DefinitionExecutionLogs(s Executions) http.Handler {
+	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		if err := onlyQuery(r, "log_level", "limit"); err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		level := strings.ToLower(q.Get("log_level"))
+		if err := oneOf("log_level", level, logLevels); err != nil {
+			return err
+		}
+		if level == "warn" {
+			level = wire.LevelWarning
+		}
+		limit, err := intParam(q, "limit", 1000, 0, -1)
+		if err != nil {
+			return err
+		}
+		e, err := definitionExecution(s, r, uid)
+		if err != nil {
+			return err
+		}
+		out := []wire.LogEntry{}
+		for _, l := range wire.LogEntries(e) {
+			if len(out) < limit && (level == "" || l.Level == level) {
+				out = append(out, l)
+			}
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		return nil
+	})
 }

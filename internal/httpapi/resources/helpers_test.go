@@ -46,7 +46,7 @@ type recorder struct {
 }
 
 func (r *recorder) Mount(p string, h http.Handler, opts ...httpapi.RouteOption) {
-	r.patterns = append(r.patterns, p)
+	r.patterns = append(r.patterns, strings.TrimSuffix(p, "{$}")) // "/x/{$}" serves "/x/" exactly
 	r.rt.Mount(p, h, opts...)
 }
 

@@ -14,11 +14,17 @@
 // DELETE of one is a 409 conflict whose errors[0].code is builtin_template (the
 // request is well-formed and authorised; it conflicts with the template being part
 // of the service).
+//
+// The conversation, message and execution-record routes answer in the
+// predecessor's shapes (package wire builds them), at its paths; the notes above
+// the handlers in conversations.go and executions.go say which old parameters are
+// honoured and what chatter chose where the old contract is silent.
 package resources
 
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
@@ -50,11 +56,24 @@ const (
 	PathExecutions             = "GET /api/v1/executions"
 	PathExecution              = "GET /api/v1/executions/{id}"
 	PathExecutionEvents        = "GET /api/v1/executions/{id}/events"
-	PathConversations          = "GET /api/v1/conversations"
-	PathConversation           = "GET /api/v1/conversations/{id}"
-	PathConversationMessages   = "GET /api/v1/conversations/{id}/messages"
-	PathConversationDelete     = "DELETE /api/v1/conversations/{id}"
 	PathOpenAPI                = "GET /api/v1/openapi.json"
+)
+
+// The predecessor's conversation and execution routes, at their old paths. A path
+// ending in "/" (the old list and create) is also served without it (see
+// Route.MuxPatterns).
+const (
+	PathConversations           = "GET /api/v1/conversations/"
+	PathConversationCreate      = "POST /api/v1/conversations/"
+	PathConversation            = "GET /api/v1/conversations/{id}"
+	PathConversationUpdate      = "PUT /api/v1/conversations/{id}"
+	PathConversationDelete      = "DELETE /api/v1/conversations/{id}"
+	PathConversationMessages    = "GET /api/v1/conversations/{id}/messages"
+	PathMessageDelete           = "DELETE /api/v1/conversations/{id}/messages/{message_id}"
+	PathMessageRating           = "PATCH /api/v1/conversations/{id}/messages/{message_id}/rating"
+	PathWorkflowExecutions      = "GET /api/v1/workflows/executions"
+	PathDefinitionExecution     = "GET /api/v1/workflows/definitions/{id}/executions/{execution_id}"
+	PathDefinitionExecutionLogs = "GET /api/v1/workflows/definitions/{id}/executions/{execution_id}/logs"
 )
 
 // Definitions is what the definition routes need of a store. Every method returns
@@ -81,15 +100,32 @@ type Templates interface {
 type Executions interface {
 	GetExecution(ctx context.Context, userID, id string) (*store.Execution, error)
 	ListExecutions(ctx context.Context, userID string, f store.ExecutionFilter, p store.PageRequest) (store.Page[store.Execution], error)
+	// CountExecutions counts what f matches, up to store.MaxCounted.
+	CountExecutions(ctx context.Context, userID string, f store.ExecutionFilter) (int, error)
 	ListEvents(ctx context.Context, userID, execID string, p store.PageRequest) (store.Page[store.ExecutionEvent], error)
 }
 
-// Conversations is what the conversation routes need of a store.
+// Conversations is what the conversation routes need of a store. Every method
+// returns not_found for a conversation (or message) that does not exist or belongs
+// to someone else.
 type Conversations interface {
+	// CreateConversation returns conflict for a taken id, invalid or too_large for
+	// what the owner set.
+	CreateConversation(ctx context.Context, c *store.Conversation) error
 	GetConversation(ctx context.Context, userID, convID string) (*store.Conversation, error)
-	ListConversations(ctx context.Context, userID string, p store.PageRequest) (store.Page[store.Conversation], error)
+	// LoadConversation returns the conversation and its newest window messages,
+	// oldest first, in one read.
+	LoadConversation(ctx context.Context, userID, convID string, window int) (*store.Conversation, []store.Message, error)
+	// QueryConversations returns invalid for a bad sort, status, offset or cursor.
+	QueryConversations(ctx context.Context, userID string, q store.ConversationQuery) (store.ConversationList, error)
+	// UpdateConversation returns invalid or too_large for what fn set.
+	UpdateConversation(ctx context.Context, userID, convID string, fn func(*store.Conversation) error) (*store.Conversation, error)
 	ListMessages(ctx context.Context, userID, convID string, p store.PageRequest) (store.Page[store.Message], error)
 	DeleteConversation(ctx context.Context, userID, convID string) error
+	// DeleteMessage returns conflict while the message's turn is running.
+	DeleteMessage(ctx context.Context, userID, convID, msgID string) error
+	// RateMessage returns invalid for a rating outside 0..5.
+	RateMessage(ctx context.Context, userID, convID, msgID string, rating float64) (*store.Message, error)
 }
 
 // Store is every store method the routes of this package use.
@@ -107,7 +143,8 @@ type Deps struct {
 	Validation Validation
 	// Defaults is served by GET /workflows/defaults.
 	Defaults Defaults
-	// NewID makes ids for new definitions and templates; default a new ULID.
+	// NewID makes ids for new definitions, templates and conversations; default a
+	// new ULID.
 	NewID func() string
 }
 
@@ -124,6 +161,17 @@ type Route struct {
 	Handler http.Handler
 }
 
+// MuxPatterns are the ServeMux patterns that serve the route: its pattern, and for
+// a path ending in "/" (the predecessor wrote its conversation list and create so)
+// that exact path ("{$}", not the subtree) and the path without the slash. API
+// Gateway routes both forms to the one slash-less route.
+func (r Route) MuxPatterns() []string {
+	if p, ok := strings.CutSuffix(r.Pattern, "/"); ok {
+		return []string{r.Pattern + "{$}", p}
+	}
+	return []string{r.Pattern}
+}
+
 // Routes returns every route of this package built on d, in mounting order.
 func Routes(d Deps) []Route {
 	d = d.withDefaults()
@@ -137,6 +185,8 @@ func Routes(d Deps) []Route {
 		{PathDefinitionUpdate, UpdateDefinition(s, v)},
 		{PathDefinitionDelete, DeleteDefinition(s)},
 		{PathDefinitionExecutions, DefinitionExecutions(s, s)},
+		{PathDefinitionExecution, DefinitionExecution(s)},
+		{PathDefinitionExecutionLogs, DefinitionExecutionLogs(s)},
 		{PathDefinitionAnalytics, DefinitionAnalytics(s)},
 		{PathTemplates, ListTemplates(s)},
 		{PathTemplateCreate, CreateTemplate(s, v, d.NewID)},
@@ -148,13 +198,18 @@ func Routes(d Deps) []Route {
 		{PathTemplateExport, ExportTemplate(s)},
 		{PathNodeTypes, NodeTypes()},
 		{PathDefaults, ServiceDefaults(d.Defaults)},
+		{PathWorkflowExecutions, ListExecutions(s)},
 		{PathExecutions, ListExecutions(s)},
 		{PathExecution, GetExecution(s)},
 		{PathExecutionEvents, ExecutionEvents(s)},
 		{PathConversations, ListConversations(s)},
+		{PathConversationCreate, CreateConversation(s, d.NewID)},
 		{PathConversation, GetConversation(s)},
-		{PathConversationMessages, ConversationMessages(s)},
+		{PathConversationUpdate, UpdateConversation(s)},
 		{PathConversationDelete, DeleteConversation(s)},
+		{PathConversationMessages, ConversationMessages(s)},
+		{PathMessageDelete, DeleteMessage(s)},
+		{PathMessageRating, RateMessage(s)},
 		{PathOpenAPI, OpenAPI()},
 	}
 }
@@ -163,7 +218,9 @@ func Routes(d Deps) []Route {
 // class.
 func Register(rt Mounter, d Deps) {
 	for _, r := range Routes(d) {
-		rt.Mount(r.Pattern, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+		for _, p := range r.MuxPatterns() {
+			rt.Mount(p, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+		}
 	}
 }
 

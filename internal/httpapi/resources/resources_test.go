@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -51,8 +54,8 @@ func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 			t.Errorf("openapi.json documents %q, which is not mounted", d)
 		}
 	}
-	if len(e.patterns) != 27 {
-		t.Errorf("resources mounts %d routes, want 27", len(e.patterns))
+	if len(e.patterns) != 36 {
+		t.Errorf("resources mounts %d routes, want 36", len(e.patterns))
 	}
 }
 
@@ -232,11 +235,11 @@ func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
 		status     int
 		field      string
 	}{
-		{"both", `{"template_name":"general_chat","template_id":"x"}`, 400, "template_id"},
-		{"neither", `{"name":"x"}`, 400, "template_name"},
+		{"both", `{"template_name":"general_chat","template_id":"x"}`, 422, "template_id"},
+		{"neither", `{"name":"x"}`, 422, "template_name"},
 		{"unknown built-in", `{"template_name":"nope"}`, 404, "template_name"},
 		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 400, "/params/allowed_tools/0"},
-		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 400, "tempalte"},
+		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 422, "tempalte"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -258,10 +261,10 @@ func TestDefinitions_ExecutionsListsOnlyRunsOfThatDefinition(t *testing.T) {
 	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+id+`"}`)
 	e.chat(t, "alice", `{"message":"unrelated"}`)
 	r := e.get(t, "alice", "/api/v1/workflows/definitions/"+id+"/executions")
-	var l httpapi.List[resources.ExecutionSummary]
+	var l []wire.Execution
 	r.json(t, &l)
-	if r.StatusCode != 200 || len(l.Items) != 1 || l.Items[0].ExecutionID != run.ExecutionID ||
-		l.Items[0].Source.ID != id || l.Items[0].Status != "completed" {
+	if r.StatusCode != 200 || len(l) != 1 || l[0].ID != run.ExecutionID || l[0].DefinitionID != id ||
+		l[0].Source.ID != id || l[0].Status != "completed" || r.Header.Get("X-Total-Count") != "1" {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 }
@@ -270,10 +273,12 @@ func TestDefinitions_AnalyticsOverHTTP(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	id := e.createDefinition(t, "alice")
 	r := e.get(t, "alice", "/api/v1/workflows/definitions/"+id+"/analytics")
-	var a resources.Analytics
+	var a resources.AnalyticsResponse
 	r.json(t, &a)
 	if r.StatusCode != 200 || a.DefinitionID != id || a.Version != 1 || a.Nodes != 3 || a.Edges != 2 ||
-		a.Kinds["llm"] != 1 || a.Depth != 2 || a.Complexity != 1 || !slices.Equal(a.Bottlenecks, []string{"llm"}) {
+		a.Kinds["llm"] != 1 || a.Depth != 2 || a.Complexity.Score != 1 || a.Complexity.Depth != 2 ||
+		len(a.Bottlenecks) != 1 || a.Bottlenecks[0].NodeID != "llm" || a.Bottlenecks[0].NodeType != "llm" ||
+		a.ExecutionPaths != 1 || !a.CanEnd || len(a.RiskFactors) != 0 || a.CompletedAt == nil {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 }
@@ -395,14 +400,17 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("re-export differs:\n%s\n%s", a, b)
 	}
-	for _, c := range []struct{ body, field string }{
-		{`{"format":"other/v9","template":{"name":"x"}}`, "format"},
-		{`{"format":"chatter.template/v1"}`, "template"},
-		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0"},
+	for _, c := range []struct {
+		body, field string
+		status      int
+	}{
+		{`{"format":"other/v9","template":{"name":"x"}}`, "format", 422},
+		{`{"format":"chatter.template/v1"}`, "template", 422},
+		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0", 400},
 	} {
 		r := e.post(t, "bob", "/api/v1/workflows/templates/import", c.body)
 		p := r.problem(t)
-		if r.StatusCode != 400 || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+		if r.StatusCode != c.status || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.body)
 		}
 	}
@@ -455,24 +463,28 @@ func TestExecutions_ListFilterGetAndEvents(t *testing.T) {
 	}{{"", 3}, {"?status=completed", 2}, {"?status=failed", 1}, {"?source=template", 1}, {"?source=dynamic", 2},
 		{"?status=failed&source=template", 0}}
 	for _, c := range cases {
-		r := e.get(t, "alice", "/api/v1/executions"+c.query)
-		var l httpapi.List[resources.ExecutionSummary]
-		r.json(t, &l)
-		if r.StatusCode != 200 || len(l.Items) != c.want {
-			t.Errorf("%s: %d items, want %d: %s", c.query, len(l.Items), c.want, r.body)
+		for _, path := range []string{"/api/v1/executions", "/api/v1/workflows/executions"} {
+			r := e.get(t, "alice", path+c.query)
+			var l resources.ExecutionList
+			r.json(t, &l)
+			if r.StatusCode != 200 || len(l.Executions) != c.want || l.TotalCount != c.want {
+				t.Errorf("%s%s: %d items, want %d: %s", path, c.query, len(l.Executions), c.want, r.body)
+			}
 		}
 	}
 
 	r = e.get(t, "alice", "/api/v1/executions/"+ok.ExecutionID)
-	var d resources.ExecutionDetail
+	var d wire.ExecutionDetail
 	r.json(t, &d)
-	if r.StatusCode != 200 || d.Status != "completed" || d.Output.Response != ok.Response || len(d.Log) == 0 ||
-		d.Usage.TotalTokens != ok.TokensUsed || d.Mode != "standard" || d.Error != nil {
+	if r.StatusCode != 200 || d.Status != "completed" || d.OutputData.Response != ok.Response || len(d.ExecutionLog) == 0 ||
+		d.Usage.TotalTokens != ok.TokensUsed || d.TokensUsed != ok.TokensUsed || d.Mode != "standard" || d.Error != nil ||
+		d.ErrorMessage != nil || d.CompletedAt == nil || d.ExecutionTimeMS == nil || len(d.Logs) != len(d.ExecutionLog)+2 {
 		t.Fatalf("detail: %d %s", r.StatusCode, r.body)
 	}
 	r = e.get(t, "alice", "/api/v1/executions/"+failed.ExecutionID)
 	r.json(t, &d)
-	if d.Status != "failed" || d.Error == nil || d.Error.Code != "llm_error" {
+	if d.Status != "failed" || d.Error == nil || d.Error.Code != "llm_error" || d.ErrorMessage == nil ||
+		!strings.HasPrefix(*d.ErrorMessage, "llm_error") || d.Logs[len(d.Logs)-1].Level != wire.LevelError {
 		t.Fatalf("failed detail: %s", r.body)
 	}
 
@@ -505,33 +517,10 @@ func TestExecutions_ListFilterGetAndEvents(t *testing.T) {
 	}
 }
 
-// jsonKeys returns the object keys of v (and of its nested objects, as a.b).
-func jsonKeys(t *testing.T, v any) []string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	var walk func(prefix string, m map[string]any)
-	walk = func(prefix string, m map[string]any) {
-		for k, v := range m {
-			keys = append(keys, prefix+k)
-			if sub, ok := v.(map[string]any); ok && k != "variables" {
-				walk(prefix+k+".", sub)
-			}
-		}
-	}
-	walk("", m)
-	slices.Sort(keys)
-	return keys
-}
-
-func TestExecutionDetail_HasTheExecutorsDetailedResponseFields(t *testing.T) {
+// The record of a run read back agrees with the run's own answer: the same id,
+// status, tokens, reply and error code (the record and the answer are different
+// shapes of one run).
+func TestExecutionRecord_AgreesWithTheRunsAnswer(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	for _, msg := range []string{"hello", "/fail auth"} {
 		res, _ := e.x.Execute(context.Background(), executor.Request{Source: executor.Source{Kind: executor.SourceDynamic},
@@ -540,15 +529,13 @@ func TestExecutionDetail_HasTheExecutorsDetailedResponseFields(t *testing.T) {
 			t.Fatalf("%s: no result", msg)
 		}
 		r := e.get(t, "alice", "/api/v1/executions/"+res.ExecutionID)
-		var got map[string]any
+		var got wire.ExecutionDetail
 		r.json(t, &got)
-		want := jsonKeys(t, res.DetailedResponse())
-		have := jsonKeys(t, got)
-		if !slices.Equal(want, have) {
-			t.Errorf("%s: keys differ\nexecutor:  %v\nresources: %v", msg, want, have)
-		}
-		if got["status"] != res.Status || got["execution_id"] != res.ExecutionID {
-			t.Errorf("%s: %v", msg, got)
+		if got.ID != res.ExecutionID || got.ExecutionID != res.ExecutionID || got.Status != res.Status ||
+			got.TokensUsed != res.Usage.Total() || got.OutputData.Response != res.Response || got.Steps != res.Steps ||
+			(res.Error == nil) != (got.Error == nil) || res.Error != nil && got.Error.Code != res.Error.Code ||
+			got.ConversationID != res.ConversationID || len(got.ExecutionLog) != len(res.Log) {
+			t.Errorf("%s: record %s, run %+v", msg, r.body, res)
 		}
 	}
 }
@@ -559,31 +546,50 @@ func TestConversations_ListGetMessagesDelete(t *testing.T) {
 	e.chat(t, "alice", `{"message":"two","conversation_id":"`+first.ConversationID+`"}`)
 	second := e.chat(t, "alice", `{"message":"other thread"}`)
 
-	r := e.get(t, "alice", "/api/v1/conversations")
-	var l httpapi.List[store.Conversation]
-	r.json(t, &l)
-	if r.StatusCode != 200 || len(l.Items) != 2 || l.Items[0].ID != second.ConversationID {
-		t.Fatalf("list (most recent first): %s", r.body)
+	for _, path := range []string{"/api/v1/conversations", "/api/v1/conversations/"} {
+		r := e.get(t, "alice", path)
+		var l resources.ConversationList
+		r.json(t, &l)
+		if r.StatusCode != 200 || len(l.Conversations) != 2 || l.Conversations[0].ID != second.ConversationID ||
+			l.TotalCount != 2 || l.Limit != 50 || l.Offset != 0 {
+			t.Fatalf("%s (most recent first): %s", path, r.body)
+		}
 	}
-	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID)
-	var c store.Conversation
+	r := e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID)
+	var c struct {
+		wire.ConversationWithMessages
+		HasMore bool `json:"has_more_messages"`
+	}
 	r.json(t, &c)
-	if r.StatusCode != 200 || c.MessageCount != 4 {
+	if r.StatusCode != 200 || c.MessageCount != 4 || len(c.Messages) != 4 || c.Messages[0].Content != "one" || c.HasMore ||
+		c.LLMProvider == nil || *c.LLMProvider != "devllm" || c.LastMessageAt == nil {
 		t.Fatalf("get: %s", r.body)
 	}
-	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?limit=3")
-	var ml httpapi.List[store.Message]
-	r.json(t, &ml)
-	if r.StatusCode != 200 || len(ml.Items) != 3 || ml.Items[0].Seq != 1 || ml.Items[0].Content != "one" || ml.NextCursor == "" {
-		t.Fatalf("messages: %s", r.body)
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"?include_messages=false")
+	r.json(t, &c)
+	if r.StatusCode != 200 || len(c.Messages) != 0 || c.MessageCount != 4 {
+		t.Fatalf("get without messages: %s", r.body)
 	}
-	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?limit=3&cursor="+ml.NextCursor)
-	var ml2 httpapi.List[store.Message]
-	r.json(t, &ml2)
-	if len(ml2.Items) != 1 || ml2.Items[0].Seq != 4 || ml2.NextCursor != "" {
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?limit=3")
+	var ml []wire.Message
+	r.json(t, &ml)
+	next := nextCursor(t, r)
+	if r.StatusCode != 200 || len(ml) != 3 || ml[0].SequenceNumber != 1 || ml[0].Content != "one" || next == "" ||
+		r.Header.Get("X-Total-Count") != "4" || ml[1].Role != "assistant" || ml[1].TotalTokens == nil || ml[0].TotalTokens != nil {
+		t.Fatalf("messages: %v %s", r.Header, r.body)
+	}
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?limit=3&cursor="+next)
+	r.json(t, &ml)
+	if len(ml) != 1 || ml[0].SequenceNumber != 4 || nextCursor(t, r) != "" {
 		t.Fatalf("messages page 2: %s", r.body)
 	}
-	if r = e.do(t, "DELETE", "alice", "/api/v1/conversations/"+first.ConversationID, ""); r.StatusCode != 204 {
+	r = e.get(t, "alice", "/api/v1/conversations/"+first.ConversationID+"/messages?offset=2&limit=1")
+	r.json(t, &ml)
+	if len(ml) != 1 || ml[0].SequenceNumber != 3 {
+		t.Fatalf("messages at offset 2: %s", r.body)
+	}
+	if r = e.do(t, "DELETE", "alice", "/api/v1/conversations/"+first.ConversationID, ""); r.StatusCode != 200 ||
+		!strings.Contains(string(r.body), `"message":"Conversation deleted successfully"`) {
 		t.Fatalf("delete: %d %s", r.StatusCode, r.body)
 	}
 	for _, p := range []string{"", "/messages"} {
@@ -596,6 +602,24 @@ func TestConversations_ListGetMessagesDelete(t *testing.T) {
 	}
 }
 
+// nextCursor is the cursor of a bare-array page's Link rel="next", or "".
+func nextCursor(t testing.TB, r response) string {
+	t.Helper()
+	link := r.Header.Get("Link")
+	if link == "" {
+		return ""
+	}
+	target, ok := strings.CutSuffix(link, `>; rel="next"`)
+	if !ok || !strings.HasPrefix(target, "<") {
+		t.Fatalf("Link %q", link)
+	}
+	u, err := url.Parse(target[1:])
+	if err != nil {
+		t.Fatalf("Link %q: %v", link, err)
+	}
+	return u.Query().Get("cursor")
+}
+
 // route is one request per mounted route, ids filled in.
 type routeReq struct{ method, path, body string }
 
@@ -604,13 +628,13 @@ func allRoutes(ids map[string]string) []routeReq {
 		for k, v := range ids {
 			p = strings.ReplaceAll(p, "{"+k+"}", v)
 		}
-		return strings.ReplaceAll(p, "{id}", "x1")
+		return wildcard.ReplaceAllString(p, "x1")
 	}
 	var out []routeReq
 	for _, p := range append(resourcesPatterns(), chatPatterns...) {
 		method, path, _ := strings.Cut(p, " ")
 		body := ""
-		if method == "POST" || method == "PUT" {
+		if method == "POST" || method == "PUT" || method == "PATCH" {
 			body = `{}`
 		}
 		out = append(out, routeReq{method, fill(path), body})
@@ -621,10 +645,15 @@ func allRoutes(ids map[string]string) []routeReq {
 func resourcesPatterns() []string {
 	var ps []string
 	for _, r := range resources.Routes(resources.Deps{Store: store.NewMemory()}) {
-		ps = append(ps, r.Pattern)
+		for _, p := range r.MuxPatterns() {
+			ps = append(ps, strings.TrimSuffix(p, "{$}"))
+		}
 	}
 	return ps
 }
+
+// wildcard matches a path wildcard ({id}, {message_id}...).
+var wildcard = regexp.MustCompile(`\{[a-z_]+\}`)
 
 func TestEveryRoute_WithoutTokenIs401(t *testing.T) {
 	e := newEnv(t, envOpts{})
@@ -672,8 +701,12 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 			body = `{"message":"hi"}`
 		case rq.method == "PUT" && strings.Contains(path, "definitions"):
 			body = chainJSON
+		case rq.method == "PUT" && strings.Contains(path, "conversations"):
+			body = `{"title":"stolen"}`
 		case rq.method == "PUT":
 			body = `{"name":"stolen"}`
+		case rq.method == "PATCH":
+			body = `{"rating":1}`
 		}
 		n++
 		r := e.do(t, rq.method, "bob", path, body)
@@ -682,8 +715,8 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 			t.Errorf("%s %s as bob: %d %s", rq.method, path, r.StatusCode, r.body)
 		}
 	}
-	if n != 16 {
-		t.Errorf("checked %d id routes, want 16", n)
+	if n != 21 {
+		t.Errorf("checked %d id routes, want 21", n)
 	}
 	for _, p := range []string{"/api/v1/workflows/definitions/" + def, "/api/v1/workflows/templates/" + tpl,
 		"/api/v1/executions/" + exec, "/api/v1/conversations/" + conv + "/messages"} {
@@ -715,7 +748,24 @@ func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 		{"version not a number", "GET", "/api/v1/workflows/definitions/" + def + "?version=two", "", "invalid", "version"},
 		{"version zero", "GET", "/api/v1/workflows/definitions/" + def + "/analytics?version=0", "", "invalid", "version"},
 		{"limit zero", "GET", "/api/v1/conversations?limit=0", "", "invalid", "limit"},
-		{"limit too big", "GET", "/api/v1/executions?limit=101", "", "invalid", "limit"},
+		{"limit too big", "GET", "/api/v1/workflows/definitions?limit=101", "", "invalid", "limit"},
+		{"offset too big", "GET", "/api/v1/executions?offset=10001", "", "invalid", "offset"},
+		{"negative offset", "GET", "/api/v1/conversations/?offset=-1", "", "invalid", "offset"},
+		{"bad sort", "GET", "/api/v1/conversations?sort_by=colour", "", "invalid", "sort_by"},
+		{"bad sort order", "GET", "/api/v1/conversations?sort_order=up", "", "invalid", "sort_order"},
+		{"bad conversation status", "GET", "/api/v1/conversations?status=frozen", "", "invalid", "status"},
+		{"bad boolean", "GET", "/api/v1/conversations?enable_retrieval=maybe", "", "invalid", "enable_retrieval"},
+		{"bad message id", "DELETE", "/api/v1/conversations/c1/messages/a%20b", "", "invalid", "message_id"},
+		{"bad execution id", "GET", "/api/v1/workflows/definitions/d1/executions/a%20b", "", "invalid", "execution_id"},
+		{"bad log level", "GET", "/api/v1/workflows/definitions/d1/executions/x1/logs?log_level=loud", "", "invalid", "log_level"},
+		{"negative log limit", "GET", "/api/v1/workflows/definitions/d1/executions/x1/logs?limit=-1", "", "invalid", "limit"},
+		{"title missing", "POST", "/api/v1/conversations/", `{"system_prompt":"x"}`, "invalid_input", "title"},
+		{"unknown conversation field", "POST", "/api/v1/conversations", `{"title":"x","colour":"red"}`, "invalid", "colour"},
+		{"temperature out of range", "POST", "/api/v1/conversations", `{"title":"x","temperature":2.5}`, "invalid_input", "temperature"},
+		{"max_tokens zero", "PUT", "/api/v1/conversations/c1", `{"max_tokens":0}`, "invalid_input", "max_tokens"},
+		{"bad status on update", "PUT", "/api/v1/conversations/c1", `{"status":"frozen"}`, "invalid", "status"},
+		{"rating missing", "PATCH", "/api/v1/conversations/c1/messages/m1/rating", `{}`, "invalid_input", "rating"},
+		{"rating out of range", "PATCH", "/api/v1/conversations/c1/messages/m1/rating", `{"rating":6}`, "invalid_input", "rating"},
 		{"limit not a number", "GET", "/api/v1/workflows/templates?limit=ten", "", "invalid", "limit"},
 		{"unknown query", "GET", "/api/v1/workflows/definitions?limt=5", "", "invalid", "limt"},
 		{"bad status filter", "GET", "/api/v1/executions?status=done", "", "invalid", "status"},
@@ -726,7 +776,7 @@ func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(t, c.method, "alice", c.path, c.body)
 			p := r.problem(t)
-			if r.StatusCode != 400 || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+			if r.StatusCode != httpapi.StatusOf(c.code) || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 				t.Errorf("%d %s", r.StatusCode, r.body)
 			}
 		})
@@ -739,7 +789,7 @@ func listPaths(def, exec, conv string) []string {
 		"/api/v1/conversations", "/api/v1/conversations/" + conv + "/messages"}
 }
 
-func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
+func TestLists_ForgedOrForeignCursorIs422NamingCursor(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	def := e.createDefinition(t, "alice")
 	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+def+`"}`)
@@ -755,7 +805,7 @@ func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
 		for _, cur := range []string{"forged.cursor", "eyJpZCI6IngifQ.AAAAAAAAAAAAAAAAAAAAAA", l.NextCursor} {
 			r := e.get(t, "alice", p+"?cursor="+cur)
 			pr := r.problem(t)
-			if r.StatusCode != 400 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
+			if r.StatusCode != 422 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
 				t.Errorf("%s cursor %.12s: %d %s", p, cur, r.StatusCode, r.body)
 			}
 		}
@@ -884,6 +934,14 @@ type catchTB struct {
 func (c *catchTB) Errorf(string, ...any) { c.failed = true }
 func (c *catchTB) Fatalf(string, ...any) { c.failed = true }
 
+// conversationJSON is a conversation read with no message, then extra.
+func conversationJSON(extra string) string {
+	return `{"id":"c1","user_id":"u","title":"","status":"active","enable_retrieval":false,"message_count":0,
+	  "total_tokens":0,"total_cost":0,"context_window":20,"memory_enabled":true,"retrieval_limit":4,
+	  "retrieval_score_threshold":0,"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z",
+	  "last_message_at":null,"messages":[],"version":1` + extra + `}`
+}
+
 // The response checker is what makes the other tests check the document; it must
 // reject a response the document does not describe.
 func TestOpenAPICheck_RejectsResponsesOffTheDocument(t *testing.T) {
@@ -897,11 +955,9 @@ func TestOpenAPICheck_RejectsResponsesOffTheDocument(t *testing.T) {
 		body   string
 		bad    bool
 	}{
-		{"documented", 200, hdr, `{"id":"c1","user_id":"u","title":"","version":1,"message_count":0,"total_tokens":0,
-		  "total_cost":0,"last_message_at":"2025-01-01T00:00:00Z","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}`, false},
+		{"documented", 200, hdr, conversationJSON(""), false},
 		{"missing field", 200, hdr, `{"id":"c1"}`, true},
-		{"extra field", 200, hdr, `{"id":"c1","user_id":"u","title":"","version":1,"message_count":0,"total_tokens":0,"total_cost":0,
-		  "last_message_at":"2025-01-01T00:00:00Z","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z","x":1}`, true},
+		{"extra field", 200, hdr, conversationJSON(`,"x":1`), true},
 		{"undocumented status", 409, http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {"r1"}},
 			`{"type":"t","title":"t","status":409,"code":"conflict"}`, true},
 		{"missing request id", 404, http.Header{"Content-Type": {"application/problem+json"}},
@@ -927,18 +983,18 @@ func TestExecutionDetail_KeepsToolCallsAndMessageID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d resources.ExecutionDetail
+	var d wire.ExecutionDetail
 	e.get(t, "alice", "/api/v1/executions/"+res.ExecutionID).json(t, &d)
-	if d.Output.MessageID != res.AssistantMessageID || d.Output.MessageID == "" {
-		t.Fatalf("message_id = %q, want %q", d.Output.MessageID, res.AssistantMessageID)
+	if d.OutputData.MessageID != res.AssistantMessageID || d.OutputData.MessageID == "" || d.ToolCalls != 1 {
+		t.Fatalf("message_id = %q, want %q", d.OutputData.MessageID, res.AssistantMessageID)
 	}
-	if len(d.Output.ToolCalls) != 1 || d.Output.ToolCalls[0].Name != "calculator" || d.Output.ToolCalls[0].Result != "5" {
-		t.Fatalf("tool_calls = %+v", d.Output.ToolCalls)
+	if len(d.OutputData.ToolCalls) != 1 || d.OutputData.ToolCalls[0].Name != "calculator" || d.OutputData.ToolCalls[0].Result != "5" {
+		t.Fatalf("tool_calls = %+v", d.OutputData.ToolCalls)
 	}
-	var l httpapi.List[resources.ExecutionSummary]
+	var l resources.ExecutionList
 	e.get(t, "alice", "/api/v1/executions").json(t, &l)
-	if len(l.Items) != 1 || len(l.Items[0].Output.ToolCalls) != 1 {
-		t.Fatalf("list = %+v", l.Items)
+	if len(l.Executions) != 1 || len(l.Executions[0].OutputData.ToolCalls) != 1 {
+		t.Fatalf("list = %+v", l.Executions)
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -19,9 +19,9 @@ func TestTemplates_ExecuteOverrideDoesNotChangeTheBuiltinForOthers(t *testing.T)
 		t.Fatalf("override run: %d %s", r.StatusCode, r.body)
 	}
 	r := e.post(t, "alice", path, `{"message":"hi","params":{"temperature":9}}`)
-	if p := r.problem(t); r.StatusCode != 400 || p.Code != "invalid_input" || len(p.Errors) != 1 ||
+	if p := r.problem(t); r.StatusCode != 422 || p.Code != "invalid_input" || len(p.Errors) != 1 ||
 		p.Errors[0].Field != "/params/temperature" || !strings.Contains(p.Detail, "temperature") {
-		t.Errorf("invalid override: %d %s, want 400 invalid_input naming /params/temperature", r.StatusCode, r.body)
+		t.Errorf("invalid override: %d %s, want 422 invalid_input naming /params/temperature", r.StatusCode, r.body)
 	}
 	check := func(where string, tpl workflow.Template) {
 		t.Helper()
@@ -56,9 +56,9 @@ func TestExecutions_CallsPastMaxToolCallsAreShownSkipped(t *testing.T) {
 		cr.ToolCalls[1].Skipped != store.SkippedMaxToolCalls || cr.ToolCalls[2].Skipped != store.SkippedMaxToolCalls {
 		t.Fatalf("chat tool calls = %+v, want the first run and two skipped", cr.ToolCalls)
 	}
-	var d resources.ExecutionDetail
+	var d wire.ExecutionDetail
 	e.get(t, "alice", "/api/v1/executions/"+cr.ExecutionID).json(t, &d)
-	if tcs := d.Output.ToolCalls; len(tcs) != 3 || tcs[1].Skipped != store.SkippedMaxToolCalls || !tcs[1].IsError {
+	if tcs := d.OutputData.ToolCalls; len(tcs) != 3 || tcs[1].Skipped != store.SkippedMaxToolCalls || !tcs[1].IsError {
 		t.Errorf("execution tool calls = %+v, want the second skipped", tcs)
 	}
 	r := e.do(t, "POST", "alice", "/api/v1/workflows/execute/chat/streaming", body)

@@ -201,32 +201,51 @@ func (f function) logicalID() string {
 	return b.String()
 }
 
-// samplePath fills the {id} of the route with the sample id of its resource.
-func (f function) samplePath() string {
-	p := f.path()
-	id := sampleDefinition
-	switch {
-	case strings.Contains(p, "/templates/"):
-		id = sampleTemplate
-	case strings.Contains(p, "/executions/"):
-		id = sampleExecution
-	case strings.Contains(p, "/conversations/"):
-		id = sampleConversation
+// apiPath is the route's path as the HTTP API declares it: API Gateway cannot
+// declare a trailing slash, and routes "/x/" to the route of "/x" (the function
+// serves both; see resources.Route.MuxPatterns).
+func (f function) apiPath() string {
+	if p := strings.TrimSuffix(f.path(), "/"); p != "" {
+		return p
 	}
-	return strings.Replace(p, "{id}", id, 1)
+	return f.path()
 }
 
-func (f function) sampleID() string {
-	if !strings.Contains(f.path(), "{id}") {
-		return ""
+// routeKey is the HTTP API's route key of the function ("METHOD /declared/path").
+func (f function) routeKey() string { return f.method() + " " + f.apiPath() }
+
+// sampleIDs are the sample values of path wildcards: {id} by the resource it
+// follows, the others by name.
+var sampleIDs = map[string]string{"definitions": sampleDefinition, "templates": sampleTemplate,
+	"executions": sampleExecution, "conversations": sampleConversation,
+	"{message_id}": sampleMessage, "{execution_id}": sampleExecution}
+
+// pathParams maps each wildcard of the route to its sample value.
+func (f function) pathParams() map[string]string {
+	segs := strings.Split(f.path(), "/")
+	out := map[string]string{}
+	for i, seg := range segs {
+		name, ok := strings.CutPrefix(seg, "{")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, "}")
+		v := sampleIDs[seg]
+		if seg == "{id}" && i > 0 {
+			v = sampleIDs[segs[i-1]]
+		}
+		out[name] = v
 	}
-	p, s := f.path(), f.samplePath()
-	i := strings.Index(p, "{id}")
-	rest := s[i:]
-	if j := strings.IndexByte(rest, '/'); j >= 0 {
-		rest = rest[:j]
+	return out
+}
+
+// samplePath fills the wildcards of the route with their sample values.
+func (f function) samplePath() string {
+	p := f.path()
+	for name, v := range f.pathParams() {
+		p = strings.Replace(p, "{"+name+"}", v, 1)
 	}
-	return rest
+	return p
 }
 
 func templateSection() string {
@@ -282,7 +301,7 @@ func templateSection() string {
 			b.WriteString(functionURLCORS())
 		default:
 			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
-			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.path())
+			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
 			if f.open() {
 				b.WriteString("            Auth:\n              Authorizer: NONE\n")
 			}
@@ -353,9 +372,9 @@ func sampleEvent(f function) ([]byte, error) {
 	ctx := apiContext{AccountID: "123456789012", APIID: "abc123def4", DomainName: headers["host"],
 		DomainPrefix: "abc123def4", HTTP: httpDesc{Method: f.method(), Path: path, Protocol: "HTTP/1.1",
 			SourceIP: "203.0.113.10", UserAgent: "curl/8.5.0"},
-		RequestID: "Vq3mXhW7IAMEVxQ=", RouteKey: f.pattern, Stage: "$default",
+		RequestID: "Vq3mXhW7IAMEVxQ=", RouteKey: f.routeKey(), Stage: "$default",
 		Time: "25/Nov/2026:12:00:00 +0000", TimeEpoch: 1795608000000}
-	ev := httpEvent{Version: "2.0", RouteKey: f.pattern, RawPath: path, Headers: headers, Body: f.body}
+	ev := httpEvent{Version: "2.0", RouteKey: f.routeKey(), RawPath: path, Headers: headers, Body: f.body}
 	if f.kind == kindStream {
 		headers["accept"] = "text/event-stream"
 		headers["host"] = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"
@@ -369,8 +388,8 @@ func sampleEvent(f function) ([]byte, error) {
 			"aud": "chatter", "iat": "1795607700", "exp": "1795611300"}, Scopes: nil}}
 	}
 	ev.RequestContext = ctx
-	if id := f.sampleID(); id != "" && f.kind != kindStream {
-		ev.PathParameters = map[string]string{"id": id}
+	if ps := f.pathParams(); len(ps) > 0 && f.kind != kindStream {
+		ev.PathParameters = ps
 	}
 	b, err := json.MarshalIndent(ev, "", "  ")
 	if err != nil {

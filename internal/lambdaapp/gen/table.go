@@ -38,6 +38,7 @@ const (
 	sampleTemplate     = "general_chat"
 	sampleExecution    = "01JSAMPLEEXECUTION00000000"
 	sampleConversation = "01JSAMPLECONVERSATION00000"
+	sampleMessage      = "01JSAMPLEMESSAGE0000000000"
 	sampleUser         = "user-sample"
 )
 
@@ -47,9 +48,10 @@ const (
 		`{"id":"llm","type":"llm","position":{"x":200,"y":0},"data":{"label":"Model","nodeType":"llm","config":{"temperature":0.2}}},` +
 		`{"id":"end","type":"end","position":{"x":400,"y":0},"data":{"label":"End"}}],` +
 		`"edges":[{"id":"e1","source":"start","target":"llm"},{"id":"e2","source":"llm","target":"end"}]}`
-	templateBody = `{"name":"helper","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`
-	chatBody     = `{"message":"What is 2+3?","enable_tools":true}`
-	executeBody  = `{"message":"Summarise the plan in one line."}`
+	templateBody     = `{"name":"helper","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`
+	chatBody         = `{"message":"What is 2+3?","enable_tools":true}`
+	conversationBody = `{"title":"Trip planning","system_prompt":"Be brief.","temperature":0.3}`
+	executeBody      = `{"message":"Summarise the plan in one line."}`
 )
 
 // functions is every Lambda of the HTTP API and the Function URL, one per route.
@@ -69,6 +71,8 @@ var functions = []function{
 	{"definition-update", kindWrite, resources.PathDefinitionUpdate, "resources.PathDefinitionUpdate", chainBody},
 	{"definition-delete", kindWrite, resources.PathDefinitionDelete, "resources.PathDefinitionDelete", ""},
 	{"definition-executions", kindRead, resources.PathDefinitionExecutions, "resources.PathDefinitionExecutions", ""},
+	{"definition-execution-get", kindRead, resources.PathDefinitionExecution, "resources.PathDefinitionExecution", ""},
+	{"definition-execution-logs", kindRead, resources.PathDefinitionExecutionLogs, "resources.PathDefinitionExecutionLogs", ""},
 	{"definition-analytics", kindRead, resources.PathDefinitionAnalytics, "resources.PathDefinitionAnalytics", ""},
 
 	{"templates-list", kindRead, resources.PathTemplates, "resources.PathTemplates", ""},
@@ -85,14 +89,20 @@ var functions = []function{
 	{"defaults", kindStateless, resources.PathDefaults, "resources.PathDefaults", ""},
 	{"openapi", kindStateless, resources.PathOpenAPI, "resources.PathOpenAPI", ""},
 
+	{"workflow-executions-list", kindRead, resources.PathWorkflowExecutions, "resources.PathWorkflowExecutions", ""},
 	{"executions-list", kindRead, resources.PathExecutions, "resources.PathExecutions", ""},
 	{"execution-get", kindRead, resources.PathExecution, "resources.PathExecution", ""},
 	{"execution-events", kindRead, resources.PathExecutionEvents, "resources.PathExecutionEvents", ""},
 
 	{"conversations-list", kindRead, resources.PathConversations, "resources.PathConversations", ""},
+	{"conversations-create", kindWrite, resources.PathConversationCreate, "resources.PathConversationCreate", conversationBody},
 	{"conversation-get", kindRead, resources.PathConversation, "resources.PathConversation", ""},
-	{"conversation-messages", kindRead, resources.PathConversationMessages, "resources.PathConversationMessages", ""},
+	{"conversation-update", kindWrite, resources.PathConversationUpdate, "resources.PathConversationUpdate",
+		`{"title":"Renamed","status":"archived"}`},
 	{"conversation-delete", kindWrite, resources.PathConversationDelete, "resources.PathConversationDelete", ""},
+	{"conversation-messages", kindRead, resources.PathConversationMessages, "resources.PathConversationMessages", ""},
+	{"message-delete", kindWrite, resources.PathMessageDelete, "resources.PathMessageDelete", ""},
+	{"message-rating", kindWrite, resources.PathMessageRating, "resources.PathMessageRating", `{"rating":4.5}`},
 
 	{"chat", kindExec, chat.PathChat, "chat.PathChat", chatBody},
 	{"chat-stream", kindStream, chat.PathChatStream, "chat.PathChatStream", chatBody},

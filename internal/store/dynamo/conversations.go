@@ -17,10 +17,12 @@ import (
 )
 
 const (
-	skConv   = "CONV"
-	msgPfx   = "#MSG#" // sorts before skConv
-	aVersion = "version"
-	aCount   = "message_count"
+	skConv    = "CONV"
+	msgPfx    = "#MSG#" // sorts before skConv
+	aVersion  = "version"
+	aCount    = "message_count"
+	aLastSeq  = "last_seq" // absent on conversations stored before messages could be deleted: message_count
+	aSettings = "settings" // what the owner set, as JSON
 )
 
 func convPK(userID, convID string) string { return userPrefix(userID) + "#CONV#" + convID }
@@ -42,14 +44,42 @@ func convItem(c *store.Conversation) item {
 	setTime(it, "last_message_at", c.LastMessageAt)
 	setTime(it, "created_at", c.CreatedAt)
 	setTime(it, "updated_at", c.UpdatedAt)
+	it[aLastSeq] = nv(int64(c.LastSeq))
+	setS(it, "llm_provider", c.Provider)
+	setS(it, "llm_model", c.Model)
+	setS(it, "status", c.Status)
+	setS(it, aSettings, settingsJSON(c.Settings))
 	return it
 }
 
+// settingsJSON is the stored form of a conversation's settings; "" when none is set.
+func settingsJSON(st store.ConversationSettings) string {
+	b, _ := json.Marshal(st) // plain JSON values: always marshals
+	if string(b) == "{}" {
+		return ""
+	}
+	return string(b)
+}
+
 func decodeConv(it item) store.Conversation {
-	return store.Conversation{ID: getS(it, "id"), UserID: getS(it, "user_id"), Title: getS(it, "title"),
+	c := store.Conversation{ID: getS(it, "id"), UserID: getS(it, "user_id"), Title: getS(it, "title"),
 		Summary: getS(it, "summary"), Version: getN(it, aVersion), MessageCount: int(getN(it, aCount)),
 		TotalTokens: int(getN(it, "total_tokens")), TotalCost: getF(it, "total_cost"),
-		LastMessageAt: getTime(it, "last_message_at"), CreatedAt: getTime(it, "created_at"), UpdatedAt: getTime(it, "updated_at")}
+		LastMessageAt: getTime(it, "last_message_at"), CreatedAt: getTime(it, "created_at"), UpdatedAt: getTime(it, "updated_at"),
+		LastSeq: lastSeq(it), Provider: getS(it, "llm_provider"), Model: getS(it, "llm_model"), Status: getS(it, "status")}
+	if st := getS(it, aSettings); st != "" {
+		_ = json.Unmarshal([]byte(st), &c.Settings) // written by settingsJSON from the same type
+	}
+	return c
+}
+
+// lastSeq is the seq of the conversation's last message: message_count for a
+// conversation stored before messages could be deleted (they were equal then).
+func lastSeq(it item) int {
+	if _, ok := it[aLastSeq]; ok {
+		return int(getN(it, aLastSeq))
+	}
+	return int(getN(it, aCount))
 }
 
 func msgItem(m *store.Message) (item, error) {
@@ -75,8 +105,19 @@ func msgItem(m *store.Message) (item, error) {
 	setS(it, "model", m.Model)
 	it["response_time_ms"] = fv(m.ResponseTimeMS)
 	setTime(it, "created_at", m.CreatedAt)
+	if m.Rating != nil {
+		it[aRating] = fv(*m.Rating)
+	}
+	if m.RatingCount > 0 {
+		it[aRatingCount] = nv(int64(m.RatingCount))
+	}
 	return it, nil
 }
+
+const (
+	aRating      = "rating"
+	aRatingCount = "rating_count"
+)
 
 func decodeMsg(it item) store.Message {
 	m := store.Message{ID: getS(it, "id"), ConversationID: getS(it, "conversation_id"), UserID: getS(it, "user_id"),
@@ -84,7 +125,11 @@ func decodeMsg(it item) store.Message {
 		Content: getS(it, "content"), Status: getS(it, "status"), InputTokens: int(getN(it, "input_tokens")),
 		OutputTokens: int(getN(it, "output_tokens")), Cost: getF(it, "cost"), CostKnown: getBool(it, "cost_known"),
 		Provider: getS(it, "provider"), Model: getS(it, "model"), ResponseTimeMS: getF(it, "response_time_ms"),
-		CreatedAt: getTime(it, "created_at")}
+		CreatedAt: getTime(it, "created_at"), RatingCount: int(getN(it, aRatingCount))}
+	if _, ok := it[aRating]; ok {
+		r := getF(it, aRating)
+		m.Rating = &r
+	}
 	if tc := getS(it, "tool_calls"); tc != "" {
 		_ = json.Unmarshal([]byte(tc), &m.ToolCalls) // written by msgItem from the same type
 	}
@@ -126,18 +171,18 @@ func (s *Store) LoadConversation(ctx context.Context, userID, convID string, win
 		}
 	}
 	slices.Reverse(msgs)
-	s.hints.put(convPK(userID, convID), hint{version: c.Version, count: c.MessageCount})
+	s.hints.put(convPK(userID, convID), hint{version: c.Version, count: c.MessageCount, seq: c.LastSeq})
 	return &c, msgs, nil
 }
 
-// turnHint returns the conversation's version and count: the cached guess, or a
-// consistent read when fresh is set or nothing is cached.
+// turnHint returns the conversation's version, count and last seq: the cached
+// guess, or a consistent read when fresh is set or nothing is cached.
 func (s *Store) turnHint(ctx context.Context, userID, convID string, fresh bool) (hint, error) {
 	pk := convPK(userID, convID)
 	if h, ok := s.hints.get(pk); ok && !fresh {
 		return h, nil
 	}
-	it, err := s.get(ctx, convKey(userID, convID), aVersion, aCount)
+	it, err := s.get(ctx, convKey(userID, convID), aVersion, aCount, aLastSeq)
 	if err != nil {
 		return hint{}, s.wrap("reading conversation version", err)
 	}
@@ -145,7 +190,7 @@ func (s *Store) turnHint(ctx context.Context, userID, convID string, fresh bool)
 		s.hints.drop(pk)
 		return hint{}, store.NotFound("conversation", convID)
 	}
-	h := hint{version: getN(it, aVersion), count: int(getN(it, aCount))}
+	h := hint{version: getN(it, aVersion), count: int(getN(it, aCount)), seq: lastSeq(it)}
 	s.hints.put(pk, h)
 	return h, nil
 }
@@ -186,7 +231,7 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 	pk := convPK(um.UserID, um.ConversationID)
 	if t.NewConversation != nil {
 		c := *t.NewConversation
-		c.ID, c.UserID, c.Version, c.MessageCount = um.ConversationID, um.UserID, 1, 1
+		c.ID, c.UserID, c.Version, c.MessageCount, c.LastSeq = um.ConversationID, um.UserID, 1, 1, 1
 		c.LastMessageAt, c.UpdatedAt = um.CreatedAt, um.CreatedAt
 		m := *um
 		m.Seq = 1
@@ -207,7 +252,7 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 			return s.wrap("starting turn", err)
 		}
 		um.Seq = 1
-		s.hints.put(pk, hint{version: 1, count: 1})
+		s.hints.put(pk, hint{version: 1, count: 1, seq: 1})
 		return nil
 	}
 	for attempt := 0; ; attempt++ {
@@ -216,18 +261,18 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 			return err
 		}
 		m := *um
-		m.Seq = h.count + 1
+		m.Seq = h.seq + 1
 		mi, err := msgItem(&m)
 		if err != nil {
 			return err
 		}
-		set := "SET #v = :v1, #n = :n, last_message_at = :t, updated_at = :t, #g = :g"
-		vals := item{":v": nv(h.version), ":v1": nv(h.version + 1), ":n": nv(int64(m.Seq)),
+		set := "SET #v = :v1, #n = :n, #s = :s, last_message_at = :t, updated_at = :t, #g = :g"
+		vals := item{":v": nv(h.version), ":v1": nv(h.version + 1), ":n": nv(int64(h.count + 1)), ":s": nv(int64(m.Seq)),
 			":t": sv(um.CreatedAt.UTC().Format(time.RFC3339Nano)),
 			":g": sv(store.TimeKey(um.CreatedAt) + "#" + um.ConversationID)}
 		tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &s.table, Key: convKey(um.UserID, um.ConversationID),
 			ConditionExpression: aws.String("#v = :v"), UpdateExpression: &set,
-			ExpressionAttributeNames:  map[string]string{"#v": aVersion, "#n": aCount, "#g": aGSI1SK},
+			ExpressionAttributeNames:  map[string]string{"#v": aVersion, "#n": aCount, "#s": aLastSeq, "#g": aGSI1SK},
 			ExpressionAttributeValues: vals}}, s.put(mi, notExists)}
 		if execIt != nil {
 			tx = append(tx, s.put(execIt, notExists))
@@ -235,7 +280,7 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 		if err == nil {
 			um.Seq = m.Seq
-			s.hints.put(pk, hint{version: h.version + 1, count: m.Seq})
+			s.hints.put(pk, hint{version: h.version + 1, count: h.count + 1, seq: m.Seq})
 			return nil
 		}
 		r := cancelReasons(err)
@@ -292,20 +337,25 @@ func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.F
 		names := map[string]string{"#v": aVersion}
 		vals := item{":v": nv(h.version), ":v1": nv(h.version + 1), ":now": sv(now.UTC().Format(time.RFC3339Nano)),
 			":tok": nv(int64(t.Tokens)), ":cost": fv(t.Cost)}
-		count := h.count
+		count, seq := h.count, h.seq
 		var tx []types.TransactWriteItem
 		var mi item
 		if am := t.AssistantMessage; am != nil {
 			count++
+			seq++
 			m := *am
-			m.Seq = count
+			m.Seq = seq
 			if mi, err = msgItem(&m); err != nil {
 				return err
 			}
-			set += ", #n = :n, last_message_at = :t, #g = :g"
-			names["#n"], names["#g"] = aCount, aGSI1SK
-			vals[":n"], vals[":t"] = nv(int64(count)), sv(am.CreatedAt.UTC().Format(time.RFC3339Nano))
+			set += ", #n = :n, #s = :s, last_message_at = :t, #g = :g"
+			names["#n"], names["#s"], names["#g"] = aCount, aLastSeq, aGSI1SK
+			vals[":n"], vals[":s"], vals[":t"] = nv(int64(count)), nv(int64(seq)), sv(am.CreatedAt.UTC().Format(time.RFC3339Nano))
 			vals[":g"] = sv(store.TimeKey(am.CreatedAt) + "#" + convID)
+		}
+		if e := t.Execution; e != nil && e.Provider != "" {
+			set += ", llm_provider = :p, llm_model = :m"
+			vals[":p"], vals[":m"] = sv(e.Provider), sv(e.Model)
 		}
 		upd := set + " ADD total_tokens :tok, total_cost :cost"
 		tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: convKey(userID, convID),
@@ -325,9 +375,9 @@ func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.F
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 		if err == nil {
 			if t.AssistantMessage != nil {
-				t.AssistantMessage.Seq = count
+				t.AssistantMessage.Seq = seq
 			}
-			s.hints.put(pk, hint{version: h.version + 1, count: count})
+			s.hints.put(pk, hint{version: h.version + 1, count: count, seq: seq})
 			return nil
 		}
 		r := cancelReasons(err)
@@ -381,9 +431,10 @@ func (s *Store) ListConversations(ctx context.Context, userID string, p store.Pa
 	return out, nil
 }
 
-// UpdateConversation applies fn to a conversation and stores its title and summary
-// under the version condition (the only fields a caller may change; counters belong
-// to the turns), retrying on a lost race.
+// UpdateConversation applies fn to a conversation and stores what its owner may
+// change (see store.ApplyOwnerChanges; counters belong to the turns) under the
+// version condition, retrying on a lost race. Returns invalid or too_large for what
+// fn set, and writes nothing then.
 func (s *Store) UpdateConversation(ctx context.Context, userID, convID string, fn func(*store.Conversation) error) (*store.Conversation, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := s.GetConversation(ctx, userID, convID)
@@ -394,15 +445,20 @@ func (s *Store) UpdateConversation(ctx context.Context, userID, convID string, f
 		if err := fn(&next); err != nil {
 			return nil, err
 		}
-		c.Title, c.Summary, c.UpdatedAt = next.Title, next.Summary, s.now()
+		if err := store.CheckConversation(&next); err != nil {
+			return nil, err
+		}
+		c.ApplyOwnerChanges(&next)
+		c.UpdatedAt = s.now()
 		c.Version++
+		set := "SET #v = :v1, title = :ti, summary = :su, #st = :st, #se = :se, updated_at = :u"
 		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: convKey(userID, convID),
-			ConditionExpression: aws.String("#v = :v"), UpdateExpression: aws.String("SET #v = :v1, title = :ti, summary = :su, updated_at = :u"),
-			ExpressionAttributeNames: map[string]string{"#v": aVersion},
+			ConditionExpression: aws.String("#v = :v"), UpdateExpression: &set,
+			ExpressionAttributeNames: map[string]string{"#v": aVersion, "#st": "status", "#se": aSettings},
 			ExpressionAttributeValues: item{":v": nv(c.Version - 1), ":v1": nv(c.Version), ":ti": sv(c.Title), ":su": sv(c.Summary),
-				":u": sv(c.UpdatedAt.UTC().Format(time.RFC3339Nano))}})
+				":st": sv(c.Status), ":se": sv(settingsJSON(c.Settings)), ":u": sv(c.UpdatedAt.UTC().Format(time.RFC3339Nano))}})
 		if err == nil {
-			s.hints.put(convPK(userID, convID), hint{version: c.Version, count: c.MessageCount})
+			s.hints.put(convPK(userID, convID), hint{version: c.Version, count: c.MessageCount, seq: c.LastSeq})
 			return c, nil
 		}
 		if !conditionFailed(err) {
@@ -415,6 +471,50 @@ func (s *Store) UpdateConversation(ctx context.Context, userID, convID string, f
 			return nil, err
 		}
 	}
+}
+
+// CreateConversation stores a new conversation without messages (version 1).
+// Returns conflict if the id is taken, invalid or too_large for what its owner set.
+func (s *Store) CreateConversation(ctx context.Context, c *store.Conversation) error {
+	if err := store.PrepareConversation(c, s.now()); err != nil {
+		return err
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: convItem(c),
+		ConditionExpression: aws.String(notExists), ExpressionAttributeNames: map[string]string{"#pk": aPK}})
+	if conditionFailed(err) {
+		return store.Conflict("conversation %q already exists", c.ID)
+	}
+	if err == nil {
+		s.hints.put(convPK(c.UserID, c.ID), hint{version: c.Version})
+	}
+	return s.wrap("creating conversation", err)
+}
+
+// QueryConversations answers q over the user's conversations with the most recent
+// messages, at most store.MaxCounted of them (see store.SelectConversations).
+func (s *Store) QueryConversations(ctx context.Context, userID string, q store.ConversationQuery) (store.ConversationList, error) {
+	if err := q.Check(); err != nil {
+		return store.ConversationList{}, err
+	}
+	in := &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(gsi1), KeyConditionExpression: aws.String("#pk = :pk"),
+		ExpressionAttributeNames: map[string]string{"#pk": aGSI1PK}, ExpressionAttributeValues: item{":pk": sv(convsGSI(userID))},
+		ScanIndexForward: aws.Bool(false)}
+	var all []store.Conversation
+	for len(all) < store.MaxCounted {
+		in.Limit = aws.Int32(int32(store.MaxCounted - len(all)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return store.ConversationList{}, s.wrap("listing conversations", err)
+		}
+		for _, it := range out.Items {
+			all = append(all, decodeConv(it))
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return store.SelectConversations(s.cursors, userID, all, q)
 }
 
 // DeleteConversation deletes a conversation, its messages and the responses kept
@@ -439,35 +539,203 @@ func (s *Store) DeleteConversation(ctx context.Context, userID, convID string) e
 		return store.NotFound("conversation", convID)
 	}
 	var msgs []store.Message
-	var kept []item
 	for _, it := range its {
-		switch {
-		case isMsg(it):
+		if isMsg(it) {
 			msgs = append(msgs, decodeMsg(it))
-		case isIdemLink(it):
-			kept = append(kept, idemKey(userID, getS(it, aIdemKey)))
 		}
 	}
 	for _, id := range store.ExecutionIDs(msgs) {
-		_, err := s.UpdateExecution(ctx, userID, id, func(e *store.Execution) error {
-			if e.Redacted {
-				return errRedacted
-			}
-			e.Redact()
-			return nil
-		})
-		if err != nil && !errors.Is(err, errRedacted) && !errors.Is(err, store.ErrNotFound) {
-			return s.wrap("redacting execution", err)
+		if err := s.redact(ctx, userID, id); err != nil {
+			return err
 		}
 	}
-	if err := s.deleteItems(ctx, kept); err != nil {
-		return s.wrap("deleting kept responses", err)
+	if err := s.deleteKept(ctx, userID, its); err != nil {
+		return err
 	}
 	return s.wrap("deleting messages", s.deleteItems(ctx, its))
 }
 
+// redact redacts an execution for good (see store.Redact); one already redacted or
+// gone is fine.
+func (s *Store) redact(ctx context.Context, userID, execID string) error {
+	_, err := s.UpdateExecution(ctx, userID, execID, func(e *store.Execution) error {
+		if e.Redacted {
+			return errRedacted
+		}
+		e.Redact()
+		return nil
+	})
+	if err != nil && !errors.Is(err, errRedacted) && !errors.Is(err, store.ErrNotFound) {
+		return s.wrap("redacting execution", err)
+	}
+	return nil
+}
+
 // errRedacted stops the redaction of a record that already is.
 var errRedacted = errors.New("already redacted")
+
+// deleteKept deletes the kept responses that the link items among its (items of a
+// conversation's partition, read with aIdemKey) point to.
+func (s *Store) deleteKept(ctx context.Context, userID string, its []item) error {
+	var kept []item
+	for _, it := range its {
+		if isIdemLink(it) {
+			kept = append(kept, idemKey(userID, getS(it, aIdemKey)))
+		}
+	}
+	return s.wrap("deleting kept responses", s.deleteItems(ctx, kept))
+}
+
+// DeleteMessage deletes one message of a conversation (the store package comment
+// says what goes with it): the execution of its turn is redacted and the kept
+// responses of the conversation deleted first, then the message and the
+// conversation's count and recency change in one transaction under the version
+// condition. Returns not_found for a conversation or message that does not exist,
+// conflict while the message's turn is still running.
+func (s *Store) DeleteMessage(ctx context.Context, userID, convID, msgID string) error {
+	m, err := s.findMessage(ctx, userID, convID, msgID)
+	if err != nil {
+		return err
+	}
+	if m.ExecutionID != "" {
+		e, err := s.GetExecution(ctx, userID, m.ExecutionID)
+		switch {
+		case err == nil && e.Status == store.ExecRunning:
+			return store.TurnRunning(msgID)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if err := s.redact(ctx, userID, m.ExecutionID); err != nil {
+			return err
+		}
+	}
+	pk := convPK(userID, convID)
+	links, err := s.partitionPrefix(ctx, pk, idemLinkPfx, aIdemKey)
+	if err != nil {
+		return s.wrap("reading kept responses", err)
+	}
+	if err := s.deleteKept(ctx, userID, links); err != nil {
+		return err
+	}
+	if err := s.deleteItems(ctx, links); err != nil {
+		return s.wrap("deleting kept response links", err)
+	}
+	msgKey := key(pk, msgPfx+store.SeqKey(m.Seq))
+	for attempt := 0; ; attempt++ {
+		c, err := s.GetConversation(ctx, userID, convID)
+		if err != nil {
+			return err
+		}
+		last, err := s.newestMessageTime(ctx, pk, m.Seq)
+		if err != nil {
+			return s.wrap("reading messages", err)
+		}
+		if last.IsZero() {
+			last = c.CreatedAt
+		}
+		set := "SET #v = :v1, #n = :n, last_message_at = :t, #g = :g, updated_at = :u"
+		vals := item{":v": nv(c.Version), ":v1": nv(c.Version + 1), ":n": nv(int64(max(c.MessageCount-1, 0))),
+			":t": sv(last.UTC().Format(time.RFC3339Nano)), ":g": sv(store.TimeKey(last) + "#" + convID),
+			":u": sv(s.now().UTC().Format(time.RFC3339Nano))}
+		tx := []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: msgKey, ConditionExpression: aws.String("attribute_exists(#pk) AND #id = :id"),
+				ExpressionAttributeNames: map[string]string{"#pk": aPK, "#id": "id"}, ExpressionAttributeValues: item{":id": sv(msgID)}}},
+			{Update: &types.Update{TableName: &s.table, Key: convKey(userID, convID), ConditionExpression: aws.String("#v = :v"),
+				UpdateExpression: &set, ExpressionAttributeNames: map[string]string{"#v": aVersion, "#n": aCount, "#g": aGSI1SK},
+				ExpressionAttributeValues: vals}},
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+		if err == nil {
+			s.hints.put(pk, hint{version: c.Version + 1, count: max(c.MessageCount-1, 0), seq: c.LastSeq})
+			return nil
+		}
+		r := cancelReasons(err)
+		if len(r) > 0 && r[0] == reasonCondition {
+			return store.NotFound("message", msgID) // deleted meanwhile
+		}
+		if !lostRace(r) {
+			return s.wrap("deleting message", err)
+		}
+		if attempt+1 >= s.o.MaxAttempts {
+			return s.tooManyRetries("deleting message")
+		}
+		if err := s.backoff(ctx, attempt+1); err != nil {
+			return err
+		}
+	}
+}
+
+// RateMessage sets the owner's rating of a message and counts it. Returns
+// not_found for a conversation or message that does not exist, invalid for a
+// rating outside store.MinRating..MaxRating.
+func (s *Store) RateMessage(ctx context.Context, userID, convID, msgID string, rating float64) (*store.Message, error) {
+	if err := store.CheckRating(rating); err != nil {
+		return nil, err
+	}
+	m, err := s.findMessage(ctx, userID, convID, msgID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table,
+		Key: key(convPK(userID, convID), msgPfx+store.SeqKey(m.Seq)), ConditionExpression: aws.String("attribute_exists(#pk) AND #id = :id"),
+		UpdateExpression:          aws.String("SET #r = :r ADD #rc :one"),
+		ExpressionAttributeNames:  map[string]string{"#pk": aPK, "#id": "id", "#r": aRating, "#rc": aRatingCount},
+		ExpressionAttributeValues: item{":id": sv(msgID), ":r": fv(rating), ":one": nv(1)}, ReturnValues: types.ReturnValueAllNew})
+	if conditionFailed(err) {
+		return nil, store.NotFound("message", msgID)
+	}
+	if err != nil {
+		return nil, s.wrap("rating message", err)
+	}
+	rated := decodeMsg(out.Attributes)
+	return &rated, nil
+}
+
+// findMessage returns a conversation's message by id (its seq locates the item).
+// Returns not_found for a conversation or message that does not exist.
+func (s *Store) findMessage(ctx context.Context, userID, convID, msgID string) (*store.Message, error) {
+	if _, err := s.GetConversation(ctx, userID, convID); err != nil {
+		return nil, err
+	}
+	in := &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :m)"),
+		FilterExpression:          aws.String("#id = :id"),
+		ExpressionAttributeNames:  map[string]string{"#pk": aPK, "#sk": aSK, "#id": "id"},
+		ExpressionAttributeValues: item{":pk": sv(convPK(userID, convID)), ":m": sv(msgPfx), ":id": sv(msgID)},
+		ConsistentRead:            aws.Bool(true)}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, s.wrap("finding message", err)
+		}
+		if len(out.Items) > 0 {
+			m := decodeMsg(out.Items[0])
+			return &m, nil
+		}
+		if out.LastEvaluatedKey == nil {
+			return nil, store.NotFound("message", msgID)
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// newestMessageTime is the creation time of the newest message under pk other
+// than the one with seq skip; zero when there is none.
+func (s *Store) newestMessageTime(ctx context.Context, pk string, skip int) (time.Time, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.table,
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :m)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": aPK, "#sk": aSK, "#seq": "seq", "#t": "created_at"},
+		ExpressionAttributeValues: item{":pk": sv(pk), ":m": sv(msgPfx)}, ProjectionExpression: aws.String("#seq, #t"),
+		ScanIndexForward: aws.Bool(false), ConsistentRead: aws.Bool(true), Limit: aws.Int32(2)})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, it := range out.Items {
+		if int(getN(it, "seq")) != skip {
+			return getTime(it, "created_at"), nil
+		}
+	}
+	return time.Time{}, nil
+}
 
 // ListMessages lists a conversation's messages, oldest first.
 func (s *Store) ListMessages(ctx context.Context, userID, convID string, p store.PageRequest) (store.Page[store.Message], error) {

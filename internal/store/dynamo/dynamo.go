@@ -234,6 +234,7 @@ func (s *Store) tooManyRetries(what string) error {
 type hint struct {
 	version int64
 	count   int
+	seq     int // the last message's seq
 }
 
 type hints struct {
@@ -354,6 +355,11 @@ func (s *Store) writeBatch(ctx context.Context, reqs []types.WriteRequest) error
 // partition reads the keys of every item under pk, and the attributes attrs of
 // those that have them, with a consistent read.
 func (s *Store) partition(ctx context.Context, pk string, attrs ...string) ([]item, error) {
+	return s.partitionPrefix(ctx, pk, "", attrs...)
+}
+
+// partitionPrefix is partition for the items whose sort key begins with prefix.
+func (s *Store) partitionPrefix(ctx context.Context, pk, prefix string, attrs ...string) ([]item, error) {
 	names := map[string]string{"#pk": aPK, "#sk": aSK}
 	proj := "#pk, #sk"
 	for i, a := range attrs {
@@ -361,8 +367,12 @@ func (s *Store) partition(ctx context.Context, pk string, attrs ...string) ([]it
 		names[n] = a
 		proj += ", " + n
 	}
-	in := &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: aws.String("#pk = :pk"),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: item{":pk": sv(pk)}, ProjectionExpression: &proj,
+	cond, vals := "#pk = :pk", item{":pk": sv(pk)}
+	if prefix != "" {
+		cond, vals[":pfx"] = cond+" AND begins_with(#sk, :pfx)", sv(prefix)
+	}
+	in := &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: &cond,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ProjectionExpression: &proj,
 		ConsistentRead: aws.Bool(true)}
 	var out []item
 	for {
@@ -423,9 +433,9 @@ func (s *Store) page(ctx context.Context, scope string, p store.PageRequest, q q
 			start[k] = sv(v)
 		}
 	}
-	n := p.Size()
+	n, skip := p.Size(), max(p.Offset, 0)
 	in := *q.in
-	in.Limit = aws.Int32(int32(n + 1))
+	in.Limit = aws.Int32(int32(n + 1 + skip))
 	in.ExclusiveStartKey = start
 	for {
 		out, err := s.db.Query(ctx, &in)
@@ -434,9 +444,14 @@ func (s *Store) page(ctx context.Context, scope string, p store.PageRequest, q q
 		}
 		for _, it := range out.Items {
 			seen = true
-			if q.accept == nil || q.accept(it) {
-				items = append(items, it)
+			if q.accept != nil && !q.accept(it) {
+				continue
 			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			items = append(items, it)
 			if len(items) > n {
 				last := items[n-1]
 				pos := make(map[string]string, len(q.keys))

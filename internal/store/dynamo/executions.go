@@ -90,9 +90,10 @@ func (s *Store) getExec(ctx context.Context, userID, id string) (*store.Executio
 	return e, getS(it, aRev), nil
 }
 
-// ListExecutions lists a user's executions matching f, newest (highest id) first.
-func (s *Store) ListExecutions(ctx context.Context, userID string, f store.ExecutionFilter, p store.PageRequest) (store.Page[store.Execution], error) {
-	in := &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(gsi1), KeyConditionExpression: aws.String("#pk = :pk"),
+// execQuery is the index query of a user's executions matching f, newest first;
+// nil when nothing can match.
+func execQuery(table, userID string, f store.ExecutionFilter) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{TableName: &table, IndexName: aws.String(gsi1), KeyConditionExpression: aws.String("#pk = :pk"),
 		ExpressionAttributeNames: map[string]string{"#pk": aGSI1PK}, ExpressionAttributeValues: item{":pk": sv(execsGSI(userID))},
 		ScanIndexForward: aws.Bool(false)}
 	var conds []string
@@ -112,10 +113,41 @@ func (s *Store) ListExecutions(ctx context.Context, userID string, f store.Execu
 		add("source_kind", f.SourceKind)
 	}
 	if f.DefinitionID != "" && f.SourceKind != "" && f.SourceKind != "definition" {
-		return store.Page[store.Execution]{Items: []store.Execution{}}, nil // nothing can match both
+		return nil // nothing can match both
 	}
 	if len(conds) > 0 {
 		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
+	}
+	return in
+}
+
+// CountExecutions counts a user's executions matching f, up to store.MaxCounted.
+func (s *Store) CountExecutions(ctx context.Context, userID string, f store.ExecutionFilter) (int, error) {
+	in := execQuery(s.table, userID, f)
+	if in == nil {
+		return 0, nil
+	}
+	in.Select = types.SelectCount
+	n := 0
+	for n < store.MaxCounted {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, s.wrap("counting executions", err)
+		}
+		n += int(out.Count)
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return min(n, store.MaxCounted), nil
+}
+
+// ListExecutions lists a user's executions matching f, newest (highest id) first.
+func (s *Store) ListExecutions(ctx context.Context, userID string, f store.ExecutionFilter, p store.PageRequest) (store.Page[store.Execution], error) {
+	in := execQuery(s.table, userID, f)
+	if in == nil {
+		return store.Page[store.Execution]{Items: []store.Execution{}}, nil
 	}
 	its, next, _, err := s.page(ctx, store.ScopeExecutions(userID, f), p, query{keys: gsiKeys, in: in})
 	if err != nil {

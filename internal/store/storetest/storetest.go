@@ -30,6 +30,10 @@ type Repo interface {
 	UpdateConversation(ctx context.Context, userID, convID string, fn func(*store.Conversation) error) (*store.Conversation, error)
 	DeleteConversation(ctx context.Context, userID, convID string) error
 	ListMessages(ctx context.Context, userID, convID string, p store.PageRequest) (store.Page[store.Message], error)
+	CreateConversation(ctx context.Context, c *store.Conversation) error
+	QueryConversations(ctx context.Context, userID string, q store.ConversationQuery) (store.ConversationList, error)
+	DeleteMessage(ctx context.Context, userID, convID, msgID string) error
+	RateMessage(ctx context.Context, userID, convID, msgID string, rating float64) (*store.Message, error)
 
 	CreateDefinition(ctx context.Context, d *store.Definition) error
 	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)
@@ -47,6 +51,7 @@ type Repo interface {
 	CreateExecution(ctx context.Context, e *store.Execution) error
 	GetExecution(ctx context.Context, userID, id string) (*store.Execution, error)
 	ListExecutions(ctx context.Context, userID string, f store.ExecutionFilter, p store.PageRequest) (store.Page[store.Execution], error)
+	CountExecutions(ctx context.Context, userID string, f store.ExecutionFilter) (int, error)
 	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
 	AppendEvents(ctx context.Context, userID, execID string, evs []store.ExecutionEvent) error
 	ListEvents(ctx context.Context, userID, execID string, p store.PageRequest) (store.Page[store.ExecutionEvent], error)
@@ -107,6 +112,12 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Conversations_ListByRecencyAndUpdateTitleSummary", testConversations},
 		{"Conversations_DeleteRemovesMessages", testDeleteConversation},
 		{"Conversations_DeleteRemovesContentEverywhereForGood", testDeleteRedacts},
+		{"Conversations_CreateWithoutMessagesThenTurnsNumberFromOne", testCreateConversation},
+		{"Conversations_UpdateStoresWhatTheOwnerSetsAndNothingElse", testUpdateConversationSettings},
+		{"Conversations_QueryFiltersSortsCountsAndPages", testQueryConversations},
+		{"Messages_DeleteKeepsAggregatesRightNeverReusesASeqAndRemovesContent", testDeleteMessage},
+		{"Messages_RatingIsStoredOnTheMessageAndCounted", testRateMessage},
+		{"Pagination_OffsetSkipsAndCountCountsWhatTheFilterMatches", testOffsetAndCount},
 		{"Definitions_UpdateKeepsOldVersionsReadable", testDefinitionVersions},
 		{"Definitions_PublicReadableByAllChangeableByOwner", testPublicDefinitions},
 		{"Definitions_OversizeGraphIsTooLargeAndWritesNothing", testOversizeDefinition},
@@ -195,6 +206,7 @@ func finishTurn(t *testing.T, r Repo, c *Clock, e *store.Execution, reply string
 		CreatedAt: now}
 	done := *e
 	done.Status, done.FinishedAt, done.Output = store.ExecCompleted, now, reply
+	done.Provider, done.Model, done.Usage = "devllm", "echo", llm.Usage{InputTokens: tokens / 2, OutputTokens: tokens - tokens/2}
 	return am, r.FinishTurn(ctx, e.UserID, e.ConversationID, store.FinishTurn{AssistantMessage: am, Tokens: tokens,
 		Cost: cost, Execution: &done})
 }
