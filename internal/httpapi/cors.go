@@ -55,6 +55,10 @@ const (
 	HeaderRateLimitLimit     = "RateLimit-Limit"
 	HeaderRateLimitRemaining = "RateLimit-Remaining"
 	HeaderRateLimitReset     = "RateLimit-Reset"
+	// HeaderTotalCount and HeaderLink page the predecessor's bare-array lists
+	// (total count, and the next page as a cursor link).
+	HeaderTotalCount = "X-Total-Count"
+	HeaderLink       = "Link"
 )
 
 // CORSMaxAge is how long a browser may cache a preflight answer (Chromium caps it
@@ -74,7 +78,7 @@ var corsAllowHeaders = []string{"Authorization", "Content-Type", "Accept", "Cach
 // corsExposeHeaders are the response headers beyond the safelisted ones (Content-Type,
 // Cache-Control, Content-Length, ...) that chatter sets and a page may read.
 var corsExposeHeaders = []string{HeaderRequestID, HeaderRetryAfter, HeaderRateLimitLimit, HeaderRateLimitRemaining,
-	HeaderRateLimitReset, HeaderIdempotentReplayed, "Location", "Content-Disposition", "WWW-Authenticate", "Allow"}
+	HeaderRateLimitReset, HeaderIdempotentReplayed, HeaderTotalCount, HeaderLink, "Location", "Content-Disposition", "WWW-Authenticate", "Allow"}
 
 // corsReadable are the response headers a page reads without them being exposed
 // (the Fetch standard's safelist), and those meant for the browser, the transport or

@@ -70,10 +70,10 @@ func boolParam(q url.Values, name string) (*bool, error) {
 // old shape of messages and of a definition's executions): X-Total-Count, and a
 // Link to the next page (rel="next", by cursor) when there is one.
 func setPageHeaders(w http.ResponseWriter, r *http.Request, total int, p store.PageRequest, next string) {
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	w.Header().Set(httpapi.HeaderTotalCount, strconv.Itoa(total))
 	if next == "" {
 		return
 	}
 	u := url.URL{Path: r.URL.Path, RawQuery: url.Values{"limit": {strconv.Itoa(p.Size())}, "cursor": {next}}.Encode()}
-	w.Header().Set("Link", "<"+u.String()+`>; rel="next"`)
+	w.Header().Set(httpapi.HeaderLink, "<"+u.String()+`>; rel="next"`)
 }
