@@ -110,8 +110,8 @@ func TestDefaults_OneNodeTypeAsThePredecessorAnswered(t *testing.T) {
 		}
 	}
 	r := e.get(t, "alice", "/api/v1/workflows/defaults?node_type=laser")
-	if p := r.problem(t); r.StatusCode != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "node_type" {
-		t.Errorf("unknown node_type: %d %s, want 400 naming node_type", r.StatusCode, r.body)
+	if p := r.problem(t); r.StatusCode != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Field != "node_type" {
+		t.Errorf("unknown node_type: %d %s, want 422 naming node_type (the contract's status)", r.StatusCode, r.body)
 	}
 }
 
