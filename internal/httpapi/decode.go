@@ -13,7 +13,7 @@ import (
 // Decode reads one JSON value from the request body into v, refusing unknown
 // fields. Every failure is an *Error: unknown field, wrong type (both naming the
 // field), malformed JSON (with the byte offset), empty body and trailing data are
-// invalid (400); a body over the limit is too_large (413).
+// invalid (422); a body over the limit is too_large (413).
 func Decode(r *http.Request, v any) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return FieldErr(CodeInvalid, "", "request body is empty; a JSON object is required")

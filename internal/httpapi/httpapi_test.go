@@ -27,9 +27,9 @@ func TestFail_ProblemShapeAndStatusPerCode(t *testing.T) {
 		wantCode   string
 		showDetail bool
 	}{
-		{"invalid", 400, "invalid", true},
-		{"invalid_input", 400, "invalid_input", true},
-		{"invalid_workflow", 400, "invalid_workflow", true},
+		{"invalid", 422, "invalid", true},
+		{"invalid_input", 422, "invalid_input", true},
+		{"invalid_workflow", 422, "invalid_workflow", true},
 		{"unknown_provider", 400, "unknown_provider", true},
 		{"provider_unconfigured", 400, "provider_unconfigured", true},
 		{"unknown_tool", 400, "unknown_tool", true},
@@ -87,7 +87,7 @@ func TestAsError_StoreCodesMapToStatuses(t *testing.T) {
 	}{
 		{store.NotFound("conversation", "c1"), 404},
 		{store.Conflict("version moved"), 409},
-		{store.Invalid("bad cursor"), 400},
+		{store.Invalid("bad cursor"), 422},
 		{&store.Error{Code: store.CodeTooLarge, Message: "big"}, 413},
 		{&store.Error{Code: "throttled", Message: "x"}, 500},
 		{&http.MaxBytesError{Limit: 10}, 413},
@@ -222,14 +222,14 @@ func TestDecode_ReportsWhatIsWrong(t *testing.T) {
 		field      string
 		detail     string
 	}{
-		{"unknown field", `{"name":"x","extra":1}`, 400, "extra", `unknown field "extra"`},
-		{"malformed", `{"name": x}`, 400, "", "byte 10"},
-		{"wrong type", `{"count":"three"}`, 400, "/count", "count must be a number, not string"},
-		{"wrong nested type", `{"nested":{"x":true}}`, 400, "/nested/x", "must be a number"},
-		{"not an object", `[1,2]`, 400, "", "must be a JSON"},
-		{"empty", ``, 400, "", "empty"},
-		{"truncated", `{"name":"x"`, 400, "", "malformed"},
-		{"trailing data", `{"name":"x"} {"name":"y"}`, 400, "", "after the JSON value"},
+		{"unknown field", `{"name":"x","extra":1}`, 422, "extra", `unknown field "extra"`},
+		{"malformed", `{"name": x}`, 422, "", "byte 10"},
+		{"wrong type", `{"count":"three"}`, 422, "/count", "count must be a number, not string"},
+		{"wrong nested type", `{"nested":{"x":true}}`, 422, "/nested/x", "must be a number"},
+		{"not an object", `[1,2]`, 422, "", "must be a JSON"},
+		{"empty", ``, 422, "", "empty"},
+		{"truncated", `{"name":"x"`, 422, "", "malformed"},
+		{"trailing data", `{"name":"x"} {"name":"y"}`, 422, "", "after the JSON value"},
 		{"too large", `{"name":"` + strings.Repeat("x", 100) + `"}`, 413, "", "larger than 64 bytes"},
 	}
 	for _, c := range cases {
@@ -406,9 +406,9 @@ func TestParsePage_LimitAndCursor(t *testing.T) {
 	}{
 		{"", 200, `{"items":[20]}`},
 		{"?limit=100&cursor=abc", 200, `{"items":[100],"next_cursor":"abc"}`},
-		{"?limit=0", 400, `"field":"limit"`},
-		{"?limit=101", 400, `"field":"limit"`},
-		{"?limit=ten", 400, `"field":"limit"`},
+		{"?limit=0", 422, `"field":"limit"`},
+		{"?limit=101", 422, `"field":"limit"`},
+		{"?limit=ten", 422, `"field":"limit"`},
 	}
 	for _, c := range cases {
 		resp, b := a.do(t, "GET", "/items"+c.query, tok, "")

@@ -14,7 +14,7 @@ const (
 )
 
 // ParsePage reads ?limit= (default 20, 1..100) and ?cursor= (opaque; the store
-// checks it). A bad limit is a 400 naming limit.
+// checks it). A bad limit is a 422 naming limit.
 func ParsePage(r *http.Request) (store.PageRequest, error) {
 	q := r.URL.Query()
 	p := store.PageRequest{Limit: DefaultLimit, Cursor: q.Get("cursor")}

@@ -113,7 +113,7 @@ func listErr(err error, p store.PageRequest) error {
 	return err
 }
 
-// problemsError is the 400 of an invalid workflow or template: every problem, each
+// problemsError is the 422 of an invalid workflow or template: every problem, each
 // with its JSON pointer, code and message.
 func problemsError(msg string, ps []workflow.Problem) *httpapi.Error {
 	e := &httpapi.Error{Code: httpapi.CodeInvalidWorkflow, Message: msg}
@@ -148,7 +148,7 @@ func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) ht
 }
 
 // handleList serves GET /{id}/<list> routes: the id and the page are checked, then
-// list's page is written with write (a forged cursor is a 400 naming cursor).
+// list's page is written with write (a forged cursor is a 422 naming cursor).
 func handleList[T any](list func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[T], error),
 	write func(http.ResponseWriter, *http.Request, store.Page[T])) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {

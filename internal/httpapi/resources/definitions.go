@@ -204,7 +204,7 @@ func DeleteDefinition(s Definitions) http.Handler {
 }
 
 // ValidateDefinition reports every problem of a graph without storing it: 200
-// with valid and problems, whatever the verdict (a 400 means the body itself was
+// with valid and problems, whatever the verdict (a 422 means the body itself was
 // not a graph).
 func ValidateDefinition(v Validation) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {

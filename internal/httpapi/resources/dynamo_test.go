@@ -48,7 +48,7 @@ func TestDynamo_PaginationAndForgedCursors(t *testing.T) {
 	for _, p := range listPaths(def, run.ExecutionID, run.ConversationID) {
 		r := e.get(t, "alice", p+"?cursor=forged.cursor")
 		pr := r.problem(t)
-		if r.StatusCode != 400 || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
+		if r.StatusCode != 422 || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
 			t.Errorf("%s: %d %s", p, r.StatusCode, r.body)
 		}
 	}

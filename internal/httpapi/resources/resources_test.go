@@ -139,7 +139,7 @@ func TestDefinitions_InvalidGraphIsProblemWithEveryWorkflowProblem(t *testing.T)
 	 "edges":[{"source":"start","target":"t"},{"source":"t","target":"nowhere"}]}`
 	r := e.post(t, "alice", "/api/v1/workflows/definitions", body)
 	p := r.problem(t)
-	if r.StatusCode != 400 || p.Code != "invalid_workflow" {
+	if r.StatusCode != 422 || p.Code != "invalid_workflow" {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 	codes := map[string]string{}
@@ -232,11 +232,11 @@ func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
 		status     int
 		field      string
 	}{
-		{"both", `{"template_name":"general_chat","template_id":"x"}`, 400, "template_id"},
-		{"neither", `{"name":"x"}`, 400, "template_name"},
+		{"both", `{"template_name":"general_chat","template_id":"x"}`, 422, "template_id"},
+		{"neither", `{"name":"x"}`, 422, "template_name"},
 		{"unknown built-in", `{"template_name":"nope"}`, 404, "template_name"},
-		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 400, "/params/allowed_tools/0"},
-		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 400, "tempalte"},
+		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 422, "/params/allowed_tools/0"},
+		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 422, "tempalte"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -350,7 +350,7 @@ func TestTemplates_CreateAndValidateReportTemplateProblems(t *testing.T) {
 	for _, fe := range p.Errors {
 		fields = append(fields, fe.Field)
 	}
-	if r.StatusCode != 400 || p.Code != "invalid_workflow" || !slices.Contains(fields, "/name") ||
+	if r.StatusCode != 422 || p.Code != "invalid_workflow" || !slices.Contains(fields, "/name") ||
 		!slices.Contains(fields, "/params/allowed_tools/0") {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
@@ -402,7 +402,7 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 	} {
 		r := e.post(t, "bob", "/api/v1/workflows/templates/import", c.body)
 		p := r.problem(t)
-		if r.StatusCode != 400 || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+		if r.StatusCode != 422 || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.body)
 		}
 	}
@@ -726,7 +726,7 @@ func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(t, c.method, "alice", c.path, c.body)
 			p := r.problem(t)
-			if r.StatusCode != 400 || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+			if r.StatusCode != 422 || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 				t.Errorf("%d %s", r.StatusCode, r.body)
 			}
 		})
@@ -739,7 +739,7 @@ func listPaths(def, exec, conv string) []string {
 		"/api/v1/conversations", "/api/v1/conversations/" + conv + "/messages"}
 }
 
-func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
+func TestLists_ForgedOrForeignCursorIs422NamingCursor(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	def := e.createDefinition(t, "alice")
 	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+def+`"}`)
@@ -755,7 +755,7 @@ func TestLists_ForgedOrForeignCursorIs400NamingCursor(t *testing.T) {
 		for _, cur := range []string{"forged.cursor", "eyJpZCI6IngifQ.AAAAAAAAAAAAAAAAAAAAAA", l.NextCursor} {
 			r := e.get(t, "alice", p+"?cursor="+cur)
 			pr := r.problem(t)
-			if r.StatusCode != 400 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
+			if r.StatusCode != 422 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
 				t.Errorf("%s cursor %.12s: %d %s", p, cur, r.StatusCode, r.body)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 
 // One user's template override is that user's run only: another user reading the
 // built-in (alone and in the list) sees its own values, after a valid override as
-// after an invalid one, and an invalid one is a 400 naming the param.
+// after an invalid one, and an invalid one is a 422 naming the param.
 func TestTemplates_ExecuteOverrideDoesNotChangeTheBuiltinForOthers(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	path := "/api/v1/workflows/templates/code_assistant/execute"
@@ -19,9 +19,9 @@ func TestTemplates_ExecuteOverrideDoesNotChangeTheBuiltinForOthers(t *testing.T)
 		t.Fatalf("override run: %d %s", r.StatusCode, r.body)
 	}
 	r := e.post(t, "alice", path, `{"message":"hi","params":{"temperature":9}}`)
-	if p := r.problem(t); r.StatusCode != 400 || p.Code != "invalid_input" || len(p.Errors) != 1 ||
+	if p := r.problem(t); r.StatusCode != 422 || p.Code != "invalid_input" || len(p.Errors) != 1 ||
 		p.Errors[0].Field != "/params/temperature" || !strings.Contains(p.Detail, "temperature") {
-		t.Errorf("invalid override: %d %s, want 400 invalid_input naming /params/temperature", r.StatusCode, r.body)
+		t.Errorf("invalid override: %d %s, want 422 invalid_input naming /params/temperature", r.StatusCode, r.body)
 	}
 	check := func(where string, tpl workflow.Template) {
 		t.Helper()

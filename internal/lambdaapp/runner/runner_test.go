@@ -66,8 +66,8 @@ func classesOf(t *testing.T, mount func(*httpapi.Router, *executor.Executor), q 
 		"/api/v1/workflows/definitions/d1/execute", "/api/v1/workflows/definitions/custom/execute"} {
 		rec := httptest.NewRecorder()
 		rt.ServeHTTP(rec, httptest.NewRequest("POST", p+"?stream="+q, strings.NewReader("{")))
-		if rec.Code != http.StatusBadRequest {
-			t.Fatalf("%s: %d %s, want the 400 of a bad body (route not mounted?)", p, rec.Code, rec.Body)
+		if rec.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: %d %s, want the 422 of a bad body (route not mounted?)", p, rec.Code, rec.Body)
 		}
 	}
 	return l.keys
