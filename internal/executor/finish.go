@@ -55,10 +55,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	cost := llm.Cost{USD: st.cost, Known: st.costKnown, TableVersion: llm.PriceTableVersion}
 	res := &Result{
-		ExecutionID: r.id, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source, Mode: r.mode(),
-		Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources, Usage: st.usage,
-		Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log, Variables: st.vars,
-		Errors: st.errors, StartedAt: r.started, FinishedAt: now,
+		ExecutionID: r.id, UserID: r.userID, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source,
+		Mode: r.mode(), Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources,
+		Usage: st.usage, Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log,
+		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now,
 	}
 	if runErr != nil {
 		res.Error = &ErrorBody{Code: ErrorCode(runErr), Message: PublicMessage(runErr)}
@@ -96,8 +96,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	exec.ToolCallRecords = recordedToolCalls(st.records)
 	err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
 		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec})
+	res.Record = exec
 	switch {
 	case err == nil:
+		res.Conversation = r.conversationAfter(wctx, am, st.usage.Total(), cost.USD, now)
 	case errors.Is(err, store.ErrNotFound):
 		// The conversation was deleted while the turn ran (it existed at the start).
 		if runErr == nil {
@@ -118,7 +120,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		am = nil
 	}
 	if am != nil {
-		res.AssistantMessageID = am.ID
+		res.AssistantMessageID, res.AssistantMessage = am.ID, am
 		r.emit(wctx, events.MessageSaved, events.MessageSavedData{MessageID: am.ID, Role: string(llm.RoleAssistant),
 			Seq: am.Seq, Status: am.Status})
 	}
@@ -137,6 +139,33 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		r.x.o.Logger.Warn("flushing events", "execution_id", r.id, "err", err)
 	}
 	return res, runErr
+}
+
+// conversationAfter reads the conversation the turn just finished, so the answer
+// carries its aggregates as stored (a concurrent turn may have landed beside this
+// one). The turn is stored whether or not this read succeeds, so on a failed read
+// the answer carries the conversation as this run knew it, plus this turn.
+func (r *run) conversationAfter(ctx context.Context, am *store.Message, tokens int, cost float64,
+	now time.Time) *store.Conversation {
+	c, _, err := r.x.o.Store.LoadConversation(ctx, r.userID, r.convID, 0)
+	if err == nil {
+		return c
+	}
+	r.x.o.Logger.Warn("reading the conversation after its turn", "execution_id", r.id, "err", err)
+	snap := store.Conversation{ID: r.convID, UserID: r.userID, Title: title(r.req.Input.Message), CreatedAt: r.started}
+	if r.conv != nil {
+		snap = *r.conv
+	}
+	snap.MessageCount++ // the user message
+	snap.LastMessageAt = r.userMsg.CreatedAt
+	if am != nil {
+		snap.MessageCount++
+		snap.LastMessageAt = am.CreatedAt
+	}
+	snap.TotalTokens += tokens
+	snap.TotalCost += cost
+	snap.UpdatedAt = now
+	return &snap
 }
 
 // errEnded stops the update of an execution the record subscriber already ended.

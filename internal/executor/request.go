@@ -67,6 +67,43 @@ type Config struct {
 	SystemPromptOverride string   `json:"system_prompt_override,omitempty"`
 }
 
+// Or returns c with every field c does not set taken from d: the request's own
+// fields win over defaults sent beside them (a chat request's workflow_config).
+func (c Config) Or(d Config) Config {
+	str := func(a, b string) string {
+		if a == "" {
+			return b
+		}
+		return a
+	}
+	num := func(a, b int) int {
+		if a == 0 {
+			return b
+		}
+		return a
+	}
+	c.Provider, c.Model = str(c.Provider, d.Provider), str(c.Model, d.Model)
+	c.SystemPromptOverride = str(c.SystemPromptOverride, d.SystemPromptOverride)
+	c.MaxTokens, c.MemoryWindow, c.MaxToolCalls = num(c.MaxTokens, d.MaxTokens), num(c.MemoryWindow, d.MemoryWindow),
+		num(c.MaxToolCalls, d.MaxToolCalls)
+	if c.Temperature == nil {
+		c.Temperature = d.Temperature
+	}
+	for _, f := range []struct{ a, b **bool }{{&c.EnableTools, &d.EnableTools}, {&c.EnableRetrieval, &d.EnableRetrieval},
+		{&c.EnableMemory, &d.EnableMemory}} {
+		if *f.a == nil {
+			*f.a = *f.b
+		}
+	}
+	if c.AllowedTools == nil {
+		c.AllowedTools = d.AllowedTools
+	}
+	if c.DocumentIDs == nil {
+		c.DocumentIDs = d.DocumentIDs
+	}
+	return c
+}
+
 // Input is what the user sent.
 type Input struct {
 	Message        string

@@ -3,6 +3,7 @@ package workflow
 import (
 	_ "embed"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -45,6 +46,13 @@ type Template struct {
 	Public       bool         `json:"public,omitempty"`
 	Capabilities Capabilities `json:"capabilities"`
 	Params       Params       `json:"params"`
+
+	// The predecessor's template fields, kept and returned for its clients; a run
+	// reads none of them. ExtraParams are default_params keys no Params field takes.
+	Tags           []string       `json:"tags,omitempty"`
+	BaseTemplateID string         `json:"base_template_id,omitempty"`
+	DefinitionID   string         `json:"workflow_definition_id,omitempty"`
+	ExtraParams    map[string]any `json:"extra_params,omitempty"`
 }
 
 // Built-in templates live for the whole process and serve every user of a warm
@@ -107,6 +115,8 @@ func Builtin(name string) (*Template, bool) {
 func (t *Template) Clone() *Template {
 	c := *t
 	c.Params = t.Params.clone()
+	c.Tags = slices.Clone(t.Tags)
+	c.ExtraParams = maps.Clone(t.ExtraParams) // values are decoded JSON, never changed in place
 	return &c
 }
 
