@@ -10,7 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
+
+// MaxNameLen bounds template and definition names, in characters (the
+// predecessor's contract allows 255).
+const MaxNameLen = 255
 
 // Capabilities switch the optional parts of a generated chat graph.
 type Capabilities struct {
@@ -297,10 +302,11 @@ func CompileTemplate(t *Template, opts Options) (*Graph, error) {
 
 func compileTemplate(t *Template, opts Options) (*Graph, []Problem) {
 	var ps []Problem
-	if t.Name == "" {
+	if strings.TrimSpace(t.Name) == "" {
 		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name", Message: "name is required"})
-	} else if len(t.Name) > 100 {
-		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name", Message: "name must be at most 100 characters"})
+	} else if utf8.RuneCountInString(t.Name) > MaxNameLen {
+		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name",
+			Message: "name must be at most " + strconv.Itoa(MaxNameLen) + " characters"})
 	}
 	g, gps := compile(t.Definition(), opts)
 	for _, p := range gps {

@@ -3,30 +3,12 @@ package resources
 import (
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
-
-// NodeTypes lists every node kind (type, aliases, description, config defaults and
-// fields) and documents the condition language that edges, conditional and loop
-// nodes use: its variables, its allowlist of functions and its budgets.
-func NodeTypes() http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
-		httpapi.WriteJSON(w, r, http.StatusOK, nodeTypes{Items: workflow.Kinds(), Conditions: workflow.Conditions()})
-		return nil
-	})
-}
-
-// nodeTypes is the catalogue's body: the kinds as a list, plus the condition language.
-type nodeTypes struct {
-	Items      []*workflow.KindSpec       `json:"items"`
-	Conditions workflow.ConditionLanguage `json:"conditions"`
-}
 
 // DefaultStepLimit is the executor's default step limit (supersteps per run),
 // repeated here because this package must not import the executor; a main that
@@ -106,14 +88,36 @@ func setIfZero[T int | int64](p *T, v T) {
 }
 
 // ServiceDefaults answers GET /workflows/defaults with d (zero fields filled).
+// ?node_type (a kind or an alias; the predecessor's parameter) adds node_type and
+// config, that kind's config defaults; a name no kind has is a 422 naming
+// node_type.
 func ServiceDefaults(d Defaults) http.Handler {
 	d = d.filled()
+	type forKind struct {
+		Defaults
+		NodeType string          `json:"node_type"`
+		Config   workflow.Config `json:"config"`
+	}
 	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {
-		if err := onlyQuery(r); err != nil {
+		if err := onlyQuery(r, "node_type"); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, d)
-		return nil
+		if !r.URL.Query().Has("node_type") {
+			httpapi.WriteJSON(w, r, http.StatusOK, d)
+			return nil
+		}
+		name := r.URL.Query().Get("node_type")
+		kind, ok := workflow.ParseKind(name)
+		if !ok {
+			return httpapi.FieldErr(httpapi.CodeInvalidInput, "node_type", "no node type is named "+strconv.Quote(name))
+		}
+		for _, s := range workflow.Kinds() {
+			if s.Kind == kind {
+				httpapi.WriteJSON(w, r, http.StatusOK, forKind{Defaults: d, NodeType: name, Config: s.Defaults})
+				return nil
+			}
+		}
+		return &httpapi.Error{Code: httpapi.CodeInternal, Message: "kind " + string(kind) + " has no spec"}
 	})
 }
 

@@ -14,11 +14,17 @@
 // DELETE of one is a 409 conflict whose errors[0].code is builtin_template (the
 // request is well-formed and authorised; it conflicts with the template being part
 // of the service).
+//
+// The workflow routes answer as the predecessor's contract says (its paths, fields
+// and success statuses; chatter's extra data beside them): see definitions.go,
+// templates.go, templates_shape.go, catalog_nodetypes.go and lists.go for what each
+// old field means here and which ones are accepted but not applied.
 package resources
 
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
@@ -43,9 +49,11 @@ const (
 	PathTemplateUpdate         = "PUT /api/v1/workflows/templates/{id}"
 	PathTemplateDelete         = "DELETE /api/v1/workflows/templates/{id}"
 	PathTemplateExport         = "GET /api/v1/workflows/templates/{id}/export"
+	PathTemplateLoad           = "GET /api/v1/workflows/templates/{id}/load"
 	PathTemplateImport         = "POST /api/v1/workflows/templates/import"
 	PathTemplateValidate       = "POST /api/v1/workflows/templates/validate"
 	PathNodeTypes              = "GET /api/v1/workflows/node-types"
+	PathNodeTypesModern        = "GET /api/v1/workflows/node-types/modern"
 	PathDefaults               = "GET /api/v1/workflows/defaults"
 	PathExecutions             = "GET /api/v1/executions"
 	PathExecution              = "GET /api/v1/executions/{id}"
@@ -109,6 +117,8 @@ type Deps struct {
 	Defaults Defaults
 	// NewID makes ids for new definitions and templates; default a new ULID.
 	NewID func() string
+	// Now is the clock of exported_at; default time.Now.
+	Now func() time.Time
 }
 
 // Mounter is what Register needs of a router (*httpapi.Router).
@@ -145,8 +155,10 @@ func Routes(d Deps) []Route {
 		{PathTemplate, GetTemplate(s)},
 		{PathTemplateUpdate, UpdateTemplate(s, v)},
 		{PathTemplateDelete, DeleteTemplate(s)},
-		{PathTemplateExport, ExportTemplate(s)},
+		{PathTemplateExport, ExportTemplate(s, d.Now)},
+		{PathTemplateLoad, GetTemplate(s)},
 		{PathNodeTypes, NodeTypes()},
+		{PathNodeTypesModern, ModernNodeTypesHandler()},
 		{PathDefaults, ServiceDefaults(d.Defaults)},
 		{PathExecutions, ListExecutions(s)},
 		{PathExecution, GetExecution(s)},
@@ -170,6 +182,9 @@ func Register(rt Mounter, d Deps) {
 func (d Deps) withDefaults() Deps {
 	if d.NewID == nil {
 		d.NewID = newULID
+	}
+	if d.Now == nil {
+		d.Now = time.Now
 	}
 	if d.Validation.toolExists == nil {
 		d.Validation = NewValidation(nil)
