@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -128,6 +129,11 @@ func (e *ExecuteRequest) request(kind routeKind, id, userID string, mode executo
 	msg, meta, err := e.message()
 	if err != nil {
 		return executor.Request{}, err
+	}
+	if strings.TrimSpace(msg) == "" {
+		// The predecessor's bodies carry the message as input_data.message and may
+		// omit it; a run needs one.
+		return executor.Request{}, invalid("/input_data/message", "the message is required: input_data.message (or message)")
 	}
 	if err := e.onlyFor(kind); err != nil {
 		return executor.Request{}, err
