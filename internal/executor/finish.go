@@ -99,7 +99,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	res.Record = exec
 	switch {
 	case err == nil:
-		res.Conversation = r.conversationAfter(wctx, am, st.usage.Total(), cost.USD, now)
+		res.Conversation = r.conversationAfter(am, st.usage.Total(), cost.USD, now)
 	case errors.Is(err, store.ErrNotFound):
 		// The conversation was deleted while the turn ran (it existed at the start).
 		if runErr == nil {
@@ -141,31 +141,21 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	return res, runErr
 }
 
-// conversationAfter reads the conversation the turn just finished, so the answer
-// carries its aggregates as stored (a concurrent turn may have landed beside this
-// one). The turn is stored whether or not this read succeeds, so on a failed read
-// the answer carries the conversation as this run knew it, plus this turn.
-func (r *run) conversationAfter(ctx context.Context, am *store.Message, tokens int, cost float64,
-	now time.Time) *store.Conversation {
-	c, _, err := r.x.o.Store.LoadConversation(ctx, r.userID, r.convID, 0)
-	if err == nil {
-		return c
-	}
-	r.x.o.Logger.Warn("reading the conversation after its turn", "execution_id", r.id, "err", err)
-	snap := store.Conversation{ID: r.convID, UserID: r.userID, Title: title(r.req.Input.Message), CreatedAt: r.started}
-	if r.conv != nil {
-		snap = *r.conv
-	}
-	snap.MessageCount++ // the user message
-	snap.LastMessageAt = r.userMsg.CreatedAt
+// conversationAfter is the conversation as this turn left it, without another
+// read (the hot path stays at its four store calls): as the run loaded or created
+// it, with this turn's messages and totals. message_count is the store's own count
+// when it wrote the turn's last message (that message's sequence number); tokens
+// and cost another turn added meanwhile are not in it.
+func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now time.Time) *store.Conversation {
+	c := *r.conv
+	c.MessageCount, c.LastMessageAt = r.userMsg.Seq, r.userMsg.CreatedAt
 	if am != nil {
-		snap.MessageCount++
-		snap.LastMessageAt = am.CreatedAt
+		c.MessageCount, c.LastMessageAt = am.Seq, am.CreatedAt
 	}
-	snap.TotalTokens += tokens
-	snap.TotalCost += cost
-	snap.UpdatedAt = now
-	return &snap
+	c.TotalTokens += tokens
+	c.TotalCost += cost
+	c.UpdatedAt = now
+	return &c
 }
 
 // errEnded stops the update of an execution the record subscriber already ended.

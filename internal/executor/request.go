@@ -15,9 +15,15 @@
 // Template params sent with a run apply to that run's copy of the template; an
 // invalid one is an invalid_input PreparationError whose problems point at
 // /params/<field>, and nothing is stored.
+//
+// A user's settings (Store.GetSettings) are their own defaults: a run that sends no
+// memory_window gets their base window, none gets more than their max window, and
+// a run that sends no max_tool_calls gets their max total calls (see
+// Config.applySettings). They are read once per run, in prepare.
 package executor
 
 import (
+	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -102,6 +108,24 @@ func (c Config) Or(d Config) Config {
 		c.DocumentIDs = d.DocumentIDs
 	}
 	return c
+}
+
+// applySettings fills in the user's own defaults (store.Settings, set through the
+// predecessor's configure routes): base_window_size is the memory_window of a run
+// that sends none and max_window_size caps any; max_total_calls is the
+// max_tool_calls of a run that sends none. The other settings are kept, not used.
+func (c *Config) applySettings(s *store.Settings) {
+	if m := s.Memory; m != nil {
+		if c.MemoryWindow == 0 {
+			c.MemoryWindow = m.BaseWindowSize
+		}
+		if m.MaxWindowSize > 0 && c.MemoryWindow > m.MaxWindowSize {
+			c.MemoryWindow = m.MaxWindowSize
+		}
+	}
+	if t := s.Tools; t != nil && c.MaxToolCalls == 0 {
+		c.MaxToolCalls = t.MaxTotalCalls
+	}
 }
 
 // Input is what the user sent.

@@ -94,8 +94,7 @@ type Conversation struct {
 	UpdatedAt               time.Time      `json:"updated_at"`
 	LastMessageAt           *time.Time     `json:"last_message_at"`
 
-	// chatter's: the optimistic-concurrency version and the running summary.
-	Version int64  `json:"version"`
+	// chatter's: the conversation's running summary.
 	Summary string `json:"summary,omitempty"`
 }
 
@@ -106,7 +105,7 @@ func NewConversation(c *store.Conversation) Conversation {
 	out := Conversation{ID: c.ID, Title: c.Title, UserID: c.UserID, Status: ConversationActive,
 		MessageCount: c.MessageCount, TotalTokens: c.TotalTokens, TotalCost: c.TotalCost,
 		ContextWindow: workflow.DefaultMemoryWindow, MemoryEnabled: true, RetrievalLimit: workflow.DefaultTopK,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version, Summary: c.Summary}
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Summary: c.Summary}
 	if !c.LastMessageAt.IsZero() {
 		t := c.LastMessageAt
 		out.LastMessageAt = &t

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -105,8 +106,8 @@ type ToolsConfig struct {
 }
 
 func (c *ToolsConfig) check(_ string, add func(string, string)) {
-	if c.MaxToolCalls < 1 || c.MaxToolCalls > 50 {
-		add("max_tool_calls", "must be between 1 and 50")
+	if c.MaxToolCalls < 1 || c.MaxToolCalls > MaxToolCalls {
+		add("max_tool_calls", "must be between 1 and "+strconv.Itoa(MaxToolCalls))
 	}
 	if c.TimeoutMS < 1 || c.TimeoutMS > 300000 {
 		add("timeout_ms", "must be between 1 and 300000")
@@ -121,8 +122,8 @@ type MemoryConfig struct {
 }
 
 func (c *MemoryConfig) check(_ string, add func(string, string)) {
-	if c.Window < 0 || c.Window > 200 {
-		add("window", "must be between 0 and 200")
+	if c.Window < 0 || c.Window > MaxMemoryWindow {
+		add("window", "must be between 0 and "+strconv.Itoa(MaxMemoryWindow))
 	}
 }
 

@@ -109,7 +109,7 @@ func (e *env) oldTemplateID(t *testing.T, user string, body obj) string {
 // sends it.
 func oldChat(msg string) obj {
 	return obj{"message": msg, "conversation_id": nil, "profile_id": "prof-1",
-		"workflow_config": obj{"temperature": 0.1, "max_tool_calls": 2, "memory_window": 6, "layout": "wide"},
+		"workflow_config":        obj{"temperature": 0.1, "max_tool_calls": 2, "memory_window": 6, "layout": "wide"},
 		"workflow_definition_id": nil, "workflow_template_name": nil, "enable_retrieval": false, "enable_tools": true,
 		"enable_memory": true, "enable_web_search": false, "provider": "devllm", "model": nil, "temperature": 0.5,
 		"max_tokens": 512, "context_limit": 4000, "document_ids": nil, "prompt_id": "p-7",
@@ -485,6 +485,64 @@ var workflowCases = []contractCase{
 			t.Fatalf("node_type: %v", d)
 		}
 		e.do(t, "GET", "alice", "/api/v1/workflows/defaults?node_type=warp", "").wantField(t, 422, "node_type")
+	}},
+	{"POST /api/v1/workflows/memory/configure", func(t *testing.T, e *env) {
+		c := e.old(t, "POST", "alice", "/api/v1/workflows/memory/configure", nil).want(t, 200)
+		if c["status"] != "success" || c["config"].(obj)["base_window_size"] != 10.0 || c["config"].(obj)["user_id"] != "alice" {
+			t.Fatalf("defaults: %v", c)
+		}
+		q := "?adaptive_mode=false&base_window_size=2&max_window_size=3&summary_strategy=recent"
+		c = e.old(t, "POST", "alice", "/api/v1/workflows/memory/configure"+q, nil).want(t, 200)
+		if cfg := c["config"].(obj); cfg["adaptive_mode"] != false || cfg["base_window_size"] != 2.0 || cfg["summary_strategy"] != "recent" {
+			t.Fatalf("full: %v", c)
+		}
+		// A parameter not sent keeps what was stored.
+		c = e.old(t, "POST", "alice", "/api/v1/workflows/memory/configure?max_window_size=4", nil).want(t, 200)
+		if cfg := c["config"].(obj); cfg["base_window_size"] != 2.0 || cfg["max_window_size"] != 4.0 {
+			t.Fatalf("partial: %v", c)
+		}
+		// Alice's runs now load her base window; bob's do not.
+		first := e.chat(t, "alice", `{"message":"one"}`)
+		for _, m := range []string{"two", "three"} {
+			e.chat(t, "alice", `{"message":"`+m+`","conversation_id":"`+first.ConversationID+`"}`)
+		}
+		res := e.chat(t, "alice", `{"message":"four","conversation_id":"`+first.ConversationID+`"}`)
+		x, err := e.st.GetExecution(t.Context(), "alice", res.ExecutionID)
+		if err != nil || !strings.Contains(fmt.Sprint(x.Log), "2 history message(s)") {
+			t.Errorf("alice's run did not load her base window: %+v %v", x.Log, err)
+		}
+		if b := e.old(t, "POST", "bob", "/api/v1/workflows/memory/configure", nil).want(t, 200); b["config"].(obj)["base_window_size"] != 10.0 {
+			t.Fatalf("bob gets alice's settings: %v", b)
+		}
+		e.do(t, "POST", "alice", "/api/v1/workflows/memory/configure?base_window_size=5&max_window_size=4", "").wantField(t, 422, "max_window_size")
+		e.do(t, "POST", "alice", "/api/v1/workflows/memory/configure?base_window_size=0", "").wantField(t, 422, "base_window_size")
+	}},
+	{"POST /api/v1/workflows/tools/configure", func(t *testing.T, e *env) {
+		c := e.old(t, "POST", "alice", "/api/v1/workflows/tools/configure", nil).want(t, 200)
+		if c["config"].(obj)["max_total_calls"] != 10.0 || len(c["valid_strategies"].([]any)) != 3 {
+			t.Fatalf("defaults: %v", c)
+		}
+		q := "?max_total_calls=1&max_consecutive_calls=1&recursion_strategy=strict&enable_recursion_detection=false"
+		c = e.old(t, "POST", "alice", "/api/v1/workflows/tools/configure"+q, nil).want(t, 200)
+		if cfg := c["config"].(obj); cfg["max_total_calls"] != 1.0 || cfg["recursion_strategy"] != "strict" || cfg["enable_recursion_detection"] != false {
+			t.Fatalf("full: %v", c)
+		}
+		// Alice's runs make at most one tool call now; bob's are not bounded by her setting.
+		body := `{"message":"/tool calculator {\"expression\":\"1+1\"} ; /tool calculator {\"expression\":\"2+2\"}","enable_tools":true}`
+		for user, want := range map[string]int{"alice": 1, "bob": 2} {
+			res := e.chat(t, user, body)
+			ran := 0
+			for _, tc := range res.ToolCalls {
+				if tc.Skipped == "" {
+					ran++
+				}
+			}
+			if ran != want {
+				t.Errorf("%s: %d tool calls ran, want %d", user, ran, want)
+			}
+		}
+		e.do(t, "POST", "alice", "/api/v1/workflows/tools/configure?recursion_strategy=wild", "").wantField(t, 422, "recursion_strategy")
+		e.do(t, "POST", "alice", "/api/v1/workflows/tools/configure?max_total_calls=51", "").wantField(t, 422, "max_total_calls")
 	}},
 	{"POST /api/v1/workflows/execute/chat", func(t *testing.T, e *env) {
 		c := e.old(t, "POST", "alice", "/api/v1/workflows/execute/chat", obj{"message": "hello"}).want(t, 200)

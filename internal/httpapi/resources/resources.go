@@ -55,6 +55,8 @@ const (
 	PathNodeTypes              = "GET /api/v1/workflows/node-types"
 	PathNodeTypesModern        = "GET /api/v1/workflows/node-types/modern"
 	PathDefaults               = "GET /api/v1/workflows/defaults"
+	PathMemoryConfigure        = "POST /api/v1/workflows/memory/configure"
+	PathToolsConfigure         = "POST /api/v1/workflows/tools/configure"
 	PathExecutions             = "GET /api/v1/executions"
 	PathExecution              = "GET /api/v1/executions/{id}"
 	PathExecutionEvents        = "GET /api/v1/executions/{id}/events"
@@ -106,6 +108,7 @@ type Store interface {
 	Templates
 	Executions
 	Conversations
+	Settings
 }
 
 // Deps is what Register hands the handlers.
@@ -160,6 +163,8 @@ func Routes(d Deps) []Route {
 		{PathNodeTypes, NodeTypes()},
 		{PathNodeTypesModern, ModernNodeTypesHandler()},
 		{PathDefaults, ServiceDefaults(d.Defaults)},
+		{PathMemoryConfigure, ConfigureMemory(s, d.Now)},
+		{PathToolsConfigure, ConfigureTools(s, d.Now)},
 		{PathExecutions, ListExecutions(s)},
 		{PathExecution, GetExecution(s)},
 		{PathExecutionEvents, ExecutionEvents(s)},

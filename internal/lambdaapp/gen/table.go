@@ -87,6 +87,8 @@ var functions = []function{
 	{"node-types", kindStateless, resources.PathNodeTypes, "resources.PathNodeTypes", ""},
 	{"node-types-modern", kindStateless, resources.PathNodeTypesModern, "resources.PathNodeTypesModern", ""},
 	{"defaults", kindStateless, resources.PathDefaults, "resources.PathDefaults", ""},
+	{"memory-configure", kindWrite, resources.PathMemoryConfigure, "resources.PathMemoryConfigure", ""},
+	{"tools-configure", kindWrite, resources.PathToolsConfigure, "resources.PathToolsConfigure", ""},
 	{"openapi", kindStateless, resources.PathOpenAPI, "resources.PathOpenAPI", ""},
 
 	{"executions-list", kindRead, resources.PathExecutions, "resources.PathExecutions", ""},
