@@ -41,7 +41,7 @@ func DecodeValue(b []byte, v any, at string) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		e := decodeError(err).(*Error)
+		e := decodeError(err)
 		for i := range e.Errors {
 			f := e.Errors[i].Field
 			if f != "" && f[0] != '/' {
@@ -54,7 +54,7 @@ func DecodeValue(b []byte, v any, at string) error {
 	return nil
 }
 
-func decodeError(err error) error {
+func decodeError(err error) *Error {
 	var mb *http.MaxBytesError
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError

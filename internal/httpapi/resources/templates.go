@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,7 +61,8 @@ func templateProblems(t *workflow.Template, v Validation, prefix string) []workf
 
 // renamed puts a field error of a template's own fields under its pointer.
 func renamed(err error, prefix string) error {
-	if e, ok := err.(*httpapi.Error); ok && prefix != "" {
+	var e *httpapi.Error
+	if errors.As(err, &e) && prefix != "" {
 		for i := range e.Errors {
 			e.Errors[i].Field = prefix + "/" + strings.TrimPrefix(e.Errors[i].Field, "/")
 		}
@@ -101,8 +103,7 @@ func ListTemplates(s Templates) http.Handler {
 		var win listWindow[*workflow.Template]
 		if own.Limit > 0 {
 			win, err = window(r.Context(), list, own)
-		} else {
-			win.Next = "" // the page is full of built-ins; offset continues past them
+		} else { // the page is all built-ins: no cursor points before the first own template; ?offset continues
 			win.Total, err = count(r.Context(), list)
 		}
 		if err != nil {
