@@ -143,11 +143,14 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 
 // conversationAfter is the conversation as this turn left it, without another
 // read (the hot path stays at its four store calls): as the run loaded or created
-// it, with this turn's messages and totals. message_count is the store's own count
-// when it wrote the turn's last message (that message's sequence number); tokens
-// and cost another turn added meanwhile are not in it.
+// it, with this turn's messages and totals, and its version after the turn's two
+// writes (a store bumps it when it stores the user message and again with the
+// reply). message_count is the store's own count when it wrote the turn's last
+// message (that message's sequence number); tokens and cost another turn added
+// meanwhile are not in it.
 func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now time.Time) *store.Conversation {
 	c := *r.conv
+	c.Version += 2
 	c.MessageCount, c.LastMessageAt = r.userMsg.Seq, r.userMsg.CreatedAt
 	if am != nil {
 		c.MessageCount, c.LastMessageAt = am.Seq, am.CreatedAt

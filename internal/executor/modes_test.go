@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -158,10 +159,22 @@ func TestResult_ConversionsMarshalDocumentedFields(t *testing.T) {
 		conv["user_id"] != userA || conv["status"] != "active" || conv["title"] != "hi" {
 		t.Errorf("ChatResponse.conversation = %v", conv)
 	}
+	// It is the conversation as stored, without another read.
+	next := template("general_chat", "again")
+	next.Input.ConversationID = res.ConversationID
+	again := h.mustRun(t, next, nil)
+	stored, err := h.store.GetConversation(context.Background(), userA, res.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.ChatResponse().Conversation; got.Version != stored.Version || got.MessageCount != stored.MessageCount ||
+		got.TotalTokens != stored.TotalTokens || !got.LastMessageAt.Equal(stored.LastMessageAt) || got.Title != stored.Title {
+		t.Errorf("conversation after the second turn = %+v, stored %+v", got, stored)
+	}
 
 	wer := decode(t, res.WorkflowExecutionResponse(false))
 	// The predecessor's WorkflowExecutionResponse names, beside chatter's.
-	if wer["id"] != res.ExecutionID || wer["definition_id"] != "general_chat" || wer["owner_id"] != userA ||
+	if wer["id"] != res.ExecutionID || wer["definition_id"] != "" || wer["owner_id"] != userA ||
 		wer["tokens_used"] != total || wer["execution_time_ms"] == nil || wer["debug_info"] != nil {
 		t.Errorf("WorkflowExecutionResponse old fields = %v", wer)
 	}

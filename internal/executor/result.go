@@ -47,16 +47,8 @@ func (r *Result) DurationMS() float64 { return ms(r.FinishedAt.Sub(r.StartedAt))
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// UsageBody is token usage as clients see it.
-type UsageBody struct {
-	InputTokens      int     `json:"input_tokens"`
-	OutputTokens     int     `json:"output_tokens"`
-	TotalTokens      int     `json:"total_tokens"`
-	CacheReadTokens  int     `json:"cache_read_tokens,omitempty"`
-	CacheWriteTokens int     `json:"cache_write_tokens,omitempty"`
-	Cost             float64 `json:"cost"`
-	CostKnown        bool    `json:"cost_known"`
-}
+// UsageBody is token usage as clients see it (wire.Usage, the one shape).
+type UsageBody = wire.Usage
 
 func (r *Result) usageBody() *UsageBody {
 	return &UsageBody{
@@ -105,73 +97,59 @@ func (r *Result) ChatResponse() *ChatResponse {
 		ToolCalls: nonNil(r.ToolCalls), Sources: nonNil(r.Sources), ResponseTimeMS: r.DurationMS(), Error: r.Error,
 	}
 	if r.AssistantMessage != nil {
-		m := wire.NewMessage(r.AssistantMessage)
+		m := wire.FromMessage(r.AssistantMessage)
 		out.Message = &m
 	}
 	if r.Conversation != nil {
-		c := wire.NewConversation(r.Conversation)
+		c := wire.FromConversation(r.Conversation)
 		out.Conversation = &c
 	}
 	return out
 }
 
-// RunBody is chatter's account of a run that both execution views carry: its
-// execution and conversation, what ran, what it produced, usage, steps, wall time
-// and error.
-type RunBody struct {
-	ExecutionID    string          `json:"execution_id"`
-	ConversationID string          `json:"conversation_id"`
-	Source         store.SourceRef `json:"source"`
-	Output         ExecutionOutput `json:"output"`
-	Usage          *UsageBody      `json:"usage"`
-	Steps          int             `json:"steps"`
-	DurationMS     float64         `json:"duration_ms"`
-	Error          *ErrorBody      `json:"error,omitempty"`
-}
-
 // WorkflowExecutionResponse is the answer of a definition or template execution:
-// the predecessor's WorkflowExecutionResponse (id, definition_id, owner_id, status,
-// times, output_data, error_message, tokens_used, cost, execution_log, debug_info)
-// with chatter's RunBody beside it. output_data is the run's full output (the same
-// object as output).
+// the execution as every execution route shows it (wire.Execution: the
+// predecessor's WorkflowExecutionResponse with chatter's additions), with the
+// run's full output as output_data — and as output, chatter's earlier name of the
+// same object — its node log as execution_log, the input_data it was sent, and
+// debug_info when the request asked for debug_mode.
 type WorkflowExecutionResponse struct {
-	wire.WorkflowExecution
-	RunBody
+	wire.Execution
+	Output *ExecutionOutput `json:"output"`
 }
 
-// ExecutionOutput is what a workflow execution produced.
-type ExecutionOutput struct {
-	Response  string                 `json:"response"`
-	MessageID string                 `json:"message_id,omitempty"`
-	ToolCalls []store.ToolCallRecord `json:"tool_calls"`
-	Sources   []retrieval.Passage    `json:"sources"`
-	Variables map[string]any         `json:"variables"`
-	Errors    []string               `json:"errors,omitempty"`
-}
+// ExecutionOutput is what a workflow execution produced (wire.Output).
+type ExecutionOutput = wire.Output
 
-func (r *Result) runBody() RunBody {
+func (r *Result) output() *ExecutionOutput {
 	vars := r.Variables
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	return RunBody{ExecutionID: r.ExecutionID, ConversationID: r.ConversationID, Source: r.Source,
-		Output: ExecutionOutput{Response: r.Response, MessageID: r.AssistantMessageID, ToolCalls: nonNil(r.ToolCalls),
-			Sources: nonNil(r.Sources), Variables: vars, Errors: r.Errors},
-		Usage: r.usageBody(), Steps: r.Steps, DurationMS: r.DurationMS(), Error: r.Error}
+	return &ExecutionOutput{Response: r.Response, MessageID: r.AssistantMessageID, ToolCalls: nonNil(r.ToolCalls),
+		Sources: nonNil(r.Sources), Variables: vars, Errors: r.Errors}
 }
+
+// MetadataInputData is the metadata key under which a run keeps the input_data its
+// request sent (without its message, which the conversation holds).
+const MetadataInputData = "input_data"
 
 // WorkflowExecutionResponse converts the result to the workflow execution answer;
 // debug (the request's debug_mode) adds debug_info: mode, provider, model, steps,
 // variables and the node errors the run continued past.
 func (r *Result) WorkflowExecutionResponse(debug bool) *WorkflowExecutionResponse {
-	body := r.runBody()
-	w := wire.NewWorkflowExecution(r.record())
-	w.OutputData = body.Output
+	rec := r.record()
+	w := wire.FromExecution(rec)
+	out := r.output()
+	w.OutputData, w.ExecutionLog = out, nonNil(rec.Log)
+	if in, ok := rec.Metadata[MetadataInputData].(map[string]any); ok {
+		w.InputData = in
+	}
 	if debug {
 		w.DebugInfo = map[string]any{"mode": r.Mode, "provider": r.Provider, "model": r.Model, "steps": r.Steps,
-			"variables": body.Output.Variables, "errors": nonNil(r.Errors)}
+			"variables": out.Variables, "errors": nonNil(r.Errors)}
 	}
-	return &WorkflowExecutionResponse{WorkflowExecution: w, RunBody: body}
+	return &WorkflowExecutionResponse{Execution: w, Output: out}
 }
 
 // InlineExecutionResponse is the answer of an inline graph's execution: a
@@ -224,22 +202,31 @@ func (r *Result) record() *store.Execution {
 }
 
 // DetailedResponse is a run with its node-by-node log: chatter's detailed
-// execution view (GET /api/v1/executions/{id} has its shape).
+// execution view.
 type DetailedResponse struct {
-	RunBody
-	Status      string          `json:"status"`
-	StartedAt   time.Time       `json:"started_at"`
-	CompletedAt time.Time       `json:"completed_at"`
-	Mode        Mode            `json:"mode"`
-	Provider    string          `json:"provider,omitempty"`
-	Model       string          `json:"model,omitempty"`
-	Log         []store.NodeRun `json:"log"`
+	ExecutionID    string           `json:"execution_id"`
+	Status         string           `json:"status"`
+	ConversationID string           `json:"conversation_id"`
+	Source         store.SourceRef  `json:"source"`
+	Output         *ExecutionOutput `json:"output"`
+	Usage          *UsageBody       `json:"usage"`
+	Steps          int              `json:"steps"`
+	StartedAt      time.Time        `json:"started_at"`
+	CompletedAt    time.Time        `json:"completed_at"`
+	DurationMS     float64          `json:"duration_ms"`
+	Error          *ErrorBody       `json:"error,omitempty"`
+	Mode           Mode             `json:"mode"`
+	Provider       string           `json:"provider,omitempty"`
+	Model          string           `json:"model,omitempty"`
+	Log            []store.NodeRun  `json:"log"`
 }
 
 // DetailedResponse converts the result to the detailed execution view.
 func (r *Result) DetailedResponse() *DetailedResponse {
-	return &DetailedResponse{RunBody: r.runBody(), Status: r.Status, StartedAt: r.StartedAt, CompletedAt: r.FinishedAt,
-		Mode: r.Mode, Provider: r.Provider, Model: r.Model, Log: nonNil(r.Log)}
+	return &DetailedResponse{ExecutionID: r.ExecutionID, Status: r.Status, ConversationID: r.ConversationID,
+		Source: r.Source, Output: r.output(), Usage: r.usageBody(), Steps: r.Steps, StartedAt: r.StartedAt,
+		CompletedAt: r.FinishedAt, DurationMS: r.DurationMS(), Error: r.Error, Mode: r.Mode, Provider: r.Provider,
+		Model: r.Model, Log: nonNil(r.Log)}
 }
 
 func nonNil[T any](s []T) []T {

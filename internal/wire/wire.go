@@ -1,76 +1,46 @@
-// Package wire holds the predecessor's response shapes that more than one package
-// answers with — a message, a conversation, a workflow execution — each built from
-// the stored record by one function, so the executor's live answer (ChatResponse,
-// WorkflowExecutionResponse) and the stored reads agree field for field. Field names,
-// types and nullability are the old contract's (predecessor-openapi.json); chatter's
-// extra data rides along as additional properties where it does not collide.
+// Package wire holds the answer shapes of the predecessor's contract that chatter
+// builds from stored records — conversations, messages and execution records —
+// with one conversion each, so every route that shows one (the old paths, chatter's
+// own routes, a chat answer's message and conversation objects, an execution
+// route's answer) shows it alike. chatter's richer data rides along as extra
+// properties where it does not collide with an old field; where it would, the old
+// shape wins.
 //
-// Values chatter does not keep per conversation (status, context window, retrieval
-// limit, ...) are the service defaults a run of that conversation gets, never
-// invented per record; nullable fields chatter has no value for are null.
+// Choices where the old contract is silent:
+//   - A conversation's context_window, memory_enabled, memory_strategy,
+//     retrieval_limit and retrieval_score_threshold are chatter's defaults (memory
+//     window 20, memory on, no strategy, top_k 4, no score threshold): a run takes
+//     its configuration from its request, not from the conversation.
+//   - last_message_at is null while a conversation has no message.
+//   - A message's token counts, cost, model, provider and response time are set on
+//     assistant messages and null on the others; cost is null when unknown
+//     (cost_known false); finish_reason is null (chatter keeps the message's status,
+//     complete or incomplete, instead).
+//   - An execution's definition_id is the definition it ran, "" for a template,
+//     dynamic or inline run (source says what ran); output_data is chatter's output
+//     object (response, message_id, tool_calls, sources, variables).
 package wire
 
 import (
 	"math"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/retrieval"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-// ConversationActive is the only conversation status chatter has: a deleted
-// conversation is gone, and chatter does not archive.
+// ConversationActive is a conversation's status: chatter has no other (a deleted
+// conversation is gone).
 const ConversationActive = "active"
-
-// Message is the predecessor's MessageResponse: one stored message.
-type Message struct {
-	Role             string    `json:"role"`
-	Content          string    `json:"content"`
-	ID               string    `json:"id"`
-	ConversationID   string    `json:"conversation_id"`
-	SequenceNumber   int       `json:"sequence_number"`
-	PromptTokens     *int      `json:"prompt_tokens"`
-	CompletionTokens *int      `json:"completion_tokens"`
-	TotalTokens      *int      `json:"total_tokens"`
-	ModelUsed        *string   `json:"model_used"`
-	ProviderUsed     *string   `json:"provider_used"`
-	ResponseTimeMS   *int64    `json:"response_time_ms"`
-	Cost             *float64  `json:"cost"`
-	FinishReason     *string   `json:"finish_reason"`
-	Rating           *float64  `json:"rating"`
-	RatingCount      int       `json:"rating_count"`
-	CreatedAt        time.Time `json:"created_at"`
-
-	// chatter's: complete or incomplete (a failed or cancelled run's partial reply),
-	// the run that wrote it, its tool calls and whether its cost is known.
-	Status      string                 `json:"status"`
-	ExecutionID string                 `json:"execution_id,omitempty"`
-	ToolCalls   []store.ToolCallRecord `json:"tool_calls,omitempty"`
-	CostKnown   bool                   `json:"cost_known"`
-}
-
-// NewMessage converts a stored message. Token counts, model, provider, timing and
-// cost are set on the assistant's messages (the ones a model call produced) and
-// null on the others.
-func NewMessage(m *store.Message) Message {
-	out := Message{Role: string(m.Role), Content: m.Content, ID: m.ID, ConversationID: m.ConversationID,
-		SequenceNumber: m.Seq, CreatedAt: m.CreatedAt, Status: m.Status, ExecutionID: m.ExecutionID,
-		ToolCalls: m.ToolCalls, CostKnown: m.CostKnown}
-	if m.Provider != "" || m.Model != "" || m.InputTokens+m.OutputTokens > 0 {
-		in, outTok, total := m.InputTokens, m.OutputTokens, m.InputTokens+m.OutputTokens
-		out.PromptTokens, out.CompletionTokens, out.TotalTokens = &in, &outTok, &total
-		out.ModelUsed, out.ProviderUsed = nonEmpty(m.Model), nonEmpty(m.Provider)
-		rt, cost := Millis(m.ResponseTimeMS), m.Cost
-		out.ResponseTimeMS, out.Cost = &rt, &cost
-	}
-	return out
-}
 
 // Conversation is the predecessor's ConversationResponse.
 type Conversation struct {
 	ID                      string         `json:"id"`
-	Title                   string         `json:"title"`
 	UserID                  string         `json:"user_id"`
+	Title                   string         `json:"title"`
+	Description             *string        `json:"description"`
 	ProfileID               *string        `json:"profile_id"`
 	Status                  string         `json:"status"`
 	LLMProvider             *string        `json:"llm_provider"`
@@ -93,38 +63,117 @@ type Conversation struct {
 	CreatedAt               time.Time      `json:"created_at"`
 	UpdatedAt               time.Time      `json:"updated_at"`
 	LastMessageAt           *time.Time     `json:"last_message_at"`
-
-	// chatter's: the conversation's running summary.
+	// chatter's additions.
+	Version int64  `json:"version"`
 	Summary string `json:"summary,omitempty"`
 }
 
-// NewConversation converts a stored conversation. Settings chatter keeps per run,
-// not per conversation, are the defaults a run of it gets: memory on with the
-// default window, retrieval off unless a request asks, the default top_k.
-func NewConversation(c *store.Conversation) Conversation {
-	out := Conversation{ID: c.ID, Title: c.Title, UserID: c.UserID, Status: ConversationActive,
+// Message is the predecessor's MessageResponse.
+type Message struct {
+	Role             string    `json:"role"`
+	Content          string    `json:"content"`
+	ID               string    `json:"id"`
+	ConversationID   string    `json:"conversation_id"`
+	SequenceNumber   int       `json:"sequence_number"`
+	PromptTokens     *int      `json:"prompt_tokens"`
+	CompletionTokens *int      `json:"completion_tokens"`
+	TotalTokens      *int      `json:"total_tokens"`
+	ModelUsed        *string   `json:"model_used"`
+	ProviderUsed     *string   `json:"provider_used"`
+	ResponseTimeMS   *int      `json:"response_time_ms"`
+	Cost             *float64  `json:"cost"`
+	FinishReason     *string   `json:"finish_reason"`
+	Rating           *float64  `json:"rating"`
+	RatingCount      int       `json:"rating_count"`
+	CreatedAt        time.Time `json:"created_at"`
+	// chatter's additions: seq is sequence_number under chatter's name.
+	Seq         int                    `json:"seq"`
+	Status      string                 `json:"status"`
+	ExecutionID string                 `json:"execution_id,omitempty"`
+	ToolCalls   []store.ToolCallRecord `json:"tool_calls,omitempty"`
+	CostKnown   bool                   `json:"cost_known"`
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// millis rounds a duration in milliseconds to the old contract's integer.
+func millis(ms float64) int { return int(math.Round(ms)) }
+
+// FromConversation converts a stored conversation.
+func FromConversation(c *store.Conversation) Conversation {
+	out := Conversation{ID: c.ID, UserID: c.UserID, Title: c.Title, Status: ConversationActive,
 		MessageCount: c.MessageCount, TotalTokens: c.TotalTokens, TotalCost: c.TotalCost,
 		ContextWindow: workflow.DefaultMemoryWindow, MemoryEnabled: true, RetrievalLimit: workflow.DefaultTopK,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Summary: c.Summary}
-	if !c.LastMessageAt.IsZero() {
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version, Summary: c.Summary}
+	if c.MessageCount > 0 {
 		t := c.LastMessageAt
 		out.LastMessageAt = &t
 	}
 	return out
 }
 
-// WorkflowExecution is the predecessor's WorkflowExecutionResponse: the old names
-// of an execution's id, timing, output, error and totals.
-type WorkflowExecution struct {
+// FromMessage converts a stored message.
+func FromMessage(m *store.Message) Message {
+	out := Message{Role: string(m.Role), Content: m.Content, ID: m.ID, ConversationID: m.ConversationID,
+		SequenceNumber: m.Seq, CreatedAt: m.CreatedAt, Seq: m.Seq, Status: m.Status, ExecutionID: m.ExecutionID,
+		ToolCalls: m.ToolCalls, CostKnown: m.CostKnown}
+	if m.Role == llm.RoleAssistant {
+		in, outT, total := m.InputTokens, m.OutputTokens, m.InputTokens+m.OutputTokens
+		rt := millis(m.ResponseTimeMS)
+		out.PromptTokens, out.CompletionTokens, out.TotalTokens, out.ResponseTimeMS = &in, &outT, &total, &rt
+		out.ModelUsed, out.ProviderUsed = nonEmpty(m.Model), nonEmpty(m.Provider)
+		if m.CostKnown {
+			cost := m.Cost
+			out.Cost = &cost
+		}
+	}
+	return out
+}
+
+// Usage is token usage with cache tokens and whether the cost is known.
+type Usage struct {
+	InputTokens      int     `json:"input_tokens"`
+	OutputTokens     int     `json:"output_tokens"`
+	TotalTokens      int     `json:"total_tokens"`
+	CacheReadTokens  int     `json:"cache_read_tokens,omitempty"`
+	CacheWriteTokens int     `json:"cache_write_tokens,omitempty"`
+	Cost             float64 `json:"cost"`
+	CostKnown        bool    `json:"cost_known"`
+}
+
+// ErrorBody is a run's error.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	NodeID  string `json:"node_id,omitempty"`
+}
+
+// Output is what a run produced (output_data).
+type Output struct {
+	Response  string                 `json:"response"`
+	MessageID string                 `json:"message_id,omitempty"`
+	ToolCalls []store.ToolCallRecord `json:"tool_calls"`
+	Sources   []retrieval.Passage    `json:"sources"`
+	Variables map[string]any         `json:"variables"`
+	Errors    []string               `json:"errors,omitempty"`
+}
+
+// Execution is the predecessor's WorkflowExecutionResponse of an execution record.
+type Execution struct {
 	ID              string          `json:"id"`
 	DefinitionID    string          `json:"definition_id"`
 	OwnerID         string          `json:"owner_id"`
 	Status          string          `json:"status"`
+	InputData       map[string]any  `json:"input_data"`
 	StartedAt       *time.Time      `json:"started_at"`
 	CompletedAt     *time.Time      `json:"completed_at"`
-	ExecutionTimeMS *int64          `json:"execution_time_ms"`
-	InputData       map[string]any  `json:"input_data"`
-	OutputData      any             `json:"output_data"`
+	ExecutionTimeMS *int            `json:"execution_time_ms"`
+	OutputData      *Output         `json:"output_data"`
 	ErrorMessage    *string         `json:"error_message"`
 	TokensUsed      int             `json:"tokens_used"`
 	Cost            float64         `json:"cost"`
@@ -132,63 +181,55 @@ type WorkflowExecution struct {
 	DebugInfo       map[string]any  `json:"debug_info"`
 	CreatedAt       *time.Time      `json:"created_at"`
 	UpdatedAt       *time.Time      `json:"updated_at"`
+	// chatter's additions: execution_id is id, duration_ms the exact
+	// execution_time_ms; error carries the stable code.
+	ExecutionID    string          `json:"execution_id"`
+	ConversationID string          `json:"conversation_id"`
+	Source         store.SourceRef `json:"source"`
+	Usage          *Usage          `json:"usage"`
+	Steps          int             `json:"steps"`
+	ToolCalls      int             `json:"tool_calls"`
+	DurationMS     float64         `json:"duration_ms"`
+	Error          *ErrorBody      `json:"error,omitempty"`
+	Mode           string          `json:"mode"`
+	Provider       string          `json:"provider,omitempty"`
+	Model          string          `json:"model,omitempty"`
+	// Redacted: the conversation was deleted; the content is gone (see
+	// store.Redact).
+	Redacted bool `json:"redacted,omitempty"`
 }
 
-// RecordOutput is output_data of a stored execution: what the record keeps of the
-// run's output (the reply, its message, the tool calls cut to
-// store.MaxRecordedToolResult).
-type RecordOutput struct {
-	Response  string                 `json:"response"`
-	MessageID string                 `json:"message_id,omitempty"`
-	ToolCalls []store.ToolCallRecord `json:"tool_calls"`
-}
-
-// InputDataKey is the metadata key under which an execution keeps the input_data a
-// request sent (without its message, which lives in the conversation).
-const InputDataKey = "input_data"
-
-// NewWorkflowExecution converts a stored execution. definition_id is the id of what
-// ran — the definition, or the template for a template run — and empty for a
-// dynamic or inline run, which has no stored source. completed_at and
-// execution_time_ms are null while it runs; created_at is its start and updated_at
-// its end (or start while running).
-func NewWorkflowExecution(e *store.Execution) WorkflowExecution {
+// FromExecution converts an execution record to its list view (no node log).
+func FromExecution(e *store.Execution) Execution {
 	started := e.StartedAt
-	rec := RecordOutput{Response: e.Output, MessageID: e.MessageID, ToolCalls: e.ToolCallRecords}
-	if rec.ToolCalls == nil {
-		rec.ToolCalls = []store.ToolCallRecord{}
+	out := Execution{ID: e.ID, OwnerID: e.UserID, Status: e.Status, StartedAt: &started, CreatedAt: &started,
+		UpdatedAt: &started,
+		OutputData: &Output{Response: e.Output, MessageID: e.MessageID, ToolCalls: e.ToolCallRecords,
+			Sources: []retrieval.Passage{}, Variables: map[string]any{}},
+		TokensUsed: e.Usage.Total(), Cost: e.Cost, ExecutionID: e.ID, ConversationID: e.ConversationID,
+		Source: e.Source, Usage: &Usage{InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens,
+			TotalTokens: e.Usage.Total(), CacheReadTokens: e.Usage.CacheReadTokens,
+			CacheWriteTokens: e.Usage.CacheWriteTokens, Cost: e.Cost, CostKnown: e.CostKnown},
+		Steps: e.Steps, ToolCalls: e.ToolCalls, DurationMS: e.DurationMS, Mode: e.Mode, Provider: e.Provider,
+		Model: e.Model, Redacted: e.Redacted}
+	if e.Source.Kind == "definition" {
+		out.DefinitionID = e.Source.ID
 	}
-	out := WorkflowExecution{ID: e.ID, DefinitionID: e.Source.ID, OwnerID: e.UserID, Status: e.Status,
-		StartedAt: &started, CreatedAt: &started, UpdatedAt: &started, TokensUsed: e.Usage.Total(), Cost: e.Cost,
-		ExecutionLog: e.Log, OutputData: rec}
-	if out.ExecutionLog == nil {
-		out.ExecutionLog = []store.NodeRun{}
+	if out.OutputData.ToolCalls == nil {
+		out.OutputData.ToolCalls = []store.ToolCallRecord{}
 	}
 	if !e.FinishedAt.IsZero() {
 		done := e.FinishedAt
-		ms := Millis(e.DurationMS)
+		ms := millis(e.DurationMS)
 		out.CompletedAt, out.UpdatedAt, out.ExecutionTimeMS = &done, &done, &ms
 	}
 	if e.ErrorCode != "" {
-		msg := e.ErrorMessage
-		if msg == "" {
-			msg = e.ErrorCode
+		out.Error = &ErrorBody{Code: e.ErrorCode, Message: e.ErrorMessage, NodeID: e.ErrorNodeID}
+		msg := e.ErrorCode
+		if e.ErrorMessage != "" {
+			msg += ": " + e.ErrorMessage
 		}
 		out.ErrorMessage = &msg
 	}
-	if in, ok := e.Metadata[InputDataKey].(map[string]any); ok {
-		out.InputData = in
-	}
 	return out
-}
-
-// Millis rounds a duration in (fractional) milliseconds to the whole milliseconds
-// the old contract's integer fields carry.
-func Millis(ms float64) int64 { return int64(math.Round(ms)) }
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

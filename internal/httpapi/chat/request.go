@@ -201,7 +201,7 @@ func (e *ExecuteRequest) message() (string, map[string]any, error) {
 		for k, v := range e.Metadata {
 			meta[k] = v
 		}
-		meta["input_data"] = rest
+		meta[executor.MetadataInputData] = rest
 	}
 	return msg, meta, nil
 }

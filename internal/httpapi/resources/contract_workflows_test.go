@@ -434,7 +434,7 @@ var workflowCases = []contractCase{
 		e.do(t, "POST", "alice", "/api/v1/workflows/templates/general_chat/execute", `{}`).wantField(t, 422, "/input_data/message")
 		x := e.old(t, "POST", "alice", "/api/v1/workflows/templates/general_chat/execute",
 			obj{"input_data": obj{"message": "hi"}, "debug_mode": true}).want(t, 200)
-		if x["definition_id"] != "general_chat" || x["debug_info"] == nil || x["status"] != "completed" {
+		if x["definition_id"] != "" || x["source"].(obj)["id"] != "general_chat" || x["debug_info"] == nil || x["status"] != "completed" {
 			t.Fatalf("%v", x)
 		}
 		id := e.oldTemplateID(t, "alice", oldTemplate("mine"))
