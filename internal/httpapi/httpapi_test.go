@@ -29,7 +29,7 @@ func TestFail_ProblemShapeAndStatusPerCode(t *testing.T) {
 	}{
 		{"invalid", 422, "invalid", true},
 		{"invalid_input", 422, "invalid_input", true},
-		{"invalid_workflow", 422, "invalid_workflow", true},
+		{"invalid_workflow", 400, "invalid_workflow", true},
 		{"unknown_provider", 400, "unknown_provider", true},
 		{"provider_unconfigured", 400, "provider_unconfigured", true},
 		{"unknown_tool", 400, "unknown_tool", true},

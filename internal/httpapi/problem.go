@@ -65,16 +65,16 @@ type codeInfo struct {
 	internal bool
 }
 
-// codes is the one table from code to status. Request validation errors (a body or
-// query that is malformed, has an unknown field, a value of the wrong type or out of
-// range, or an invalid workflow) are 422, the status the predecessor's contract gives
-// them. provider_unconfigured is a 400, not a 503: the condition is persistent until
-// an operator adds the missing key, so a client retry cannot help, while choosing
+// codes is the one table from code to status. Request validation errors (invalid,
+// invalid_input: a bad body, field, parameter or cursor) are 422, the status of the
+// predecessor's contract that chatter's clients were written against.
+// provider_unconfigured is a 400, not a 503: the condition is persistent until an
+// operator adds the missing key, so a client retry cannot help, while choosing
 // another provider (named in the detail) can.
 var codes = map[string]codeInfo{
 	CodeInvalid:              {http.StatusUnprocessableEntity, "Invalid request", false},
 	CodeInvalidInput:         {http.StatusUnprocessableEntity, "Invalid input", false},
-	CodeInvalidWorkflow:      {http.StatusUnprocessableEntity, "Invalid workflow", false},
+	CodeInvalidWorkflow:      {http.StatusBadRequest, "Invalid workflow", false},
 	CodeUnknownProvider:      {http.StatusBadRequest, "Unknown provider", false},
 	CodeProviderUnconfigured: {http.StatusBadRequest, "Provider not configured", false},
 	CodeUnknownTool:          {http.StatusBadRequest, "Unknown tool", false},

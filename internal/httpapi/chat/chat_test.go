@@ -353,7 +353,7 @@ func TestExecute_BadRequestsNameTheField(t *testing.T) {
 		{"no inline template", "/api/v1/workflows/templates/execute", `{"message":"hi"}`, 422, "template"},
 		{"no nodes", "/api/v1/workflows/definitions/custom/execute", `{"message":"hi"}`, 422, "nodes"},
 		{"invalid graph", "/api/v1/workflows/definitions/custom/execute",
-			`{"message":"hi","nodes":[{"id":"start","type":"start"},{"id":"x","type":"warp"}],"edges":[{"source":"start","target":"x"}]}`, 422, "/nodes/1/type"},
+			`{"message":"hi","nodes":[{"id":"start","type":"start"},{"id":"x","type":"warp"}],"edges":[{"source":"start","target":"x"}]}`, 400, "/nodes/1/type"},
 		{"other user's definition", "/api/v1/workflows/definitions/d1/execute", `{"message":"hi"}`, 404, "definition"},
 	}
 	if err := e.st.CreateDefinition(context.Background(), &store.Definition{ID: "d1", UserID: "carol", Graph: chainDefinition()}); err != nil {

@@ -225,8 +225,9 @@ var workflowCases = []contractCase{
 		if d["name"] != "after" || d["version"] != 4.0 || d["nodes"].([]any)[1].(obj)["id"] != "llm" || d["metadata"].(obj)["v"] != 3.0 {
 			t.Fatalf("full: %v", d)
 		}
-		// An update that breaks the graph is refused whole; the stored one is unchanged.
-		e.do(t, "PUT", "alice", path, `{"edges":[{"id":"x","source":"start","target":"nowhere"}]}`).wantField(t, 422, "/edges/0/target")
+		// An update that breaks the graph is refused whole (invalid_workflow, 400 as the
+		// predecessor answered it); the stored one is unchanged.
+		e.do(t, "PUT", "alice", path, `{"edges":[{"id":"x","source":"start","target":"nowhere"}]}`).wantField(t, 400, "/edges/0/target")
 		e.do(t, "PUT", "bob", path, `{"name":"stolen"}`).wantField(t, 404, "")
 		if g := e.old(t, "GET", "alice", path, nil).want(t, 200); g["name"] != "after" || g["version"] != 4.0 {
 			t.Fatalf("after refused updates: %v", g)

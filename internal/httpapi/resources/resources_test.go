@@ -142,7 +142,7 @@ func TestDefinitions_InvalidGraphIsProblemWithEveryWorkflowProblem(t *testing.T)
 	 "edges":[{"source":"start","target":"t"},{"source":"t","target":"nowhere"}]}`
 	r := e.post(t, "alice", "/api/v1/workflows/definitions", body)
 	p := r.problem(t)
-	if r.StatusCode != 422 || p.Code != "invalid_workflow" {
+	if r.StatusCode != 400 || p.Code != "invalid_workflow" {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 	codes := map[string]string{}
@@ -239,7 +239,7 @@ func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
 		{"both", `{"template_name":"general_chat","template_id":"x"}`, 422, "template_id"},
 		{"neither", `{"name":"x"}`, 422, "template_name"},
 		{"unknown built-in", `{"template_name":"nope"}`, 404, "template_name"},
-		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 422, "/params/allowed_tools/0"},
+		{"unknown param tool", `{"template_name":"code_assistant","params":{"allowed_tools":["laser"]}}`, 400, "/params/allowed_tools/0"},
 		{"unknown field", `{"template_name":"general_chat","tempalte":1}`, 422, "tempalte"},
 	}
 	for _, c := range bad {
@@ -356,7 +356,7 @@ func TestTemplates_CreateAndValidateReportTemplateProblems(t *testing.T) {
 	for _, fe := range p.Errors {
 		fields = append(fields, fe.Field)
 	}
-	if r.StatusCode != 422 || p.Code != "invalid_workflow" || !slices.Contains(fields, "/name") ||
+	if r.StatusCode != 400 || p.Code != "invalid_workflow" || !slices.Contains(fields, "/name") ||
 		!slices.Contains(fields, "/params/allowed_tools/0") {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
@@ -401,15 +401,19 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 	if string(a) != string(b) {
 		t.Errorf("re-export differs:\n%s\n%s", a, b)
 	}
-	for _, c := range []struct{ body, field string }{
-		{`{"format":"other/v9","template":{"name":"x"}}`, "format"},
-		{`{"format":"chatter.template/v1"}`, "template"},
-		{`{"template":{"name":"x","default_params":{"temperature":"hot"}}}`, "/template/default_params/temperature"},
-		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0"},
+	for _, c := range []struct {
+		body, field string
+		status      int
+	}{
+		{`{"format":"other/v9","template":{"name":"x"}}`, "format", 422},
+		{`{"format":"chatter.template/v1"}`, "template", 422},
+		{`{"template":{"name":"x","default_params":{"temperature":"hot"}}}`, "/template/default_params/temperature", 422},
+		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`,
+			"/template/params/allowed_tools/0", 400},
 	} {
 		r := e.post(t, "bob", "/api/v1/workflows/templates/import", c.body)
 		p := r.problem(t)
-		if r.StatusCode != 422 || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+		if r.StatusCode != c.status || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.body)
 		}
 	}
