@@ -49,6 +49,9 @@ type nopStore struct{}
 func (nopStore) LoadConversation(context.Context, string, string, int) (*store.Conversation, []store.Message, error) {
 	return nil, nil, store.ErrNotFound
 }
+func (nopStore) GetSettings(context.Context, string) (*store.Settings, error) {
+	return &store.Settings{}, nil
+}
 func (nopStore) StartTurn(context.Context, store.StartTurn) error                   { return nil }
 func (nopStore) FinishTurn(context.Context, string, string, store.FinishTurn) error { return nil }
 func (nopStore) GetDefinition(context.Context, string, string, int) (*store.Definition, error) {

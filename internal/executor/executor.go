@@ -38,6 +38,8 @@ type Store interface {
 	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)
 	// GetTemplate returns a user template. Returns not_found likewise.
 	GetTemplate(ctx context.Context, userID, id string) (*workflow.Template, error)
+	// GetSettings returns the user's run defaults; empty when they set none.
+	GetSettings(ctx context.Context, userID string) (*store.Settings, error)
 }
 
 // Emitter receives every workflow event. Emit must not block on the network;
@@ -266,10 +268,10 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(CodeInvalidInput, "temperature", "temperature must be between 0 and 2")
 	case cfg.MaxTokens < 0 || cfg.MaxTokens > 200000:
 		return prepErr(CodeInvalidInput, "max_tokens", "max_tokens must be between 0 and 200000")
-	case cfg.MemoryWindow < 0 || cfg.MemoryWindow > 200:
-		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and 200")
-	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > 50:
-		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and 50")
+	case cfg.MemoryWindow < 0 || cfg.MemoryWindow > workflow.MaxMemoryWindow:
+		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and %d", workflow.MaxMemoryWindow)
+	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > workflow.MaxToolCalls:
+		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and %d", workflow.MaxToolCalls)
 	case len(cfg.Model) > store.MaxNameBytes: // it is kept on records and events
 		return prepErr(CodeInvalidInput, "model", "model must be at most %d bytes", store.MaxNameBytes)
 	}
@@ -281,6 +283,11 @@ func (r *run) prepare(ctx context.Context) error {
 	if pe := refusal(store.CheckMetadata(in.Metadata)); pe != nil {
 		return pe
 	}
+	settings, err := r.x.o.Store.GetSettings(ctx, in.UserID)
+	if err != nil {
+		return &RuntimeError{Code: CodeStorage, Message: "loading the user's settings", Err: err}
+	}
+	cfg.applySettings(settings)
 	if err := r.resolveSource(ctx); err != nil {
 		return err
 	}

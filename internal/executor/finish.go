@@ -54,10 +54,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	cost := llm.Cost{USD: st.cost, Known: st.costKnown, TableVersion: llm.PriceTableVersion}
 	res := &Result{
-		ExecutionID: r.id, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source, Mode: r.mode(),
-		Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources, Usage: st.usage,
-		Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log, Variables: st.vars,
-		Errors: st.errors, StartedAt: r.started, FinishedAt: now,
+		ExecutionID: r.id, UserID: r.userID, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source,
+		Mode: r.mode(), Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources,
+		Usage: st.usage, Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log,
+		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now,
 	}
 	if runErr != nil {
 		res.Error = &ErrorBody{Code: ErrorCode(runErr), Message: PublicMessage(runErr)}
@@ -91,8 +91,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	exec.ToolCallRecords = st.records
 	err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
 		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec})
+	res.Record = exec
 	switch {
 	case err == nil:
+		res.Conversation = r.conversationAfter(am, st.usage.Total(), cost.USD, now)
 	case errors.Is(err, store.ErrNotFound):
 		// The conversation was deleted while the turn ran (it existed at the start).
 		if runErr == nil {
@@ -113,7 +115,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		am = nil
 	}
 	if am != nil {
-		res.AssistantMessageID = am.ID
+		res.AssistantMessageID, res.AssistantMessage = am.ID, am
 		r.emit(wctx, events.MessageSaved, events.MessageSavedData{MessageID: am.ID, Role: string(llm.RoleAssistant),
 			Seq: am.Seq, Status: am.Status})
 	}
@@ -138,6 +140,26 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		r.x.o.Logger.Warn("flushing events", "execution_id", r.id, "err", err)
 	}
 	return res, runErr
+}
+
+// conversationAfter is the conversation as this turn left it, without another
+// read (the hot path stays at its four store calls): as the run loaded or created
+// it, with this turn's messages and totals, and its version after the turn's two
+// writes (a store bumps it when it stores the user message and again with the
+// reply). message_count is the store's own count when it wrote the turn's last
+// message (that message's sequence number); tokens and cost another turn added
+// meanwhile are not in it.
+func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now time.Time) *store.Conversation {
+	c := *r.conv
+	c.Version += 2
+	c.MessageCount, c.LastMessageAt = r.userMsg.Seq, r.userMsg.CreatedAt
+	if am != nil {
+		c.MessageCount, c.LastMessageAt = am.Seq, am.CreatedAt
+	}
+	c.TotalTokens += tokens
+	c.TotalCost += cost
+	c.UpdatedAt = now
+	return &c
 }
 
 // errEnded stops the update of an execution the record subscriber already ended.

@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -146,7 +147,46 @@ func TestResult_ConversionsMarshalDocumentedFields(t *testing.T) {
 		t.Errorf("a completed run has an error field")
 	}
 
-	wer := decode(t, res.WorkflowExecutionResponse())
+	// The predecessor's ChatResponse: the reply as a stored message and the
+	// conversation after the turn, beside chatter's fields.
+	msg, _ := chat["message"].(map[string]any)
+	conv, _ := chat["conversation"].(map[string]any)
+	if msg["id"] != res.AssistantMessageID || msg["role"] != "assistant" || msg["content"] != res.Response ||
+		msg["sequence_number"] != 2.0 || msg["total_tokens"] != total || msg["conversation_id"] != res.ConversationID {
+		t.Errorf("ChatResponse.message = %v", msg)
+	}
+	if conv["id"] != res.ConversationID || conv["message_count"] != 2.0 || conv["total_tokens"] != total ||
+		conv["user_id"] != userA || conv["status"] != "active" || conv["title"] != "hi" {
+		t.Errorf("ChatResponse.conversation = %v", conv)
+	}
+	// It is the conversation as stored, without another read.
+	next := template("general_chat", "again")
+	next.Input.ConversationID = res.ConversationID
+	again := h.mustRun(t, next, nil)
+	stored, err := h.store.GetConversation(context.Background(), userA, res.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.ChatResponse().Conversation; got.Version != stored.Version || got.MessageCount != stored.MessageCount ||
+		got.TotalTokens != stored.TotalTokens || !got.LastMessageAt.Equal(stored.LastMessageAt) || got.Title != stored.Title {
+		t.Errorf("conversation after the second turn = %+v, stored %+v", got, stored)
+	}
+
+	wer := decode(t, res.WorkflowExecutionResponse(false))
+	// The predecessor's WorkflowExecutionResponse names, beside chatter's.
+	if wer["id"] != res.ExecutionID || wer["definition_id"] != "" || wer["owner_id"] != userA ||
+		wer["tokens_used"] != total || wer["execution_time_ms"] == nil || wer["debug_info"] != nil {
+		t.Errorf("WorkflowExecutionResponse old fields = %v", wer)
+	}
+	if od, _ := wer["output_data"].(map[string]any); od["response"] != res.Response {
+		t.Errorf("output_data = %v", wer["output_data"])
+	}
+	if lg, _ := wer["execution_log"].([]any); len(lg) != len(res.Log) {
+		t.Errorf("execution_log = %v", wer["execution_log"])
+	}
+	if dbg, _ := decode(t, res.WorkflowExecutionResponse(true))["debug_info"].(map[string]any); dbg["steps"] != float64(res.Steps) {
+		t.Errorf("debug_info = %v", dbg)
+	}
 	out, _ := wer["output"].(map[string]any)
 	for _, k := range []string{"response", "tool_calls", "sources", "variables"} {
 		if v, ok := out[k]; !ok || v == nil {

@@ -28,9 +28,15 @@
 // code beside it, usage also has prompt_tokens/completion_tokens, complete has the
 // old metadata, and the chunks that end a run name the conversation and the stored
 // message (frame.go).
+//
+// A user's settings (Store.GetSettings) are their own defaults: a run that sends no
+// memory_window gets their base window, none gets more than their max window, and
+// a run that sends no max_tool_calls gets their max total calls (see
+// Config.applySettings). They are read once per run, in prepare.
 package executor
 
 import (
+	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -78,6 +84,61 @@ type Config struct {
 	MemoryWindow         int      `json:"memory_window,omitempty"`
 	MaxToolCalls         int      `json:"max_tool_calls,omitempty"`
 	SystemPromptOverride string   `json:"system_prompt_override,omitempty"`
+}
+
+// Or returns c with every field c does not set taken from d: the request's own
+// fields win over defaults sent beside them (a chat request's workflow_config).
+func (c Config) Or(d Config) Config {
+	str := func(a, b string) string {
+		if a == "" {
+			return b
+		}
+		return a
+	}
+	num := func(a, b int) int {
+		if a == 0 {
+			return b
+		}
+		return a
+	}
+	c.Provider, c.Model = str(c.Provider, d.Provider), str(c.Model, d.Model)
+	c.SystemPromptOverride = str(c.SystemPromptOverride, d.SystemPromptOverride)
+	c.MaxTokens, c.MemoryWindow, c.MaxToolCalls = num(c.MaxTokens, d.MaxTokens), num(c.MemoryWindow, d.MemoryWindow),
+		num(c.MaxToolCalls, d.MaxToolCalls)
+	if c.Temperature == nil {
+		c.Temperature = d.Temperature
+	}
+	for _, f := range []struct{ a, b **bool }{{&c.EnableTools, &d.EnableTools}, {&c.EnableRetrieval, &d.EnableRetrieval},
+		{&c.EnableMemory, &d.EnableMemory}} {
+		if *f.a == nil {
+			*f.a = *f.b
+		}
+	}
+	if c.AllowedTools == nil {
+		c.AllowedTools = d.AllowedTools
+	}
+	if c.DocumentIDs == nil {
+		c.DocumentIDs = d.DocumentIDs
+	}
+	return c
+}
+
+// applySettings fills in the user's own defaults (store.Settings, set through the
+// predecessor's configure routes): base_window_size is the memory_window of a run
+// that sends none and max_window_size caps any; max_total_calls is the
+// max_tool_calls of a run that sends none. The other settings are kept, not used.
+func (c *Config) applySettings(s *store.Settings) {
+	if m := s.Memory; m != nil {
+		if c.MemoryWindow == 0 {
+			c.MemoryWindow = m.BaseWindowSize
+		}
+		if m.MaxWindowSize > 0 && c.MemoryWindow > m.MaxWindowSize {
+			c.MemoryWindow = m.MaxWindowSize
+		}
+	}
+	if t := s.Tools; t != nil && c.MaxToolCalls == 0 {
+		c.MaxToolCalls = t.MaxTotalCalls
+	}
 }
 
 // Input is what the user sent.

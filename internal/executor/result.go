@@ -6,11 +6,13 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/retrieval"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // Result is everything a run produced. Every response shape is one conversion of it.
 type Result struct {
 	ExecutionID        string
+	UserID             string
 	ConversationID     string
 	UserMessageID      string
 	AssistantMessageID string
@@ -31,6 +33,13 @@ type Result struct {
 	StartedAt          time.Time
 	FinishedAt         time.Time
 	Error              *ErrorBody
+
+	// AssistantMessage is the reply as stored (nil when none was); Conversation is
+	// the conversation after the turn; Record is the execution record as finished.
+	// Each is nil when the run ended before that write.
+	AssistantMessage *store.Message
+	Conversation     *store.Conversation
+	Record           *store.Execution
 }
 
 // DurationMS is the run's wall time in milliseconds.
@@ -38,16 +47,8 @@ func (r *Result) DurationMS() float64 { return ms(r.FinishedAt.Sub(r.StartedAt))
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// UsageBody is token usage as clients see it.
-type UsageBody struct {
-	InputTokens      int     `json:"input_tokens"`
-	OutputTokens     int     `json:"output_tokens"`
-	TotalTokens      int     `json:"total_tokens"`
-	CacheReadTokens  int     `json:"cache_read_tokens,omitempty"`
-	CacheWriteTokens int     `json:"cache_write_tokens,omitempty"`
-	Cost             float64 `json:"cost"`
-	CostKnown        bool    `json:"cost_known"`
-}
+// UsageBody is token usage as clients see it (wire.Usage, the one shape).
+type UsageBody = wire.Usage
 
 func (r *Result) usageBody() *UsageBody {
 	return &UsageBody{
@@ -57,10 +58,16 @@ func (r *Result) usageBody() *UsageBody {
 	}
 }
 
-// ChatResponse is the standard chat answer (predecessor field names kept).
+// ChatResponse is the standard chat answer: the predecessor's ChatResponse
+// (conversation_id, the reply as message, the conversation after the turn) with
+// chatter's reply text, execution, usage, cost, tool calls and sources beside it.
+// message and conversation are absent only on a run that stored no reply.
 type ChatResponse struct {
+	ConversationID string             `json:"conversation_id"`
+	Message        *wire.Message      `json:"message,omitempty"`
+	Conversation   *wire.Conversation `json:"conversation,omitempty"`
+
 	Response       string                 `json:"response"`
-	ConversationID string                 `json:"conversation_id"`
 	MessageID      string                 `json:"message_id,omitempty"`
 	ExecutionID    string                 `json:"execution_id"`
 	Status         string                 `json:"status"`
@@ -83,67 +90,143 @@ func (r *Result) ChatResponse() *ChatResponse {
 	if r.Source.Name != "" {
 		wt = r.Source.Name
 	}
-	return &ChatResponse{
+	out := &ChatResponse{
 		Response: r.Response, ConversationID: r.ConversationID, MessageID: r.AssistantMessageID,
 		ExecutionID: r.ExecutionID, Status: r.Status, WorkflowType: wt, Provider: r.Provider, Model: r.Model,
 		TokensUsed: r.Usage.Total(), Usage: r.usageBody(), Cost: r.Cost.USD, CostKnown: r.Cost.Known,
 		ToolCalls: nonNil(r.ToolCalls), Sources: nonNil(r.Sources), ResponseTimeMS: r.DurationMS(), Error: r.Error,
 	}
+	if r.AssistantMessage != nil {
+		m := wire.FromMessage(r.AssistantMessage)
+		out.Message = &m
+	}
+	if r.Conversation != nil {
+		c := wire.FromConversation(r.Conversation)
+		out.Conversation = &c
+	}
+	return out
 }
 
-// WorkflowExecutionResponse is the answer of a definition or template execution.
+// WorkflowExecutionResponse is the answer of a definition or template execution:
+// the execution as every execution route shows it (wire.Execution: the
+// predecessor's WorkflowExecutionResponse with chatter's additions), with the
+// run's full output as output_data — and as output, chatter's earlier name of the
+// same object — its node log as execution_log, the input_data it was sent, and
+// debug_info when the request asked for debug_mode.
 type WorkflowExecutionResponse struct {
-	ExecutionID    string          `json:"execution_id"`
-	Status         string          `json:"status"`
-	ConversationID string          `json:"conversation_id"`
-	Source         store.SourceRef `json:"source"`
-	Output         ExecutionOutput `json:"output"`
-	Usage          *UsageBody      `json:"usage"`
-	Steps          int             `json:"steps"`
-	StartedAt      time.Time       `json:"started_at"`
-	CompletedAt    time.Time       `json:"completed_at"`
-	DurationMS     float64         `json:"duration_ms"`
-	Error          *ErrorBody      `json:"error,omitempty"`
+	wire.Execution
+	Output *ExecutionOutput `json:"output"`
 }
 
-// ExecutionOutput is what a workflow execution produced.
-type ExecutionOutput struct {
-	Response  string                 `json:"response"`
-	MessageID string                 `json:"message_id,omitempty"`
-	ToolCalls []store.ToolCallRecord `json:"tool_calls"`
-	Sources   []retrieval.Passage    `json:"sources"`
-	Variables map[string]any         `json:"variables"`
-	Errors    []string               `json:"errors,omitempty"`
-}
+// ExecutionOutput is what a workflow execution produced (wire.Output).
+type ExecutionOutput = wire.Output
 
-// WorkflowExecutionResponse converts the result to the workflow execution answer.
-func (r *Result) WorkflowExecutionResponse() *WorkflowExecutionResponse {
+func (r *Result) output() *ExecutionOutput {
 	vars := r.Variables
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	return &WorkflowExecutionResponse{
-		ExecutionID: r.ExecutionID, Status: r.Status, ConversationID: r.ConversationID, Source: r.Source,
-		Output: ExecutionOutput{Response: r.Response, MessageID: r.AssistantMessageID, ToolCalls: nonNil(r.ToolCalls),
-			Sources: nonNil(r.Sources), Variables: vars, Errors: r.Errors},
-		Usage: r.usageBody(), Steps: r.Steps, StartedAt: r.StartedAt, CompletedAt: r.FinishedAt,
-		DurationMS: r.DurationMS(), Error: r.Error,
-	}
+	return &ExecutionOutput{Response: r.Response, MessageID: r.AssistantMessageID, ToolCalls: nonNil(r.ToolCalls),
+		Sources: nonNil(r.Sources), Variables: vars, Errors: r.Errors}
 }
 
-// DetailedResponse is a workflow execution with its node-by-node log.
+// MetadataInputData is the metadata key under which a run keeps the input_data its
+// request sent (without its message, which the conversation holds).
+const MetadataInputData = "input_data"
+
+// WorkflowExecutionResponse converts the result to the workflow execution answer;
+// debug (the request's debug_mode) adds debug_info: mode, provider, model, steps,
+// variables and the node errors the run continued past.
+func (r *Result) WorkflowExecutionResponse(debug bool) *WorkflowExecutionResponse {
+	rec := r.record()
+	w := wire.FromExecution(rec)
+	out := r.output()
+	w.OutputData, w.ExecutionLog = out, nonNil(rec.Log)
+	if in, ok := rec.Metadata[MetadataInputData].(map[string]any); ok {
+		w.InputData = in
+	}
+	if debug {
+		w.DebugInfo = map[string]any{"mode": r.Mode, "provider": r.Provider, "model": r.Model, "steps": r.Steps,
+			"variables": out.Variables, "errors": nonNil(r.Errors)}
+	}
+	return &WorkflowExecutionResponse{Execution: w, Output: out}
+}
+
+// InlineExecutionResponse is the answer of an inline graph's execution: a
+// WorkflowExecutionResponse with the predecessor's custom execution fields beside
+// it — response (the reply), metadata (the request's) and execution_summary.
+type InlineExecutionResponse struct {
+	*WorkflowExecutionResponse
+	Response         string         `json:"response"`
+	Metadata         map[string]any `json:"metadata"`
+	ExecutionSummary InlineSummary  `json:"execution_summary"`
+}
+
+// InlineSummary is the predecessor's execution_summary: node visits, tool calls
+// made, the run's variables, and the conditional results (the routing choices,
+// which chatter records as node_finished details in the execution log, not here:
+// always empty).
+type InlineSummary struct {
+	NodesExecuted      int            `json:"nodes_executed"`
+	ToolCalls          int            `json:"tool_calls"`
+	Variables          map[string]any `json:"variables"`
+	ConditionalResults map[string]any `json:"conditional_results"`
+}
+
+// InlineExecutionResponse converts the result to the inline execution answer.
+func (r *Result) InlineExecutionResponse(debug bool) *InlineExecutionResponse {
+	w := r.WorkflowExecutionResponse(debug)
+	meta := r.record().Metadata
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	calls := 0
+	for _, tc := range r.ToolCalls {
+		if tc.Skipped == "" {
+			calls++
+		}
+	}
+	return &InlineExecutionResponse{WorkflowExecutionResponse: w, Response: r.Response, Metadata: meta,
+		ExecutionSummary: InlineSummary{NodesExecuted: len(r.Log), ToolCalls: calls, Variables: w.Output.Variables,
+			ConditionalResults: map[string]any{}}}
+}
+
+// record is the execution record the run finished with; a Result the executor did
+// not finish (built by hand) has only its ids and status.
+func (r *Result) record() *store.Execution {
+	if r.Record != nil {
+		return r.Record
+	}
+	return &store.Execution{ID: r.ExecutionID, UserID: r.UserID, ConversationID: r.ConversationID, Source: r.Source,
+		Status: r.Status, StartedAt: r.StartedAt}
+}
+
+// DetailedResponse is a run with its node-by-node log: chatter's detailed
+// execution view.
 type DetailedResponse struct {
-	WorkflowExecutionResponse
-	Mode     Mode            `json:"mode"`
-	Provider string          `json:"provider,omitempty"`
-	Model    string          `json:"model,omitempty"`
-	Log      []store.NodeRun `json:"log"`
+	ExecutionID    string           `json:"execution_id"`
+	Status         string           `json:"status"`
+	ConversationID string           `json:"conversation_id"`
+	Source         store.SourceRef  `json:"source"`
+	Output         *ExecutionOutput `json:"output"`
+	Usage          *UsageBody       `json:"usage"`
+	Steps          int              `json:"steps"`
+	StartedAt      time.Time        `json:"started_at"`
+	CompletedAt    time.Time        `json:"completed_at"`
+	DurationMS     float64          `json:"duration_ms"`
+	Error          *ErrorBody       `json:"error,omitempty"`
+	Mode           Mode             `json:"mode"`
+	Provider       string           `json:"provider,omitempty"`
+	Model          string           `json:"model,omitempty"`
+	Log            []store.NodeRun  `json:"log"`
 }
 
 // DetailedResponse converts the result to the detailed execution view.
 func (r *Result) DetailedResponse() *DetailedResponse {
-	return &DetailedResponse{WorkflowExecutionResponse: *r.WorkflowExecutionResponse(), Mode: r.Mode,
-		Provider: r.Provider, Model: r.Model, Log: nonNil(r.Log)}
+	return &DetailedResponse{ExecutionID: r.ExecutionID, Status: r.Status, ConversationID: r.ConversationID,
+		Source: r.Source, Output: r.output(), Usage: r.usageBody(), Steps: r.Steps, StartedAt: r.StartedAt,
+		CompletedAt: r.FinishedAt, DurationMS: r.DurationMS(), Error: r.Error, Mode: r.Mode, Provider: r.Provider,
+		Model: r.Model, Log: nonNil(r.Log)}
 }
 
 func nonNil[T any](s []T) []T {

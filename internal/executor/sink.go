@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/chatterhq/chatter/internal/retrieval"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // Chunk types, in the order a client sees them.
@@ -51,12 +52,8 @@ type ToolChunk struct {
 	DurationMS float64 `json:"duration_ms,omitempty"`
 }
 
-// ErrorBody is an error as clients see it.
-type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	NodeID  string `json:"node_id,omitempty"`
-}
+// ErrorBody is an error as clients see it (wire.ErrorBody, the one shape).
+type ErrorBody = wire.ErrorBody
 
 // Sink receives a run's chunks. Send is never called concurrently. An error from
 // Send (the client went away) cancels the run.

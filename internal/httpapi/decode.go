@@ -34,7 +34,27 @@ func Decode(r *http.Request, v any) error {
 	return nil
 }
 
-func decodeError(err error) error {
+// DecodeValue decodes the JSON value b (a part of a body the handler took apart)
+// into v as Decode reads a body: unknown fields refused, every failure an *Error
+// whose field is a JSON pointer under at (the value's place in the body).
+func DecodeValue(b []byte, v any, at string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		e := decodeError(err)
+		for i := range e.Errors {
+			f := e.Errors[i].Field
+			if f != "" && f[0] != '/' {
+				f = "/" + f
+			}
+			e.Errors[i].Field = at + f
+		}
+		return e
+	}
+	return nil
+}
+
+func decodeError(err error) *Error {
 	var mb *http.MaxBytesError
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError

@@ -27,6 +27,7 @@ type Memory struct {
 	templates map[key][]byte                    // JSON, so callers never share a *Template
 	windows   map[string]window
 	idem      map[key]*IdempotencyRecord
+	settings  map[string]Settings // by user id; made on first write
 	cursors   *Cursors
 
 	// MaxContentLen caps one message's content; 0 means MaxContentLimit (see ContentCap).

@@ -117,8 +117,8 @@ type ToolsConfig struct {
 }
 
 func (c *ToolsConfig) check(_ string, add func(string, string)) {
-	if c.MaxToolCalls < 1 || c.MaxToolCalls > 50 {
-		add("max_tool_calls", "must be between 1 and 50")
+	if c.MaxToolCalls < 1 || c.MaxToolCalls > MaxToolCalls {
+		add("max_tool_calls", "must be between 1 and "+strconv.Itoa(MaxToolCalls))
 	}
 	if c.TimeoutMS < 1 || c.TimeoutMS > MaxTimeoutMS {
 		add("timeout_ms", fmt.Sprintf("must be between 1 and %d ms", MaxTimeoutMS))
@@ -143,8 +143,8 @@ type MemoryConfig struct {
 }
 
 func (c *MemoryConfig) check(_ string, add func(string, string)) {
-	if c.Window < 0 || c.Window > 200 {
-		add("window", "must be between 0 and 200")
+	if c.Window < 0 || c.Window > MaxMemoryWindow {
+		add("window", "must be between 0 and "+strconv.Itoa(MaxMemoryWindow))
 	}
 	switch c.MemoryType {
 	case "", MemoryConversation, MemorySummary:

@@ -64,6 +64,10 @@ type Definition struct {
 	Edges       []Edge         `json:"edges"`
 	Variables   map[string]any `json:"variables,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
+	// Tags and TemplateID (the template it was made from) are kept for the
+	// predecessor's clients; a run reads neither.
+	Tags       []string `json:"tags,omitempty"`
+	TemplateID string   `json:"template_id,omitempty"`
 }
 
 // Position is the editor position of a node; kept so exports round-trip.

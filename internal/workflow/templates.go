@@ -3,13 +3,19 @@ package workflow
 import (
 	_ "embed"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
+
+// MaxNameLen bounds template and definition names, in characters (the
+// predecessor's contract allows 255).
+const MaxNameLen = 255
 
 // Capabilities switch the optional parts of a generated chat graph.
 type Capabilities struct {
@@ -45,6 +51,13 @@ type Template struct {
 	Public       bool         `json:"public,omitempty"`
 	Capabilities Capabilities `json:"capabilities"`
 	Params       Params       `json:"params"`
+
+	// The predecessor's template fields, kept and returned for its clients; a run
+	// reads none of them. ExtraParams are default_params keys no Params field takes.
+	Tags           []string       `json:"tags,omitempty"`
+	BaseTemplateID string         `json:"base_template_id,omitempty"`
+	DefinitionID   string         `json:"workflow_definition_id,omitempty"`
+	ExtraParams    map[string]any `json:"extra_params,omitempty"`
 }
 
 // Built-in templates live for the whole process and serve every user of a warm
@@ -107,6 +120,8 @@ func Builtin(name string) (*Template, bool) {
 func (t *Template) Clone() *Template {
 	c := *t
 	c.Params = t.Params.clone()
+	c.Tags = slices.Clone(t.Tags)
+	c.ExtraParams = maps.Clone(t.ExtraParams) // values are decoded JSON, never changed in place
 	return &c
 }
 
@@ -287,10 +302,11 @@ func CompileTemplate(t *Template, opts Options) (*Graph, error) {
 
 func compileTemplate(t *Template, opts Options) (*Graph, []Problem) {
 	var ps []Problem
-	if t.Name == "" {
+	if strings.TrimSpace(t.Name) == "" {
 		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name", Message: "name is required"})
-	} else if len(t.Name) > 100 {
-		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name", Message: "name must be at most 100 characters"})
+	} else if utf8.RuneCountInString(t.Name) > MaxNameLen {
+		ps = append(ps, Problem{Code: CodeInvalidConfig, Pointer: "/name",
+			Message: "name must be at most " + strconv.Itoa(MaxNameLen) + " characters"})
 	}
 	g, gps := compile(t.Definition(), opts)
 	for _, p := range gps {

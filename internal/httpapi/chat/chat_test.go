@@ -67,12 +67,12 @@ func TestChat_BadRequestsAreProblemsNamingTheField(t *testing.T) {
 		code       string
 		field      string
 	}{
-		{"no message", `{}`, 400, "invalid_input", "message"},
-		{"unknown field", `{"message":"hi","temprature":1}`, 400, "invalid", "temprature"},
-		{"wrong type", `{"message":"hi","max_tokens":"many"}`, 400, "invalid", "/max_tokens"},
-		{"temperature out of range", `{"message":"hi","temperature":3}`, 400, "invalid_input", "temperature"},
-		{"model name past any provider's", `{"message":"hi","model":"` + strings.Repeat("m", store.MaxNameBytes+1) + `"}`, 400, "invalid_input", "model"},
-		{"both sources", `{"message":"hi","workflow_template_name":"a","workflow_definition_id":"b"}`, 400, "invalid_input", "workflow_definition_id"},
+		{"no message", `{}`, 422, "invalid_input", "message"},
+		{"unknown field", `{"message":"hi","temprature":1}`, 422, "invalid", "temprature"},
+		{"wrong type", `{"message":"hi","max_tokens":"many"}`, 422, "invalid", "/max_tokens"},
+		{"temperature out of range", `{"message":"hi","temperature":3}`, 422, "invalid_input", "temperature"},
+		{"model name past any provider's", `{"message":"hi","model":"` + strings.Repeat("m", store.MaxNameBytes+1) + `"}`, 422, "invalid_input", "model"},
+		{"both sources", `{"message":"hi","workflow_template_name":"a","workflow_definition_id":"b"}`, 422, "invalid_input", "workflow_definition_id"},
 		{"unknown provider", `{"message":"hi","provider":"nope"}`, 400, "unknown_provider", "provider"},
 		{"unconfigured provider", `{"message":"hi","provider":"openai"}`, 400, "provider_unconfigured", "provider"},
 		{"unknown tool", `{"message":"hi","allowed_tools":["laser"]}`, 400, "unknown_tool", "allowed_tools"},
@@ -349,12 +349,12 @@ func TestExecute_BadRequestsNameTheField(t *testing.T) {
 		status           int
 		field            string
 	}{
-		{"graph on a template route", "/api/v1/workflows/templates/general_chat/execute", `{"message":"hi",` + inlineGraph + `}`, 400, "nodes"},
-		{"params on a definition route", "/api/v1/workflows/definitions/d1/execute", `{"message":"hi","params":{}}`, 400, "params"},
-		{"message type in input_data", "/api/v1/workflows/definitions/d1/execute", `{"input_data":{"message":5}}`, 400, "/input_data/message"},
-		{"messages differ", "/api/v1/workflows/definitions/d1/execute", `{"message":"a","input_data":{"message":"b"}}`, 400, "/input_data/message"},
-		{"no inline template", "/api/v1/workflows/templates/execute", `{"message":"hi"}`, 400, "template"},
-		{"no nodes", "/api/v1/workflows/definitions/custom/execute", `{"message":"hi"}`, 400, "nodes"},
+		{"graph on a template route", "/api/v1/workflows/templates/general_chat/execute", `{"message":"hi",` + inlineGraph + `}`, 422, "nodes"},
+		{"params on a definition route", "/api/v1/workflows/definitions/d1/execute", `{"message":"hi","params":{}}`, 422, "params"},
+		{"message type in input_data", "/api/v1/workflows/definitions/d1/execute", `{"input_data":{"message":5}}`, 422, "/input_data/message"},
+		{"messages differ", "/api/v1/workflows/definitions/d1/execute", `{"message":"a","input_data":{"message":"b"}}`, 422, "/input_data/message"},
+		{"no inline template", "/api/v1/workflows/templates/execute", `{"message":"hi"}`, 422, "template"},
+		{"no nodes", "/api/v1/workflows/definitions/custom/execute", `{"message":"hi"}`, 422, "nodes"},
 		{"invalid graph", "/api/v1/workflows/definitions/custom/execute",
 			`{"message":"hi","nodes":[{"id":"start","type":"start"},{"id":"x","type":"warp"}],"edges":[{"source":"start","target":"x"}]}`, 400, "/nodes/1/type"},
 		{"other user's definition", "/api/v1/workflows/definitions/d1/execute", `{"message":"hi"}`, 404, "definition"},

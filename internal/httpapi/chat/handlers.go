@@ -130,13 +130,26 @@ func (c config) execute(x *executor.Executor, kind routeKind) http.Handler {
 			httpapi.Fail(w, r, err)
 			return
 		}
+		if kind == routeInline {
+			if err := body.fromQuery(r.URL.Query()); err != nil {
+				httpapi.Fail(w, r, err)
+				return
+			}
+		}
 		stream := httpapi.WantsStream(r)
 		req, err := body.request(kind, r.PathValue("id"), httpapi.UserID(r.Context()), mode(stream))
+		if err == nil && kind == routeInline {
+			err = checkEntry(req.Source.Definition, r.URL.Query().Get("entry_point"))
+		}
 		if err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
-		c.run(x, w, r, req, stream, func(res *executor.Result) any { return res.WorkflowExecutionResponse() })
+		convert := func(res *executor.Result) any { return res.WorkflowExecutionResponse(body.DebugMode) }
+		if kind == routeInline {
+			convert = func(res *executor.Result) any { return res.InlineExecutionResponse(body.DebugMode) }
+		}
+		c.run(x, w, r, req, stream, convert)
 	})
 }
 

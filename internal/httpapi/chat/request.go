@@ -2,28 +2,55 @@
 // streaming) and the execution of templates, definitions and inline graphs — over
 // the one executor.Execute. It is the only HTTP package that imports the executor;
 // providers arrive as values in executor.Options, so no LLM SDK is imported here.
+//
+// Requests take every field of the predecessor's request schemas. Honoured: a chat
+// request's workflow_config keys that are chatter config fields (provider, model,
+// temperature, max_tokens, enable_tools, enable_retrieval, enable_memory,
+// allowed_tools, document_ids, memory_window, max_tool_calls,
+// system_prompt_override; a field sent at the top level wins over the same key in
+// workflow_config), an execution's input_data (input_data.message is the message,
+// the other keys are kept on the execution as its input_data), definition_id (must
+// be the path's id), debug_mode (adds debug_info), and the inline route's query
+// parameters message, provider, model and conversation_id. Accepted and not
+// applied, because chatter has no such feature: profile_id, prompt_id,
+// enable_web_search, context_limit, enable_tracing (every run is traced: events
+// and an execution record), workflow_config keys that are not config fields, and
+// entry_point (a run starts at the graph's one entry node; entry_point must name a
+// node of the graph). Fields no schema has are refused, naming the field (422).
 package chat
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 // ChatRequest is the body of POST /api/v1/workflows/execute/chat and its streaming
-// twin (the predecessor's field names). The source is the template named by
+// twin: the predecessor's ChatRequest. The source is the template named by
 // workflow_template_name, else the definition workflow_definition_id, else the
 // dynamic universal chat switched by the enable_* flags.
 type ChatRequest struct {
 	Message        string `json:"message"`
 	ConversationID string `json:"conversation_id,omitempty"`
 	executor.Config
-	WorkflowTemplateName string         `json:"workflow_template_name,omitempty"`
-	WorkflowDefinitionID string         `json:"workflow_definition_id,omitempty"`
-	Metadata             map[string]any `json:"metadata,omitempty"`
+	WorkflowTemplateName string          `json:"workflow_template_name,omitempty"`
+	WorkflowDefinitionID string          `json:"workflow_definition_id,omitempty"`
+	WorkflowConfig       json.RawMessage `json:"workflow_config,omitempty"`
+	Metadata             map[string]any  `json:"metadata,omitempty"`
+
+	// Accepted and not applied (see the package comment).
+	ProfileID       string `json:"profile_id,omitempty"`
+	PromptID        string `json:"prompt_id,omitempty"`
+	EnableWebSearch bool   `json:"enable_web_search,omitempty"`
+	EnableTracing   bool   `json:"enable_tracing,omitempty"`
+	ContextLimit    int    `json:"context_limit,omitempty"`
 }
 
 // ExecuteRequest is the body of the template, definition and inline execution
@@ -39,8 +66,8 @@ type ExecuteRequest struct {
 
 	// Template routes: param overrides; the inline template route takes the
 	// template itself.
-	Params   *workflow.Params   `json:"params,omitempty"`
-	Template *workflow.Template `json:"template,omitempty"`
+	Params   *workflow.Params `json:"params,omitempty"`
+	Template json.RawMessage  `json:"template,omitempty"`
 	// Definition route: the version to run (0 = latest).
 	Version int `json:"version,omitempty"`
 	// Inline route: the graph, in the editor's format. Nodes and edges are decoded
@@ -49,6 +76,11 @@ type ExecuteRequest struct {
 	Nodes     json.RawMessage `json:"nodes,omitempty"`
 	Edges     json.RawMessage `json:"edges,omitempty"`
 	Variables map[string]any  `json:"variables,omitempty"`
+
+	// Definition route: the predecessor's required definition_id, which must be
+	// the path's id. Every route: debug_mode adds debug_info to the answer.
+	DefinitionID string `json:"definition_id,omitempty"`
+	DebugMode    bool   `json:"debug_mode,omitempty"`
 }
 
 // routeKind says which route decoded an ExecuteRequest.
@@ -67,6 +99,17 @@ func invalid(field, format string, args ...any) error {
 
 // request builds the executor request of a chat request.
 func (c *ChatRequest) request(userID string, mode executor.Mode) (executor.Request, error) {
+	if len(c.WorkflowConfig) > 0 && string(c.WorkflowConfig) != "null" {
+		var wc executor.Config
+		if err := json.Unmarshal(c.WorkflowConfig, &wc); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				return executor.Request{}, invalid("/workflow_config/"+te.Field, "workflow_config.%s has the wrong type", te.Field)
+			}
+			return executor.Request{}, invalid("workflow_config", "workflow_config must be an object")
+		}
+		c.Config = c.Config.Or(wc)
+	}
 	src := executor.Source{Kind: executor.SourceDynamic}
 	switch {
 	case c.WorkflowTemplateName != "" && c.WorkflowDefinitionID != "":
@@ -87,6 +130,11 @@ func (e *ExecuteRequest) request(kind routeKind, id, userID string, mode executo
 	if err != nil {
 		return executor.Request{}, err
 	}
+	if strings.TrimSpace(msg) == "" {
+		// The predecessor's bodies carry the message as input_data.message and may
+		// omit it; a run needs one.
+		return executor.Request{}, invalid("/input_data/message", "the message is required: input_data.message (or message)")
+	}
 	if err := e.onlyFor(kind); err != nil {
 		return executor.Request{}, err
 	}
@@ -95,16 +143,23 @@ func (e *ExecuteRequest) request(kind routeKind, id, userID string, mode executo
 	case routeTemplate:
 		src = executor.Source{Kind: executor.SourceTemplate, ID: id, Params: e.Params}
 	case routeTemplateInline:
-		if e.Template == nil {
-			return executor.Request{}, invalid("template", "an inline template (name, capabilities, params) is required")
+		if len(e.Template) == 0 || string(e.Template) == "null" {
+			return executor.Request{}, invalid("template", "an inline template (name, capabilities, params or default_params) is required")
 		}
 		if e.Params != nil {
 			return executor.Request{}, invalid("params", "put params inside template on this route")
 		}
-		src = executor.Source{Kind: executor.SourceInline, Definition: e.Template.Definition()}
+		t, err := resources.TemplateFromDocument(e.Template, "/template")
+		if err != nil {
+			return executor.Request{}, err
+		}
+		src = executor.Source{Kind: executor.SourceInline, Definition: t.Definition()}
 	case routeDefinition:
 		if e.Version < 0 {
 			return executor.Request{}, invalid("version", "version must be 0 (latest) or a positive version")
+		}
+		if e.DefinitionID != "" && e.DefinitionID != id {
+			return executor.Request{}, invalid("definition_id", "definition_id must be the id in the path (%s)", id)
 		}
 		src = executor.Source{Kind: executor.SourceDefinition, ID: id, Version: e.Version}
 	case routeInline:
@@ -146,7 +201,7 @@ func (e *ExecuteRequest) message() (string, map[string]any, error) {
 		for k, v := range e.Metadata {
 			meta[k] = v
 		}
-		meta["input_data"] = rest
+		meta[executor.MetadataInputData] = rest
 	}
 	return msg, meta, nil
 }
@@ -162,7 +217,8 @@ func (e *ExecuteRequest) onlyFor(kind routeKind) error {
 	tpl := kind == routeTemplate || kind == routeTemplateInline
 	for _, f := range []field{
 		{"params", e.Params != nil, tpl},
-		{"template", e.Template != nil, kind == routeTemplateInline},
+		{"template", len(e.Template) > 0, kind == routeTemplateInline},
+		{"definition_id", e.DefinitionID != "", kind == routeDefinition},
 		{"version", e.Version != 0, kind == routeDefinition},
 		{"name", e.Name != "", kind == routeInline},
 		{"nodes", len(e.Nodes) > 0, kind == routeInline},
@@ -174,6 +230,41 @@ func (e *ExecuteRequest) onlyFor(kind routeKind) error {
 		}
 	}
 	return nil
+}
+
+// fromQuery takes the inline route's query parameters (the predecessor sent
+// message, provider, model and conversation_id there, and the graph in the body):
+// each fills its body field, and one that differs from a value the body set is a
+// 422 naming it.
+func (e *ExecuteRequest) fromQuery(q url.Values) error {
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"message", &e.Message}, {"provider", &e.Provider}, {"model", &e.Model}, {"conversation_id", &e.ConversationID}} {
+		v := q.Get(f.name)
+		switch {
+		case v == "":
+		case *f.dst == "":
+			*f.dst = v
+		case *f.dst != v:
+			return invalid(f.name, "%s differs between the query and the body; send one", f.name)
+		}
+	}
+	return nil
+}
+
+// checkEntry checks the predecessor's entry_point against the inline graph: it
+// must name one of its nodes. The run starts at the graph's entry node.
+func checkEntry(d *workflow.Definition, entry string) error {
+	if entry == "" {
+		return nil
+	}
+	for _, n := range d.Nodes {
+		if n.ID == entry {
+			return nil
+		}
+	}
+	return invalid("entry_point", "entry_point %q is not a node of the graph", entry)
 }
 
 // definition decodes the inline graph the way a stored one is decoded.

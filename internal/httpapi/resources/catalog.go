@@ -10,25 +10,6 @@ import (
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-// NodeTypes lists every node kind (type, aliases, description, config defaults and
-// fields) and documents the condition language that edges, conditional and loop
-// nodes use: its variables, its allowlist of functions and its budgets.
-func NodeTypes() http.Handler {
-	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {
-		if err := onlyQuery(r); err != nil {
-			return err
-		}
-		httpapi.WriteJSON(w, r, http.StatusOK, nodeTypes{Items: workflow.Kinds(), Conditions: workflow.Conditions()})
-		return nil
-	})
-}
-
-// nodeTypes is the catalogue's body: the kinds as a list, plus the condition language.
-type nodeTypes struct {
-	Items      []*workflow.KindSpec       `json:"items"`
-	Conditions workflow.ConditionLanguage `json:"conditions"`
-}
-
 // DefaultStepLimit is the executor's default step limit (supersteps per run),
 // repeated here because this package must not import the executor; a main that
 // configures another limit passes it in Defaults.

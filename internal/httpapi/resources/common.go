@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/oklog/ulid/v2"
 
@@ -116,7 +118,7 @@ func listErr(err error, p store.PageRequest) error {
 	return err
 }
 
-// problemsError is the 400 of an invalid workflow or template: every problem, each
+// problemsError is the 422 of an invalid workflow or template: every problem, each
 // with its JSON pointer, code and message.
 func problemsError(msg string, ps []workflow.Problem) *httpapi.Error {
 	e := &httpapi.Error{Code: httpapi.CodeInvalidWorkflow, Message: msg}
@@ -126,17 +128,62 @@ func problemsError(msg string, ps []workflow.Problem) *httpapi.Error {
 	return e
 }
 
-// ValidationResult is the answer of the validate routes.
+// ValidationResult is the answer of POST /workflows/definitions/validate: the
+// predecessor's WorkflowValidationResponse (is_valid; errors and warnings as {loc,
+// msg, type}; suggestions) with chatter's problems beside it (each with its node or
+// edge id, JSON pointer and code).
 type ValidationResult struct {
-	Valid    bool               `json:"valid"`
-	Problems []workflow.Problem `json:"problems"`
+	IsValid     bool               `json:"is_valid"`
+	Errors      []ValidationIssue  `json:"errors"`
+	Warnings    []ValidationIssue  `json:"warnings"`
+	Suggestions []string           `json:"suggestions"`
+	Problems    []workflow.Problem `json:"problems"`
 }
 
-func validationResult(ps []workflow.Problem) ValidationResult {
-	if ps == nil {
-		ps = []workflow.Problem{}
+// ValidationIssue is one problem in the predecessor's shape: loc is the JSON
+// pointer's segments (array indexes as numbers), type the problem's code.
+type ValidationIssue struct {
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+	Type string `json:"type"`
+}
+
+func validationResult(ps, warnings []workflow.Problem) ValidationResult {
+	out := ValidationResult{IsValid: len(ps) == 0, Errors: issues(ps), Warnings: issues(warnings),
+		Suggestions: []string{}, Problems: ps}
+	if out.Problems == nil {
+		out.Problems = []workflow.Problem{}
 	}
-	return ValidationResult{Valid: len(ps) == 0, Problems: ps}
+	return out
+}
+
+func issues(ps []workflow.Problem) []ValidationIssue {
+	out := make([]ValidationIssue, len(ps))
+	for i, p := range ps {
+		loc := []any{}
+		for _, seg := range strings.Split(strings.TrimPrefix(p.Pointer, "/"), "/") {
+			seg = strings.NewReplacer("~1", "/", "~0", "~").Replace(seg)
+			if n, err := strconv.Atoi(seg); err == nil {
+				loc = append(loc, n)
+			} else if seg != "" {
+				loc = append(loc, seg)
+			}
+		}
+		out[i] = ValidationIssue{Loc: loc, Msg: p.Message, Type: p.Code}
+	}
+	return out
+}
+
+// jsonNames is the set of JSON names of T's fields.
+func jsonNames[T any]() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeFor[T]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }

@@ -77,15 +77,16 @@ func TestDefinitions_ConditionOutsideTheAllowlistIsRefusedNamingIt(t *testing.T)
 			t.Errorf("%s: %d %s", path, r.StatusCode, r.body)
 		}
 	}
-	if l := e.get(t, "alice", "/api/v1/workflows/definitions"); !strings.Contains(string(l.body), `"items":[]`) {
+	if l := e.get(t, "alice", "/api/v1/workflows/definitions"); !strings.Contains(string(l.body), `"definitions":[]`) {
 		t.Errorf("a refused definition was stored: %s", l.body)
 	}
 }
 
-// The node-types catalogue documents the allowlist and the budgets conditions run on.
+// The modern node-types catalogue documents the allowlist and the budgets
+// conditions run on (GET /node-types is the predecessor's bare array).
 func TestCatalog_NodeTypesDocumentTheConditionLanguage(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	r := e.get(t, "alice", "/api/v1/workflows/node-types")
+	r := e.get(t, "alice", "/api/v1/workflows/node-types/modern")
 	var c struct {
 		Conditions struct {
 			Functions []userexpr.Doc    `json:"functions"`

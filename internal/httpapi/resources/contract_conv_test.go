@@ -93,7 +93,7 @@ func (e *env) messages(t *testing.T, user, conv, query string) []wire.Message {
 	return ms
 }
 
-func ids(cs []wire.Conversation) []string {
+func conversationIDs(cs []wire.Conversation) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
 		out[i] = c.ID
@@ -125,7 +125,7 @@ func contractCreateConversation(t *testing.T, e *env) {
 
 	// A created conversation is listed, readable, and a chat continues it from seq 1.
 	l := e.listConvs(t, "alice", "")
-	if l.TotalCount != 3 || !slices.Contains(ids(l.Conversations), minimal.ID) || !slices.Contains(ids(l.Conversations), full.ID) {
+	if l.TotalCount != 3 || !slices.Contains(conversationIDs(l.Conversations), minimal.ID) || !slices.Contains(conversationIDs(l.Conversations), full.ID) {
 		t.Fatalf("list after create: %+v", l)
 	}
 	e.chat(t, "alice", `{"message":"first words","conversation_id":"`+minimal.ID+`"}`)
@@ -177,8 +177,8 @@ func contractListConversations(t *testing.T, e *env) {
 	e.createConv(t, "bob", map[string]any{"title": "bob's", "tags": []string{"work"}})
 
 	// Default order: most recently updated first.
-	if l := e.listConvs(t, "alice", ""); !slices.Equal(ids(l.Conversations), []string{b.ID, c.ID, a.ID}) || l.TotalCount != 3 {
-		t.Errorf("default order %v, want bravo (archived last), charlie (chatted), alpha", ids(l.Conversations))
+	if l := e.listConvs(t, "alice", ""); !slices.Equal(conversationIDs(l.Conversations), []string{b.ID, c.ID, a.ID}) || l.TotalCount != 3 {
+		t.Errorf("default order %v, want bravo (archived last), charlie (chatted), alpha", conversationIDs(l.Conversations))
 	}
 	full := "?status=active&llm_provider=devllm&llm_model=" + "echo" + "&tags=work&enable_retrieval=false&limit=10&offset=0&sort_by=title&sort_order=asc"
 	if l := e.listConvs(t, "alice", full); len(l.Conversations) != 0 || l.TotalCount != 0 || l.Limit != 10 {
@@ -202,22 +202,22 @@ func contractListConversations(t *testing.T, e *env) {
 	}
 	for _, tc := range cases {
 		l := e.listConvs(t, "alice", tc.query)
-		if got := ids(l.Conversations); !slices.Equal(got, tc.want) || l.TotalCount != tc.total {
+		if got := conversationIDs(l.Conversations); !slices.Equal(got, tc.want) || l.TotalCount != tc.total {
 			t.Errorf("%s: %v total %d, want %v total %d", tc.query, got, l.TotalCount, tc.want, tc.total)
 		}
 	}
 	// Offset pages cover everything once; the cursor (chatter's) does the same.
 	var paged []string
 	for off := 0; off < 3; off++ {
-		paged = append(paged, ids(e.listConvs(t, "alice", fmt.Sprintf("?sort_by=title&sort_order=asc&limit=1&offset=%d", off)).Conversations)...)
+		paged = append(paged, conversationIDs(e.listConvs(t, "alice", fmt.Sprintf("?sort_by=title&sort_order=asc&limit=1&offset=%d", off)).Conversations)...)
 	}
 	cur := e.listConvs(t, "alice", "?sort_by=title&sort_order=asc&limit=2")
 	rest := e.do(t, "GET", "alice", "/api/v1/conversations/?sort_by=title&sort_order=asc&limit=2&cursor="+cur.NextCursor, "")
 	var l2 resources.ConversationList
 	rest.json(t, &l2)
-	if !slices.Equal(paged, []string{a.ID, b.ID, c.ID}) || !slices.Equal(append(ids(cur.Conversations), ids(l2.Conversations)...), paged) ||
+	if !slices.Equal(paged, []string{a.ID, b.ID, c.ID}) || !slices.Equal(append(conversationIDs(cur.Conversations), conversationIDs(l2.Conversations)...), paged) ||
 		l2.NextCursor != "" {
-		t.Errorf("offset pages %v, cursor pages %v + %v", paged, ids(cur.Conversations), ids(l2.Conversations))
+		t.Errorf("offset pages %v, cursor pages %v + %v", paged, conversationIDs(cur.Conversations), conversationIDs(l2.Conversations))
 	}
 	// The slash-less path answers the same.
 	slash := e.old(t, "GET", "alice", "/api/v1/conversations/?sort_by=title", nil)

@@ -92,7 +92,7 @@ func TestDefaults_NodeTypesStartNodesThePredecessorsEditorSaves(t *testing.T) {
 	v := e.post(t, "alice", "/api/v1/workflows/definitions/validate", string(body))
 	var res resources.ValidationResult
 	v.json(t, &res)
-	if v.StatusCode != 200 || !res.Valid {
+	if v.StatusCode != 200 || !res.IsValid {
 		t.Fatalf("%d %s", v.StatusCode, v.body)
 	}
 }

@@ -19,12 +19,18 @@
 // predecessor's shapes (package wire builds them), at its paths; the notes above
 // the handlers in conversations.go and executions.go say which old parameters are
 // honoured and what chatter chose where the old contract is silent.
+//
+// The workflow routes answer as the predecessor's contract says (its paths, fields
+// and success statuses; chatter's extra data beside them): see definitions.go,
+// templates.go, templates_shape.go, catalog_nodetypes.go and lists.go for what each
+// old field means here and which ones are accepted but not applied.
 package resources
 
 import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
@@ -49,10 +55,14 @@ const (
 	PathTemplateUpdate         = "PUT /api/v1/workflows/templates/{id}"
 	PathTemplateDelete         = "DELETE /api/v1/workflows/templates/{id}"
 	PathTemplateExport         = "GET /api/v1/workflows/templates/{id}/export"
+	PathTemplateLoad           = "GET /api/v1/workflows/templates/{id}/load"
 	PathTemplateImport         = "POST /api/v1/workflows/templates/import"
 	PathTemplateValidate       = "POST /api/v1/workflows/templates/validate"
 	PathNodeTypes              = "GET /api/v1/workflows/node-types"
+	PathNodeTypesModern        = "GET /api/v1/workflows/node-types/modern"
 	PathDefaults               = "GET /api/v1/workflows/defaults"
+	PathMemoryConfigure        = "POST /api/v1/workflows/memory/configure"
+	PathToolsConfigure         = "POST /api/v1/workflows/tools/configure"
 	PathExecutions             = "GET /api/v1/executions"
 	PathExecution              = "GET /api/v1/executions/{id}"
 	PathExecutionEvents        = "GET /api/v1/executions/{id}/events"
@@ -134,6 +144,7 @@ type Store interface {
 	Templates
 	Executions
 	Conversations
+	Settings
 }
 
 // Deps is what Register hands the handlers.
@@ -146,6 +157,8 @@ type Deps struct {
 	// NewID makes ids for new definitions, templates and conversations; default a
 	// new ULID.
 	NewID func() string
+	// Now is the clock of exported_at; default time.Now.
+	Now func() time.Time
 }
 
 // Mounter is what Register needs of a router (*httpapi.Router).
@@ -195,10 +208,14 @@ func Routes(d Deps) []Route {
 		{PathTemplate, GetTemplate(s)},
 		{PathTemplateUpdate, UpdateTemplate(s, v)},
 		{PathTemplateDelete, DeleteTemplate(s)},
-		{PathTemplateExport, ExportTemplate(s)},
+		{PathTemplateExport, ExportTemplate(s, d.Now)},
+		{PathTemplateLoad, GetTemplate(s)},
 		{PathNodeTypes, NodeTypes()},
+		{PathNodeTypesModern, ModernNodeTypesHandler()},
 		{PathDefaults, ServiceDefaults(d.Defaults)},
 		{PathWorkflowExecutions, ListExecutions(s)},
+		{PathMemoryConfigure, ConfigureMemory(s, d.Now)},
+		{PathToolsConfigure, ConfigureTools(s, d.Now)},
 		{PathExecutions, ListExecutions(s)},
 		{PathExecution, GetExecution(s)},
 		{PathExecutionEvents, ExecutionEvents(s)},
@@ -227,6 +244,9 @@ func Register(rt Mounter, d Deps) {
 func (d Deps) withDefaults() Deps {
 	if d.NewID == nil {
 		d.NewID = newULID
+	}
+	if d.Now == nil {
+		d.Now = time.Now
 	}
 	if d.Validation.toolExists == nil {
 		d.Validation = NewValidation(nil)

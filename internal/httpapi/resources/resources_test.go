@@ -54,8 +54,8 @@ func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 			t.Errorf("openapi.json documents %q, which is not mounted", d)
 		}
 	}
-	if len(e.patterns) != 36 {
-		t.Errorf("resources mounts %d routes, want 36", len(e.patterns))
+	if len(e.patterns) != 40 {
+		t.Errorf("resources mounts %d routes, want 40", len(e.patterns))
 	}
 }
 
@@ -94,7 +94,7 @@ func TestDefinitions_CreateGetUpdateVersionsDelete(t *testing.T) {
 	r := e.post(t, "alice", "/api/v1/workflows/definitions", chainJSON)
 	var d resources.DefinitionResponse
 	r.json(t, &d)
-	if r.StatusCode != 201 || d.Version != 1 || d.ID == "" || d.Name != "chain" || len(d.Definition.Nodes) != 3 ||
+	if r.StatusCode != 200 || d.Version != 1 || d.ID == "" || d.Name != "chain" || len(d.Nodes) != 3 ||
 		r.Header.Get("Location") != "/api/v1/workflows/definitions/"+d.ID {
 		t.Fatalf("create: %d %s", r.StatusCode, r.body)
 	}
@@ -123,12 +123,15 @@ func TestDefinitions_CreateGetUpdateVersionsDelete(t *testing.T) {
 		t.Errorf("missing version: %d", r.StatusCode)
 	}
 	r = e.get(t, "alice", "/api/v1/workflows/definitions")
-	var l httpapi.List[resources.DefinitionResponse]
+	var l resources.DefinitionList
 	r.json(t, &l)
-	if r.StatusCode != 200 || len(l.Items) != 1 || l.Items[0].Version != 2 {
+	if r.StatusCode != 200 || len(l.Definitions) != 1 || l.Definitions[0].Version != 2 || l.TotalCount != 1 {
 		t.Fatalf("list: %s", r.body)
 	}
-	if r = e.do(t, "DELETE", "alice", base, ""); r.StatusCode != 204 || len(r.body) != 0 {
+	r = e.do(t, "DELETE", "alice", base, "")
+	var del resources.DeleteResponse
+	r.json(t, &del)
+	if r.StatusCode != 200 || del.WorkflowID != d.ID || del.Message == "" {
 		t.Fatalf("delete: %d %s", r.StatusCode, r.body)
 	}
 	if r = e.get(t, "alice", base+"?version=1"); r.StatusCode != 404 {
@@ -153,7 +156,7 @@ func TestDefinitions_InvalidGraphIsProblemWithEveryWorkflowProblem(t *testing.T)
 		t.Errorf("errors = %+v", p.Errors)
 	}
 	list := e.get(t, "alice", "/api/v1/workflows/definitions")
-	if !strings.Contains(string(list.body), `"items":[]`) {
+	if !strings.Contains(string(list.body), `"definitions":[]`) {
 		t.Errorf("an invalid definition was stored: %s", list.body)
 	}
 }
@@ -178,7 +181,7 @@ func TestDefinitions_ValidateReportsWithoutStoring(t *testing.T) {
 			r := e.post(t, "alice", "/api/v1/workflows/definitions/validate", c.body)
 			var v resources.ValidationResult
 			r.json(t, &v)
-			if r.StatusCode != 200 || v.Valid != c.valid || v.Problems == nil {
+			if r.StatusCode != 200 || v.IsValid != c.valid || v.Problems == nil || len(v.Errors) != len(v.Problems) {
 				t.Fatalf("%d %s", r.StatusCode, r.body)
 			}
 			if c.code != "" && !slices.ContainsFunc(v.Problems, func(p workflow.Problem) bool { return p.Code == c.code }) {
@@ -186,14 +189,14 @@ func TestDefinitions_ValidateReportsWithoutStoring(t *testing.T) {
 			}
 		})
 	}
-	if l := e.get(t, "alice", "/api/v1/workflows/definitions"); !strings.Contains(string(l.body), `"items":[]`) {
+	if l := e.get(t, "alice", "/api/v1/workflows/definitions"); !strings.Contains(string(l.body), `"definitions":[]`) {
 		t.Errorf("validate stored something: %s", l.body)
 	}
 }
 
 func llmConfig(t *testing.T, d resources.DefinitionResponse) map[string]any {
 	t.Helper()
-	for _, n := range d.Definition.Nodes {
+	for _, n := range d.Nodes {
 		if n.Type == "llm" {
 			raw, _ := n.RawConfig()
 			var m map[string]any
@@ -203,7 +206,7 @@ func llmConfig(t *testing.T, d resources.DefinitionResponse) map[string]any {
 			return m
 		}
 	}
-	t.Fatalf("no llm node in %+v", d.Definition.Nodes)
+	t.Fatalf("no llm node in %+v", d.Nodes)
 	return nil
 }
 
@@ -218,7 +221,8 @@ func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
 	r := e.post(t, "alice", path, body)
 	var d resources.DefinitionResponse
 	r.json(t, &d)
-	if r.StatusCode != 201 || d.Version != 1 || d.Name != "my coder" || llmConfig(t, d)["system_prompt"] != "Answer in Go." {
+	if r.StatusCode != 200 || d.Version != 1 || d.Name != "my coder" || llmConfig(t, d)["system_prompt"] != "Answer in Go." ||
+		d.TemplateID == nil || *d.TemplateID != "code_assistant" {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 	if g := e.get(t, "alice", "/api/v1/workflows/definitions/"+d.ID); g.StatusCode != 200 {
@@ -226,7 +230,7 @@ func TestDefinitions_FromTemplateGeneratesAndStoresTheGraph(t *testing.T) {
 	}
 	r = e.post(t, "alice", path, `{"template_id":"`+own+`"}`)
 	r.json(t, &d)
-	if r.StatusCode != 201 || d.Name != "helper" || llmConfig(t, d)["system_prompt"] != "Be brief." {
+	if r.StatusCode != 200 || d.Name != "helper" || llmConfig(t, d)["system_prompt"] != "Be brief." {
 		t.Fatalf("own template: %d %s", r.StatusCode, r.body)
 	}
 
@@ -287,17 +291,19 @@ func TestTemplates_ListCreateGetUpdateDelete(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	id := e.createTemplate(t, "alice")
 	e.createTemplate(t, "alice")
-	r := e.get(t, "alice", "/api/v1/workflows/templates?limit=1")
-	var l httpapi.List[workflow.Template]
-	r.json(t, &l)
 	nb := len(workflow.Builtins())
-	if r.StatusCode != 200 || len(l.Items) != nb+1 || !l.Items[0].Builtin || l.Items[nb].Builtin || l.NextCursor == "" {
-		t.Fatalf("first page: %d items, next %q", len(l.Items), l.NextCursor)
+	r := e.get(t, "alice", "/api/v1/workflows/templates?limit="+strconv.Itoa(nb+1))
+	var l resources.TemplateList
+	r.json(t, &l)
+	if r.StatusCode != 200 || len(l.Templates) != nb+1 || !l.Templates[0].IsBuiltin || l.Templates[nb].IsBuiltin ||
+		l.NextCursor == "" || l.TotalCount != nb+2 {
+		t.Fatalf("first page: %d items, next %q, total %d", len(l.Templates), l.NextCursor, l.TotalCount)
 	}
 	r = e.get(t, "alice", "/api/v1/workflows/templates?limit=1&cursor="+l.NextCursor)
-	var l2 httpapi.List[workflow.Template]
+	var l2 resources.TemplateList
 	r.json(t, &l2)
-	if r.StatusCode != 200 || len(l2.Items) != 1 || l2.Items[0].Builtin || l2.Items[0].ID == l.Items[nb].ID {
+	if r.StatusCode != 200 || len(l2.Templates) != 1 || l2.Templates[0].IsBuiltin || l2.Templates[0].ID == l.Templates[nb].ID ||
+		l2.TotalCount != nb+2 {
 		t.Fatalf("second page: %s", r.body)
 	}
 
@@ -305,22 +311,22 @@ func TestTemplates_ListCreateGetUpdateDelete(t *testing.T) {
 	upd := `{"name":"helper 2","capabilities":{"tools":true},"params":{"allowed_tools":["calculator"],"max_tool_calls":3}}`
 	validateRequest(t, "PUT", base, upd)
 	r = e.do(t, "PUT", "alice", base, upd)
-	var tp workflow.Template
+	var tp resources.TemplateResponse
 	r.json(t, &tp)
 	if r.StatusCode != 200 || tp.Name != "helper 2" || !tp.Capabilities.Tools || tp.ID != id {
 		t.Fatalf("update: %d %s", r.StatusCode, r.body)
 	}
 	r = e.get(t, "alice", base)
 	r.json(t, &tp)
-	if r.StatusCode != 200 || tp.Name != "helper 2" || tp.Builtin {
+	if r.StatusCode != 200 || tp.Name != "helper 2" || tp.IsBuiltin || tp.OwnerID != "alice" {
 		t.Fatalf("get: %s", r.body)
 	}
 	r = e.get(t, "alice", "/api/v1/workflows/templates/general_chat")
 	r.json(t, &tp)
-	if r.StatusCode != 200 || !tp.Builtin || tp.Name != "general_chat" {
+	if r.StatusCode != 200 || !tp.IsBuiltin || tp.Name != "general_chat" {
 		t.Fatalf("built-in: %s", r.body)
 	}
-	if r = e.do(t, "DELETE", "alice", base, ""); r.StatusCode != 204 {
+	if r = e.do(t, "DELETE", "alice", base, ""); r.StatusCode != 200 {
 		t.Fatalf("delete: %d", r.StatusCode)
 	}
 	if r = e.get(t, "alice", base); r.StatusCode != 404 {
@@ -360,16 +366,16 @@ func TestTemplates_CreateAndValidateReportTemplateProblems(t *testing.T) {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 	r = e.post(t, "alice", "/api/v1/workflows/templates/validate", bad)
-	var v resources.ValidationResult
+	var v resources.TemplateValidation
 	r.json(t, &v)
-	if r.StatusCode != 200 || v.Valid || len(v.Problems) != len(p.Errors) {
+	if r.StatusCode != 200 || v.IsValid || len(v.Problems) != len(p.Errors) || len(v.Errors) != len(v.Problems) {
 		t.Fatalf("validate: %d %s", r.StatusCode, r.body)
 	}
 	good := `{"name":"ok","capabilities":{"retrieval":true},"params":{"top_k":3}}`
 	validateRequest(t, "POST", "/api/v1/workflows/templates/validate", good)
 	r = e.post(t, "alice", "/api/v1/workflows/templates/validate", good)
 	r.json(t, &v)
-	if !v.Valid || len(v.Problems) != 0 {
+	if !v.IsValid || len(v.Problems) != 0 || v.TemplateInfo == nil {
 		t.Fatalf("validate good: %s", r.body)
 	}
 }
@@ -379,15 +385,15 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 	r := e.get(t, "alice", "/api/v1/workflows/templates/research_assistant/export")
 	var doc resources.ExportDocument
 	r.json(t, &doc)
-	if r.StatusCode != 200 || doc.Format != resources.ExportFormat || !doc.Template.Builtin || doc.Definition == nil ||
+	if r.StatusCode != 200 || doc.Format != resources.ExportFormat || !doc.Template.IsBuiltin || doc.Definition == nil ||
 		len(doc.Definition.Nodes) < 3 {
 		t.Fatalf("export: %d %s", r.StatusCode, r.body)
 	}
 	validateRequest(t, "POST", "/api/v1/workflows/templates/import", string(r.body))
 	imp := e.post(t, "bob", "/api/v1/workflows/templates/import", string(r.body))
-	var tp workflow.Template
+	var tp resources.TemplateResponse
 	imp.json(t, &tp)
-	if imp.StatusCode != 201 || tp.Builtin || tp.ID == "research_assistant" || tp.Name != "research_assistant" ||
+	if imp.StatusCode != 200 || tp.IsBuiltin || tp.ID == "research_assistant" || tp.Name != "research_assistant" ||
 		tp.Capabilities != doc.Template.Capabilities {
 		t.Fatalf("import: %d %s", imp.StatusCode, imp.body)
 	}
@@ -406,7 +412,9 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 	}{
 		{`{"format":"other/v9","template":{"name":"x"}}`, "format", 422},
 		{`{"format":"chatter.template/v1"}`, "template", 422},
-		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`, "/template/params/allowed_tools/0", 400},
+		{`{"template":{"name":"x","default_params":{"temperature":"hot"}}}`, "/template/default_params/temperature", 422},
+		{`{"format":"chatter.template/v1","template":{"name":"x","params":{"allowed_tools":["laser"]},"capabilities":{"tools":true}}}`,
+			"/template/params/allowed_tools/0", 400},
 	} {
 		r := e.post(t, "bob", "/api/v1/workflows/templates/import", c.body)
 		p := r.problem(t)
@@ -419,18 +427,16 @@ func TestTemplates_ExportImportRoundTrip(t *testing.T) {
 func TestCatalog_NodeTypesAndDefaults(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	r := e.get(t, "alice", "/api/v1/workflows/node-types")
-	var l struct {
-		Items []struct {
-			Type     string         `json:"type"`
-			Aliases  []string       `json:"aliases"`
-			Defaults map[string]any `json:"defaults"`
-		} `json:"items"`
+	var l []struct {
+		Type     string         `json:"type"`
+		Aliases  []string       `json:"aliases"`
+		Defaults map[string]any `json:"defaults"`
 	}
 	r.json(t, &l)
-	if r.StatusCode != 200 || len(l.Items) != len(workflow.Kinds()) {
+	if r.StatusCode != 200 || len(l) != len(workflow.Kinds()) {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
-	for _, it := range l.Items {
+	for _, it := range l {
 		if it.Type == "llm" && !slices.Contains(it.Aliases, "call_model") {
 			t.Errorf("llm aliases = %v", it.Aliases)
 		}
@@ -697,6 +703,8 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 		}
 		body := rq.body
 		switch {
+		case strings.HasSuffix(path, "/execute") && strings.Contains(path, "definitions"):
+			body = `{"message":"hi","definition_id":"` + def + `"}`
 		case strings.HasSuffix(path, "/execute"):
 			body = `{"message":"hi"}`
 		case rq.method == "PUT" && strings.Contains(path, "definitions"):
@@ -715,8 +723,8 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 			t.Errorf("%s %s as bob: %d %s", rq.method, path, r.StatusCode, r.body)
 		}
 	}
-	if n != 21 {
-		t.Errorf("checked %d id routes, want 21", n)
+	if n != 22 {
+		t.Errorf("checked %d id routes, want 22", n)
 	}
 	for _, p := range []string{"/api/v1/workflows/definitions/" + def, "/api/v1/workflows/templates/" + tpl,
 		"/api/v1/executions/" + exec, "/api/v1/conversations/" + conv + "/messages"} {
@@ -902,12 +910,12 @@ func checkPagination(t *testing.T, e *env) {
 			t.Fatal("cursor never ends")
 		}
 		r := e.get(t, "carol", "/api/v1/workflows/definitions?limit=2&cursor="+next)
-		var l httpapi.List[resources.DefinitionResponse]
+		var l resources.DefinitionList
 		r.json(t, &l)
-		if r.StatusCode != 200 || len(l.Items) > 2 {
+		if r.StatusCode != 200 || len(l.Definitions) > 2 || l.TotalCount != 5 {
 			t.Fatalf("%d %s", r.StatusCode, r.body)
 		}
-		for _, d := range l.Items {
+		for _, d := range l.Definitions {
 			got = append(got, d.ID)
 		}
 		if next = l.NextCursor; next == "" {
@@ -917,10 +925,26 @@ func checkPagination(t *testing.T, e *env) {
 	if !slices.Equal(got, want) {
 		t.Errorf("pages gave %v, want %v", got, want)
 	}
+	// The predecessor's offset pages the same list.
+	got = nil
+	for off := 0; off < 6; off += 2 {
+		r := e.get(t, "carol", "/api/v1/workflows/definitions?limit=2&offset="+strconv.Itoa(off))
+		var l resources.DefinitionList
+		r.json(t, &l)
+		if r.StatusCode != 200 || l.TotalCount != 5 {
+			t.Fatalf("offset %d: %d %s", off, r.StatusCode, r.body)
+		}
+		for _, d := range l.Definitions {
+			got = append(got, d.ID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("offsets gave %v, want %v", got, want)
+	}
 	r := e.get(t, "dave", "/api/v1/workflows/definitions?limit=1")
-	var l httpapi.List[resources.DefinitionResponse]
+	var l resources.DefinitionList
 	r.json(t, &l)
-	if len(l.Items) != 1 || slices.Contains(want, l.Items[0].ID) {
+	if len(l.Definitions) != 1 || slices.Contains(want, l.Definitions[0].ID) || l.TotalCount != 1 {
 		t.Errorf("dave sees %s", r.body)
 	}
 }
@@ -1005,10 +1029,10 @@ func TestTemplates_PublicTemplateIsReadableButNotReplaceable(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "/api/v1/workflows/templates/shared-helper"
-	var tp workflow.Template
+	var tp resources.TemplateResponse
 	r := e.get(t, "bob", base)
 	r.json(t, &tp)
-	if r.StatusCode != 200 || tp.Name != "shared helper" || !tp.Public {
+	if r.StatusCode != 200 || tp.Name != "shared helper" || !tp.IsPublic || tp.OwnerID != resources.OwnerPublic {
 		t.Fatalf("get public: %d %s", r.StatusCode, r.body)
 	}
 	if r := e.do(t, "PUT", "bob", base, `{"name":"hijacked"}`); r.StatusCode != 404 {
@@ -1016,7 +1040,7 @@ func TestTemplates_PublicTemplateIsReadableButNotReplaceable(t *testing.T) {
 	}
 	r = e.get(t, "bob", base)
 	r.json(t, &tp)
-	if tp.Name != "shared helper" || !tp.Public {
+	if tp.Name != "shared helper" || !tp.IsPublic {
 		t.Fatalf("public template changed or shadowed: %s", r.body)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // One user's template override is that user's run only: another user reading the
 // built-in (alone and in the list) sees its own values, after a valid override as
-// after an invalid one, and an invalid one is a 400 naming the param.
+// after an invalid one, and an invalid one is a 422 naming the param.
 func TestTemplates_ExecuteOverrideDoesNotChangeTheBuiltinForOthers(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	path := "/api/v1/workflows/templates/code_assistant/execute"

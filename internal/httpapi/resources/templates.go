@@ -1,53 +1,28 @@
 package resources
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
+// Template routes answer TemplateResponse (the predecessor's
+// WorkflowTemplateResponse; see templates_shape.go for how its fields map onto
+// chatter's). Create, update, import and load answer 200, delete 200 with
+// {message, workflow_id}, as the old contract has it. GET /templates/{id} and GET
+// /templates/{id}/load are the same read.
+
 // CodeBuiltinTemplate is the errors[].code of the 409 answered to a change of a
 // built-in template.
 const CodeBuiltinTemplate = "builtin_template"
-
-// TemplateRequest is the body of POST and PUT /workflows/templates and of the
-// template validate route.
-type TemplateRequest struct {
-	Name         string                `json:"name"`
-	Description  string                `json:"description,omitempty"`
-	Category     string                `json:"category,omitempty"`
-	Capabilities workflow.Capabilities `json:"capabilities"`
-	Params       workflow.Params       `json:"params"`
-}
-
-func (b *TemplateRequest) template(id string) *workflow.Template {
-	return &workflow.Template{ID: id, Name: b.Name, Description: b.Description, Category: b.Category,
-		Capabilities: b.Capabilities, Params: b.Params}
-}
-
-// TemplateDocument is a template as exported: its fields plus id and builtin,
-// which an import ignores (it creates a new user template).
-type TemplateDocument struct {
-	ID      string `json:"id,omitempty"`
-	Builtin bool   `json:"builtin"`
-	TemplateRequest
-}
-
-// ExportFormat names the export document's format.
-const ExportFormat = "chatter.template/v1"
-
-// ExportDocument is the answer of GET /workflows/templates/{id}/export and the body
-// of POST /workflows/templates/import. Definition is the graph the template
-// generates, for reading; an import regenerates it from the template.
-type ExportDocument struct {
-	Format     string               `json:"format"`
-	Template   TemplateDocument     `json:"template"`
-	Definition *workflow.Definition `json:"definition,omitempty"`
-}
 
 func builtinConflict(id string) *httpapi.Error {
 	msg := "template " + strconv.Quote(id) + " is built in and cannot be changed; create a template of your own from it"
@@ -64,41 +39,91 @@ func findTemplate(r *http.Request, s Templates, uid, id string) (*workflow.Templ
 	return s.GetTemplate(r.Context(), uid, id)
 }
 
-// validTemplate validates t; prefix is the pointer of the template in the body.
+// validTemplate checks a template about to be stored or run; prefix is the
+// template's pointer in the body.
 func validTemplate(t *workflow.Template, v Validation, prefix string) error {
-	if ps := workflow.ValidateTemplate(t, v.options()); len(ps) > 0 {
-		for i := range ps {
-			ps[i].Pointer = prefix + ps[i].Pointer
-		}
+	if err := checkTags(t.Tags); err != nil {
+		return renamed(err, prefix)
+	}
+	if ps := templateProblems(t, v, prefix); len(ps) > 0 {
 		return problemsError("the template has "+strconv.Itoa(len(ps))+" problem(s); see errors", ps)
 	}
 	return nil
 }
 
-// ListTemplates lists the built-in templates (on the first page) followed by a
-// page of the caller's own templates. ?limit and the cursor page the caller's
-// templates only; the built-ins are a short, fixed list.
+func templateProblems(t *workflow.Template, v Validation, prefix string) []workflow.Problem {
+	ps := workflow.ValidateTemplate(t, v.options())
+	for i := range ps {
+		ps[i].Pointer = prefix + ps[i].Pointer
+	}
+	return ps
+}
+
+// renamed puts a field error of a template's own fields under its pointer.
+func renamed(err error, prefix string) error {
+	var e *httpapi.Error
+	if errors.As(err, &e) && prefix != "" {
+		for i := range e.Errors {
+			e.Errors[i].Field = prefix + "/" + strings.TrimPrefix(e.Errors[i].Field, "/")
+		}
+	}
+	return err
+}
+
+// TemplateList is the answer of GET /workflows/templates: the predecessor's
+// WorkflowTemplatesResponse (templates, total_count) and chatter's next_cursor.
+type TemplateList struct {
+	Templates  []TemplateResponse `json:"templates"`
+	TotalCount int                `json:"total_count"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+// ListTemplates lists the built-in templates, then the caller's own; ?offset and
+// ?limit page that whole list and total_count counts it. A ?cursor (a previous
+// answer's next_cursor) continues through the caller's own templates.
 func ListTemplates(s Templates) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		p, err := page(r)
+		q, err := parseListQuery(r)
 		if err != nil {
 			return err
 		}
-		pg, err := s.ListTemplates(r.Context(), uid, p)
-		if err != nil {
-			return listErr(err, p)
+		list := func(ctx context.Context, p store.PageRequest) (store.Page[*workflow.Template], error) {
+			return s.ListTemplates(ctx, uid, p)
 		}
+		builtins := workflow.Builtins()
 		var items []*workflow.Template
-		if p.Cursor == "" {
-			items = append(items, workflow.Builtins()...)
+		if q.Cursor == "" && q.Offset < len(builtins) {
+			items = builtins[q.Offset:min(len(builtins), q.Offset+q.Limit)]
 		}
-		items = append(items, pg.Items...)
-		httpapi.WritePage(w, r, store.Page[*workflow.Template]{Items: items, Next: pg.Next})
+		own := q // the part of the page that is the caller's templates
+		if q.Cursor == "" {
+			own.Offset = max(0, q.Offset-len(builtins))
+			own.Limit = q.Limit - len(items)
+		}
+		var win listWindow[*workflow.Template]
+		if own.Limit > 0 {
+			win, err = window(r.Context(), list, own)
+		} else { // the page is all built-ins: no cursor points before the first own template; ?offset continues
+			win.Total, err = count(r.Context(), list)
+		}
+		if err != nil {
+			return err
+		}
+		items = append(items, win.Items...)
+		out := TemplateList{Templates: make([]TemplateResponse, len(items)), TotalCount: len(builtins) + win.Total,
+			NextCursor: win.Next}
+		for i, t := range items {
+			out.Templates[i] = templateResponse(t, uid)
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }
 
-// CreateTemplate validates and stores a user template under a new id: 201.
+// CreateTemplate validates and stores a user template under a new id: 200. A
+// base_template_id (a built-in, the caller's own or a public template) seeds it:
+// the new template starts as a copy of the base, and the body's fields apply on
+// top.
 func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler {
 	if newID == nil {
 		newID = newULID
@@ -107,15 +132,38 @@ func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler
 		if err := onlyQuery(r); err != nil {
 			return err
 		}
-		var body TemplateRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		var raw json.RawMessage
+		if err := httpapi.Decode(r, &raw); err != nil {
 			return err
 		}
-		return createTemplate(w, r, s, v, uid, body.template(newID()), "")
+		p, err := decodeTemplate(raw, "", strictTemplate)
+		if err != nil {
+			return err
+		}
+		t := &workflow.Template{}
+		if p.baseTemplateID != nil && *p.baseTemplateID != "" {
+			if !validID(*p.baseTemplateID) {
+				return httpapi.FieldErr(httpapi.CodeInvalidInput, "base_template_id", "base_template_id is not a valid id")
+			}
+			base, err := findTemplate(r, s, uid, *p.baseTemplateID)
+			if err != nil {
+				if store.CodeOf(err) == store.CodeNotFound {
+					return httpapi.FieldErr(httpapi.CodeNotFound, "base_template_id", "no template "+strconv.Quote(*p.baseTemplateID))
+				}
+				return err
+			}
+			t = base.Clone()
+			t.Builtin, t.Public = false, false
+		}
+		t.ID = newID()
+		p.apply(t)
+		return putTemplate(w, r, s, v, uid, t, "")
 	})
 }
 
-func createTemplate(w http.ResponseWriter, r *http.Request, s Templates, v Validation, uid string, t *workflow.Template, prefix string) error {
+// putTemplate validates and stores t, answering it; prefix is its pointer in the
+// body.
+func putTemplate(w http.ResponseWriter, r *http.Request, s Templates, v Validation, uid string, t *workflow.Template, prefix string) error {
 	if err := validTemplate(t, v, prefix); err != nil {
 		return err
 	}
@@ -123,30 +171,37 @@ func createTemplate(w http.ResponseWriter, r *http.Request, s Templates, v Valid
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/workflows/templates/"+t.ID)
-	httpapi.WriteJSON(w, r, http.StatusCreated, t)
+	httpapi.WriteJSON(w, r, http.StatusOK, templateResponse(t, uid))
 	return nil
 }
 
-// GetTemplate returns a built-in, the caller's own or a public template.
+// GetTemplate returns a built-in, the caller's own or a public template. It serves
+// GET /templates/{id} and GET /templates/{id}/load.
 func GetTemplate(s Templates) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		t, err := findTemplate(r, s, uid, id)
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, t)
+		httpapi.WriteJSON(w, r, http.StatusOK, templateResponse(t, uid))
 		return nil
 	})
 }
 
-// UpdateTemplate replaces one of the caller's templates; a built-in is a 409.
+// UpdateTemplate changes the fields the body sends of one of the caller's
+// templates (the old WorkflowTemplateUpdate; chatter's capabilities, params and
+// description too); a built-in is a 409.
 func UpdateTemplate(s Templates, v Validation) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		if _, ok := workflow.Builtin(id); ok {
 			return builtinConflict(id)
 		}
-		var body TemplateRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		var raw json.RawMessage
+		if err := httpapi.Decode(r, &raw); err != nil {
+			return err
+		}
+		p, err := decodeTemplate(raw, "", strictTemplate)
+		if err != nil {
 			return err
 		}
 		cur, err := s.GetTemplate(r.Context(), uid, id)
@@ -156,19 +211,13 @@ func UpdateTemplate(s Templates, v Validation) http.Handler {
 		if cur.Public { // readable by all, but not the caller's: there is no template of theirs to replace
 			return store.NotFound("template", id)
 		}
-		t := body.template(id)
-		if err := validTemplate(t, v, ""); err != nil {
-			return err
-		}
-		if err := s.PutTemplate(r.Context(), uid, t); err != nil {
-			return err
-		}
-		httpapi.WriteJSON(w, r, http.StatusOK, t)
-		return nil
+		p.apply(cur)
+		return putTemplate(w, r, s, v, uid, cur, "")
 	})
 }
 
-// DeleteTemplate deletes one of the caller's templates: 204; a built-in is a 409.
+// DeleteTemplate deletes one of the caller's templates: 200 with a
+// DeleteResponse; a built-in is a 409.
 func DeleteTemplate(s Templates) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		if _, ok := workflow.Builtin(id); ok {
@@ -177,31 +226,63 @@ func DeleteTemplate(s Templates) http.Handler {
 		if err := s.DeleteTemplate(r.Context(), uid, id); err != nil {
 			return err
 		}
-		noContent(w)
+		httpapi.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Workflow template deleted successfully",
+			WorkflowID: id})
 		return nil
 	})
 }
 
-// ExportTemplate returns a template as an ExportDocument, with the graph it
-// generates.
-func ExportTemplate(s Templates) http.Handler {
+// ExportFormat names chatter's export document format.
+const ExportFormat = "chatter.template/v1"
+
+// ExportDocument is the answer of GET /workflows/templates/{id}/export: the
+// predecessor's WorkflowTemplateExportResponse (template, export_format "json",
+// exported_at) with chatter's format and the graph the template generates (for
+// reading; an import regenerates it). The whole document, or its template alone,
+// imports back.
+type ExportDocument struct {
+	Template     TemplateResponse     `json:"template"`
+	ExportFormat string               `json:"export_format"`
+	ExportedAt   time.Time            `json:"exported_at"`
+	Format       string               `json:"format"`
+	Definition   *workflow.Definition `json:"definition,omitempty"`
+}
+
+// ExportTemplate returns a template as an ExportDocument.
+func ExportTemplate(s Templates, now func() time.Time) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		t, err := findTemplate(r, s, uid, id)
 		if err != nil {
 			return err
 		}
-		doc := ExportDocument{Format: ExportFormat, Definition: t.Definition(),
-			Template: TemplateDocument{ID: t.ID, Builtin: t.Builtin, TemplateRequest: TemplateRequest{
-				Name: t.Name, Description: t.Description, Category: t.Category, Capabilities: t.Capabilities, Params: t.Params}}}
+		doc := ExportDocument{Template: templateResponse(t, uid), ExportFormat: "json", ExportedAt: now().UTC(),
+			Format: ExportFormat, Definition: t.Definition()}
 		w.Header().Set("Content-Disposition", `attachment; filename="`+t.ID+`.template.json"`)
 		httpapi.WriteJSON(w, r, http.StatusOK, doc)
 		return nil
 	})
 }
 
-// ImportTemplate creates a user template from an ExportDocument: 201. The
-// document's id, builtin flag and definition are not taken (the template gets a
-// new id and its graph is generated from it).
+// ImportRequest is the body of POST /workflows/templates/import: the predecessor's
+// WorkflowTemplateImportRequest (template, override_name, merge_with_existing),
+// and what an ExportDocument carries besides its template (format, which must be
+// chatter's when sent; export_format, exported_at and definition, not taken).
+type ImportRequest struct {
+	Template          json.RawMessage `json:"template"`
+	OverrideName      *string         `json:"override_name,omitempty"`
+	MergeWithExisting bool            `json:"merge_with_existing,omitempty"`
+	Format            string          `json:"format,omitempty"`
+	ExportFormat      string          `json:"export_format,omitempty"`
+	ExportedAt        json.RawMessage `json:"exported_at,omitempty"`
+	Definition        json.RawMessage `json:"definition,omitempty"`
+}
+
+// ImportTemplate creates a user template from a template document (an export's,
+// the predecessor's or chatter's shape): 200. Its id, owner, builtin flag and
+// other read-only keys are not taken, nor keys chatter does not know; the graph
+// is generated from it. override_name names it; with merge_with_existing, a
+// template of the caller's with the same name is replaced (keeping its id) instead
+// of a new one created.
 func ImportTemplate(s Templates, v Validation, newID func() string) http.Handler {
 	if newID == nil {
 		newID = newULID
@@ -210,35 +291,127 @@ func ImportTemplate(s Templates, v Validation, newID func() string) http.Handler
 		if err := onlyQuery(r); err != nil {
 			return err
 		}
-		var doc struct {
-			Format     string            `json:"format"`
-			Template   *TemplateDocument `json:"template"`
-			Definition json.RawMessage   `json:"definition,omitempty"`
-		}
-		if err := httpapi.Decode(r, &doc); err != nil {
+		var body ImportRequest
+		if err := httpapi.Decode(r, &body); err != nil {
 			return err
 		}
-		if doc.Format != ExportFormat {
+		if body.Format != "" && body.Format != ExportFormat {
 			return httpapi.FieldErr(httpapi.CodeInvalidInput, "format", "format must be "+strconv.Quote(ExportFormat))
 		}
-		if doc.Template == nil {
+		if len(body.Template) == 0 || isNull(body.Template) {
 			return httpapi.FieldErr(httpapi.CodeInvalidInput, "template", "template is required")
 		}
-		return createTemplate(w, r, s, v, uid, doc.Template.template(newID()), "/template")
+		p, err := decodeTemplate(body.Template, "/template", templateDocument)
+		if err != nil {
+			return err
+		}
+		t := &workflow.Template{}
+		p.apply(t)
+		if body.OverrideName != nil && *body.OverrideName != "" {
+			t.Name = *body.OverrideName
+		}
+		t.ID = newID()
+		if body.MergeWithExisting {
+			same, err := ownTemplateNamed(r.Context(), s, uid, t.Name)
+			if err != nil {
+				return err
+			}
+			if same != nil {
+				t.ID = same.ID
+			}
+		}
+		return putTemplate(w, r, s, v, uid, t, "/template")
 	})
 }
 
+// ownTemplateNamed finds the caller's template named name, or nil.
+func ownTemplateNamed(ctx context.Context, s Templates, uid, name string) (*workflow.Template, error) {
+	p := store.PageRequest{Limit: store.MaxPageSize}
+	for {
+		pg, err := s.ListTemplates(ctx, uid, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range pg.Items {
+			if t.Name == name {
+				return t, nil
+			}
+		}
+		if pg.Next == "" {
+			return nil, nil
+		}
+		p.Cursor = pg.Next
+	}
+}
+
+// TemplateValidation is the answer of POST /workflows/templates/validate: the
+// predecessor's WorkflowTemplateValidationResponse (is_valid, errors and warnings
+// as text, template_info) with chatter's problems.
+type TemplateValidation struct {
+	IsValid      bool               `json:"is_valid"`
+	Errors       []string           `json:"errors"`
+	Warnings     []string           `json:"warnings"`
+	TemplateInfo map[string]any     `json:"template_info"`
+	Problems     []workflow.Problem `json:"problems"`
+}
+
 // ValidateTemplate reports every problem of a template without storing it: 200.
+// The body is the predecessor's {template: {...}} or chatter's template itself.
 func ValidateTemplate(v Validation) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {
 		if err := onlyQuery(r); err != nil {
 			return err
 		}
-		var body TemplateRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		var obj map[string]json.RawMessage
+		if err := httpapi.Decode(r, &obj); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, validationResult(workflow.ValidateTemplate(body.template(""), v.options())))
+		raw, at, fields := json.RawMessage(nil), "", strictTemplate
+		if inner, ok := obj["template"]; ok {
+			for k := range obj {
+				if k != "template" {
+					return httpapi.FieldErr(httpapi.CodeInvalid, k, "unknown field "+strconv.Quote(k))
+				}
+			}
+			raw, at, fields = inner, "/template", templateDocument
+		} else {
+			raw, _ = json.Marshal(obj)
+		}
+		p, err := decodeTemplate(raw, at, fields)
+		if err != nil {
+			return err
+		}
+		t := &workflow.Template{}
+		p.apply(t)
+		ps := templateProblems(t, v, at)
+		out := TemplateValidation{IsValid: len(ps) == 0, Errors: make([]string, len(ps)), Warnings: []string{},
+			Problems: ps}
+		for i, pr := range ps {
+			out.Errors[i] = pr.Pointer + ": " + pr.Message
+		}
+		if out.Problems == nil {
+			out.Problems = []workflow.Problem{}
+		}
+		if out.IsValid {
+			d := t.Definition()
+			out.TemplateInfo = map[string]any{"name": t.Name, "category": templateResponse(t, "").Category,
+				"capabilities": t.Capabilities, "node_count": len(d.Nodes), "edge_count": len(d.Edges)}
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
+}
+
+// TemplateFromDocument is the template a template document describes (the
+// predecessor's shape, chatter's or a mix, as an import takes it); at is its JSON
+// pointer in the body. The inline template execution route runs it (the executor
+// validates the graph it generates).
+func TemplateFromDocument(raw json.RawMessage, at string) (*workflow.Template, error) {
+	p, err := decodeTemplate(raw, at, templateDocument)
+	if err != nil {
+		return nil, err
+	}
+	t := &workflow.Template{}
+	p.apply(t)
+	return t, nil
 }

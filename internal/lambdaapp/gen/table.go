@@ -48,8 +48,9 @@ const (
 		`{"id":"llm","type":"llm","position":{"x":200,"y":0},"data":{"label":"Model","nodeType":"llm","config":{"temperature":0.2}}},` +
 		`{"id":"end","type":"end","position":{"x":400,"y":0},"data":{"label":"End"}}],` +
 		`"edges":[{"id":"e1","source":"start","target":"llm"},{"id":"e2","source":"llm","target":"end"}]}`
-	templateBody     = `{"name":"helper","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`
-	chatBody         = `{"message":"What is 2+3?","enable_tools":true}`
+	templateBody = `{"name":"helper","description":"Answers briefly.","default_params":{"system_prompt":"Be brief.","enable_memory":true}}`
+	chatBody     = `{"message":"What is 2+3?","enable_tools":true,"enable_retrieval":false,"enable_memory":true,` +
+		`"enable_web_search":false,"enable_tracing":false,"workflow_config":{}}`
 	conversationBody = `{"title":"Trip planning","system_prompt":"Be brief.","temperature":0.3}`
 	executeBody      = `{"message":"Summarise the plan in one line."}`
 )
@@ -77,16 +78,21 @@ var functions = []function{
 
 	{"templates-list", kindRead, resources.PathTemplates, "resources.PathTemplates", ""},
 	{"templates-create", kindWrite, resources.PathTemplateCreate, "resources.PathTemplateCreate", templateBody},
-	{"templates-validate", kindStateless, resources.PathTemplateValidate, "resources.PathTemplateValidate", templateBody},
+	{"templates-validate", kindStateless, resources.PathTemplateValidate, "resources.PathTemplateValidate",
+		`{"template":` + templateBody + `}`},
 	{"templates-import", kindWrite, resources.PathTemplateImport, "resources.PathTemplateImport",
-		`{"format":"` + resources.ExportFormat + `","template":` + templateBody + `}`},
+		`{"template":` + templateBody + `,"override_name":"imported helper"}`},
 	{"template-get", kindRead, resources.PathTemplate, "resources.PathTemplate", ""},
 	{"template-update", kindWrite, resources.PathTemplateUpdate, "resources.PathTemplateUpdate", templateBody},
 	{"template-delete", kindWrite, resources.PathTemplateDelete, "resources.PathTemplateDelete", ""},
 	{"template-export", kindRead, resources.PathTemplateExport, "resources.PathTemplateExport", ""},
+	{"template-load", kindRead, resources.PathTemplateLoad, "resources.PathTemplateLoad", ""},
 
 	{"node-types", kindStateless, resources.PathNodeTypes, "resources.PathNodeTypes", ""},
+	{"node-types-modern", kindStateless, resources.PathNodeTypesModern, "resources.PathNodeTypesModern", ""},
 	{"defaults", kindStateless, resources.PathDefaults, "resources.PathDefaults", ""},
+	{"memory-configure", kindWrite, resources.PathMemoryConfigure, "resources.PathMemoryConfigure", ""},
+	{"tools-configure", kindWrite, resources.PathToolsConfigure, "resources.PathToolsConfigure", ""},
 	{"openapi", kindStateless, resources.PathOpenAPI, "resources.PathOpenAPI", ""},
 
 	{"workflow-executions-list", kindRead, resources.PathWorkflowExecutions, "resources.PathWorkflowExecutions", ""},
@@ -108,8 +114,9 @@ var functions = []function{
 	{"chat-stream", kindStream, chat.PathChatStream, "chat.PathChatStream", chatBody},
 	{"template-execute", kindExec, chat.PathTemplateExecute, "chat.PathTemplateExecute", executeBody},
 	{"templates-inline-execute", kindExec, chat.PathTemplateInline, "chat.PathTemplateInline",
-		`{"message":"Hello","template":{"name":"inline","capabilities":{},"params":{"system_prompt":"Be brief."}}}`},
-	{"definition-execute", kindExec, chat.PathDefinitionExecute, "chat.PathDefinitionExecute", executeBody},
+		`{"input_data":{"message":"Hello"},"template":{"name":"inline","default_params":{"system_prompt":"Be brief."}}}`},
+	{"definition-execute", kindExec, chat.PathDefinitionExecute, "chat.PathDefinitionExecute",
+		`{"definition_id":"` + sampleDefinition + `","input_data":{"message":"Summarise the plan in one line."}}`},
 	{"definitions-custom-execute", kindExec, chat.PathDefinitionInline, "chat.PathDefinitionInline",
 		`{"message":"Hello",` + chainBody[1:]},
 }

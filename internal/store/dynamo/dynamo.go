@@ -17,6 +17,7 @@
 //	template       USER#u#TPL | PUBLIC#TPL            <id>
 //	rate window    USER#<key>#RL#<window start>       RL
 //	idempotency    USER#u#IDEM#<key>  IDEM
+//	settings       USER#u#SETTINGS    SETTINGS        (memory and tools, one attribute each)
 //
 // "#IDEM#" < "#MSG#" < "CONV", so the conversation and its last N messages are one
 // Query read backwards; likewise an execution's events sort before its record.

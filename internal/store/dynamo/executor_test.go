@@ -95,6 +95,11 @@ func TestExecute_OnDynamoStoresTurnsAndSurvivesAFailedRun(t *testing.T) {
 	if len(msgs) != 5 || c.MessageCount != 5 || c.TotalTokens != tokens || c.TotalTokens == 0 || c.Version != 6 {
 		t.Fatalf("conversation %+v with %d messages (%d tokens); want 5 messages, tokens adding up, version 6", c, len(msgs), tokens)
 	}
+	// The answer's conversation (built without another read) is the one stored.
+	if got := res.ChatResponse().Conversation; got.Version != c.Version || got.MessageCount != c.MessageCount ||
+		got.TotalTokens != c.TotalTokens || got.Title != c.Title {
+		t.Errorf("the answer's conversation %+v, stored %+v", got, c)
+	}
 	ex, err = s.GetExecution(ctx, user, res.ExecutionID)
 	if err != nil || ex.Status != store.ExecCompleted || ex.Output != res.Response || ex.Usage.Total() != res.Usage.Total() {
 		t.Fatalf("execution record %+v, %v for result %+v", ex, err, res)

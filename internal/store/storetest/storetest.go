@@ -61,6 +61,10 @@ type Repo interface {
 	CompleteIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
 	GetIdempotency(ctx context.Context, userID, key string) (*store.IdempotencyRecord, error)
 	ReleaseIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
+
+	GetSettings(ctx context.Context, userID string) (*store.Settings, error)
+	PutMemorySettings(ctx context.Context, userID string, m store.MemorySettings) error
+	PutToolSettings(ctx context.Context, userID string, t store.ToolSettings) error
 }
 
 // Clock is the settable time a Repo must use (its Now option).
@@ -129,6 +133,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Idempotency_PutIfAbsentCompleteAndExpiry", testIdempotency},
 		{"Idempotency_ReleaseLetsARetryRunAnew", testIdempotencyRelease},
 		{"Isolation_AnotherUsersIDFindsNothing", testIsolation},
+		{"Settings_MemoryAndToolsStoredApartPerUser", testSettings},
 		{"Pagination_250ItemsEachExactlyOnce", testPagination250},
 		{"Pagination_EveryListPagesWithoutGapOrRepeat", testEveryListPages},
 		{"Pagination_ForgedOrForeignCursorIsInvalid", testForgedCursor},
