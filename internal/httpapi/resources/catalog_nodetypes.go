@@ -23,16 +23,19 @@ import (
 // description, category, properties, icon, color) with chatter's aliases, config
 // defaults and field notes.
 type NodeType struct {
-	Type        string            `json:"type"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Category    string            `json:"category"`
-	Properties  []NodeProperty    `json:"properties"`
-	Icon        *string           `json:"icon"`
-	Color       *string           `json:"color"`
-	Aliases     []string          `json:"aliases,omitempty"`
-	Defaults    workflow.Config   `json:"defaults"`
-	Fields      map[string]string `json:"fields"`
+	Type        string         `json:"type"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Category    string         `json:"category"`
+	Properties  []NodeProperty `json:"properties"`
+	Icon        *string        `json:"icon"`
+	Color       *string        `json:"color"`
+	Aliases     []string       `json:"aliases,omitempty"`
+	// ConfigAliases maps every other accepted spelling of a config key (the old
+	// editor's and engine's) to its field, from workflow's one alias table.
+	ConfigAliases map[string]string `json:"config_aliases,omitempty"`
+	Defaults      workflow.Config   `json:"defaults"`
+	Fields        map[string]string `json:"fields"`
 }
 
 // NodeProperty is one config field of a kind: the predecessor's
@@ -72,7 +75,7 @@ func nodeType(s *workflow.KindSpec) NodeType {
 		label = [2]string{strings.ReplaceAll(string(s.Kind), "_", " "), "processing"}
 	}
 	out := NodeType{Type: string(s.Kind), Name: label[0], Description: s.Description, Category: label[1],
-		Properties: []NodeProperty{}, Aliases: s.Aliases, Defaults: s.Defaults, Fields: s.Fields}
+		Properties: []NodeProperty{}, Aliases: s.Aliases, ConfigAliases: s.ConfigAliases, Defaults: s.Defaults, Fields: s.Fields}
 	if out.Fields == nil {
 		out.Fields = map[string]string{}
 	}

@@ -125,21 +125,22 @@ func jsonEqual(t testing.TB, a, b any) bool {
 func TestNodeTypes_ListTheAcceptedConfigAliases(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	r := e.get(t, "alice", "/api/v1/workflows/node-types")
-	var l struct {
-		Items []struct {
-			Type          string            `json:"type"`
-			ConfigAliases map[string]string `json:"config_aliases"`
-			Fields        map[string]string `json:"fields"`
-		} `json:"items"`
+	var items []struct { // the predecessor's bare array
+		Type          string            `json:"type"`
+		ConfigAliases map[string]string `json:"config_aliases"`
+		Fields        map[string]string `json:"fields"`
 	}
-	r.json(t, &l)
+	r.json(t, &items)
+	if len(items) == 0 {
+		t.Fatalf("no node types: %s", r.body)
+	}
 	want := map[string]map[string]string{
 		"llm":       {"systemMessage": "system_prompt", "maxTokens": "max_tokens", "timeout": "timeout_ms", "isEntryPoint": "is_entry_point"},
 		"retrieval": {"max_documents": "top_k", "topK": "top_k", "threshold": "min_score"},
 		"variable":  {"variable_name": "name", "variableName": "name"},
 		"tools":     {"tools": "allowed_tools", "tool_timeout_ms": "timeout_ms", "timeout": "timeout_ms"},
 	}
-	for _, it := range l.Items {
+	for _, it := range items {
 		for k, f := range want[it.Type] {
 			if it.ConfigAliases[k] != f {
 				t.Errorf("%s config_aliases[%q] = %q, want %q", it.Type, k, it.ConfigAliases[k], f)
