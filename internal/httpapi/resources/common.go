@@ -186,8 +186,6 @@ func jsonNames[T any]() map[string]bool {
 	return out
 }
 
-func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
-
 // handle adapts a handler that returns an error to http.Handler.
 func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
