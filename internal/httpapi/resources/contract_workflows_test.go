@@ -570,7 +570,6 @@ var workflowCases = []contractCase{
 			wantField(t, 404, "conversation_id")
 	}},
 	{"POST /api/v1/workflows/execute/chat/streaming", func(t *testing.T, e *env) {
-		openAPI(t) // registers the text/event-stream body decoder the response check uses
 		for _, body := range []obj{{"message": "hi"}, oldChat("hi")} {
 			r := e.old(t, "POST", "alice", "/api/v1/workflows/execute/chat/streaming", body)
 			if r.StatusCode != 200 || !strings.HasSuffix(strings.TrimSpace(string(r.body)), "data: [DONE]") ||

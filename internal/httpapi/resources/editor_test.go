@@ -4,47 +4,21 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-var (
-	contractOnce   sync.Once
-	contractRouter routers.Router
-	contractErr    error
-)
-
-// checkContract validates a real response against the predecessor's contract
-// (internal/httpapi/testdata/predecessor-openapi.json): its old clients read it.
+// checkContract validates a real response against the predecessor's contract: its
+// old clients read it.
 func checkContract(t testing.TB, r response) {
 	t.Helper()
-	contractOnce.Do(func() {
-		b, err := os.ReadFile("../testdata/predecessor-openapi.json")
-		if err != nil {
-			contractErr = err
-			return
-		}
-		doc, err := openapi3.NewLoader().LoadFromData(b)
-		if err != nil {
-			contractErr = err
-			return
-		}
-		contractRouter, contractErr = legacy.NewRouter(doc)
-	})
-	if contractErr != nil {
-		t.Fatalf("predecessor contract: %v", contractErr)
-	}
-	validateResponse(t, contractRouter, "the predecessor's contract", r.Request, r.Response, r.body)
+	apitest.Old(t).Response(t, r.Request, nil, r.StatusCode, r.Header, r.body)
 }
 
 // The predecessor's editor (frontend/src/services/workflow-defaults-service.ts)

@@ -1,8 +1,6 @@
 package resources_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,14 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
+
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -207,117 +202,20 @@ func (e *env) post(t testing.TB, user, path, body string) response {
 	return e.do(t, "POST", user, path, body)
 }
 
-var (
-	docOnce   sync.Once
-	docVal    *openapi3.T
-	docRouter routers.Router
-	docErr    error
-)
-
-// openAPI loads and validates the embedded document once.
-func openAPI(t testing.TB) (*openapi3.T, routers.Router) {
-	t.Helper()
-	docOnce.Do(func() {
-		openapi3filter.RegisterBodyDecoder("text/event-stream", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef,
-			_ openapi3filter.EncodingFn) (any, error) {
-			b, err := io.ReadAll(r)
-			return string(b), err
-		})
-		loader := openapi3.NewLoader()
-		docVal, docErr = loader.LoadFromData(httpapi.OpenAPI)
-		if docErr != nil {
-			return
-		}
-		if docErr = docVal.Validate(context.Background()); docErr != nil {
-			return
-		}
-		docRouter, docErr = legacy.NewRouter(docVal)
-	})
-	if docErr != nil {
-		t.Fatalf("OpenAPI document: %v", docErr)
-	}
-	return docVal, docRouter
-}
-
-// checkResponse validates a real response (status, headers, body) against the
-// document; an event stream's frames are each checked against StreamChunk.
+// checkResponse validates a real response (status, headers, body and, for an event
+// stream, each frame) against chatter's OpenAPI document.
 func checkResponse(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
 	t.Helper()
-	doc, router := openAPI(t)
-	validateResponse(t, router, "the OpenAPI document", req, resp, body)
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		chunk := doc.Components.Schemas["StreamChunk"].Value
-		for _, f := range sseData(body) {
-			var v any
-			if err := json.Unmarshal([]byte(f), &v); err != nil {
-				t.Errorf("frame data %q is not JSON", f)
-				continue
-			}
-			if err := chunk.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
-				t.Errorf("frame %s does not match StreamChunk: %v", f, err)
-			}
-		}
-	}
-}
-
-// validateResponse checks a real response (status, headers, body) against the
-// document router serves; what names the document in messages.
-func validateResponse(t testing.TB, router routers.Router, what string, req *http.Request, resp *http.Response, body []byte) {
-	t.Helper()
-	rreq := req.Clone(context.Background())
-	rreq.URL.Scheme, rreq.URL.Host = "", ""
-	route, params, err := router.FindRoute(rreq)
-	if err != nil {
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
-			return // an unmatched request: no operation to check against
-		}
-		t.Fatalf("%s %s: not in %s: %v", req.Method, req.URL.Path, what, err)
-	}
-	in := &openapi3filter.RequestValidationInput{Request: rreq, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			IncludeResponseStatus: true, MultiError: true}}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
-		Header: resp.Header, Options: in.Options}
-	out.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-		t.Errorf("%s %s -> %d does not match %s: %v\nbody: %.600s", req.Method, req.URL.Path,
-			resp.StatusCode, what, err, body)
-	}
-}
-
-// sseData returns the data of every frame but [DONE].
-func sseData(b []byte) []string {
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok && d != "[DONE]" {
-			out = append(out, d)
-		}
-	}
-	return out
+	apitest.Ours(t).Response(t, req, nil, resp.StatusCode, resp.Header, body)
 }
 
 // validateRequest checks that a request the API accepted also matches the
 // document's request schema.
 func validateRequest(t testing.TB, method, path, body string) {
 	t.Helper()
-	_, router := openAPI(t)
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, path, rd)
+	req, _ := http.NewRequest(method, path, nil)
 	req.Header.Set("Content-Type", "application/json")
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
-	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-		t.Errorf("%s %s: request does not match the document: %v", method, path, err)
-	}
+	apitest.Ours(t).Request(t, req, []byte(body))
 }
 
 // chainJSON is a valid start -> llm -> end graph in the editor's format.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
@@ -28,15 +30,7 @@ var (
 
 // docOperations lists "METHOD /path" for every operation in the document.
 func docOperations(t *testing.T) []string {
-	doc, _ := openAPI(t)
-	var ops []string
-	for path, item := range doc.Paths.Map() {
-		for method := range item.Operations() {
-			ops = append(ops, method+" "+path)
-		}
-	}
-	slices.Sort(ops)
-	return ops
+	return apitest.Ours(t).Ops()
 }
 
 func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
@@ -60,7 +54,7 @@ func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 }
 
 func TestOpenAPI_EveryRouteButHealthAndReadyRequiresBearer(t *testing.T) {
-	doc, _ := openAPI(t)
+	doc := apitest.Ours(t).T
 	if s := doc.Components.SecuritySchemes["bearerAuth"]; s == nil || s.Value.Scheme != "bearer" || s.Value.BearerFormat != "JWT" {
 		t.Fatalf("bearerAuth scheme = %+v", s)
 	}
@@ -863,7 +857,7 @@ func TestStreaming_FramesMatchTheDocument(t *testing.T) {
 	if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
-	if frames := sseData(r.body); len(frames) < 4 || !strings.HasSuffix(strings.TrimSpace(string(r.body)), "data: [DONE]") {
+	if frames := apitest.SSEData(r.body); len(frames) < 4 || !strings.HasSuffix(strings.TrimSpace(string(r.body)), "data: [DONE]") {
 		t.Errorf("frames = %v", frames)
 	}
 	def := e.createDefinition(t, "alice")
