@@ -457,6 +457,9 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 		t.Errorf("another user sees %d executions", len(others.Executions))
 	}
 
+	// The predecessor's frontend, unchanged, against the same stack.
+	t.Run("old frontend", func(t *testing.T) { oldFrontendJourney(t, srv.url, c.token, other.token) })
+
 	// Delete the conversation: gone, with its messages; a second delete is a 404.
 	other.json("DELETE", "/api/v1/conversations/"+conv, nil, 404, nil)
 	c.json("DELETE", "/api/v1/conversations/"+conv, nil, 200, nil)
