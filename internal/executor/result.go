@@ -130,10 +130,6 @@ func (r *Result) output() *ExecutionOutput {
 		Sources: nonNil(r.Sources), Variables: vars, Errors: r.Errors}
 }
 
-// MetadataInputData is the metadata key under which a run keeps the input_data its
-// request sent (without its message, which the conversation holds).
-const MetadataInputData = "input_data"
-
 // WorkflowExecutionResponse converts the result to the workflow execution answer;
 // debug (the request's debug_mode) adds debug_info: mode, provider, model, steps,
 // variables and the node errors the run continued past.
@@ -142,7 +138,7 @@ func (r *Result) WorkflowExecutionResponse(debug bool) *WorkflowExecutionRespons
 	w := wire.FromExecution(rec)
 	out := r.output()
 	w.OutputData, w.ExecutionLog = out, nonNil(rec.Log)
-	if in, ok := rec.Metadata[MetadataInputData].(map[string]any); ok {
+	if in, ok := rec.Metadata[store.MetadataInputData].(map[string]any); ok {
 		w.InputData = in
 	}
 	if debug {

@@ -10,17 +10,31 @@ import "encoding/json"
 // node's error may quote the message or a tool's answer). What stays: ids, status,
 // error codes, tokens, cost, counts, timings, the node log's steps and details
 // (built from counts, ids and configuration, never from content), and metadata
-// (the caller's tags for the run, not part of the conversation).
+// (the caller's tags for the run, not part of the conversation) but its
+// MetadataInputData: the input_data an execute request sent is content.
 //
 // Redaction is permanent: UpdateExecution keeps a redacted record redacted whatever
 // the update sets, so a late or redelivered event cannot bring the content back,
 // and a turn still running when its conversation goes cannot store its reply (its
 // final write needs the conversation).
 
+// MetadataInputData is the Execution.Metadata key under which a run keeps the
+// input_data of its execute request (shown back as the old contract's input_data).
+const MetadataInputData = "input_data"
+
 // Redact empties every field of e that holds conversation content and marks it
 // redacted. It never edits slices e shares with its caller.
 func (e *Execution) Redact() {
 	e.Output, e.ErrorMessage, e.Redacted = "", "", true
+	if _, ok := e.Metadata[MetadataInputData]; ok {
+		md := make(map[string]any, len(e.Metadata)-1)
+		for k, v := range e.Metadata {
+			if k != MetadataInputData {
+				md[k] = v
+			}
+		}
+		e.Metadata = md
+	}
 	if len(e.ToolCallRecords) > 0 {
 		tcs := make([]ToolCallRecord, len(e.ToolCallRecords))
 		for i, tc := range e.ToolCallRecords {

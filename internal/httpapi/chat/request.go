@@ -29,6 +29,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -201,7 +202,7 @@ func (e *ExecuteRequest) message() (string, map[string]any, error) {
 		for k, v := range e.Metadata {
 			meta[k] = v
 		}
-		meta[executor.MetadataInputData] = rest
+		meta[store.MetadataInputData] = rest // without its message, which the conversation holds
 	}
 	return msg, meta, nil
 }

@@ -24,6 +24,8 @@ func testDeleteRedacts(t *testing.T, r Repo, c *Clock) {
 	_, e, err := startTurn(t, r, c, user, conv, secret+" question", true)
 	must(t, "StartTurn", err)
 	c.Advance(time.Second)
+	// The run was sent input_data beside its message (kept in metadata) and tagged.
+	e.Metadata = map[string]any{store.MetadataInputData: map[string]any{"note": secret + " input"}, "team": "blue"}
 	am := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, ExecutionID: e.ID, Role: llm.RoleAssistant,
 		Content: secret + " reply", Status: store.StatusIncomplete, InputTokens: 7, OutputTokens: 5, Cost: 0.5,
 		CostKnown: true, CreatedAt: c.Now()}
@@ -70,7 +72,7 @@ func testDeleteRedacts(t *testing.T, r Repo, c *Clock) {
 	}
 	if !got.Redacted || got.Status != store.ExecFailed || got.ErrorCode != "node_failed" || got.Usage.Total() != 12 ||
 		got.Cost != 0.5 || !got.CostKnown || got.ToolCalls != 1 || got.Steps != 3 || got.MessageID != am.ID ||
-		got.DurationMS != 1000 || got.ConversationID != conv {
+		got.DurationMS != 1000 || got.ConversationID != conv || got.Metadata["team"] != "blue" {
 		t.Fatalf("redacted execution %s; want the ids, status, codes, tokens, cost and counts kept", b)
 	}
 	if len(got.ToolCallRecords) != 1 || got.ToolCallRecords[0].Name != "calculator" || got.ToolCallRecords[0].ID != "call_1" ||
