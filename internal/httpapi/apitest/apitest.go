@@ -34,8 +34,8 @@ type Doc struct {
 	// SuccessOnly: only 2xx answers are checked (chatter's errors are problem+json,
 	// not the predecessor's error bodies).
 	SuccessOnly bool
-	T      *openapi3.T
-	router routers.Router
+	T           *openapi3.T
+	router      routers.Router
 }
 
 type loaded struct {
@@ -76,7 +76,9 @@ func (l *loaded) get(t testing.TB, name string, raw []byte, successOnly bool) *D
 func Old(t testing.TB) *Doc { return old.get(t, "the predecessor's contract", predecessor, true) }
 
 // Ours is chatter's own OpenAPI document, as the API serves it.
-func Ours(t testing.TB) *Doc { return ours.get(t, "chatter's OpenAPI document", httpapi.OpenAPI, false) }
+func Ours(t testing.TB) *Doc {
+	return ours.get(t, "chatter's OpenAPI document", httpapi.OpenAPI, false)
+}
 
 // Ops lists "METHOD /path" of every operation whose path does not start with one of
 // the skipped prefixes, sorted.
