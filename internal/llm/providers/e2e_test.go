@@ -62,7 +62,8 @@ type reply struct {
 type dialect struct {
 	name       string
 	model      string // must be in the price table
-	authPrefix string // of the Authorization header the adapter sends
+	authHeader string // the credential header the adapter sends; "" means Authorization
+	authPrefix string // of that header's value
 	cacheWrite bool   // whether the wire reports cache writes
 	env        func(url string) (map[string]string, *aws.Config)
 	toolCall   func(t *testing.T, id string, frags []string, u llm.Usage) reply
@@ -91,6 +92,7 @@ type fakeServer struct {
 	replies []reply
 	bodies  [][]byte
 	headers []http.Header
+	times   []time.Time
 }
 
 func newFakeServer(t *testing.T, replies ...reply) *fakeServer {
@@ -105,6 +107,7 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.bodies = append(f.bodies, body)
 	f.headers = append(f.headers, r.Header.Clone())
+	f.times = append(f.times, time.Now())
 	rep := reply{status: http.StatusInternalServerError, chunks: [][]byte{[]byte(`{"message":"no scripted reply"}`)}}
 	if len(f.replies) > 0 {
 		rep, f.replies = f.replies[0], f.replies[1:]
@@ -291,7 +294,7 @@ var (
 )
 
 var anthropicDialect = dialect{
-	name: "anthropic", model: "claude-sonnet-4-5", authPrefix: "Bearer " + e2eKey, cacheWrite: true,
+	name: "anthropic", model: "claude-sonnet-4-5", authHeader: "X-Api-Key", authPrefix: e2eKey, cacheWrite: true,
 	env: func(url string) (map[string]string, *aws.Config) {
 		return map[string]string{"ANTHROPIC_API_KEY": e2eKey, "ANTHROPIC_BASE_URL": url, "ANTHROPIC_MODEL": "claude-sonnet-4-5"}, nil
 	},
@@ -584,8 +587,14 @@ func TestE2E_ToolCallThenAnswer(t *testing.T) {
 				t.Fatalf("the server got %d requests, want 2", len(bodies))
 			}
 			for i, h := range headers {
-				if got := h.Get("Authorization"); !strings.HasPrefix(got, d.authPrefix) {
-					t.Errorf("request %d Authorization = %q, want prefix %q", i, got, d.authPrefix)
+				name := d.authHeader
+				if name == "" {
+					name = "Authorization"
+				} else if got := h.Get("Authorization"); got != "" {
+					t.Errorf("request %d Authorization = %q, want only %s", i, got, name)
+				}
+				if got := h.Get(name); !strings.HasPrefix(got, d.authPrefix) {
+					t.Errorf("request %d %s = %q, want prefix %q", i, name, got, d.authPrefix)
 				}
 			}
 			if got := d.tools(t, bodies[0]); !slices.Equal(got, []string{"calculator"}) {
@@ -728,5 +737,53 @@ func TestE2E_StreamFailingAfterTextStoresIncompleteReply(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestE2E_RetryAfterIsHonoured(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			rl := d.rateLimit(t)
+			rl.header = rl.header.Clone()
+			rl.header.Set("Retry-After", "1")
+			e := newE2E(t, d, rl, d.text(t, answerParts, d.usage(textUsage)))
+			res, err := e.execute(t, d, false)
+			if err != nil || res.Response != answer {
+				t.Fatalf("Execute = %v, %v; want the retry's answer", res, err)
+			}
+			e.srv.mu.Lock()
+			times := slices.Clone(e.srv.times)
+			e.srv.mu.Unlock()
+			if len(times) != 2 || times[1].Sub(times[0]) < time.Second {
+				t.Errorf("request times %v: the retry must wait the Retry-After second", times)
+			}
+		})
+	}
+}
+
+// An error frame after the stream opened but before any content (Anthropic's
+// documented overloaded_error after message_start and a ping; OpenAI's error
+// chunk after the role chunk; Bedrock's exception after messageStart) is retried
+// like an HTTP 529/503, and the failed attempt's usage is not counted.
+func TestE2E_ErrorBeforeFirstContentIsRetried(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			u := d.usage(textUsage)
+			e := newE2E(t, d, d.broken(t, nil, false), d.text(t, answerParts, u))
+			res, err := e.execute(t, d, false)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if bodies, _ := e.srv.requests(); len(bodies) != 2 {
+				t.Errorf("the server got %d requests, want the failed one and a retry", len(bodies))
+			}
+			am := e.assistant(t, res.ConversationID)
+			if res.Response != answer || e.sink.Text() != answer || am.Content != answer || am.Status != store.StatusComplete {
+				t.Errorf("response %q, streamed %q, stored %q (%s); want %q complete", res.Response, e.sink.Text(), am.Content, am.Status, answer)
+			}
+			if res.Usage != u || !res.Cost.Known {
+				t.Errorf("usage %+v cost %+v; want only the retry's %+v, known", res.Usage, res.Cost, u)
+			}
+		})
 	}
 }
