@@ -67,6 +67,8 @@ type dialect struct {
 	cacheWrite bool   // whether the wire reports cache writes
 	env        func(url string) (map[string]string, *aws.Config)
 	toolCall   func(t *testing.T, id string, frags []string, u llm.Usage) reply
+	// textThenToolCall is a reply with a text block before the tool call.
+	textThenToolCall func(t *testing.T, text, id string, frags []string, u llm.Usage) reply
 	text       func(t *testing.T, parts []string, u llm.Usage) reply
 	rateLimit  func(t *testing.T) reply
 	// broken streams parts, then fails: an in-stream error, or with cut a dropped
@@ -192,6 +194,15 @@ var openaiDialect = dialect{
 		frames = append(frames, openaiChunk(`{}`, "tool_calls"), openaiUsage(u), "[DONE]")
 		return reply{header: sseHeader, chunks: openaiSSE(frames...)}
 	},
+	textThenToolCall: func(_ *testing.T, text, id string, frags []string, u llm.Usage) reply {
+		frames := []string{openaiChunk(`{"role":"assistant","content":"","refusal":null}`, ""), openaiChunk(`{"content":`+jsonString(text)+`}`, ""),
+			openaiChunk(`{"tool_calls":[{"index":0,"id":"`+id+`","type":"function","function":{"name":"calculator","arguments":""}}]}`, "")}
+		for _, f := range frags {
+			frames = append(frames, openaiChunk(`{"tool_calls":[{"index":0,"function":{"arguments":`+jsonString(f)+`}}]}`, ""))
+		}
+		frames = append(frames, openaiChunk(`{}`, "tool_calls"), openaiUsage(u), "[DONE]")
+		return reply{header: sseHeader, chunks: openaiSSE(frames...)}
+	},
 	text: func(_ *testing.T, parts []string, u llm.Usage) reply {
 		frames := []string{openaiChunk(`{"role":"assistant","content":"","refusal":null}`, "")}
 		for _, p := range parts {
@@ -307,6 +318,19 @@ var anthropicDialect = dialect{
 			evs = append(evs, [2]string{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":` + jsonString(f) + `}}`})
 		}
 		evs = append(evs, anthropicEnd("tool_use", u.OutputTokens)...)
+		return reply{header: anthropicHeader, chunks: anthropicSSE(evs...)}
+	},
+	textThenToolCall: func(_ *testing.T, text, id string, frags []string, u llm.Usage) reply {
+		evs := [][2]string{anthropicStart(u), anthropicTextStart, anthropicPing, anthropicTextDelta(text),
+			{"content_block_stop", `{"type":"content_block_stop","index":0}`},
+			{"content_block_start", `{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":` + jsonString(id) + `,"name":"calculator","input":{}}}`},
+			{"content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}`}}
+		for _, f := range frags {
+			evs = append(evs, [2]string{"content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":` + jsonString(f) + `}}`})
+		}
+		end := anthropicEnd("tool_use", u.OutputTokens)
+		end[0][1] = `{"type":"content_block_stop","index":1}`
+		evs = append(evs, end...)
 		return reply{header: anthropicHeader, chunks: anthropicSSE(evs...)}
 	},
 	text: func(_ *testing.T, parts []string, u llm.Usage) reply {
@@ -431,6 +455,18 @@ var bedrockDialect = dialect{
 			chunks = append(chunks, bedrockEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"toolUse":{"input":`+jsonString(f)+`}},"p":"abcdefghijklmn"}`))
 		}
 		chunks = append(chunks, bedrockEnd(t, "tool_use", u)...)
+		return reply{header: bedrockHeader, chunks: chunks}
+	},
+	textThenToolCall: func(t *testing.T, text, id string, frags []string, u llm.Usage) reply {
+		chunks := [][]byte{bedrockStart(t), bedrockText(t, text),
+			bedrockEvent(t, "contentBlockStop", `{"contentBlockIndex":0,"p":"abcdefghijklmnopq"}`),
+			bedrockEvent(t, "contentBlockStart", `{"contentBlockIndex":1,"p":"abcdefghij","start":{"toolUse":{"name":"calculator","toolUseId":`+jsonString(id)+`}}}`)}
+		for _, f := range frags {
+			chunks = append(chunks, bedrockEvent(t, "contentBlockDelta", `{"contentBlockIndex":1,"delta":{"toolUse":{"input":`+jsonString(f)+`}},"p":"abcdefghijklmn"}`))
+		}
+		end := bedrockEnd(t, "tool_use", u)
+		end[0] = bedrockEvent(t, "contentBlockStop", `{"contentBlockIndex":1,"p":"abcdefghijklmnopq"}`)
+		chunks = append(chunks, end...)
 		return reply{header: bedrockHeader, chunks: chunks}
 	},
 	text: func(t *testing.T, parts []string, u llm.Usage) reply {
@@ -783,6 +819,34 @@ func TestE2E_ErrorBeforeFirstContentIsRetried(t *testing.T) {
 			}
 			if res.Usage != u || !res.Cost.Known {
 				t.Errorf("usage %+v cost %+v; want only the retry's %+v, known", res.Usage, res.Cost, u)
+			}
+		})
+	}
+}
+
+// The reported case: a tool round whose first reply has text before the call. The
+// joined token frames, the response and the stored message are one string, and the
+// usage is both calls'.
+func TestE2E_ToolRoundStreamEqualsStoredReply(t *testing.T) {
+	const preamble = "Let me compute that."
+	want := preamble + "\n\n" + answer
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			u1, u2 := d.usage(toolCallUsage), d.usage(textUsage)
+			e := newE2E(t, d, d.textThenToolCall(t, preamble, calcCallID, argFragments, u1), d.text(t, answerParts, u2))
+			res, err := e.execute(t, d, true)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			am := e.assistant(t, res.ConversationID)
+			if got := e.sink.Text(); got != want || res.Response != want || am.Content != want {
+				t.Errorf("streamed %q, response %q, stored %q; want all %q", got, res.Response, am.Content, want)
+			}
+			if len(res.ToolCalls) != 1 || res.ToolCalls[0].Result != "5" {
+				t.Errorf("tool calls = %+v, want the calculator's 5", res.ToolCalls)
+			}
+			if res.Usage != u1.Add(u2) {
+				t.Errorf("usage = %+v, want %+v", res.Usage, u1.Add(u2))
 			}
 		})
 	}
