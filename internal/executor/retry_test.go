@@ -257,3 +257,25 @@ func TestExecute_StreamedTokensEqualStoredReply(t *testing.T) {
 		})
 	}
 }
+
+func TestExecute_DevllmStreamEqualsStoredReply(t *testing.T) {
+	for _, msg := range []string{"hello there", `/tool calculator {"expression":"2+3"}`} {
+		t.Run(msg, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			h := newHarness(t, nil)
+			sink := &executor.Collector{}
+			res, err := h.x.Execute(ctx, inline(toolLoopDef(""), msg), sink)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			msgs := h.messages(t, res.UserID, res.ConversationID)
+			if got := sink.Text(); got == "" || got != res.Response || len(msgs) != 2 || msgs[1].Content != got {
+				t.Errorf("streamed %q, response %q, stored %+v; want one string", got, res.Response, msgs)
+			}
+			if !res.Cost.Known || res.Usage.Total() == 0 {
+				t.Errorf("usage %+v cost %+v; want reported usage and a known cost", res.Usage, res.Cost)
+			}
+		})
+	}
+}
