@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
+
+	"github.com/chatterhq/chatter/internal/llm"
 )
 
 // DefaultNamespace is the CloudWatch namespace of workflow metrics.
@@ -76,7 +78,7 @@ func (m Metrics) For(e Event) ([]byte, bool) {
 		if !e.Terminal() {
 			return nil, false
 		}
-		doc["Provider"], doc["Model"] = dimValue(d.Provider), dimValue(d.Model)
+		doc["Provider"], doc["Model"] = dimValue(d.Provider), modelDim(d.Provider, d.Model)
 		doc["status"] = d.Status
 		if d.ErrorCode != "" {
 			doc["error_code"] = d.ErrorCode
@@ -91,8 +93,9 @@ func (m Metrics) For(e Event) ([]byte, bool) {
 			dims = append(dims, []string{"SourceKind", "WorkflowID"})
 		}
 	case TokenUsageData:
-		doc["Provider"], doc["Model"] = dimValue(d.Provider), dimValue(d.Model)
-		put("TokensUsed", "Count", float64(d.InputTokens+d.OutputTokens))
+		doc["Provider"], doc["Model"] = dimValue(d.Provider), modelDim(d.Provider, d.Model)
+		put("TokensUsed", "Count", float64(llm.Usage{InputTokens: d.InputTokens, OutputTokens: d.OutputTokens,
+			CacheReadTokens: d.CacheReadTokens, CacheWriteTokens: d.CacheWriteTokens}.Total()))
 		if d.CostKnown { // an unknown price is no price, never a zero
 			put("Cost", "None", d.Cost)
 		}
@@ -118,6 +121,15 @@ func (m Metrics) For(e Event) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// modelDim bounds the Model dimension to the price table's models (llm.MetricModel):
+// any request can name a model, and every new value would be a new metric.
+func modelDim(provider, model string) string {
+	if model == "" {
+		return emfNoValue
+	}
+	return llm.MetricModel(provider, model)
 }
 
 func dimValue(s string) string {

@@ -120,7 +120,7 @@ func TestMetricsFor_EmitsValidEMFPerEventKind(t *testing.T) {
 			TotalTokens: 40, Cost: 0.002, CostKnown: true, ToolCalls: 1, Provider: "devllm", Model: "echo"}),
 			[]string{"ExecutionCancelled", "ExecutionCount", "ExecutionFailed", "ExecutionTimeMs", "ToolCalls"},
 			map[string]any{"ExecutionCount": 1.0, "ExecutionFailed": 0.0, "ExecutionTimeMs": 812.5, "ToolCalls": 1.0,
-				"Provider": "devllm", "Model": "echo", "SourceKind": "template"}, nil},
+				"Provider": "devllm", "Model": "devllm", "SourceKind": "template"}, nil},
 		{"failed before a provider was chosen", with(events.ExecutionFailed, events.ExecutionEndData{Status: "failed", ErrorCode: "invalid_input"}),
 			[]string{"ExecutionCancelled", "ExecutionCount", "ExecutionFailed", "ExecutionTimeMs", "ToolCalls"},
 			map[string]any{"ExecutionFailed": 1.0, "Provider": "none", "Model": "none", "error_code": "invalid_input"}, nil},
@@ -317,5 +317,29 @@ func TestChain_RunsInOrderAndStopsAtTheFirstError(t *testing.T) {
 	}
 	if !slices.Equal(ran, []string{"a", "b"}) {
 		t.Fatalf("ran %v", ran)
+	}
+}
+
+func TestMetricsFor_ModelDimensionIsBoundedByThePriceTable(t *testing.T) {
+	tests := []struct{ provider, model, want string }{
+		{"openai", "gpt-4o-2024-08-06", "gpt-4o"},
+		{"openai", "GPT-4o-mini", "gpt-4o-mini"},
+		{"openai", "llama3:8b-my-own-" + strings.Repeat("x", 40), "other"},
+		{"anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5"},
+		{"bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5"},
+		{"bedrock", "anything.else", "other"},
+		{"devllm", "whatever-the-request-said", "devllm"},
+	}
+	for _, tt := range tests {
+		e := events.Event{ID: "01E", Type: events.TokenUsage, ExecutionID: "x", Time: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC),
+			Data: events.TokenUsageData{Provider: tt.provider, Model: tt.model, InputTokens: 1, CacheReadTokens: 2, OutputTokens: 3}}
+		line, ok := events.MetricsFor(e)
+		if !ok {
+			t.Fatalf("%s/%s: no metrics", tt.provider, tt.model)
+		}
+		root := checkEMF(t, line)
+		if root["Model"] != tt.want || root["TokensUsed"] != 6.0 {
+			t.Errorf("%s/%s: Model %v TokensUsed %v, want %s and 6 (cached tokens counted)", tt.provider, tt.model, root["Model"], root["TokensUsed"], tt.want)
+		}
 	}
 }

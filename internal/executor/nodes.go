@@ -73,7 +73,11 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 		if err == nil || acc.Started() || !llm.IsRetryable(err) || attempt >= r.x.o.MaxRetries {
 			break
 		}
-		if werr := sleep(ctx, backoff(r.x.o.RetryBase, attempt)); werr != nil {
+		wait, ok := retryWait(ctx, err, backoff(r.x.o.RetryBase, attempt))
+		if !ok {
+			break // the provider asks for longer than the run may wait: fail now
+		}
+		if werr := sleep(ctx, wait); werr != nil {
 			err = werr
 			break
 		}
@@ -83,6 +87,11 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 		resp.ToolCalls = nil // the finalize step offers no tools; ignore stray calls
 	}
 	cost := llm.ComputeCost(plan.provider.Name(), plan.model, resp.Usage)
+	if !acc.ReportedUsage() && (err == nil || acc.Started()) {
+		// The model produced a reply but its provider never said what it used: the
+		// cost is unknown, not $0. A call refused before any output (a 429) cost nothing.
+		cost = llm.Cost{TableVersion: cost.TableVersion}
+	}
 	dur := r.x.o.Now().Sub(started)
 	if resp.Usage != (llm.Usage{}) {
 		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: v.ID, Provider: plan.provider.Name(), Model: plan.model,
@@ -130,6 +139,24 @@ func (r *run) streamOnce(ctx context.Context, p llm.Provider, req *llm.Request, 
 		acc.Add(d)
 	}
 	return s.Err()
+}
+
+// retryWait is the pause before retrying a call that failed with err: the
+// provider's Retry-After when it gave one, else the backoff. It reports false when
+// that wait exceeds llm.MaxRetryAfter or would end past ctx's deadline (the run's),
+// where waiting would only turn the provider's error into a timeout.
+func retryWait(ctx context.Context, err error, backoff time.Duration) (time.Duration, bool) {
+	wait := backoff
+	if ra := llm.RetryAfterOf(err); ra > 0 {
+		if ra > llm.MaxRetryAfter {
+			return 0, false
+		}
+		wait = ra
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return 0, false
+	}
+	return wait, true
 }
 
 func backoff(base time.Duration, attempt int) time.Duration {

@@ -16,11 +16,12 @@ type Response struct {
 // Accumulator folds deltas into a Response. The executor feeds it while forwarding
 // deltas to a sink, so streaming and standard modes share one path.
 type Accumulator struct {
-	text     strings.Builder
-	calls    []toolCallBuf
-	usage    Usage
-	finish   string
-	anyDelta bool
+	text      strings.Builder
+	calls     []toolCallBuf
+	usage     Usage
+	finish    string
+	started   bool // a content delta arrived
+	usageSeen bool
 }
 
 type toolCallBuf struct {
@@ -32,11 +33,12 @@ type toolCallBuf struct {
 
 // Add folds one delta in.
 func (a *Accumulator) Add(d Delta) {
-	a.anyDelta = true
 	switch d.Kind {
 	case DeltaText:
+		a.started = a.started || d.Text != ""
 		a.text.WriteString(d.Text)
 	case DeltaToolCall:
+		a.started = true
 		tc := d.ToolCall
 		var b *toolCallBuf
 		for i := range a.calls {
@@ -57,6 +59,7 @@ func (a *Accumulator) Add(d Delta) {
 		}
 		b.args = append(b.args, tc.Arguments...)
 	case DeltaUsage:
+		a.usageSeen = true
 		u := d.Usage
 		if u.InputTokens != 0 {
 			a.usage.InputTokens = u.InputTokens
@@ -75,9 +78,16 @@ func (a *Accumulator) Add(d Delta) {
 	}
 }
 
-// Started reports whether any delta has been added (used to decide whether a failed
-// call may be retried: only before the first delta).
-func (a *Accumulator) Started() bool { return a.anyDelta }
+// Started reports whether a content delta (non-empty text or a tool-call fragment)
+// has been added. It is the one definition of a started call: a failed call may be
+// retried only before it started, since its content may already have been shown.
+// Usage, finish reasons and empty text (Anthropic's message_start, pings) do not
+// start a call.
+func (a *Accumulator) Started() bool { return a.started }
+
+// ReportedUsage reports whether the stream carried any usage, so a caller can tell
+// a call that used no tokens from one whose provider never said.
+func (a *Accumulator) ReportedUsage() bool { return a.usageSeen }
 
 // Text returns the text so far.
 func (a *Accumulator) Text() string { return a.text.String() }

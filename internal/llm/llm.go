@@ -3,6 +3,19 @@
 // fragments, usage, finish reason); a non-streaming call is a collected stream.
 // Adapters live in sub-packages (bedrock, openai, anthropic, devllm) and are handed
 // to the executor as values, so nothing here imports a provider SDK.
+//
+// Rules every adapter and caller share, owned here:
+//
+//   - A call has started once its first content delta (text or a tool-call
+//     fragment) arrived (Accumulator.Started). Usage, finish and pings before it do
+//     not count: a retryable failure before that point (an HTTP 429/5xx/529, or
+//     Anthropic's in-stream overloaded_error after message_start) is retried.
+//   - total tokens = input + cache read + cache write + output (Usage.Total): every
+//     token the model processed, as OpenAI's total_tokens and Bedrock's totalTokens
+//     count them, whether or not it was cached.
+//   - Retry-After (seconds or an HTTP date) on a 429/503/529 is kept in
+//     Error.RetryAfter (ParseRetryAfter); a caller waits that long before retrying,
+//     at most MaxRetryAfter and never past its deadline.
 package llm
 
 import (
@@ -11,6 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Role of a message in a conversation.
@@ -70,8 +86,12 @@ type Usage struct {
 	CacheWriteTokens int `json:"cache_write_tokens,omitempty"`
 }
 
-// Total is input plus output tokens.
-func (u Usage) Total() int { return u.InputTokens + u.OutputTokens }
+// Total is every token of the call: uncached input, cache reads, cache writes and
+// output. It equals OpenAI's total_tokens and Bedrock's totalTokens, and Anthropic's
+// input_tokens + cache_creation_input_tokens + cache_read_input_tokens + output_tokens.
+func (u Usage) Total() int {
+	return u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens + u.OutputTokens
+}
 
 // Add returns the element-wise sum.
 func (u Usage) Add(o Usage) Usage {
@@ -178,7 +198,10 @@ type Error struct {
 	Code     ErrorCode
 	Status   int // HTTP status when there was one
 	Message  string
-	Err      error
+	// RetryAfter is how long the provider asked the caller to wait (its Retry-After
+	// header), 0 when it did not say.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -210,4 +233,35 @@ func ContextError(provider string, err error) *Error {
 		return &Error{Provider: provider, Code: CodeTimeout, Message: "deadline exceeded", Err: err}
 	}
 	return nil
+}
+
+// MaxRetryAfter caps the wait a provider's Retry-After may ask for: a longer wait is
+// not worth holding a request (and a Lambda) open for, so the call fails instead.
+const MaxRetryAfter = 60 * time.Second
+
+// ParseRetryAfter reads a Retry-After header (RFC 9110: delay-seconds or an
+// HTTP-date, relative to now). It returns 0 when the header is absent, malformed or
+// in the past. The value is not capped here; callers compare it with MaxRetryAfter.
+func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		const day = int64(24 * time.Hour / time.Second) // keeps the Duration from overflowing
+		return time.Duration(min(max(n, 0), day)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// RetryAfterOf returns the wait the provider asked for with err, or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

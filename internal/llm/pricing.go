@@ -61,11 +61,32 @@ func ComputeCost(provider, model string, u Usage) Cost {
 // Prices are on-demand list prices (Bedrock: US regions). Not modelled: batch and
 // priority tiers, long-context surcharges, and regional-endpoint premiums.
 func LookupPrice(provider, model string) (Price, bool) {
+	_, p, ok := lookup(provider, model)
+	return p, ok
+}
+
+// OtherModel is the metric dimension value of every model outside the price table.
+const OtherModel = "other"
+
+// MetricModel is the value a model takes as a metric dimension: its price table
+// entry (a snapshot or alias becomes its base model), else OtherModel. Requests can
+// name any model, and each distinct dimension value is a billed custom metric, so
+// only the table's models, a small fixed set, appear. devllm's models are all
+// "devllm".
+func MetricModel(provider, model string) string {
+	if key, _, ok := lookup(provider, model); ok {
+		return key
+	}
+	return OtherModel
+}
+
+// lookup returns the price table key a provider's model resolves to and its price.
+func lookup(provider, model string) (string, Price, bool) {
 	provider = strings.ToLower(strings.TrimSpace(provider))
 	model = strings.ToLower(strings.TrimSpace(model))
 	switch provider {
 	case "devllm":
-		return Price{}, true
+		return "devllm", Price{}, true
 	case "openai":
 		return lookupOpenAI(model)
 	case "anthropic":
@@ -73,23 +94,23 @@ func LookupPrice(provider, model string) (Price, bool) {
 	case "bedrock":
 		return lookupBedrock(model)
 	}
-	return Price{}, false
+	return "", Price{}, false
 }
 
-func lookupOpenAI(model string) (Price, bool) {
+func lookupOpenAI(model string) (string, Price, bool) {
 	if p, ok := openaiPrices[model]; ok {
-		return p, true
+		return model, p, true
 	}
 	if base, ok := cutDateSuffix(model, "-dddd-dd-dd"); ok {
 		p, ok := openaiPrices[base]
-		return p, ok
+		return base, p, ok
 	}
-	return Price{}, false
+	return "", Price{}, false
 }
 
-func lookupAnthropic(model string) (Price, bool) {
+func lookupAnthropic(model string) (string, Price, bool) {
 	if p, ok := anthropicPrices[model]; ok {
-		return p, true
+		return model, p, true
 	}
 	if base, ok := strings.CutSuffix(model, "-latest"); ok {
 		model = base
@@ -97,10 +118,10 @@ func lookupAnthropic(model string) (Price, bool) {
 		model = base
 	}
 	p, ok := anthropicPrices[model]
-	return p, ok
+	return model, p, ok
 }
 
-func lookupBedrock(model string) (Price, bool) {
+func lookupBedrock(model string) (string, Price, bool) {
 	// arn:aws:bedrock:<region>:<account>:inference-profile/us.anthropic.claude-...
 	if i := strings.LastIndexByte(model, '/'); i >= 0 {
 		model = model[i+1:]
@@ -112,12 +133,14 @@ func lookupBedrock(model string) (Price, bool) {
 		}
 	}
 	if p, ok := bedrockPrices[model]; ok {
-		return p, true
+		return model, p, true
 	}
 	if rest, ok := strings.CutPrefix(model, "anthropic."); ok {
-		return lookupAnthropic(cutBedrockVersion(rest))
+		if key, p, ok := lookupAnthropic(cutBedrockVersion(rest)); ok {
+			return "anthropic." + key, p, true
+		}
 	}
-	return Price{}, false
+	return "", Price{}, false
 }
 
 // cutDateSuffix removes a suffix shaped like pattern, where 'd' matches a digit and

@@ -87,6 +87,10 @@ func New(cfg Config) (*Provider, error) {
 	opts := []option.RequestOption{
 		option.WithoutEnvironmentDefaults(),
 		option.WithAPIKey(cfg.APIKey),
+		// The SDK sends the key as a bearer token; the API documents x-api-key, and
+		// proxies in front of it expect that header, so send only it.
+		option.WithHeaderDel("Authorization"),
+		option.WithHeader("X-Api-Key", cfg.APIKey),
 		// The executor retries, and only before the first delta; SDK retries would
 		// multiply its attempts and hide the latency from it.
 		option.WithMaxRetries(0),

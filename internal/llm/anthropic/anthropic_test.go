@@ -495,7 +495,7 @@ func TestNew_IgnoresSDKEnvironmentDefaults(t *testing.T) {
 	if err != nil || got.Text != "ok" {
 		t.Fatalf("Collect = %q, %v; want the configured server to answer", got.Text, err)
 	}
-	if header.Get("X-Leaked-Header") != "" || header.Get("Authorization") != "Bearer "+testKey {
+	if header.Get("X-Leaked-Header") != "" || header.Get("Authorization") != "" || header.Get("X-Api-Key") != testKey {
 		t.Errorf("environment leaked into the request: %v", header)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/shared"
@@ -78,7 +79,11 @@ func (p *Provider) apiError(e *anthropic.Error) *llm.Error {
 	if status == http.StatusOK {
 		status = 0 // an in-stream error; the 200 says nothing about it
 	}
-	return &llm.Error{Provider: ProviderName, Code: code, Status: status, Message: p.scrub(msg)}
+	out := &llm.Error{Provider: ProviderName, Code: code, Status: status, Message: p.scrub(msg)}
+	if e.Response != nil && status != 0 {
+		out.RetryAfter = llm.ParseRetryAfter(e.Response.Header, time.Now())
+	}
+	return out
 }
 
 func codeForType(t shared.ErrorType) llm.ErrorCode {

@@ -111,10 +111,13 @@ func TestStream_SendsMessagesRequestBody(t *testing.T) {
 			if c.method != http.MethodPost || c.path != "/v1/messages" {
 				t.Errorf("request line = %s %s, want POST /v1/messages", c.method, c.path)
 			}
-			// SDK v2 sends the key as a bearer token (the API accepts it as well as
-			// x-api-key) together with the API version that matches its types.
-			if h := c.header.Get("Authorization"); h != "Bearer "+testKey {
-				t.Errorf("Authorization = %q, want the bearer API key", h)
+			// The key goes in x-api-key, as the API documents, and nowhere else;
+			// with the API version that matches the SDK's types.
+			if h := c.header.Get("X-Api-Key"); h != testKey {
+				t.Errorf("x-api-key = %q, want the API key", h)
+			}
+			if h := c.header.Get("Authorization"); h != "" {
+				t.Errorf("Authorization = %q, want none", h)
 			}
 			if h := c.header.Get("Anthropic-Version"); h != "2026-10-21" {
 				t.Errorf("anthropic-version = %q, want 2026-10-21", h)

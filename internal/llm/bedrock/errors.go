@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/chatterhq/chatter/internal/llm"
 )
@@ -98,7 +100,16 @@ func apiError(provider string, err error) *llm.Error {
 	if msg == "" {
 		msg = ae.ErrorCode()
 	}
-	return &llm.Error{Provider: provider, Code: code, Status: status, Message: msg, Err: err}
+	return &llm.Error{Provider: provider, Code: code, Status: status, Message: msg, Err: err, RetryAfter: retryAfter(err)}
+}
+
+// retryAfter reads the Retry-After of the HTTP response the SDK attached to err.
+func retryAfter(err error) time.Duration {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return llm.ParseRetryAfter(re.Response.Header, time.Now())
+	}
+	return 0
 }
 
 // exceptionName upper-cases the first letter: an exception frame whose type this SDK

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/packages/ssestream"
@@ -26,10 +27,10 @@ func (p *Provider) classify(ctx context.Context, resp *http.Response, err error)
 	}
 	var apiErr *openai.Error
 	if errors.As(err, &apiErr) {
-		return p.statusError(apiErr.StatusCode, apiErr.Message, err)
+		return withRetryAfter(p.statusError(apiErr.StatusCode, apiErr.Message, err), apiErr.Response)
 	}
 	if resp != nil && resp.StatusCode >= 400 {
-		return p.statusError(resp.StatusCode, "", err)
+		return withRetryAfter(p.statusError(resp.StatusCode, "", err), resp)
 	}
 	var streamErr *ssestream.StreamError
 	if errors.As(err, &streamErr) {
@@ -56,6 +57,14 @@ func (p *Provider) statusError(status int, msg string, err error) *llm.Error {
 	// err is kept for errors.As by callers who need the SDK's detail; its Error()
 	// prints only the status, so it cannot leak the key either.
 	return &llm.Error{Provider: p.name, Code: code, Status: status, Message: p.redact(msg), Err: err}
+}
+
+// withRetryAfter keeps the wait an error response asked for (Retry-After).
+func withRetryAfter(e *llm.Error, resp *http.Response) *llm.Error {
+	if resp != nil {
+		e.RetryAfter = llm.ParseRetryAfter(resp.Header, time.Now())
+	}
+	return e
 }
 
 // inStreamError classifies an error object sent as an SSE frame after the 200

@@ -62,10 +62,13 @@ type reply struct {
 type dialect struct {
 	name       string
 	model      string // must be in the price table
-	authPrefix string // of the Authorization header the adapter sends
+	authHeader string // the credential header the adapter sends; "" means Authorization
+	authPrefix string // of that header's value
 	cacheWrite bool   // whether the wire reports cache writes
 	env        func(url string) (map[string]string, *aws.Config)
 	toolCall   func(t *testing.T, id string, frags []string, u llm.Usage) reply
+	// textThenToolCall is a reply with a text block before the tool call.
+	textThenToolCall func(t *testing.T, text, id string, frags []string, u llm.Usage) reply
 	text       func(t *testing.T, parts []string, u llm.Usage) reply
 	rateLimit  func(t *testing.T) reply
 	// broken streams parts, then fails: an in-stream error, or with cut a dropped
@@ -91,6 +94,7 @@ type fakeServer struct {
 	replies []reply
 	bodies  [][]byte
 	headers []http.Header
+	times   []time.Time
 }
 
 func newFakeServer(t *testing.T, replies ...reply) *fakeServer {
@@ -105,6 +109,7 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.bodies = append(f.bodies, body)
 	f.headers = append(f.headers, r.Header.Clone())
+	f.times = append(f.times, time.Now())
 	rep := reply{status: http.StatusInternalServerError, chunks: [][]byte{[]byte(`{"message":"no scripted reply"}`)}}
 	if len(f.replies) > 0 {
 		rep, f.replies = f.replies[0], f.replies[1:]
@@ -183,6 +188,15 @@ var openaiDialect = dialect{
 	},
 	toolCall: func(_ *testing.T, id string, frags []string, u llm.Usage) reply {
 		frames := []string{openaiChunk(`{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"`+id+`","type":"function","function":{"name":"calculator","arguments":""}}],"refusal":null}`, "")}
+		for _, f := range frags {
+			frames = append(frames, openaiChunk(`{"tool_calls":[{"index":0,"function":{"arguments":`+jsonString(f)+`}}]}`, ""))
+		}
+		frames = append(frames, openaiChunk(`{}`, "tool_calls"), openaiUsage(u), "[DONE]")
+		return reply{header: sseHeader, chunks: openaiSSE(frames...)}
+	},
+	textThenToolCall: func(_ *testing.T, text, id string, frags []string, u llm.Usage) reply {
+		frames := []string{openaiChunk(`{"role":"assistant","content":"","refusal":null}`, ""), openaiChunk(`{"content":`+jsonString(text)+`}`, ""),
+			openaiChunk(`{"tool_calls":[{"index":0,"id":"`+id+`","type":"function","function":{"name":"calculator","arguments":""}}]}`, "")}
 		for _, f := range frags {
 			frames = append(frames, openaiChunk(`{"tool_calls":[{"index":0,"function":{"arguments":`+jsonString(f)+`}}]}`, ""))
 		}
@@ -291,7 +305,7 @@ var (
 )
 
 var anthropicDialect = dialect{
-	name: "anthropic", model: "claude-sonnet-4-5", authPrefix: "Bearer " + e2eKey, cacheWrite: true,
+	name: "anthropic", model: "claude-sonnet-4-5", authHeader: "X-Api-Key", authPrefix: e2eKey, cacheWrite: true,
 	env: func(url string) (map[string]string, *aws.Config) {
 		return map[string]string{"ANTHROPIC_API_KEY": e2eKey, "ANTHROPIC_BASE_URL": url, "ANTHROPIC_MODEL": "claude-sonnet-4-5"}, nil
 	},
@@ -304,6 +318,19 @@ var anthropicDialect = dialect{
 			evs = append(evs, [2]string{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":` + jsonString(f) + `}}`})
 		}
 		evs = append(evs, anthropicEnd("tool_use", u.OutputTokens)...)
+		return reply{header: anthropicHeader, chunks: anthropicSSE(evs...)}
+	},
+	textThenToolCall: func(_ *testing.T, text, id string, frags []string, u llm.Usage) reply {
+		evs := [][2]string{anthropicStart(u), anthropicTextStart, anthropicPing, anthropicTextDelta(text),
+			{"content_block_stop", `{"type":"content_block_stop","index":0}`},
+			{"content_block_start", `{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":` + jsonString(id) + `,"name":"calculator","input":{}}}`},
+			{"content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}`}}
+		for _, f := range frags {
+			evs = append(evs, [2]string{"content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":` + jsonString(f) + `}}`})
+		}
+		end := anthropicEnd("tool_use", u.OutputTokens)
+		end[0][1] = `{"type":"content_block_stop","index":1}`
+		evs = append(evs, end...)
 		return reply{header: anthropicHeader, chunks: anthropicSSE(evs...)}
 	},
 	text: func(_ *testing.T, parts []string, u llm.Usage) reply {
@@ -428,6 +455,18 @@ var bedrockDialect = dialect{
 			chunks = append(chunks, bedrockEvent(t, "contentBlockDelta", `{"contentBlockIndex":0,"delta":{"toolUse":{"input":`+jsonString(f)+`}},"p":"abcdefghijklmn"}`))
 		}
 		chunks = append(chunks, bedrockEnd(t, "tool_use", u)...)
+		return reply{header: bedrockHeader, chunks: chunks}
+	},
+	textThenToolCall: func(t *testing.T, text, id string, frags []string, u llm.Usage) reply {
+		chunks := [][]byte{bedrockStart(t), bedrockText(t, text),
+			bedrockEvent(t, "contentBlockStop", `{"contentBlockIndex":0,"p":"abcdefghijklmnopq"}`),
+			bedrockEvent(t, "contentBlockStart", `{"contentBlockIndex":1,"p":"abcdefghij","start":{"toolUse":{"name":"calculator","toolUseId":`+jsonString(id)+`}}}`)}
+		for _, f := range frags {
+			chunks = append(chunks, bedrockEvent(t, "contentBlockDelta", `{"contentBlockIndex":1,"delta":{"toolUse":{"input":`+jsonString(f)+`}},"p":"abcdefghijklmn"}`))
+		}
+		end := bedrockEnd(t, "tool_use", u)
+		end[0] = bedrockEvent(t, "contentBlockStop", `{"contentBlockIndex":1,"p":"abcdefghijklmnopq"}`)
+		chunks = append(chunks, end...)
 		return reply{header: bedrockHeader, chunks: chunks}
 	},
 	text: func(t *testing.T, parts []string, u llm.Usage) reply {
@@ -584,8 +623,14 @@ func TestE2E_ToolCallThenAnswer(t *testing.T) {
 				t.Fatalf("the server got %d requests, want 2", len(bodies))
 			}
 			for i, h := range headers {
-				if got := h.Get("Authorization"); !strings.HasPrefix(got, d.authPrefix) {
-					t.Errorf("request %d Authorization = %q, want prefix %q", i, got, d.authPrefix)
+				name := d.authHeader
+				if name == "" {
+					name = "Authorization"
+				} else if got := h.Get("Authorization"); got != "" {
+					t.Errorf("request %d Authorization = %q, want only %s", i, got, name)
+				}
+				if got := h.Get(name); !strings.HasPrefix(got, d.authPrefix) {
+					t.Errorf("request %d %s = %q, want prefix %q", i, name, got, d.authPrefix)
 				}
 			}
 			if got := d.tools(t, bodies[0]); !slices.Equal(got, []string{"calculator"}) {
@@ -728,5 +773,81 @@ func TestE2E_StreamFailingAfterTextStoresIncompleteReply(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestE2E_RetryAfterIsHonoured(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			rl := d.rateLimit(t)
+			rl.header = rl.header.Clone()
+			rl.header.Set("Retry-After", "1")
+			e := newE2E(t, d, rl, d.text(t, answerParts, d.usage(textUsage)))
+			res, err := e.execute(t, d, false)
+			if err != nil || res.Response != answer {
+				t.Fatalf("Execute = %v, %v; want the retry's answer", res, err)
+			}
+			e.srv.mu.Lock()
+			times := slices.Clone(e.srv.times)
+			e.srv.mu.Unlock()
+			if len(times) != 2 || times[1].Sub(times[0]) < time.Second {
+				t.Errorf("request times %v: the retry must wait the Retry-After second", times)
+			}
+		})
+	}
+}
+
+// An error frame after the stream opened but before any content (Anthropic's
+// documented overloaded_error after message_start and a ping; OpenAI's error
+// chunk after the role chunk; Bedrock's exception after messageStart) is retried
+// like an HTTP 529/503, and the failed attempt's usage is not counted.
+func TestE2E_ErrorBeforeFirstContentIsRetried(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			u := d.usage(textUsage)
+			e := newE2E(t, d, d.broken(t, nil, false), d.text(t, answerParts, u))
+			res, err := e.execute(t, d, false)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if bodies, _ := e.srv.requests(); len(bodies) != 2 {
+				t.Errorf("the server got %d requests, want the failed one and a retry", len(bodies))
+			}
+			am := e.assistant(t, res.ConversationID)
+			if res.Response != answer || e.sink.Text() != answer || am.Content != answer || am.Status != store.StatusComplete {
+				t.Errorf("response %q, streamed %q, stored %q (%s); want %q complete", res.Response, e.sink.Text(), am.Content, am.Status, answer)
+			}
+			if res.Usage != u || !res.Cost.Known {
+				t.Errorf("usage %+v cost %+v; want only the retry's %+v, known", res.Usage, res.Cost, u)
+			}
+		})
+	}
+}
+
+// The reported case: a tool round whose first reply has text before the call. The
+// joined token frames, the response and the stored message are one string, and the
+// usage is both calls'.
+func TestE2E_ToolRoundStreamEqualsStoredReply(t *testing.T) {
+	const preamble = "Let me compute that."
+	want := preamble + "\n\n" + answer
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			u1, u2 := d.usage(toolCallUsage), d.usage(textUsage)
+			e := newE2E(t, d, d.textThenToolCall(t, preamble, calcCallID, argFragments, u1), d.text(t, answerParts, u2))
+			res, err := e.execute(t, d, true)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			am := e.assistant(t, res.ConversationID)
+			if got := e.sink.Text(); got != want || res.Response != want || am.Content != want {
+				t.Errorf("streamed %q, response %q, stored %q; want all %q", got, res.Response, am.Content, want)
+			}
+			if len(res.ToolCalls) != 1 || res.ToolCalls[0].Result != "5" {
+				t.Errorf("tool calls = %+v, want the calculator's 5", res.ToolCalls)
+			}
+			if res.Usage != u1.Add(u2) {
+				t.Errorf("usage = %+v, want %+v", res.Usage, u1.Add(u2))
+			}
+		})
 	}
 }

@@ -319,9 +319,12 @@ func (ks *keyServer) sentKey(t *testing.T, set *providers.Set, name string) stri
 	if len(ks.seen) == 0 {
 		t.Fatal("the provider sent no request")
 	}
-	// Both SDKs send the key as a bearer token (anthropic-sdk-go/v2 no longer uses
-	// x-api-key).
-	return strings.TrimPrefix(ks.seen[len(ks.seen)-1].Get("Authorization"), "Bearer ")
+	// OpenAI takes the key as a bearer token, Anthropic in x-api-key.
+	h := ks.seen[len(ks.seen)-1]
+	if k := h.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	return strings.TrimPrefix(h.Get("Authorization"), "Bearer ")
 }
 
 func TestLoad_ResolvesKeysFromSecretsManagerAndSSM(t *testing.T) {
