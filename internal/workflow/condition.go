@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"regexp"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/chatterhq/chatter/internal/userexpr"
@@ -78,7 +75,7 @@ func Conditions() ConditionLanguage {
 	}
 	return ConditionLanguage{
 		Syntax: "an expr-lang expression (https://expr-lang.org/docs/language-definition) over the variables below, " +
-			"or one of the predecessor's phrases, combined with AND / OR",
+			"in which the predecessor's phrases are names and operators usable anywhere (negated, in parentheses, nested; AND / OR / NOT as well as && || ! and or not)",
 		Phrases: []string{"has_tool_calls", "no_tool_calls", "has_errors", "no_errors", "always",
 			"tool_calls <op> N", "tool_calls <op> variable NAME", "variable NAME equals|is|is not|not equals|contains|<op> VALUE",
 			"variable NAME exists|is set|is empty", "message contains|equals|starts with|ends with TEXT",
@@ -176,114 +173,4 @@ func CompileCondition(src string) (*Condition, error) {
 	}
 	c.prog = prog
 	return c, nil
-}
-
-var (
-	reToolCallsVar = regexp.MustCompile(`^tool_calls\s*(<=|>=|==|!=|<|>)\s*variable\s+([A-Za-z_][\w.-]*)$`)
-	reVariable     = regexp.MustCompile(`^variable\s+([A-Za-z_][\w.-]*)\s+(equals|not equals|is not|is|==|!=|>=|<=|>|<|contains)\s+(.+)$`)
-	reVariableSet  = regexp.MustCompile(`^variable\s+([A-Za-z_][\w.-]*)\s+(exists|is set|is empty)$`)
-	reMessage      = regexp.MustCompile(`^message\s+(contains|equals|starts with|ends with)\s+(.+)$`)
-	reLoop         = regexp.MustCompile(`^loop_(.+)_(continue|done|exit|complete)$`)
-)
-
-// TranslateCondition turns a predecessor phrase into an expr expression; anything
-// that is not a known phrase is returned unchanged to be compiled as an expression.
-// "a AND b" / "a OR b" translate each side.
-func TranslateCondition(src string) (string, error) {
-	s := strings.TrimSpace(src)
-	if s == "" {
-		return "", fmt.Errorf("empty condition")
-	}
-	// OR is split first so that AND binds tighter: "a AND b OR c" is (a && b) || c.
-	for _, op := range []struct{ word, sym string }{{" OR ", " || "}, {" AND ", " && "}} {
-		if parts := strings.Split(s, op.word); len(parts) > 1 {
-			out := make([]string, len(parts))
-			for i, p := range parts {
-				t, err := TranslateCondition(p)
-				if err != nil {
-					return "", err
-				}
-				out[i] = "(" + t + ")"
-			}
-			return strings.Join(out, op.sym), nil
-		}
-	}
-	switch strings.ToLower(s) {
-	case "has_tool_calls", "has tool calls", "tool_calls_pending", "should_use_tools":
-		return "has_tool_calls", nil
-	case "no_tool_calls", "no tool calls", "!has_tool_calls", "not has_tool_calls":
-		return "!has_tool_calls", nil
-	case "has_errors", "has errors":
-		return "has_errors", nil
-	case "no_errors", "no errors", "!has_errors":
-		return "!has_errors", nil
-	case "true", "always":
-		return "true", nil
-	}
-	if m := reToolCallsVar.FindStringSubmatch(s); m != nil {
-		v := varRef(m[2])
-		if m[2] == "max_tool_calls" {
-			v = "(" + v + " ?? max_tool_calls)"
-		}
-		return "tool_calls " + m[1] + " " + v, nil
-	}
-	if m := reVariableSet.FindStringSubmatch(s); m != nil {
-		if m[2] == "is empty" {
-			return "(" + varRef(m[1]) + " ?? \"\") in [\"\", nil]", nil
-		}
-		return varRef(m[1]) + " != nil", nil
-	}
-	if m := reVariable.FindStringSubmatch(s); m != nil {
-		ops := map[string]string{"equals": "==", "is": "==", "not equals": "!=", "is not": "!="}
-		op := m[2]
-		if o, ok := ops[op]; ok {
-			op = o
-		}
-		return varRef(m[1]) + " " + op + " " + literal(m[3]), nil
-	}
-	if m := reMessage.FindStringSubmatch(s); m != nil {
-		lit := strconv.Quote(strings.ToLower(unquote(m[2])))
-		switch m[1] {
-		case "contains":
-			return "lower(message) contains " + lit, nil
-		case "equals":
-			return "lower(message) == " + lit, nil
-		case "starts with":
-			return "lower(message) startsWith " + lit, nil
-		default:
-			return "lower(message) endsWith " + lit, nil
-		}
-	}
-	if m := reLoop.FindStringSubmatch(s); m != nil {
-		x := "(loop[" + strconv.Quote(m[1]) + "]?.continue ?? false)"
-		if m[2] != "continue" {
-			x = "!" + x
-		}
-		return x, nil
-	}
-	return s, nil
-}
-
-func varRef(name string) string { return "variables[" + strconv.Quote(name) + "]" }
-
-// literal renders a phrase value: numbers and booleans stay typed, everything else
-// becomes a string.
-func literal(v string) string {
-	v = strings.TrimSpace(v)
-	if _, err := strconv.ParseFloat(v, 64); err == nil {
-		return v
-	}
-	switch v {
-	case "true", "false", "nil":
-		return v
-	}
-	return strconv.Quote(unquote(v))
-}
-
-func unquote(v string) string {
-	v = strings.TrimSpace(v)
-	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-		return v[1 : len(v)-1]
-	}
-	return v
 }

@@ -33,7 +33,7 @@ func TestCompileCondition_TranslatesPhrasesAndEvaluates(t *testing.T) {
 		{"no_tool_calls", "!has_tool_calls", []evalCase{{Env{HasToolCalls: true}, false}, {Env{}, true}}},
 		{"no tool calls", "!has_tool_calls", []evalCase{{Env{}, true}}},
 		{"!has_tool_calls", "!has_tool_calls", []evalCase{{Env{HasToolCalls: true}, false}}},
-		{"not has_tool_calls", "!has_tool_calls", []evalCase{{Env{}, true}}},
+		{"not has_tool_calls", "not has_tool_calls", []evalCase{{Env{}, true}}},
 		{"tool_calls < 5", "tool_calls < 5", []evalCase{{Env{ToolCalls: 4}, true}, {Env{ToolCalls: 5}, false}}},
 		{"tool_calls <= 5", "tool_calls <= 5", []evalCase{{Env{ToolCalls: 5}, true}, {Env{ToolCalls: 6}, false}}},
 		{"tool_calls > 5", "tool_calls > 5", []evalCase{{Env{ToolCalls: 6}, true}, {Env{ToolCalls: 5}, false}}},
@@ -47,7 +47,7 @@ func TestCompileCondition_TranslatesPhrasesAndEvaluates(t *testing.T) {
 			{Env{ToolCalls: 10, MaxToolCalls: 3, Variables: vars("max_tool_calls", 10)}, true},   // int variable
 			{Env{ToolCalls: 3, MaxToolCalls: 3, Variables: vars("other", 1)}, true},              // variable absent
 		}},
-		{"tool_calls<variable limit", `tool_calls < variables["limit"]`, []evalCase{{Env{ToolCalls: 1, Variables: vars("limit", 2.0)}, true}}},
+		{"tool_calls<variable limit", `tool_calls<variables["limit"]`, []evalCase{{Env{ToolCalls: 1, Variables: vars("limit", 2.0)}, true}}},
 
 		// Variables.
 		{"variable count equals 3", `variables["count"] == 3`, []evalCase{
@@ -101,12 +101,37 @@ func TestCompileCondition_TranslatesPhrasesAndEvaluates(t *testing.T) {
 		{"loop_x_complete", `!(loop["x"]?.continue ?? false)`, []evalCase{{Env{}, true}}},
 
 		// Combinations: AND binds tighter than OR.
-		{"has_tool_calls AND tool_calls < 3", "(has_tool_calls) && (tool_calls < 3)", []evalCase{
+		{"has_tool_calls AND tool_calls < 3", "has_tool_calls && tool_calls < 3", []evalCase{
 			{Env{HasToolCalls: true, ToolCalls: 2}, true}, {Env{HasToolCalls: true, ToolCalls: 3}, false}, {Env{ToolCalls: 0}, false}}},
-		{"has_errors OR message contains help", `(has_errors) || (lower(message) contains "help")`, []evalCase{
+		{"has_errors OR message contains help", `has_errors || (lower(message) contains "help")`, []evalCase{
 			{Env{HasErrors: true}, true}, {Env{Message: "HELP"}, true}, {Env{Message: "hi"}, false}}},
-		{"has_errors OR has_tool_calls AND tool_calls < 3", "(has_errors) || ((has_tool_calls) && (tool_calls < 3))", []evalCase{
+		{"has_errors OR has_tool_calls AND tool_calls < 3", "has_errors || has_tool_calls && tool_calls < 3", []evalCase{
 			{Env{HasErrors: true, ToolCalls: 5}, true}, {Env{HasToolCalls: true, ToolCalls: 5}, false}, {Env{HasToolCalls: true, ToolCalls: 1}, true}}},
+
+		// Phrases are names and operators anywhere inside an expression: negated,
+		// parenthesised, nested; a quoted value is one token, never split.
+		{"not loop_L_continue", `not (loop["L"]?.continue ?? false)`, []evalCase{
+			{Env{Loop: map[string]*LoopInfo{"L": {Continue: true}}}, false}, {Env{}, true}}},
+		{"NOT loop_my-loop_continue", `! (loop["my-loop"]?.continue ?? false)`, []evalCase{
+			{Env{Loop: map[string]*LoopInfo{"my-loop": {Continue: true}}}, false}, {Env{}, true}}},
+		{"!no_tool_calls", `!(!has_tool_calls)`, []evalCase{{Env{HasToolCalls: true}, true}, {Env{}, false}}},
+		{`message contains "x or y"`, `lower(message) contains "x or y"`, []evalCase{
+			{Env{Message: "say X OR Y"}, true}, {Env{Message: "x"}, false}}},
+		{`message contains "a AND b" OR has_errors`, `(lower(message) contains "a and b") || has_errors`, []evalCase{
+			{Env{Message: "a and b"}, true}, {Env{HasErrors: true}, true}, {Env{Message: "a"}, false}}},
+		{`(has_tool_calls OR variable mode equals "tools") AND NOT (tool_calls >= 3 OR has_errors)`,
+			`(has_tool_calls || (variables["mode"] == "tools")) && ! (tool_calls >= 3 || has_errors)`, []evalCase{
+				{Env{HasToolCalls: true, ToolCalls: 1}, true}, {Env{Variables: vars("mode", "tools")}, true},
+				{Env{HasToolCalls: true, ToolCalls: 3}, false}, {Env{HasToolCalls: true, HasErrors: true}, false}, {Env{}, false}}},
+		{"not (variable x equals 1 and message starts with hi)", `not ((variables["x"] == 1) and (lower(message) startsWith "hi"))`, []evalCase{
+			{Env{Variables: vars("x", 1), Message: "Hi there"}, false}, {Env{Variables: vars("x", 2), Message: "hi"}, true}}},
+		{"loop_L_continue && tool_calls < variable max_tool_calls", `(loop["L"]?.continue ?? false) && tool_calls < (variables["max_tool_calls"] ?? max_tool_calls)`, []evalCase{
+			{Env{Loop: map[string]*LoopInfo{"L": {Continue: true}}, ToolCalls: 1, MaxToolCalls: 2}, true},
+			{Env{Loop: map[string]*LoopInfo{"L": {Continue: true}}, ToolCalls: 2, MaxToolCalls: 2}, false}}},
+		{"variable tier is not gold AND no errors", `(variables["tier"] != "gold") && (!has_errors)`, []evalCase{
+			{Env{Variables: vars("tier", "x")}, true}, {Env{Variables: vars("tier", "gold")}, false}}},
+		{`has_errors ? message contains 'it\'s' : true`, `has_errors ? (lower(message) contains "it's") : true`, []evalCase{
+			{Env{HasErrors: true, Message: "It's"}, true}, {Env{HasErrors: true, Message: "its"}, false}, {Env{}, true}}},
 
 		// Native expressions pass through unchanged.
 		{"variables.count > 2", "variables.count > 2", []evalCase{{Env{Variables: vars("count", 3.0)}, true}, {Env{Variables: vars("count", 1)}, false}}},
@@ -157,6 +182,13 @@ func TestCompileCondition_RejectsWhatDoesNotCompile(t *testing.T) {
 		{"has_tool_calls AND  AND no_errors", "empty condition"},
 		{"has_tool_calls AND bogus thing", "does not compile"},
 		{"message contains", "does not compile"},
+		{"has_errors AND", "empty condition after AND"},
+		{"OR has_errors", "empty condition before OR"},
+		{"(has_errors OR) AND no_errors", "empty condition after OR"},
+		{`message contains "x or y`, "unterminated string"},
+		{"loop_continue", "loop_continue"}, // no loop id: a name chatter does not know, named
+		{"has_tool_call", "has_tool_call"}, // a misspelt phrase is named
+		{"variable x equals AND has_errors", "needs a value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
