@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
@@ -65,7 +67,7 @@ func TestPublisher_AtMostThreePutEventsPerExecution(t *testing.T) {
 		also     string // an event the run must have sent
 	}{
 		{"general_chat", chat("general_chat", "hello there"), "", events.ExecutionCompleted, events.TokenUsage},
-		{"general_chat failing", chat("general_chat", "/fail invalid_request"), executor.CodeLLM, events.ExecutionFailed, events.NodeExecuted},
+		{"general_chat failing", chat("general_chat", "/fail invalid_request"), errcode.LLM, events.ExecutionFailed, events.NodeExecuted},
 		{"tool run", chat("code_assistant", `/tool calculator {"expression":"2+3"}`), "", events.ExecutionCompleted, events.ToolCalled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

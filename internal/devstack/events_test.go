@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
@@ -16,7 +18,6 @@ import (
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/record"
-	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -103,8 +104,8 @@ func TestEvents_FailedRunRecordedWithItsErrorCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Status != store.ExecFailed || x.ErrorCode != executor.CodeLLM || x.ErrorCode != res.Error.Code {
-		t.Fatalf("record = %+v, want failed with %s", x, executor.CodeLLM)
+	if x.Status != store.ExecFailed || x.ErrorCode != errcode.LLM || x.ErrorCode != res.Error.Code {
+		t.Fatalf("record = %+v, want failed with %s", x, errcode.LLM)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -73,21 +75,21 @@ func TestExecute_ConditionOverBudgetFailsTheRunNamingEdgeOrNode(t *testing.T) {
 			h := newHarness(t, nil)
 			res, err := h.execWithin(t, context.Background(), inline(tt.d, msg))
 			re, ok := errAs[*executor.RuntimeError](err)
-			if !ok || re.Code != executor.CodeExpressionBudget || re.NodeID != tt.node {
+			if !ok || re.Code != errcode.ExpressionBudget || re.NodeID != tt.node {
 				t.Fatalf("err = %v, want expression_budget_exceeded at node %s", err, tt.node)
 			}
 			if !strings.Contains(re.Message, tt.named) || !strings.Contains(re.Message, "budget") || strings.Contains(re.Message, "abcdefghij") {
 				t.Errorf("message %q: want it to name %s and the budget, without the user's text", re.Message, tt.named)
 			}
-			if executor.ErrorCode(err) != executor.CodeExpressionBudget || executor.PublicMessage(err) != re.Message {
+			if executor.ErrorCode(err) != errcode.ExpressionBudget || executor.PublicMessage(err) != re.Message {
 				t.Errorf("ErrorCode %q, PublicMessage %q", executor.ErrorCode(err), executor.PublicMessage(err))
 			}
 			if res == nil || res.Status != store.ExecFailed {
 				t.Fatalf("result %+v, want failed", res)
 			}
 			e := h.execution(t, userA, res.ExecutionID)
-			if e.Status != store.ExecFailed || e.ErrorCode != executor.CodeExpressionBudget {
-				t.Errorf("execution = %s/%s, want failed/%s", e.Status, e.ErrorCode, executor.CodeExpressionBudget)
+			if e.Status != store.ExecFailed || e.ErrorCode != errcode.ExpressionBudget {
+				t.Errorf("execution = %s/%s, want failed/%s", e.Status, e.ErrorCode, errcode.ExpressionBudget)
 			}
 			var failed int
 			for _, ev := range h.eventsOf(res.ExecutionID) {
@@ -119,7 +121,7 @@ func TestExecute_CancelledRunDuringAConditionIsCancelled(t *testing.T) {
 	d := def([]workflow.Node{node("start", "start", ""), node("llm", "llm", "")},
 		edge("start", "llm"), condEdge("llm", "END", hotCondition), edge("llm", "END"))
 	res, err := h.execWithin(t, ctx, inline(d, strings.Repeat("abcdefghij", 1500)))
-	if code := executor.ErrorCode(err); code != executor.CodeCancelled {
+	if code := executor.ErrorCode(err); code != errcode.Cancelled {
 		t.Fatalf("err = %v (%s), want cancelled", err, code)
 	}
 	if res == nil || res.Status != store.ExecCancelled {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -28,8 +30,8 @@ func TestExecute_EndsBeforeTheCallersDeadlineWithThePartialReplyStored(t *testin
 	if ctx.Err() != nil {
 		t.Fatalf("Execute returned after the caller's deadline (err %v)", err)
 	}
-	if got := executor.ErrorCode(err); got != executor.CodeTimeout {
-		t.Fatalf("err = %v (code %q), want %s", err, got, executor.CodeTimeout)
+	if got := executor.ErrorCode(err); got != errcode.Timeout {
+		t.Fatalf("err = %v (code %q), want %s", err, got, errcode.Timeout)
 	}
 	if res == nil || res.Status != store.ExecFailed || res.Response == "" {
 		t.Fatalf("result = %+v, want failed with a partial reply", res)
@@ -38,7 +40,7 @@ func TestExecute_EndsBeforeTheCallersDeadlineWithThePartialReplyStored(t *testin
 	if len(msgs) != 2 || msgs[1].Status != store.StatusIncomplete || msgs[1].Content != res.Response {
 		t.Fatalf("stored messages = %+v, want the user message and the partial reply marked incomplete", msgs)
 	}
-	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != executor.CodeTimeout {
+	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != errcode.Timeout {
 		t.Errorf("execution = %s/%s, want failed/timeout", e.Status, e.ErrorCode)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -107,7 +109,7 @@ func TestExecute_EditorExampleNamingWebSearchIsRefusedNamingIt(t *testing.T) {
 	h := newHarness(t, nil)
 	_, err := h.run(t, inline(editorExample(t, "rag_with_tools"), "hello"))
 	pe, ok := errAs[*executor.PreparationError](err)
-	if !ok || pe.Code != executor.CodeInvalidWorkflow || len(pe.Problems) != 1 {
+	if !ok || pe.Code != errcode.InvalidWorkflow || len(pe.Problems) != 1 {
 		t.Fatalf("err %v, want one invalid_workflow problem", err)
 	}
 	if p := pe.Problems[0]; p.Code != workflow.CodeUnknownTool || p.Pointer != "/nodes/5/data/config/tools/0" || !strings.Contains(p.Message, "web_search") {
@@ -208,7 +210,7 @@ func TestExecute_NodeTimeoutFailsTheVisit(t *testing.T) {
 		edge("start", "wait"), edge("wait", "llm"), edge("llm", "END"))
 	res, err := h.run(t, inline(d, "x"))
 	re, ok := errAs[*executor.RuntimeError](err)
-	if !ok || re.Code != executor.CodeTimeout || re.NodeID != "wait" || !strings.Contains(re.Message, "30ms") {
+	if !ok || re.Code != errcode.Timeout || re.NodeID != "wait" || !strings.Contains(re.Message, "30ms") {
 		t.Fatalf("err %v, want a timeout of node wait saying 30ms", err)
 	}
 	if res.Status != store.ExecFailed || len(visits(res, "llm")) != 0 {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
@@ -42,7 +44,7 @@ func (r *run) run(ctx context.Context) error {
 			return err
 		}
 		if step >= r.x.o.StepLimit {
-			return &RuntimeError{Code: CodeStepLimit, Message: fmt.Sprintf("the run exceeded %d steps", r.x.o.StepLimit)}
+			return &RuntimeError{Code: errcode.StepLimit, Message: fmt.Sprintf("the run exceeded %d steps", r.x.o.StepLimit)}
 		}
 		step++
 		r.steps = step
@@ -101,7 +103,7 @@ func (r *run) run(ctx context.Context) error {
 				}
 				// A failing error handler (fallback stop) ends the run: routing it to a
 				// handler again would loop until the step limit.
-				if len(r.handlers) == 0 || g.Nodes[o.v].Kind == workflow.KindErrorHandler || ErrorCode(o.err) == CodeExpressionBudget {
+				if len(r.handlers) == 0 || g.Nodes[o.v].Kind == workflow.KindErrorHandler || ErrorCode(o.err) == errcode.ExpressionBudget {
 					return nodeError(&g.Nodes[o.v], o.err)
 				}
 				r.st.errors = append(r.st.errors, fmt.Sprintf("%s: %v", g.Nodes[o.v].ID, publicNodeError(o.err)))
@@ -137,7 +139,7 @@ func (r *run) run(ctx context.Context) error {
 	r.st.syncEnv()
 	if len(r.st.errors) > r.st.handled {
 		last := r.st.errors[len(r.st.errors)-1]
-		return &RuntimeError{Code: CodeNodeFailed, Message: "unhandled node error: " + last}
+		return &RuntimeError{Code: errcode.NodeFailed, Message: "unhandled node error: " + last}
 	}
 	return nil
 }
@@ -170,18 +172,18 @@ func (r *run) ctxErr(ctx context.Context) error {
 		return nil
 	}
 	if r.sinkErr != nil {
-		return &CancelledError{Code: CodeDisconnected, Message: "the client went away", Err: r.sinkErr}
+		return &CancelledError{Code: errcode.Disconnected, Message: "the client went away", Err: r.sinkErr}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &RuntimeError{Code: CodeTimeout, Message: fmt.Sprintf("the run exceeded its time limit (%s)", r.limit.Round(time.Millisecond)), Err: ctx.Err()}
+		return &RuntimeError{Code: errcode.Timeout, Message: fmt.Sprintf("the run exceeded its time limit (%s)", r.limit.Round(time.Millisecond)), Err: ctx.Err()}
 	}
-	return &CancelledError{Code: CodeCancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
+	return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
 }
 
 func nodeError(v *workflow.Vertex, err error) error {
 	var le *llm.Error
 	if errors.As(err, &le) {
-		return &RuntimeError{Code: CodeLLM, NodeID: v.ID, LLMCode: le.Code, Message: publicNodeError(err), Err: err}
+		return &RuntimeError{Code: errcode.LLM, NodeID: v.ID, LLMCode: le.Code, Message: publicNodeError(err), Err: err}
 	}
 	var re *RuntimeError
 	if errors.As(err, &re) {
@@ -190,7 +192,7 @@ func nodeError(v *workflow.Vertex, err error) error {
 		}
 		return re
 	}
-	return &RuntimeError{Code: CodeNodeFailed, NodeID: v.ID, Message: err.Error(), Err: err}
+	return &RuntimeError{Code: errcode.NodeFailed, NodeID: v.ID, Message: err.Error(), Err: err}
 }
 
 // publicNodeError is a node failure as the client may see it: provider errors by
@@ -216,7 +218,7 @@ func (r *run) visit(ctx context.Context, v, step int) outcome {
 	}
 	o.eff, o.err = r.exec(nctx, x, &o)
 	if o.err != nil && ctx.Err() == nil && errors.Is(nctx.Err(), context.DeadlineExceeded) {
-		o.err = &RuntimeError{Code: CodeTimeout, NodeID: x.ID,
+		o.err = &RuntimeError{Code: errcode.Timeout, NodeID: x.ID,
 			Message: fmt.Sprintf("node %q exceeded its timeout of %s", x.ID, x.Timeout), Err: o.err}
 	}
 	o.dur = r.x.o.Now().Sub(o.start)
@@ -295,9 +297,9 @@ func (r *run) startTurn(ctx context.Context) error {
 			return pe
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			return &PreparationError{Code: CodeNotFound, Field: "conversation_id", Message: err.Error(), Err: err}
+			return &PreparationError{Code: errcode.NotFound, Field: "conversation_id", Message: err.Error(), Err: err}
 		}
-		return &RuntimeError{Code: CodeStorage, Message: "storing the user message", Err: err}
+		return &RuntimeError{Code: errcode.Storage, Message: "storing the user message", Err: err}
 	}
 	r.userMsg = t.UserMessage
 	r.emit(ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),

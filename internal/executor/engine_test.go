@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
@@ -112,14 +114,14 @@ func TestExecute_StepLimitFailsTheRun(t *testing.T) {
 	h := newHarness(t, func(o *executor.Options) { o.StepLimit = 5 })
 	res, err := h.exec(t, inline(loopDef(20, false, ""), "go"), nil)
 	re, ok := errAs[*executor.RuntimeError](err)
-	if !ok || re.Code != executor.CodeStepLimit {
+	if !ok || re.Code != errcode.StepLimit {
 		t.Fatalf("err = %v, want step_limit_exceeded", err)
 	}
 	if res.Status != store.ExecFailed || res.Steps != 5 {
 		t.Errorf("result status %s steps %d, want failed after 5", res.Status, res.Steps)
 	}
 	e := h.execution(t, userA, res.ExecutionID)
-	if e.Status != store.ExecFailed || e.ErrorCode != executor.CodeStepLimit {
+	if e.Status != store.ExecFailed || e.ErrorCode != errcode.StepLimit {
 		t.Errorf("execution = %s/%s, want failed/step_limit_exceeded", e.Status, e.ErrorCode)
 	}
 }

@@ -4,41 +4,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/userexpr"
 	"github.com/chatterhq/chatter/internal/workflow"
-)
-
-// Stable error codes.
-const (
-	// Preparation (the caller is at fault unless noted).
-	CodeInvalidInput     = "invalid_input"
-	CodeTooLarge         = "too_large"
-	CodeNotFound         = "not_found"
-	CodeInvalidWorkflow  = "invalid_workflow"
-	CodeUnknownProvider  = "unknown_provider"
-	CodeProviderNotReady = "provider_unconfigured"
-	CodeUnknownTool      = "unknown_tool"
-	CodeUnsupported      = "unsupported_source"
-	// Runtime.
-	CodeLLM        = "llm_error"
-	CodeNodeFailed = "node_failed"
-	CodeCondition  = "condition_error"
-	// CodeExpressionBudget: a condition exceeded a budget of one evaluation (steps,
-	// bytes, elements or time; see userexpr). The user's expression is at fault; the
-	// run fails whatever error handlers it has, since a retry would do the same.
-	CodeExpressionBudget = userexpr.CodeBudgetExceeded
-	CodeStepLimit        = "step_limit_exceeded"
-	CodeTimeout          = "timeout"
-	CodeStorage          = "storage_error"
-	CodeInternal         = "internal"
-	CodeCancelled        = "cancelled"
-	CodeDisconnected     = "client_disconnected"
-	// CodeConversationDeleted: the conversation was deleted while its turn ran; the
-	// reply was not kept (the delete removed the turn's content for good).
-	CodeConversationDeleted = "conversation_deleted"
 )
 
 // PreparationError is a failure before the run started: bad input, unknown source,
@@ -83,10 +55,10 @@ func (e *RuntimeError) Unwrap() error { return e.Err }
 // conditionError is a failed condition as the run's error, naming the node (and,
 // in the message, the edge) it belongs to.
 func conditionError(nodeID string, err error) *RuntimeError {
-	code := CodeCondition
+	code := errcode.Condition
 	var be *userexpr.BudgetError
 	if errors.As(err, &be) {
-		code = CodeExpressionBudget
+		code = errcode.ExpressionBudget
 	}
 	return &RuntimeError{Code: code, NodeID: nodeID, Message: err.Error(), Err: err}
 }
@@ -115,7 +87,7 @@ func ErrorCode(err error) string {
 	case errors.As(err, &ce):
 		return ce.Code
 	}
-	return CodeInternal
+	return errcode.Internal
 }
 
 // PublicMessage is an error message safe to show a client: internal errors are
@@ -129,7 +101,7 @@ func PublicMessage(err error) string {
 	case errors.As(err, &pe):
 		msg = pe.Message
 	case errors.As(err, &re):
-		if re.Code != CodeStorage && re.Code != CodeInternal {
+		if re.Code != errcode.Storage && re.Code != errcode.Internal {
 			msg = re.Message
 		}
 	case errors.As(err, &ce):

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/oklog/ulid/v2"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -247,10 +249,10 @@ func refusal(err error) *PreparationError {
 	var se *store.Error
 	switch {
 	case !errors.As(err, &se):
-	case se.Code == store.CodeTooLarge:
-		return &PreparationError{Code: CodeTooLarge, Field: se.Field, Message: se.Message, Err: err}
-	case se.Code == store.CodeInvalid && se.Field != "":
-		return &PreparationError{Code: CodeInvalidInput, Field: se.Field, Message: se.Message, Err: err}
+	case se.Code == errcode.TooLarge:
+		return &PreparationError{Code: errcode.TooLarge, Field: se.Field, Message: se.Message, Err: err}
+	case se.Code == errcode.InvalidInput && se.Field != "":
+		return &PreparationError{Code: errcode.InvalidInput, Field: se.Field, Message: se.Message, Err: err}
 	}
 	return nil
 }
@@ -261,19 +263,19 @@ func (r *run) prepare(ctx context.Context) error {
 	cfg := &in.Config
 	switch {
 	case strings.TrimSpace(in.UserID) == "":
-		return prepErr(CodeInvalidInput, "user_id", "a user id is required")
+		return prepErr(errcode.InvalidInput, "user_id", "a user id is required")
 	case strings.TrimSpace(in.Message) == "":
-		return prepErr(CodeInvalidInput, "message", "message must not be empty")
+		return prepErr(errcode.InvalidInput, "message", "message must not be empty")
 	case cfg.Temperature != nil && (*cfg.Temperature < 0 || *cfg.Temperature > 2):
-		return prepErr(CodeInvalidInput, "temperature", "temperature must be between 0 and 2")
+		return prepErr(errcode.InvalidInput, "temperature", "temperature must be between 0 and 2")
 	case cfg.MaxTokens < 0 || cfg.MaxTokens > 200000:
-		return prepErr(CodeInvalidInput, "max_tokens", "max_tokens must be between 0 and 200000")
+		return prepErr(errcode.InvalidInput, "max_tokens", "max_tokens must be between 0 and 200000")
 	case cfg.MemoryWindow < 0 || cfg.MemoryWindow > workflow.MaxMemoryWindow:
-		return prepErr(CodeInvalidInput, "memory_window", "memory_window must be between 0 and %d", workflow.MaxMemoryWindow)
+		return prepErr(errcode.InvalidInput, "memory_window", "memory_window must be between 0 and %d", workflow.MaxMemoryWindow)
 	case cfg.MaxToolCalls < 0 || cfg.MaxToolCalls > workflow.MaxToolCalls:
-		return prepErr(CodeInvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and %d", workflow.MaxToolCalls)
+		return prepErr(errcode.InvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and %d", workflow.MaxToolCalls)
 	case len(cfg.Model) > store.MaxNameBytes: // it is kept on records and events
-		return prepErr(CodeInvalidInput, "model", "model must be at most %d bytes", store.MaxNameBytes)
+		return prepErr(errcode.InvalidInput, "model", "model must be at most %d bytes", store.MaxNameBytes)
 	}
 	// The store's own checks, before anything is stored: a message and metadata that
 	// pass here fit their records at the start of the turn and at its end.
@@ -285,7 +287,7 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	settings, err := r.x.o.Store.GetSettings(ctx, in.UserID)
 	if err != nil {
-		return &RuntimeError{Code: CodeStorage, Message: "loading the user's settings", Err: err}
+		return &RuntimeError{Code: errcode.Storage, Message: "loading the user's settings", Err: err}
 	}
 	cfg.applySettings(settings)
 	if err := r.resolveSource(ctx); err != nil {
@@ -319,7 +321,7 @@ func (r *run) resolveSource(ctx context.Context) error {
 	switch src.Kind {
 	case SourceTemplate:
 		if src.ID == "" {
-			return prepErr(CodeInvalidInput, "template", "a template id or name is required")
+			return prepErr(errcode.InvalidInput, "template", "a template id or name is required")
 		}
 		t, ok := workflow.Builtin(src.ID)
 		if !ok {
@@ -339,7 +341,7 @@ func (r *run) resolveSource(ctx context.Context) error {
 		}
 	case SourceDefinition:
 		if src.ID == "" {
-			return prepErr(CodeInvalidInput, "definition_id", "a definition id is required")
+			return prepErr(errcode.InvalidInput, "definition_id", "a definition id is required")
 		}
 		d, gerr := r.x.o.Store.GetDefinition(ctx, in.UserID, src.ID, src.Version)
 		if gerr != nil {
@@ -355,19 +357,19 @@ func (r *run) resolveSource(ctx context.Context) error {
 			Memory: boolOr(c.EnableMemory, true), Retrieval: boolOr(c.EnableRetrieval, false), Tools: boolOr(c.EnableTools, false)})
 	case SourceInline:
 		if src.Definition == nil {
-			return prepErr(CodeInvalidInput, "definition", "an inline definition (nodes and edges) is required")
+			return prepErr(errcode.InvalidInput, "definition", "an inline definition (nodes and edges) is required")
 		}
 		r.source.Name = src.Definition.Name
 		r.graph, err = workflow.Compile(src.Definition, workflow.Options{ToolExists: r.toolExists})
 	default:
-		return prepErr(CodeUnsupported, "source", "unknown source kind %q", src.Kind)
+		return prepErr(errcode.UnsupportedSource, "source", "unknown source kind %q", src.Kind)
 	}
 	if err != nil {
 		var ve *workflow.ValidationError
 		if errors.As(err, &ve) {
-			return &PreparationError{Code: CodeInvalidWorkflow, Field: "definition", Message: ve.Error(), Problems: ve.Problems, Err: err}
+			return &PreparationError{Code: errcode.InvalidWorkflow, Field: "definition", Message: ve.Error(), Problems: ve.Problems, Err: err}
 		}
-		return &PreparationError{Code: CodeInvalidWorkflow, Field: "definition", Message: err.Error(), Err: err}
+		return &PreparationError{Code: errcode.InvalidWorkflow, Field: "definition", Message: err.Error(), Err: err}
 	}
 	for i := range r.graph.Nodes {
 		switch r.graph.Nodes[i].Kind {
@@ -386,9 +388,9 @@ func (r *run) toolExists(name string) bool {
 
 func (r *run) lookupErr(err error, kind, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return &PreparationError{Code: CodeNotFound, Field: kind, Message: fmt.Sprintf("%s %q not found", kind, id), Err: err}
+		return &PreparationError{Code: errcode.NotFound, Field: kind, Message: fmt.Sprintf("%s %q not found", kind, id), Err: err}
 	}
-	return &RuntimeError{Code: CodeStorage, Message: "loading " + kind, Err: err}
+	return &RuntimeError{Code: errcode.Storage, Message: "loading " + kind, Err: err}
 }
 
 // paramsErr reports invalid template param overrides, each problem pointing at its
@@ -396,13 +398,13 @@ func (r *run) lookupErr(err error, kind, id string) error {
 func paramsErr(err error) error {
 	var ve *workflow.ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) == 0 {
-		return &PreparationError{Code: CodeInvalidWorkflow, Field: "params", Message: err.Error(), Err: err}
+		return &PreparationError{Code: errcode.InvalidWorkflow, Field: "params", Message: err.Error(), Err: err}
 	}
 	msgs := make([]string, len(ve.Problems))
 	for i, p := range ve.Problems {
 		msgs[i] = strings.TrimPrefix(p.Pointer, "/") + ": " + p.Message
 	}
-	return &PreparationError{Code: CodeInvalidInput, Field: strings.TrimPrefix(ve.Problems[0].Pointer, "/"),
+	return &PreparationError{Code: errcode.InvalidInput, Field: strings.TrimPrefix(ve.Problems[0].Pointer, "/"),
 		Message: "invalid template params: " + strings.Join(msgs, "; "), Problems: ve.Problems, Err: err}
 }
 
@@ -414,9 +416,9 @@ func (r *run) resolveTools(ctx context.Context) error {
 	if err != nil {
 		var ue *tools.UnknownToolError
 		if errors.As(err, &ue) {
-			return prepErr(CodeUnknownTool, "allowed_tools", "unknown tools: %s", strings.Join(ue.Names, ", "))
+			return prepErr(errcode.UnknownTool, "allowed_tools", "unknown tools: %s", strings.Join(ue.Names, ", "))
 		}
-		return prepErr(CodeUnknownTool, "allowed_tools", "%v", err)
+		return prepErr(errcode.UnknownTool, "allowed_tools", "%v", err)
 	}
 	if !boolOr(cfg.EnableTools, true) {
 		set, _ = tools.NewRegistry()
@@ -438,7 +440,7 @@ func (r *run) resolveTools(ctx context.Context) error {
 			if len(keep) == 0 {
 				set, _ = tools.NewRegistry()
 			} else if set, err = set.Filter(keep); err != nil {
-				return prepErr(CodeUnknownTool, "allowed_tools", "%v", err)
+				return prepErr(errcode.UnknownTool, "allowed_tools", "%v", err)
 			}
 		}
 	}
@@ -488,9 +490,9 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 				field = "nodes/" + v.ID + "/provider"
 			}
 			if why, known := r.x.o.Unavailable[name]; known {
-				return prepErr(CodeProviderNotReady, field, "provider %q is not configured: %s", name, why)
+				return prepErr(errcode.ProviderUnconfigured, field, "provider %q is not configured: %s", name, why)
 			}
-			return prepErr(CodeUnknownProvider, field, "provider %q is not configured; available: %s", name, r.x.providerNames())
+			return prepErr(errcode.UnknownProvider, field, "provider %q is not configured; available: %s", name, r.x.providerNames())
 		}
 		model := first(cfg.Model, nc.Model, r.x.o.DefaultModels[name])
 		plan := &llmPlan{provider: p, model: model, maxTokens: cfg.MaxTokens, temperature: cfg.Temperature,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
@@ -32,7 +34,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		// The user message was not stored (bad input found late, or storage down):
 		// nothing else may be written either.
 		if runErr == nil {
-			runErr = &RuntimeError{Code: CodeInternal, Message: "user message not stored"}
+			runErr = &RuntimeError{Code: errcode.Internal, Message: "user message not stored"}
 		}
 		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(runErr), ErrorMessage: PublicMessage(runErr)})
@@ -98,19 +100,19 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	case errors.Is(err, store.ErrNotFound):
 		// The conversation was deleted while the turn ran (it existed at the start).
 		if runErr == nil {
-			runErr = &RuntimeError{Code: CodeConversationDeleted,
+			runErr = &RuntimeError{Code: errcode.ConversationDeleted,
 				Message: "the conversation was deleted while this turn ran; the reply was not kept"}
 			res.Status, evType = store.ExecFailed, events.ExecutionFailed
-			res.Error = &ErrorBody{Code: CodeConversationDeleted, Message: PublicMessage(runErr)}
+			res.Error = &ErrorBody{Code: errcode.ConversationDeleted, Message: PublicMessage(runErr)}
 		}
 		r.endDeleted(wctx, res, exec)
 		am = nil
 	default:
 		r.x.o.Logger.Error("finish turn", "execution_id", r.id, "err", err)
 		if runErr == nil {
-			runErr = &RuntimeError{Code: CodeStorage, Message: "storing the reply", Err: err}
+			runErr = &RuntimeError{Code: errcode.Storage, Message: "storing the reply", Err: err}
 			res.Status, evType = store.ExecFailed, events.ExecutionFailed
-			res.Error = &ErrorBody{Code: CodeStorage, Message: PublicMessage(runErr)}
+			res.Error = &ErrorBody{Code: errcode.Storage, Message: PublicMessage(runErr)}
 		}
 		am = nil
 	}

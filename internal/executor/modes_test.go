@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/store"
 )
@@ -89,7 +91,7 @@ func TestExecute_ErrorRunEndsWithErrorThenDone(t *testing.T) {
 		t.Fatalf("chunk types = %v, want start ... usage, error, done", types)
 	}
 	ec := c.Chunks[len(c.Chunks)-2].Error
-	if ec == nil || ec.Code != executor.CodeLLM || ec.NodeID != "llm" || *ec != *res.Error {
+	if ec == nil || ec.Code != errcode.LLM || ec.NodeID != "llm" || *ec != *res.Error {
 		t.Errorf("error chunk = %+v, want llm_error at llm as in the result %+v", ec, res.Error)
 	}
 	if slices.Contains(types, executor.ChunkComplete) {
@@ -241,7 +243,7 @@ func TestResult_FailedConversionCarriesTheError(t *testing.T) {
 	res, _ := h.exec(t, template("general_chat", "/fail invalid_request"), nil)
 	chat := decode(t, res.ChatResponse())
 	e, _ := chat["error"].(map[string]any)
-	if chat["status"] != "failed" || e["code"] != executor.CodeLLM || e["node_id"] != "llm" {
+	if chat["status"] != "failed" || e["code"] != errcode.LLM || e["node_id"] != "llm" {
 		t.Errorf("ChatResponse = %v, want failed with llm_error", chat)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/retrieval"
@@ -442,7 +444,7 @@ func (r *run) execErrorHandler(ctx context.Context, v *workflow.Vertex, o *outco
 	o.detail = "fallback " + cfg.FallbackAction
 	switch cfg.FallbackAction {
 	case workflow.FallbackStop:
-		return nil, &RuntimeError{Code: CodeNodeFailed, NodeID: r.graph.Nodes[max(st.lastFail, 0)].ID,
+		return nil, &RuntimeError{Code: errcode.NodeFailed, NodeID: r.graph.Nodes[max(st.lastFail, 0)].ID,
 			Message: "stopped by error handler " + v.ID + ": " + last}
 	case workflow.FallbackClearErrors:
 		return func(s *state) error {

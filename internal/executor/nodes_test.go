@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -412,10 +414,10 @@ func TestExecute_IncrementOfStringFailsTheRun(t *testing.T) {
 	h := newHarness(t, nil)
 	res, err := h.exec(t, inline(d, "x"), nil)
 	re, ok := errAs[*executor.RuntimeError](err)
-	if !ok || re.Code != executor.CodeNodeFailed || re.NodeID != "inc" {
+	if !ok || re.Code != errcode.NodeFailed || re.NodeID != "inc" {
 		t.Fatalf("err = %v, want node_failed at inc", err)
 	}
-	if res == nil || res.Status != store.ExecFailed || res.Error == nil || res.Error.Code != executor.CodeNodeFailed {
+	if res == nil || res.Status != store.ExecFailed || res.Error == nil || res.Error.Code != errcode.NodeFailed {
 		t.Fatalf("result = %+v, want failed with node_failed", res)
 	}
 	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed {
@@ -447,8 +449,8 @@ func TestExecute_ErrorHandler(t *testing.T) {
 		{"continue keeps the errors", `{"retry_count":0,"fallback_action":"continue"}`, "", 1, 1},
 		{"retries then continues", `{"retry_count":2,"fallback_action":"continue"}`, "", 3, 1},
 		{"clear_errors", `{"retry_count":1,"fallback_action":"clear_errors"}`, "", 2, 0},
-		{"stop fails the run", `{"retry_count":1,"fallback_action":"stop"}`, executor.CodeNodeFailed, 2, 1},
-		{"stop without retries", `{"retry_count":0,"fallback_action":"stop"}`, executor.CodeNodeFailed, 1, 1},
+		{"stop fails the run", `{"retry_count":1,"fallback_action":"stop"}`, errcode.NodeFailed, 2, 1},
+		{"stop without retries", `{"retry_count":0,"fallback_action":"stop"}`, errcode.NodeFailed, 1, 1},
 	}
 	for _, tt := range tests {
 		for _, routed := range []bool{false, true} {
@@ -506,7 +508,7 @@ func TestExecute_LLMFailureWithoutHandlerIsLLMError(t *testing.T) {
 	h := newHarness(t, nil)
 	_, err := h.exec(t, inline(chatDef(), "/fail invalid_request"), nil)
 	re, ok := errAs[*executor.RuntimeError](err)
-	if !ok || re.Code != executor.CodeLLM || re.LLMCode != llm.CodeInvalidRequest || re.NodeID != "llm" {
+	if !ok || re.Code != errcode.LLM || re.LLMCode != llm.CodeInvalidRequest || re.NodeID != "llm" {
 		t.Fatalf("err = %#v, want llm_error invalid_request at llm", err)
 	}
 }
@@ -573,7 +575,7 @@ func TestExecute_DelayNode(t *testing.T) {
 		})
 		res, err := h.x.Execute(ctx, inline(delayDef(`{"type":"fixed","duration_ms":120000,"max_duration_ms":120000}`), "x"), sink)
 		var ce *executor.CancelledError
-		if !errors.As(err, &ce) || ce.Code != executor.CodeCancelled {
+		if !errors.As(err, &ce) || ce.Code != errcode.Cancelled {
 			t.Fatalf("err = %v, want CancelledError cancelled", err)
 		}
 		if res == nil || res.Status != store.ExecCancelled {
@@ -609,13 +611,13 @@ func TestExecute_RunTimeoutFailsWithTimeout(t *testing.T) {
 	h := newHarness(t, func(o *executor.Options) { o.RunTimeout = 20 * time.Millisecond })
 	res, err := h.exec(t, inline(delayDef(`{"type":"fixed","duration_ms":120000,"max_duration_ms":120000}`), "x"), nil)
 	re, ok := errAs[*executor.RuntimeError](err)
-	if !ok || re.Code != executor.CodeTimeout {
+	if !ok || re.Code != errcode.Timeout {
 		t.Fatalf("err = %v, want RuntimeError timeout", err)
 	}
 	if res.Status != store.ExecFailed {
 		t.Errorf("status = %s, want failed", res.Status)
 	}
-	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != executor.CodeTimeout {
+	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != errcode.Timeout {
 		t.Errorf("execution = %s/%s, want failed/timeout", e.Status, e.ErrorCode)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -63,7 +65,7 @@ func TestExecute_SavesUserMessageBeforeLLMCall(t *testing.T) {
 func TestExecute_FailedRunKeepsUserMessage(t *testing.T) {
 	h := newHarness(t, nil)
 	res, err := h.exec(t, inline(chatDef(), "/fail invalid_request"), nil)
-	if executor.ErrorCode(err) != executor.CodeLLM {
+	if executor.ErrorCode(err) != errcode.LLM {
 		t.Fatalf("err = %v, want llm_error", err)
 	}
 	msgs := h.messages(t, userA, res.ConversationID)
@@ -74,7 +76,7 @@ func TestExecute_FailedRunKeepsUserMessage(t *testing.T) {
 		t.Errorf("AssistantMessageID = %q, want none", res.AssistantMessageID)
 	}
 	e := h.execution(t, userA, res.ExecutionID)
-	if e.Status != store.ExecFailed || e.ErrorCode != executor.CodeLLM {
+	if e.Status != store.ExecFailed || e.ErrorCode != errcode.LLM {
 		t.Errorf("execution = %s/%s, want failed/llm_error", e.Status, e.ErrorCode)
 	}
 	conv, _, err := h.store.LoadConversation(context.Background(), userA, res.ConversationID, 10)
@@ -95,7 +97,7 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 		wantCode   string
 		wantStatus string
 	}{
-		{"stream breaks", 0, "/break one two three four five six", nil, executor.CodeLLM, store.ExecFailed},
+		{"stream breaks", 0, "/break one two three four five six", nil, errcode.LLM, store.ExecFailed},
 		{"caller cancels mid-stream", time.Millisecond, "one two three four five six seven eight", func(cancel context.CancelFunc) executor.Sink {
 			n := 0
 			return executor.SinkFunc(func(c executor.Chunk) error {
@@ -106,7 +108,7 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 				}
 				return nil
 			})
-		}, executor.CodeCancelled, store.ExecCancelled},
+		}, errcode.Cancelled, store.ExecCancelled},
 		{"client goes away", 0, "one two three four five six seven eight", func(context.CancelFunc) executor.Sink {
 			n := 0
 			return executor.SinkFunc(func(c executor.Chunk) error {
@@ -117,7 +119,7 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 				}
 				return nil
 			})
-		}, executor.CodeDisconnected, store.ExecCancelled},
+		}, errcode.Disconnected, store.ExecCancelled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,8 +166,8 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 func TestExecute_BreakKeepsTheFirstHalf(t *testing.T) {
 	h := newHarness(t, nil)
 	res, err := h.exec(t, inline(chatDef(), "/break one two three four five six"), nil)
-	if got := executor.ErrorCode(err); got != executor.CodeLLM {
-		t.Fatalf("err = %v (code %q), want %s: the stream broke", err, got, executor.CodeLLM)
+	if got := executor.ErrorCode(err); got != errcode.LLM {
+		t.Fatalf("err = %v (code %q), want %s: the stream broke", err, got, errcode.LLM)
 	}
 	// The echo has 9 words; devllm sends the first 4.
 	want := "You said: /break one"
@@ -176,8 +178,8 @@ func TestExecute_BreakKeepsTheFirstHalf(t *testing.T) {
 	if len(msgs) != 2 || msgs[1].Status != store.StatusIncomplete || msgs[1].Content != want {
 		t.Fatalf("stored messages = %+v, want the user message and %q marked incomplete", msgs, want)
 	}
-	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != executor.CodeLLM {
-		t.Errorf("execution = %s/%s, want failed/%s", e.Status, e.ErrorCode, executor.CodeLLM)
+	if e := h.execution(t, userA, res.ExecutionID); e.Status != store.ExecFailed || e.ErrorCode != errcode.LLM {
+		t.Errorf("execution = %s/%s, want failed/%s", e.Status, e.ErrorCode, errcode.LLM)
 	}
 }
 
@@ -227,7 +229,7 @@ func TestExecute_OtherUsersConversationIsNotFoundAndWritesNothing(t *testing.T) 
 	req.ExecutionID = "exec-intruder"
 	res, err := h.exec(t, req, nil)
 	pe, ok := errAs[*executor.PreparationError](err)
-	if !ok || pe.Code != executor.CodeNotFound || pe.Field != "conversation_id" {
+	if !ok || pe.Code != errcode.NotFound || pe.Field != "conversation_id" {
 		t.Fatalf("err = %v, want not_found on conversation_id", err)
 	}
 	if res != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -18,55 +20,55 @@ func TestExecute_PreparationErrors(t *testing.T) {
 		wantCode  string
 		wantField string
 	}{
-		{"empty message", func() executor.Request { return template("general_chat", " \n\t") }, executor.CodeInvalidInput, "message"},
+		{"empty message", func() executor.Request { return template("general_chat", " \n\t") }, errcode.InvalidInput, "message"},
 		{"missing user", func() executor.Request {
 			r := template("general_chat", "hi")
 			r.Input.UserID = ""
 			return r
-		}, executor.CodeInvalidInput, "user_id"},
+		}, errcode.InvalidInput, "user_id"},
 		{"message over the cap", func() executor.Request {
 			return template("general_chat", strings.Repeat("a", store.DefaultMaxContentBytes+1))
-		}, executor.CodeTooLarge, "message"},
-		{"invalid UTF-8", func() executor.Request { return template("general_chat", "bad \xff byte") }, executor.CodeInvalidInput, "message"},
+		}, errcode.TooLarge, "message"},
+		{"invalid UTF-8", func() executor.Request { return template("general_chat", "bad \xff byte") }, errcode.InvalidInput, "message"},
 		{"unknown provider in request", func() executor.Request {
 			r := template("general_chat", "hi")
 			r.Input.Config.Provider = "nope"
 			return r
-		}, executor.CodeUnknownProvider, "provider"},
+		}, errcode.UnknownProvider, "provider"},
 		{"unknown provider in node", func() executor.Request {
 			d := def([]workflow.Node{node("start", "start", ""), node("llm", "llm", `{"provider":"nope"}`)}, edge("start", "llm"), edge("llm", "END"))
 			return inline(d, "hi")
-		}, executor.CodeUnknownProvider, "nodes/llm/provider"},
-		{"unknown template", func() executor.Request { return template("no_such_template", "hi") }, executor.CodeNotFound, "template"},
+		}, errcode.UnknownProvider, "nodes/llm/provider"},
+		{"unknown template", func() executor.Request { return template("no_such_template", "hi") }, errcode.NotFound, "template"},
 		{"unknown definition", func() executor.Request {
 			return executor.Request{Source: executor.Source{Kind: executor.SourceDefinition, ID: "missing"},
 				Input: executor.Input{Message: "hi", UserID: userA}}
-		}, executor.CodeNotFound, "definition"},
+		}, errcode.NotFound, "definition"},
 		{"another user's definition", func() executor.Request {
 			return executor.Request{Source: executor.Source{Kind: executor.SourceDefinition, ID: "def-of-b"},
 				Input: executor.Input{Message: "hi", UserID: userA}}
-		}, executor.CodeNotFound, "definition"},
+		}, errcode.NotFound, "definition"},
 		{"missing inline definition", func() executor.Request {
 			return executor.Request{Source: executor.Source{Kind: executor.SourceInline}, Input: executor.Input{Message: "hi", UserID: userA}}
-		}, executor.CodeInvalidInput, "definition"},
+		}, errcode.InvalidInput, "definition"},
 		{"unknown source kind", func() executor.Request {
 			return executor.Request{Source: executor.Source{Kind: "telepathy"}, Input: executor.Input{Message: "hi", UserID: userA}}
-		}, executor.CodeUnsupported, "source"},
+		}, errcode.UnsupportedSource, "source"},
 		{"unknown allowed tool", func() executor.Request {
 			r := template("code_assistant", "hi")
 			r.Input.Config.AllowedTools = []string{"calculator", "teleport"}
 			return r
-		}, executor.CodeUnknownTool, "allowed_tools"},
+		}, errcode.UnknownTool, "allowed_tools"},
 		{"temperature out of range", func() executor.Request {
 			r := template("general_chat", "hi")
 			r.Input.Config.Temperature = &temp
 			return r
-		}, executor.CodeInvalidInput, "temperature"},
+		}, errcode.InvalidInput, "temperature"},
 		{"max_tool_calls out of range", func() executor.Request {
 			r := template("general_chat", "hi")
 			r.Input.Config.MaxToolCalls = 51
 			return r
-		}, executor.CodeInvalidInput, "max_tool_calls"},
+		}, errcode.InvalidInput, "max_tool_calls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +118,7 @@ func TestExecute_InvalidInlineGraphReportsProblems(t *testing.T) {
 		edge("start", "llm"), edge("llm", "ghost"), condEdge("start", "llm", "this is ((( not an expression"))
 	_, err := h.exec(t, inline(d, "hi"), nil)
 	pe, ok := errAs[*executor.PreparationError](err)
-	if !ok || pe.Code != executor.CodeInvalidWorkflow {
+	if !ok || pe.Code != errcode.InvalidWorkflow {
 		t.Fatalf("err = %v, want invalid_workflow", err)
 	}
 	codes := map[string]bool{}
@@ -137,7 +139,7 @@ func TestExecute_InlineGraphNamingAnUnknownToolIsInvalid(t *testing.T) {
 	h := newHarness(t, nil)
 	_, err := h.exec(t, inline(toolLoopDef(`{"allowed_tools":["teleport"]}`), "hi"), nil)
 	pe, ok := errAs[*executor.PreparationError](err)
-	if !ok || pe.Code != executor.CodeInvalidWorkflow || len(pe.Problems) == 0 || pe.Problems[0].Code != workflow.CodeUnknownTool {
+	if !ok || pe.Code != errcode.InvalidWorkflow || len(pe.Problems) == 0 || pe.Problems[0].Code != workflow.CodeUnknownTool {
 		t.Fatalf("err = %+v, want invalid_workflow with unknown_tool", err)
 	}
 }
@@ -147,8 +149,8 @@ func TestExecute_UnavailableProviderNamesWhatIsMissing(t *testing.T) {
 	tests := []struct {
 		provider, wantCode string
 	}{
-		{"openai", executor.CodeProviderNotReady},
-		{"mystery", executor.CodeUnknownProvider},
+		{"openai", errcode.ProviderUnconfigured},
+		{"mystery", errcode.UnknownProvider},
 	}
 	for _, tt := range tests {
 		req := template("general_chat", "hi")
@@ -158,7 +160,7 @@ func TestExecute_UnavailableProviderNamesWhatIsMissing(t *testing.T) {
 		if !ok || pe.Code != tt.wantCode || pe.Field != "provider" {
 			t.Errorf("%s: err = %v, want %s on provider", tt.provider, err, tt.wantCode)
 		}
-		if tt.wantCode == executor.CodeProviderNotReady && !strings.Contains(pe.Message, "OPENAI_API_KEY") {
+		if tt.wantCode == errcode.ProviderUnconfigured && !strings.Contains(pe.Message, "OPENAI_API_KEY") {
 			t.Errorf("message = %q, want the reason", pe.Message)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -30,13 +32,13 @@ func TestExecute_ModelCallRetries(t *testing.T) {
 		wantCode  string // "" = completed
 	}{
 		{"retryable failure before the first token is retried", devllm.New(devllm.Options{}), "/fail-once rate_limited", 2, ""},
-		{"unavailable is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail unavailable", 3, executor.CodeLLM},
-		{"non-retryable failure is not retried", devllm.New(devllm.Options{}), "/fail invalid_request", 1, executor.CodeLLM},
+		{"unavailable is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail unavailable", 3, errcode.LLM},
+		{"non-retryable failure is not retried", devllm.New(devllm.Options{}), "/fail invalid_request", 1, errcode.LLM},
 		{"HTTP 503 once is retried", devllm.New(devllm.Options{}), "/fail-once 503", 2, ""},
-		{"HTTP 429 is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail 429", 3, executor.CodeLLM},
-		{"HTTP 500 is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail 500", 3, executor.CodeLLM},
-		{"HTTP 400 is not retried", devllm.New(devllm.Options{}), "/fail 400", 1, executor.CodeLLM},
-		{"failure after the first token is not retried", midStream, "hi", 1, executor.CodeLLM},
+		{"HTTP 429 is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail 429", 3, errcode.LLM},
+		{"HTTP 500 is retried up to MaxRetries", devllm.New(devllm.Options{}), "/fail 500", 3, errcode.LLM},
+		{"HTTP 400 is not retried", devllm.New(devllm.Options{}), "/fail 400", 1, errcode.LLM},
+		{"failure after the first token is not retried", midStream, "hi", 1, errcode.LLM},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +126,7 @@ func TestExecute_RetryWindowClosesAtFirstContentDelta(t *testing.T) {
 				if err != nil || res.Response != "all good" || sink.Text() != "all good" {
 					t.Fatalf("err %v, response %q, streamed %q; want the retry's reply", err, res.Response, sink.Text())
 				}
-			} else if executor.ErrorCode(err) != executor.CodeLLM {
+			} else if executor.ErrorCode(err) != errcode.LLM {
 				t.Fatalf("err = %v, want llm_error without retry", err)
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -131,8 +133,8 @@ func TestExecute_InvalidTemplateOverrideNamesTheParamAndLeavesTheBuiltinUsable(t
 			req.ExecutionID = "exec-bad-override"
 			res, err := h.exec(t, req, nil)
 			pe, ok := errAs[*executor.PreparationError](err)
-			if !ok || pe.Code != executor.CodeInvalidInput {
-				t.Fatalf("err = %v (%T), want a PreparationError %s", err, err, executor.CodeInvalidInput)
+			if !ok || pe.Code != errcode.InvalidInput {
+				t.Fatalf("err = %v (%T), want a PreparationError %s", err, err, errcode.InvalidInput)
 			}
 			if pe.Field != strings.TrimPrefix(tt.wantField, "/") || len(pe.Problems) != 1 ||
 				pe.Problems[0].Pointer != tt.wantField || pe.Problems[0].Code != tt.wantCode {

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -215,13 +217,13 @@ func TestExecute_OversizeMetadataIsTooLargeBeforeAnythingIsStored(t *testing.T) 
 		req.ExecutionID = fmt.Sprintf("exec-oversize-%d", time.Now().UnixNano())
 		r := runSized(t, ctx, s, req, nil)
 		pe, ok := errAs[*executor.PreparationError](r.err)
-		if !ok || pe.Code != executor.CodeTooLarge || pe.Field != "metadata" {
+		if !ok || pe.Code != errcode.TooLarge || pe.Field != "metadata" {
 			t.Fatalf("err = %v, want too_large on metadata", r.err)
 		}
 		if r.res != nil {
 			t.Fatalf("a result for a refused run")
 		}
-		if _, err := s.GetExecution(ctx, r.user, req.ExecutionID); store.CodeOf(err) != store.CodeNotFound {
+		if _, err := s.GetExecution(ctx, r.user, req.ExecutionID); store.CodeOf(err) != errcode.NotFound {
 			t.Fatalf("execution of the refused run: %v, want not_found", err)
 		}
 	})

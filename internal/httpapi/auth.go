@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/lestrrat-go/httprc/v3"
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -40,9 +42,9 @@ func RequireAuth(a Authenticator) Middleware {
 			if err != nil {
 				var e *Error
 				if !errors.As(err, &e) {
-					e = &Error{Code: CodeUnauthorized, Message: "the token is not valid", Err: err}
+					e = &Error{Code: errcode.Unauthorized, Message: "the token is not valid", Err: err}
 				}
-				if e.Code == CodeUnauthorized {
+				if e.Code == errcode.Unauthorized {
 					w.Header().Set("WWW-Authenticate", bearerChallenge(r))
 				}
 				Fail(w, r, e)
@@ -66,7 +68,7 @@ func bearerChallenge(r *http.Request) string {
 	return `Bearer realm="chatter", error="invalid_token"`
 }
 
-func unauthorized(msg string) *Error { return &Error{Code: CodeUnauthorized, Message: msg} }
+func unauthorized(msg string) *Error { return &Error{Code: errcode.Unauthorized, Message: msg} }
 
 // APIGateway reads the user from the claims API Gateway's JWT authorizer verified,
 // as aws-lambda-go-api-proxy's httpadapter V2 puts them in the request context.
@@ -164,7 +166,7 @@ func tokenError(err error) *Error {
 	case errors.Is(err, jwt.ValidateError()):
 		msg = "the token is not valid"
 	}
-	return &Error{Code: CodeUnauthorized, Message: msg, Err: err}
+	return &Error{Code: errcode.Unauthorized, Message: msg, Err: err}
 }
 
 // StaticKeys verifies tokens against an in-process key set, with the same checks as
@@ -315,7 +317,7 @@ func (j *JWKS) Authenticate(r *http.Request) (string, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), j.wait)
 	defer cancel()
 	if !j.cache.Ready(ctx, j.url) {
-		return "", &Error{Code: CodeUnavailable, Message: "the token keys could not be fetched",
+		return "", &Error{Code: errcode.Unavailable, Message: "the token keys could not be fetched",
 			Err: fmt.Errorf("JWKS %s not ready", j.url)}
 	}
 	return j.v.verify(tok)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
 // Decode reads one JSON value from the request body into v, refusing unknown
@@ -16,7 +18,7 @@ import (
 // invalid (422); a body over the limit is too_large (413).
 func Decode(r *http.Request, v any) error {
 	if r.Body == nil || r.Body == http.NoBody {
-		return FieldErr(CodeInvalid, "", "request body is empty; a JSON object is required")
+		return FieldErr(errcode.InvalidInput, "", "request body is empty; a JSON object is required")
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -29,7 +31,7 @@ func Decode(r *http.Request, v any) error {
 		if errors.As(err, &mb) {
 			return tooLarge(mb.Limit)
 		}
-		return FieldErr(CodeInvalid, "", fmt.Sprintf("unexpected data after the JSON value at byte %d", dec.InputOffset()))
+		return FieldErr(errcode.InvalidInput, "", fmt.Sprintf("unexpected data after the JSON value at byte %d", dec.InputOffset()))
 	}
 	return nil
 }
@@ -62,24 +64,24 @@ func decodeError(err error) *Error {
 	case errors.As(err, &mb):
 		return tooLarge(mb.Limit)
 	case errors.Is(err, io.EOF):
-		return FieldErr(CodeInvalid, "", "request body is empty; a JSON object is required")
+		return FieldErr(errcode.InvalidInput, "", "request body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return FieldErr(CodeInvalid, "", "malformed JSON: the body ends in the middle of a value")
+		return FieldErr(errcode.InvalidInput, "", "malformed JSON: the body ends in the middle of a value")
 	case errors.As(err, &se):
-		return FieldErr(CodeInvalid, "", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: ")))
+		return FieldErr(errcode.InvalidInput, "", fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: ")))
 	case errors.As(err, &te):
 		if te.Field == "" {
-			return FieldErr(CodeInvalid, "", fmt.Sprintf("the body must be a JSON %s, not %s", te.Type, te.Value))
+			return FieldErr(errcode.InvalidInput, "", fmt.Sprintf("the body must be a JSON %s, not %s", te.Type, te.Value))
 		}
 		field := jsonField(te.Field)
-		return FieldErr(CodeInvalid, Pointer(field), fmt.Sprintf("%s must be %s, not %s", field, jsonKind(te.Type.String()), te.Value))
+		return FieldErr(errcode.InvalidInput, Pointer(field), fmt.Sprintf("%s must be %s, not %s", field, jsonKind(te.Type.String()), te.Value))
 	}
 	// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return FieldErr(CodeInvalid, name, fmt.Sprintf("unknown field %q", name))
+		return FieldErr(errcode.InvalidInput, name, fmt.Sprintf("unknown field %q", name))
 	}
-	return FieldErr(CodeInvalid, "", "malformed JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+	return FieldErr(errcode.InvalidInput, "", "malformed JSON: "+strings.TrimPrefix(err.Error(), "json: "))
 }
 
 // jsonField drops the Go names of embedded structs that encoding/json puts in a

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -27,7 +29,7 @@ func TestFail_ProblemShapeAndStatusPerCode(t *testing.T) {
 		wantCode   string
 		showDetail bool
 	}{
-		{"invalid", 422, "invalid", true},
+		{"invalid", 500, "internal", false}, // not a code: invalid_input is
 		{"invalid_input", 422, "invalid_input", true},
 		{"invalid_workflow", 400, "invalid_workflow", true},
 		{"unknown_provider", 400, "unknown_provider", true},
@@ -75,7 +77,7 @@ func TestFail_ProblemShapeAndStatusPerCode(t *testing.T) {
 			failures = append(failures, l["code"].(string))
 		}
 	}
-	if strings.Join(failures, ",") != "internal,storage_error,no_such_code" {
+	if strings.Join(failures, ",") != "invalid,internal,storage_error,no_such_code" {
 		t.Errorf("logged failures = %v", failures)
 	}
 }
@@ -88,14 +90,14 @@ func TestAsError_StoreCodesMapToStatuses(t *testing.T) {
 		{store.NotFound("conversation", "c1"), 404},
 		{store.Conflict("version moved"), 409},
 		{store.Invalid("bad cursor"), 422},
-		{&store.Error{Code: store.CodeTooLarge, Message: "big"}, 413},
+		{&store.Error{Code: errcode.TooLarge, Message: "big"}, 413},
 		{&store.Error{Code: "throttled", Message: "x"}, 500},
 		{&http.MaxBytesError{Limit: 10}, 413},
 		{errors.New("boom"), 500},
 	}
 	for _, c := range cases {
 		e := httpapi.AsError(c.err)
-		if got := httpapi.StatusOf(e.Code); got != c.status {
+		if got := errcode.Of(e.Code).Status; got != c.status {
 			t.Errorf("%v -> %s (%d), want %d", c.err, e.Code, got, c.status)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -47,7 +49,7 @@ func Replayable(status int) bool {
 	case status >= 200 && status < 300:
 		return true
 	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooEarly,
-		status == http.StatusTooManyRequests, status == StatusClientClosed:
+		status == http.StatusTooManyRequests, status == errcode.StatusClientClosed:
 		return false
 	}
 	return status >= 400 && status < 500
@@ -78,7 +80,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 				return
 			}
 			if len(key) > 255 {
-				Fail(w, r, FieldErr(CodeInvalid, HeaderIdempotencyKey, "must be at most 255 characters"))
+				Fail(w, r, FieldErr(errcode.InvalidInput, HeaderIdempotencyKey, "must be at most 255 characters"))
 				return
 			}
 			body, err := io.ReadAll(r.Body)
@@ -151,13 +153,13 @@ func replay(w http.ResponseWriter, r *http.Request, s IdempotencyStore, rec *sto
 	old, err := s.GetIdempotency(r.Context(), rec.UserID, rec.Key)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // expired between the two calls
-		Fail(w, r, FieldErr(CodeConflict, HeaderIdempotencyKey, "the key expired while this request arrived; retry"))
+		Fail(w, r, FieldErr(errcode.Conflict, HeaderIdempotencyKey, "the key expired while this request arrived; retry"))
 	case err != nil:
 		Fail(w, r, err)
 	case old.RequestHash != rec.RequestHash:
-		Fail(w, r, FieldErr(CodeConflict, HeaderIdempotencyKey, "this key was used for a different request"))
+		Fail(w, r, FieldErr(errcode.Conflict, HeaderIdempotencyKey, "this key was used for a different request"))
 	case old.State != store.IdemDone:
-		Fail(w, r, FieldErr(CodeConflict, HeaderIdempotencyKey, "a request with this key is still running"))
+		Fail(w, r, FieldErr(errcode.Conflict, HeaderIdempotencyKey, "a request with this key is still running"))
 	default:
 		ct := "application/json"
 		if old.StatusCode >= 400 {

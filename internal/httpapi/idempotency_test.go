@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatterhq/chatter"
@@ -81,18 +83,18 @@ func newIdemServer(t *testing.T, st *notifyingStore, script ...outcome) *idemSer
 		case answerOversize:
 			httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"run": n, "pad": strings.Repeat("x", httpapi.MaxReplayBytes)})
 		case answer422:
-			httpapi.Fail(w, r, &httpapi.Error{Code: httpapi.CodeNodeFailed, Message: fmt.Sprintf("run %d failed", n)})
+			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.NodeFailed, Message: fmt.Sprintf("run %d failed", n)})
 		case answer500:
-			httpapi.Fail(w, r, &httpapi.Error{Code: httpapi.CodeInternal})
+			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Internal})
 		case answer409:
-			httpapi.Fail(w, r, &httpapi.Error{Code: httpapi.CodeConflict, Message: "contended"})
+			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Conflict, Message: "contended"})
 		case answer429:
-			httpapi.Fail(w, r, &httpapi.Error{Code: httpapi.CodeRateLimited})
+			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.RateLimited})
 		case answerPanic:
 			panic("handler bug")
 		case answerCancel:
 			<-r.Context().Done()
-			httpapi.Fail(w, r, &httpapi.Error{Code: httpapi.CodeCancelled, Message: "the run was cancelled"})
+			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Cancelled, Message: "the run was cancelled"})
 		}
 	}))
 	is.srv = httptest.NewServer(rt)

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/oklog/ulid/v2"
 )
 
@@ -173,7 +175,7 @@ func Recover() Middleware {
 				if ri := reqInfo(r.Context()); ri != nil && ri.rw.status != 0 {
 					return
 				}
-				WriteProblem(w, problemFor(r, &Error{Code: CodeInternal}))
+				WriteProblem(w, problemFor(r, &Error{Code: errcode.Internal}))
 			}()
 			next.ServeHTTP(w, r)
 		})

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -21,7 +23,7 @@ func ParsePage(r *http.Request) (store.PageRequest, error) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxLimit {
-			return p, FieldErr(CodeInvalid, "limit", "limit must be an integer from 1 to "+strconv.Itoa(MaxLimit))
+			return p, FieldErr(errcode.InvalidInput, "limit", "limit must be an integer from 1 to "+strconv.Itoa(MaxLimit))
 		}
 		p.Limit = n
 	}

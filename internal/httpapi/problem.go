@@ -21,99 +21,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
-	"github.com/chatterhq/chatter/internal/userexpr"
 )
-
-// Stable problem codes. Executor codes with the same meaning share the string.
-const (
-	CodeInvalid              = "invalid"
-	CodeInvalidInput         = "invalid_input"
-	CodeInvalidWorkflow      = "invalid_workflow"
-	CodeUnknownProvider      = "unknown_provider"
-	CodeProviderUnconfigured = "provider_unconfigured"
-	CodeUnknownTool          = "unknown_tool"
-	CodeUnsupportedSource    = "unsupported_source"
-	CodeUnauthorized         = "unauthorized"
-	CodeNotFound             = "not_found"
-	CodeMethodNotAllowed     = "method_not_allowed"
-	CodeConflict             = "conflict"
-	CodeTooLarge             = "too_large"
-	CodeRateLimited          = "rate_limited"
-	CodeInternal             = "internal"
-	CodeStorage              = "storage_error"
-	CodeUnavailable          = "unavailable"
-	// Run-time codes of an execution answered in standard mode.
-	CodeLLM          = "llm_error"
-	CodeNodeFailed   = "node_failed"
-	CodeCondition    = "condition_error"
-	CodeExprBudget   = userexpr.CodeBudgetExceeded
-	CodeStepLimit    = "step_limit_exceeded"
-	CodeTimeout      = "timeout"
-	CodeCancelled    = "cancelled"
-	CodeDisconnected = "client_disconnected"
-	// CodeConversationDeleted: the conversation was deleted while its turn ran.
-	CodeConversationDeleted = "conversation_deleted"
-)
-
-// StatusClientClosed is the status recorded for a run the client abandoned (nginx's
-// 499); the client never reads it, but the access log and metrics do.
-const StatusClientClosed = 499
-
-type codeInfo struct {
-	status int
-	title  string
-	// internal codes are logged in full and shown to clients with the title only.
-	internal bool
-}
-
-// codes is the one table from code to status. Request validation errors (invalid,
-// invalid_input: a bad body, field, parameter or cursor) are 422, the status of the
-// predecessor's contract that chatter's clients were written against.
-// provider_unconfigured is a 400, not a 503: the condition is persistent until an
-// operator adds the missing key, so a client retry cannot help, while choosing
-// another provider (named in the detail) can.
-var codes = map[string]codeInfo{
-	CodeInvalid:              {http.StatusUnprocessableEntity, "Invalid request", false},
-	CodeInvalidInput:         {http.StatusUnprocessableEntity, "Invalid input", false},
-	CodeInvalidWorkflow:      {http.StatusBadRequest, "Invalid workflow", false},
-	CodeUnknownProvider:      {http.StatusBadRequest, "Unknown provider", false},
-	CodeProviderUnconfigured: {http.StatusBadRequest, "Provider not configured", false},
-	CodeUnknownTool:          {http.StatusBadRequest, "Unknown tool", false},
-	CodeUnsupportedSource:    {http.StatusBadRequest, "Unsupported source", false},
-	CodeUnauthorized:         {http.StatusUnauthorized, "Unauthorized", false},
-	CodeNotFound:             {http.StatusNotFound, "Not found", false},
-	CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed", false},
-	CodeConflict:             {http.StatusConflict, "Conflict", false},
-	CodeTooLarge:             {http.StatusRequestEntityTooLarge, "Request too large", false},
-	CodeRateLimited:          {http.StatusTooManyRequests, "Too many requests", false},
-	CodeLLM:                  {http.StatusBadGateway, "Model provider failed", false},
-	CodeNodeFailed:           {http.StatusUnprocessableEntity, "Workflow node failed", false},
-	CodeCondition:            {http.StatusUnprocessableEntity, "Workflow condition failed", false},
-	CodeExprBudget:           {http.StatusUnprocessableEntity, "Workflow expression exceeded its budget", false},
-	CodeStepLimit:            {http.StatusUnprocessableEntity, "Workflow step limit exceeded", false},
-	CodeTimeout:              {http.StatusGatewayTimeout, "Run timed out", false},
-	CodeCancelled:            {StatusClientClosed, "Run cancelled", false},
-	CodeDisconnected:         {StatusClientClosed, "Client went away", false},
-	CodeConversationDeleted:  {http.StatusGone, "Conversation deleted", false},
-	CodeUnavailable:          {http.StatusServiceUnavailable, "Service unavailable", true},
-	CodeStorage:              {http.StatusInternalServerError, "Internal error", true},
-	CodeInternal:             {http.StatusInternalServerError, "Internal error", true},
-}
-
-// Internal reports whether code is an internal failure: logged in full, shown to
-// clients only as a generic message.
-func Internal(code string) bool { return info(code).internal }
-
-// StatusOf returns the HTTP status of a code; unknown codes are internal (500).
-func StatusOf(code string) int { return info(code).status }
-
-func info(code string) codeInfo {
-	if ci, ok := codes[code]; ok {
-		return ci
-	}
-	return codes[CodeInternal]
-}
 
 // FieldError is one problem with one request field.
 type FieldError struct {
@@ -187,17 +98,17 @@ func AsError(err error) *Error {
 	if errors.As(err, &se) {
 		code := se.Code
 		switch code {
-		case store.CodeNotFound, store.CodeConflict, store.CodeTooLarge, store.CodeInvalid:
+		case errcode.NotFound, errcode.Conflict, errcode.TooLarge, errcode.InvalidInput:
 		default:
-			code = CodeStorage
+			code = errcode.Storage
 		}
 		return &Error{Code: code, Message: se.Message, Err: err}
 	}
-	return &Error{Code: CodeInternal, Err: err}
+	return &Error{Code: errcode.Internal, Err: err}
 }
 
 func tooLarge(limit int64) *Error {
-	return &Error{Code: CodeTooLarge, Message: "request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
+	return &Error{Code: errcode.TooLarge, Message: "request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
 // Fail writes err as a problem response. Internal errors (internal, storage_error,
@@ -206,7 +117,7 @@ func tooLarge(limit int64) *Error {
 // access log has their status).
 func Fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := AsError(err)
-	if info(e.Code).internal {
+	if errcode.Of(e.Code).Internal {
 		Logger(r.Context()).Error("request failed", "code", e.Code, "err", err)
 	}
 	for k, vs := range e.Header {
@@ -220,14 +131,14 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 // problemFor builds the body of e; internal errors show only the generic title.
 func problemFor(r *http.Request, e *Error) *Problem {
 	code := e.Code
-	if _, known := codes[code]; !known {
-		code = CodeInternal
+	if !errcode.Known(code) {
+		code = errcode.Internal
 	}
-	ci := info(code)
-	p := &Problem{Type: ProblemTypePrefix + code, Title: ci.title, Status: ci.status, Code: code,
+	ci := errcode.Of(code)
+	p := &Problem{Type: ProblemTypePrefix + code, Title: ci.Title, Status: ci.Status, Code: code,
 		Instance: r.URL.Path, RequestID: RequestID(r.Context()), ExecutionID: e.ExecutionID,
 		ConversationID: e.ConversationID}
-	if ci.internal {
+	if ci.Internal {
 		p.Detail = "an internal error occurred; quote the request id when reporting it"
 	} else {
 		p.Detail, p.Errors = e.Message, e.Errors
@@ -254,7 +165,7 @@ func WriteProblem(w http.ResponseWriter, p *Problem) {
 func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		Fail(w, r, &Error{Code: CodeInternal, Err: err})
+		Fail(w, r, &Error{Code: errcode.Internal, Err: err})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -80,7 +82,7 @@ func RateLimit(l Limiter, rates map[Class]Rate, classOf func(*http.Request) Clas
 			h.Set(HeaderRateLimitReset, strconv.FormatInt(secs, 10))
 			if count > rate.Limit {
 				h.Set(HeaderRetryAfter, strconv.FormatInt(secs, 10))
-				Fail(w, r, &Error{Code: CodeRateLimited, Message: "more than " + strconv.Itoa(rate.Limit) +
+				Fail(w, r, &Error{Code: errcode.RateLimited, Message: "more than " + strconv.Itoa(rate.Limit) +
 					" " + string(class) + " requests per " + rate.Window.String() + "; retry in " + strconv.FormatInt(secs, 10) + " s"})
 				return
 			}

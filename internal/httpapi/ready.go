@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
 // Readiness bounds: a check answers within readyTimeout, and one instance asks the
@@ -45,7 +47,7 @@ func (h *readiness) result(ctx context.Context) error {
 
 func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.result(r.Context()); err != nil {
-		Fail(w, r, &Error{Code: CodeUnavailable, Message: "the store is not reachable", Err: err,
+		Fail(w, r, &Error{Code: errcode.Unavailable, Message: "the store is not reachable", Err: err,
 			Header: http.Header{"Retry-After": {"5"}}})
 		return
 	}

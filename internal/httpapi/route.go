@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
 // Config is what every route of a function shares.
@@ -147,9 +149,9 @@ func (p *problemOnly) WriteHeader(status int) {
 		return
 	}
 	p.wrote = true
-	e := &Error{Code: CodeNotFound, Message: "no route for " + p.r.Method + " " + p.r.URL.Path}
+	e := &Error{Code: errcode.NotFound, Message: "no route for " + p.r.Method + " " + p.r.URL.Path}
 	if status == http.StatusMethodNotAllowed {
-		e = &Error{Code: CodeMethodNotAllowed, Message: p.r.Method + " is not allowed here; see Allow"}
+		e = &Error{Code: errcode.MethodNotAllowed, Message: p.r.Method + " is not allowed here; see Allow"}
 	}
 	WriteProblem(p.w, problemFor(p.r, e))
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
 // Cursors seals list positions into opaque, tamper-evident strings. The MAC covers
@@ -39,7 +41,7 @@ func (c *Cursors) Seal(scope string, pos map[string]string) string {
 
 // Open decodes a cursor sealed for scope. Returns invalid if it was not.
 func (c *Cursors) Open(scope, cursor string) (map[string]string, error) {
-	bad := &Error{Code: CodeInvalid, Message: "invalid cursor: pass the next_cursor of the previous page unchanged"}
+	bad := &Error{Code: errcode.InvalidInput, Message: "invalid cursor: pass the next_cursor of the previous page unchanged"}
 	p, m, ok := strings.Cut(cursor, ".")
 	if !ok || len(cursor) > 4096 {
 		return nil, bad

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/text"
 )
@@ -83,7 +85,7 @@ func SeqKey(n int) string { return fmt.Sprintf("%010d", n) }
 
 // tooLarge is a too_large error naming the request field at fault ("" for none).
 func tooLarge(field, format string, args ...any) error {
-	return &Error{Code: CodeTooLarge, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: errcode.TooLarge, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // ContentCap is the content cap a store applies for a configured cap max: max,
@@ -102,7 +104,7 @@ func CheckContent(content string, max int) error {
 		return tooLarge("message", "message content is %d bytes; at most %d allowed", len(content), max)
 	}
 	if !utf8.ValidString(content) {
-		return &Error{Code: CodeInvalid, Field: "message", Message: "message content is not valid UTF-8"}
+		return &Error{Code: errcode.InvalidInput, Field: "message", Message: "message content is not valid UTF-8"}
 	}
 	return nil
 }
@@ -115,7 +117,7 @@ func CheckMetadata(meta map[string]any) error {
 	}
 	b, err := Encode(meta)
 	if err != nil {
-		return &Error{Code: CodeInvalid, Field: "metadata", Message: "metadata: " + err.Error()}
+		return &Error{Code: errcode.InvalidInput, Field: "metadata", Message: "metadata: " + err.Error()}
 	}
 	if len(b) > MaxMetadataBytes {
 		return tooLarge("metadata", "metadata is %d bytes encoded; at most %d allowed", len(b), MaxMetadataBytes)

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"pgregory.net/rapid"
 
 	"github.com/chatterhq/chatter/internal/llm"
@@ -134,7 +136,7 @@ func TestPrepareMessage_RepairsAReplyAndRefusesAUserMessage(t *testing.T) {
 	}
 	u := store.Message{ID: "m", ConversationID: "c", UserID: "u", Role: llm.RoleUser, Content: "bad \xff"}
 	var se *store.Error
-	if err := store.PrepareMessage(&u, 0); !errors.As(err, &se) || se.Code != store.CodeInvalid || se.Field != "message" {
+	if err := store.PrepareMessage(&u, 0); !errors.As(err, &se) || se.Code != errcode.InvalidInput || se.Field != "message" {
 		t.Fatalf("user message not UTF-8: %v, want invalid naming message", err)
 	}
 }

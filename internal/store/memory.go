@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -445,7 +447,7 @@ func (m *Memory) CreateDefinition(_ context.Context, d *Definition) error {
 // convenience for tests).
 func (m *Memory) PutDefinition(ctx context.Context, d *Definition) error {
 	err := m.CreateDefinition(ctx, d)
-	if CodeOf(err) != CodeConflict {
+	if CodeOf(err) != errcode.Conflict {
 		return err
 	}
 	nd, err := m.UpdateDefinition(ctx, d.UserID, d.ID, func(x *Definition) error { x.Graph = d.Graph; return nil })
@@ -789,7 +791,7 @@ func CheckEvents(userID, execID string, evs []ExecutionEvent) error {
 			return Invalid("event %d needs an id and a seq >= 0", i)
 		}
 		if len(evs[i].Data) > MaxEventDataBytes {
-			return &Error{Code: CodeTooLarge, Message: "event " + evs[i].ID + " data exceeds " + itoa(MaxEventDataBytes) + " bytes"}
+			return &Error{Code: errcode.TooLarge, Message: "event " + evs[i].ID + " data exceeds " + itoa(MaxEventDataBytes) + " bytes"}
 		}
 	}
 	return nil
@@ -887,7 +889,7 @@ func CheckIdempotency(r *IdempotencyRecord, now time.Time) error {
 
 func checkResponse(r *IdempotencyRecord) error {
 	if len(r.Response) > MaxResponseBytes {
-		return &Error{Code: CodeTooLarge, Message: "a stored response is limited to " + itoa(MaxResponseBytes) + " bytes"}
+		return &Error{Code: errcode.TooLarge, Message: "a stored response is limited to " + itoa(MaxResponseBytes) + " bytes"}
 	}
 	return nil
 }

@@ -38,16 +38,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/workflow"
-)
-
-// Error codes returned by stores.
-const (
-	CodeNotFound = "not_found"
-	CodeConflict = "conflict"
-	CodeTooLarge = "too_large"
-	CodeInvalid  = "invalid"
 )
 
 // Error is a store error with a stable code. Field names the request field at fault
@@ -69,14 +63,14 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is.
 var (
-	ErrNotFound = &Error{Code: CodeNotFound}
-	ErrConflict = &Error{Code: CodeConflict}
-	ErrTooLarge = &Error{Code: CodeTooLarge}
+	ErrNotFound = &Error{Code: errcode.NotFound}
+	ErrConflict = &Error{Code: errcode.Conflict}
+	ErrTooLarge = &Error{Code: errcode.TooLarge}
 )
 
 // NotFound builds a not_found error for a kind of record.
 func NotFound(kind, id string) error {
-	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s %q not found", kind, id)}
+	return &Error{Code: errcode.NotFound, Message: fmt.Sprintf("%s %q not found", kind, id)}
 }
 
 // CodeOf returns the store error code of err, or "".
@@ -192,7 +186,7 @@ func CheckConversation(c *Conversation) error {
 		return Invalid("conversation settings: %v", err)
 	}
 	if len(b) > MaxConversationSettingsBytes {
-		return &Error{Code: CodeTooLarge, Message: fmt.Sprintf("conversation title and settings are %d bytes encoded; at most %d allowed",
+		return &Error{Code: errcode.TooLarge, Message: fmt.Sprintf("conversation title and settings are %d bytes encoded; at most %d allowed",
 			len(b), MaxConversationSettingsBytes)}
 	}
 	return nil
@@ -376,16 +370,16 @@ type FinishTurn struct {
 }
 
 // ErrInvalid matches any invalid error (a bad cursor, a missing id).
-var ErrInvalid = &Error{Code: CodeInvalid}
+var ErrInvalid = &Error{Code: errcode.InvalidInput}
 
 // Invalid builds an invalid error.
 func Invalid(format string, args ...any) error {
-	return &Error{Code: CodeInvalid, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: errcode.InvalidInput, Message: fmt.Sprintf(format, args...)}
 }
 
 // Conflict builds a conflict error.
 func Conflict(format string, args ...any) error {
-	return &Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: errcode.Conflict, Message: fmt.Sprintf(format, args...)}
 }
 
 // Page sizes for every list.

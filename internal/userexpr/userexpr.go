@@ -34,6 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
@@ -41,9 +43,6 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
-
-// CodeBudgetExceeded is the stable code of a *BudgetError.
-const CodeBudgetExceeded = "expression_budget_exceeded"
 
 // Budgets, as BudgetError.Budget names them.
 const (
@@ -103,8 +102,8 @@ func (e *BudgetError) Error() string {
 	return fmt.Sprintf("the expression exceeded its %s budget (%s per evaluation)", e.Budget, e.Limit)
 }
 
-// Code returns CodeBudgetExceeded.
-func (e *BudgetError) Code() string { return CodeBudgetExceeded }
+// Code returns errcode.ExpressionBudget.
+func (e *BudgetError) Code() string { return errcode.ExpressionBudget }
 
 // Rule is a language's own grammar rule, applied to every node of an expression
 // (post-order, before the allowlist): it may rewrite the node in place (ast.Patch), or

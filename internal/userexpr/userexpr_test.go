@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/userexpr"
 )
 
@@ -126,7 +128,7 @@ func TestRun_AmplifiersEndWithTheirBudgetError(t *testing.T) {
 			if !errors.As(err, &be) || be.Budget != tt.budget {
 				t.Fatalf("err = %v, want the %s budget exceeded", err, tt.budget)
 			}
-			if !strings.Contains(be.Error(), tt.budget) || be.Code() != userexpr.CodeBudgetExceeded {
+			if !strings.Contains(be.Error(), tt.budget) || be.Code() != errcode.ExpressionBudget {
 				t.Errorf("error %q, code %q", be, be.Code())
 			}
 			if limit := uint64(64 << 20); mem > limit {

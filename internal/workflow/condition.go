@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/userexpr"
 )
 
@@ -87,7 +89,7 @@ func Conditions() ConditionLanguage {
 		MaxLength: MaxConditionLength,
 		MaxNodes:  MaxConditionNodes,
 		Budgets:   conditions.Limits(),
-		OnBudget: "the run fails with " + userexpr.CodeBudgetExceeded + " (HTTP 422, an execution_failed event) naming the node or edge and the budget; " +
+		OnBudget: "the run fails with " + errcode.ExpressionBudget + " (HTTP 422, an execution_failed event) naming the node or edge and the budget; " +
 			"a function outside the list, or a literal range over the elements budget, is an invalid_condition at validation",
 	}
 }

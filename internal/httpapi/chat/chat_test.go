@@ -68,8 +68,8 @@ func TestChat_BadRequestsAreProblemsNamingTheField(t *testing.T) {
 		field      string
 	}{
 		{"no message", `{}`, 422, "invalid_input", "message"},
-		{"unknown field", `{"message":"hi","temprature":1}`, 422, "invalid", "temprature"},
-		{"wrong type", `{"message":"hi","max_tokens":"many"}`, 422, "invalid", "/max_tokens"},
+		{"unknown field", `{"message":"hi","temprature":1}`, 422, "invalid_input", "temprature"},
+		{"wrong type", `{"message":"hi","max_tokens":"many"}`, 422, "invalid_input", "/max_tokens"},
 		{"temperature out of range", `{"message":"hi","temperature":3}`, 422, "invalid_input", "temperature"},
 		{"model name past any provider's", `{"message":"hi","model":"` + strings.Repeat("m", store.MaxNameBytes+1) + `"}`, 422, "invalid_input", "model"},
 		{"both sources", `{"message":"hi","workflow_template_name":"a","workflow_definition_id":"b"}`, 422, "invalid_input", "workflow_definition_id"},

@@ -3,6 +3,8 @@ package chat
 import (
 	"errors"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 )
@@ -31,7 +33,7 @@ func Problem(err error, res *executor.Result) *httpapi.Error {
 	case errors.As(err, &ce):
 		e = &httpapi.Error{Code: ce.Code, Message: ce.Message, Err: err}
 	default:
-		e = &httpapi.Error{Code: httpapi.CodeInternal, Err: err}
+		e = &httpapi.Error{Code: errcode.Internal, Err: err}
 	}
 	if res != nil {
 		e.ExecutionID, e.ConversationID = res.ExecutionID, res.ConversationID

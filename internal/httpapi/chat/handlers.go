@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 )
@@ -186,7 +188,7 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 	if err != nil {
 		p := Problem(err, res)
 		log := httpapi.Logger(r.Context()).With("code", p.Code, "execution_id", p.ExecutionID)
-		if httpapi.Internal(p.Code) {
+		if errcode.Of(p.Code).Internal {
 			log.Error("stream failed", "err", err)
 		} else {
 			log.Info("stream ended early") // the code says why; the message may quote content
@@ -195,7 +197,7 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 			// The executor ends every started run with error+done frames; this covers a
 			// failure that did not, so the client never waits for an end that won't come.
 			msg := p.Message
-			if httpapi.Internal(p.Code) {
+			if errcode.Of(p.Code).Internal {
 				msg = "internal error"
 			}
 			_ = sse.Event(sink.seq+1, executor.ChunkError, executor.Chunk{Type: executor.ChunkError,

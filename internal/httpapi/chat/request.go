@@ -26,6 +26,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
@@ -95,7 +97,7 @@ const (
 )
 
 func invalid(field, format string, args ...any) error {
-	return httpapi.FieldErr(httpapi.CodeInvalidInput, field, fmt.Sprintf(format, args...))
+	return httpapi.FieldErr(errcode.InvalidInput, field, fmt.Sprintf(format, args...))
 }
 
 // request builds the executor request of a chat request.

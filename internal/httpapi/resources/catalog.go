@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -111,7 +113,7 @@ func ServiceDefaults(d Defaults) http.Handler {
 			name := q.Get("node_type")
 			cfg, ok := workflow.EditorNodeType(name, d.DefaultProvider, d.DefaultModel)
 			if !ok {
-				return httpapi.FieldErr(httpapi.CodeInvalid, "node_type", "unknown node type "+strconv.Quote(name))
+				return httpapi.FieldErr(errcode.InvalidInput, "node_type", "unknown node type "+strconv.Quote(name))
 			}
 			httpapi.WriteJSON(w, r, http.StatusOK, NodeDefaults{NodeType: name, Config: cfg})
 			return nil

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/oklog/ulid/v2"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -58,7 +60,7 @@ func pathID(r *http.Request) (string, error) { return pathParam(r, "id") }
 func pathParam(r *http.Request, name string) (string, error) {
 	id := r.PathValue(name)
 	if !validID(id) {
-		return "", httpapi.FieldErr(httpapi.CodeInvalid, name,
+		return "", httpapi.FieldErr(errcode.InvalidInput, name,
 			name+" must be 1 to "+strconv.Itoa(MaxIDLen)+" letters, digits or - _ . :")
 	}
 	return id, nil
@@ -89,7 +91,7 @@ func onlyQuery(r *http.Request, allowed ...string) error {
 			}
 		}
 		if !ok {
-			return httpapi.FieldErr(httpapi.CodeInvalid, k, "unknown query parameter "+strconv.Quote(k))
+			return httpapi.FieldErr(errcode.InvalidInput, k, "unknown query parameter "+strconv.Quote(k))
 		}
 	}
 	return nil
@@ -107,13 +109,13 @@ func page(r *http.Request, extra ...string) (store.PageRequest, error) {
 // only for a cursor that was not issued for that list (forged, edited, another
 // user's or another list's).
 func listErr(err error, p store.PageRequest) error {
-	if p.Cursor != "" && store.CodeOf(err) == store.CodeInvalid {
+	if p.Cursor != "" && store.CodeOf(err) == errcode.InvalidInput {
 		var se *store.Error
 		msg := "invalid cursor"
 		if errors.As(err, &se) {
 			msg = se.Message
 		}
-		return httpapi.FieldErr(httpapi.CodeInvalid, "cursor", msg)
+		return httpapi.FieldErr(errcode.InvalidInput, "cursor", msg)
 	}
 	return err
 }
@@ -121,7 +123,7 @@ func listErr(err error, p store.PageRequest) error {
 // problemsError is the 422 of an invalid workflow or template: every problem, each
 // with its JSON pointer, code and message.
 func problemsError(msg string, ps []workflow.Problem) *httpapi.Error {
-	e := &httpapi.Error{Code: httpapi.CodeInvalidWorkflow, Message: msg}
+	e := &httpapi.Error{Code: errcode.InvalidWorkflow, Message: msg}
 	for _, p := range ps {
 		e.Errors = append(e.Errors, httpapi.FieldError{Field: p.Pointer, Code: p.Code, Message: p.Message})
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/userexpr"
 )
@@ -46,14 +48,14 @@ func TestInlineRun_ConditionOverBudgetIs422NamingTheEdge(t *testing.T) {
 	body := inlineBody(t, strings.Repeat("abcdefghij", 1500), `any(split(message, ""), {any(split(message, ""), {# == "z"})})`)
 	r := within(t, 30*time.Second, func() response { return e.post(t, "alice", "/api/v1/workflows/definitions/custom/execute", body) })
 	p := r.problem(t)
-	if r.StatusCode != 422 || p.Code != userexpr.CodeBudgetExceeded || !strings.Contains(p.Detail, `edge "hot"`) || p.ExecutionID == "" {
+	if r.StatusCode != 422 || p.Code != errcode.ExpressionBudget || !strings.Contains(p.Detail, `edge "hot"`) || p.ExecutionID == "" {
 		t.Fatalf("%d %s", r.StatusCode, r.body)
 	}
 	if strings.Contains(string(r.body), "abcdefghij") {
 		t.Errorf("the problem quotes the user's message: %s", r.body)
 	}
 	x := e.get(t, "alice", "/api/v1/executions/"+p.ExecutionID)
-	if x.StatusCode != 200 || !strings.Contains(string(x.body), `"`+userexpr.CodeBudgetExceeded+`"`) {
+	if x.StatusCode != 200 || !strings.Contains(string(x.body), `"`+errcode.ExpressionBudget+`"`) {
 		t.Errorf("execution: %d %s", x.StatusCode, x.body)
 	}
 }

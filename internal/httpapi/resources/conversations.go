@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -136,10 +138,10 @@ func decodeFields(r *http.Request, f *conversationFields) (nulls map[string]bool
 // check validates the ranges the old schema gives.
 func (f *conversationFields) check() error {
 	if f.Temperature != nil && !(*f.Temperature >= 0 && *f.Temperature <= 2) {
-		return httpapi.FieldErr(httpapi.CodeInvalidInput, "temperature", "temperature must be from 0 to 2")
+		return httpapi.FieldErr(errcode.InvalidInput, "temperature", "temperature must be from 0 to 2")
 	}
 	if f.MaxTokens != nil && *f.MaxTokens < 1 {
-		return httpapi.FieldErr(httpapi.CodeInvalidInput, "max_tokens", "max_tokens must be at least 1")
+		return httpapi.FieldErr(errcode.InvalidInput, "max_tokens", "max_tokens must be at least 1")
 	}
 	if f.Status != nil {
 		if err := oneOf("status", *f.Status, store.ConversationStatuses); err != nil {
@@ -210,7 +212,7 @@ func CreateConversation(s Conversations, newID func() string) http.Handler {
 			return err
 		}
 		if f.Title == nil {
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "title", "title is required")
+			return httpapi.FieldErr(errcode.InvalidInput, "title", "title is required")
 		}
 		if err := f.check(); err != nil {
 			return err
@@ -384,10 +386,10 @@ func RateMessage(s Conversations) http.Handler {
 			return err
 		}
 		if body.Rating == nil {
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "rating", "rating is required")
+			return httpapi.FieldErr(errcode.InvalidInput, "rating", "rating is required")
 		}
 		if store.CheckRating(*body.Rating) != nil {
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "rating",
+			return httpapi.FieldErr(errcode.InvalidInput, "rating",
 				fmt.Sprintf("rating must be from %g to %g", store.MinRating, store.MaxRating))
 		}
 		m, err := s.RateMessage(r.Context(), uid, conv, msg, *body.Rating)

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -119,18 +121,18 @@ func checkRefs(d *workflow.Definition) error {
 		return err
 	}
 	if d.TemplateID != "" && !validID(d.TemplateID) {
-		return httpapi.FieldErr(httpapi.CodeInvalidInput, "template_id", "template_id is not a valid id")
+		return httpapi.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
 	}
 	return nil
 }
 
 func checkTags(tags []string) error {
 	if len(tags) > MaxTags {
-		return httpapi.FieldErr(httpapi.CodeInvalidInput, "tags", "at most "+strconv.Itoa(MaxTags)+" tags")
+		return httpapi.FieldErr(errcode.InvalidInput, "tags", "at most "+strconv.Itoa(MaxTags)+" tags")
 	}
 	for i, t := range tags {
 		if t == "" || utf8.RuneCountInString(t) > MaxTagLen {
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "/tags/"+strconv.Itoa(i),
+			return httpapi.FieldErr(errcode.InvalidInput, "/tags/"+strconv.Itoa(i),
 				"a tag is 1 to "+strconv.Itoa(MaxTagLen)+" characters")
 		}
 	}
@@ -143,10 +145,10 @@ func decodeArray(raw json.RawMessage, field string, v any) error {
 		return nil
 	}
 	if raw[0] != '[' {
-		return httpapi.FieldErr(httpapi.CodeInvalid, field, field+" must be an array")
+		return httpapi.FieldErr(errcode.InvalidInput, field, field+" must be an array")
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return httpapi.FieldErr(httpapi.CodeInvalid, field, fmt.Sprintf("%s must be an array of %s objects: %v", field, field[:len(field)-1], err))
+		return httpapi.FieldErr(errcode.InvalidInput, field, fmt.Sprintf("%s must be an array of %s objects: %v", field, field[:len(field)-1], err))
 	}
 	return nil
 }
@@ -154,9 +156,9 @@ func decodeArray(raw json.RawMessage, field string, v any) error {
 func checkName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return httpapi.FieldErr(httpapi.CodeInvalidInput, "name", "name is required")
+		return httpapi.FieldErr(errcode.InvalidInput, "name", "name is required")
 	case utf8.RuneCountInString(name) > workflow.MaxNameLen:
-		return httpapi.FieldErr(httpapi.CodeInvalidInput, "name",
+		return httpapi.FieldErr(errcode.InvalidInput, "name",
 			"name must be at most "+strconv.Itoa(workflow.MaxNameLen)+" characters")
 	}
 	return nil
@@ -444,23 +446,23 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 		var t *workflow.Template
 		switch {
 		case body.TemplateName != "" && body.TemplateID != "":
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "template_id", "send template_name or template_id, not both")
+			return httpapi.FieldErr(errcode.InvalidInput, "template_id", "send template_name or template_id, not both")
 		case body.TemplateName != "":
 			bt, ok := workflow.Builtin(body.TemplateName)
 			if !ok {
-				return httpapi.FieldErr(httpapi.CodeNotFound, "template_name", fmt.Sprintf("no built-in template named %q", body.TemplateName))
+				return httpapi.FieldErr(errcode.NotFound, "template_name", fmt.Sprintf("no built-in template named %q", body.TemplateName))
 			}
 			t = bt
 		case body.TemplateID != "":
 			if !validID(body.TemplateID) {
-				return httpapi.FieldErr(httpapi.CodeInvalid, "template_id", "template_id is not a valid id")
+				return httpapi.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
 			}
 			var err error
 			if t, err = findTemplate(r, tpls, uid, body.TemplateID); err != nil {
 				return err
 			}
 		default:
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "template_name", "template_name or template_id is required")
+			return httpapi.FieldErr(errcode.InvalidInput, "template_name", "template_name or template_id is required")
 		}
 		name := body.Name
 		if name == "" {
@@ -513,7 +515,7 @@ func versionParam(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(q.Get("version"))
 	if err != nil || n < 1 {
-		return 0, httpapi.FieldErr(httpapi.CodeInvalid, "version", "version must be a positive integer")
+		return 0, httpapi.FieldErr(errcode.InvalidInput, "version", "version must be a positive integer")
 	}
 	return n, nil
 }

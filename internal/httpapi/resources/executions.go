@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -54,7 +56,7 @@ func oneOf(field, v string, allowed []string) error {
 			return nil
 		}
 	}
-	return httpapi.FieldErr(httpapi.CodeInvalid, field, field+" must be one of "+strings.Join(allowed, ", "))
+	return httpapi.FieldErr(errcode.InvalidInput, field, field+" must be one of "+strings.Join(allowed, ", "))
 }
 
 func fromExecutions(es []store.Execution) []wire.Execution {
@@ -82,7 +84,7 @@ func ListExecutions(s Executions) http.Handler {
 			return err
 		}
 		if f.DefinitionID != "" && !validID(f.DefinitionID) {
-			return httpapi.FieldErr(httpapi.CodeInvalid, "definition", "definition is not a valid id")
+			return httpapi.FieldErr(errcode.InvalidInput, "definition", "definition is not a valid id")
 		}
 		pg, err := s.ListExecutions(r.Context(), uid, f, p)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 )
@@ -33,10 +35,10 @@ func parseListQuery(r *http.Request, extra ...string) (listQuery, error) {
 	if s := r.URL.Query().Get("offset"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return q, httpapi.FieldErr(httpapi.CodeInvalid, "offset", "offset must be an integer of 0 or more")
+			return q, httpapi.FieldErr(errcode.InvalidInput, "offset", "offset must be an integer of 0 or more")
 		}
 		if p.Cursor != "" {
-			return q, httpapi.FieldErr(httpapi.CodeInvalid, "offset", "send offset or cursor, not both")
+			return q, httpapi.FieldErr(errcode.InvalidInput, "offset", "send offset or cursor, not both")
 		}
 		q.Offset = n
 	}

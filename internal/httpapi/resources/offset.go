@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 )
@@ -44,7 +46,7 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 		if hi >= 0 {
 			msg = name + " must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)
 		}
-		return 0, httpapi.FieldErr(httpapi.CodeInvalid, name, msg)
+		return 0, httpapi.FieldErr(errcode.InvalidInput, name, msg)
 	}
 	return n, nil
 }
@@ -61,7 +63,7 @@ func boolParam(q url.Values, name string) (*bool, error) {
 		v = true
 	case "false", "0", "no", "off", "f", "n":
 	default:
-		return nil, httpapi.FieldErr(httpapi.CodeInvalid, name, name+" must be true or false")
+		return nil, httpapi.FieldErr(errcode.InvalidInput, name, name+" must be true or false")
 	}
 	return &v, nil
 }

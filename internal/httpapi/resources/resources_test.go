@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 
 	"github.com/chatterhq/chatter/internal/executor"
@@ -737,48 +739,48 @@ func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 		name, method, path, body string
 		code, field              string
 	}{
-		{"unknown field", "POST", "/api/v1/workflows/definitions", `{"name":"x","nodes":[],"colour":"red"}`, "invalid", "colour"},
-		{"wrong type", "POST", "/api/v1/workflows/definitions", `{"name":7,"nodes":[]}`, "invalid", "/name"},
-		{"nodes not array", "POST", "/api/v1/workflows/definitions", `{"name":"x","nodes":{}}`, "invalid", "nodes"},
+		{"unknown field", "POST", "/api/v1/workflows/definitions", `{"name":"x","nodes":[],"colour":"red"}`, "invalid_input", "colour"},
+		{"wrong type", "POST", "/api/v1/workflows/definitions", `{"name":7,"nodes":[]}`, "invalid_input", "/name"},
+		{"nodes not array", "POST", "/api/v1/workflows/definitions", `{"name":"x","nodes":{}}`, "invalid_input", "nodes"},
 		{"missing name", "POST", "/api/v1/workflows/definitions", `{"nodes":[]}`, "invalid_input", "name"},
-		{"malformed JSON", "POST", "/api/v1/workflows/templates", `{"name":`, "invalid", ""},
-		{"empty body", "POST", "/api/v1/workflows/templates/validate", ``, "invalid", ""},
-		{"trailing data", "POST", "/api/v1/workflows/templates", `{"name":"a"} {}`, "invalid", ""},
-		{"long id", "GET", "/api/v1/workflows/definitions/" + long, "", "invalid", "id"},
-		{"bad id characters", "GET", "/api/v1/conversations/a%21b", "", "invalid", "id"},
-		{"bad id on delete", "DELETE", "/api/v1/workflows/templates/a%20b", "", "invalid", "id"},
-		{"version not a number", "GET", "/api/v1/workflows/definitions/" + def + "?version=two", "", "invalid", "version"},
-		{"version zero", "GET", "/api/v1/workflows/definitions/" + def + "/analytics?version=0", "", "invalid", "version"},
-		{"limit zero", "GET", "/api/v1/conversations?limit=0", "", "invalid", "limit"},
-		{"limit too big", "GET", "/api/v1/workflows/definitions?limit=101", "", "invalid", "limit"},
-		{"offset too big", "GET", "/api/v1/executions?offset=10001", "", "invalid", "offset"},
-		{"negative offset", "GET", "/api/v1/conversations/?offset=-1", "", "invalid", "offset"},
-		{"bad sort", "GET", "/api/v1/conversations?sort_by=colour", "", "invalid", "sort_by"},
-		{"bad sort order", "GET", "/api/v1/conversations?sort_order=up", "", "invalid", "sort_order"},
-		{"bad conversation status", "GET", "/api/v1/conversations?status=frozen", "", "invalid", "status"},
-		{"bad boolean", "GET", "/api/v1/conversations?enable_retrieval=maybe", "", "invalid", "enable_retrieval"},
-		{"bad message id", "DELETE", "/api/v1/conversations/c1/messages/a%20b", "", "invalid", "message_id"},
-		{"bad execution id", "GET", "/api/v1/workflows/definitions/d1/executions/a%20b", "", "invalid", "execution_id"},
-		{"bad log level", "GET", "/api/v1/workflows/definitions/d1/executions/x1/logs?log_level=loud", "", "invalid", "log_level"},
-		{"negative log limit", "GET", "/api/v1/workflows/definitions/d1/executions/x1/logs?limit=-1", "", "invalid", "limit"},
+		{"malformed JSON", "POST", "/api/v1/workflows/templates", `{"name":`, "invalid_input", ""},
+		{"empty body", "POST", "/api/v1/workflows/templates/validate", ``, "invalid_input", ""},
+		{"trailing data", "POST", "/api/v1/workflows/templates", `{"name":"a"} {}`, "invalid_input", ""},
+		{"long id", "GET", "/api/v1/workflows/definitions/" + long, "", "invalid_input", "id"},
+		{"bad id characters", "GET", "/api/v1/conversations/a%21b", "", "invalid_input", "id"},
+		{"bad id on delete", "DELETE", "/api/v1/workflows/templates/a%20b", "", "invalid_input", "id"},
+		{"version not a number", "GET", "/api/v1/workflows/definitions/" + def + "?version=two", "", "invalid_input", "version"},
+		{"version zero", "GET", "/api/v1/workflows/definitions/" + def + "/analytics?version=0", "", "invalid_input", "version"},
+		{"limit zero", "GET", "/api/v1/conversations?limit=0", "", "invalid_input", "limit"},
+		{"limit too big", "GET", "/api/v1/workflows/definitions?limit=101", "", "invalid_input", "limit"},
+		{"offset too big", "GET", "/api/v1/executions?offset=10001", "", "invalid_input", "offset"},
+		{"negative offset", "GET", "/api/v1/conversations/?offset=-1", "", "invalid_input", "offset"},
+		{"bad sort", "GET", "/api/v1/conversations?sort_by=colour", "", "invalid_input", "sort_by"},
+		{"bad sort order", "GET", "/api/v1/conversations?sort_order=up", "", "invalid_input", "sort_order"},
+		{"bad conversation status", "GET", "/api/v1/conversations?status=frozen", "", "invalid_input", "status"},
+		{"bad boolean", "GET", "/api/v1/conversations?enable_retrieval=maybe", "", "invalid_input", "enable_retrieval"},
+		{"bad message id", "DELETE", "/api/v1/conversations/c1/messages/a%20b", "", "invalid_input", "message_id"},
+		{"bad execution id", "GET", "/api/v1/workflows/definitions/d1/executions/a%20b", "", "invalid_input", "execution_id"},
+		{"bad log level", "GET", "/api/v1/workflows/definitions/d1/executions/x1/logs?log_level=loud", "", "invalid_input", "log_level"},
+		{"negative log limit", "GET", "/api/v1/workflows/definitions/d1/executions/x1/logs?limit=-1", "", "invalid_input", "limit"},
 		{"title missing", "POST", "/api/v1/conversations/", `{"system_prompt":"x"}`, "invalid_input", "title"},
-		{"unknown conversation field", "POST", "/api/v1/conversations", `{"title":"x","colour":"red"}`, "invalid", "colour"},
+		{"unknown conversation field", "POST", "/api/v1/conversations", `{"title":"x","colour":"red"}`, "invalid_input", "colour"},
 		{"temperature out of range", "POST", "/api/v1/conversations", `{"title":"x","temperature":2.5}`, "invalid_input", "temperature"},
 		{"max_tokens zero", "PUT", "/api/v1/conversations/c1", `{"max_tokens":0}`, "invalid_input", "max_tokens"},
-		{"bad status on update", "PUT", "/api/v1/conversations/c1", `{"status":"frozen"}`, "invalid", "status"},
+		{"bad status on update", "PUT", "/api/v1/conversations/c1", `{"status":"frozen"}`, "invalid_input", "status"},
 		{"rating missing", "PATCH", "/api/v1/conversations/c1/messages/m1/rating", `{}`, "invalid_input", "rating"},
 		{"rating out of range", "PATCH", "/api/v1/conversations/c1/messages/m1/rating", `{"rating":6}`, "invalid_input", "rating"},
-		{"limit not a number", "GET", "/api/v1/workflows/templates?limit=ten", "", "invalid", "limit"},
-		{"unknown query", "GET", "/api/v1/workflows/definitions?limt=5", "", "invalid", "limt"},
-		{"bad status filter", "GET", "/api/v1/executions?status=done", "", "invalid", "status"},
-		{"bad source filter", "GET", "/api/v1/executions?source=magic", "", "invalid", "source"},
-		{"bad definition filter", "GET", "/api/v1/executions?definition=a%20b", "", "invalid", "definition"},
+		{"limit not a number", "GET", "/api/v1/workflows/templates?limit=ten", "", "invalid_input", "limit"},
+		{"unknown query", "GET", "/api/v1/workflows/definitions?limt=5", "", "invalid_input", "limt"},
+		{"bad status filter", "GET", "/api/v1/executions?status=done", "", "invalid_input", "status"},
+		{"bad source filter", "GET", "/api/v1/executions?source=magic", "", "invalid_input", "source"},
+		{"bad definition filter", "GET", "/api/v1/executions?definition=a%20b", "", "invalid_input", "definition"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(t, c.method, "alice", c.path, c.body)
 			p := r.problem(t)
-			if r.StatusCode != httpapi.StatusOf(c.code) || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
+			if r.StatusCode != errcode.Of(c.code).Status || p.Code != c.code || len(p.Errors) == 0 || p.Errors[0].Field != c.field {
 				t.Errorf("%d %s", r.StatusCode, r.body)
 			}
 		})
@@ -807,7 +809,7 @@ func TestLists_ForgedOrForeignCursorIs422NamingCursor(t *testing.T) {
 		for _, cur := range []string{"forged.cursor", "eyJpZCI6IngifQ.AAAAAAAAAAAAAAAAAAAAAA", l.NextCursor} {
 			r := e.get(t, "alice", p+"?cursor="+cur)
 			pr := r.problem(t)
-			if r.StatusCode != 422 || pr.Code != "invalid" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
+			if r.StatusCode != 422 || pr.Code != "invalid_input" || len(pr.Errors) != 1 || pr.Errors[0].Field != "cursor" {
 				t.Errorf("%s cursor %.12s: %d %s", p, cur, r.StatusCode, r.body)
 			}
 		}
@@ -1036,5 +1038,19 @@ func TestTemplates_PublicTemplateIsReadableButNotReplaceable(t *testing.T) {
 	r.json(t, &tp)
 	if tp.Name != "shared helper" || !tp.IsPublic {
 		t.Fatalf("public template changed or shadowed: %s", r.body)
+	}
+}
+
+// The document lists the problem codes clients branch on: exactly errcode's list.
+func TestOpenAPI_ProblemCodesAreErrcodesList(t *testing.T) {
+	var documented []string
+	for _, v := range apitest.Ours(t).T.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum {
+		documented = append(documented, v.(string))
+	}
+	slices.Sort(documented)
+	want := errcode.All()
+	slices.Sort(want)
+	if !slices.Equal(documented, want) {
+		t.Errorf("Problem.code enum %v, want errcode.All() %v", documented, want)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -101,7 +103,7 @@ func (q *query) get(name string) (string, bool) {
 
 func (q *query) fail(name, msg string) {
 	if q.err == nil {
-		q.err = httpapi.FieldErr(httpapi.CodeInvalidInput, name, msg)
+		q.err = httpapi.FieldErr(errcode.InvalidInput, name, msg)
 	}
 }
 

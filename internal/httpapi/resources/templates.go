@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -26,7 +28,7 @@ const CodeBuiltinTemplate = "builtin_template"
 
 func builtinConflict(id string) *httpapi.Error {
 	msg := "template " + strconv.Quote(id) + " is built in and cannot be changed; create a template of your own from it"
-	return &httpapi.Error{Code: httpapi.CodeConflict, Message: msg,
+	return &httpapi.Error{Code: errcode.Conflict, Message: msg,
 		Errors: []httpapi.FieldError{{Field: "id", Code: CodeBuiltinTemplate, Message: msg}}}
 }
 
@@ -143,12 +145,12 @@ func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler
 		t := &workflow.Template{}
 		if p.baseTemplateID != nil && *p.baseTemplateID != "" {
 			if !validID(*p.baseTemplateID) {
-				return httpapi.FieldErr(httpapi.CodeInvalidInput, "base_template_id", "base_template_id is not a valid id")
+				return httpapi.FieldErr(errcode.InvalidInput, "base_template_id", "base_template_id is not a valid id")
 			}
 			base, err := findTemplate(r, s, uid, *p.baseTemplateID)
 			if err != nil {
-				if store.CodeOf(err) == store.CodeNotFound {
-					return httpapi.FieldErr(httpapi.CodeNotFound, "base_template_id", "no template "+strconv.Quote(*p.baseTemplateID))
+				if store.CodeOf(err) == errcode.NotFound {
+					return httpapi.FieldErr(errcode.NotFound, "base_template_id", "no template "+strconv.Quote(*p.baseTemplateID))
 				}
 				return err
 			}
@@ -296,10 +298,10 @@ func ImportTemplate(s Templates, v Validation, newID func() string) http.Handler
 			return err
 		}
 		if body.Format != "" && body.Format != ExportFormat {
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "format", "format must be "+strconv.Quote(ExportFormat))
+			return httpapi.FieldErr(errcode.InvalidInput, "format", "format must be "+strconv.Quote(ExportFormat))
 		}
 		if len(body.Template) == 0 || isNull(body.Template) {
-			return httpapi.FieldErr(httpapi.CodeInvalidInput, "template", "template is required")
+			return httpapi.FieldErr(errcode.InvalidInput, "template", "template is required")
 		}
 		p, err := decodeTemplate(body.Template, "/template", templateDocument)
 		if err != nil {
@@ -370,7 +372,7 @@ func ValidateTemplate(v Validation) http.Handler {
 		if inner, ok := obj["template"]; ok {
 			for k := range obj {
 				if k != "template" {
-					return httpapi.FieldErr(httpapi.CodeInvalid, k, "unknown field "+strconv.Quote(k))
+					return httpapi.FieldErr(errcode.InvalidInput, k, "unknown field "+strconv.Quote(k))
 				}
 			}
 			raw, at, fields = inner, "/template", templateDocument

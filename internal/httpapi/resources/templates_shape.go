@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -191,7 +193,7 @@ type templatePatch struct {
 func decodeTemplate(raw json.RawMessage, at string, fields templateFields) (*templatePatch, error) {
 	var obj map[string]json.RawMessage
 	if !isObject(raw) || json.Unmarshal(raw, &obj) != nil {
-		return nil, httpapi.FieldErr(httpapi.CodeInvalid, pointerOr(at, "template"), "a template must be a JSON object")
+		return nil, httpapi.FieldErr(errcode.InvalidInput, pointerOr(at, "template"), "a template must be a JSON object")
 	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -207,7 +209,7 @@ func decodeTemplate(raw json.RawMessage, at string, fields templateFields) (*tem
 		}
 		if !slices.Contains(templateKeys, k) {
 			if fields == strictTemplate {
-				return nil, httpapi.FieldErr(httpapi.CodeInvalid, under(at, k), fmt.Sprintf("unknown field %q", k))
+				return nil, httpapi.FieldErr(errcode.InvalidInput, under(at, k), fmt.Sprintf("unknown field %q", k))
 			}
 			continue
 		}
@@ -270,7 +272,7 @@ func (p *templatePatch) setFlag(i int, on bool) { p.flags[i] = &on }
 func (p *templatePatch) defaultParams(v json.RawMessage, at string) error {
 	var m map[string]json.RawMessage
 	if !isObject(v) || json.Unmarshal(v, &m) != nil {
-		return httpapi.FieldErr(httpapi.CodeInvalid, at, "default_params must be an object")
+		return httpapi.FieldErr(errcode.InvalidInput, at, "default_params must be an object")
 	}
 	known := map[string]json.RawMessage{}
 	for k, raw := range m {
@@ -296,7 +298,7 @@ func (p *templatePatch) defaultParams(v json.RawMessage, at string) error {
 			continue
 		}
 		if _, dup := known[name]; dup {
-			return httpapi.FieldErr(httpapi.CodeInvalid, at+"/"+k, name+" is set twice, under both of its names")
+			return httpapi.FieldErr(errcode.InvalidInput, at+"/"+k, name+" is set twice, under both of its names")
 		}
 		if isNull(raw) {
 			continue
@@ -304,7 +306,7 @@ func (p *templatePatch) defaultParams(v json.RawMessage, at string) error {
 		var one workflow.Params // each key alone, so an error names the key as sent
 		b, _ := json.Marshal(map[string]json.RawMessage{name: raw})
 		if err := httpapi.DecodeValue(b, &one, ""); err != nil {
-			return httpapi.FieldErr(httpapi.CodeInvalid, at+"/"+k, k+" has the wrong type")
+			return httpapi.FieldErr(errcode.InvalidInput, at+"/"+k, k+" has the wrong type")
 		}
 		known[name] = raw
 	}

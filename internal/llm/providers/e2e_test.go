@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
@@ -69,8 +71,8 @@ type dialect struct {
 	toolCall   func(t *testing.T, id string, frags []string, u llm.Usage) reply
 	// textThenToolCall is a reply with a text block before the tool call.
 	textThenToolCall func(t *testing.T, text, id string, frags []string, u llm.Usage) reply
-	text       func(t *testing.T, parts []string, u llm.Usage) reply
-	rateLimit  func(t *testing.T) reply
+	text             func(t *testing.T, parts []string, u llm.Usage) reply
+	rateLimit        func(t *testing.T) reply
 	// broken streams parts, then fails: an in-stream error, or with cut a dropped
 	// connection.
 	broken func(t *testing.T, parts []string, cut bool) reply
@@ -743,7 +745,7 @@ func TestE2E_StreamFailingAfterTextStoresIncompleteReply(t *testing.T) {
 				e := newE2E(t, d, d.broken(t, partialParts, cut), d.text(t, answerParts, d.usage(textUsage)))
 				res, err := e.execute(t, d, false)
 				var re *executor.RuntimeError
-				if !errors.As(err, &re) || re.Code != executor.CodeLLM {
+				if !errors.As(err, &re) || re.Code != errcode.LLM {
 					t.Fatalf("Execute error = %v (%T), want *executor.RuntimeError llm_error", err, err)
 				}
 				if re.LLMCode != llm.CodeUnavailable {
@@ -768,7 +770,7 @@ func TestE2E_StreamFailingAfterTextStoresIncompleteReply(t *testing.T) {
 				if err != nil {
 					t.Fatalf("GetExecution: %v", err)
 				}
-				if ex.Status != store.ExecFailed || ex.ErrorCode != executor.CodeLLM {
+				if ex.Status != store.ExecFailed || ex.ErrorCode != errcode.LLM {
 					t.Errorf("execution record = %s / %s, want failed / llm_error", ex.Status, ex.ErrorCode)
 				}
 			})

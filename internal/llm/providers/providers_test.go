@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -500,10 +502,10 @@ func TestExecutor_ReportsWhyAProviderIsUnavailable(t *testing.T) {
 		wantCode string
 		wantMsg  []string
 	}{
-		{"openai", executor.CodeProviderNotReady, []string{`"openai"`, "OPENAI_API_KEY", "OPENAI_API_KEY_SECRET_ID", "OPENAI_API_KEY_PARAMETER"}},
-		{"anthropic", executor.CodeProviderNotReady, []string{`"anthropic"`, "ANTHROPIC_API_KEY"}},
-		{"bedrock", executor.CodeProviderNotReady, []string{`"bedrock"`, "AWS"}},
-		{"gemini", executor.CodeUnknownProvider, []string{`"gemini"`, "devllm"}},
+		{"openai", errcode.ProviderUnconfigured, []string{`"openai"`, "OPENAI_API_KEY", "OPENAI_API_KEY_SECRET_ID", "OPENAI_API_KEY_PARAMETER"}},
+		{"anthropic", errcode.ProviderUnconfigured, []string{`"anthropic"`, "ANTHROPIC_API_KEY"}},
+		{"bedrock", errcode.ProviderUnconfigured, []string{`"bedrock"`, "AWS"}},
+		{"gemini", errcode.UnknownProvider, []string{`"gemini"`, "devllm"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.provider, func(t *testing.T) {

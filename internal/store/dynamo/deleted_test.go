@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -70,8 +72,8 @@ func TestExecute_OnDynamoConversationDeletedWhileItsTurnRuns(t *testing.T) {
 				t.Fatalf("DeleteConversation during the turn: %v", p.err)
 			}
 			var re *executor.RuntimeError
-			if !errors.As(err, &re) || re.Code != executor.CodeConversationDeleted || res == nil ||
-				res.Status != store.ExecFailed || res.Error == nil || res.Error.Code != executor.CodeConversationDeleted {
+			if !errors.As(err, &re) || re.Code != errcode.ConversationDeleted || res == nil ||
+				res.Status != store.ExecFailed || res.Error == nil || res.Error.Code != errcode.ConversationDeleted {
 				t.Fatalf("result %+v, error %v; want a failed run with conversation_deleted", res, err)
 			}
 			if res.Response != "" || res.AssistantMessageID != "" {
@@ -91,7 +93,7 @@ func TestExecute_OnDynamoConversationDeletedWhileItsTurnRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, _ := json.Marshal(e)
-			if e.Status != store.ExecFailed || e.ErrorCode != executor.CodeConversationDeleted || !e.Redacted ||
+			if e.Status != store.ExecFailed || e.ErrorCode != errcode.ConversationDeleted || !e.Redacted ||
 				strings.Contains(string(b), secret) || e.Usage.Total() == 0 || e.FinishedAt.IsZero() {
 				t.Fatalf("execution record %s; want failed, conversation_deleted, redacted, with its usage", b)
 			}
@@ -101,7 +103,7 @@ func TestExecute_OnDynamoConversationDeletedWhileItsTurnRuns(t *testing.T) {
 				}
 			}
 			if last := len(chunks) - 1; last < 1 || chunks[last].Type != executor.ChunkDone ||
-				chunks[last-1].Type != executor.ChunkError || chunks[last-1].Error.Code != executor.CodeConversationDeleted {
+				chunks[last-1].Type != executor.ChunkError || chunks[last-1].Error.Code != errcode.ConversationDeleted {
 				t.Fatalf("the sink did not end with an error frame then done: %+v", chunks)
 			}
 			for _, c := range chunks {

@@ -35,6 +35,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -225,7 +227,7 @@ func (s *Store) backoff(ctx context.Context, n int) error {
 }
 
 func (s *Store) tooManyRetries(what string) error {
-	return &store.Error{Code: store.CodeConflict, Message: fmt.Sprintf("%s: still contended after %d attempts", what, s.o.MaxAttempts)}
+	return &store.Error{Code: errcode.Conflict, Message: fmt.Sprintf("%s: still contended after %d attempts", what, s.o.MaxAttempts)}
 }
 
 // hint is what a turn needs to write under the version condition: the

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -233,11 +235,11 @@ func TestList_ForgedCursorIssuesNoQuery(t *testing.T) {
 	ctx := context.Background()
 	cnt.reset()
 	_, err := s.ListConversations(ctx, "u", store.PageRequest{Cursor: "eyJQSyI6IlVTRVIjdmljdGltIn0.AAAAAAAAAAAAAAAAAAAAAA"})
-	if store.CodeOf(err) != store.CodeInvalid {
+	if store.CodeOf(err) != errcode.InvalidInput {
 		t.Fatalf("forged cursor: %v, want invalid", err)
 	}
 	_, err = s.ListMessages(ctx, "u", "c", store.PageRequest{Cursor: "x.y"})
-	if store.CodeOf(err) != store.CodeInvalid {
+	if store.CodeOf(err) != errcode.InvalidInput {
 		t.Fatalf("forged cursor: %v, want invalid", err)
 	}
 	if calls := cnt.reset(); len(calls) != 0 {
@@ -267,7 +269,7 @@ func TestStore_CursorKeySharedAcrossInstances(t *testing.T) {
 	if err != nil || len(pg2.Items) != 1 || pg2.Items[0].ID != "e0" {
 		t.Fatalf("second page on another instance with the same key: %+v %v", pg2, err)
 	}
-	if _, err := other.ListExecutions(ctx, user, store.ExecutionFilter{}, store.PageRequest{Limit: 2, Cursor: pg.Next}); store.CodeOf(err) != store.CodeInvalid {
+	if _, err := other.ListExecutions(ctx, user, store.ExecutionFilter{}, store.PageRequest{Limit: 2, Cursor: pg.Next}); store.CodeOf(err) != errcode.InvalidInput {
 		t.Fatalf("cursor under another key: %v, want invalid", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -116,7 +118,7 @@ func TestExecute_OnDynamoStoresTurnsAndSurvivesAFailedRun(t *testing.T) {
 	// Another user cannot continue it.
 	_, err = x.Execute(ctx, chatRequest(user+"-other", conv, "hi"), nil)
 	var pe *executor.PreparationError
-	if !errors.As(err, &pe) || pe.Code != executor.CodeNotFound {
+	if !errors.As(err, &pe) || pe.Code != errcode.NotFound {
 		t.Fatalf("another user's continue: %v, want a not_found PreparationError", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -57,15 +59,15 @@ func testCreateConversation(t *testing.T, r Repo, c *Clock) {
 	checkConsistent(t, r, user, conv)
 
 	wantCode(t, "CreateConversation with a taken id", r.CreateConversation(ctx, &store.Conversation{ID: conv, UserID: user,
-		Title: "again"}), store.CodeConflict)
+		Title: "again"}), errcode.Conflict)
 	wantCode(t, "CreateConversation with a bad status", r.CreateConversation(ctx, &store.Conversation{ID: uid("conv"),
-		UserID: user, Status: "frozen"}), store.CodeInvalid)
+		UserID: user, Status: "frozen"}), errcode.InvalidInput)
 	big := uid("conv")
 	wantCode(t, "CreateConversation with oversize settings", r.CreateConversation(ctx, &store.Conversation{ID: big,
 		UserID: user, Settings: store.ConversationSettings{ExtraMetadata: map[string]any{
-			"x": strings.Repeat("y", store.MaxConversationSettingsBytes)}}}), store.CodeTooLarge)
+			"x": strings.Repeat("y", store.MaxConversationSettingsBytes)}}}), errcode.TooLarge)
 	_, err = r.GetConversation(ctx, user, big)
-	wantCode(t, "GetConversation of a refused create", err, store.CodeNotFound)
+	wantCode(t, "GetConversation of a refused create", err, errcode.NotFound)
 	if got, _ := r.GetConversation(ctx, user, conv); got.Title != "planning" {
 		t.Fatalf("the refused create changed the conversation: %+v", got)
 	}
@@ -93,7 +95,7 @@ func testUpdateConversationSettings(t *testing.T, r Repo, c *Clock) {
 		cv.Title, cv.Status = "never stored", "frozen"
 		return nil
 	})
-	wantCode(t, "UpdateConversation to a bad status", err, store.CodeInvalid)
+	wantCode(t, "UpdateConversation to a bad status", err, errcode.InvalidInput)
 	if again, _ := r.GetConversation(ctx, user, conv); again.Title != "renamed" || again.Version != got.Version {
 		t.Fatalf("a refused update wrote %+v", again)
 	}
@@ -186,10 +188,10 @@ func testQueryConversations(t *testing.T, r Repo, c *Clock) {
 			break
 		}
 		q.Page.Cursor = l.Next
-		if _, err := r.QueryConversations(ctx, user, store.ConversationQuery{Page: store.PageRequest{Cursor: l.Next}}); code(err) != store.CodeInvalid {
+		if _, err := r.QueryConversations(ctx, user, store.ConversationQuery{Page: store.PageRequest{Cursor: l.Next}}); code(err) != errcode.InvalidInput {
 			t.Fatalf("a cursor used with another sort: %v, want invalid", err)
 		}
-		if _, err := r.QueryConversations(ctx, other, q); code(err) != store.CodeInvalid {
+		if _, err := r.QueryConversations(ctx, other, q); code(err) != errcode.InvalidInput {
 			t.Fatalf("another user's cursor: %v, want invalid", err)
 		}
 	}
@@ -198,7 +200,7 @@ func testQueryConversations(t *testing.T, r Repo, c *Clock) {
 	}
 	for _, bad := range []store.ConversationQuery{{SortBy: "colour"}, {Status: "frozen"},
 		{Page: store.PageRequest{Offset: store.MaxOffset + 1}}, {Page: store.PageRequest{Cursor: "forged.cursor"}}} {
-		if _, err := r.QueryConversations(ctx, user, bad); code(err) != store.CodeInvalid {
+		if _, err := r.QueryConversations(ctx, user, bad); code(err) != errcode.InvalidInput {
 			t.Errorf("query %+v: %v, want invalid", bad, err)
 		}
 	}
@@ -243,7 +245,7 @@ func testDeleteMessage(t *testing.T, r Repo, c *Clock) {
 		t.Fatalf("another turn's execution was redacted: %+v", other)
 	}
 	_, err = r.GetIdempotency(ctx, user, k)
-	wantCode(t, "GetIdempotency of a kept answer after a message delete", err, store.CodeNotFound)
+	wantCode(t, "GetIdempotency of a kept answer after a message delete", err, errcode.NotFound)
 
 	// The next turn gets seq 5. Numbering by message_count (3) would give 4, a1's:
 	// a seq is never given twice.
@@ -253,7 +255,7 @@ func testDeleteMessage(t *testing.T, r Repo, c *Clock) {
 	if um.Seq != 5 {
 		t.Fatalf("seq after a delete %d, want 5", um.Seq)
 	}
-	wantCode(t, "DeleteMessage while its turn runs", r.DeleteMessage(ctx, user, conv, um.ID), store.CodeConflict)
+	wantCode(t, "DeleteMessage while its turn runs", r.DeleteMessage(ctx, user, conv, um.ID), errcode.Conflict)
 	c.Advance(time.Second)
 	am, err := finishTurn(t, r, c, e, "a2", 4, 0.1)
 	must(t, "FinishTurn after a delete", err)
@@ -274,10 +276,10 @@ func testDeleteMessage(t *testing.T, r Repo, c *Clock) {
 	if cv.MessageCount != 0 || len(left) != 0 || !cv.LastMessageAt.Equal(cv.CreatedAt) {
 		t.Fatalf("after deleting every message: %+v", cv)
 	}
-	wantCode(t, "DeleteMessage twice", r.DeleteMessage(ctx, user, conv, am.ID), store.CodeNotFound)
-	wantCode(t, "DeleteMessage in a missing conversation", r.DeleteMessage(ctx, user, uid("conv"), am.ID), store.CodeNotFound)
+	wantCode(t, "DeleteMessage twice", r.DeleteMessage(ctx, user, conv, am.ID), errcode.NotFound)
+	wantCode(t, "DeleteMessage in a missing conversation", r.DeleteMessage(ctx, user, uid("conv"), am.ID), errcode.NotFound)
 	theirs := chat(t, r, c, uid("other"), 1)
-	wantCode(t, "DeleteMessage of another user's conversation", r.DeleteMessage(ctx, user, theirs, am.ID), store.CodeNotFound)
+	wantCode(t, "DeleteMessage of another user's conversation", r.DeleteMessage(ctx, user, theirs, am.ID), errcode.NotFound)
 	c.Advance(time.Second)
 	um, _, err = startTurn(t, r, c, user, conv, "again", false)
 	must(t, "StartTurn into an emptied conversation", err)
@@ -327,12 +329,12 @@ func testRateMessage(t *testing.T, r Repo, c *Clock) {
 	}
 	for _, bad := range []float64{-0.5, 5.01} {
 		_, err := r.RateMessage(ctx, user, conv, msgs[0].ID, bad)
-		wantCode(t, fmt.Sprint("RateMessage ", bad), err, store.CodeInvalid)
+		wantCode(t, fmt.Sprint("RateMessage ", bad), err, errcode.InvalidInput)
 	}
 	_, err = r.RateMessage(ctx, user, conv, uid("msg"), 3)
-	wantCode(t, "RateMessage of a missing message", err, store.CodeNotFound)
+	wantCode(t, "RateMessage of a missing message", err, errcode.NotFound)
 	_, err = r.RateMessage(ctx, uid("other"), conv, msgs[1].ID, 3)
-	wantCode(t, "RateMessage of another user's message", err, store.CodeNotFound)
+	wantCode(t, "RateMessage of another user's message", err, errcode.NotFound)
 	if again := allMessages(t, r, user, conv); *again[1].Rating != 0 || again[0].Rating != nil {
 		t.Fatalf("refused ratings wrote %+v", again)
 	}

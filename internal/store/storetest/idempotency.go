@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -16,20 +18,20 @@ func testIdempotencyRelease(t *testing.T, r Repo, c *Clock) {
 		return &store.IdempotencyRecord{UserID: user, Key: k, RequestHash: hash, CreatedAt: c.Now(), ExpiresAt: c.Now().Add(time.Hour)}
 	}
 	must(t, "CreateIdempotency", r.CreateIdempotency(ctx, newRec("h1")))
-	wantCode(t, "ReleaseIdempotency of another request", r.ReleaseIdempotency(ctx, newRec("h2")), store.CodeNotFound)
+	wantCode(t, "ReleaseIdempotency of another request", r.ReleaseIdempotency(ctx, newRec("h2")), errcode.NotFound)
 	if got, err := r.GetIdempotency(ctx, user, k); err != nil || got.State != store.IdemInProgress {
 		t.Fatalf("a release with another request hash touched the record: %+v, %v", got, err)
 	}
 	must(t, "ReleaseIdempotency", r.ReleaseIdempotency(ctx, newRec("h1")))
 	_, err := r.GetIdempotency(ctx, user, k)
-	wantCode(t, "GetIdempotency after release", err, store.CodeNotFound)
-	wantCode(t, "ReleaseIdempotency twice", r.ReleaseIdempotency(ctx, newRec("h1")), store.CodeNotFound)
+	wantCode(t, "GetIdempotency after release", err, errcode.NotFound)
+	wantCode(t, "ReleaseIdempotency twice", r.ReleaseIdempotency(ctx, newRec("h1")), errcode.NotFound)
 
 	// The retry runs anew: the key is free, and its answer is kept as usual.
 	must(t, "CreateIdempotency after release", r.CreateIdempotency(ctx, newRec("h1")))
 	must(t, "CompleteIdempotency after release", r.CompleteIdempotency(ctx, &store.IdempotencyRecord{UserID: user, Key: k,
 		StatusCode: 200, Response: []byte(`{"ok":1}`)}))
-	wantCode(t, "ReleaseIdempotency of a completed record", r.ReleaseIdempotency(ctx, newRec("h1")), store.CodeNotFound)
+	wantCode(t, "ReleaseIdempotency of a completed record", r.ReleaseIdempotency(ctx, newRec("h1")), errcode.NotFound)
 	if got, err := r.GetIdempotency(ctx, user, k); err != nil || got.State != store.IdemDone || string(got.Response) != `{"ok":1}` {
 		t.Fatalf("a completed record was released: %+v, %v", got, err)
 	}
@@ -40,9 +42,9 @@ func testIdempotencyRelease(t *testing.T, r Repo, c *Clock) {
 		CreatedAt: c.Now(), ExpiresAt: c.Now().Add(time.Minute)}))
 	c.Advance(time.Minute)
 	wantCode(t, "ReleaseIdempotency after expiry", r.ReleaseIdempotency(ctx, &store.IdempotencyRecord{UserID: user, Key: k2,
-		RequestHash: "h"}), store.CodeNotFound)
+		RequestHash: "h"}), errcode.NotFound)
 	wantCode(t, "ReleaseIdempotency of an unknown key", r.ReleaseIdempotency(ctx, &store.IdempotencyRecord{UserID: user,
-		Key: uid("idem"), RequestHash: "h"}), store.CodeNotFound)
+		Key: uid("idem"), RequestHash: "h"}), errcode.NotFound)
 	wantCode(t, "ReleaseIdempotency without a request hash", r.ReleaseIdempotency(ctx, &store.IdempotencyRecord{UserID: user,
-		Key: k}), store.CodeInvalid)
+		Key: k}), errcode.InvalidInput)
 }

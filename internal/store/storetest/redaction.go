@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
 )
@@ -60,7 +62,7 @@ func testDeleteRedacts(t *testing.T, r Repo, c *Clock) {
 	must(t, "CreateIdempotency", r.CreateIdempotency(ctx, &store.IdempotencyRecord{UserID: user, Key: pending, RequestHash: "h",
 		CreatedAt: c.Now(), ExpiresAt: c.Now().Add(time.Hour)}))
 	wantCode(t, "CompleteIdempotency for a conversation that does not exist", r.CompleteIdempotency(ctx,
-		&store.IdempotencyRecord{UserID: user, Key: pending, StatusCode: 200, ConversationID: uid("conv")}), store.CodeNotFound)
+		&store.IdempotencyRecord{UserID: user, Key: pending, StatusCode: 200, ConversationID: uid("conv")}), errcode.NotFound)
 
 	must(t, "DeleteConversation", r.DeleteConversation(ctx, user, conv))
 
@@ -103,23 +105,23 @@ func testDeleteRedacts(t *testing.T, r Repo, c *Clock) {
 	late := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, ExecutionID: running.ID,
 		Role: llm.RoleAssistant, Content: secret + " late reply", Status: store.StatusComplete, CreatedAt: c.Now()}
 	wantCode(t, "FinishTurn after delete", r.FinishTurn(ctx, user, conv, store.FinishTurn{AssistantMessage: late, Tokens: 3,
-		Execution: running}), store.CodeNotFound)
+		Execution: running}), errcode.NotFound)
 	_, err = r.GetConversation(ctx, user, conv)
-	wantCode(t, "GetConversation after a late finish", err, store.CodeNotFound)
+	wantCode(t, "GetConversation after a late finish", err, errcode.NotFound)
 	_, err = r.ListMessages(ctx, user, conv, store.PageRequest{})
-	wantCode(t, "ListMessages after a late finish", err, store.CodeNotFound)
+	wantCode(t, "ListMessages after a late finish", err, errcode.NotFound)
 
 	// Kept responses: the conversation's are gone, the others stay; one completed
 	// after the delete is not kept (the record stays in progress, to be released).
 	_, err = r.GetIdempotency(ctx, user, linked)
-	wantCode(t, "GetIdempotency of a response of the deleted conversation", err, store.CodeNotFound)
+	wantCode(t, "GetIdempotency of a response of the deleted conversation", err, errcode.NotFound)
 	for _, k := range []string{otherKept, unlinked} {
 		if got, err := r.GetIdempotency(ctx, user, k); err != nil || got.State != store.IdemDone {
 			t.Fatalf("kept response %s of another conversation: %+v, %v", k, got, err)
 		}
 	}
 	wantCode(t, "CompleteIdempotency for the deleted conversation", r.CompleteIdempotency(ctx, &store.IdempotencyRecord{
-		UserID: user, Key: pending, StatusCode: 200, Response: []byte(secret), ConversationID: conv}), store.CodeNotFound)
+		UserID: user, Key: pending, StatusCode: 200, Response: []byte(secret), ConversationID: conv}), errcode.NotFound)
 	if got, err := r.GetIdempotency(ctx, user, pending); err != nil || got.State != store.IdemInProgress || len(got.Response) > 0 {
 		t.Fatalf("a response completed after the delete: %+v, %v; want the record still in progress, empty", got, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -42,5 +44,5 @@ func testSettings(t *testing.T, r Repo, c *Clock) {
 	if b, err := r.GetSettings(ctx, bob); err != nil || b.Memory != nil || b.Tools != nil {
 		t.Fatalf("bob's settings = %+v %v", b, err)
 	}
-	wantCode(t, "no user", r.PutToolSettings(ctx, "", tools), store.CodeInvalid)
+	wantCode(t, "no user", r.PutToolSettings(ctx, "", tools), errcode.InvalidInput)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/text"
@@ -330,25 +332,25 @@ func testNewConversationTwice(t *testing.T, r Repo, c *Clock) {
 	_, _, err := startTurn(t, r, c, user, conv, "first", true)
 	must(t, "StartTurn", err)
 	_, e, err := startTurn(t, r, c, user, conv, "again", true)
-	wantCode(t, "second new conversation", err, store.CodeConflict)
+	wantCode(t, "second new conversation", err, errcode.Conflict)
 	checkConsistent(t, r, user, conv)
 	if msgs := allMessages(t, r, user, conv); len(msgs) != 1 {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
 	_, err = r.GetExecution(ctx, user, e.ID)
-	wantCode(t, "execution of the refused turn", err, store.CodeNotFound)
+	wantCode(t, "execution of the refused turn", err, errcode.NotFound)
 }
 
 func testContinueMissing(t *testing.T, r Repo, c *Clock) {
 	user, conv := uid("u"), uid("conv")
 	_, e, err := startTurn(t, r, c, user, conv, "hello?", false)
-	wantCode(t, "StartTurn on a missing conversation", err, store.CodeNotFound)
+	wantCode(t, "StartTurn on a missing conversation", err, errcode.NotFound)
 	_, err = r.GetExecution(ctx, user, e.ID)
-	wantCode(t, "execution", err, store.CodeNotFound)
+	wantCode(t, "execution", err, errcode.NotFound)
 	_, err = finishTurn(t, r, c, e, "reply", 1, 0)
-	wantCode(t, "FinishTurn on a missing conversation", err, store.CodeNotFound)
+	wantCode(t, "FinishTurn on a missing conversation", err, errcode.NotFound)
 	_, _, err = r.LoadConversation(ctx, user, conv, 10)
-	wantCode(t, "LoadConversation", err, store.CodeNotFound)
+	wantCode(t, "LoadConversation", err, errcode.NotFound)
 }
 
 func testOversize(t *testing.T, r Repo, c *Clock) {
@@ -356,17 +358,17 @@ func testOversize(t *testing.T, r Repo, c *Clock) {
 	big := strings.Repeat("é", MaxContent/2) + "x" // MaxContent+1 bytes of UTF-8
 	conv := uid("conv")
 	_, e, err := startTurn(t, r, c, user, conv, big, true)
-	wantCode(t, "oversize first message", err, store.CodeTooLarge)
+	wantCode(t, "oversize first message", err, errcode.TooLarge)
 	_, err = r.GetConversation(ctx, user, conv)
-	wantCode(t, "conversation of the refused message", err, store.CodeNotFound)
+	wantCode(t, "conversation of the refused message", err, errcode.NotFound)
 	_, err = r.GetExecution(ctx, user, e.ID)
-	wantCode(t, "execution of the refused message", err, store.CodeNotFound)
+	wantCode(t, "execution of the refused message", err, errcode.NotFound)
 
 	conv = chat(t, r, c, user, 1)
 	_, e, err = startTurn(t, r, c, user, conv, big, false)
-	wantCode(t, "oversize continued message", err, store.CodeTooLarge)
+	wantCode(t, "oversize continued message", err, errcode.TooLarge)
 	_, err = r.GetExecution(ctx, user, e.ID)
-	wantCode(t, "execution of the refused message", err, store.CodeNotFound)
+	wantCode(t, "execution of the refused message", err, errcode.NotFound)
 	cv, _ := checkConsistent(t, r, user, conv)
 	if cv.MessageCount != 2 || cv.Version != 2 || cv.TotalTokens != 10 {
 		t.Fatalf("conversation changed by refused writes: %+v", cv)
@@ -374,7 +376,7 @@ func testOversize(t *testing.T, r Repo, c *Clock) {
 	_, _, err = startTurn(t, r, c, user, conv, strings.Repeat("a", MaxContent), false)
 	must(t, "a message of exactly the cap", err)
 	_, _, err = startTurn(t, r, c, user, conv, "bad \xff utf-8", false)
-	wantCode(t, "invalid UTF-8", err, store.CodeInvalid)
+	wantCode(t, "invalid UTF-8", err, errcode.InvalidInput)
 }
 
 func testDuplicateExecution(t *testing.T, r Repo, c *Clock) {
@@ -382,11 +384,11 @@ func testDuplicateExecution(t *testing.T, r Repo, c *Clock) {
 	conv := chat(t, r, c, user, 1)
 	ex := &store.Execution{ID: uid("exec"), UserID: user, Status: store.ExecRunning}
 	must(t, "CreateExecution", r.CreateExecution(ctx, ex))
-	wantCode(t, "CreateExecution twice", r.CreateExecution(ctx, ex), store.CodeConflict)
+	wantCode(t, "CreateExecution twice", r.CreateExecution(ctx, ex), errcode.Conflict)
 	m := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, Role: llm.RoleUser, Content: "hi",
 		Status: store.StatusComplete, CreatedAt: c.Now()}
 	err := r.StartTurn(ctx, store.StartTurn{UserMessage: m, Execution: &store.Execution{ID: ex.ID, UserID: user, Status: store.ExecRunning}})
-	wantCode(t, "StartTurn with a used execution id", err, store.CodeConflict)
+	wantCode(t, "StartTurn with a used execution id", err, errcode.Conflict)
 	if cv, _ := checkConsistent(t, r, user, conv); cv.MessageCount != 2 {
 		t.Fatalf("message_count %d after a refused turn, want 2", cv.MessageCount)
 	}
@@ -552,18 +554,18 @@ func testDeleteConversation(t *testing.T, r Repo, c *Clock) {
 	keep := chat(t, r, c, user, 1)
 	must(t, "DeleteConversation", r.DeleteConversation(ctx, user, conv))
 	_, err := r.GetConversation(ctx, user, conv)
-	wantCode(t, "GetConversation after delete", err, store.CodeNotFound)
+	wantCode(t, "GetConversation after delete", err, errcode.NotFound)
 	_, _, err = r.LoadConversation(ctx, user, conv, 50)
-	wantCode(t, "LoadConversation after delete", err, store.CodeNotFound)
+	wantCode(t, "LoadConversation after delete", err, errcode.NotFound)
 	_, err = r.ListMessages(ctx, user, conv, store.PageRequest{})
-	wantCode(t, "ListMessages after delete", err, store.CodeNotFound)
-	wantCode(t, "DeleteConversation twice", r.DeleteConversation(ctx, user, conv), store.CodeNotFound)
+	wantCode(t, "ListMessages after delete", err, errcode.NotFound)
+	wantCode(t, "DeleteConversation twice", r.DeleteConversation(ctx, user, conv), errcode.NotFound)
 	pg, _ := r.ListConversations(ctx, user, store.PageRequest{})
 	if len(pg.Items) != 1 || pg.Items[0].ID != keep {
 		t.Fatalf("list after delete %+v, want only %s", pg.Items, keep)
 	}
 	_, _, err = startTurn(t, r, c, user, conv, "revive?", false)
-	wantCode(t, "StartTurn on a deleted conversation", err, store.CodeNotFound)
+	wantCode(t, "StartTurn on a deleted conversation", err, errcode.NotFound)
 }
 
 func graph(name string) workflow.Definition {
@@ -578,7 +580,7 @@ func testDefinitionVersions(t *testing.T, r Repo, c *Clock) {
 	if d.Version != 1 || d.Graph.Version != 1 || d.Graph.ID != id {
 		t.Fatalf("created %+v, want version 1", d)
 	}
-	wantCode(t, "CreateDefinition twice", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: graph("x")}), store.CodeConflict)
+	wantCode(t, "CreateDefinition twice", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: graph("x")}), errcode.Conflict)
 	c.Advance(time.Minute)
 	d2, err := r.UpdateDefinition(ctx, user, id, func(d *store.Definition) error {
 		d.Graph.Name = "v2"
@@ -603,7 +605,7 @@ func testDefinitionVersions(t *testing.T, r Repo, c *Clock) {
 	}
 	for _, v := range []int{3, -1} {
 		_, err := r.GetDefinition(ctx, user, id, v)
-		wantCode(t, fmt.Sprintf("GetDefinition version %d", v), err, store.CodeNotFound)
+		wantCode(t, fmt.Sprintf("GetDefinition version %d", v), err, errcode.NotFound)
 	}
 	vs, err := r.ListDefinitionVersions(ctx, user, id, store.PageRequest{})
 	must(t, "ListDefinitionVersions", err)
@@ -621,14 +623,14 @@ func testDefinitionVersions(t *testing.T, r Repo, c *Clock) {
 	must(t, "DeleteDefinition", r.DeleteDefinition(ctx, user, id))
 	for _, v := range []int{0, 1, 2} {
 		_, err := r.GetDefinition(ctx, user, id, v)
-		wantCode(t, "GetDefinition after delete", err, store.CodeNotFound)
+		wantCode(t, "GetDefinition after delete", err, errcode.NotFound)
 	}
 	_, err = r.ListDefinitionVersions(ctx, user, id, store.PageRequest{})
-	wantCode(t, "ListDefinitionVersions after delete", err, store.CodeNotFound)
-	wantCode(t, "DeleteDefinition twice", r.DeleteDefinition(ctx, user, id), store.CodeNotFound)
+	wantCode(t, "ListDefinitionVersions after delete", err, errcode.NotFound)
+	wantCode(t, "DeleteDefinition twice", r.DeleteDefinition(ctx, user, id), errcode.NotFound)
 	_, err = r.UpdateDefinition(ctx, user, id, func(*store.Definition) error { return nil })
-	wantCode(t, "UpdateDefinition after delete", err, store.CodeNotFound)
-	wantCode(t, "CreateDefinition without user", r.CreateDefinition(ctx, &store.Definition{ID: uid("def")}), store.CodeInvalid)
+	wantCode(t, "UpdateDefinition after delete", err, errcode.NotFound)
+	wantCode(t, "CreateDefinition without user", r.CreateDefinition(ctx, &store.Definition{ID: uid("def")}), errcode.InvalidInput)
 }
 
 func testPublicDefinitions(t *testing.T, r Repo, c *Clock) {
@@ -640,8 +642,8 @@ func testPublicDefinitions(t *testing.T, r Repo, c *Clock) {
 		t.Fatalf("public definition read as %+v", got)
 	}
 	_, err = r.UpdateDefinition(ctx, other, id, func(d *store.Definition) error { d.Graph.Name = "hijack"; return nil })
-	wantCode(t, "UpdateDefinition by a non-owner", err, store.CodeNotFound)
-	wantCode(t, "DeleteDefinition by a non-owner", r.DeleteDefinition(ctx, other, id), store.CodeNotFound)
+	wantCode(t, "UpdateDefinition by a non-owner", err, errcode.NotFound)
+	wantCode(t, "DeleteDefinition by a non-owner", r.DeleteDefinition(ctx, other, id), errcode.NotFound)
 	_, err = r.UpdateDefinition(ctx, owner, id, func(d *store.Definition) error { d.Graph.Name = "shared v2"; d.Public = false; return nil })
 	must(t, "UpdateDefinition by the owner", err)
 	got, err = r.GetDefinition(ctx, other, id, 0)
@@ -660,7 +662,7 @@ func testPublicDefinitions(t *testing.T, r Repo, c *Clock) {
 	}
 	must(t, "DeleteDefinition by the owner", r.DeleteDefinition(ctx, owner, id))
 	_, err = r.GetDefinition(ctx, other, id, 0)
-	wantCode(t, "GetDefinition after delete", err, store.CodeNotFound)
+	wantCode(t, "GetDefinition after delete", err, errcode.NotFound)
 }
 
 func tmpl(id, name string) *workflow.Template {
@@ -701,10 +703,10 @@ func testTemplates(t *testing.T, r Repo, c *Clock) {
 	}
 	must(t, "DeleteTemplate", r.DeleteTemplate(ctx, user, a))
 	_, err = r.GetTemplate(ctx, user, a)
-	wantCode(t, "GetTemplate after delete", err, store.CodeNotFound)
-	wantCode(t, "DeleteTemplate twice", r.DeleteTemplate(ctx, user, a), store.CodeNotFound)
-	wantCode(t, "DeleteTemplate of a public template", r.DeleteTemplate(ctx, other, pub), store.CodeNotFound)
-	wantCode(t, "PutTemplate without id", r.PutTemplate(ctx, user, tmpl("", "x")), store.CodeInvalid)
+	wantCode(t, "GetTemplate after delete", err, errcode.NotFound)
+	wantCode(t, "DeleteTemplate twice", r.DeleteTemplate(ctx, user, a), errcode.NotFound)
+	wantCode(t, "DeleteTemplate of a public template", r.DeleteTemplate(ctx, other, pub), errcode.NotFound)
+	wantCode(t, "PutTemplate without id", r.PutTemplate(ctx, user, tmpl("", "x")), errcode.InvalidInput)
 }
 
 func testExecutionStatus(t *testing.T, r Repo, c *Clock) {
@@ -719,13 +721,13 @@ func testExecutionStatus(t *testing.T, r Repo, c *Clock) {
 		status string
 	}{
 		{"running stays running", func(x *store.Execution) error { x.Steps = 3; return nil }, "nil", store.ExecRunning},
-		{"unknown status", func(x *store.Execution) error { x.Status = "paused"; return nil }, store.CodeInvalid, store.ExecRunning},
+		{"unknown status", func(x *store.Execution) error { x.Status = "paused"; return nil }, errcode.InvalidInput, store.ExecRunning},
 		{"completes with totals set", func(x *store.Execution) error {
 			x.Status, x.Usage, x.Cost, x.Output = store.ExecCompleted, llm.Usage{InputTokens: 5, OutputTokens: 7}, 0.01, "out"
 			return nil
 		}, "nil", store.ExecCompleted},
-		{"terminal cannot go back", func(x *store.Execution) error { x.Status = store.ExecRunning; return nil }, store.CodeConflict, store.ExecCompleted},
-		{"terminal cannot change", func(x *store.Execution) error { x.Status = store.ExecFailed; return nil }, store.CodeConflict, store.ExecCompleted},
+		{"terminal cannot go back", func(x *store.Execution) error { x.Status = store.ExecRunning; return nil }, errcode.Conflict, store.ExecCompleted},
+		{"terminal cannot change", func(x *store.Execution) error { x.Status = store.ExecFailed; return nil }, errcode.Conflict, store.ExecCompleted},
 		{"same terminal status may set totals again", func(x *store.Execution) error {
 			x.Usage = llm.Usage{InputTokens: 5, OutputTokens: 7}
 			return nil
@@ -748,7 +750,7 @@ func testExecutionStatus(t *testing.T, r Repo, c *Clock) {
 		t.Fatalf("execution read as %+v", got)
 	}
 	_, err := r.UpdateExecution(ctx, user, uid("exec"), func(*store.Execution) error { return nil })
-	wantCode(t, "UpdateExecution unknown id", err, store.CodeNotFound)
+	wantCode(t, "UpdateExecution unknown id", err, errcode.NotFound)
 }
 
 func testExecutionFilters(t *testing.T, r Repo, c *Clock) {
@@ -802,7 +804,7 @@ func testEvents(t *testing.T, r Repo, c *Clock) {
 	user := uid("u")
 	exec := uid("exec")
 	_, err := r.ListEvents(ctx, user, exec, store.PageRequest{})
-	wantCode(t, "ListEvents of an unknown execution", err, store.CodeNotFound)
+	wantCode(t, "ListEvents of an unknown execution", err, errcode.NotFound)
 	ev := func(seq int, id string) store.ExecutionEvent {
 		return store.ExecutionEvent{ID: id, Seq: seq, Type: "node_executed", Time: c.Now(), Data: json.RawMessage(`{"seq":` + fmt.Sprint(seq) + `}`)}
 	}
@@ -829,10 +831,10 @@ func testEvents(t *testing.T, r Repo, c *Clock) {
 	if err != nil || len(pg.Items) != 0 {
 		t.Fatalf("events of an execution without events: %+v, %v", pg, err)
 	}
-	wantCode(t, "AppendEvents without id", r.AppendEvents(ctx, user, exec, []store.ExecutionEvent{{Seq: 1}}), store.CodeInvalid)
+	wantCode(t, "AppendEvents without id", r.AppendEvents(ctx, user, exec, []store.ExecutionEvent{{Seq: 1}}), errcode.InvalidInput)
 	big := ev(9, "big")
 	big.Data = json.RawMessage(`"` + strings.Repeat("x", store.MaxEventDataBytes) + `"`)
-	wantCode(t, "AppendEvents oversize data", r.AppendEvents(ctx, user, exec, []store.ExecutionEvent{big}), store.CodeTooLarge)
+	wantCode(t, "AppendEvents oversize data", r.AppendEvents(ctx, user, exec, []store.ExecutionEvent{big}), errcode.TooLarge)
 }
 
 func testRateLimit(t *testing.T, r Repo, c *Clock) {
@@ -861,7 +863,7 @@ func testRateLimit(t *testing.T, r Repo, c *Clock) {
 		lim int
 	}{{"", time.Minute, 3}, {k, 0, 3}, {k, time.Minute, 0}} {
 		_, _, err := r.Hit(ctx, bad.k, bad.win, bad.lim)
-		wantCode(t, "Hit with bad arguments", err, store.CodeInvalid)
+		wantCode(t, "Hit with bad arguments", err, errcode.InvalidInput)
 	}
 }
 
@@ -870,7 +872,7 @@ func testIdempotency(t *testing.T, r Repo, c *Clock) {
 	rec := &store.IdempotencyRecord{UserID: user, Key: k, RequestHash: "h1", CreatedAt: c.Now(), ExpiresAt: c.Now().Add(time.Hour)}
 	must(t, "CreateIdempotency", r.CreateIdempotency(ctx, rec))
 	wantCode(t, "CreateIdempotency twice", r.CreateIdempotency(ctx, &store.IdempotencyRecord{UserID: user, Key: k,
-		RequestHash: "h2", ExpiresAt: c.Now().Add(time.Hour)}), store.CodeConflict)
+		RequestHash: "h2", ExpiresAt: c.Now().Add(time.Hour)}), errcode.Conflict)
 	got, err := r.GetIdempotency(ctx, user, k)
 	must(t, "GetIdempotency", err)
 	if got.State != store.IdemInProgress || got.RequestHash != "h1" || !got.ExpiresAt.Equal(rec.ExpiresAt) {
@@ -878,22 +880,22 @@ func testIdempotency(t *testing.T, r Repo, c *Clock) {
 	}
 	done := &store.IdempotencyRecord{UserID: user, Key: k, StatusCode: 200, Response: []byte(`{"ok":true}`)}
 	must(t, "CompleteIdempotency", r.CompleteIdempotency(ctx, done))
-	wantCode(t, "CompleteIdempotency twice", r.CompleteIdempotency(ctx, done), store.CodeConflict)
+	wantCode(t, "CompleteIdempotency twice", r.CompleteIdempotency(ctx, done), errcode.Conflict)
 	got, _ = r.GetIdempotency(ctx, user, k)
 	if got.State != store.IdemDone || got.StatusCode != 200 || string(got.Response) != `{"ok":true}` || got.RequestHash != "h1" {
 		t.Fatalf("completed record read as %+v", got)
 	}
 	wantCode(t, "CompleteIdempotency of an unknown key", r.CompleteIdempotency(ctx,
-		&store.IdempotencyRecord{UserID: user, Key: uid("idem")}), store.CodeNotFound)
+		&store.IdempotencyRecord{UserID: user, Key: uid("idem")}), errcode.NotFound)
 	c.Advance(time.Hour)
 	_, err = r.GetIdempotency(ctx, user, k)
-	wantCode(t, "GetIdempotency after expiry", err, store.CodeNotFound)
+	wantCode(t, "GetIdempotency after expiry", err, errcode.NotFound)
 	must(t, "CreateIdempotency after expiry", r.CreateIdempotency(ctx, &store.IdempotencyRecord{UserID: user, Key: k,
 		RequestHash: "h3", ExpiresAt: c.Now().Add(time.Hour)}))
 	wantCode(t, "CreateIdempotency already expired", r.CreateIdempotency(ctx, &store.IdempotencyRecord{UserID: user,
-		Key: uid("idem"), ExpiresAt: c.Now()}), store.CodeInvalid)
+		Key: uid("idem"), ExpiresAt: c.Now()}), errcode.InvalidInput)
 	wantCode(t, "CreateIdempotency oversize response", r.CreateIdempotency(ctx, &store.IdempotencyRecord{UserID: user,
-		Key: uid("idem"), ExpiresAt: c.Now().Add(time.Hour), Response: make([]byte, store.MaxResponseBytes+1)}), store.CodeTooLarge)
+		Key: uid("idem"), ExpiresAt: c.Now().Add(time.Hour), Response: make([]byte, store.MaxResponseBytes+1)}), errcode.TooLarge)
 }
 
 func testIsolation(t *testing.T, r Repo, c *Clock) {
@@ -952,7 +954,7 @@ func testIsolation(t *testing.T, r Repo, c *Clock) {
 		}},
 	}
 	for _, rd := range reads {
-		if got := code(rd.call()); got != store.CodeNotFound {
+		if got := code(rd.call()); got != errcode.NotFound {
 			t.Errorf("%s with another user's id: %s, want not_found", rd.name, got)
 		}
 	}
@@ -1175,7 +1177,7 @@ func testForgedCursor(t *testing.T, r Repo, c *Clock) {
 				return err
 			}
 		}
-		if got := code(list(f.cursor)); got != store.CodeInvalid {
+		if got := code(list(f.cursor)); got != errcode.InvalidInput {
 			t.Errorf("%s: %s, want invalid", f.name, got)
 		}
 	}
@@ -1199,7 +1201,7 @@ func testForgedCursor(t *testing.T, r Repo, c *Clock) {
 		},
 	}
 	for name, list := range others {
-		if got := code(list(good)); got != store.CodeInvalid {
+		if got := code(list(good)); got != errcode.InvalidInput {
 			t.Errorf("%s with a conversations cursor: %s, want invalid", name, got)
 		}
 	}
@@ -1230,12 +1232,12 @@ func testOversizeDefinition(t *testing.T, r Repo, c *Clock) {
 	user, id := uid("u"), uid("def")
 	g := graph("big")
 	g.Description = strings.Repeat("d", store.MaxRecordBytes)
-	wantCode(t, "CreateDefinition oversize", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: g}), store.CodeTooLarge)
+	wantCode(t, "CreateDefinition oversize", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: g}), errcode.TooLarge)
 	_, err := r.GetDefinition(ctx, user, id, 0)
-	wantCode(t, "GetDefinition of the refused definition", err, store.CodeNotFound)
+	wantCode(t, "GetDefinition of the refused definition", err, errcode.NotFound)
 	must(t, "CreateDefinition", r.CreateDefinition(ctx, &store.Definition{ID: id, UserID: user, Graph: graph("small")}))
 	_, err = r.UpdateDefinition(ctx, user, id, func(d *store.Definition) error { d.Graph = g; return nil })
-	wantCode(t, "UpdateDefinition oversize", err, store.CodeTooLarge)
+	wantCode(t, "UpdateDefinition oversize", err, errcode.TooLarge)
 	if d, err := r.GetDefinition(ctx, user, id, 0); err != nil || d.Version != 1 {
 		t.Fatalf("after a refused update: %+v %v; want version 1", d, err)
 	}
@@ -1349,14 +1351,14 @@ func testOversizeMetadata(t *testing.T, r Repo, c *Clock) {
 	e := &store.Execution{ID: uid("exec"), UserID: user, ConversationID: conv, Status: store.ExecRunning, StartedAt: now, Metadata: meta}
 	err := r.StartTurn(ctx, store.StartTurn{UserMessage: um, Execution: e,
 		NewConversation: &store.Conversation{ID: conv, UserID: user, CreatedAt: now, UpdatedAt: now}})
-	wantField(t, "StartTurn with oversize metadata", err, store.CodeTooLarge, "metadata")
+	wantField(t, "StartTurn with oversize metadata", err, errcode.TooLarge, "metadata")
 	_, err = r.GetConversation(ctx, user, conv)
-	wantCode(t, "conversation of the refused turn", err, store.CodeNotFound)
+	wantCode(t, "conversation of the refused turn", err, errcode.NotFound)
 	_, err = r.GetExecution(ctx, user, e.ID)
-	wantCode(t, "execution of the refused turn", err, store.CodeNotFound)
-	wantField(t, "CreateExecution with oversize metadata", r.CreateExecution(ctx, e), store.CodeTooLarge, "metadata")
+	wantCode(t, "execution of the refused turn", err, errcode.NotFound)
+	wantField(t, "CreateExecution with oversize metadata", r.CreateExecution(ctx, e), errcode.TooLarge, "metadata")
 	_, err = r.GetExecution(ctx, user, e.ID)
-	wantCode(t, "execution of the refused create", err, store.CodeNotFound)
+	wantCode(t, "execution of the refused create", err, errcode.NotFound)
 }
 
 func wantField(t *testing.T, what string, err error, code, field string) {
