@@ -162,6 +162,9 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		return nil, fmt.Errorf("provisioning the event bus on %s: %w", s.Endpoint, err)
 	}
 
+	if cfg.StreamURL == "" {
+		cfg.StreamURL = s.URL // the dev stack streams on every route itself
+	}
 	s.App = lambdaapp.NewWith(cfg, awsCfg, o.Logger)
 	auth, err := s.Identity.Authenticator()
 	if err != nil {

@@ -294,6 +294,12 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 		t.Errorf("401 code %q", p.Code)
 	}
 
+	// The OpenAPI document, open: in dev the streaming host is this same stack.
+	status, doc, _ := anon.do("GET", "/api/v1/openapi.json", nil)
+	if status != 200 || !bytes.Contains(doc, []byte(`"default": "`+srv.url+`"`)) {
+		t.Errorf("openapi.json (%d) does not name %s as the streaming server", status, srv.url)
+	}
+
 	// A definition with tools.
 	var def struct {
 		ID      string `json:"id"`

@@ -88,7 +88,13 @@ type RouteOption func(*route)
 type route struct {
 	classOf   func(*http.Request) Class
 	bodyLimit int64
+	open      bool
 }
+
+// Open serves the route without a token (like /health and /ready): no auth, so no
+// per-user rate limit and no Idempotency-Key either. Only for what any client may
+// read before it has a token, such as the OpenAPI document.
+func Open() RouteOption { return func(r *route) { r.open = true } }
 
 // RateClass puts the route in a rate-limit class (default ClassOther).
 func RateClass(c Class) RouteOption {
@@ -110,7 +116,12 @@ func (rt *Router) Mount(pattern string, h http.Handler, opts ...RouteOption) {
 	for _, f := range opts {
 		f(&o)
 	}
-	ms := append(append([]Middleware{}, rt.outer...), BodyLimit(o.bodyLimit), RequireAuth(rt.cfg.Auth))
+	ms := append(append([]Middleware{}, rt.outer...), BodyLimit(o.bodyLimit))
+	if o.open {
+		rt.mux.Handle(pattern, Chain(h, ms...))
+		return
+	}
+	ms = append(ms, RequireAuth(rt.cfg.Auth))
 	if rt.cfg.Limiter != nil {
 		ms = append(ms, RateLimit(rt.cfg.Limiter, rt.cfg.Rates, o.classOf, rt.cfg.Now))
 	}

@@ -138,7 +138,8 @@ func (a *App) Defaults() resources.Defaults {
 
 // ResourceDeps is what resources.Routes and resources.Register need.
 func (a *App) ResourceDeps() resources.Deps {
-	return resources.Deps{Store: a.Store, Validation: resources.NewValidation(nil), Defaults: a.Defaults()}
+	return resources.Deps{Store: a.Store, Validation: resources.NewValidation(nil), Defaults: a.Defaults(),
+		StreamURL: a.Config.StreamURL}
 }
 
 // ErrUnknownRoute is returned for a pattern no package defines.
@@ -151,7 +152,7 @@ func (a *App) MountResource(rt *httpapi.Router, pattern string) error {
 	for _, r := range resources.Routes(a.ResourceDeps()) {
 		if r.Pattern == pattern {
 			for _, p := range r.MuxPatterns() {
-				rt.Mount(p, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+				rt.Mount(p, r.Handler, r.Options()...)
 			}
 			return nil
 		}

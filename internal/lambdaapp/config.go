@@ -71,6 +71,12 @@ type Config struct {
 	// that run workflows resolve providers themselves (providers.Load).
 	DefaultProvider string
 	DefaultModel    string
+
+	// StreamURL (CHATTER_STREAM_URL) is the streaming Function URL, the second host,
+	// named in the served OpenAPI document's servers; template.yaml sets it on the
+	// openapi function from the ChatStream Function URL, the dev stack to its own
+	// address (it serves streams itself).
+	StreamURL string
 }
 
 // Local reports whether c is the local stage.
@@ -138,6 +144,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			p.fail("CHATTER_METRICS_NAMESPACE", "must be 1 to 255 characters and not start with ':'")
 		}
 		c.MetricsNamespace = ns
+	}
+	if v := p.get("CHATTER_STREAM_URL"); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.fail("CHATTER_STREAM_URL", "must be an absolute http(s) URL")
+		}
+		c.StreamURL = v
 	}
 	if v := p.get("CHATTER_ALLOWED_ORIGINS"); v != "" {
 		cors, err := httpapi.NewCORS(splitList(v))

@@ -123,13 +123,15 @@ func ServiceDefaults(d Defaults) http.Handler {
 	})
 }
 
-// OpenAPI serves the embedded OpenAPI 3.1 document (httpapi.OpenAPI).
-func OpenAPI() http.Handler {
+// OpenAPI serves the embedded OpenAPI 3.1 document with streamURL, the streaming
+// Function URL, as its second server (httpapi.OpenAPIFor).
+func OpenAPI(streamURL string) http.Handler {
+	doc := httpapi.OpenAPIFor(streamURL)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "public, max-age=300")
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(httpapi.OpenAPI)
+		_, _ = w.Write(doc)
 	})
 }

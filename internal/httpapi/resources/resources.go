@@ -159,6 +159,8 @@ type Deps struct {
 	NewID func() string
 	// Now is the clock of exported_at; default time.Now.
 	Now func() time.Time
+	// StreamURL is the streaming Function URL the served OpenAPI document names.
+	StreamURL string
 }
 
 // Mounter is what Register needs of a router (*httpapi.Router).
@@ -172,6 +174,18 @@ var _ Mounter = (*httpapi.Router)(nil)
 type Route struct {
 	Pattern string
 	Handler http.Handler
+}
+
+// Open reports whether the route answers without a token: only the OpenAPI
+// document, which a client reads before it has one.
+func (r Route) Open() bool { return r.Pattern == PathOpenAPI }
+
+// Options are the route's options for Mount: open, or in the other rate class.
+func (r Route) Options() []httpapi.RouteOption {
+	if r.Open() {
+		return []httpapi.RouteOption{httpapi.Open()}
+	}
+	return []httpapi.RouteOption{httpapi.RateClass(httpapi.ClassOther)}
 }
 
 // MuxPatterns are the ServeMux patterns that serve the route: its pattern, and for
@@ -227,7 +241,7 @@ func Routes(d Deps) []Route {
 		{PathConversationMessages, ConversationMessages(s)},
 		{PathMessageDelete, DeleteMessage(s)},
 		{PathMessageRating, RateMessage(s)},
-		{PathOpenAPI, OpenAPI()},
+		{PathOpenAPI, OpenAPI(d.StreamURL)},
 	}
 }
 
@@ -236,7 +250,7 @@ func Routes(d Deps) []Route {
 func Register(rt Mounter, d Deps) {
 	for _, r := range Routes(d) {
 		for _, p := range r.MuxPatterns() {
-			rt.Mount(p, r.Handler, httpapi.RateClass(httpapi.ClassOther))
+			rt.Mount(p, r.Handler, r.Options()...)
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package resources_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 
@@ -55,7 +58,7 @@ func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 	}
 }
 
-func TestOpenAPI_EveryRouteButHealthAndReadyRequiresBearer(t *testing.T) {
+func TestOpenAPI_EveryRouteButHealthReadyAndTheDocumentRequiresBearer(t *testing.T) {
 	doc := apitest.Ours(t).T
 	if s := doc.Components.SecuritySchemes["bearerAuth"]; s == nil || s.Value.Scheme != "bearer" || s.Value.BearerFormat != "JWT" {
 		t.Fatalf("bearerAuth scheme = %+v", s)
@@ -63,7 +66,7 @@ func TestOpenAPI_EveryRouteButHealthAndReadyRequiresBearer(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			open := op.Security != nil && len(*op.Security) == 0
-			if open != (path == "/health" || path == "/ready") {
+			if open != (path == "/health" || path == "/ready" || path == "/api/v1/openapi.json") {
 				t.Errorf("%s %s: open = %v", method, path, open)
 			}
 		}
@@ -81,6 +84,22 @@ func TestOpenAPI_ServedFromEmbeddedBytes(t *testing.T) {
 	}
 	if r := e.get(t, "", "/health"); r.StatusCode != 200 {
 		t.Fatalf("health: %d", r.StatusCode)
+	}
+}
+
+// A client reads the document before it has a token; a bad token does not matter.
+func TestOpenAPI_ServedWithoutAToken(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, auth := range []string{"", "Bearer not-a-jwt"} {
+		var r response
+		if auth == "" {
+			r = e.get(t, "", "/api/v1/openapi.json")
+		} else {
+			r = e.do(t, "GET", "", "/api/v1/openapi.json", "", "Authorization", auth)
+		}
+		if r.StatusCode != 200 || !bytes.HasPrefix(bytes.TrimSpace(r.body), []byte("{")) {
+			t.Errorf("openapi.json with %q: %d", auth, r.StatusCode)
+		}
 	}
 }
 
@@ -660,6 +679,9 @@ var wildcard = regexp.MustCompile(`\{[a-z_]+\}`)
 func TestEveryRoute_WithoutTokenIs401(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	for _, rq := range allRoutes(nil) {
+		if rq.method+" "+rq.path == resources.PathOpenAPI {
+			continue // open: TestOpenAPI_ServedWithoutAToken
+		}
 		for _, auth := range []string{"", "Bearer not-a-jwt"} {
 			var r response
 			if auth == "" {
@@ -1052,5 +1074,51 @@ func TestOpenAPI_ProblemCodesAreErrcodesList(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(documented, want) {
 		t.Errorf("Problem.code enum %v, want errcode.All() %v", documented, want)
+	}
+}
+
+// The streaming Function URL is a second host: the document names the HTTP API for
+// every operation and, first on each execute operation, the Function URL — the
+// deployment's own address in the served document.
+func TestOpenAPI_ServersNameTheStreamingFunctionURLOnExecuteOperations(t *testing.T) {
+	const fnURL = "https://abc123.lambda-url.eu-west-1.on.aws"
+	rec := httptest.NewRecorder()
+	resources.OpenAPI(fnURL+"/").ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
+	doc, err := openapi3.NewLoader().LoadFromData(rec.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/" {
+		t.Fatalf("servers %v, want the HTTP API (relative)", doc.Servers)
+	}
+	execute := map[string]bool{}
+	for _, p := range chatPatterns {
+		execute[p] = true
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			name := method + " " + path
+			if !execute[name] {
+				if op.Servers != nil {
+					t.Errorf("%s names its own servers", name)
+				}
+				continue
+			}
+			if op.Servers == nil || len(*op.Servers) != 2 {
+				t.Fatalf("%s: servers %v, want the Function URL then the HTTP API", name, op.Servers)
+			}
+			s := (*op.Servers)[0]
+			if s.URL != "{streamUrl}" || s.Variables["streamUrl"].Default != fnURL || (*op.Servers)[1].URL != "/" {
+				t.Errorf("%s: servers %+v, %+v", name, s, s.Variables["streamUrl"])
+			}
+		}
+	}
+	if len(execute) != 6 {
+		t.Errorf("%d execute operations, want 6", len(execute))
+	}
+	// Unset, the document is served as written.
+	if got := httpapi.OpenAPIFor(""); !bytes.Equal(got, httpapi.OpenAPI) ||
+		!bytes.Contains(got, []byte(httpapi.StreamURLPlaceholder)) {
+		t.Error("OpenAPIFor(\"\") is not the document as written")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
 func main() {
@@ -185,7 +186,9 @@ func mainGo(f function) ([]byte, error) {
 }
 
 // open: the route answers without a token.
-func (f function) open() bool { return f.kind == kindHealth || f.kind == kindReady }
+func (f function) open() bool {
+	return f.kind == kindHealth || f.kind == kindReady || resources.Route{Pattern: f.pattern}.Open()
+}
 
 // method and path of "METHOD /path".
 func (f function) method() string { m, _, _ := strings.Cut(f.pattern, " "); return m }
@@ -276,6 +279,11 @@ func templateSection() string {
 				// timeout (10 min) ends it first.
 				b.WriteString("      Timeout: 660\n")
 			}
+		}
+		if f.name == "openapi" {
+			// The served document names the streaming Function URL as the second
+			// host (httpapi.OpenAPIFor).
+			b.WriteString("      Environment:\n        Variables:\n          CHATTER_STREAM_URL: !GetAtt ChatStreamFunctionUrl.FunctionUrl\n")
 		}
 		switch f.kind {
 		case kindHealth:
