@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -99,14 +100,15 @@ func (g *Graph) checkStructure() []Problem {
 			ps = append(ps, Problem{Code: CodeMultipleEntries, NodeID: g.Nodes[s].ID, Pointer: nodePtr(s),
 				Message: fmt.Sprintf("more than one entry point: %q and %q", g.Nodes[starts[0]].ID, g.Nodes[s].ID)})
 		}
-		return ps
 	}
 	g.Entry = starts[0]
 
 	// Reachability from the entry.
 	seen := make([]bool, n)
-	stack := []int{g.Entry}
-	seen[g.Entry] = true
+	stack := slices.Clone(starts) // every entry point, so more than one hides nothing else
+	for _, s := range starts {
+		seen[s] = true
+	}
 	for i := range g.Nodes { // error handlers are entered implicitly when a node fails
 		if g.Nodes[i].Kind == KindErrorHandler && !seen[i] {
 			seen[i] = true
@@ -124,6 +126,9 @@ func (g *Graph) checkStructure() []Problem {
 		}
 	}
 	for i := range g.Nodes {
+		if j, ok := g.index[g.Nodes[i].ID]; !ok || j != i {
+			continue // no edge can name it: its id problem is reported already
+		}
 		if !seen[i] {
 			ps = append(ps, Problem{Code: CodeUnreachableNode, NodeID: g.Nodes[i].ID, Pointer: nodePtr(i),
 				Message: fmt.Sprintf("node %q cannot be reached from the entry point %q", g.Nodes[i].ID, g.Nodes[g.Entry].ID)})
@@ -154,28 +159,67 @@ func (g *Graph) checkStructure() []Problem {
 			Message: "no path from the entry point reaches END or an end node"})
 	}
 
-	// Cycles must pass a bounded node.
+	// Cycles must pass a bounded node, nested cycles included.
 	g.scc = tarjan(g)
+	g.unboundedCycles(nil, &ps)
+	return ps
+}
+
+// unboundedCycles reports every cycle among the vertices keep marks (all when nil)
+// that passes no bounded node. Each strongly connected component is analysed on
+// its own: one with bounded nodes (loop nodes; or, in an llm<->tools cycle a
+// condition routes, the tools nodes, bounded by max_tool_calls) is analysed again
+// without them, so a cycle nested inside a loop's body is found; one without is
+// an unbounded_cycle.
+func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
+	comp := tarjanWithin(g, keep)
 	members := map[int][]int{}
-	for i, c := range g.scc {
-		members[c] = append(members[c], i)
-	}
-	for i := range g.Nodes {
-		c := g.scc[i]
-		ms := members[c]
-		if ms[0] != i || !g.cyclic(ms) {
+	var order []int
+	for i, c := range comp {
+		if c < 0 {
 			continue
 		}
-		if !g.bounded(ms) {
+		if _, ok := members[c]; !ok {
+			order = append(order, c)
+		}
+		members[c] = append(members[c], i)
+	}
+	for _, c := range order {
+		ms := members[c]
+		if !g.cyclic(ms) {
+			continue
+		}
+		var cut []int // the component's bounded nodes
+		for _, m := range ms {
+			if g.Nodes[m].Kind == KindLoop {
+				cut = append(cut, m)
+			}
+		}
+		if len(cut) == 0 && g.bounded(ms) {
+			for _, m := range ms {
+				if g.Nodes[m].Kind == KindTools {
+					cut = append(cut, m)
+				}
+			}
+		}
+		if len(cut) == 0 {
 			ids := make([]string, len(ms))
 			for k, m := range ms {
 				ids[k] = g.Nodes[m].ID
 			}
-			ps = append(ps, Problem{Code: CodeUnboundedCycle, NodeID: g.Nodes[i].ID, Pointer: nodePtr(i),
+			*ps = append(*ps, Problem{Code: CodeUnboundedCycle, NodeID: g.Nodes[ms[0]].ID, Pointer: nodePtr(ms[0]),
 				Message: fmt.Sprintf("cycle through %s passes no bounded node: add a loop node with max_iterations, or make it an llm<->tools cycle routed by a condition", strings.Join(ids, ", "))})
+			continue
 		}
+		inner := make([]bool, len(g.Nodes))
+		for _, m := range ms {
+			inner[m] = true
+		}
+		for _, m := range cut {
+			inner[m] = false
+		}
+		g.unboundedCycles(inner, ps)
 	}
-	return ps
 }
 
 // endsDirectly reports whether vertex i can end the run by itself.
@@ -264,8 +308,13 @@ func (g *Graph) offersTools(v int) bool {
 	return false
 }
 
-func tarjan(g *Graph) []int {
+func tarjan(g *Graph) []int { return tarjanWithin(g, nil) }
+
+// tarjanWithin is tarjan on the vertices keep marks (all when keep is nil): arcs to
+// other vertices are ignored and their component is -1.
+func tarjanWithin(g *Graph, keep []bool) []int {
 	n := len(g.Nodes)
+	in := func(v int) bool { return keep == nil || keep[v] }
 	index := make([]int, n)
 	low := make([]int, n)
 	on := make([]bool, n)
@@ -283,7 +332,7 @@ func tarjan(g *Graph) []int {
 		on[v] = true
 		for _, a := range g.Nodes[v].Out {
 			w := a.Target
-			if w < 0 {
+			if w < 0 || !in(w) {
 				continue
 			}
 			if index[w] < 0 {
@@ -307,7 +356,10 @@ func tarjan(g *Graph) []int {
 		}
 	}
 	for i := range g.Nodes {
-		if index[i] < 0 {
+		switch {
+		case !in(i):
+			comp[i] = -1
+		case index[i] < 0:
 			visit(i)
 		}
 	}

@@ -217,9 +217,19 @@ func compile(d *Definition, opts Options) (*Graph, []Problem) {
 			g.in[tgt]++
 		}
 	}
-	if len(ps) > 0 {
-		return nil, ps
+	for i := range g.Nodes {
+		v := &g.Nodes[i]
+		if v.Kind == KindConditional && v.Cond == nil && !condArcs(v) && len(v.Out) > 1 {
+			cptr := nodePtr(i) + "/config/condition"
+			if _, p := d.Nodes[i].RawConfig(); p != "" {
+				cptr = nodePtr(i) + p + "/condition"
+			}
+			add(Problem{Code: CodeInvalidCondition, NodeID: v.ID, Pointer: cptr,
+				Message: "the conditional node has no condition and its edges none either: it would take every branch"})
+		}
 	}
+	// One pass: the structure (entry, reachability, cycles) is checked whatever the
+	// problems above, so every problem is reported at once.
 	ps = append(ps, g.checkStructure()...)
 	if len(ps) > 0 {
 		return nil, ps

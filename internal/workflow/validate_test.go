@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -229,6 +230,7 @@ func TestValidate_ReportsAllProblemsAtOnce(t *testing.T) {
 				{CodeUnknownNodeType, "a", "", "/nodes/1/type"},
 				{CodeInvalidCondition, "", "e0", "/edges/0/condition"},
 				{CodeDanglingEdge, "", "e1", "/edges/1/target"},
+				{CodeUnreachableNode, "a", "", "/nodes/1"}, // the structure is checked too
 			}},
 		{"ids, configs and tools together", `{"nodes":[{"id":"s","type":"start"},{"id":"s","type":"memory","data":{"config":{"window":-1}}},{"id":"","type":"llm","config":{"tools":["ghost"]}}],
 			"edges":[{"id":"e","source":"s","target":"END"},{"id":"e","source":"s","target":"END"}]}`,
@@ -269,6 +271,10 @@ func TestValidate_AcceptsBoundedCycles(t *testing.T) {
 		{"default condition is a plain edge", `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"llm"}],
 			"edges":[{"source":"s","target":"a","condition":"default"},{"source":"a","target":"END","data":{"condition":"Otherwise"}}]}`},
 		{"no edges: a lone start ends", `{"nodes":[{"id":"s","type":"start"}],"edges":[]}`},
+		{"llm<->tools nested in a loop's body", `{"nodes":[{"id":"s","type":"start"},{"id":"L","type":"loop","data":{"config":{"max_iterations":2}}},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"L"},{"source":"L","target":"m"},{"source":"m","target":"t","condition":"has_tool_calls"},{"source":"t","target":"m"},{"source":"m","target":"L","condition":"no_tool_calls"},{"source":"L","target":"END"}]}`},
+		{"a conditional node routed by its edges' conditions", `{"nodes":[{"id":"s","type":"start"},{"id":"c","type":"conditional"},{"id":"a","type":"llm"}],
+			"edges":[{"source":"s","target":"c"},{"source":"c","target":"a","condition":"message contains \"x\""},{"source":"c","target":"END","condition":"default"},{"source":"a","target":"END"}]}`},
 		{"error handlers are entered without an edge", `{"nodes":[{"id":"a","type":"llm"},{"id":"eh","type":"errorHandler"},{"id":"b","type":"llm"}],
 			"edges":[{"source":"a","target":"END"},{"source":"eh","target":"b"}]}`},
 	}
@@ -276,6 +282,41 @@ func TestValidate_AcceptsBoundedCycles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if ps := Validate(mustParse(t, tt.doc), Options{}); ps != nil {
 				t.Errorf("problems %+v, want none", ps)
+			}
+		})
+	}
+}
+
+// Problems that hid each other before one pass: a cycle nested inside a bounded
+// one, and a conditional node that would take every branch.
+func TestValidate_NestedCyclesAndEmptyConditions(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []finding
+	}{
+		{"unbounded cycle inside a loop's body", `{"nodes":[{"id":"s","type":"start"},{"id":"L","type":"loop","data":{"config":{"max_iterations":3}}},{"id":"a","type":"llm"},{"id":"b","type":"memory"}],
+			"edges":[{"source":"s","target":"L"},{"source":"L","target":"a"},{"source":"a","target":"b"},{"source":"b","target":"a"},{"source":"b","target":"L"},{"source":"L","target":"END"}]}`,
+			[]finding{{CodeUnboundedCycle, "a", "", "/nodes/2"}}},
+		{"two loops, the inner cycle unbounded", `{"nodes":[{"id":"s","type":"start"},{"id":"L1","type":"loop","data":{"config":{"max_iterations":3}}},{"id":"L2","type":"loop","data":{"config":{"max_iterations":3}}},{"id":"a","type":"llm"},{"id":"b","type":"variable","config":{"operation":"increment","variable":"n"}}],
+			"edges":[{"source":"s","target":"L1"},{"source":"L1","target":"L2"},{"source":"L2","target":"a"},{"source":"a","target":"L2"},{"source":"L2","target":"b"},{"source":"b","target":"b"},{"source":"b","target":"L1"},{"source":"L1","target":"END"}]}`,
+			[]finding{{CodeUnboundedCycle, "b", "", "/nodes/4"}}},
+		{"empty condition, true and false edges", `{"nodes":[{"id":"s","type":"start"},{"id":"c","type":"conditional","data":{"config":{"condition":"  "}}},{"id":"a","type":"llm"},{"id":"b","type":"llm"}],
+			"edges":[{"source":"s","target":"c"},{"source":"c","target":"a","sourceHandle":"true"},{"source":"c","target":"b","sourceHandle":"false"},{"source":"a","target":"END"},{"source":"b","target":"END"}]}`,
+			[]finding{{CodeInvalidCondition, "c", "", "/nodes/1/data/config/condition"}}},
+		{"unknown type, dangling edge and unreachable node at once", `{"nodes":[{"id":"s","type":"start"},{"id":"x","type":"banana"},{"id":"m","type":"llm"},{"id":"lone","type":"llm"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"x"},{"source":"m","target":"ghost"},{"source":"x","target":"END"}]}`,
+			[]finding{{CodeUnknownNodeType, "x", "", "/nodes/1/type"}, {CodeDanglingEdge, "", "m->ghost", "/edges/2/target"},
+				{CodeUnreachableNode, "lone", "", "/nodes/3"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []finding
+			for _, p := range Validate(mustParse(t, tt.doc), Options{}) {
+				got = append(got, finding{p.Code, p.NodeID, p.EdgeID, p.Pointer})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("problems\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}
