@@ -166,12 +166,29 @@ func (g *Graph) checkStructure() []Problem {
 }
 
 // unboundedCycles reports every cycle among the vertices keep marks (all when nil)
-// that passes no bounded node. Each strongly connected component is analysed on
-// its own: one with bounded nodes (loop nodes; or, in an llm<->tools cycle a
-// condition routes, the tools nodes, bounded by max_tool_calls) is analysed again
-// without them, so a cycle nested inside a loop's body is found; one without is
-// an unbounded_cycle.
+// that passes no bounded node (see walkCycles).
 func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
+	g.walkCycles(keep, func(ms []int, by int, _ string) {
+		if by >= 0 {
+			return
+		}
+		ids := make([]string, len(ms))
+		for k, m := range ms {
+			ids[k] = g.Nodes[m].ID
+		}
+		*ps = append(*ps, Problem{Code: CodeUnboundedCycle, NodeID: g.Nodes[ms[0]].ID, Pointer: nodePtr(ms[0]),
+			Message: fmt.Sprintf("cycle through %s passes no bounded node: add a loop node with max_iterations, or make it an llm<->tools cycle routed by a condition", strings.Join(ids, ", "))})
+	})
+}
+
+// walkCycles is the one cycle analysis (validation, compile and analytics use it):
+// it calls fn for every cycle among the vertices keep marks (all when nil), each a
+// strongly connected component (vertices in definition order) with the vertex
+// that bounds it and the bound — a loop node (max_iterations) or, in an
+// llm<->tools cycle a condition routes, the tools node (max_tool_calls) — or -1
+// and "" when nothing does. A bounded component is analysed again without its
+// bounded nodes, so a cycle nested inside a loop's body is found too.
+func (g *Graph) walkCycles(keep []bool, fn func(ms []int, by int, bound string)) {
 	comp := tarjanWithin(g, keep)
 	members := map[int][]int{}
 	var order []int
@@ -190,12 +207,14 @@ func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
 			continue
 		}
 		var cut []int // the component's bounded nodes
+		bound := "max_iterations"
 		for _, m := range ms {
 			if g.Nodes[m].Kind == KindLoop {
 				cut = append(cut, m)
 			}
 		}
 		if len(cut) == 0 && g.bounded(ms) {
+			bound = "max_tool_calls"
 			for _, m := range ms {
 				if g.Nodes[m].Kind == KindTools {
 					cut = append(cut, m)
@@ -203,14 +222,10 @@ func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
 			}
 		}
 		if len(cut) == 0 {
-			ids := make([]string, len(ms))
-			for k, m := range ms {
-				ids[k] = g.Nodes[m].ID
-			}
-			*ps = append(*ps, Problem{Code: CodeUnboundedCycle, NodeID: g.Nodes[ms[0]].ID, Pointer: nodePtr(ms[0]),
-				Message: fmt.Sprintf("cycle through %s passes no bounded node: add a loop node with max_iterations, or make it an llm<->tools cycle routed by a condition", strings.Join(ids, ", "))})
+			fn(ms, -1, "")
 			continue
 		}
+		fn(ms, cut[0], bound)
 		inner := make([]bool, len(g.Nodes))
 		for _, m := range ms {
 			inner[m] = true
@@ -218,8 +233,37 @@ func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
 		for _, m := range cut {
 			inner[m] = false
 		}
-		g.unboundedCycles(inner, ps)
+		g.walkCycles(inner, fn)
 	}
+}
+
+// Cycle is one cycle of a definition's graph as validation sees it.
+type Cycle struct {
+	Nodes     []string `json:"nodes"`                // in definition order
+	BoundedBy string   `json:"bounded_by,omitempty"` // the node that bounds it; empty: unbounded
+	Bound     string   `json:"bound,omitempty"`      // max_iterations | max_tool_calls
+}
+
+// Cycles lists every cycle of d, nested ones included (see walkCycles), even when d
+// does not validate: the graph is built as far as it can be (unknown nodes,
+// dangling edges and conditions that do not compile left out).
+func Cycles(d *Definition) []Cycle {
+	out := []Cycle{}
+	g, _ := build(d, Options{})
+	if g == nil {
+		return out
+	}
+	g.walkCycles(nil, func(ms []int, by int, bound string) {
+		c := Cycle{Nodes: make([]string, len(ms)), Bound: bound}
+		for k, m := range ms {
+			c.Nodes[k] = g.Nodes[m].ID
+		}
+		if by >= 0 {
+			c.BoundedBy = g.Nodes[by].ID
+		}
+		out = append(out, c)
+	})
+	return out
 }
 
 // endsDirectly reports whether vertex i can end the run by itself.

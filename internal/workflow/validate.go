@@ -83,6 +83,25 @@ func nodePtr(i int) string { return "/nodes/" + strconv.Itoa(i) }
 func edgePtr(i int) string { return "/edges/" + strconv.Itoa(i) }
 
 func compile(d *Definition, opts Options) (*Graph, []Problem) {
+	g, ps := build(d, opts)
+	if g == nil {
+		return nil, ps
+	}
+	// One pass: the structure (entry, reachability, cycles) is checked whatever the
+	// problems build found, so every problem is reported at once.
+	ps = append(ps, g.checkStructure()...)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	g.finish()
+	return g, nil
+}
+
+// build makes the graph of d as far as it can and returns it with the problems of
+// its nodes, configs, conditions and edges; nil only when d has no nodes or too
+// many nodes or edges. A node of an unknown kind, an edge that dangles and a
+// condition that does not compile are left out of the graph's arcs and routing.
+func build(d *Definition, opts Options) (*Graph, []Problem) {
 	var ps []Problem
 	add := func(p Problem) { ps = append(ps, p) }
 	if len(d.Nodes) == 0 {
@@ -228,14 +247,7 @@ func compile(d *Definition, opts Options) (*Graph, []Problem) {
 				Message: "the conditional node has no condition and its edges none either: it would take every branch"})
 		}
 	}
-	// One pass: the structure (entry, reachability, cycles) is checked whatever the
-	// problems above, so every problem is reported at once.
-	ps = append(ps, g.checkStructure()...)
-	if len(ps) > 0 {
-		return nil, ps
-	}
-	g.finish()
-	return g, nil
+	return g, ps
 }
 
 func isDefaultCondition(s string) bool {

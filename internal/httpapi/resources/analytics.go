@@ -26,9 +26,10 @@ import (
 //     once the arcs that close a cycle (back arcs of a depth-first search from the
 //     entry) are dropped; arcs to END do not count. start -> llm -> end is 2.
 //   - MaxBranching: the largest number of arcs leaving one node (END included).
-//   - Cycles: each strongly connected component with a cycle, its nodes in
-//     definition order, and the node that bounds it: a loop node (bound
-//     max_iterations) or, for the llm<->tools cycle, the tools node (bound
+//   - Cycles: workflow.Cycles, the analysis validation uses: each strongly
+//     connected component with a cycle (nested ones too), its nodes in definition
+//     order, and the node that bounds it: a loop node (bound max_iterations) or,
+//     for an llm<->tools cycle a condition routes, the tools node (bound
 //     max_tool_calls). An empty bounded_by is an unbounded cycle.
 //   - Bottlenecks: nodes every path from the entry to an ending passes through
 //     (removing one leaves no way to end), other than the entry and end nodes —
@@ -66,12 +67,8 @@ type Analytics struct {
 // than an int holds).
 const maxPaths = 1 << 30
 
-// Cycle is one strongly connected component with a cycle.
-type Cycle struct {
-	Nodes     []string `json:"nodes"`
-	BoundedBy string   `json:"bounded_by,omitempty"`
-	Bound     string   `json:"bound,omitempty"` // max_iterations | max_tool_calls
-}
+// Cycle is one cycle of the graph: workflow's analysis, the one validation uses.
+type Cycle = workflow.Cycle
 
 type anaGraph struct {
 	d     *workflow.Definition
@@ -126,7 +123,7 @@ func Analyze(d *workflow.Definition) Analytics {
 			a.Unreachable = append(a.Unreachable, d.Nodes[v].ID)
 		}
 	}
-	a.Cycles = g.cycles()
+	a.Cycles = workflow.Cycles(d)
 	return a
 }
 
@@ -354,110 +351,6 @@ func (g *anaGraph) bottlenecks(entry int) []int {
 		}
 	}
 	return out
-}
-
-// cycles finds strongly connected components with a cycle (Tarjan).
-func (g *anaGraph) cycles() []Cycle {
-	n := g.n
-	index := make([]int, n)
-	low := make([]int, n)
-	on := make([]bool, n)
-	for i := range index {
-		index[i] = -1
-	}
-	var stack []int
-	var comps [][]int
-	next := 0
-	var visit func(v int)
-	visit = func(v int) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		on[v] = true
-		for _, w := range g.out[v] {
-			if w >= n {
-				continue
-			}
-			if index[w] < 0 {
-				visit(w)
-				low[v] = min(low[v], low[w])
-			} else if on[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] == index[v] {
-			var c []int
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				on[w] = false
-				c = append(c, w)
-				if w == v {
-					break
-				}
-			}
-			comps = append(comps, c)
-		}
-	}
-	for i := 0; i < n; i++ {
-		if index[i] < 0 {
-			visit(i)
-		}
-	}
-	member := make([]int, n)
-	for ci, c := range comps {
-		for _, v := range c {
-			member[v] = ci
-		}
-	}
-	out := []Cycle{}
-	emitted := make([]bool, len(comps))
-	for v := 0; v < n; v++ { // definition order of each cycle's first node
-		ci := member[v]
-		if emitted[ci] || !g.cyclic(comps[ci]) {
-			continue
-		}
-		emitted[ci] = true
-		var c Cycle
-		var tools string
-		hasLLM := false
-		for u := v; u < n; u++ {
-			if member[u] != ci {
-				continue
-			}
-			id := g.d.Nodes[u].ID
-			c.Nodes = append(c.Nodes, id)
-			switch g.kinds[u] {
-			case workflow.KindLoop:
-				if c.BoundedBy == "" {
-					c.BoundedBy, c.Bound = id, "max_iterations"
-				}
-			case workflow.KindTools:
-				if tools == "" {
-					tools = id
-				}
-			case workflow.KindLLM:
-				hasLLM = true
-			}
-		}
-		if c.BoundedBy == "" && hasLLM && tools != "" {
-			c.BoundedBy, c.Bound = tools, "max_tool_calls"
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func (g *anaGraph) cyclic(c []int) bool {
-	if len(c) > 1 {
-		return true
-	}
-	for _, w := range g.out[c[0]] {
-		if w == c[0] {
-			return true
-		}
-	}
-	return false
 }
 
 // AnalyticsResponse is the predecessor's WorkflowAnalyticsResponse of a definition

@@ -1,6 +1,7 @@
 package resources_test
 
 import (
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -130,5 +131,37 @@ func BenchmarkAnalyze(b *testing.B) {
 		if a.Nodes != 100 || len(a.Cycles) != 1 {
 			b.Fatalf("%+v", a)
 		}
+	}
+}
+
+// Analytics and validation agree on cycles: they are one analysis (workflow.Cycles).
+func TestAnalyze_CyclesAreValidationsAnalysis(t *testing.T) {
+	cases := []struct {
+		name, doc string
+		want      []resources.Cycle
+	}{
+		{"llm<->tools over plain edges is unbounded", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t"},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`,
+			[]resources.Cycle{{Nodes: []string{"m", "t"}}}},
+		{"llm<->tools routed by has_tool_calls is bounded by the tools node", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t","condition":"has_tool_calls"},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`,
+			[]resources.Cycle{{Nodes: []string{"m", "t"}, BoundedBy: "t", Bound: "max_tool_calls"}}},
+		{"a cycle nested in a loop's body", `{"nodes":[{"id":"s","type":"start"},{"id":"L","type":"loop","data":{"config":{"max_iterations":3}}},{"id":"a","type":"llm"},{"id":"b","type":"memory"}],
+			"edges":[{"source":"s","target":"L"},{"source":"L","target":"a"},{"source":"a","target":"b"},{"source":"b","target":"a"},{"source":"b","target":"L"},{"source":"L","target":"END"}]}`,
+			[]resources.Cycle{{Nodes: []string{"L", "a", "b"}, BoundedBy: "L", Bound: "max_iterations"}, {Nodes: []string{"a", "b"}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := graph(t, c.doc)
+			got := resources.Analyze(d).Cycles
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("cycles %+v, want %+v", got, c.want)
+			}
+			unbounded := slices.ContainsFunc(got, func(x resources.Cycle) bool { return x.BoundedBy == "" })
+			vals := workflow.Validate(d, workflow.Options{})
+			if slices.ContainsFunc(vals, func(p workflow.Problem) bool { return p.Code == workflow.CodeUnboundedCycle }) != unbounded {
+				t.Errorf("validation %+v disagrees with analytics %+v", vals, got)
+			}
+		})
 	}
 }
