@@ -123,9 +123,7 @@ func (r *run) run(ctx context.Context) error {
 				}
 				return conditionError(g.Nodes[o.v].ID, err)
 			}
-			if o.err != nil && !r.routesToHandler(next[before:]) {
-				next = append(next[:before], r.handlers[0])
-			}
+			next = r.handlerRouting(next, before, o.err != nil)
 		}
 		// The next frontier: distinct vertices, END dropped.
 		frontier = frontier[:0]
@@ -157,13 +155,29 @@ func (r *run) retryNode(v int) bool {
 	return true
 }
 
-func (r *run) routesToHandler(targets []int) bool {
-	for _, t := range targets {
-		if t >= 0 && r.graph.Nodes[t].Kind == workflow.KindErrorHandler {
-			return true
+// handlerRouting applies the one rule of error handlers to the targets a vertex
+// routed to (next[from:]): an error handler is entered only when the vertex failed.
+// On success the arcs into handlers are dropped (none left: the run ends there); on
+// failure only they are kept, and without one the first handler of the graph is
+// entered.
+func (r *run) handlerRouting(next []int, from int, failed bool) []int {
+	isHandler := func(t int) bool { return t >= 0 && r.graph.Nodes[t].Kind == workflow.KindErrorHandler }
+	targets := next[from:]
+	if !failed {
+		if !slices.ContainsFunc(targets, isHandler) {
+			return next
 		}
+		kept := slices.DeleteFunc(targets, isHandler)
+		if len(kept) == 0 {
+			kept = append(kept, -1)
+		}
+		return append(next[:from], kept...)
 	}
-	return false
+	kept := slices.DeleteFunc(targets, func(t int) bool { return !isHandler(t) })
+	if len(kept) == 0 {
+		kept = append(kept, r.handlers[0])
+	}
+	return append(next[:from], kept...)
 }
 
 // ctxErr turns a done context into a CancelledError or timeout RuntimeError.

@@ -652,3 +652,33 @@ func TestExecute_RequestAllowedToolsNarrowButNeverWidenTheWorkflows(t *testing.T
 		})
 	}
 }
+
+// An error handler is entered only when the node before it failed: a plain edge
+// into it is not taken on success, and a failure takes only the handler, not the
+// node's other successors.
+func TestExecute_ErrorHandlerOnAPlainEdgeRunsOnlyOnError(t *testing.T) {
+	d := def([]workflow.Node{node("start", "start", ""), node("llm", "llm", ""), node("next", "variable", `{"operation":"set","name":"went","value":"on"}`),
+		node("eh", "error_handler", `{"retry_count":0,"fallback_action":"continue"}`)},
+		edge("start", "llm"), edge("llm", "next"), edge("llm", "eh"), edge("next", "END"), edge("eh", "END"))
+	for _, tc := range []struct {
+		name, msg      string
+		wantNext, want int // visits of next and of eh
+	}{
+		{"success", "hello", 1, 0},
+		{"failure", "/fail invalid_request", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(o *executor.Options) { o.StepLimit = 30 })
+			res, err := h.exec(t, inline(d, tc.msg), nil)
+			if err != nil || res.Status != store.ExecCompleted {
+				t.Fatalf("err = %v, result %+v", err, res)
+			}
+			if got := len(visits(res, "next")); got != tc.wantNext {
+				t.Errorf("next visited %d times, want %d", got, tc.wantNext)
+			}
+			if got := len(visits(res, "eh")); got != tc.want {
+				t.Errorf("error handler visited %d times, want %d", got, tc.want)
+			}
+		})
+	}
+}
