@@ -89,4 +89,8 @@ type ExecutionEndData struct {
 	// OutputBytes is the size of the reply; set by WithoutContent, which empties
 	// Output.
 	OutputBytes int `json:"output_bytes,omitempty"`
+	// Rejected: the request was refused before its run started (preparation: a
+	// template not found, an invalid workflow, …); nothing ran and nothing was
+	// stored. Metrics count it as RequestRejected, not as an execution.
+	Rejected bool `json:"rejected,omitempty"`
 }

@@ -53,7 +53,8 @@ type emfMeta struct {
 
 // For returns the EMF line of e (without a newline), or false when e carries no
 // metric. Terminal events count executions (ExecutionCount, ExecutionFailed,
-// ExecutionCancelled, ExecutionTimeMs, ToolCalls); token_usage carries TokensUsed
+// ExecutionCancelled, ExecutionTimeMs, ToolCalls), except a request refused before
+// its run started (ExecutionEndData.Rejected), counted as RequestRejected alone; token_usage carries TokensUsed
 // and Cost per model call, under that call's provider and model; node_executed
 // carries NodeDurationMs by node kind.
 func (m Metrics) For(e Event) ([]byte, bool) {
@@ -82,6 +83,11 @@ func (m Metrics) For(e Event) ([]byte, bool) {
 		doc["status"] = d.Status
 		if d.ErrorCode != "" {
 			doc["error_code"] = d.ErrorCode
+		}
+		if d.Rejected { // refused before it ran: a request, not an execution
+			put("RequestRejected", "Count", 1)
+			dims = [][]string{{"SourceKind"}}
+			break
 		}
 		put("ExecutionCount", "Count", 1)
 		put("ExecutionFailed", "Count", b2f(e.Type == ExecutionFailed))

@@ -81,6 +81,12 @@ func TestExecute_EventTrail(t *testing.T) {
 					t.Errorf("%s events = %d, want %d (all: %v)", typ, got[typ], n, got)
 				}
 			}
+			// Only a request refused before its run started is marked rejected.
+			last := evs[len(evs)-1].Data.(events.ExecutionEndData)
+			wantRejected := tt.name == "preparation failure" || tt.name == "invalid input"
+			if last.Rejected != wantRejected {
+				t.Errorf("terminal event rejected = %v, want %v", last.Rejected, wantRejected)
+			}
 		})
 	}
 }

@@ -161,7 +161,7 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 	r := x.newRun(req, sink)
 	if err := r.prepare(ctx); err != nil {
 		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
-			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err)})
+			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err), Rejected: true})
 		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx))
 		return nil, err
 	}
