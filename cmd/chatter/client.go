@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
 )
 
 // defaultURL is where `chatter dev` listens unless told otherwise.
@@ -66,9 +67,53 @@ func readSSE(r io.Reader, fn func(frame) error) (done bool, err error) {
 
 // chatClient talks to a running chatter API (the dev server or a deployed one).
 type chatClient struct {
-	base  string
-	token string
-	http  *http.Client
+	base string
+	// streamBase is the streaming Function URL, the second host of a deployment
+	// (API Gateway buffers responses, so streams go there); base when empty.
+	streamBase string
+	token      string
+	http       *http.Client
+}
+
+// streamPath is the streaming chat route, served by the Function URL.
+const streamPath = "/api/v1/workflows/execute/chat/streaming"
+
+// discoverStreamURL reads the streaming host from the API's own OpenAPI document
+// (served without a token): the first server of the streaming operation, with its
+// variables' defaults filled in. A relative server, or the document's unfilled
+// placeholder, means base itself serves streams (the dev stack).
+func discoverStreamURL(ctx context.Context, c *chatClient) (string, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/api/v1/openapi.json", nil, "application/json")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	type server struct {
+		URL       string `json:"url"`
+		Variables map[string]struct {
+			Default string `json:"default"`
+		} `json:"variables"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Servers []server `json:"servers"`
+		} `json:"paths"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("decoding the OpenAPI document: %w", err)
+	}
+	servers := doc.Paths[streamPath]["post"].Servers
+	if len(servers) == 0 {
+		return c.base, nil
+	}
+	u := servers[0].URL
+	for name, v := range servers[0].Variables {
+		u = strings.ReplaceAll(u, "{"+name+"}", v.Default)
+	}
+	if u == httpapi.StreamURLPlaceholder || !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return c.base, nil
+	}
+	return strings.TrimRight(u, "/"), nil
 }
 
 // apiError is a problem response.
@@ -151,7 +196,11 @@ type turn struct {
 // stream sends one chat turn to the streaming route and calls show with each
 // chunk as it arrives.
 func (c *chatClient) stream(ctx context.Context, body chatBody, show func(executor.Chunk)) (*turn, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/workflows/execute/chat/streaming", body, "text/event-stream")
+	sc := *c
+	if c.streamBase != "" {
+		sc.base = c.streamBase
+	}
+	resp, err := sc.do(ctx, http.MethodPost, streamPath, body, "text/event-stream")
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +305,8 @@ func chatCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("url", envOr("CHATTER_URL", defaultURL), "chatter API base URL (env CHATTER_URL)")
+	streamURL := fs.String("stream-url", os.Getenv("CHATTER_STREAM_URL"),
+		"streaming Function URL, the stack output ChatStreamUrl (env CHATTER_STREAM_URL); default: read from the API's OpenAPI servers")
 	tok := fs.String("token", os.Getenv("CHATTER_TOKEN"), "bearer token (env CHATTER_TOKEN); default: a dev token minted from the dev folder")
 	user := fs.String("user", "dev", "user for the minted dev token")
 	dir := fs.String("dev-dir", defaultDevDir(), "dev folder holding the signing key")
@@ -290,7 +341,15 @@ func chatCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		*tok = t
 	}
-	c := &chatClient{base: *base, token: *tok, http: &http.Client{}}
+	c := &chatClient{base: *base, streamBase: *streamURL, token: *tok, http: &http.Client{}}
+	if c.streamBase == "" {
+		u, err := discoverStreamURL(ctx, c)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: finding the streaming host (give --stream-url): %s\n", err)
+			return 1
+		}
+		c.streamBase = u
+	}
 	body := chatBody{ConversationID: *conv, WorkflowTemplateName: *tmpl, WorkflowDefinitionID: *def,
 		Provider: *provider, Model: *model}
 	if *tmpl == "" && *def == "" {

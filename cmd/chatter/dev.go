@@ -63,6 +63,7 @@ type stack struct {
 	stopDel context.CancelFunc
 	deliver sync.WaitGroup
 	logs    []io.Closer
+	lock    *devstack.FolderLock
 	closeMu sync.Once
 }
 
@@ -123,6 +124,10 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 			s.Close()
 		}
 	}()
+	// One stack per dev folder: two would write the same log files.
+	if s.lock, err = devstack.LockFolder(o.Dir); err != nil {
+		return nil, err
+	}
 	if s.Identity, err = devstack.LoadIdentity(o.Dir); err != nil {
 		return nil, err
 	}
@@ -217,8 +222,10 @@ func (s *stack) subscribers(dir string, cfg lambdaapp.Config) (map[string]devsta
 	}, nil
 }
 
+// openLog opens a dev-folder log for appending: a restart keeps what the last run
+// wrote, and every write lands at the end even if someone else has the file open.
 func (s *stack) openLog(dir, name string) (io.Writer, error) {
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
@@ -247,6 +254,7 @@ func (s *stack) Close() {
 		for _, c := range s.logs {
 			_ = c.Close()
 		}
+		_ = s.lock.Unlock()
 	})
 }
 

@@ -3,7 +3,7 @@
 // offline workflow validation and runs with the deterministic devllm provider.
 //
 //	chatter dev [--port 8080] [--dev-dir DIR]
-//	chatter chat [--template NAME|--definition ID] [--conversation ID] ["message"]
+//	chatter chat [--url URL] [--stream-url URL] [--template NAME|--definition ID] [--conversation ID] ["message"]
 //	chatter token [--user NAME]
 //	chatter load [--executions 100]
 //	chatter workflow validate FILE
@@ -36,7 +36,7 @@ const usage = `chatter: LLM chat workflows
 
 Usage:
   chatter dev [--port 8080] [--dev-dir DIR]    the local stack: API on 127.0.0.1, moto, events (Ctrl-C stops it)
-  chatter chat [--template NAME|--definition ID] [--conversation ID] ["message"]
+  chatter chat [--url URL] [--stream-url URL] [--template NAME|--definition ID] [--conversation ID] ["message"]
                                                stream a chat from the dev server (or --url/--token a deployed one);
                                                no message: an interactive chat that keeps the conversation
   chatter token [--user NAME]                  print a dev token for any user
