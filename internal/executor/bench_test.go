@@ -60,6 +60,9 @@ func (nopStore) GetDefinition(context.Context, string, string, int) (*store.Defi
 func (nopStore) GetTemplate(context.Context, string, string) (*workflow.Template, error) {
 	return nil, store.ErrNotFound
 }
+func (nopStore) GetTemplateByName(context.Context, string, string) (*workflow.Template, error) {
+	return nil, store.ErrNotFound
+}
 func (nopStore) UpdateExecution(context.Context, string, string, func(*store.Execution) error) (*store.Execution, error) {
 	return nil, store.ErrNotFound
 }

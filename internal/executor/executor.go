@@ -40,6 +40,9 @@ type Store interface {
 	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)
 	// GetTemplate returns a user template. Returns not_found likewise.
 	GetTemplate(ctx context.Context, userID, id string) (*workflow.Template, error)
+	// GetTemplateByName returns the user's template of that name. Returns
+	// not_found likewise.
+	GetTemplateByName(ctx context.Context, userID, name string) (*workflow.Template, error)
 	// GetSettings returns the user's run defaults; empty when they set none.
 	GetSettings(ctx context.Context, userID string) (*store.Settings, error)
 }
@@ -323,14 +326,20 @@ func (r *run) resolveSource(ctx context.Context) error {
 		if src.ID == "" {
 			return prepErr(errcode.InvalidInput, "template", "a template id or name is required")
 		}
+		// A built-in by its id (which is its name), else the user's template by id,
+		// else by name: no store read for a built-in, so a user's template that
+		// took a built-in's name runs by its id.
 		t, ok := workflow.Builtin(src.ID)
 		if !ok {
 			t, err = r.x.o.Store.GetTemplate(ctx, in.UserID, src.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				t, err = r.x.o.Store.GetTemplateByName(ctx, in.UserID, src.ID)
+			}
 			if err != nil {
 				return r.lookupErr(err, "template", src.ID)
 			}
 		}
-		r.source.Name = t.Name
+		r.source.ID, r.source.Name = t.ID, t.Name // the template resolved, when asked by name
 		if src.Params == nil {
 			r.graph, err = t.Graph()
 			break

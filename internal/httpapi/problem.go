@@ -102,7 +102,11 @@ func AsError(err error) *Error {
 		default:
 			code = errcode.Storage
 		}
-		return &Error{Code: code, Message: se.Message, Err: err}
+		e := &Error{Code: code, Message: se.Message, Err: err}
+		if se.Field != "" && code != errcode.Storage {
+			e.Errors = []FieldError{{Field: se.Field, Code: code, Message: se.Message}}
+		}
+		return e
 	}
 	return &Error{Code: errcode.Internal, Err: err}
 }

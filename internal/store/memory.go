@@ -27,6 +27,7 @@ type Memory struct {
 	events    map[key]map[string]ExecutionEvent // by sort key "EV#<seq>#<id>"
 	defs      map[key][]Definition              // versions, oldest first
 	templates map[key][]byte                    // JSON, so callers never share a *Template
+	tplNames  map[key]string                    // owner + TemplateNameKey -> template id
 	windows   map[string]window
 	idem      map[key]*IdempotencyRecord
 	settings  map[string]Settings // by user id; made on first write
@@ -54,7 +55,7 @@ func userOwner(userID string) string { return "USER#" + userID }
 func NewMemory() *Memory {
 	return &Memory{
 		convs: map[key]*Conversation{}, msgs: map[key][]Message{}, execs: map[key]*Execution{},
-		events: map[key]map[string]ExecutionEvent{}, defs: map[key][]Definition{}, templates: map[key][]byte{},
+		events: map[key]map[string]ExecutionEvent{}, defs: map[key][]Definition{}, templates: map[key][]byte{}, tplNames: map[key]string{},
 		windows: map[string]window{}, idem: map[key]*IdempotencyRecord{}, cursors: NewCursors(nil),
 		MaxContentLen: DefaultMaxContentBytes, Now: time.Now,
 	}
@@ -585,14 +586,44 @@ func decodeTemplate(b []byte) (*workflow.Template, error) {
 	return t, nil
 }
 
-// PutTemplate stores (creates or replaces) a user template.
+// PutTemplate stores (creates or replaces) a user template; its name is the
+// user's (see TemplateNameTaken).
 func (m *Memory) PutTemplate(_ context.Context, userID string, t *workflow.Template) error {
 	if userID == "" {
 		return Invalid("a user id is required")
 	}
+	if t == nil || t.ID == "" {
+		return Invalid("a template needs an id")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return putTemplate(m.templates, ck(userID, t.ID), t)
+	nk := key{userOwner(userID), TemplateNameKey(t.Name)}
+	if id, ok := m.tplNames[nk]; ok && id != t.ID {
+		return TemplateNameTaken(t.Name)
+	}
+	k := ck(userID, t.ID)
+	if old, ok := m.templates[k]; ok {
+		if ot, err := decodeTemplate(old); err == nil {
+			delete(m.tplNames, key{userOwner(userID), TemplateNameKey(ot.Name)})
+		}
+	}
+	if err := putTemplate(m.templates, k, t); err != nil {
+		return err
+	}
+	m.tplNames[nk] = t.ID
+	return nil
+}
+
+// GetTemplateByName returns the user's own template named name (TemplateNameKey:
+// case and surrounding space aside). Returns not_found otherwise.
+func (m *Memory) GetTemplateByName(ctx context.Context, userID, name string) (*workflow.Template, error) {
+	m.mu.Lock()
+	id, ok := m.tplNames[key{userOwner(userID), TemplateNameKey(name)}]
+	m.mu.Unlock()
+	if !ok {
+		return nil, NotFound("template", name)
+	}
+	return m.GetTemplate(ctx, userID, id)
 }
 
 // PublishTemplate stores (creates or replaces) a public template every user can read.
@@ -649,8 +680,12 @@ func (m *Memory) DeleteTemplate(_ context.Context, userID, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := ck(userID, id)
-	if _, ok := m.templates[k]; !ok {
+	b, ok := m.templates[k]
+	if !ok {
 		return NotFound("template", id)
+	}
+	if t, err := decodeTemplate(b); err == nil {
+		delete(m.tplNames, key{userOwner(userID), TemplateNameKey(t.Name)})
 	}
 	delete(m.templates, k)
 	return nil

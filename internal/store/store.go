@@ -382,6 +382,21 @@ func Conflict(format string, args ...any) error {
 	return &Error{Code: errcode.Conflict, Message: fmt.Sprintf(format, args...)}
 }
 
+// A user's template names are unique per user: two of a user's templates never
+// share a TemplateNameKey, and a name resolves to the user's template before a
+// built-in's (see executor). Stores claim the name in the same write as the
+// template, and release it on rename and delete.
+
+// TemplateNameKey is the form under which a template name is unique: trimmed,
+// lower-cased.
+func TemplateNameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// TemplateNameTaken is the conflict of a name another of the user's templates has.
+func TemplateNameTaken(name string) error {
+	return &Error{Code: errcode.Conflict, Field: "name",
+		Message: fmt.Sprintf("you already have a template named %q", strings.TrimSpace(name))}
+}
+
 // Page sizes for every list.
 const (
 	DefaultPageSize = 50

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,8 @@ type env struct {
 	rec      *events.Recorder // every event of every run, for tests that play the record subscriber
 	key      jwk.Key
 	patterns []string
+	// templatesMade counts createTemplate calls, for unique names.
+	templatesMade int
 	// noCheck turns off the OpenAPI check of responses (the DynamoDB suite).
 	noCheck bool
 }
@@ -238,10 +241,17 @@ func (e *env) createDefinition(t testing.TB, user string) string {
 }
 
 // createTemplate stores a user template and returns its id.
+// createTemplate stores a template for user: the first is named "helper", later
+// ones "helper 2", "helper 3", … (names are unique per user).
 func (e *env) createTemplate(t testing.TB, user string) string {
 	t.Helper()
+	e.templatesMade++
+	name := "helper"
+	if e.templatesMade > 1 {
+		name += " " + strconv.Itoa(e.templatesMade)
+	}
 	r := e.post(t, user, "/api/v1/workflows/templates",
-		`{"name":"helper","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`)
+		`{"name":"`+name+`","capabilities":{"memory":true},"params":{"system_prompt":"Be brief."}}`)
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("create template: %d %s", r.StatusCode, r.body)
 	}

@@ -104,6 +104,7 @@ type Templates interface {
 	GetTemplate(ctx context.Context, userID, id string) (*workflow.Template, error)
 	ListTemplates(ctx context.Context, userID string, p store.PageRequest) (store.Page[*workflow.Template], error)
 	DeleteTemplate(ctx context.Context, userID, id string) error
+	GetTemplateByName(ctx context.Context, userID, name string) (*workflow.Template, error)
 }
 
 // Executions is what the execution routes need of a store.

@@ -323,17 +323,19 @@ func TestTemplates_ListCreateGetUpdateDelete(t *testing.T) {
 	}
 
 	base := "/api/v1/workflows/templates/" + id
-	upd := `{"name":"helper 2","capabilities":{"tools":true},"params":{"allowed_tools":["calculator"],"max_tool_calls":3}}`
+	// Names are unique per user: the second template has "helper 2".
+	e.do(t, "PUT", "alice", base, `{"name":"Helper 2 "}`).wantField(t, 409, "name")
+	upd := `{"name":"helper v2","capabilities":{"tools":true},"params":{"allowed_tools":["calculator"],"max_tool_calls":3}}`
 	validateRequest(t, "PUT", base, upd)
 	r = e.do(t, "PUT", "alice", base, upd)
 	var tp resources.TemplateResponse
 	r.json(t, &tp)
-	if r.StatusCode != 200 || tp.Name != "helper 2" || !tp.Capabilities.Tools || tp.ID != id {
+	if r.StatusCode != 200 || tp.Name != "helper v2" || !tp.Capabilities.Tools || tp.ID != id {
 		t.Fatalf("update: %d %s", r.StatusCode, r.body)
 	}
 	r = e.get(t, "alice", base)
 	r.json(t, &tp)
-	if r.StatusCode != 200 || tp.Name != "helper 2" || tp.IsBuiltin || tp.OwnerID != "alice" {
+	if r.StatusCode != 200 || tp.Name != "helper v2" || tp.IsBuiltin || tp.OwnerID != "alice" {
 		t.Fatalf("get: %s", r.body)
 	}
 	r = e.get(t, "alice", "/api/v1/workflows/templates/general_chat")
@@ -1121,4 +1123,22 @@ func TestOpenAPI_ServersNameTheStreamingFunctionURLOnExecuteOperations(t *testin
 		!bytes.Contains(got, []byte(httpapi.StreamURLPlaceholder)) {
 		t.Error("OpenAPIFor(\"\") is not the document as written")
 	}
+}
+
+// A user template runs by its name — in a chat's workflow_template_name and on the
+// template execute route — case aside; another user's name is not found.
+func TestTemplates_RunByName(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	id := e.createTemplate(t, "alice") // "helper": memory on, "Be brief."
+	run := e.chat(t, "alice", `{"message":"hi","workflow_template_name":"Helper"}`)
+	x, err := e.st.GetExecution(t.Context(), "alice", run.ExecutionID)
+	if err != nil || x.Source.ID != id {
+		t.Fatalf("chat by name ran %+v (%v), want template %s", x, err, id)
+	}
+	r := e.post(t, "alice", "/api/v1/workflows/templates/helper/execute", `{"input_data":{"message":"hi"}}`)
+	if r.StatusCode != 200 || !strings.Contains(string(r.body), id) {
+		t.Fatalf("execute by name: %d %s", r.StatusCode, r.body)
+	}
+	e.do(t, "POST", "bob", "/api/v1/workflows/execute/chat", `{"message":"hi","workflow_template_name":"helper"}`).
+		wantField(t, 404, "template")
 }

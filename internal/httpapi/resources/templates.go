@@ -328,22 +328,11 @@ func ImportTemplate(s Templates, v Validation, newID func() string) http.Handler
 
 // ownTemplateNamed finds the caller's template named name, or nil.
 func ownTemplateNamed(ctx context.Context, s Templates, uid, name string) (*workflow.Template, error) {
-	p := store.PageRequest{Limit: store.MaxPageSize}
-	for {
-		pg, err := s.ListTemplates(ctx, uid, p)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range pg.Items {
-			if t.Name == name {
-				return t, nil
-			}
-		}
-		if pg.Next == "" {
-			return nil, nil
-		}
-		p.Cursor = pg.Next
+	t, err := s.GetTemplateByName(ctx, uid, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
+	return t, err
 }
 
 // TemplateValidation is the answer of POST /workflows/templates/validate: the

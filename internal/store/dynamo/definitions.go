@@ -244,6 +244,12 @@ func (s *Store) DeleteDefinition(ctx context.Context, userID, id string) error {
 
 func tplPK(owner string) string { return owner + "#TPL" }
 
+// tplNamePK is the partition of an owner's template name claims: one item per
+// store.TemplateNameKey, holding the template's id (aTplID).
+func tplNamePK(owner string) string { return owner + "#TPLNAME" }
+
+const aTplID = "template_id"
+
 func (s *Store) putTemplate(ctx context.Context, owner string, t *workflow.Template) error {
 	if t == nil || t.ID == "" {
 		return store.Invalid("a template needs an id")
@@ -254,8 +260,51 @@ func (s *Store) putTemplate(ctx context.Context, owner string, t *workflow.Templ
 	}
 	it := key(tplPK(owner), t.ID)
 	it[aBody] = sv(string(b))
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it})
+	if owner == publicPrefix { // public templates claim no names
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it})
+		return s.wrap("storing template", err)
+	}
+	// The template, its name claim (free, or already this template's) and, on a
+	// rename, the release of the old claim: one transaction.
+	old, err := s.get(ctx, key(tplPK(owner), t.ID), aBody)
+	if err != nil {
+		return s.wrap("reading template", err)
+	}
+	nameKey := store.TemplateNameKey(t.Name)
+	claim := key(tplNamePK(owner), nameKey)
+	claim[aTplID] = sv(t.ID)
+	names := map[string]string{"#pk": aPK, "#id": aTplID}
+	vals := item{":id": sv(t.ID)}
+	tx := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: it}},
+		{Put: &types.Put{TableName: &s.table, Item: claim, ConditionExpression: aws.String("attribute_not_exists(#pk) OR #id = :id"),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: vals}},
+	}
+	if old != nil {
+		if ot, err := decodeTemplate(old); err == nil && store.TemplateNameKey(ot.Name) != nameKey {
+			tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table,
+				Key: key(tplNamePK(owner), store.TemplateNameKey(ot.Name)), ConditionExpression: aws.String("attribute_not_exists(#pk) OR #id = :id"),
+				ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
+		}
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if rs := cancelReasons(err); len(rs) > 1 && rs[1] == reasonCondition {
+		return store.TemplateNameTaken(t.Name)
+	}
 	return s.wrap("storing template", err)
+}
+
+// GetTemplateByName returns the user's own template named name
+// (store.TemplateNameKey). Returns not_found otherwise.
+func (s *Store) GetTemplateByName(ctx context.Context, userID, name string) (*workflow.Template, error) {
+	it, err := s.get(ctx, key(tplNamePK(userPrefix(userID)), store.TemplateNameKey(name)), aTplID)
+	if err != nil {
+		return nil, s.wrap("reading template name", err)
+	}
+	if it == nil {
+		return nil, store.NotFound("template", name)
+	}
+	return s.GetTemplate(ctx, userID, getS(it, aTplID))
 }
 
 func decodeTemplate(it item) (*workflow.Template, error) {
@@ -316,9 +365,24 @@ func (s *Store) ListTemplates(ctx context.Context, userID string, p store.PageRe
 
 // DeleteTemplate deletes a user template. Returns not_found if there is none.
 func (s *Store) DeleteTemplate(ctx context.Context, userID, id string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(tplPK(userPrefix(userID)), id),
-		ConditionExpression: aws.String("attribute_exists(#pk)"), ExpressionAttributeNames: map[string]string{"#pk": aPK}})
-	if conditionFailed(err) {
+	owner := userPrefix(userID)
+	old, err := s.get(ctx, key(tplPK(owner), id), aBody)
+	if err != nil {
+		return s.wrap("reading template", err)
+	}
+	if old == nil {
+		return store.NotFound("template", id)
+	}
+	// The template and its name claim go together.
+	tx := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.table, Key: key(tplPK(owner), id),
+		ConditionExpression: aws.String("attribute_exists(#pk)"), ExpressionAttributeNames: map[string]string{"#pk": aPK}}}}
+	if ot, err := decodeTemplate(old); err == nil {
+		tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table,
+			Key: key(tplNamePK(owner), store.TemplateNameKey(ot.Name)), ConditionExpression: aws.String("attribute_not_exists(#pk) OR #id = :id"),
+			ExpressionAttributeNames: map[string]string{"#pk": aPK, "#id": aTplID}, ExpressionAttributeValues: item{":id": sv(id)}}})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if rs := cancelReasons(err); len(rs) > 0 && rs[0] == reasonCondition {
 		return store.NotFound("template", id)
 	}
 	return s.wrap("deleting template", err)

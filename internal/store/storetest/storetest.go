@@ -49,6 +49,7 @@ type Repo interface {
 	GetTemplate(ctx context.Context, userID, id string) (*workflow.Template, error)
 	ListTemplates(ctx context.Context, userID string, p store.PageRequest) (store.Page[*workflow.Template], error)
 	DeleteTemplate(ctx context.Context, userID, id string) error
+	GetTemplateByName(ctx context.Context, userID, name string) (*workflow.Template, error)
 
 	CreateExecution(ctx context.Context, e *store.Execution) error
 	GetExecution(ctx context.Context, userID, id string) (*store.Execution, error)
@@ -128,6 +129,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Definitions_PublicReadableByAllChangeableByOwner", testPublicDefinitions},
 		{"Definitions_OversizeGraphIsTooLargeAndWritesNothing", testOversizeDefinition},
 		{"Templates_CRUDAndPublicFallback", testTemplates},
+		{"Templates_NamesAreUniquePerUser", testTemplateNames},
 		{"Executions_StatusOnlyMovesForward", testExecutionStatus},
 		{"Executions_ListFilters", testExecutionFilters},
 		{"Events_AppendIsIdempotentAndListedInSeqOrder", testEvents},
@@ -709,6 +711,47 @@ func testTemplates(t *testing.T, r Repo, c *Clock) {
 	wantCode(t, "PutTemplate without id", r.PutTemplate(ctx, user, tmpl("", "x")), errcode.InvalidInput)
 }
 
+// testTemplateNames: a user's template names are unique (case and space aside),
+// claimed with the template, moved by a rename, freed by a delete; other users are
+// unaffected, and a name finds the user's template.
+func testTemplateNames(t *testing.T, r Repo, c *Clock) {
+	user, other := uid("u"), uid("u")
+	a, b := uid("tpl-a"), uid("tpl-b")
+	must(t, "PutTemplate", r.PutTemplate(ctx, user, tmpl(a, "Support Bot")))
+	err := r.PutTemplate(ctx, user, tmpl(b, "  support bot "))
+	wantCode(t, "a second template with a taken name", err, errcode.Conflict)
+	if se, ok := err.(*store.Error); !ok || se.Field != "name" {
+		t.Fatalf("conflict %v does not name the field", err)
+	}
+	if _, err := r.GetTemplate(ctx, user, b); store.CodeOf(err) != errcode.NotFound {
+		t.Fatalf("the refused template was stored: %v", err)
+	}
+	must(t, "the same name for another user", r.PutTemplate(ctx, other, tmpl(b, "Support Bot")))
+	must(t, "replacing a template under its own name", r.PutTemplate(ctx, user, tmpl(a, "Support Bot")))
+	got, err := r.GetTemplateByName(ctx, user, "SUPPORT BOT")
+	must(t, "GetTemplateByName", err)
+	if got.ID != a {
+		t.Fatalf("name found %s, want %s", got.ID, a)
+	}
+	if got, err := r.GetTemplateByName(ctx, other, "support bot"); err != nil || got.ID != b {
+		t.Fatalf("the other user's name found %+v, %v", got, err)
+	}
+	// A rename frees the old name and takes the new one.
+	must(t, "rename", r.PutTemplate(ctx, user, tmpl(a, "Helper")))
+	_, err = r.GetTemplateByName(ctx, user, "support bot")
+	wantCode(t, "the old name after a rename", err, errcode.NotFound)
+	must(t, "the freed name", r.PutTemplate(ctx, user, tmpl(b, "Support Bot")))
+	wantCode(t, "renaming onto a taken name", r.PutTemplate(ctx, user, tmpl(a, "support bot")), errcode.Conflict)
+	if got, _ := r.GetTemplate(ctx, user, a); got == nil || got.Name != "Helper" {
+		t.Fatalf("a refused rename changed the template: %+v", got)
+	}
+	// A delete frees the name.
+	must(t, "DeleteTemplate", r.DeleteTemplate(ctx, user, a))
+	_, err = r.GetTemplateByName(ctx, user, "helper")
+	wantCode(t, "the name of a deleted template", err, errcode.NotFound)
+	must(t, "the name again", r.PutTemplate(ctx, user, tmpl(uid("tpl-c"), "Helper")))
+}
+
 func testExecutionStatus(t *testing.T, r Repo, c *Clock) {
 	user := uid("u")
 	e := &store.Execution{ID: uid("exec"), UserID: user, Source: store.SourceRef{Kind: "template", Name: "general_chat"},
@@ -1113,7 +1156,7 @@ func testEveryListPages(t *testing.T, r Repo, c *Clock) {
 	for i := range 5 {
 		id := fmt.Sprintf("tpl-%d", i)
 		tplIDs = append(tplIDs, id)
-		must(t, "PutTemplate", r.PutTemplate(ctx, user, tmpl(id, "t")))
+		must(t, "PutTemplate", r.PutTemplate(ctx, user, tmpl(id, "t "+id)))
 	}
 	got = collect(t, 2, func(p store.PageRequest) ([]string, string, error) {
 		pg, err := r.ListTemplates(ctx, user, p)
