@@ -152,7 +152,7 @@ func AccessLog() Middleware {
 			ri.log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.Int64("bytes", ri.rw.bytes), slog.String("user_id", ri.userID))
+				slog.Int64("bytes", ri.rw.bytes)) // user_id: on ri.log once authenticated (auth.go)
 		})
 	}
 }
