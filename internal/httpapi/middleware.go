@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/oklog/ulid/v2"
@@ -94,7 +95,9 @@ func RequestIDMiddleware(logger *slog.Logger) Middleware {
 			rw := &responseWriter{ResponseWriter: w}
 			ri := &requestInfo{id: id, log: logger.With("request_id", id), rw: rw}
 			w.Header().Set(HeaderRequestID, id)
-			next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+			// The id travels into the events of a run this request starts.
+			ctx := events.WithRequestID(context.WithValue(r.Context(), infoKey{}, ri), id)
+			next.ServeHTTP(rw, r.WithContext(ctx))
 		})
 	}
 }
