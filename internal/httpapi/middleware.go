@@ -24,6 +24,15 @@ func Chain(h http.Handler, ms ...Middleware) http.Handler {
 	return h
 }
 
+// LogWith adds attrs to the request's logger, so the lines that follow (the
+// access log too) carry them: a chat request's lines get its run's execution_id.
+// Call it from the request's goroutine, with nothing else logging meanwhile.
+func LogWith(ctx context.Context, args ...any) {
+	if ri := reqInfo(ctx); ri != nil && ri.log != nil {
+		ri.log = ri.log.With(args...)
+	}
+}
+
 // requestInfo is the per-request state the middleware share: one context value,
 // so the access log written on the way out sees the user the auth step found.
 type requestInfo struct {
