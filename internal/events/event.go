@@ -46,7 +46,7 @@ type Event struct {
 	Type        string `json:"type"`
 	ExecutionID string `json:"execution_id"`
 	UserID      string `json:"user_id"`
-	// RequestID is the id of the HTTP request that started the run (WithRequestID);
+	// RequestID is the id of the HTTP request that started the run (package wire/requestid);
 	// empty for runs started outside one.
 	RequestID      string    `json:"request_id,omitempty"`
 	ConversationID string    `json:"conversation_id,omitempty"`

@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/wire/requestid"
 )
 
 func TestExecute_EveryEventCarriesTheRequestID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h := newHarness(t, nil)
-	res, err := h.x.Execute(events.WithRequestID(ctx, "req-7"), template("general_chat", "hello"), nil)
+	res, err := h.x.Execute(requestid.With(ctx, "req-7"), template("general_chat", "hello"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/requestid"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -105,7 +105,7 @@ func RequestIDMiddleware(logger *slog.Logger) Middleware {
 			ri := &requestInfo{id: id, log: logger.With("request_id", id), rw: rw}
 			w.Header().Set(HeaderRequestID, id)
 			// The id travels into the events of a run this request starts.
-			ctx := events.WithRequestID(context.WithValue(r.Context(), infoKey{}, ri), id)
+			ctx := requestid.With(context.WithValue(r.Context(), infoKey{}, ri), id)
 			next.ServeHTTP(rw, r.WithContext(ctx))
 		})
 	}

@@ -6,14 +6,14 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/wire/requestid"
 )
 
 func TestRequestIDMiddleware_IDTravelsToTheRunsEvents(t *testing.T) {
 	var got string
 	h := httpapi.RequestIDMiddleware(slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = events.RequestID(r.Context())
+		got = requestid.From(r.Context())
 	}))
 	req := httptest.NewRequest("POST", "/api/v1/workflows/execute/chat", nil)
 	req.Header.Set(httpapi.HeaderRequestID, "rid-9")
