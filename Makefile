@@ -87,6 +87,18 @@ functions:
 	rm -rf build/.bin
 	@ls -l build/*/bootstrap | awk '{printf "%8.2f MiB  %s\n", $$5/1048576, $$NF}'
 
+# sam build (BuildMethod: makefile) runs `make build-<LogicalId>` in the CodeUri
+# folder (the repository root) with ARTIFACTS_DIR set: one target per function,
+# named as template.yaml names it (functions/on-event-record -> OnEventRecordFunction).
+SAM_IDS := $(shell printf '%s\n' $(FUNCTIONS) | awk -F- '{s=""; for (i=1; i<=NF; i++) s=s toupper(substr($$i,1,1)) substr($$i,2); print s "Function"}')
+define sam_target
+build-$(2):
+	@test -n "$$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $$(GO) build $$(LAMBDA_FLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
+.PHONY: build-$(2)
+endef
+$(foreach p,$(join $(FUNCTIONS),$(addprefix :,$(SAM_IDS))),$(eval $(call sam_target,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+
 ## build-cli: the CLI into ./bin
 build-cli:
 	$(GO) build -trimpath -o $(BIN)/chatter ./cmd/chatter

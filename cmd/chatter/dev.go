@@ -297,6 +297,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dev-dir", defaultDevDir(), "dev folder: signing key, moto.log, events.log, metrics.log (env CHATTER_DEV_DIR)")
 	user := fs.String("user", "dev", "user of the printed token")
 	level := fs.String("log-level", "info", "access log level: debug, info, warn, error")
+	format := fs.String("log-format", "text", "terminal log format: text, or json (one object per line, as the Lambdas log)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -309,7 +310,11 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "--log-level: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	logger, err := devLogger(*format, stderr, lv)
+	if err != nil {
+		fmt.Fprintf(stderr, "--log-format: %v\n", err)
+		return 2
+	}
 	slog.SetDefault(logger) // the delivery loop logs through the default logger
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
 	if err != nil {
@@ -349,6 +354,19 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "chatter dev: server stopped: %v\n", err)
 		return 1
 	}
+}
+
+// devLogger is the terminal's logger: text (readable) or JSON (what the Lambdas
+// write, for tools that parse it).
+func devLogger(format string, w io.Writer, lv slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%q is neither text nor json", format)
 }
 
 // waitReady asks the stack's own GET /ready (the table answers through the same

@@ -183,3 +183,29 @@ func TestChat_StreamsToTheFunctionURLTheDocumentNames(t *testing.T) {
 		}
 	}
 }
+
+func TestDev_LogFormat(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var buf bytes.Buffer
+	lg, err := devLogger("json", &buf, slog.LevelInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg.With("request_id", "r1").Info("request", "status", 200)
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["request_id"] != "r1" || line["msg"] != "request" {
+		t.Fatalf("json log line %q: %v", &buf, err)
+	}
+	buf.Reset()
+	lg, _ = devLogger("text", &buf, slog.LevelInfo)
+	lg.Info("request", "request_id", "r1")
+	if !strings.Contains(buf.String(), "msg=request request_id=r1") {
+		t.Errorf("text log line %q", &buf)
+	}
+	var stderr bytes.Buffer
+	if code := dev(ctx, []string{"--log-format", "yaml", "--dev-dir", t.TempDir()}, io.Discard, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "--log-format") {
+		t.Errorf("--log-format yaml: exit %d, %q", code, &stderr)
+	}
+}

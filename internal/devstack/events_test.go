@@ -49,9 +49,9 @@ func TestRules_ReadsEverySubscriberRuleFromTheTemplate(t *testing.T) {
 
 func TestRules_RejectsBrokenTemplates(t *testing.T) {
 	for name, tpl := range map[string]string{
-		"not yaml":          "Resources: [",
-		"rule with no uri":  "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties:\n            Pattern: {source: [x]}\n",
-		"rule with no ptrn": "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: build/f/\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties: {}\n",
+		"not yaml":                "Resources: [",
+		"rule not <Name>Function": "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties:\n            Pattern: {source: [x]}\n",
+		"rule with no ptrn":       "Resources:\n  FFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties: {}\n",
 	} {
 		if _, err := devstack.Rules([]byte(tpl)); err == nil {
 			t.Errorf("%s: no error", name)

@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -24,11 +24,32 @@ import (
 
 // Rule is one subscriber's EventBridge rule as template.yaml defines it.
 type Rule struct {
-	// Subscriber names the function: the last element of its CodeUri
-	// (build/on-event-record/ -> on-event-record).
+	// Subscriber names the function as its folder under functions/ does: its
+	// logical ID without "Function", in kebab case (OnEventRecordFunction ->
+	// on-event-record), the inverse of the Makefile's build-<LogicalId> targets.
 	Subscriber string
 	// Pattern is the rule's event pattern as JSON.
 	Pattern string
+}
+
+// functionDir turns a function's logical ID into its folder name:
+// OnEventRecordFunction -> on-event-record.
+func functionDir(logicalID string) (string, bool) {
+	id, ok := strings.CutSuffix(logicalID, "Function")
+	if !ok || id == "" {
+		return "", false
+	}
+	var b strings.Builder
+	for i, r := range id {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), true
 }
 
 // Rules reads the EventBridgeRule events of the template's serverless functions.
@@ -51,9 +72,9 @@ func Rules(template []byte) ([]Rule, error) {
 			if scalar(child(ev.value, "Type")) != "EventBridgeRule" {
 				continue
 			}
-			codeURI := scalar(child(props, "CodeUri"))
-			if codeURI == "" {
-				return nil, fmt.Errorf("devstack: function %s has no CodeUri to name it by", res.key)
+			name, ok := functionDir(res.key)
+			if !ok {
+				return nil, fmt.Errorf("devstack: function %s is not named <Name>Function", res.key)
 			}
 			pat := child(child(ev.value, "Properties"), "Pattern")
 			if pat == nil {
@@ -67,7 +88,7 @@ func Rules(template []byte) ([]Rule, error) {
 			if err != nil {
 				return nil, fmt.Errorf("devstack: rule %s.%s pattern: %w", res.key, ev.key, err)
 			}
-			rules = append(rules, Rule{Subscriber: path.Base(strings.TrimSuffix(codeURI, "/")), Pattern: string(b)})
+			rules = append(rules, Rule{Subscriber: name, Pattern: string(b)})
 		}
 	}
 	return rules, nil

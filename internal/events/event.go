@@ -41,11 +41,14 @@ type SourceRef struct {
 
 // Event is the detail of one workflow event. Seq numbers an execution's events from 1.
 type Event struct {
-	ID             string    `json:"id"`
-	Version        int       `json:"version"`
-	Type           string    `json:"type"`
-	ExecutionID    string    `json:"execution_id"`
-	UserID         string    `json:"user_id"`
+	ID          string `json:"id"`
+	Version     int    `json:"version"`
+	Type        string `json:"type"`
+	ExecutionID string `json:"execution_id"`
+	UserID      string `json:"user_id"`
+	// RequestID is the id of the HTTP request that started the run (package wire/requestid);
+	// empty for runs started outside one.
+	RequestID      string    `json:"request_id,omitempty"`
 	ConversationID string    `json:"conversation_id,omitempty"`
 	Source         SourceRef `json:"source"`
 	Seq            int       `json:"seq"`

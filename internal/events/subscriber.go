@@ -12,7 +12,7 @@ import (
 func Logger(logger *slog.Logger) Handler {
 	return func(ctx context.Context, e Event) error {
 		e = e.WithoutContent()
-		logger.LogAttrs(ctx, slog.LevelInfo, "workflow event",
+		attrs := []slog.Attr{
 			slog.String("event_id", e.ID),
 			slog.String("event_type", e.Type),
 			slog.String("execution_id", e.ExecutionID),
@@ -22,7 +22,11 @@ func Logger(logger *slog.Logger) Handler {
 			slog.String("source_id", e.Source.ID),
 			slog.Int("seq", e.Seq),
 			slog.Time("time", e.Time),
-			slog.Any("data", e.Data))
+			slog.Any("data", e.Data)}
+		if e.RequestID != "" {
+			attrs = append(attrs, slog.String("request_id", e.RequestID))
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "workflow event", attrs...)
 		return nil
 	}
 }

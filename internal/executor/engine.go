@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/requestid"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -285,7 +286,7 @@ func (r *run) emit(ctx context.Context, typ string, data any) {
 		id = r.x.o.NewID()
 	}
 	e := events.Event{ID: id, Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
-		UserID: r.userID, ConversationID: r.convID, Seq: r.eventSeq, Time: now,
+		UserID: r.userID, RequestID: requestid.From(ctx), ConversationID: r.convID, Seq: r.eventSeq, Time: now,
 		Source: events.SourceRef{Kind: r.source.Kind, ID: r.source.ID, Version: r.source.Version}, Data: data}
 	r.x.o.Emitter.Emit(ctx, e)
 }

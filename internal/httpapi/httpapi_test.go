@@ -374,6 +374,17 @@ func TestAccessLog_OneLinePerRequestWithoutSecrets(t *testing.T) {
 	if s := a.logs.String(); strings.Contains(s, tok) || strings.Contains(s, "body-secret") {
 		t.Errorf("log carries the token or the body: %s", s)
 	}
+	// Each id once per line (a JSON decoder keeps only the last of duplicate keys).
+	for _, line := range strings.Split(strings.TrimSpace(a.logs.String()), "\n") {
+		if !strings.Contains(line, `"msg":"request"`) {
+			continue
+		}
+		for _, k := range []string{`"request_id":`, `"user_id":`} {
+			if n := strings.Count(line, k); n != 1 {
+				t.Errorf("%s appears %d times in %s", k, n, line)
+			}
+		}
+	}
 }
 
 func TestRouter_HealthIsOpenOtherRoutesAreNot(t *testing.T) {

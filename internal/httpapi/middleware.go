@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/requestid"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -21,6 +22,15 @@ func Chain(h http.Handler, ms ...Middleware) http.Handler {
 		h = ms[i](h)
 	}
 	return h
+}
+
+// LogWith adds attrs to the request's logger, so the lines that follow (the
+// access log too) carry them: a chat request's lines get its run's execution_id.
+// Call it from the request's goroutine, with nothing else logging meanwhile.
+func LogWith(ctx context.Context, args ...any) {
+	if ri := reqInfo(ctx); ri != nil && ri.log != nil {
+		ri.log = ri.log.With(args...)
+	}
 }
 
 // requestInfo is the per-request state the middleware share: one context value,
@@ -94,7 +104,9 @@ func RequestIDMiddleware(logger *slog.Logger) Middleware {
 			rw := &responseWriter{ResponseWriter: w}
 			ri := &requestInfo{id: id, log: logger.With("request_id", id), rw: rw}
 			w.Header().Set(HeaderRequestID, id)
-			next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+			// The id travels into the events of a run this request starts.
+			ctx := requestid.With(context.WithValue(r.Context(), infoKey{}, ri), id)
+			next.ServeHTTP(rw, r.WithContext(ctx))
 		})
 	}
 }
@@ -152,7 +164,7 @@ func AccessLog() Middleware {
 			ri.log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.Int64("bytes", ri.rw.bytes), slog.String("user_id", ri.userID))
+				slog.Int64("bytes", ri.rw.bytes)) // user_id: on ri.log once authenticated (auth.go)
 		})
 	}
 }

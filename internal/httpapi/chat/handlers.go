@@ -171,6 +171,7 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 	convert func(*executor.Result) any) {
 	if !stream {
 		res, err := x.Execute(r.Context(), req, executor.Discard)
+		logRun(r, res)
 		if err != nil {
 			httpapi.Fail(w, r, Problem(err, res))
 			return
@@ -181,13 +182,14 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 	sse := httpapi.NewSSE(w, c.heartbeat)
 	sink := &sseSink{sse: sse}
 	res, err := x.Execute(r.Context(), req, sink)
+	logRun(r, res)
 	if err != nil && !sse.Started() {
 		httpapi.Fail(w, r, Problem(err, res))
 		return
 	}
 	if err != nil {
 		p := Problem(err, res)
-		log := httpapi.Logger(r.Context()).With("code", p.Code, "execution_id", p.ExecutionID)
+		log := httpapi.Logger(r.Context()).With("code", p.Code) // execution_id: logRun
 		if errcode.Of(p.Code).Internal {
 			log.Error("stream failed", "err", err)
 		} else {
@@ -206,6 +208,14 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 		}
 	}
 	_ = sse.Close() // a write error here means the client left; the run is over anyway
+}
+
+// logRun puts the run's execution id on the request's remaining log lines (the
+// access log among them), once.
+func logRun(r *http.Request, res *executor.Result) {
+	if res != nil && res.ExecutionID != "" {
+		httpapi.LogWith(r.Context(), "execution_id", res.ExecutionID)
+	}
 }
 
 // sseSink writes each chunk as one SSE frame; a write error (the client went away)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -147,5 +148,77 @@ func TestLogs_AFullRunLogsNoMessageReplyOrToolContent(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the logs lack %s, so this test would prove nothing", want)
 		}
+	}
+}
+
+// Logs join: the request's lines and the record subscriber's lines for the events
+// of its run carry the request id, the run's the execution id, each exactly once.
+func TestLogs_RequestAndSubscriberLinesJoinByRequestAndExecutionID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const secret = "okapi-lantern-88"
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	var e *env
+	b := &bus{deliver: func(ctx context.Context, env events.Envelope) error {
+		return subscriber.Record(e.st, logger)(ctx, env)
+	}}
+	pub, err := events.NewPublisher(events.PublisherOptions{Client: b, BusName: "chatter", Logger: logger, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = newEnv(t, envOpts{logger: logger, emitter: pub})
+	for _, path := range []string{"/api/v1/workflows/execute/chat", "/api/v1/workflows/execute/chat/streaming"} {
+		logs.mu.Lock()
+		logs.buf.Reset()
+		logs.mu.Unlock()
+		resp, body := e.post(t, "alice", path, `{"message":"`+secret+`"}`, "X-Request-Id", "rid-join")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		if err := pub.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var request, event int
+		var execID string
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(line, secret) {
+				t.Errorf("%s: a line carries the message: %s", path, line)
+			}
+			for _, k := range []string{`"request_id":`, `"user_id":`, `"execution_id":`} {
+				if n := strings.Count(line, k); n > 1 {
+					t.Errorf("%s: %s %d times in %s", path, k, n, line)
+				}
+			}
+			if !strings.Contains(line, `"request_id":"rid-join"`) {
+				t.Errorf("%s: a line without the request id: %s", path, line)
+			}
+			var l struct {
+				Msg         string `json:"msg"`
+				ExecutionID string `json:"execution_id"`
+			}
+			_ = json.Unmarshal([]byte(line), &l)
+			switch l.Msg {
+			case "request":
+				request++
+				if l.ExecutionID == "" {
+					t.Errorf("%s: the access line lacks the run's execution_id: %s", path, line)
+				}
+			case "workflow event":
+				event++
+				if execID == "" {
+					execID = l.ExecutionID
+				}
+				if l.ExecutionID == "" || l.ExecutionID != execID {
+					t.Errorf("%s: event line execution_id %q, want one id for the run: %s", path, l.ExecutionID, line)
+				}
+			}
+		}
+		if request != 1 || event < 3 || strings.Count(logs.String(), `"execution_id":"`+execID+`"`) != request+event {
+			t.Errorf("%s: %d access lines and %d event lines; the test proves nothing", path, request, event)
+		}
+	}
+	if len(b.errs) > 0 {
+		t.Fatalf("the record subscriber failed: %v", b.errs)
 	}
 }

@@ -92,8 +92,8 @@ func TestFunctions_EachHasTemplateEntryAndSampleEvent(t *testing.T) {
 		t.Errorf("functions/ holds %v, want %v (a stale generated function?)", dirs, known)
 	}
 	for _, name := range known {
-		if !strings.Contains(string(tpl), "CodeUri: build/"+name+"/\n") {
-			t.Errorf("%s: no CodeUri in template.yaml", name)
+		if !strings.Contains(string(tpl), "FunctionName: !Sub chatter-${Stage}-"+name+"\n") {
+			t.Errorf("%s: no function in template.yaml", name)
 		}
 		b, err := os.ReadFile(filepath.Join(r, "events", name+".json"))
 		if err != nil || !json.Valid(b) {

@@ -255,10 +255,12 @@ func templateSection() string {
 	var b strings.Builder
 	for _, f := range functions {
 		id := f.logicalID()
-		fmt.Fprintf(&b, "\n  %sFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n", id)
+		// sam build runs `make build-<LogicalId>` in the CodeUri folder (the
+		// Makefile's build-%Function targets); a makefile build is never shared.
+		fmt.Fprintf(&b, "\n  %sFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: makefile\n    Properties:\n", id)
 		fmt.Fprintf(&b, "      FunctionName: !Sub chatter-${Stage}-%s\n", f.name)
 		fmt.Fprintf(&b, "      Description: %s\n", f.pattern)
-		fmt.Fprintf(&b, "      CodeUri: build/%s/\n", f.name)
+		b.WriteString("      CodeUri: .\n")
 		fmt.Fprintf(&b, "      LoggingConfig:\n        LogGroup: !Ref %sLogs\n", id)
 		switch f.kind {
 		case kindExec, kindStream:

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// samFunctions are template.yaml's serverless functions: logical ID -> resource.
+func samFunctions(t *testing.T, r string) map[string]*yaml.Node {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	res := mapValue(doc.Content[0], "Resources")
+	out := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		if mapValue(res.Content[i+1], "Type").Value == "AWS::Serverless::Function" {
+			out[res.Content[i].Value] = res.Content[i+1]
+		}
+	}
+	return out
+}
+
+// sam build uses the makefile builder for provided.al2023: every function needs
+// Metadata.BuildMethod makefile and its CodeUri folder a Makefile with a
+// build-<LogicalId> target, which make -n proves exists and builds that function.
+func TestSAMBuild_EveryFunctionHasAMakefileTarget(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r := root(t)
+	fns := samFunctions(t, r)
+	if len(fns) < len(functions)+len(subscribers) {
+		t.Fatalf("%d functions in template.yaml, want %d", len(fns), len(functions)+len(subscribers))
+	}
+	byID := map[string]string{}
+	for _, f := range functions {
+		byID[f.logicalID()+"Function"] = f.name
+	}
+	for _, s := range subscribers {
+		byID[function{name: s}.logicalID()+"Function"] = s
+	}
+	for id, fn := range fns {
+		if m := path(fn, "Metadata", "BuildMethod"); m == nil || m.Value != "makefile" {
+			t.Errorf("%s: Metadata.BuildMethod is not makefile", id)
+		}
+		uri := path(fn, "Properties", "CodeUri")
+		if uri == nil || uri.Value != "." {
+			t.Errorf("%s: CodeUri %v, want . (the folder of the Makefile)", id, uri)
+			continue
+		}
+		name, ok := byID[id]
+		if !ok {
+			t.Errorf("%s: not in the function table", id)
+			continue
+		}
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "build-"+id)
+		cmd.Dir = filepath.Join(r, uri.Value)
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=/artifacts/"+id)
+		out, err := cmd.CombinedOutput()
+		want := "-o /artifacts/" + id + "/bootstrap ./functions/" + name + "\n"
+		if err != nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), "GOOS=linux GOARCH=arm64") {
+			t.Errorf("make -n build-%s: %v\n%s\nwant a linux/arm64 build with %q", id, err, out, want)
+		}
+	}
+}
+
+// Two functions built the way sam build runs the makefile builder: make in the
+// CodeUri folder with ARTIFACTS_DIR in the environment; each leaves a Linux
+// arm64 executable bootstrap there.
+func TestSAMBuild_TargetsWriteLinuxBootstrapToArtifactsDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles two functions")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	r := root(t)
+	for _, id := range []string{"HealthFunction", "OnEventRecordFunction"} {
+		art := t.TempDir()
+		cmd := exec.CommandContext(ctx, "make", "build-"+id)
+		cmd.Dir = r
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+art)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("make build-%s: %v\n%s", id, err, out)
+		}
+		p := filepath.Join(art, "bootstrap")
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm()&0o111 == 0 {
+			t.Fatalf("%s: bootstrap %v, %v; want an executable", id, st, err)
+		}
+		f, err := elf.Open(p)
+		if err != nil {
+			t.Fatalf("%s: bootstrap is not ELF: %v", id, err)
+		}
+		if f.OSABI != elf.ELFOSABI_NONE && f.OSABI != elf.ELFOSABI_LINUX || f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_EXEC {
+			t.Errorf("%s: bootstrap is %v %v %v, want a Linux arm64 executable", id, f.OSABI, f.Machine, f.Type)
+		}
+		f.Close()
+		entries, _ := os.ReadDir(art)
+		if len(entries) != 1 {
+			t.Errorf("%s: ARTIFACTS_DIR holds %d entries, want only bootstrap", id, len(entries))
+		}
+	}
+	// Without ARTIFACTS_DIR the target refuses rather than writing /bootstrap.
+	cmd := exec.CommandContext(ctx, "make", "build-HealthFunction")
+	cmd.Dir = r
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "ARTIFACTS_DIR is not set") {
+		t.Errorf("make without ARTIFACTS_DIR: %v\n%s", err, out)
+	}
+}
