@@ -125,7 +125,7 @@ func (p *Publisher) Emit(ctx context.Context, e Event) {
 	if err != nil {
 		// An event that cannot be encoded is a bug in its data; losing it must not
 		// stop the run.
-		p.o.Logger.Error("event not encodable", "execution_id", e.ExecutionID, "event_type", e.Type, "seq", e.Seq, "err", err)
+		p.o.Logger.Error("event not encodable", "request_id", e.RequestID, "execution_id", e.ExecutionID, "event_type", e.Type, "seq", e.Seq, "err", err)
 		return
 	}
 	p.mu.Lock()
@@ -287,7 +287,7 @@ func (p *Publisher) lose(ctx context.Context, lost []pending, cause error) error
 			de.Saved++
 			continue
 		}
-		p.o.Logger.Warn("event not delivered", "execution_id", e.ExecutionID, "event_id", e.ID,
+		p.o.Logger.Warn("event not delivered", "request_id", e.RequestID, "execution_id", e.ExecutionID, "event_id", e.ID,
 			"event_type", e.Type, "seq", e.Seq, "err", cause)
 	}
 	return de

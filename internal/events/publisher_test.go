@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -403,4 +404,22 @@ func BenchmarkPublisherEmit(b *testing.B) {
 		}
 	}
 	_ = p.Flush(ctx)
+}
+
+// A lost event's log line joins its request's lines: request_id and execution_id,
+// each once.
+func TestPublisher_LostEventLineCarriesTheRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	p := newPublisher(t, &fakeBus{down: true}, func(o *events.PublisherOptions) {
+		o.Attempts, o.Logger = 1, slog.New(slog.NewJSONHandler(&buf, nil))
+	})
+	e := trail(1, events.ExecutionFailed)[0]
+	e.RequestID = "req-42"
+	p.Emit(context.Background(), e)
+	_ = p.Flush(context.Background())
+	line := buf.String()
+	if !strings.Contains(line, `"msg":"event not delivered"`) || strings.Count(line, `"request_id":"req-42"`) != 1 ||
+		strings.Count(line, `"execution_id"`) != 1 {
+		t.Fatalf("log %s", line)
+	}
 }

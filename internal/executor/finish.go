@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/requestid"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -108,7 +109,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		r.endDeleted(wctx, res, exec)
 		am = nil
 	default:
-		r.x.o.Logger.Error("finish turn", "execution_id", r.id, "err", err)
+		r.x.o.Logger.Error("finish turn", "request_id", requestid.From(wctx), "execution_id", r.id, "err", err)
 		if runErr == nil {
 			runErr = &RuntimeError{Code: errcode.Storage, Message: "storing the reply", Err: err}
 			res.Status, evType = store.ExecFailed, events.ExecutionFailed
@@ -139,7 +140,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	r.send(end(Chunk{Type: ChunkDone, Usage: usage}))
 	if err := r.x.o.Emitter.Flush(wctx); err != nil {
-		r.x.o.Logger.Warn("flushing events", "execution_id", r.id, "err", err)
+		r.x.o.Logger.Warn("flushing events", "request_id", requestid.From(wctx), "execution_id", r.id, "err", err)
 	}
 	return res, runErr
 }
@@ -187,7 +188,7 @@ func (r *run) endDeleted(ctx context.Context, res *Result, exec *store.Execution
 	})
 	if err != nil && !errors.Is(err, errEnded) {
 		// The terminal event still reaches the record subscriber, which ends it.
-		r.x.o.Logger.Warn("ending the execution of a deleted conversation", "execution_id", r.id, "err", err)
+		r.x.o.Logger.Warn("ending the execution of a deleted conversation", "request_id", requestid.From(ctx), "execution_id", r.id, "err", err)
 	}
 }
 
