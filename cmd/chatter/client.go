@@ -13,8 +13,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/devstack"
-	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 )
 
@@ -186,16 +187,16 @@ type turn struct {
 	ExecutionID    string
 	ConversationID string
 	Text           string
-	Usage          *executor.UsageBody
-	Response       *executor.ChatResponse
-	Err            *executor.ErrorBody
+	Usage          *wire.Usage
+	Response       *wire.ChatResponse
+	Err            *wire.ErrorBody
 	Done           bool // the stream ended with [DONE]
 	Frames         []string
 }
 
 // stream sends one chat turn to the streaming route and calls show with each
 // chunk as it arrives.
-func (c *chatClient) stream(ctx context.Context, body chatBody, show func(executor.Chunk)) (*turn, error) {
+func (c *chatClient) stream(ctx context.Context, body chatBody, show func(wire.Chunk)) (*turn, error) {
 	sc := *c
 	if c.streamBase != "" {
 		sc.base = c.streamBase
@@ -208,7 +209,7 @@ func (c *chatClient) stream(ctx context.Context, body chatBody, show func(execut
 	t := &turn{}
 	var text strings.Builder
 	t.Done, err = readSSE(resp.Body, func(f frame) error {
-		var ch executor.Chunk
+		var ch wire.Chunk
 		if err := json.Unmarshal(f.Data, &ch); err != nil {
 			return fmt.Errorf("frame %s is not a chunk: %w", f.ID, err)
 		}
@@ -217,18 +218,18 @@ func (c *chatClient) stream(ctx context.Context, body chatBody, show func(execut
 		}
 		t.Frames = append(t.Frames, ch.Type)
 		switch ch.Type {
-		case executor.ChunkStart:
+		case wire.ChunkStart:
 			t.ExecutionID, t.ConversationID = ch.ExecutionID, ch.ConversationID
-		case executor.ChunkToken:
+		case wire.ChunkToken:
 			text.WriteString(ch.Content)
-		case executor.ChunkUsage:
+		case wire.ChunkUsage:
 			t.Usage = ch.Usage
-		case executor.ChunkComplete:
+		case wire.ChunkComplete:
 			t.Response = ch.Response
 			if ch.Response != nil {
 				t.ConversationID, t.ExecutionID = ch.Response.ConversationID, ch.Response.ExecutionID
 			}
-		case executor.ChunkError:
+		case wire.ChunkError:
 			t.Err = ch.Error
 		}
 		if ch.ConversationID != "" {
@@ -250,13 +251,13 @@ func (c *chatClient) stream(ctx context.Context, body chatBody, show func(execut
 }
 
 // standard sends one chat turn to the standard route.
-func (c *chatClient) standard(ctx context.Context, body chatBody) (*executor.ChatResponse, error) {
+func (c *chatClient) standard(ctx context.Context, body chatBody) (*wire.ChatResponse, error) {
 	resp, err := c.do(ctx, http.MethodPost, "/api/v1/workflows/execute/chat", body, "application/json")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var out executor.ChatResponse
+	var out wire.ChatResponse
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, fmt.Errorf("decoding the chat response: %w", err)
 	}
@@ -394,19 +395,19 @@ func chatCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // chatTurn streams one turn: tokens to stdout as they come; tool calls, usage
 // and ids to stderr.
 func chatTurn(ctx context.Context, c *chatClient, body chatBody, stdout, stderr io.Writer) (*turn, error) {
-	t, err := c.stream(ctx, body, func(ch executor.Chunk) {
+	t, err := c.stream(ctx, body, func(ch wire.Chunk) {
 		switch ch.Type {
-		case executor.ChunkToken:
+		case wire.ChunkToken:
 			fmt.Fprint(stdout, ch.Content)
-		case executor.ChunkToolCall:
+		case wire.ChunkToolCall:
 			fmt.Fprintf(stderr, "\n[tool call %s %s]\n", ch.Tool.Name, ch.Tool.Arguments)
-		case executor.ChunkToolResult:
+		case wire.ChunkToolResult:
 			state := "->"
 			if ch.Tool.IsError {
 				state = "-> error:"
 			}
 			fmt.Fprintf(stderr, "[tool %s %s %s]\n", ch.Tool.Name, state, ch.Tool.Result)
-		case executor.ChunkError:
+		case wire.ChunkError:
 			fmt.Fprintf(stderr, "\n[error %s: %s]\n", ch.Error.Code, ch.Error.Message)
 		}
 	})

@@ -19,8 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/devstack"
-	"github.com/chatterhq/chatter/internal/executor"
 )
 
 // devProcess is `chatter dev` running as its own process.
@@ -217,7 +218,7 @@ type executionBody struct {
 			Result string `json:"result"`
 		} `json:"tool_calls"`
 	} `json:"output"`
-	Usage *executor.UsageBody `json:"usage"`
+	Usage *wire.Usage `json:"usage"`
 	Log   []struct {
 		NodeID string `json:"node_id"`
 	} `json:"log"`
@@ -226,10 +227,10 @@ type executionBody struct {
 // recordBody is a stored execution as GET /executions/{id} (the predecessor's
 // DetailedWorkflowExecutionResponse) and the lists show it.
 type recordBody struct {
-	ID           string              `json:"id"`
-	Status       string              `json:"status"`
-	Mode         string              `json:"mode"`
-	Usage        *executor.UsageBody `json:"usage"`
+	ID           string      `json:"id"`
+	Status       string      `json:"status"`
+	Mode         string      `json:"mode"`
+	Usage        *wire.Usage `json:"usage"`
 	ExecutionLog []struct {
 		NodeID string `json:"node_id"`
 	} `json:"execution_log"`
@@ -346,15 +347,15 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 	var text strings.Builder
 	var streamExec string
 	done, err := readSSE(resp.Body, func(f frame) error {
-		var ch executor.Chunk
+		var ch wire.Chunk
 		if err := json.Unmarshal(f.Data, &ch); err != nil {
 			return err
 		}
 		types = append(types, ch.Type)
-		if ch.Type == executor.ChunkToken {
+		if ch.Type == wire.ChunkToken {
 			text.WriteString(ch.Content)
 		}
-		if ch.Type == executor.ChunkStart {
+		if ch.Type == wire.ChunkStart {
 			streamExec = ch.ExecutionID
 			if ch.ConversationID != conv {
 				t.Errorf("stream conversation %q, want %q", ch.ConversationID, conv)
@@ -377,7 +378,7 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 
 	// Continue by the chat route: the history is used (more input tokens than the
 	// same message in a fresh conversation).
-	var fresh, cont executor.ChatResponse
+	var fresh, cont wire.ChatResponse
 	c.json("POST", "/api/v1/workflows/execute/chat", map[string]any{"message": "what did I ask?"}, 200, &fresh)
 	c.json("POST", "/api/v1/workflows/execute/chat", map[string]any{"message": "what did I ask?", "conversation_id": conv}, 200, &cont)
 	if cont.ConversationID != conv || fresh.ConversationID == conv {

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // loadOptions configure a load run.
@@ -37,7 +37,7 @@ type sample struct {
 	Streaming bool
 	Message   string
 	Latency   time.Duration
-	Resp      *executor.ChatResponse
+	Resp      *wire.ChatResponse
 	Err       error
 }
 
@@ -296,9 +296,9 @@ func allCompleted(execs map[string]executionRecord, want []sample) bool {
 }
 
 type executionRecord struct {
-	ExecutionID string              `json:"execution_id"`
-	Status      string              `json:"status"`
-	Usage       *executor.UsageBody `json:"usage"`
+	ExecutionID string      `json:"execution_id"`
+	Status      string      `json:"status"`
+	Usage       *wire.Usage `json:"usage"`
 	Output      struct {
 		Response string `json:"response"`
 	} `json:"output_data"`

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -227,17 +229,17 @@ func runWorkflow(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var sink executor.Sink = executor.Discard
 	if *stream {
 		req.Mode = executor.ModeStreaming
-		sink = executor.SinkFunc(func(c executor.Chunk) error {
+		sink = executor.SinkFunc(func(c wire.Chunk) error {
 			switch c.Type {
-			case executor.ChunkToken:
+			case wire.ChunkToken:
 				fmt.Fprint(stdout, c.Content)
-			case executor.ChunkToolCall:
+			case wire.ChunkToolCall:
 				fmt.Fprintf(stderr, "[tool %s %s]\n", c.Tool.Name, c.Tool.Arguments)
-			case executor.ChunkToolResult:
+			case wire.ChunkToolResult:
 				fmt.Fprintf(stderr, "[tool %s -> %s]\n", c.Tool.Name, c.Tool.Result)
-			case executor.ChunkUsage:
+			case wire.ChunkUsage:
 				fmt.Fprintf(stderr, "\n[usage: %d in, %d out, cost $%.6f known=%t]\n", c.Usage.InputTokens, c.Usage.OutputTokens, c.Usage.Cost, c.Usage.CostKnown)
-			case executor.ChunkError:
+			case wire.ChunkError:
 				fmt.Fprintf(stderr, "\n[error %s: %s]\n", c.Error.Code, c.Error.Message)
 			}
 			return nil

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/chatterhq/chatter/internal/wire/requestid"
 
@@ -224,7 +226,7 @@ func publicNodeError(err error) string {
 func (r *run) visit(ctx context.Context, v, step int) outcome {
 	x := &r.graph.Nodes[v]
 	o := outcome{v: v, jump: -2, start: r.x.o.Now()}
-	r.send(Chunk{Type: ChunkNodeStarted, NodeID: x.ID, Kind: string(x.Kind)})
+	r.send(wire.Chunk{Type: wire.ChunkNodeStarted, NodeID: x.ID, Kind: string(x.Kind)})
 	nctx := ctx
 	if x.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -250,13 +252,13 @@ func (r *run) logVisit(ctx context.Context, o *outcome, step int) {
 	r.st.visits[o.v]++
 	r.log = append(r.log, store.NodeRun{Step: step, NodeID: x.ID, Kind: string(x.Kind), Status: status,
 		StartedAt: o.start, DurationMS: ms(o.dur), Error: errText, Detail: o.detail})
-	r.send(Chunk{Type: ChunkNodeFinished, NodeID: x.ID, Kind: string(x.Kind), DurationMS: ms(o.dur)})
+	r.send(wire.Chunk{Type: wire.ChunkNodeFinished, NodeID: x.ID, Kind: string(x.Kind), DurationMS: ms(o.dur)})
 	r.emit(ctx, events.NodeExecuted, events.NodeExecutedData{NodeID: x.ID, Kind: string(x.Kind), Step: step,
 		Status: status, DurationMS: ms(o.dur), Error: errText})
 }
 
 // send numbers a chunk and hands it to the sink; a sink error cancels the run.
-func (r *run) send(c Chunk) {
+func (r *run) send(c wire.Chunk) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sinkErr != nil {
@@ -320,7 +322,7 @@ func (r *run) startTurn(ctx context.Context) error {
 	r.emit(ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),
 		Seq: t.UserMessage.Seq, Status: store.StatusComplete})
 	r.emit(ctx, events.ExecutionStarted, nil)
-	r.send(Chunk{Type: ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
+	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/chatterhq/chatter/internal/wire/requestid"
 
@@ -63,7 +65,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now,
 	}
 	if runErr != nil {
-		res.Error = &ErrorBody{Code: ErrorCode(runErr), Message: PublicMessage(runErr)}
+		res.Error = &wire.ErrorBody{Code: ErrorCode(runErr), Message: PublicMessage(runErr)}
 		var re *RuntimeError
 		if errors.As(runErr, &re) {
 			res.Error.NodeID = re.NodeID
@@ -104,7 +106,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 			runErr = &RuntimeError{Code: errcode.ConversationDeleted,
 				Message: "the conversation was deleted while this turn ran; the reply was not kept"}
 			res.Status, evType = store.ExecFailed, events.ExecutionFailed
-			res.Error = &ErrorBody{Code: errcode.ConversationDeleted, Message: PublicMessage(runErr)}
+			res.Error = &wire.ErrorBody{Code: errcode.ConversationDeleted, Message: PublicMessage(runErr)}
 		}
 		r.endDeleted(wctx, res, exec)
 		am = nil
@@ -113,7 +115,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		if runErr == nil {
 			runErr = &RuntimeError{Code: errcode.Storage, Message: "storing the reply", Err: err}
 			res.Status, evType = store.ExecFailed, events.ExecutionFailed
-			res.Error = &ErrorBody{Code: errcode.Storage, Message: PublicMessage(runErr)}
+			res.Error = &wire.ErrorBody{Code: errcode.Storage, Message: PublicMessage(runErr)}
 		}
 		am = nil
 	}
@@ -127,18 +129,18 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		Cost: cost.USD, CostKnown: cost.Known, ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
 		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response})
 	// The chunks that end the run name it, its conversation and the stored reply.
-	end := func(c Chunk) Chunk {
+	end := func(c wire.Chunk) wire.Chunk {
 		c.ExecutionID, c.ConversationID, c.MessageID = res.ExecutionID, res.ConversationID, res.AssistantMessageID
 		return c
 	}
 	usage := res.usageBody()
-	r.send(end(Chunk{Type: ChunkUsage, Usage: usage}))
+	r.send(end(wire.Chunk{Type: wire.ChunkUsage, Usage: usage}))
 	if res.Error != nil {
-		r.send(end(Chunk{Type: ChunkError, Error: res.Error}))
+		r.send(end(wire.Chunk{Type: wire.ChunkError, Error: res.Error}))
 	} else {
-		r.send(end(Chunk{Type: ChunkComplete, Response: res.ChatResponse()}))
+		r.send(end(wire.Chunk{Type: wire.ChunkComplete, Response: res.ChatResponse()}))
 	}
-	r.send(end(Chunk{Type: ChunkDone, Usage: usage}))
+	r.send(end(wire.Chunk{Type: wire.ChunkDone, Usage: usage}))
 	if err := r.x.o.Emitter.Flush(wctx); err != nil {
 		r.x.o.Logger.Warn("flushing events", "request_id", requestid.From(wctx), "execution_id", r.id, "err", err)
 	}

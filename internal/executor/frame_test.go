@@ -5,41 +5,41 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // Every chunk type encodes with the predecessor's field meanings (error a string
 // with the code beside it, usage with its token names, complete with its
 // metadata) and decodes back into the same Chunk, as the CLI reads frames.
 func TestChunk_JSONHasTheOldFieldsAndReadsBack(t *testing.T) {
-	usage := &executor.UsageBody{InputTokens: 7, OutputTokens: 3, TotalTokens: 10, Cost: 0.5, CostKnown: true}
-	resp := &executor.ChatResponse{Response: "hi", ConversationID: "c1", MessageID: "m1", ExecutionID: "x1",
+	usage := &wire.Usage{InputTokens: 7, OutputTokens: 3, TotalTokens: 10, Cost: 0.5, CostKnown: true}
+	resp := &wire.ChatResponse{Response: "hi", ConversationID: "c1", MessageID: "m1", ExecutionID: "x1",
 		Status: "completed", Model: "m", Provider: "p", TokensUsed: 10, Usage: usage, Cost: 0.5, ResponseTimeMS: 12.5}
 	for _, tc := range []struct {
-		chunk executor.Chunk
+		chunk wire.Chunk
 		want  map[string]any // fields of the JSON object that must be there
-		back  executor.Chunk // what decoding gives, when not the chunk itself
+		back  wire.Chunk     // what decoding gives, when not the chunk itself
 	}{
-		{chunk: executor.Chunk{Type: executor.ChunkToken, NodeID: "llm", Content: "hel"},
+		{chunk: wire.Chunk{Type: wire.ChunkToken, NodeID: "llm", Content: "hel"},
 			want: map[string]any{"type": "token", "content": "hel", "node_id": "llm"}},
-		{chunk: executor.Chunk{Type: executor.ChunkUsage, ExecutionID: "x1", ConversationID: "c1", MessageID: "m1", Usage: usage},
+		{chunk: wire.Chunk{Type: wire.ChunkUsage, ExecutionID: "x1", ConversationID: "c1", MessageID: "m1", Usage: usage},
 			want: map[string]any{"type": "usage", "conversation_id": "c1", "message_id": "m1",
 				"usage": map[string]any{"input_tokens": 7.0, "output_tokens": 3.0, "total_tokens": 10.0, "prompt_tokens": 7.0,
 					"completion_tokens": 3.0, "cost": 0.5, "cost_known": true}}},
-		{chunk: executor.Chunk{Type: executor.ChunkError, ConversationID: "c1",
-			Error: &executor.ErrorBody{Code: "llm_error", Message: "model provider failed", NodeID: "llm"}},
+		{chunk: wire.Chunk{Type: wire.ChunkError, ConversationID: "c1",
+			Error: &wire.ErrorBody{Code: "llm_error", Message: "model provider failed", NodeID: "llm"}},
 			want: map[string]any{"type": "error", "error": "model provider failed", "code": "llm_error", "node_id": "llm"},
-			back: executor.Chunk{Type: executor.ChunkError, ConversationID: "c1", NodeID: "llm",
-				Error: &executor.ErrorBody{Code: "llm_error", Message: "model provider failed", NodeID: "llm"}}},
-		{chunk: executor.Chunk{Type: executor.ChunkError, Error: &executor.ErrorBody{Code: "timeout"}},
+			back: wire.Chunk{Type: wire.ChunkError, ConversationID: "c1", NodeID: "llm",
+				Error: &wire.ErrorBody{Code: "llm_error", Message: "model provider failed", NodeID: "llm"}}},
+		{chunk: wire.Chunk{Type: wire.ChunkError, Error: &wire.ErrorBody{Code: "timeout"}},
 			want: map[string]any{"type": "error", "error": "timeout", "code": "timeout"},
-			back: executor.Chunk{Type: executor.ChunkError, Error: &executor.ErrorBody{Code: "timeout", Message: "timeout"}}},
-		{chunk: executor.Chunk{Type: executor.ChunkComplete, ConversationID: "c1", MessageID: "m1", Response: resp},
+			back: wire.Chunk{Type: wire.ChunkError, Error: &wire.ErrorBody{Code: "timeout", Message: "timeout"}}},
+		{chunk: wire.Chunk{Type: wire.ChunkComplete, ConversationID: "c1", MessageID: "m1", Response: resp},
 			want: map[string]any{"type": "complete", "message_id": "m1", "metadata": map[string]any{"total_tokens": 10.0,
 				"prompt_tokens": 7.0, "completion_tokens": 3.0, "model_used": "m", "provider_used": "p",
 				"response_time_ms": 12.5, "cost": 0.5}},
-			back: executor.Chunk{Type: executor.ChunkComplete, ConversationID: "c1", MessageID: "m1", Response: resp, Usage: usage}},
-		{chunk: executor.Chunk{Type: executor.ChunkDone, ConversationID: "c1", Usage: usage},
+			back: wire.Chunk{Type: wire.ChunkComplete, ConversationID: "c1", MessageID: "m1", Response: resp, Usage: usage}},
+		{chunk: wire.Chunk{Type: wire.ChunkDone, ConversationID: "c1", Usage: usage},
 			want: map[string]any{"type": "done", "conversation_id": "c1"}},
 	} {
 		b, err := json.Marshal(tc.chunk)
@@ -55,7 +55,7 @@ func TestChunk_JSONHasTheOldFieldsAndReadsBack(t *testing.T) {
 				t.Errorf("%s: %s = %#v, want %#v (%s)", tc.chunk.Type, k, m[k], v, b)
 			}
 		}
-		var back executor.Chunk
+		var back wire.Chunk
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}

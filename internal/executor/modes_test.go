@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/executor"
@@ -60,7 +62,7 @@ func TestExecute_StandardAndStreamingAgree(t *testing.T) {
 				t.Errorf("token chunks = %q, want %q", c.Text(), b.Response)
 			}
 			types := c.Types()
-			if types[0] != executor.ChunkStart || !slices.Equal(types[len(types)-3:], []string{executor.ChunkUsage, executor.ChunkComplete, executor.ChunkDone}) {
+			if types[0] != wire.ChunkStart || !slices.Equal(types[len(types)-3:], []string{wire.ChunkUsage, wire.ChunkComplete, wire.ChunkDone}) {
 				t.Errorf("chunk types = %v, want start ... usage, complete, done", types)
 			}
 			for i, ch := range c.Chunks {
@@ -87,14 +89,14 @@ func TestExecute_ErrorRunEndsWithErrorThenDone(t *testing.T) {
 		t.Fatal("want an error")
 	}
 	types := c.Types()
-	if types[0] != executor.ChunkStart || !slices.Equal(types[len(types)-3:], []string{executor.ChunkUsage, executor.ChunkError, executor.ChunkDone}) {
+	if types[0] != wire.ChunkStart || !slices.Equal(types[len(types)-3:], []string{wire.ChunkUsage, wire.ChunkError, wire.ChunkDone}) {
 		t.Fatalf("chunk types = %v, want start ... usage, error, done", types)
 	}
 	ec := c.Chunks[len(c.Chunks)-2].Error
 	if ec == nil || ec.Code != errcode.LLM || ec.NodeID != "llm" || *ec != *res.Error {
 		t.Errorf("error chunk = %+v, want llm_error at llm as in the result %+v", ec, res.Error)
 	}
-	if slices.Contains(types, executor.ChunkComplete) {
+	if slices.Contains(types, wire.ChunkComplete) {
 		t.Errorf("an error run sent complete")
 	}
 }

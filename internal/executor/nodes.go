@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -134,9 +136,9 @@ func (r *run) streamOnce(ctx context.Context, p llm.Provider, req *llm.Request, 
 		d := s.Current()
 		if d.Kind == llm.DeltaText && d.Text != "" {
 			if !acc.Started() && sep != "" {
-				r.send(Chunk{Type: ChunkToken, NodeID: v.ID, Content: sep})
+				r.send(wire.Chunk{Type: wire.ChunkToken, NodeID: v.ID, Content: sep})
 			}
-			r.send(Chunk{Type: ChunkToken, NodeID: v.ID, Content: d.Text})
+			r.send(wire.Chunk{Type: wire.ChunkToken, NodeID: v.ID, Content: d.Text})
 		}
 		acc.Add(d)
 	}
@@ -197,7 +199,7 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 	run := min(len(calls), max(r.maxTools-r.st.toolCalls, 0))
 	results := make([]tools.Result, len(calls))
 	announce := func(c llm.ToolCall) {
-		r.send(Chunk{Type: ChunkToolCall, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Arguments: string(c.Arguments)}})
+		r.send(wire.Chunk{Type: wire.ChunkToolCall, NodeID: v.ID, Tool: &wire.ToolChunk{CallID: c.ID, Name: c.Name, Arguments: string(c.Arguments)}})
 	}
 	call := func(i int) {
 		c := calls[i]
@@ -262,7 +264,7 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 // toolResult reports one call's outcome to the sink and the event trail; skipped
 // is why the call was not made, empty when it ran.
 func (r *run) toolResult(ctx context.Context, v *workflow.Vertex, c llm.ToolCall, res tools.Result, skipped string) {
-	r.send(Chunk{Type: ChunkToolResult, NodeID: v.ID, Tool: &ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
+	r.send(wire.Chunk{Type: wire.ChunkToolResult, NodeID: v.ID, Tool: &wire.ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
 		IsError: res.IsError, Skipped: skipped, DurationMS: ms(res.Duration)}})
 	r.emit(ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
 		Skipped: skipped, DurationMS: ms(res.Duration)})
@@ -298,7 +300,7 @@ func (r *run) execRetrieval(ctx context.Context, v *workflow.Vertex, o *outcome)
 	}
 	o.detail = strconv.Itoa(len(ps)) + " passage(s)"
 	if len(ps) > 0 {
-		r.send(Chunk{Type: ChunkSources, NodeID: v.ID, Sources: ps})
+		r.send(wire.Chunk{Type: wire.ChunkSources, NodeID: v.ID, Sources: ps})
 	}
 	var b strings.Builder
 	if len(ps) > 0 {

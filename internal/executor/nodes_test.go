@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/executor"
@@ -46,7 +48,7 @@ func TestExecute_LLMStreamsTokensThatConcatenateToResponse(t *testing.T) {
 	}
 	tokens := 0
 	for _, ch := range c.Chunks {
-		if ch.Type == executor.ChunkToken {
+		if ch.Type == wire.ChunkToken {
 			tokens++
 			if ch.NodeID != "llm" {
 				t.Errorf("token chunk node = %q, want llm", ch.NodeID)
@@ -230,7 +232,7 @@ func TestExecute_RetrievalUsesOnlyTheUsersDocuments(t *testing.T) {
 	}
 	var sourceChunks int
 	for _, ch := range c.Chunks {
-		if ch.Type == executor.ChunkSources {
+		if ch.Type == wire.ChunkSources {
 			sourceChunks++
 			for _, p := range ch.Sources {
 				if p.DocumentID != "a1" {
@@ -567,8 +569,8 @@ func TestExecute_DelayNode(t *testing.T) {
 		h := newHarness(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		sink := executor.SinkFunc(func(c executor.Chunk) error {
-			if c.Type == executor.ChunkNodeStarted && c.NodeID == "d" {
+		sink := executor.SinkFunc(func(c wire.Chunk) error {
+			if c.Type == wire.ChunkNodeStarted && c.NodeID == "d" {
 				cancel()
 			}
 			return nil

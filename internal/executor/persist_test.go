@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/executor"
@@ -100,8 +102,8 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 		{"stream breaks", 0, "/break one two three four five six", nil, errcode.LLM, store.ExecFailed},
 		{"caller cancels mid-stream", time.Millisecond, "one two three four five six seven eight", func(cancel context.CancelFunc) executor.Sink {
 			n := 0
-			return executor.SinkFunc(func(c executor.Chunk) error {
-				if c.Type == executor.ChunkToken {
+			return executor.SinkFunc(func(c wire.Chunk) error {
+				if c.Type == wire.ChunkToken {
 					if n++; n == 2 {
 						cancel()
 					}
@@ -111,8 +113,8 @@ func TestExecute_PartialReplyIsStoredIncomplete(t *testing.T) {
 		}, errcode.Cancelled, store.ExecCancelled},
 		{"client goes away", 0, "one two three four five six seven eight", func(context.CancelFunc) executor.Sink {
 			n := 0
-			return executor.SinkFunc(func(c executor.Chunk) error {
-				if c.Type == executor.ChunkToken {
+			return executor.SinkFunc(func(c wire.Chunk) error {
+				if c.Type == wire.ChunkToken {
 					if n++; n > 3 {
 						return errors.New("write: broken pipe")
 					}

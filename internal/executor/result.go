@@ -32,7 +32,7 @@ type Result struct {
 	Errors             []string // node errors a handler let the run continue past
 	StartedAt          time.Time
 	FinishedAt         time.Time
-	Error              *ErrorBody
+	Error              *wire.ErrorBody
 
 	// AssistantMessage is the reply as stored (nil when none was); Conversation is
 	// the conversation after the turn; Record is the execution record as finished.
@@ -47,50 +47,21 @@ func (r *Result) DurationMS() float64 { return ms(r.FinishedAt.Sub(r.StartedAt))
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// UsageBody is token usage as clients see it (wire.Usage, the one shape).
-type UsageBody = wire.Usage
-
-func (r *Result) usageBody() *UsageBody {
-	return &UsageBody{
+func (r *Result) usageBody() *wire.Usage {
+	return &wire.Usage{
 		InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.Total(),
 		CacheReadTokens: r.Usage.CacheReadTokens, CacheWriteTokens: r.Usage.CacheWriteTokens,
 		Cost: r.Cost.USD, CostKnown: r.Cost.Known,
 	}
 }
 
-// ChatResponse is the standard chat answer: the predecessor's ChatResponse
-// (conversation_id, the reply as message, the conversation after the turn) with
-// chatter's reply text, execution, usage, cost, tool calls and sources beside it.
-// message and conversation are absent only on a run that stored no reply.
-type ChatResponse struct {
-	ConversationID string             `json:"conversation_id"`
-	Message        *wire.Message      `json:"message,omitempty"`
-	Conversation   *wire.Conversation `json:"conversation,omitempty"`
-
-	Response       string                 `json:"response"`
-	MessageID      string                 `json:"message_id,omitempty"`
-	ExecutionID    string                 `json:"execution_id"`
-	Status         string                 `json:"status"`
-	WorkflowType   string                 `json:"workflow_type"`
-	Provider       string                 `json:"provider,omitempty"`
-	Model          string                 `json:"model,omitempty"`
-	TokensUsed     int                    `json:"tokens_used"`
-	Usage          *UsageBody             `json:"usage"`
-	Cost           float64                `json:"cost"`
-	CostKnown      bool                   `json:"cost_known"`
-	ToolCalls      []store.ToolCallRecord `json:"tool_calls"`
-	Sources        []retrieval.Passage    `json:"sources"`
-	ResponseTimeMS float64                `json:"response_time_ms"`
-	Error          *ErrorBody             `json:"error,omitempty"`
-}
-
 // ChatResponse converts the result to the chat answer.
-func (r *Result) ChatResponse() *ChatResponse {
+func (r *Result) ChatResponse() *wire.ChatResponse {
 	wt := r.Source.Kind
 	if r.Source.Name != "" {
 		wt = r.Source.Name
 	}
-	out := &ChatResponse{
+	out := &wire.ChatResponse{
 		Response: r.Response, ConversationID: r.ConversationID, MessageID: r.AssistantMessageID,
 		ExecutionID: r.ExecutionID, Status: r.Status, WorkflowType: wt, Provider: r.Provider, Model: r.Model,
 		TokensUsed: r.Usage.Total(), Usage: r.usageBody(), Cost: r.Cost.USD, CostKnown: r.Cost.Known,
@@ -205,12 +176,12 @@ type DetailedResponse struct {
 	ConversationID string           `json:"conversation_id"`
 	Source         store.SourceRef  `json:"source"`
 	Output         *ExecutionOutput `json:"output"`
-	Usage          *UsageBody       `json:"usage"`
+	Usage          *wire.Usage      `json:"usage"`
 	Steps          int              `json:"steps"`
 	StartedAt      time.Time        `json:"started_at"`
 	CompletedAt    time.Time        `json:"completed_at"`
 	DurationMS     float64          `json:"duration_ms"`
-	Error          *ErrorBody       `json:"error,omitempty"`
+	Error          *wire.ErrorBody  `json:"error,omitempty"`
 	Mode           Mode             `json:"mode"`
 	Provider       string           `json:"provider,omitempty"`
 	Model          string           `json:"model,omitempty"`

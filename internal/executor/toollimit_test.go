@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -147,7 +149,7 @@ func TestExecute_MaxToolCallsBoundsCallsNotTurns(t *testing.T) {
 			}
 			var results, skipped int
 			for _, c := range sink.Chunks {
-				if c.Type == executor.ChunkToolResult {
+				if c.Type == wire.ChunkToolResult {
 					results++
 					if c.Tool.Skipped == store.SkippedMaxToolCalls && c.Tool.IsError {
 						skipped++

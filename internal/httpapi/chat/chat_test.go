@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
@@ -24,7 +26,7 @@ func TestChat_StandardReturnsChatResponseAndStoresTurn(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
-	var cr executor.ChatResponse
+	var cr wire.ChatResponse
 	if err := json.Unmarshal(b, &cr); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestChat_SourceFollowsTemplateOrDefinitionField(t *testing.T) {
 	}
 	for _, c := range cases {
 		resp, b := e.post(t, "alice", "/api/v1/workflows/execute/chat", c.body)
-		var cr executor.ChatResponse
+		var cr wire.ChatResponse
 		_ = json.Unmarshal(b, &cr)
 		if resp.StatusCode != 200 || cr.WorkflowType != c.wantType {
 			t.Errorf("%s: %d %s", c.body, resp.StatusCode, b)
@@ -95,7 +97,7 @@ func TestChat_BadRequestsAreProblemsNamingTheField(t *testing.T) {
 func TestChat_OtherUsersConversationIsNotFound(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	_, b := e.post(t, "alice", "/api/v1/workflows/execute/chat", `{"message":"secret plan"}`)
-	var cr executor.ChatResponse
+	var cr wire.ChatResponse
 	_ = json.Unmarshal(b, &cr)
 	body := `{"message":"what was the plan?","conversation_id":"` + cr.ConversationID + `"}`
 	for _, path := range []string{"/api/v1/workflows/execute/chat", "/api/v1/workflows/execute/chat/streaming"} {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/executor"
@@ -202,9 +204,9 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 			if errcode.Of(p.Code).Internal {
 				msg = "internal error"
 			}
-			_ = sse.Event(sink.seq+1, executor.ChunkError, executor.Chunk{Type: executor.ChunkError,
+			_ = sse.Event(sink.seq+1, wire.ChunkError, wire.Chunk{Type: wire.ChunkError,
 				ExecutionID: p.ExecutionID, ConversationID: p.ConversationID,
-				Error: &executor.ErrorBody{Code: p.Code, Message: msg}})
+				Error: &wire.ErrorBody{Code: p.Code, Message: msg}})
 		}
 	}
 	_ = sse.Close() // a write error here means the client left; the run is over anyway
@@ -226,9 +228,9 @@ type sseSink struct {
 	ended bool
 }
 
-func (s *sseSink) Send(c executor.Chunk) error {
+func (s *sseSink) Send(c wire.Chunk) error {
 	s.seq = c.Seq
-	if c.Type == executor.ChunkDone {
+	if c.Type == wire.ChunkDone {
 		s.ended = true
 	}
 	return s.sse.Event(c.Seq, c.Type, c)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -157,7 +159,7 @@ type sseFrame struct {
 	Data  string
 	Ping  bool
 	Done  bool
-	Chunk executor.Chunk
+	Chunk wire.Chunk
 }
 
 // frames reads SSE frames from r as they arrive.

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/chatterhq/chatter/internal/events/record"
-	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -45,7 +44,7 @@ func checkDeleteRemovesContent(t *testing.T, e *env) {
 	if first.StatusCode != http.StatusOK {
 		t.Fatalf("first turn: %d %s", first.StatusCode, first.body)
 	}
-	var turn1 executor.ChatResponse
+	var turn1 wire.ChatResponse
 	first.json(t, &turn1)
 	turn2 := e.chat(t, "alice", `{"message":"`+secret+` again","conversation_id":"`+turn1.ConversationID+`"}`)
 	other := e.chat(t, "alice", `{"message":"`+secret+` elsewhere"}`)

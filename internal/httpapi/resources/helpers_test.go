@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -261,13 +263,13 @@ func (e *env) createTemplate(t testing.TB, user string) string {
 }
 
 // chat runs one chat turn for user and returns the response.
-func (e *env) chat(t testing.TB, user, body string) executor.ChatResponse {
+func (e *env) chat(t testing.TB, user, body string) wire.ChatResponse {
 	t.Helper()
 	r := e.post(t, user, "/api/v1/workflows/execute/chat", body)
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("chat: %d %s", r.StatusCode, r.body)
 	}
-	var cr executor.ChatResponse
+	var cr wire.ChatResponse
 	r.json(t, &cr)
 	return cr
 }

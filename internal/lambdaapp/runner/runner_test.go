@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -132,7 +134,7 @@ func TestNewExecutor_RecordsTheTerminalEventWhenTheBusIsDown(t *testing.T) {
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("chat: %v %d %s", err, res.StatusCode, res.Body)
 	}
-	var cr executor.ChatResponse
+	var cr wire.ChatResponse
 	if err := json.Unmarshal([]byte(res.Body), &cr); err != nil || cr.Response == "" || cr.Provider != "devllm" {
 		t.Fatalf("chat response %s: %v", res.Body, err)
 	}

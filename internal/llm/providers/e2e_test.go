@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -760,7 +762,7 @@ func TestE2E_StreamFailingAfterTextStoresIncompleteReply(t *testing.T) {
 				if res.Status != store.ExecFailed || res.Response != partial || e.sink.Text() != partial {
 					t.Errorf("status %q, response %q, streamed %q; want failed with %q", res.Status, res.Response, e.sink.Text(), partial)
 				}
-				if !slices.Contains(e.sink.Types(), executor.ChunkError) {
+				if !slices.Contains(e.sink.Types(), wire.ChunkError) {
 					t.Errorf("chunks %v carry no error", e.sink.Types())
 				}
 				if am := e.assistant(t, res.ConversationID); am.Content != partial || am.Status != store.StatusIncomplete {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -61,10 +63,10 @@ func TestExecute_OnDynamoConversationDeletedWhileItsTurnRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var chunks []executor.Chunk
+			var chunks []wire.Chunk
 			req := chatRequest(user, conv, secret+" question")
 			req.Mode = mode
-			res, err := x.Execute(ctx, req, executor.SinkFunc(func(c executor.Chunk) error {
+			res, err := x.Execute(ctx, req, executor.SinkFunc(func(c wire.Chunk) error {
 				chunks = append(chunks, c)
 				return nil
 			}))
@@ -102,12 +104,12 @@ func TestExecute_OnDynamoConversationDeletedWhileItsTurnRuns(t *testing.T) {
 					t.Fatalf("the terminal event carries the reply: %s", eb)
 				}
 			}
-			if last := len(chunks) - 1; last < 1 || chunks[last].Type != executor.ChunkDone ||
-				chunks[last-1].Type != executor.ChunkError || chunks[last-1].Error.Code != errcode.ConversationDeleted {
+			if last := len(chunks) - 1; last < 1 || chunks[last].Type != wire.ChunkDone ||
+				chunks[last-1].Type != wire.ChunkError || chunks[last-1].Error.Code != errcode.ConversationDeleted {
 				t.Fatalf("the sink did not end with an error frame then done: %+v", chunks)
 			}
 			for _, c := range chunks {
-				if c.Type == executor.ChunkComplete {
+				if c.Type == wire.ChunkComplete {
 					t.Fatalf("a complete frame was sent for a discarded reply: %+v", c)
 				}
 			}
