@@ -279,6 +279,19 @@ func (r *run) prepare(ctx context.Context) error {
 		return prepErr(errcode.InvalidInput, "max_tool_calls", "max_tool_calls must be between 0 and %d", workflow.MaxToolCalls)
 	case len(cfg.Model) > store.MaxNameBytes: // it is kept on records and events
 		return prepErr(errcode.InvalidInput, "model", "model must be at most %d bytes", store.MaxNameBytes)
+	case in.ConversationID != "" && !store.ValidID(in.ConversationID):
+		return prepErr(errcode.InvalidInput, "conversation_id", "conversation_id must be 1 to %d letters, digits or - _ . :", store.MaxIDLen)
+	case len(cfg.DocumentIDs) > store.MaxDocumentIDs:
+		return prepErr(errcode.InvalidInput, "document_ids", "at most %d document_ids", store.MaxDocumentIDs)
+	case r.req.Source.Kind == SourceDefinition && r.req.Source.ID != "" && !store.ValidID(r.req.Source.ID):
+		return prepErr(errcode.InvalidInput, "definition_id", "a definition id is 1 to %d letters, digits or - _ . :", store.MaxIDLen)
+	case r.req.Source.Kind == SourceTemplate && len(r.req.Source.ID) > store.MaxNameBytes:
+		return prepErr(errcode.InvalidInput, "template", "a template id or name is at most %d bytes", store.MaxNameBytes)
+	}
+	for i, id := range cfg.DocumentIDs {
+		if !store.ValidID(id) {
+			return prepErr(errcode.InvalidInput, fmt.Sprintf("/document_ids/%d", i), "a document id is 1 to %d letters, digits or - _ . :", store.MaxIDLen)
+		}
 	}
 	// The store's own checks, before anything is stored: a message and metadata that
 	// pass here fit their records at the start of the turn and at its end.

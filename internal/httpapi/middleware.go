@@ -70,19 +70,8 @@ func UserID(ctx context.Context) string {
 const HeaderRequestID = "X-Request-Id"
 
 // validRequestID accepts ids a client or gateway may send without letting them
-// inject anything into logs or headers.
-func validRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
+// inject anything into logs or headers: the shape of every id (store.ValidID).
+func validRequestID(s string) bool { return store.ValidID(s) }
 
 // RequestIDMiddleware puts the request id (the client's X-Request-Id when it is a
 // plain token, else a new ULID) into the context, the response header and the

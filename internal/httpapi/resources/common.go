@@ -48,9 +48,6 @@ func (v Validation) options() workflow.Options {
 	return workflow.Options{ToolExists: v.toolExists}
 }
 
-// MaxIDLen bounds path ids; every id chatter issues is far shorter.
-const MaxIDLen = 128
-
 // pathID reads {id} and refuses what no record could be keyed by, before any read:
 // an id is 1..128 characters of letters, digits and - _ . : (ULIDs, UUIDs, built-in
 // template names).
@@ -59,24 +56,11 @@ func pathID(r *http.Request) (string, error) { return pathParam(r, "id") }
 // pathParam is pathID for the path wildcard name.
 func pathParam(r *http.Request, name string) (string, error) {
 	id := r.PathValue(name)
-	if !validID(id) {
+	if !store.ValidID(id) {
 		return "", httpapi.FieldErr(errcode.InvalidInput, name,
-			name+" must be 1 to "+strconv.Itoa(MaxIDLen)+" letters, digits or - _ . :")
+			name+" must be 1 to "+strconv.Itoa(store.MaxIDLen)+" letters, digits or - _ . :")
 	}
 	return id, nil
-}
-
-func validID(id string) bool {
-	if id == "" || len(id) > MaxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
 }
 
 // onlyQuery refuses query parameters a route does not take, so a typo (?limt=5) is

@@ -120,7 +120,7 @@ func checkRefs(d *workflow.Definition) error {
 	if err := checkTags(d.Tags); err != nil {
 		return err
 	}
-	if d.TemplateID != "" && !validID(d.TemplateID) {
+	if d.TemplateID != "" && !store.ValidID(d.TemplateID) {
 		return httpapi.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
 	}
 	return nil
@@ -454,7 +454,7 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 			}
 			t = bt
 		case body.TemplateID != "":
-			if !validID(body.TemplateID) {
+			if !store.ValidID(body.TemplateID) {
 				return httpapi.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
 			}
 			var err error

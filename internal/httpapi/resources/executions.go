@@ -83,7 +83,7 @@ func ListExecutions(s Executions) http.Handler {
 		if err := oneOf("source", f.SourceKind, sourceKinds); err != nil {
 			return err
 		}
-		if f.DefinitionID != "" && !validID(f.DefinitionID) {
+		if f.DefinitionID != "" && !store.ValidID(f.DefinitionID) {
 			return httpapi.FieldErr(errcode.InvalidInput, "definition", "definition is not a valid id")
 		}
 		pg, err := s.ListExecutions(r.Context(), uid, f, p)

@@ -758,7 +758,7 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	def := e.createDefinition(t, "alice")
-	long := strings.Repeat("a", resources.MaxIDLen+1)
+	long := strings.Repeat("a", store.MaxIDLen+1)
 	cases := []struct {
 		name, method, path, body string
 		code, field              string

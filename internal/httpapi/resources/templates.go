@@ -144,7 +144,7 @@ func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler
 		}
 		t := &workflow.Template{}
 		if p.baseTemplateID != nil && *p.baseTemplateID != "" {
-			if !validID(*p.baseTemplateID) {
+			if !store.ValidID(*p.baseTemplateID) {
 				return httpapi.FieldErr(errcode.InvalidInput, "base_template_id", "base_template_id is not a valid id")
 			}
 			base, err := findTemplate(r, s, uid, *p.baseTemplateID)
