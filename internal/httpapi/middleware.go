@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/chatterhq/chatter/internal/wire/requestid"
 
