@@ -70,10 +70,6 @@ func UserID(ctx context.Context) string {
 // HeaderRequestID is echoed when valid, else set to a new ULID.
 const HeaderRequestID = "X-Request-Id"
 
-// validRequestID accepts ids a client or gateway may send without letting them
-// inject anything into logs or headers: the shape of every id (store.ValidID).
-func validRequestID(s string) bool { return store.ValidID(s) }
-
 // RequestIDMiddleware puts the request id (the client's X-Request-Id when it is a
 // plain token, else a new ULID) into the context, the response header and the
 // request's logger.
@@ -88,7 +84,7 @@ func RequestIDMiddleware(logger *slog.Logger) Middleware {
 				return
 			}
 			id := r.Header.Get(HeaderRequestID)
-			if !validRequestID(id) {
+			if !store.ValidID(id) { // the shape of every id: nothing to inject into logs or headers
 				id = ulid.Make().String()
 			}
 			rw := &responseWriter{ResponseWriter: w}
