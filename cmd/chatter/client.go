@@ -171,17 +171,6 @@ func (c *chatClient) do(ctx context.Context, method, path string, body any, acce
 	return resp, nil
 }
 
-// chatBody is the body of the chat routes (the fields this CLI sets).
-type chatBody struct {
-	Message              string `json:"message"`
-	ConversationID       string `json:"conversation_id,omitempty"`
-	WorkflowTemplateName string `json:"workflow_template_name,omitempty"`
-	WorkflowDefinitionID string `json:"workflow_definition_id,omitempty"`
-	Provider             string `json:"provider,omitempty"`
-	Model                string `json:"model,omitempty"`
-	EnableTools          *bool  `json:"enable_tools,omitempty"`
-}
-
 // turn is what one streamed chat produced.
 type turn struct {
 	ExecutionID    string
@@ -196,7 +185,7 @@ type turn struct {
 
 // stream sends one chat turn to the streaming route and calls show with each
 // chunk as it arrives.
-func (c *chatClient) stream(ctx context.Context, body chatBody, show func(wire.Chunk)) (*turn, error) {
+func (c *chatClient) stream(ctx context.Context, body wire.ChatRequest, show func(wire.Chunk)) (*turn, error) {
 	sc := *c
 	if c.streamBase != "" {
 		sc.base = c.streamBase
@@ -251,7 +240,7 @@ func (c *chatClient) stream(ctx context.Context, body chatBody, show func(wire.C
 }
 
 // standard sends one chat turn to the standard route.
-func (c *chatClient) standard(ctx context.Context, body chatBody) (*wire.ChatResponse, error) {
+func (c *chatClient) standard(ctx context.Context, body wire.ChatRequest) (*wire.ChatResponse, error) {
 	resp, err := c.do(ctx, http.MethodPost, "/api/v1/workflows/execute/chat", body, "application/json")
 	if err != nil {
 		return nil, err
@@ -351,8 +340,8 @@ func chatCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		c.streamBase = u
 	}
-	body := chatBody{ConversationID: *conv, WorkflowTemplateName: *tmpl, WorkflowDefinitionID: *def,
-		Provider: *provider, Model: *model}
+	body := wire.ChatRequest{ConversationID: *conv, WorkflowTemplateName: *tmpl, WorkflowDefinitionID: *def,
+		RunConfig: wire.RunConfig{Provider: *provider, Model: *model}}
 	if *tmpl == "" && *def == "" {
 		body.EnableTools = tools
 	}
@@ -394,7 +383,7 @@ func chatCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 // chatTurn streams one turn: tokens to stdout as they come; tool calls, usage
 // and ids to stderr.
-func chatTurn(ctx context.Context, c *chatClient, body chatBody, stdout, stderr io.Writer) (*turn, error) {
+func chatTurn(ctx context.Context, c *chatClient, body wire.ChatRequest, stdout, stderr io.Writer) (*turn, error) {
 	t, err := c.stream(ctx, body, func(ch wire.Chunk) {
 		switch ch.Type {
 		case wire.ChunkToken:

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/testenv"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 func TestDev_SecondStackOnSameFolderIsRefusedBeforeStarting(t *testing.T) {
@@ -145,7 +146,7 @@ func TestDevStack_OpenAPIServersNameItsOwnURLAndChatDiscoversIt(t *testing.T) {
 		t.Fatalf("discovered %q, %v; want %s", got, err, s.URL)
 	}
 	c.streamBase = got
-	turn, err := c.stream(ctx, chatBody{Message: "hello"}, nil)
+	turn, err := c.stream(ctx, wire.ChatRequest{Message: "hello"}, nil)
 	if err != nil || !turn.Done || turn.ExecutionID == "" {
 		t.Fatalf("stream on the discovered host: %+v, %v", turn, err)
 	}

@@ -217,11 +217,11 @@ type executionBody struct {
 			Name   string `json:"name"`
 			Result string `json:"result"`
 		} `json:"tool_calls"`
-	} `json:"output"`
+	} `json:"output_data"`
 	Usage *wire.Usage `json:"usage"`
 	Log   []struct {
 		NodeID string `json:"node_id"`
-	} `json:"log"`
+	} `json:"execution_log"`
 }
 
 // recordBody is a stored execution as GET /executions/{id} (the predecessor's
@@ -323,7 +323,7 @@ func TestJourney_EveryStepOverHTTPAgainstChatterDev(t *testing.T) {
 				Result string `json:"result"`
 			} `json:"tool_calls"`
 			Variables map[string]any `json:"variables"`
-		} `json:"output"`
+		} `json:"output_data"`
 	}
 	c.json("POST", "/api/v1/workflows/definitions/"+def.ID+"/execute",
 		map[string]any{"message": `/tool calculator {"expression":"2+3"}`}, 200, &std)

@@ -98,7 +98,7 @@ func runLoad(ctx context.Context, base string, tokens []string, o loadOptions, p
 	for i := range convs {
 		u := i % len(clients)
 		msg := fmt.Sprintf("seed conversation %d", i)
-		r, err := clients[u].standard(ctx, chatBody{Message: msg})
+		r, err := clients[u].standard(ctx, wire.ChatRequest{Message: msg})
 		if err != nil {
 			return loadReport{}, fmt.Errorf("seeding conversation %d: %w", i, err)
 		}
@@ -116,7 +116,7 @@ func runLoad(ctx context.Context, base string, tokens []string, o loadOptions, p
 		s.Message = fmt.Sprintf("load message %d", i)
 		wg.Go(func() {
 			<-start
-			body := chatBody{Message: s.Message, ConversationID: convs[s.Conv]}
+			body := wire.ChatRequest{Message: s.Message, ConversationID: convs[s.Conv]}
 			t0 := time.Now()
 			if s.Streaming {
 				var t *turn
@@ -193,10 +193,10 @@ func verify(ctx context.Context, clients []*chatClient, convs []string, seeds []
 	// Execution records: completed once their events land.
 	for u, c := range clients {
 		want := byUser[u]
-		var execs map[string]executionRecord
+		var execs map[string]wire.Execution
 		for {
 			var err error
-			execs, err = listAll[executionRecord](ctx, c, "/api/v1/executions", "executions", func(e executionRecord) string { return e.ExecutionID })
+			execs, err = listAll[wire.Execution](ctx, c, "/api/v1/executions", "executions", func(e wire.Execution) string { return e.ExecutionID })
 			if err != nil {
 				lost("user %d: listing executions: %v", u, err)
 				break
@@ -213,7 +213,7 @@ func verify(ctx context.Context, clients []*chatClient, convs []string, seeds []
 				lost("user %d: execution %s has no record", u, s.Resp.ExecutionID)
 			case e.Status != "completed":
 				lost("user %d: execution %s is %s", u, e.ExecutionID, e.Status)
-			case e.Usage == nil || e.Usage.TotalTokens != s.Resp.TokensUsed || e.Output.Response != s.Resp.Response:
+			case e.Usage == nil || e.OutputData == nil || e.Usage.TotalTokens != s.Resp.TokensUsed || e.OutputData.Response != s.Resp.Response:
 				lost("user %d: execution %s record differs from its answer", u, e.ExecutionID)
 			case !strings.HasPrefix(s.Message, "seed "):
 				rep.RecordsCompleted++
@@ -286,22 +286,13 @@ func verify(ctx context.Context, clients []*chatClient, convs []string, seeds []
 
 func closeTo(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 }
 
-func allCompleted(execs map[string]executionRecord, want []sample) bool {
+func allCompleted(execs map[string]wire.Execution, want []sample) bool {
 	for _, s := range want {
 		if e, ok := execs[s.Resp.ExecutionID]; !ok || e.Status != "completed" {
 			return false
 		}
 	}
 	return true
-}
-
-type executionRecord struct {
-	ExecutionID string      `json:"execution_id"`
-	Status      string      `json:"status"`
-	Usage       *wire.Usage `json:"usage"`
-	Output      struct {
-		Response string `json:"response"`
-	} `json:"output_data"`
 }
 
 type messageRecord struct {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 const secret = "zebra-quartz"
@@ -16,8 +17,7 @@ const secret = "zebra-quartz"
 // oneOfEach is an event of every type, every text field that could hold content
 // set to secret.
 func oneOfEach() []events.Event {
-	end := events.ExecutionEndData{Status: "failed", InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Cost: 0.25,
-		ErrorCode: "node_failed", ErrorMessage: "tools: " + secret, Output: "You said: " + secret + "."}
+	end := events.ExecutionEndData{Status: "failed", ErrorCode: "node_failed", ErrorMessage: "tools: " + secret, Output: "You said: " + secret + ".", Usage: wire.Usage{InputTokens: 3, OutputTokens: 4, TotalTokens: 7, Cost: 0.25}}
 	data := map[string]any{
 		events.WorkflowStarted:    events.WorkflowStartedData{Mode: "standard", Nodes: 3, Message: 12},
 		events.LLMLoaded:          events.LLMLoadedData{Provider: "devllm", Model: "echo"},
@@ -26,7 +26,7 @@ func oneOfEach() []events.Event {
 		events.ExecutionStarted:   nil,
 		events.NodeExecuted:       events.NodeExecutedData{NodeID: "n", Kind: "tools", Status: "error", Error: secret},
 		events.ToolCalled:         events.ToolCalledData{NodeID: "n", CallID: "c1", Tool: "calculator", IsError: true},
-		events.TokenUsage:         events.TokenUsageData{NodeID: "n", InputTokens: 3, OutputTokens: 4},
+		events.TokenUsage:         events.TokenUsageData{NodeID: "n", Usage: wire.Usage{InputTokens: 3, OutputTokens: 4}},
 		events.MessageSaved:       events.MessageSavedData{MessageID: "m1", Role: "assistant", Seq: 2},
 		events.ExecutionCompleted: end,
 		events.ExecutionFailed:    &end,

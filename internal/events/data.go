@@ -1,5 +1,7 @@
 package events
 
+import "github.com/chatterhq/chatter/internal/wire"
+
 // Typed event data. Field names are part of the detail schema.
 
 // WorkflowStartedData is the data of workflow_started.
@@ -47,18 +49,14 @@ type ToolCalledData struct {
 	DurationMS float64 `json:"duration_ms"`
 }
 
-// TokenUsageData is the data of token_usage (one per model call).
+// TokenUsageData is the data of token_usage (one per model call): the call's usage
+// in its wire shape, flattened.
 type TokenUsageData struct {
-	NodeID           string  `json:"node_id"`
-	Provider         string  `json:"provider"`
-	Model            string  `json:"model"`
-	InputTokens      int     `json:"input_tokens"`
-	OutputTokens     int     `json:"output_tokens"`
-	CacheReadTokens  int     `json:"cache_read_tokens,omitempty"`
-	CacheWriteTokens int     `json:"cache_write_tokens,omitempty"`
-	Cost             float64 `json:"cost"`
-	CostKnown        bool    `json:"cost_known"`
-	DurationMS       float64 `json:"duration_ms"`
+	NodeID   string `json:"node_id"`
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	wire.Usage
+	DurationMS float64 `json:"duration_ms"`
 }
 
 // MessageSavedData is the data of message_saved.
@@ -70,22 +68,19 @@ type MessageSavedData struct {
 }
 
 // ExecutionEndData is the data of execution_completed, execution_failed and
-// execution_cancelled: the totals of the run.
+// execution_cancelled: the totals of the run (its usage in the wire shape,
+// flattened).
 type ExecutionEndData struct {
-	Status       string  `json:"status"`
-	DurationMS   float64 `json:"duration_ms"`
-	InputTokens  int     `json:"input_tokens"`
-	OutputTokens int     `json:"output_tokens"`
-	TotalTokens  int     `json:"total_tokens"`
-	Cost         float64 `json:"cost"`
-	CostKnown    bool    `json:"cost_known"`
-	ToolCalls    int     `json:"tool_calls"`
-	Steps        int     `json:"steps"`
-	Provider     string  `json:"provider,omitempty"`
-	Model        string  `json:"model,omitempty"`
-	ErrorCode    string  `json:"error_code,omitempty"`
-	ErrorMessage string  `json:"error_message,omitempty"`
-	Output       string  `json:"output,omitempty"`
+	Status     string  `json:"status"`
+	DurationMS float64 `json:"duration_ms"`
+	wire.Usage
+	ToolCalls    int    `json:"tool_calls"`
+	Steps        int    `json:"steps"`
+	Provider     string `json:"provider,omitempty"`
+	Model        string `json:"model,omitempty"`
+	ErrorCode    string `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+	Output       string `json:"output,omitempty"`
 	// OutputBytes is the size of the reply; set by WithoutContent, which empties
 	// Output.
 	OutputBytes int `json:"output_bytes,omitempty"`

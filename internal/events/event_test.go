@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 func TestRecorder_KeepsEventsInOrderAndCopies(t *testing.T) {
@@ -46,7 +47,7 @@ func TestEvent_DetailJSONShape(t *testing.T) {
 	e := events.Event{ID: "01J", Version: events.SchemaVersion, Type: events.TokenUsage, ExecutionID: "x", UserID: "u",
 		ConversationID: "c", Source: events.SourceRef{Kind: "template", ID: "general_chat"}, Seq: 7,
 		Time: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
-		Data: events.TokenUsageData{NodeID: "llm", Provider: "openai", Model: "gpt-4o", InputTokens: 3, OutputTokens: 4, Cost: 0.1, CostKnown: true}}
+		Data: events.TokenUsageData{NodeID: "llm", Provider: "openai", Model: "gpt-4o", Usage: wire.Usage{InputTokens: 3, OutputTokens: 4, Cost: 0.1, CostKnown: true}}}
 	b, err := json.Marshal(e)
 	if err != nil {
 		t.Fatal(err)

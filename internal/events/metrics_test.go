@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // emfUnits are the units the EMF specification allows.
@@ -116,8 +117,7 @@ func TestMetricsFor_EmitsValidEMFPerEventKind(t *testing.T) {
 		values  map[string]any
 		noValue []string
 	}{
-		{"completed", with(events.ExecutionCompleted, events.ExecutionEndData{Status: "completed", DurationMS: 812.5,
-			TotalTokens: 40, Cost: 0.002, CostKnown: true, ToolCalls: 1, Provider: "devllm", Model: "echo"}),
+		{"completed", with(events.ExecutionCompleted, events.ExecutionEndData{Status: "completed", DurationMS: 812.5, ToolCalls: 1, Provider: "devllm", Model: "echo", Usage: wire.Usage{TotalTokens: 40, Cost: 0.002, CostKnown: true}}),
 			[]string{"ExecutionCancelled", "ExecutionCount", "ExecutionFailed", "ExecutionTimeMs", "ToolCalls"},
 			map[string]any{"ExecutionCount": 1.0, "ExecutionFailed": 0.0, "ExecutionTimeMs": 812.5, "ToolCalls": 1.0,
 				"Provider": "devllm", "Model": "devllm", "SourceKind": "template"}, nil},
@@ -131,11 +131,9 @@ func TestMetricsFor_EmitsValidEMFPerEventKind(t *testing.T) {
 		{"cancelled", with(events.ExecutionCancelled, events.ExecutionEndData{Status: "cancelled"}),
 			[]string{"ExecutionCancelled", "ExecutionCount", "ExecutionFailed", "ExecutionTimeMs", "ToolCalls"},
 			map[string]any{"ExecutionCancelled": 1.0, "ExecutionFailed": 0.0}, nil},
-		{"token usage with a known price", with(events.TokenUsage, events.TokenUsageData{Provider: "openai", Model: "gpt-4o",
-			InputTokens: 10, OutputTokens: 5, Cost: 0.01, CostKnown: true}),
+		{"token usage with a known price", with(events.TokenUsage, events.TokenUsageData{Provider: "openai", Model: "gpt-4o", Usage: wire.Usage{InputTokens: 10, OutputTokens: 5, Cost: 0.01, CostKnown: true}}),
 			[]string{"Cost", "TokensUsed"}, map[string]any{"TokensUsed": 15.0, "Cost": 0.01, "Model": "gpt-4o"}, nil},
-		{"token usage with an unknown price has no cost", with(events.TokenUsage, events.TokenUsageData{Provider: "openai", Model: "x",
-			InputTokens: 1, OutputTokens: 1}), []string{"TokensUsed"}, map[string]any{"TokensUsed": 2.0}, []string{"Cost"}},
+		{"token usage with an unknown price has no cost", with(events.TokenUsage, events.TokenUsageData{Provider: "openai", Model: "x", Usage: wire.Usage{InputTokens: 1, OutputTokens: 1}}), []string{"TokensUsed"}, map[string]any{"TokensUsed": 2.0}, []string{"Cost"}},
 		{"node executed", with(events.NodeExecuted, events.NodeExecutedData{NodeID: "llm", Kind: "llm", DurationMS: 3.25, Status: "ok"}),
 			[]string{"NodeDurationMs"}, map[string]any{"NodeDurationMs": 3.25, "NodeKind": "llm"}, nil},
 	} {
@@ -286,7 +284,7 @@ func TestEvent_UnmarshalGivesTypedData(t *testing.T) {
 		{events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: []string{"d"}}},
 		{events.NodeExecuted, events.NodeExecutedData{NodeID: "n", Kind: "llm", Status: "ok"}},
 		{events.ToolCalled, events.ToolCalledData{Tool: "calculator", CallID: "c"}},
-		{events.TokenUsage, events.TokenUsageData{InputTokens: 2, CostKnown: true}},
+		{events.TokenUsage, events.TokenUsageData{Usage: wire.Usage{InputTokens: 2, CostKnown: true}}},
 		{events.MessageSaved, events.MessageSavedData{MessageID: "m", Seq: 2}},
 		{events.ExecutionCancelled, events.ExecutionEndData{Status: "cancelled"}},
 		{events.ExecutionStarted, nil},
@@ -336,7 +334,7 @@ func TestMetricsFor_ModelDimensionIsBoundedByThePriceTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e := events.Event{ID: "01E", Type: events.TokenUsage, ExecutionID: "x", Time: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC),
-			Data: events.TokenUsageData{Provider: tt.provider, Model: tt.model, InputTokens: 1, CacheReadTokens: 2, OutputTokens: 3}}
+			Data: events.TokenUsageData{Provider: tt.provider, Model: tt.model, Usage: wire.Usage{InputTokens: 1, CacheReadTokens: 2, OutputTokens: 3}}}
 		line, ok := events.MetricsFor(e)
 		if !ok {
 			t.Fatalf("%s/%s: no metrics", tt.provider, tt.model)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/events"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 type memMarker struct {
@@ -39,7 +40,7 @@ func TestOnce_MetricsCountEachEventOnceUnderRedelivery(t *testing.T) {
 		{ID: "e1", Type: events.NodeExecuted, ExecutionID: "x", UserID: "u", Seq: 1, Time: time.Unix(1, 0),
 			Source: events.SourceRef{Kind: "template", ID: "general_chat"}, Data: events.NodeExecutedData{NodeID: "llm", Kind: "llm", DurationMS: 3}},
 		{ID: "e2", Type: events.ExecutionCompleted, ExecutionID: "x", UserID: "u", Seq: 2, Time: time.Unix(2, 0),
-			Source: events.SourceRef{Kind: "template", ID: "general_chat"}, Data: events.ExecutionEndData{Status: "completed", DurationMS: 9, TotalTokens: 5}},
+			Source: events.SourceRef{Kind: "template", ID: "general_chat"}, Data: events.ExecutionEndData{Status: "completed", DurationMS: 9, Usage: wire.Usage{TotalTokens: 5}}},
 	}
 	run := func(order []events.Event) string {
 		var buf bytes.Buffer

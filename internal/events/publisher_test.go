@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/text"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // fakeBus records PutEvents calls; fail decides per call and entry whether that
@@ -98,7 +99,7 @@ func trail(n int, terminal string) []events.Event {
 	}
 	evs = append(evs, events.Event{ID: fmt.Sprintf("ev%02d", n+1), Version: events.SchemaVersion, Type: terminal,
 		ExecutionID: "x1", UserID: "u1", Seq: n + 1, Time: t0.Add(time.Second),
-		Data: events.ExecutionEndData{Status: "completed", TotalTokens: 9}})
+		Data: events.ExecutionEndData{Status: "completed", Usage: wire.Usage{TotalTokens: 9}}})
 	return evs
 }
 

@@ -305,7 +305,7 @@ func (r *run) prepare(ctx context.Context) error {
 	if err != nil {
 		return &RuntimeError{Code: errcode.Storage, Message: "loading the user's settings", Err: err}
 	}
-	cfg.applySettings(settings)
+	applySettings(cfg, settings)
 	if err := r.resolveSource(ctx); err != nil {
 		return err
 	}

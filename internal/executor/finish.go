@@ -8,6 +8,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/fromstore"
 	"github.com/chatterhq/chatter/internal/wire/requestid"
 
 	"github.com/chatterhq/chatter/internal/events"
@@ -125,8 +126,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 			Seq: am.Seq, Status: am.Status})
 	}
 	r.emit(wctx, evType, events.ExecutionEndData{Status: res.Status, DurationMS: res.DurationMS(),
-		InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, TotalTokens: st.usage.Total(),
-		Cost: cost.USD, CostKnown: cost.Known, ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
+		Usage: *fromstore.Usage(st.usage, cost.USD, cost.Known), ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
 		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response})
 	// The chunks that end the run name it, its conversation and the stored reply.
 	end := func(c wire.Chunk) wire.Chunk {

@@ -191,10 +191,13 @@ func TestResult_ConversionsMarshalDocumentedFields(t *testing.T) {
 	if dbg, _ := decode(t, res.WorkflowExecutionResponse(true))["debug_info"].(map[string]any); dbg["steps"] != float64(res.Steps) {
 		t.Errorf("debug_info = %v", dbg)
 	}
-	out, _ := wer["output"].(map[string]any)
+	if _, ok := wer["output"]; ok {
+		t.Errorf("output beside output_data: one name for one object")
+	}
+	out, _ := wer["output_data"].(map[string]any)
 	for _, k := range []string{"response", "tool_calls", "sources", "variables"} {
 		if v, ok := out[k]; !ok || v == nil {
-			t.Errorf("output.%s = %v, want present and non-null", k, v)
+			t.Errorf("output_data.%s = %v, want present and non-null", k, v)
 		}
 	}
 	for _, k := range []string{"execution_id", "status", "conversation_id", "source", "usage", "steps", "started_at", "completed_at", "duration_ms"} {
@@ -206,12 +209,7 @@ func TestResult_ConversionsMarshalDocumentedFields(t *testing.T) {
 		t.Errorf("usage = %v", wer["usage"])
 	}
 
-	det := decode(t, res.DetailedResponse())
-	log, _ := det["log"].([]any)
-	if len(log) != len(res.Log) || det["mode"] != "standard" || det["execution_id"] != res.ExecutionID {
-		t.Errorf("DetailedResponse = %v", det)
-	}
-	first, _ := log[0].(map[string]any)
+	first, _ := wer["execution_log"].([]any)[0].(map[string]any)
 	for _, k := range []string{"step", "node_id", "kind", "status", "started_at", "duration_ms"} {
 		if _, ok := first[k]; !ok {
 			t.Errorf("log entry lacks %q: %v", k, first)
@@ -231,11 +229,11 @@ func TestResult_ConversionsOfAnEmptyResultUseEmptyArrays(t *testing.T) {
 	if chat["response_time_ms"] != 1000.0 {
 		t.Errorf("response_time_ms = %v, want 1000", chat["response_time_ms"])
 	}
-	det := decode(t, r.DetailedResponse())
-	if _, ok := det["log"].([]any); !ok {
-		t.Errorf("log = %v, want []", det["log"])
+	det := decode(t, r.WorkflowExecutionResponse(false))
+	if _, ok := det["execution_log"].([]any); !ok {
+		t.Errorf("execution_log = %v, want []", det["execution_log"])
 	}
-	if v, ok := det["output"].(map[string]any)["variables"].(map[string]any); !ok || len(v) != 0 {
+	if v, ok := det["output_data"].(map[string]any)["variables"].(map[string]any); !ok || len(v) != 0 {
 		t.Errorf("variables = %v, want {}", v)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/fromstore"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -99,9 +100,7 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 	dur := r.x.o.Now().Sub(started)
 	if resp.Usage != (llm.Usage{}) {
 		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: v.ID, Provider: plan.provider.Name(), Model: plan.model,
-			InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
-			CacheReadTokens: resp.Usage.CacheReadTokens, CacheWriteTokens: resp.Usage.CacheWriteTokens,
-			Cost: cost.USD, CostKnown: cost.Known, DurationMS: ms(dur)})
+			Usage: *fromstore.Usage(resp.Usage, cost.USD, cost.Known), DurationMS: ms(dur)})
 	}
 	if len(resp.ToolCalls) > 0 {
 		o.detail = strconv.Itoa(len(resp.ToolCalls)) + " tool call(s)"

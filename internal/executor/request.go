@@ -32,11 +32,12 @@
 // A user's settings (Store.GetSettings) are their own defaults: a run that sends no
 // memory_window gets their base window, none gets more than their max window, and
 // a run that sends no max_tool_calls gets their max total calls (see
-// Config.applySettings). They are read once per run, in prepare.
+// applySettings). They are read once per run, in prepare.
 package executor
 
 import (
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -68,66 +69,16 @@ const (
 	ModeStreaming Mode = "streaming"
 )
 
-// Config holds the per-request knobs, with the predecessor's field names. Zero
-// values mean "not set": the node config, then the template params, then the
+// Config holds the per-request knobs (the wire type: the predecessor's field names).
+// Zero values mean "not set": the node config, then the template params, then the
 // service defaults apply. Set values win over node configs.
-type Config struct {
-	Provider             string   `json:"provider,omitempty"`
-	Model                string   `json:"model,omitempty"`
-	Temperature          *float64 `json:"temperature,omitempty"`
-	MaxTokens            int      `json:"max_tokens,omitempty"`
-	EnableTools          *bool    `json:"enable_tools,omitempty"`
-	EnableRetrieval      *bool    `json:"enable_retrieval,omitempty"`
-	EnableMemory         *bool    `json:"enable_memory,omitempty"`
-	AllowedTools         []string `json:"allowed_tools,omitempty"`
-	DocumentIDs          []string `json:"document_ids,omitempty"`
-	MemoryWindow         int      `json:"memory_window,omitempty"`
-	MaxToolCalls         int      `json:"max_tool_calls,omitempty"`
-	SystemPromptOverride string   `json:"system_prompt_override,omitempty"`
-}
-
-// Or returns c with every field c does not set taken from d: the request's own
-// fields win over defaults sent beside them (a chat request's workflow_config).
-func (c Config) Or(d Config) Config {
-	str := func(a, b string) string {
-		if a == "" {
-			return b
-		}
-		return a
-	}
-	num := func(a, b int) int {
-		if a == 0 {
-			return b
-		}
-		return a
-	}
-	c.Provider, c.Model = str(c.Provider, d.Provider), str(c.Model, d.Model)
-	c.SystemPromptOverride = str(c.SystemPromptOverride, d.SystemPromptOverride)
-	c.MaxTokens, c.MemoryWindow, c.MaxToolCalls = num(c.MaxTokens, d.MaxTokens), num(c.MemoryWindow, d.MemoryWindow),
-		num(c.MaxToolCalls, d.MaxToolCalls)
-	if c.Temperature == nil {
-		c.Temperature = d.Temperature
-	}
-	for _, f := range []struct{ a, b **bool }{{&c.EnableTools, &d.EnableTools}, {&c.EnableRetrieval, &d.EnableRetrieval},
-		{&c.EnableMemory, &d.EnableMemory}} {
-		if *f.a == nil {
-			*f.a = *f.b
-		}
-	}
-	if c.AllowedTools == nil {
-		c.AllowedTools = d.AllowedTools
-	}
-	if c.DocumentIDs == nil {
-		c.DocumentIDs = d.DocumentIDs
-	}
-	return c
-}
+type Config = wire.RunConfig
 
 // applySettings fills in the user's own defaults (store.Settings, set through the
 // predecessor's configure routes): base_window_size is the memory_window of a run
 // that sends none and max_window_size caps any; max_total_calls is the
 // max_tool_calls of a run that sends none. The other settings are kept, not used.
-func (c *Config) applySettings(s *store.Settings) {
+func applySettings(c *Config, s *store.Settings) {
 	if m := s.Memory; m != nil {
 		if c.MemoryWindow == 0 {
 			c.MemoryWindow = m.BaseWindowSize

@@ -3,6 +3,8 @@ package executor
 import (
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire/fromstore"
+
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/retrieval"
 	"github.com/chatterhq/chatter/internal/store"
@@ -47,13 +49,7 @@ func (r *Result) DurationMS() float64 { return ms(r.FinishedAt.Sub(r.StartedAt))
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func (r *Result) usageBody() *wire.Usage {
-	return &wire.Usage{
-		InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, TotalTokens: r.Usage.Total(),
-		CacheReadTokens: r.Usage.CacheReadTokens, CacheWriteTokens: r.Usage.CacheWriteTokens,
-		Cost: r.Cost.USD, CostKnown: r.Cost.Known,
-	}
-}
+func (r *Result) usageBody() *wire.Usage { return fromstore.Usage(r.Usage, r.Cost.USD, r.Cost.Known) }
 
 // ChatResponse converts the result to the chat answer.
 func (r *Result) ChatResponse() *wire.ChatResponse {
@@ -68,25 +64,14 @@ func (r *Result) ChatResponse() *wire.ChatResponse {
 		ToolCalls: nonNil(r.ToolCalls), Sources: nonNil(r.Sources), ResponseTimeMS: r.DurationMS(), Error: r.Error,
 	}
 	if r.AssistantMessage != nil {
-		m := wire.FromMessage(r.AssistantMessage)
+		m := fromstore.Message(r.AssistantMessage)
 		out.Message = &m
 	}
 	if r.Conversation != nil {
-		c := wire.FromConversation(r.Conversation)
+		c := fromstore.Conversation(r.Conversation)
 		out.Conversation = &c
 	}
 	return out
-}
-
-// WorkflowExecutionResponse is the answer of a definition or template execution:
-// the execution as every execution route shows it (wire.Execution: the
-// predecessor's WorkflowExecutionResponse with chatter's additions), with the
-// run's full output as output_data — and as output, chatter's earlier name of the
-// same object — its node log as execution_log, the input_data it was sent, and
-// debug_info when the request asked for debug_mode.
-type WorkflowExecutionResponse struct {
-	wire.Execution
-	Output *ExecutionOutput `json:"output"`
 }
 
 // ExecutionOutput is what a workflow execution produced (wire.Output).
@@ -101,12 +86,15 @@ func (r *Result) output() *ExecutionOutput {
 		Sources: nonNil(r.Sources), Variables: vars, Errors: r.Errors}
 }
 
-// WorkflowExecutionResponse converts the result to the workflow execution answer;
-// debug (the request's debug_mode) adds debug_info: mode, provider, model, steps,
-// variables and the node errors the run continued past.
-func (r *Result) WorkflowExecutionResponse(debug bool) *WorkflowExecutionResponse {
+// WorkflowExecutionResponse converts the result to the answer of a definition or
+// template execution: the execution as every execution route shows it
+// (wire.Execution), with the run's full output as output_data, its node log as
+// execution_log, the input_data it was sent, and debug_info when the request asked
+// for debug_mode (mode, provider, model, steps, variables and the node errors the
+// run continued past).
+func (r *Result) WorkflowExecutionResponse(debug bool) *wire.Execution {
 	rec := r.record()
-	w := wire.FromExecution(rec)
+	w := fromstore.Execution(rec)
 	out := r.output()
 	w.OutputData, w.ExecutionLog = out, nonNil(rec.Log)
 	if in, ok := rec.Metadata[store.MetadataInputData].(map[string]any); ok {
@@ -116,32 +104,11 @@ func (r *Result) WorkflowExecutionResponse(debug bool) *WorkflowExecutionRespons
 		w.DebugInfo = map[string]any{"mode": r.Mode, "provider": r.Provider, "model": r.Model, "steps": r.Steps,
 			"variables": out.Variables, "errors": nonNil(r.Errors)}
 	}
-	return &WorkflowExecutionResponse{Execution: w, Output: out}
-}
-
-// InlineExecutionResponse is the answer of an inline graph's execution: a
-// WorkflowExecutionResponse with the predecessor's custom execution fields beside
-// it — response (the reply), metadata (the request's) and execution_summary.
-type InlineExecutionResponse struct {
-	*WorkflowExecutionResponse
-	Response         string         `json:"response"`
-	Metadata         map[string]any `json:"metadata"`
-	ExecutionSummary InlineSummary  `json:"execution_summary"`
-}
-
-// InlineSummary is the predecessor's execution_summary: node visits, tool calls
-// made, the run's variables, and the conditional results (the routing choices,
-// which chatter records as node_finished details in the execution log, not here:
-// always empty).
-type InlineSummary struct {
-	NodesExecuted      int            `json:"nodes_executed"`
-	ToolCalls          int            `json:"tool_calls"`
-	Variables          map[string]any `json:"variables"`
-	ConditionalResults map[string]any `json:"conditional_results"`
+	return &w
 }
 
 // InlineExecutionResponse converts the result to the inline execution answer.
-func (r *Result) InlineExecutionResponse(debug bool) *InlineExecutionResponse {
+func (r *Result) InlineExecutionResponse(debug bool) *wire.InlineExecution {
 	w := r.WorkflowExecutionResponse(debug)
 	meta := r.record().Metadata
 	if meta == nil {
@@ -153,9 +120,9 @@ func (r *Result) InlineExecutionResponse(debug bool) *InlineExecutionResponse {
 			calls++
 		}
 	}
-	return &InlineExecutionResponse{WorkflowExecutionResponse: w, Response: r.Response, Metadata: meta,
-		ExecutionSummary: InlineSummary{NodesExecuted: len(r.Log), ToolCalls: calls, Variables: w.Output.Variables,
-			ConditionalResults: map[string]any{}}}
+	return &wire.InlineExecution{Execution: w, Response: r.Response, Metadata: meta,
+		ExecutionSummary: wire.InlineSummary{NodesExecuted: len(r.Log), ToolCalls: calls,
+			Variables: w.OutputData.Variables, ConditionalResults: map[string]any{}}}
 }
 
 // record is the execution record the run finished with; a Result the executor did
@@ -166,34 +133,6 @@ func (r *Result) record() *store.Execution {
 	}
 	return &store.Execution{ID: r.ExecutionID, UserID: r.UserID, ConversationID: r.ConversationID, Source: r.Source,
 		Status: r.Status, StartedAt: r.StartedAt}
-}
-
-// DetailedResponse is a run with its node-by-node log: chatter's detailed
-// execution view.
-type DetailedResponse struct {
-	ExecutionID    string           `json:"execution_id"`
-	Status         string           `json:"status"`
-	ConversationID string           `json:"conversation_id"`
-	Source         store.SourceRef  `json:"source"`
-	Output         *ExecutionOutput `json:"output"`
-	Usage          *wire.Usage      `json:"usage"`
-	Steps          int              `json:"steps"`
-	StartedAt      time.Time        `json:"started_at"`
-	CompletedAt    time.Time        `json:"completed_at"`
-	DurationMS     float64          `json:"duration_ms"`
-	Error          *wire.ErrorBody  `json:"error,omitempty"`
-	Mode           Mode             `json:"mode"`
-	Provider       string           `json:"provider,omitempty"`
-	Model          string           `json:"model,omitempty"`
-	Log            []store.NodeRun  `json:"log"`
-}
-
-// DetailedResponse converts the result to the detailed execution view.
-func (r *Result) DetailedResponse() *DetailedResponse {
-	return &DetailedResponse{ExecutionID: r.ExecutionID, Status: r.Status, ConversationID: r.ConversationID,
-		Source: r.Source, Output: r.output(), Usage: r.usageBody(), Steps: r.Steps, StartedAt: r.StartedAt,
-		CompletedAt: r.FinishedAt, DurationMS: r.DurationMS(), Error: r.Error, Mode: r.Mode, Provider: r.Provider,
-		Model: r.Model, Log: nonNil(r.Log)}
 }
 
 func nonNil[T any](s []T) []T {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // Query asks for passages of one user's documents.
@@ -20,13 +22,8 @@ type Query struct {
 	MinScore    float64
 }
 
-// Passage is one retrieved piece of a document.
-type Passage struct {
-	DocumentID string  `json:"document_id"`
-	Title      string  `json:"title,omitempty"`
-	Text       string  `json:"text"`
-	Score      float64 `json:"score"`
-}
+// Passage is one retrieved piece of a document (the wire shape).
+type Passage = wire.Passage
 
 // Retriever finds passages. Implementations never return another user's documents.
 type Retriever interface {

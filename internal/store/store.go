@@ -38,6 +38,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/llm"
@@ -229,18 +230,8 @@ const (
 	StatusIncomplete = "incomplete"
 )
 
-// ToolCallRecord is one tool call the model asked for during a turn, with its result.
-// A call the run did not make has Skipped set to the reason, IsError set, and a
-// Result telling the model why.
-type ToolCallRecord struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Arguments  json.RawMessage `json:"arguments"`
-	Result     string          `json:"result"`
-	IsError    bool            `json:"is_error,omitempty"`
-	Skipped    string          `json:"skipped,omitempty"`
-	DurationMS float64         `json:"duration_ms"`
-}
+// ToolCallRecord is one tool call of a turn with its result (the wire shape).
+type ToolCallRecord = wire.ToolCall
 
 // SkippedMaxToolCalls is the Skipped reason of a call past the run's max_tool_calls.
 const SkippedMaxToolCalls = "max_tool_calls"
@@ -284,13 +275,8 @@ const (
 	ExecCancelled = "cancelled"
 )
 
-// SourceRef names what an execution ran.
-type SourceRef struct {
-	Kind    string `json:"kind"`
-	ID      string `json:"id,omitempty"`
-	Name    string `json:"name,omitempty"`
-	Version int    `json:"version,omitempty"`
-}
+// SourceRef names what an execution ran (the wire shape).
+type SourceRef = wire.SourceRef
 
 // Execution is the record of one run.
 type Execution struct {
@@ -328,17 +314,8 @@ func Terminal(status string) bool {
 	return status == ExecCompleted || status == ExecFailed || status == ExecCancelled
 }
 
-// NodeRun is one node visit in an execution's log.
-type NodeRun struct {
-	Step       int       `json:"step"`
-	NodeID     string    `json:"node_id"`
-	Kind       string    `json:"kind"`
-	Status     string    `json:"status"` // ok | error | skipped
-	StartedAt  time.Time `json:"started_at"`
-	DurationMS float64   `json:"duration_ms"`
-	Error      string    `json:"error,omitempty"`
-	Detail     string    `json:"detail,omitempty"`
-}
+// NodeRun is one node visit in an execution's log (the wire shape).
+type NodeRun = wire.NodeRun
 
 // Definition is a stored, versioned workflow definition.
 type Definition struct {

@@ -2,9 +2,6 @@ package wire
 
 import (
 	"encoding/json"
-
-	"github.com/chatterhq/chatter/internal/retrieval"
-	"github.com/chatterhq/chatter/internal/store"
 )
 
 // Chunk types, in the order a client sees them.
@@ -27,20 +24,20 @@ const (
 // the executor produces chunks, the HTTP layer writes them, the CLI and tests read
 // them back.
 type Chunk struct {
-	Seq            int                 `json:"-"`
-	Type           string              `json:"type"`
-	ExecutionID    string              `json:"execution_id,omitempty"`
-	ConversationID string              `json:"conversation_id,omitempty"`
-	MessageID      string              `json:"message_id,omitempty"` // the stored reply, on the chunks that end a run
-	NodeID         string              `json:"node_id,omitempty"`
-	Kind           string              `json:"kind,omitempty"`
-	Content        string              `json:"content,omitempty"`
-	Tool           *ToolChunk          `json:"tool,omitempty"`
-	Sources        []retrieval.Passage `json:"sources,omitempty"`
-	Usage          *Usage              `json:"usage,omitempty"`
-	Response       *ChatResponse       `json:"response,omitempty"`
-	Error          *ErrorBody          `json:"error,omitempty"`
-	DurationMS     float64             `json:"duration_ms,omitempty"`
+	Seq            int           `json:"-"`
+	Type           string        `json:"type"`
+	ExecutionID    string        `json:"execution_id,omitempty"`
+	ConversationID string        `json:"conversation_id,omitempty"`
+	MessageID      string        `json:"message_id,omitempty"` // the stored reply, on the chunks that end a run
+	NodeID         string        `json:"node_id,omitempty"`
+	Kind           string        `json:"kind,omitempty"`
+	Content        string        `json:"content,omitempty"`
+	Tool           *ToolChunk    `json:"tool,omitempty"`
+	Sources        []Passage     `json:"sources,omitempty"`
+	Usage          *Usage        `json:"usage,omitempty"`
+	Response       *ChatResponse `json:"response,omitempty"`
+	Error          *ErrorBody    `json:"error,omitempty"`
+	DurationMS     float64       `json:"duration_ms,omitempty"`
 }
 
 // ToolChunk describes a tool call or its result.
@@ -50,7 +47,7 @@ type ToolChunk struct {
 	Arguments  string  `json:"arguments,omitempty"`
 	Result     string  `json:"result,omitempty"`
 	IsError    bool    `json:"is_error,omitempty"`
-	Skipped    string  `json:"skipped,omitempty"` // why the call was not made (store.ToolCallRecord.Skipped)
+	Skipped    string  `json:"skipped,omitempty"` // why the call was not made (ToolCall.Skipped)
 	DurationMS float64 `json:"duration_ms,omitempty"`
 }
 
@@ -63,21 +60,21 @@ type ChatResponse struct {
 	Message        *Message      `json:"message,omitempty"`
 	Conversation   *Conversation `json:"conversation,omitempty"`
 
-	Response       string                 `json:"response"`
-	MessageID      string                 `json:"message_id,omitempty"`
-	ExecutionID    string                 `json:"execution_id"`
-	Status         string                 `json:"status"`
-	WorkflowType   string                 `json:"workflow_type"`
-	Provider       string                 `json:"provider,omitempty"`
-	Model          string                 `json:"model,omitempty"`
-	TokensUsed     int                    `json:"tokens_used"`
-	Usage          *Usage                 `json:"usage"`
-	Cost           float64                `json:"cost"`
-	CostKnown      bool                   `json:"cost_known"`
-	ToolCalls      []store.ToolCallRecord `json:"tool_calls"`
-	Sources        []retrieval.Passage    `json:"sources"`
-	ResponseTimeMS float64                `json:"response_time_ms"`
-	Error          *ErrorBody             `json:"error,omitempty"`
+	Response       string     `json:"response"`
+	MessageID      string     `json:"message_id,omitempty"`
+	ExecutionID    string     `json:"execution_id"`
+	Status         string     `json:"status"`
+	WorkflowType   string     `json:"workflow_type"`
+	Provider       string     `json:"provider,omitempty"`
+	Model          string     `json:"model,omitempty"`
+	TokensUsed     int        `json:"tokens_used"`
+	Usage          *Usage     `json:"usage"`
+	Cost           float64    `json:"cost"`
+	CostKnown      bool       `json:"cost_known"`
+	ToolCalls      []ToolCall `json:"tool_calls"`
+	Sources        []Passage  `json:"sources"`
+	ResponseTimeMS float64    `json:"response_time_ms"`
+	Error          *ErrorBody `json:"error,omitempty"`
 }
 
 // A Chunk's JSON is the data of one SSE frame, and it is also what the

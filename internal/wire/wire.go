@@ -1,9 +1,12 @@
-// Package wire holds the answer shapes of the predecessor's contract that chatter
-// builds from stored records — conversations, messages and execution records —
-// with one conversion each, so every route that shows one (the old paths, chatter's
-// own /executions and /conversations, a chat answer's message and conversation
-// objects) shows it alike. chatter's richer data rides along as extra properties
-// where it does not collide with an old field; where it would, the old shape wins.
+// Package wire is the one owner of chatter's wire contract: the request and answer
+// bodies of its routes (the predecessor's shapes, with chatter's richer data riding
+// along as extra properties wherever it does not collide with an old field; where
+// it would, the old shape wins), the stream chunks (stream.go), and the records
+// those bodies embed (records.go: tool calls, node runs, sources, passages — the
+// store and the retriever use these types). The error codes are its leaf package
+// errcode. wire imports no other chatter package: handlers, the executor, the
+// subscribers and the CLI all speak it. Stored records become these shapes through
+// package fromstore, one conversion each.
 //
 // Choices where the old contract is silent:
 //   - A conversation's context_window, memory_enabled, memory_strategy,
@@ -23,14 +26,7 @@
 package wire
 
 import (
-	"math"
-	"strconv"
 	"time"
-
-	"github.com/chatterhq/chatter/internal/llm"
-	"github.com/chatterhq/chatter/internal/retrieval"
-	"github.com/chatterhq/chatter/internal/store"
-	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 // Conversation is the predecessor's ConversationResponse.
@@ -91,66 +87,11 @@ type Message struct {
 	RatingCount      int       `json:"rating_count"`
 	CreatedAt        time.Time `json:"created_at"`
 	// chatter's additions: seq is sequence_number under chatter's name.
-	Seq         int                    `json:"seq"`
-	Status      string                 `json:"status"`
-	ExecutionID string                 `json:"execution_id,omitempty"`
-	ToolCalls   []store.ToolCallRecord `json:"tool_calls,omitempty"`
-	CostKnown   bool                   `json:"cost_known"`
-}
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// millis rounds a duration in milliseconds to the old contract's integer.
-func millis(ms float64) int { return int(math.Round(ms)) }
-
-// FromConversation converts a stored conversation.
-func FromConversation(c *store.Conversation) Conversation {
-	st := c.Settings
-	out := Conversation{ID: c.ID, UserID: c.UserID, Title: c.Title, Description: nonEmpty(st.Description),
-		ProfileID: nonEmpty(st.ProfileID), Status: c.StatusOrActive(), LLMProvider: nonEmpty(c.Provider),
-		LLMModel: nonEmpty(c.Model), Temperature: st.Temperature, MaxTokens: st.MaxTokens,
-		EnableRetrieval: st.EnableRetrieval, MessageCount: c.MessageCount, TotalTokens: c.TotalTokens,
-		TotalCost: c.TotalCost, SystemPrompt: st.SystemPrompt, ContextWindow: workflow.DefaultMemoryWindow,
-		MemoryEnabled: true, RetrievalLimit: workflow.DefaultTopK, Tags: st.Tags, ExtraMetadata: st.ExtraMetadata,
-		WorkflowConfig: st.WorkflowConfig, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
-		Summary: c.Summary}
-	if c.MessageCount > 0 {
-		t := c.LastMessageAt
-		out.LastMessageAt = &t
-	}
-	return out
-}
-
-// FromMessage converts a stored message.
-func FromMessage(m *store.Message) Message {
-	out := Message{Role: string(m.Role), Content: m.Content, ID: m.ID, ConversationID: m.ConversationID,
-		SequenceNumber: m.Seq, Rating: m.Rating, RatingCount: m.RatingCount, CreatedAt: m.CreatedAt, Seq: m.Seq,
-		Status: m.Status, ExecutionID: m.ExecutionID, ToolCalls: m.ToolCalls, CostKnown: m.CostKnown}
-	if m.Role == llm.RoleAssistant {
-		in, outT, total := m.InputTokens, m.OutputTokens, m.InputTokens+m.OutputTokens
-		rt := millis(m.ResponseTimeMS)
-		out.PromptTokens, out.CompletionTokens, out.TotalTokens, out.ResponseTimeMS = &in, &outT, &total, &rt
-		out.ModelUsed, out.ProviderUsed = nonEmpty(m.Model), nonEmpty(m.Provider)
-		if m.CostKnown {
-			cost := m.Cost
-			out.Cost = &cost
-		}
-	}
-	return out
-}
-
-// FromMessages converts stored messages (never nil).
-func FromMessages(ms []store.Message) []Message {
-	out := make([]Message, len(ms))
-	for i := range ms {
-		out[i] = FromMessage(&ms[i])
-	}
-	return out
+	Seq         int        `json:"seq"`
+	Status      string     `json:"status"`
+	ExecutionID string     `json:"execution_id,omitempty"`
+	ToolCalls   []ToolCall `json:"tool_calls,omitempty"`
+	CostKnown   bool       `json:"cost_known"`
 }
 
 // Usage is token usage with cache tokens and whether the cost is known.
@@ -173,45 +114,45 @@ type ErrorBody struct {
 
 // Output is what a run produced (output_data).
 type Output struct {
-	Response  string                 `json:"response"`
-	MessageID string                 `json:"message_id,omitempty"`
-	ToolCalls []store.ToolCallRecord `json:"tool_calls"`
-	Sources   []retrieval.Passage    `json:"sources"`
-	Variables map[string]any         `json:"variables"`
-	Errors    []string               `json:"errors,omitempty"`
+	Response  string         `json:"response"`
+	MessageID string         `json:"message_id,omitempty"`
+	ToolCalls []ToolCall     `json:"tool_calls"`
+	Sources   []Passage      `json:"sources"`
+	Variables map[string]any `json:"variables"`
+	Errors    []string       `json:"errors,omitempty"`
 }
 
 // Execution is the predecessor's WorkflowExecutionResponse of an execution record.
 type Execution struct {
-	ID              string          `json:"id"`
-	DefinitionID    string          `json:"definition_id"`
-	OwnerID         string          `json:"owner_id"`
-	Status          string          `json:"status"`
-	InputData       map[string]any  `json:"input_data"`
-	StartedAt       *time.Time      `json:"started_at"`
-	CompletedAt     *time.Time      `json:"completed_at"`
-	ExecutionTimeMS *int            `json:"execution_time_ms"`
-	OutputData      *Output         `json:"output_data"`
-	ErrorMessage    *string         `json:"error_message"`
-	TokensUsed      int             `json:"tokens_used"`
-	Cost            float64         `json:"cost"`
-	ExecutionLog    []store.NodeRun `json:"execution_log"`
-	DebugInfo       map[string]any  `json:"debug_info"`
-	CreatedAt       *time.Time      `json:"created_at"`
-	UpdatedAt       *time.Time      `json:"updated_at"`
+	ID              string         `json:"id"`
+	DefinitionID    string         `json:"definition_id"`
+	OwnerID         string         `json:"owner_id"`
+	Status          string         `json:"status"`
+	InputData       map[string]any `json:"input_data"`
+	StartedAt       *time.Time     `json:"started_at"`
+	CompletedAt     *time.Time     `json:"completed_at"`
+	ExecutionTimeMS *int           `json:"execution_time_ms"`
+	OutputData      *Output        `json:"output_data"`
+	ErrorMessage    *string        `json:"error_message"`
+	TokensUsed      int            `json:"tokens_used"`
+	Cost            float64        `json:"cost"`
+	ExecutionLog    []NodeRun      `json:"execution_log"`
+	DebugInfo       map[string]any `json:"debug_info"`
+	CreatedAt       *time.Time     `json:"created_at"`
+	UpdatedAt       *time.Time     `json:"updated_at"`
 	// chatter's additions: execution_id is id, duration_ms the exact
 	// execution_time_ms; error carries the stable code.
-	ExecutionID    string          `json:"execution_id"`
-	ConversationID string          `json:"conversation_id"`
-	Source         store.SourceRef `json:"source"`
-	Usage          *Usage          `json:"usage"`
-	Steps          int             `json:"steps"`
-	ToolCalls      int             `json:"tool_calls"`
-	DurationMS     float64         `json:"duration_ms"`
-	Error          *ErrorBody      `json:"error,omitempty"`
-	Mode           string          `json:"mode"`
-	Provider       string          `json:"provider,omitempty"`
-	Model          string          `json:"model,omitempty"`
+	ExecutionID    string     `json:"execution_id"`
+	ConversationID string     `json:"conversation_id"`
+	Source         SourceRef  `json:"source"`
+	Usage          *Usage     `json:"usage"`
+	Steps          int        `json:"steps"`
+	ToolCalls      int        `json:"tool_calls"`
+	DurationMS     float64    `json:"duration_ms"`
+	Error          *ErrorBody `json:"error,omitempty"`
+	Mode           string     `json:"mode"`
+	Provider       string     `json:"provider,omitempty"`
+	Model          string     `json:"model,omitempty"`
 	// Redacted: the conversation (or a message of the turn) was deleted; the
 	// content is gone (see store.Redact).
 	Redacted bool `json:"redacted,omitempty"`
@@ -245,117 +186,23 @@ type LogEntry struct {
 	ExecutionTimeMS *int           `json:"execution_time_ms"`
 }
 
-// FromExecution converts an execution record to its list view (no node log).
-func FromExecution(e *store.Execution) Execution {
-	started := e.StartedAt
-	out := Execution{ID: e.ID, OwnerID: e.UserID, Status: e.Status, StartedAt: &started, CreatedAt: &started,
-		UpdatedAt: &started,
-		OutputData: &Output{Response: e.Output, MessageID: e.MessageID, ToolCalls: e.ToolCallRecords,
-			Sources: []retrieval.Passage{}, Variables: map[string]any{}},
-		TokensUsed: e.Usage.Total(), Cost: e.Cost, ExecutionID: e.ID, ConversationID: e.ConversationID,
-		Source: e.Source, Usage: &Usage{InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens,
-			TotalTokens: e.Usage.Total(), CacheReadTokens: e.Usage.CacheReadTokens,
-			CacheWriteTokens: e.Usage.CacheWriteTokens, Cost: e.Cost, CostKnown: e.CostKnown},
-		Steps: e.Steps, ToolCalls: e.ToolCalls, DurationMS: e.DurationMS, Mode: e.Mode, Provider: e.Provider,
-		Model: e.Model, Redacted: e.Redacted}
-	if e.Source.Kind == "definition" {
-		out.DefinitionID = e.Source.ID
-	}
-	if out.OutputData.ToolCalls == nil {
-		out.OutputData.ToolCalls = []store.ToolCallRecord{}
-	}
-	if !e.FinishedAt.IsZero() {
-		done := e.FinishedAt
-		ms := millis(e.DurationMS)
-		out.CompletedAt, out.UpdatedAt, out.ExecutionTimeMS = &done, &done, &ms
-	}
-	if e.ErrorCode != "" {
-		out.Error = &ErrorBody{Code: e.ErrorCode, Message: e.ErrorMessage, NodeID: e.ErrorNodeID}
-		msg := e.ErrorCode
-		if e.ErrorMessage != "" {
-			msg += ": " + e.ErrorMessage
-		}
-		out.ErrorMessage = &msg
-	}
-	return out
+// InlineExecution is the answer of an inline graph's execution: the execution with
+// the predecessor's custom execution fields beside it — response (the reply),
+// metadata (the request's) and execution_summary.
+type InlineExecution struct {
+	*Execution
+	Response         string         `json:"response"`
+	Metadata         map[string]any `json:"metadata"`
+	ExecutionSummary InlineSummary  `json:"execution_summary"`
 }
 
-// FromExecutionDetail converts an execution record to its detail view.
-func FromExecutionDetail(e *store.Execution) ExecutionDetail {
-	d := ExecutionDetail{Execution: FromExecution(e), Logs: LogEntries(e)}
-	d.ExecutionLog = e.Log
-	if d.ExecutionLog == nil {
-		d.ExecutionLog = []store.NodeRun{}
-	}
-	return d
-}
-
-// LogEntries is an execution's log: its start, each node visit in order, and its
-// end once it has one.
-func LogEntries(e *store.Execution) []LogEntry {
-	out := make([]LogEntry, 0, len(e.Log)+2)
-	out = append(out, LogEntry{Timestamp: e.StartedAt, Level: LevelInfo,
-		Message: "execution started: " + sourceText(e.Source) + ", " + e.Mode + " mode",
-		Data:    map[string]any{"source": e.Source, "mode": e.Mode, "conversation_id": e.ConversationID}})
-	for i := range e.Log {
-		n := &e.Log[i]
-		level, verb := LevelInfo, "ran"
-		switch n.Status {
-		case "error":
-			level, verb = LevelError, "failed"
-		case "skipped":
-			level, verb = LevelWarning, "was skipped"
-		}
-		msg := "node " + n.NodeID + " (" + n.Kind + ") " + verb
-		if n.Error != "" {
-			msg += ": " + n.Error
-		} else if n.Detail != "" {
-			msg += ": " + n.Detail
-		}
-		id, kind, ms := n.NodeID, n.Kind, millis(n.DurationMS)
-		data := map[string]any{"step": n.Step, "kind": n.Kind, "status": n.Status, "duration_ms": n.DurationMS}
-		if n.Detail != "" {
-			data["detail"] = n.Detail
-		}
-		if n.Error != "" {
-			data["error"] = n.Error
-		}
-		out = append(out, LogEntry{Timestamp: n.StartedAt, Level: level, NodeID: &id, StepName: &kind, Message: msg,
-			Data: data, ExecutionTimeMS: &ms})
-	}
-	if store.Terminal(e.Status) {
-		ms := millis(e.DurationMS)
-		end := LogEntry{Timestamp: e.FinishedAt, Level: LevelInfo, Message: "execution " + e.Status,
-			Data:            map[string]any{"status": e.Status, "steps": e.Steps, "tokens": e.Usage.Total(), "tool_calls": e.ToolCalls},
-			ExecutionTimeMS: &ms}
-		if e.FinishedAt.IsZero() {
-			end.Timestamp = e.StartedAt
-		}
-		if e.ErrorCode != "" {
-			end.Level, end.Message = LevelError, end.Message+": "+e.ErrorCode
-			if e.ErrorMessage != "" {
-				end.Message += ": " + e.ErrorMessage
-			}
-			end.Data["error_code"] = e.ErrorCode
-			if e.ErrorNodeID != "" {
-				id := e.ErrorNodeID
-				end.NodeID = &id
-			}
-		}
-		out = append(out, end)
-	}
-	return out
-}
-
-func sourceText(s store.SourceRef) string {
-	t := s.Kind
-	if s.ID != "" {
-		t += " " + s.ID
-	} else if s.Name != "" {
-		t += " " + s.Name
-	}
-	if s.Version > 0 {
-		t += " v" + strconv.Itoa(s.Version)
-	}
-	return t
+// InlineSummary is the predecessor's execution_summary: node visits, tool calls
+// made, the run's variables, and the conditional results (the routing choices,
+// which chatter records as node_finished details in the execution log, not here:
+// always empty).
+type InlineSummary struct {
+	NodesExecuted      int            `json:"nodes_executed"`
+	ToolCalls          int            `json:"tool_calls"`
+	Variables          map[string]any `json:"variables"`
+	ConditionalResults map[string]any `json:"conditional_results"`
 }

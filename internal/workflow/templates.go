@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // MaxNameLen bounds template and definition names, in characters (the
@@ -24,18 +26,9 @@ type Capabilities struct {
 	Tools     bool `json:"tools"`
 }
 
-// Params are a template's defaults; they land in the generated nodes' configs.
-type Params struct {
-	Provider     string   `json:"provider,omitempty"`
-	Model        string   `json:"model,omitempty"`
-	SystemPrompt string   `json:"system_prompt,omitempty"`
-	Temperature  *float64 `json:"temperature,omitempty"`
-	MaxTokens    int      `json:"max_tokens,omitempty"`
-	MemoryWindow int      `json:"memory_window,omitempty"`
-	TopK         int      `json:"top_k,omitempty"`
-	MaxToolCalls int      `json:"max_tool_calls,omitempty"`
-	AllowedTools []string `json:"allowed_tools,omitempty"`
-}
+// Params are a template's defaults; they land in the generated nodes' configs (the
+// wire type a template execution sends overrides in).
+type Params = wire.TemplateParams
 
 // Template is a named chat graph recipe: params plus capabilities. It is a plain
 // value: copy it with Clone (Params holds a pointer and a slice) and change params
@@ -119,7 +112,7 @@ func Builtin(name string) (*Template, bool) {
 // Clone returns a deep copy of t.
 func (t *Template) Clone() *Template {
 	c := *t
-	c.Params = t.Params.clone()
+	c.Params = cloneParams(t.Params)
 	c.Tags = slices.Clone(t.Tags)
 	c.ExtraParams = maps.Clone(t.ExtraParams) // values are decoded JSON, never changed in place
 	return &c
@@ -162,7 +155,7 @@ func (t *Template) WithParams(o Params) *Template {
 	return c
 }
 
-func (p Params) clone() Params {
+func cloneParams(p Params) Params {
 	if p.Temperature != nil {
 		temp := *p.Temperature
 		p.Temperature = &temp

@@ -24,6 +24,7 @@ import (
 	"github.com/chatterhq/chatter/internal/store/dynamo"
 	"github.com/chatterhq/chatter/internal/testenv"
 	"github.com/chatterhq/chatter/internal/text"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // repo is what these tests need of a store: record.Repo plus reads and creation.
@@ -90,20 +91,18 @@ func chatTrail(execID, terminal string, end events.ExecutionEndData) []events.Ev
 	add(events.LLMLoaded, events.LLMLoadedData{Provider: "devllm", Model: "echo"})
 	add(events.MessageSaved, events.MessageSavedData{MessageID: "m1", Role: "user", Seq: 1, Status: "complete"})
 	add(events.ExecutionStarted, nil)
-	add(events.TokenUsage, events.TokenUsageData{NodeID: "llm", Provider: "devllm", Model: "echo", InputTokens: 10, OutputTokens: 4})
+	add(events.TokenUsage, events.TokenUsageData{NodeID: "llm", Provider: "devllm", Model: "echo", Usage: wire.Usage{InputTokens: 10, OutputTokens: 4}})
 	add(events.NodeExecuted, events.NodeExecutedData{NodeID: "llm", Kind: "llm", Step: 1, Status: "ok", DurationMS: 2})
 	add(events.ToolCalled, events.ToolCalledData{NodeID: "tools", CallID: "call_1", Tool: "calculator"})
 	add(events.NodeExecuted, events.NodeExecutedData{NodeID: "tools", Kind: "tools", Step: 2, Status: "ok", DurationMS: 1})
-	add(events.TokenUsage, events.TokenUsageData{NodeID: "llm", Provider: "devllm", Model: "echo", InputTokens: 20, OutputTokens: 6})
+	add(events.TokenUsage, events.TokenUsageData{NodeID: "llm", Provider: "devllm", Model: "echo", Usage: wire.Usage{InputTokens: 20, OutputTokens: 6}})
 	add(events.NodeExecuted, events.NodeExecutedData{NodeID: "llm", Kind: "llm", Step: 3, Status: "ok", DurationMS: 2})
 	add(events.MessageSaved, events.MessageSavedData{MessageID: "m2", Role: "assistant", Seq: 2, Status: "complete"})
 	add(terminal, end)
 	return evs
 }
 
-var completed = events.ExecutionEndData{Status: "completed", DurationMS: 15.5, InputTokens: 30, OutputTokens: 10,
-	TotalTokens: 40, Cost: 0.0012, CostKnown: true, ToolCalls: 1, Steps: 3, Provider: "devllm", Model: "echo",
-	Output: "The calculator tool returned: 4."}
+var completed = events.ExecutionEndData{Status: "completed", DurationMS: 15.5, ToolCalls: 1, Steps: 3, Provider: "devllm", Model: "echo", Output: "The calculator tool returned: 4.", Usage: wire.Usage{InputTokens: 30, OutputTokens: 10, TotalTokens: 40, Cost: 0.0012, CostKnown: true}}
 
 func applyAll(t tb, r repo, evs []events.Event) {
 	t.Helper()

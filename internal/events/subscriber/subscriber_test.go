@@ -13,6 +13,7 @@ import (
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 func envelope(t *testing.T, e events.Event) events.Envelope {
@@ -36,7 +37,7 @@ func TestSubscribers_RedeliveryChangesNothing(t *testing.T) {
 	node := events.Event{ID: "e1", Version: 1, Type: events.NodeExecuted, ExecutionID: "x1", UserID: "u1", Source: src, Seq: 1,
 		Time: now, Data: events.NodeExecutedData{NodeID: "llm", Kind: "llm", Step: 1, Status: "ok", DurationMS: 2}}
 	done := events.Event{ID: "e2", Version: 1, Type: events.ExecutionCompleted, ExecutionID: "x1", UserID: "u1", Source: src, Seq: 2,
-		Time: now, Data: events.ExecutionEndData{Status: store.ExecCompleted, DurationMS: 5, InputTokens: 3, OutputTokens: 4, TotalTokens: 7, CostKnown: true}}
+		Time: now, Data: events.ExecutionEndData{Status: store.ExecCompleted, DurationMS: 5, Usage: wire.Usage{InputTokens: 3, OutputTokens: 4, TotalTokens: 7, CostKnown: true}}}
 
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var emf bytes.Buffer

@@ -12,7 +12,6 @@ import (
 
 	"github.com/chatterhq/chatter/internal/wire"
 
-	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -329,11 +328,11 @@ func TestExecute_RoutesRunEverySource(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("%d %s", resp.StatusCode, b)
 			}
-			var wr executor.WorkflowExecutionResponse
+			var wr wire.Execution
 			if err := json.Unmarshal(b, &wr); err != nil {
 				t.Fatal(err)
 			}
-			if wr.Status != "completed" || wr.Output.Response != "You said: hi." || wr.Source.Kind != c.kind || wr.Source.Name != c.srcName {
+			if wr.Status != "completed" || wr.OutputData.Response != "You said: hi." || wr.Source.Kind != c.kind || wr.Source.Name != c.srcName {
 				t.Errorf("response = %s", b)
 			}
 			// The same route streams when asked to.

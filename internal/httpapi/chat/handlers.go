@@ -94,7 +94,7 @@ func Stream(x *executor.Executor, opts ...Option) http.Handler {
 }
 
 func (c config) chat(x *executor.Executor, w http.ResponseWriter, r *http.Request, stream bool) {
-	var body ChatRequest
+	var body chatRequest
 	if err := httpapi.Decode(r, &body); err != nil {
 		httpapi.Fail(w, r, err)
 		return
@@ -129,7 +129,7 @@ func ExecuteInline(x *executor.Executor, opts ...Option) http.Handler {
 
 func (c config) execute(x *executor.Executor, kind routeKind) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body ExecuteRequest
+		var body executeRequest
 		if err := httpapi.Decode(r, &body); err != nil {
 			httpapi.Fail(w, r, err)
 			return

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/executor"
@@ -35,56 +36,11 @@ import (
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
-// ChatRequest is the body of POST /api/v1/workflows/execute/chat and its streaming
-// twin: the predecessor's ChatRequest. The source is the template named by
-// workflow_template_name, else the definition workflow_definition_id, else the
-// dynamic universal chat switched by the enable_* flags.
-type ChatRequest struct {
-	Message        string `json:"message"`
-	ConversationID string `json:"conversation_id,omitempty"`
-	executor.Config
-	WorkflowTemplateName string          `json:"workflow_template_name,omitempty"`
-	WorkflowDefinitionID string          `json:"workflow_definition_id,omitempty"`
-	WorkflowConfig       json.RawMessage `json:"workflow_config,omitempty"`
-	Metadata             map[string]any  `json:"metadata,omitempty"`
+// chatRequest is wire.ChatRequest with its conversion to an executor request.
+type chatRequest wire.ChatRequest
 
-	// Accepted and not applied (see the package comment).
-	ProfileID       string `json:"profile_id,omitempty"`
-	PromptID        string `json:"prompt_id,omitempty"`
-	EnableWebSearch bool   `json:"enable_web_search,omitempty"`
-	EnableTracing   bool   `json:"enable_tracing,omitempty"`
-	ContextLimit    int    `json:"context_limit,omitempty"`
-}
-
-// ExecuteRequest is the body of the template, definition and inline execution
-// routes. The message is message or input_data.message (the predecessor's
-// definition execution sent the latter); other input_data keys are kept as
-// metadata. Fields belonging to another route are refused.
-type ExecuteRequest struct {
-	Message        string         `json:"message,omitempty"`
-	InputData      map[string]any `json:"input_data,omitempty"`
-	ConversationID string         `json:"conversation_id,omitempty"`
-	executor.Config
-	Metadata map[string]any `json:"metadata,omitempty"`
-
-	// Template routes: param overrides; the inline template route takes the
-	// template itself.
-	Params   *workflow.Params `json:"params,omitempty"`
-	Template json.RawMessage  `json:"template,omitempty"`
-	// Definition route: the version to run (0 = latest).
-	Version int `json:"version,omitempty"`
-	// Inline route: the graph, in the editor's format. Nodes and edges are decoded
-	// as leniently as a stored definition (editor-only keys are ignored).
-	Name      string          `json:"name,omitempty"`
-	Nodes     json.RawMessage `json:"nodes,omitempty"`
-	Edges     json.RawMessage `json:"edges,omitempty"`
-	Variables map[string]any  `json:"variables,omitempty"`
-
-	// Definition route: the predecessor's required definition_id, which must be
-	// the path's id. Every route: debug_mode adds debug_info to the answer.
-	DefinitionID string `json:"definition_id,omitempty"`
-	DebugMode    bool   `json:"debug_mode,omitempty"`
-}
+// executeRequest is wire.ExecuteRequest with its conversion to an executor request.
+type executeRequest wire.ExecuteRequest
 
 // routeKind says which route decoded an ExecuteRequest.
 type routeKind int
@@ -101,7 +57,7 @@ func invalid(field, format string, args ...any) error {
 }
 
 // request builds the executor request of a chat request.
-func (c *ChatRequest) request(userID string, mode executor.Mode) (executor.Request, error) {
+func (c *chatRequest) request(userID string, mode executor.Mode) (executor.Request, error) {
 	if len(c.WorkflowConfig) > 0 && string(c.WorkflowConfig) != "null" {
 		var wc executor.Config
 		if err := json.Unmarshal(c.WorkflowConfig, &wc); err != nil {
@@ -111,7 +67,7 @@ func (c *ChatRequest) request(userID string, mode executor.Mode) (executor.Reque
 			}
 			return executor.Request{}, invalid("workflow_config", "workflow_config must be an object")
 		}
-		c.Config = c.Config.Or(wc)
+		c.RunConfig = c.RunConfig.Or(wc)
 	}
 	src := executor.Source{Kind: executor.SourceDynamic}
 	switch {
@@ -124,11 +80,11 @@ func (c *ChatRequest) request(userID string, mode executor.Mode) (executor.Reque
 		src = executor.Source{Kind: executor.SourceDefinition, ID: c.WorkflowDefinitionID}
 	}
 	return executor.Request{Source: src, Mode: mode, Input: executor.Input{Message: c.Message,
-		ConversationID: c.ConversationID, UserID: userID, Config: c.Config, Metadata: c.Metadata}}, nil
+		ConversationID: c.ConversationID, UserID: userID, Config: c.RunConfig, Metadata: c.Metadata}}, nil
 }
 
 // request builds the executor request of an execution route; id is the path's {id}.
-func (e *ExecuteRequest) request(kind routeKind, id, userID string, mode executor.Mode) (executor.Request, error) {
+func (e *executeRequest) request(kind routeKind, id, userID string, mode executor.Mode) (executor.Request, error) {
 	msg, meta, err := e.message()
 	if err != nil {
 		return executor.Request{}, err
@@ -173,12 +129,12 @@ func (e *ExecuteRequest) request(kind routeKind, id, userID string, mode executo
 		src = executor.Source{Kind: executor.SourceInline, Definition: d}
 	}
 	return executor.Request{Source: src, Mode: mode, Input: executor.Input{Message: msg,
-		ConversationID: e.ConversationID, UserID: userID, Config: e.Config, Metadata: meta}}, nil
+		ConversationID: e.ConversationID, UserID: userID, Config: e.RunConfig, Metadata: meta}}, nil
 }
 
 // message picks message or input_data.message; the rest of input_data goes into
 // the metadata under "input_data".
-func (e *ExecuteRequest) message() (string, map[string]any, error) {
+func (e *executeRequest) message() (string, map[string]any, error) {
 	msg := e.Message
 	meta := e.Metadata
 	if e.InputData == nil {
@@ -211,7 +167,7 @@ func (e *ExecuteRequest) message() (string, map[string]any, error) {
 
 // onlyFor refuses fields that belong to another route, so a client's mistake (a
 // graph sent to a template route) is not silently ignored.
-func (e *ExecuteRequest) onlyFor(kind routeKind) error {
+func (e *executeRequest) onlyFor(kind routeKind) error {
 	type field struct {
 		name string
 		set  bool
@@ -239,7 +195,7 @@ func (e *ExecuteRequest) onlyFor(kind routeKind) error {
 // message, provider, model and conversation_id there, and the graph in the body):
 // each fills its body field, and one that differs from a value the body set is a
 // 422 naming it.
-func (e *ExecuteRequest) fromQuery(q url.Values) error {
+func (e *executeRequest) fromQuery(q url.Values) error {
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -271,7 +227,7 @@ func checkEntry(d *workflow.Definition, entry string) error {
 }
 
 // definition decodes the inline graph the way a stored one is decoded.
-func (e *ExecuteRequest) definition() (*workflow.Definition, error) {
+func (e *executeRequest) definition() (*workflow.Definition, error) {
 	if len(e.Nodes) == 0 {
 		return nil, invalid("nodes", "an inline workflow needs nodes and edges")
 	}

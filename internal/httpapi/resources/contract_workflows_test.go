@@ -296,7 +296,7 @@ var workflowCases = []contractCase{
 		graph := obj{"nodes": oldNodes(), "edges": oldEdges()}
 		x := e.old(t, "POST", "alice", "/api/v1/workflows/definitions/custom/execute?message=hello", graph).want(t, 200)
 		sum, _ := x["execution_summary"].(obj)
-		if x["response"] == "" || x["response"] != x["output"].(obj)["response"] || sum["nodes_executed"].(float64) < 3 {
+		if x["response"] == "" || x["response"] != x["output_data"].(obj)["response"] || sum["nodes_executed"].(float64) < 3 {
 			t.Fatalf("minimal: %v", x)
 		}
 		conv := x["conversation_id"].(string)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/chatterhq/chatter/internal/wire/fromstore"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -84,7 +86,7 @@ func ListConversations(s Conversations) http.Handler {
 		out := ConversationList{Conversations: make([]wire.Conversation, len(l.Items)), TotalCount: l.Total,
 			Limit: p.Size(), Offset: p.Offset, NextCursor: l.Next}
 		for i := range l.Items {
-			out.Conversations[i] = wire.FromConversation(&l.Items[i])
+			out.Conversations[i] = fromstore.Conversation(&l.Items[i])
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, out)
 		return nil
@@ -222,7 +224,7 @@ func CreateConversation(s Conversations, newID func() string) http.Handler {
 		if err := s.CreateConversation(r.Context(), c); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusCreated, createdConversation{wire.FromConversation(c), c.ID})
+		httpapi.WriteJSON(w, r, http.StatusCreated, createdConversation{fromstore.Conversation(c), c.ID})
 		return nil
 	})
 }
@@ -246,7 +248,7 @@ func UpdateConversation(s Conversations) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, wire.FromConversation(c))
+		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.Conversation(c))
 		return nil
 	})
 }
@@ -286,7 +288,7 @@ func GetConversation(s Conversations) http.Handler {
 			return err
 		}
 		out := conversationWithMessages{ConversationWithMessages: wire.ConversationWithMessages{
-			Conversation: wire.FromConversation(c), Messages: wire.FromMessages(msgs)},
+			Conversation: fromstore.Conversation(c), Messages: fromstore.Messages(msgs)},
 			HasMoreMessages: window > 0 && len(msgs) < c.MessageCount}
 		httpapi.WriteJSON(w, r, http.StatusOK, out)
 		return nil
@@ -314,7 +316,7 @@ func ConversationMessages(s Conversations) http.Handler {
 			return listErr(err, p)
 		}
 		setPageHeaders(w, r, c.MessageCount, p, pg.Next)
-		httpapi.WriteJSON(w, r, http.StatusOK, wire.FromMessages(pg.Items))
+		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.Messages(pg.Items))
 		return nil
 	})
 }

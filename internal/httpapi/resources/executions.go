@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/wire/fromstore"
+
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -62,7 +64,7 @@ func oneOf(field, v string, allowed []string) error {
 func fromExecutions(es []store.Execution) []wire.Execution {
 	out := make([]wire.Execution, len(es))
 	for i := range es {
-		out[i] = wire.FromExecution(&es[i])
+		out[i] = fromstore.Execution(&es[i])
 	}
 	return out
 }
@@ -107,7 +109,7 @@ func GetExecution(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, wire.FromExecutionDetail(e))
+		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.ExecutionDetail(e))
 		return nil
 	})
 }
@@ -181,7 +183,7 @@ func DefinitionExecution(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, wire.FromExecutionDetail(e))
+		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.ExecutionDetail(e))
 		return nil
 	})
 }
@@ -213,7 +215,7 @@ func DefinitionExecutionLogs(s Executions) http.Handler {
 			return err
 		}
 		out := []wire.LogEntry{}
-		for _, l := range wire.LogEntries(e) {
+		for _, l := range fromstore.LogEntries(e) {
 			if len(out) < limit && (level == "" || l.Level == level) {
 				out = append(out, l)
 			}
