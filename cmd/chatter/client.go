@@ -117,13 +117,9 @@ func discoverStreamURL(ctx context.Context, c *chatClient) (string, error) {
 	return strings.TrimRight(u, "/"), nil
 }
 
-// apiError is a problem response.
-type apiError struct {
-	Status int
-	Code   string `json:"code"`
-	Title  string `json:"title"`
-	Detail string `json:"detail"`
-}
+// apiError is a problem response (Status is the HTTP status, also when the body
+// was not a problem).
+type apiError wire.Problem
 
 func (e *apiError) Error() string {
 	msg := e.Detail

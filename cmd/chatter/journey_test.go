@@ -196,10 +196,7 @@ func (c call) json(method, path string, body any, want int, out any) {
 	}
 }
 
-type problem struct {
-	Status int    `json:"status"`
-	Code   string `json:"code"`
-}
+type problem = wire.Problem
 
 type list[T any] struct {
 	Items      []T    `json:"items"`

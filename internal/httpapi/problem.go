@@ -21,35 +21,20 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/store"
 )
 
-// FieldError is one problem with one request field.
-type FieldError struct {
-	Field   string `json:"field"` // JSON pointer (/nodes/0/id) or a top-level field name
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// FieldError is one problem with one request field (the wire shape).
+type FieldError = wire.FieldError
 
-// Problem is an RFC 9457 problem details body.
-type Problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
-	Instance  string       `json:"instance,omitempty"`
-	Code      string       `json:"code"`
-	RequestID string       `json:"request_id,omitempty"`
-	Errors    []FieldError `json:"errors,omitempty"`
-	// Set when a run was started, so clients can find what was stored.
-	ExecutionID    string `json:"execution_id,omitempty"`
-	ConversationID string `json:"conversation_id,omitempty"`
-}
+// Problem is an RFC 9457 problem details body (the wire shape).
+type Problem = wire.Problem
 
 // ProblemTypePrefix prefixes the code to form a problem's type URI.
-const ProblemTypePrefix = "urn:chatter:problem:"
+const ProblemTypePrefix = wire.ProblemTypePrefix
 
 // Error is an error with a stable code that handlers return; Fail turns it into a
 // problem response. Message is shown to clients unless the code is internal.
