@@ -133,15 +133,10 @@ func newTestAPI(t *testing.T, cfg httpapi.Config) *testAPI {
 		httpapi.Fail(w, r, &httpapi.Error{Code: r.PathValue("code"), Message: "secret detail " + r.PathValue("code"),
 			Errors: []httpapi.FieldError{{Field: "x", Code: r.PathValue("code"), Message: "m"}}})
 	}))
-	rt.Mount("GET /panic", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rt.Mount("GET /items", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := httpapi.ParsePage(r)
-		if err != nil {
-			httpapi.Fail(w, r, err)
-			return
-		}
-		httpapi.WritePage(w, r, store.Page[int]{Items: []int{p.Limit}, Next: p.Cursor})
+		httpapi.WritePage(w, r, store.Page[int]{Items: []int{1}})
 	}))
+	rt.Mount("GET /panic", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	srv := httptest.NewServer(rt)
 	t.Cleanup(srv.Close)
 	return &testAPI{srv: srv, keys: k, logs: logs}

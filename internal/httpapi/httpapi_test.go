@@ -408,25 +408,3 @@ func TestRouter_UnmatchedRoutesAreProblems(t *testing.T) {
 		t.Errorf("405: %d %+v %v", resp.StatusCode, p, resp.Header)
 	}
 }
-
-func TestParsePage_LimitAndCursor(t *testing.T) {
-	a := newTestAPI(t, httpapi.Config{Limiter: failingLimiter{}})
-	tok := a.keys.token(t, "alice")
-	cases := []struct {
-		query  string
-		status int
-		body   string
-	}{
-		{"", 200, `{"items":[20]}`},
-		{"?limit=100&cursor=abc", 200, `{"items":[100],"next_cursor":"abc"}`},
-		{"?limit=0", 422, `"field":"limit"`},
-		{"?limit=101", 422, `"field":"limit"`},
-		{"?limit=ten", 422, `"field":"limit"`},
-	}
-	for _, c := range cases {
-		resp, b := a.do(t, "GET", "/items"+c.query, tok, "")
-		if resp.StatusCode != c.status || !strings.Contains(string(b), c.body) {
-			t.Errorf("%s: %d %s", c.query, resp.StatusCode, b)
-		}
-	}
-}

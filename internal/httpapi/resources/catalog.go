@@ -85,8 +85,8 @@ func (d Defaults) filled() Defaults {
 	setIfZero(&l.MemoryWindow, workflow.DefaultMemoryWindow)
 	setIfZero(&l.MaxToolCalls, workflow.DefaultMaxToolCalls)
 	setIfZero(&l.StepLimit, DefaultStepLimit)
-	setIfZero(&l.PageSize, httpapi.DefaultLimit)
-	setIfZero(&l.MaxPageSize, httpapi.MaxLimit)
+	setIfZero(&l.PageSize, definitionLimit)
+	setIfZero(&l.MaxPageSize, store.MaxPageSize)
 	if l.RateLimits == nil {
 		l.RateLimits = RateLimits(nil)
 	}

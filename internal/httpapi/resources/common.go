@@ -81,14 +81,6 @@ func onlyQuery(r *http.Request, allowed ...string) error {
 	return nil
 }
 
-// page reads ?limit and ?cursor, refusing any other query parameter but extra.
-func page(r *http.Request, extra ...string) (store.PageRequest, error) {
-	if err := onlyQuery(r, append([]string{"limit", "cursor"}, extra...)...); err != nil {
-		return store.PageRequest{}, err
-	}
-	return httpapi.ParsePage(r)
-}
-
 // listErr names the cursor when the store refused it: a list read fails invalid
 // only for a cursor that was not issued for that list (forged, edited, another
 // user's or another list's).
@@ -190,7 +182,7 @@ func handleList[T any](list func(ctx context.Context, uid, id string, p store.Pa
 		if err != nil {
 			return err
 		}
-		p, err := page(r)
+		p, err := offsetPage(r, executionLimit)
 		if err != nil {
 			return err
 		}

@@ -247,11 +247,14 @@ type DefinitionList struct {
 	NextCursor  string               `json:"next_cursor,omitempty"`
 }
 
-// ListDefinitions lists the caller's definitions (latest versions, by id); see
-// listQuery for ?offset, ?limit and ?cursor.
+// definitionLimit is the default page of the definition and template lists.
+const definitionLimit = 20
+
+// ListDefinitions lists the caller's definitions (latest versions, by id), paged
+// by ?offset, ?limit and ?cursor (lists.go).
 func ListDefinitions(s Definitions) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		q, err := parseListQuery(r)
+		q, err := offsetPage(r, definitionLimit)
 		if err != nil {
 			return err
 		}

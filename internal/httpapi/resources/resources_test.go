@@ -776,7 +776,8 @@ func TestBadInput_IsProblemNamingTheField(t *testing.T) {
 		{"version not a number", "GET", "/api/v1/workflows/definitions/" + def + "?version=two", "", "invalid_input", "version"},
 		{"version zero", "GET", "/api/v1/workflows/definitions/" + def + "/analytics?version=0", "", "invalid_input", "version"},
 		{"limit zero", "GET", "/api/v1/conversations?limit=0", "", "invalid_input", "limit"},
-		{"limit too big", "GET", "/api/v1/workflows/definitions?limit=101", "", "invalid_input", "limit"},
+		{"definitions limit zero", "GET", "/api/v1/workflows/definitions?limit=0", "", "invalid_input", "limit"},
+		{"templates offset too big", "GET", "/api/v1/workflows/templates?offset=10001", "", "invalid_input", "offset"},
 		{"offset too big", "GET", "/api/v1/executions?offset=10001", "", "invalid_input", "offset"},
 		{"negative offset", "GET", "/api/v1/conversations/?offset=-1", "", "invalid_input", "offset"},
 		{"bad sort", "GET", "/api/v1/conversations?sort_by=colour", "", "invalid_input", "sort_by"},
@@ -837,6 +838,53 @@ func TestLists_ForgedOrForeignCursorIs422NamingCursor(t *testing.T) {
 				t.Errorf("%s cursor %.12s: %d %s", p, cur, r.StatusCode, r.body)
 			}
 		}
+	}
+}
+
+// Every list reads ?limit, ?offset and ?cursor by one rule (offsetPage): a limit
+// under 1 or an offset past store.MaxOffset is a 422 naming it, a limit over
+// store.MaxPageSize is answered with that many, an offset after a cursor skips from
+// the cursor's position.
+func TestLists_PageByOneRule(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	def := e.createDefinition(t, "alice")
+	run := e.chat(t, "alice", `{"message":"hi","workflow_definition_id":"`+def+`"}`)
+	for _, p := range listPaths(def, run.ExecutionID, run.ConversationID) {
+		for q, field := range map[string]string{"?limit=0": "limit", "?limit=x": "limit", "?offset=-1": "offset",
+			"?offset=" + strconv.Itoa(store.MaxOffset+1): "offset"} {
+			r := e.get(t, "alice", p+q)
+			if pr := r.problem(t); r.StatusCode != 422 || len(pr.Errors) != 1 || pr.Errors[0].Field != field {
+				t.Errorf("%s%s: %d %s", p, q, r.StatusCode, r.body)
+			}
+		}
+		for _, q := range []string{"?limit=1000", "?offset=" + strconv.Itoa(store.MaxOffset), "?limit=1&offset=0"} {
+			if r := e.get(t, "alice", p+q); r.StatusCode != 200 {
+				t.Errorf("%s%s: %d %s", p, q, r.StatusCode, r.body)
+			}
+		}
+	}
+	// Offset after a cursor, on a list the handler used to walk itself.
+	for range 3 {
+		e.createDefinition(t, "alice")
+	}
+	var first, rest struct {
+		Definitions []struct {
+			ID string `json:"id"`
+		} `json:"definitions"`
+		TotalCount int    `json:"total_count"`
+		NextCursor string `json:"next_cursor"`
+	}
+	e.get(t, "alice", "/api/v1/workflows/definitions?limit=1").json(t, &first)
+	e.get(t, "alice", "/api/v1/workflows/definitions?limit=5&offset=1&cursor="+first.NextCursor).json(t, &rest)
+	var all struct {
+		Definitions []struct {
+			ID string `json:"id"`
+		} `json:"definitions"`
+	}
+	e.get(t, "alice", "/api/v1/workflows/definitions?limit=100").json(t, &all)
+	if len(all.Definitions) != 4 || first.TotalCount != 4 || rest.TotalCount != 4 || len(rest.Definitions) != 2 ||
+		rest.Definitions[0].ID != all.Definitions[2].ID || rest.Definitions[1].ID != all.Definitions[3].ID || rest.NextCursor != "" {
+		t.Errorf("first %+v, then offset 1 after its cursor %+v, of %+v", first, rest, all)
 	}
 }
 

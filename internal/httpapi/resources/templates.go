@@ -85,7 +85,7 @@ type TemplateList struct {
 // answer's next_cursor) continues through the caller's own templates.
 func ListTemplates(s Templates) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		q, err := parseListQuery(r)
+		q, err := offsetPage(r, definitionLimit)
 		if err != nil {
 			return err
 		}
