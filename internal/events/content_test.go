@@ -28,6 +28,7 @@ func oneOfEach() []events.Event {
 		events.ToolCalled:         events.ToolCalledData{NodeID: "n", CallID: "c1", Tool: "calculator", IsError: true},
 		events.TokenUsage:         events.TokenUsageData{NodeID: "n", InputTokens: 3, OutputTokens: 4},
 		events.MessageSaved:       events.MessageSavedData{MessageID: "m1", Role: "assistant", Seq: 2},
+		events.SummaryFailed:      events.SummaryFailedData{NodeID: "memory", ErrorCode: "unavailable", FromSeq: 4, ThroughSeq: 6},
 		events.ExecutionCompleted: end,
 		events.ExecutionFailed:    &end,
 		events.ExecutionCancelled: end,

@@ -30,6 +30,9 @@ const (
 	ExecutionFailed    = "execution_failed"
 	ExecutionCancelled = "execution_cancelled"
 	MessageSaved       = "message_saved"
+	// SummaryFailed: the memory node could not fold the messages that left its
+	// window into the conversation summary; the run went on without the new summary.
+	SummaryFailed = "summary_failed"
 )
 
 // SourceRef names what an execution ran.
