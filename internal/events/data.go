@@ -75,7 +75,7 @@ type SummaryFailedData struct {
 	NodeID   string `json:"node_id"`
 	Provider string `json:"provider,omitempty"`
 	Model    string `json:"model,omitempty"`
-	// ErrorCode is the provider's llm error code, "storage" when the messages to
+	// ErrorCode is the provider's llm error code, "storage_error" when the messages to
 	// fold could not be read, "empty_summary" when the model answered nothing.
 	ErrorCode string `json:"error_code"`
 	// FromSeq and ThroughSeq are the messages the fold would have covered
