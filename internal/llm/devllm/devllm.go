@@ -4,7 +4,8 @@
 //
 // A summary request (one llm.SummaryRequest built, told apart by llm.SummaryParts)
 // is answered with the folded summary: the previous summary's items, then one item
-// per folded message, "<role>: <first word of its content>", all joined by "; ".
+// per folded message, "<role>:<first word of its content>" (one word, so the
+// summary grows by one token a message), all joined by "; ".
 // When Request.MaxTokens is set the summary keeps at most that many words, dropping
 // the oldest items first (at least the newest one stays). So the summary of a
 // conversation is a stable list a test can read: each folded message once, in order.
@@ -196,7 +197,7 @@ func summaryReply(prev string, msgs []llm.Message, maxWords int) string {
 	}
 	for _, m := range msgs {
 		word, _ := cutWord(strings.TrimSpace(m.Content))
-		items = append(items, string(m.Role)+": "+word)
+		items = append(items, string(m.Role)+":"+word)
 	}
 	out := strings.Join(items, summaryItemSep)
 	for maxWords > 0 && len(items) > 1 && countWords(out) > maxWords {

@@ -441,15 +441,15 @@ func TestStream_SummaryRequestFoldsEachMessageOnceAfterThePreviousSummary(t *tes
 		want      string
 	}{
 		{"first summary", "", []llm.Message{user("note-1 tell me"), asst("You said: note-1 tell me.")},
-			0, "user: note-1; assistant: You"},
-		{"folds onto the previous summary", "user: note-1; assistant: You", []llm.Message{user("  note-2 more")},
-			0, "user: note-1; assistant: You; user: note-2"},
+			0, "user:note-1; assistant:You"},
+		{"folds onto the previous summary", "user:note-1; assistant:You", []llm.Message{user("  note-2 more")},
+			0, "user:note-1; assistant:You; user:note-2"},
 		{"a previous summary of another writer is kept as is", "The user likes tea.", []llm.Message{user("note-3")},
-			0, "The user likes tea.; user: note-3"},
-		{"bounded by max_tokens, oldest items dropped", "user: a; user: b; user: c", []llm.Message{user("d")},
-			4, "user: c; user: d"},
+			0, "The user likes tea.; user:note-3"},
+		{"bounded by max_tokens, oldest items dropped", "user:a; user:b; user:c", []llm.Message{user("d")},
+			2, "user:c; user:d"},
 		{"the newest item stays however small the bound", "", []llm.Message{user("x y"), user("z")},
-			1, "user: z"},
+			1, "user:z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
