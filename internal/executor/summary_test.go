@@ -130,7 +130,9 @@ func memoryDef(memConfig string) *workflow.Definition {
 }
 
 // note is turn k's user message; its first word names it in devllm's summary.
-func note(k int) string { return fmt.Sprintf("note-%02d please tell me more about item number %d", k, k) }
+func note(k int) string {
+	return fmt.Sprintf("note-%02d please tell me more about item number %d", k, k)
+}
 
 func TestExecute_SummaryFoldsEachDroppedTurnOnceAndKeepsInputBounded(t *testing.T) {
 	const window, turns = 6, 30
