@@ -239,3 +239,212 @@ func lastChatRequest(t *testing.T, p *foldSpy) llm.Request {
 	defer p.mu.Unlock()
 	return p.lastChat
 }
+
+// chatTurns sends turns from..to of conv through req and returns conv.
+func (h *summaryHarness) chatTurns(t *testing.T, req func(msg string) executor.Request, conv string, from, to int) (string, *executor.Result) {
+	t.Helper()
+	var res *executor.Result
+	for k := from; k <= to; k++ {
+		r := req(note(k))
+		r.Input.ConversationID = conv
+		res = h.run(t, r)
+		conv = res.ConversationID
+	}
+	return conv, res
+}
+
+func (h *summaryHarness) eventsOfType(execID, typ string) []events.Event {
+	var out []events.Event
+	for _, e := range h.rec.Events() {
+		if e.ExecutionID == execID && e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestExecute_FailedSummaryLeavesTheRunCompletedAndIsFoldedLater(t *testing.T) {
+	h := newSummaryHarness(t)
+	req := func(msg string) executor.Request { return inline(memoryDef(`{"window":2}`), msg) }
+	conv, _ := h.chatTurns(t, req, "", 1, 2)
+
+	h.spy.fail.Store(true)
+	conv, res := h.chatTurns(t, req, conv, 3, 3) // messages 1 and 2 leave the window
+	if res.Response != "You said: "+note(3)+"." {
+		t.Errorf("response %q; want the model's answer despite the failed summary", res.Response)
+	}
+	if c := h.conversation(t, conv); c.Summary != "" || c.SummarySeq != 0 {
+		t.Errorf("after a failed fold the summary is %q through %d; want none", c.Summary, c.SummarySeq)
+	}
+	evs := h.eventsOfType(res.ExecutionID, events.SummaryFailed)
+	want := events.SummaryFailedData{NodeID: "memory", Provider: devllm.DefaultName, ErrorCode: string(llm.CodeUnavailable), FromSeq: 0, ThroughSeq: 2}
+	if len(evs) != 1 || evs[0].Data != want {
+		t.Fatalf("summary_failed events %+v; want one with %+v", evs, want)
+	}
+	logged := h.log.String()
+	if !strings.Contains(logged, `"level":"WARN"`) || !strings.Contains(logged, `"msg":"conversation summary failed`) ||
+		!strings.Contains(logged, `"error_code":"unavailable"`) || !strings.Contains(logged, res.ExecutionID) {
+		t.Errorf("log %s; want a warning naming the execution and the code", logged)
+	}
+	if strings.Contains(logged, "note-0") || strings.Contains(logged, "simulated outage") {
+		t.Errorf("the warning carries content or the provider's message: %s", logged)
+	}
+	var detail string
+	for _, n := range res.Log {
+		if n.NodeID == "memory" {
+			detail = n.Detail
+		}
+	}
+	if n := h.usageOf(res.ExecutionID); n["memory"] != (llm.Usage{}) || res.Usage != n["llm"] || !strings.Contains(detail, "summary failed") {
+		t.Errorf("usage %+v by node %+v, memory node %q; want only the llm's usage and the failure in the node log", res.Usage, n, detail)
+	}
+
+	// The next run folds what the failed one could not, with what left since: nothing skipped.
+	h.spy.fail.Store(false)
+	before := len(h.spy.calls())
+	conv, res = h.chatTurns(t, req, conv, 4, 4)
+	c := h.conversation(t, conv)
+	if c.SummarySeq != 4 || c.Summary != "user:note-01; assistant:You; user:note-02; assistant:You" {
+		t.Fatalf("after recovering: summary %q through %d; want messages 1..4", c.Summary, c.SummarySeq)
+	}
+	if calls := h.spy.calls()[before:]; len(calls) != 1 || len(calls[0].msgs) != 4 || calls[0].previous != "" {
+		t.Fatalf("folds %+v; want one of the 4 messages", calls)
+	}
+	if len(h.eventsOfType(res.ExecutionID, events.SummaryFailed)) != 0 {
+		t.Errorf("summary_failed on a run whose fold worked")
+	}
+
+	// While a fold fails, the model still gets the summary there is (it covers
+	// what it says it does); the messages since stay for the next fold.
+	h.spy.fail.Store(true)
+	_, res = h.chatTurns(t, req, conv, 5, 5)
+	if last := lastChatRequest(t, h.spy); !strings.Contains(last.System, "Conversation summary: "+c.Summary) {
+		t.Errorf("system %q; want the previous summary while the fold fails", last.System)
+	}
+	if c2 := h.conversation(t, conv); c2.SummarySeq != 4 || c2.Summary != c.Summary {
+		t.Errorf("a failed fold changed the summary: %q through %d", c2.Summary, c2.SummarySeq)
+	}
+	if ex, err := h.mem.GetExecution(context.Background(), userA, res.ExecutionID); err != nil || ex.Status != store.ExecCompleted {
+		t.Errorf("execution %+v, %v; want completed", ex, err)
+	}
+}
+
+func TestExecute_SummaryIsFoldedOnlyWhenTheRunIncludesIt(t *testing.T) {
+	off := false
+	tests := []struct {
+		name      string
+		memConfig string
+		memory    *bool // the request's enable_memory
+		turns     int
+	}{
+		{"include_summary false", `{"window":2,"include_summary":false}`, nil, 4},
+		{"memory node disabled", `{"window":2,"enabled":false}`, nil, 4},
+		{"the run's memory off", `{"window":2}`, &off, 4},
+		{"nothing has left the window", `{"window":6}`, nil, 4},
+		{"a new conversation", `{"window":0}`, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSummaryHarness(t)
+			req := func(msg string) executor.Request {
+				r := inline(memoryDef(tt.memConfig), msg)
+				r.Input.Config.EnableMemory = tt.memory
+				return r
+			}
+			conv, _ := h.chatTurns(t, req, "", 1, 1)
+			// A summary the owner wrote: only a run that includes it sends it.
+			if _, err := h.mem.UpdateConversation(context.Background(), userA, conv, func(c *store.Conversation) error {
+				c.Summary = "The owner's summary."
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			conv, _ = h.chatTurns(t, req, conv, 2, tt.turns)
+			if calls := h.spy.calls(); len(calls) != 0 {
+				t.Errorf("%d summary calls; want none", len(calls))
+			}
+			if c := h.conversation(t, conv); c.SummarySeq != 0 || c.Summary != "The owner's summary." {
+				t.Errorf("summary %q through %d; want the owner's, untouched", c.Summary, c.SummarySeq)
+			}
+			sent := strings.Contains(lastChatRequest(t, h.spy).System, "The owner's summary.")
+			if want := tt.memory == nil && !strings.Contains(tt.memConfig, "false"); sent != want && tt.turns > 1 {
+				t.Errorf("summary sent to the model: %t, want %t", sent, want)
+			}
+		})
+	}
+}
+
+func TestExecute_SummaryCatchesUpAtMostTwentyMessagesARunOldestFirst(t *testing.T) {
+	h := newSummaryHarness(t)
+	without := func(msg string) executor.Request {
+		return inline(memoryDef(`{"window":2,"include_summary":false}`), msg)
+	}
+	with := func(msg string) executor.Request { return inline(memoryDef(`{"window":2}`), msg) }
+	conv, _ := h.chatTurns(t, without, "", 1, 15) // messages 1..30, never summarised
+
+	// Turn 16 keeps 29 and 30: 1..28 wait. The history read (window 20, and 4
+	// before it) does not reach back to 1, so the fold reads them: the oldest 20.
+	conv, res := h.chatTurns(t, with, conv, 16, 16)
+	c := h.conversation(t, conv)
+	calls := h.spy.calls()
+	if c.SummarySeq != 20 || len(calls) != 1 || len(calls[0].msgs) != 20 || !strings.HasPrefix(calls[0].msgs[0].Content, "note-01 ") ||
+		h.reads.n.Load() != 1 {
+		t.Fatalf("first catch-up: summary through %d, folds %d (%d messages), %d extra reads; want 1..20 in one fold and one read",
+			c.SummarySeq, len(calls), len(calls[0].msgs), h.reads.n.Load())
+	}
+	ex, err := h.mem.GetExecution(context.Background(), userA, res.ExecutionID)
+	if err != nil || ex.Usage != res.Usage || res.Usage.Total() <= h.usageOf(res.ExecutionID)["llm"].Total() {
+		t.Fatalf("execution usage %+v (%v), result %+v; want the fold's tokens in both", ex.Usage, err, res.Usage)
+	}
+	// Turn 17 keeps 31 and 32: 21..30 are left, and in the history read.
+	conv, _ = h.chatTurns(t, with, conv, 17, 17)
+	c = h.conversation(t, conv)
+	calls = h.spy.calls()
+	if c.SummarySeq != 30 || len(calls) != 2 || len(calls[1].msgs) != 10 || !strings.HasPrefix(calls[1].msgs[0].Content, "note-11 ") ||
+		h.reads.n.Load() != 1 {
+		t.Fatalf("second catch-up: summary through %d, %d folds, %d extra reads; want 21..30 from the history read", c.SummarySeq, len(calls), h.reads.n.Load())
+	}
+	for k := 1; k <= 15; k++ {
+		if n := strings.Count(c.Summary, fmt.Sprintf("user:note-%02d;", k)); n != 1 {
+			t.Errorf("note %d is in the summary %d times; want once", k, n)
+		}
+	}
+}
+
+func TestExecute_SummaryInputAndOutputAreBounded(t *testing.T) {
+	h := newSummaryHarness(t)
+	req := func(msg string) executor.Request { return inline(memoryDef(`{"window":2}`), msg) }
+	long := func(k int) string { return note(k) + " " + strings.Repeat("é", 6000) }
+	conv := ""
+	for k := 1; k <= 2; k++ {
+		r := req(long(k))
+		r.Input.ConversationID = conv
+		conv = h.run(t, r).ConversationID
+	}
+	if _, err := h.mem.UpdateConversation(context.Background(), userA, conv, func(c *store.Conversation) error {
+		c.Summary = strings.Repeat("fact ", 12000) // 60 KB, within what an owner may set
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.chatTurns(t, req, conv, 3, 3)
+	calls := h.spy.calls()
+	if len(calls) != 1 {
+		t.Fatalf("%d folds, want 1", len(calls))
+	}
+	f := calls[0]
+	if len(f.previous) > store.MaxSummaryBytes || !strings.HasPrefix(f.previous, "fact fact") {
+		t.Errorf("the previous summary sent is %d bytes; want at most %d", len(f.previous), store.MaxSummaryBytes)
+	}
+	for _, m := range f.msgs {
+		if len(m.Content) > 2000 || !strings.HasPrefix(m.Content, "note-0") && !strings.HasPrefix(m.Content, "You said: note-0") {
+			t.Errorf("a folded message of %d bytes (%.20q); want each cut to 2000", len(m.Content), m.Content)
+		}
+	}
+	if f.req.MaxTokens <= 0 || f.req.MaxTokens > 1024 || len(f.req.Tools) != 0 {
+		t.Errorf("summary request max_tokens %d, %d tools; want a bounded answer and no tools", f.req.MaxTokens, len(f.req.Tools))
+	}
+	if c := h.conversation(t, conv); len(c.Summary) > store.MaxSummaryBytes || c.SummarySeq != 2 {
+		t.Errorf("stored summary of %d bytes through %d; want at most %d through 2", len(c.Summary), c.SummarySeq, store.MaxSummaryBytes)
+	}
+}
