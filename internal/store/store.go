@@ -16,9 +16,10 @@
 // naming the field, before anything is stored.
 //
 // Deleting one message (DeleteMessage) removes it and, likewise, the copies of its
-// content: the execution of its turn is redacted and the answers kept for the
+// content: the execution of its turn is redacted, the answers kept for the
 // conversation's Idempotency-Keys are deleted (any of them may quote it; a retry of
-// such a request then runs anew). message_count drops by one and last_message_at
+// such a request then runs anew), and the conversation's running summary is
+// cleared when it covers the message (ForgetSummaryOf; runs rebuild it). message_count drops by one and last_message_at
 // becomes that of the newest message left (the creation time when none is left).
 // total_tokens and total_cost stay: they count what the conversation's runs used,
 // which a deletion does not undo (the executions keep their usage too). Seqs are
