@@ -89,3 +89,15 @@ func TestLogger_LinesCarryNoContent(t *testing.T) {
 		t.Fatalf("the lines lost sizes or codes:\n%s", out.String())
 	}
 }
+
+func TestOneOfEach_CoversEveryEventType(t *testing.T) {
+	have := map[string]bool{}
+	for _, e := range oneOfEach() {
+		have[e.Type] = true
+	}
+	for _, typ := range events.Types {
+		if !have[typ] {
+			t.Errorf("oneOfEach has no %s event: its content rules are untested", typ)
+		}
+	}
+}

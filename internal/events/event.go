@@ -35,6 +35,10 @@ const (
 	SummaryFailed = "summary_failed"
 )
 
+// Types lists every event type (the record subscriber's rule takes them all).
+var Types = []string{WorkflowStarted, LLMLoaded, ToolsLoaded, RetrieverLoaded, ExecutionStarted, NodeExecuted,
+	ToolCalled, TokenUsage, ExecutionCompleted, ExecutionFailed, ExecutionCancelled, MessageSaved, SummaryFailed}
+
 // SourceRef names what an execution ran.
 type SourceRef struct {
 	Kind    string `json:"kind"`

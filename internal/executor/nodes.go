@@ -288,10 +288,8 @@ func (r *run) execMemory(ctx context.Context, v *workflow.Vertex, o *outcome) (e
 			return nil
 		}, nil
 	}
-	if r.folds() {
-		firstKept := r.firstKeptSeq(r.st.histLen - keep)
-		r.foldOnce.Do(func() { r.folded = r.foldSummary(ctx, v, firstKept) })
-	}
+	firstKept := r.firstKeptSeq(r.st.histLen - keep)
+	r.foldOnce.Do(func() { r.folded = r.foldSummary(ctx, v, firstKept) })
 	f := r.folded
 	summary := r.conv.Summary
 	switch {
