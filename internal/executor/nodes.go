@@ -297,8 +297,10 @@ func (r *run) execMemory(ctx context.Context, v *workflow.Vertex, o *outcome) (e
 	case f.update != nil:
 		summary = f.update.Text
 		o.detail += fmt.Sprintf(", summary through message %d", f.update.ThroughSeq)
-	case f.failed:
+	case f.failed && summary != "":
 		o.detail += ", summary failed: the previous one is used"
+	case f.failed:
+		o.detail += ", summary failed"
 	}
 	note := ""
 	if summary != "" {
