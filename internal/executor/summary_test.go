@@ -448,3 +448,53 @@ func TestExecute_SummaryInputAndOutputAreBounded(t *testing.T) {
 		t.Errorf("stored summary of %d bytes through %d; want at most %d through 2", len(c.Summary), c.SummarySeq, store.MaxSummaryBytes)
 	}
 }
+
+// summaryOfStored is devllm's summary of the stored messages 1..through: what the
+// summary must be if every one was folded exactly once, in order.
+func summaryOfStored(t *testing.T, h *summaryHarness, conv string, through int) string {
+	t.Helper()
+	msgs, err := h.mem.Messages(context.Background(), userA, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for _, m := range msgs {
+		if m.Seq <= through {
+			word, _, _ := strings.Cut(strings.TrimSpace(m.Content), " ")
+			items = append(items, string(m.Role)+":"+word)
+		}
+	}
+	return strings.Join(items, "; ")
+}
+
+func TestExecute_ConcurrentTurnsNeverFoldAMessageTwice(t *testing.T) {
+	h := newSummaryHarness(t)
+	req := func(msg string) executor.Request { return inline(memoryDef(`{"window":2}`), msg) }
+	conv, _ := h.chatTurns(t, req, "", 1, 3)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				r := req(note(10*(round+1) + i))
+				r.Input.ConversationID = conv
+				if res, err := h.x.Execute(ctx, r, nil); err != nil || res.Status != store.ExecCompleted {
+					t.Errorf("concurrent turn: %+v, %v", res, err)
+				}
+			})
+		}
+		wg.Wait()
+		c := h.conversation(t, conv)
+		if want := summaryOfStored(t, h, conv, c.SummarySeq); c.SummarySeq == 0 || c.Summary != want {
+			t.Fatalf("round %d: summary through %d is %q; want every message up to it once, in order: %q", round, c.SummarySeq, c.Summary, want)
+		}
+	}
+	// Turns one at a time catch up on whatever a lost race left behind.
+	conv, _ = h.chatTurns(t, req, conv, 40, 45)
+	c := h.conversation(t, conv)
+	if want := summaryOfStored(t, h, conv, c.SummarySeq); c.Summary != want || c.SummarySeq != c.LastSeq-4 {
+		t.Fatalf("summary through %d of %d messages is %q; want all but the window and the last turn, once each: %q",
+			c.SummarySeq, c.LastSeq, c.Summary, want)
+	}
+}
