@@ -28,6 +28,7 @@ func oneOfEach() []events.Event {
 		events.ToolCalled:         events.ToolCalledData{NodeID: "n", CallID: "c1", Tool: "calculator", IsError: true},
 		events.TokenUsage:         events.TokenUsageData{NodeID: "n", Usage: wire.Usage{InputTokens: 3, OutputTokens: 4}},
 		events.MessageSaved:       events.MessageSavedData{MessageID: "m1", Role: "assistant", Seq: 2},
+		events.SummaryFailed:      events.SummaryFailedData{NodeID: "memory", ErrorCode: "unavailable", FromSeq: 4, ThroughSeq: 6},
 		events.ExecutionCompleted: end,
 		events.ExecutionFailed:    &end,
 		events.ExecutionCancelled: end,
@@ -86,5 +87,17 @@ func TestLogger_LinesCarryNoContent(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"output_bytes":`) || !strings.Contains(out.String(), `"error_code":"node_failed"`) {
 		t.Fatalf("the lines lost sizes or codes:\n%s", out.String())
+	}
+}
+
+func TestOneOfEach_CoversEveryEventType(t *testing.T) {
+	have := map[string]bool{}
+	for _, e := range oneOfEach() {
+		have[e.Type] = true
+	}
+	for _, typ := range events.Types {
+		if !have[typ] {
+			t.Errorf("oneOfEach has no %s event: its content rules are untested", typ)
+		}
 	}
 }

@@ -67,6 +67,21 @@ type MessageSavedData struct {
 	Status    string `json:"status"`
 }
 
+// SummaryFailedData is the data of summary_failed: which fold failed and why, as a
+// code (never the provider's message, which may quote the conversation).
+type SummaryFailedData struct {
+	NodeID   string `json:"node_id"`
+	Provider string `json:"provider,omitempty"`
+	Model    string `json:"model,omitempty"`
+	// ErrorCode is the provider's llm error code, "storage_error" when the messages to
+	// fold could not be read, "empty_summary" when the model answered nothing.
+	ErrorCode string `json:"error_code"`
+	// FromSeq and ThroughSeq are the messages the fold would have covered
+	// (FromSeq+1..ThroughSeq); a later run folds them.
+	FromSeq    int `json:"from_seq"`
+	ThroughSeq int `json:"through_seq"`
+}
+
 // ExecutionEndData is the data of execution_completed, execution_failed and
 // execution_cancelled: the totals of the run (its usage in the wire shape,
 // flattened).

@@ -55,6 +55,8 @@ func newData(typ string) any {
 		return &TokenUsageData{}
 	case MessageSaved:
 		return &MessageSavedData{}
+	case SummaryFailed:
+		return &SummaryFailedData{}
 	case ExecutionCompleted, ExecutionFailed, ExecutionCancelled:
 		return &ExecutionEndData{}
 	}
@@ -79,6 +81,8 @@ func derefData(p any) any {
 	case *TokenUsageData:
 		return *d
 	case *MessageSavedData:
+		return *d
+	case *SummaryFailedData:
 		return *d
 	case *ExecutionEndData:
 		return *d

@@ -30,7 +30,14 @@ const (
 	ExecutionFailed    = "execution_failed"
 	ExecutionCancelled = "execution_cancelled"
 	MessageSaved       = "message_saved"
+	// SummaryFailed: the memory node could not fold the messages that left its
+	// window into the conversation summary; the run went on without the new summary.
+	SummaryFailed = "summary_failed"
 )
+
+// Types lists every event type (the record subscriber's rule takes them all).
+var Types = []string{WorkflowStarted, LLMLoaded, ToolsLoaded, RetrieverLoaded, ExecutionStarted, NodeExecuted,
+	ToolCalled, TokenUsage, ExecutionCompleted, ExecutionFailed, ExecutionCancelled, MessageSaved, SummaryFailed}
 
 // SourceRef names what an execution ran.
 type SourceRef struct {

@@ -286,6 +286,7 @@ func TestEvent_UnmarshalGivesTypedData(t *testing.T) {
 		{events.ToolCalled, events.ToolCalledData{Tool: "calculator", CallID: "c"}},
 		{events.TokenUsage, events.TokenUsageData{Usage: wire.Usage{InputTokens: 2, CostKnown: true}}},
 		{events.MessageSaved, events.MessageSavedData{MessageID: "m", Seq: 2}},
+		{events.SummaryFailed, events.SummaryFailedData{NodeID: "memory", Provider: "devllm", ErrorCode: "unavailable", FromSeq: 2, ThroughSeq: 4}},
 		{events.ExecutionCancelled, events.ExecutionEndData{Status: "cancelled"}},
 		{events.ExecutionStarted, nil},
 	} {

@@ -63,6 +63,9 @@ func (nopStore) GetTemplate(context.Context, string, string) (*workflow.Template
 func (nopStore) GetTemplateByName(context.Context, string, string) (*workflow.Template, error) {
 	return nil, store.ErrNotFound
 }
+func (nopStore) MessageRange(context.Context, string, string, int, int, int) ([]store.Message, error) {
+	return nil, nil
+}
 func (nopStore) UpdateExecution(context.Context, string, string, func(*store.Execution) error) (*store.Execution, error) {
 	return nil, store.ErrNotFound
 }

@@ -29,9 +29,13 @@ type Store interface {
 	// StartTurn stores the user message (and the conversation when new) and the
 	// running execution before any model call. Returns too_large over the content cap.
 	StartTurn(ctx context.Context, t store.StartTurn) error
-	// FinishTurn stores the assistant message, the conversation aggregates and the
-	// terminal execution in one transaction.
+	// FinishTurn stores the assistant message, the conversation aggregates (and the
+	// new summary, when the run folded one) and the terminal execution in one
+	// transaction.
 	FinishTurn(ctx context.Context, userID, convID string, t store.FinishTurn) error
+	// MessageRange returns the conversation's messages with seqs from..to, oldest
+	// first, at most limit of them.
+	MessageRange(ctx context.Context, userID, convID string, from, to, limit int) ([]store.Message, error)
 	// UpdateExecution applies fn to the stored execution; status only moves forward
 	// and a redacted record stays redacted. Returns not_found if it does not exist.
 	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
@@ -197,8 +201,15 @@ type run struct {
 	toolSpecs []llm.ToolSpec
 	maxTools  int
 	window    int
-	hasRetr   bool
-	handlers  []int // error handler vertices
+	memory    bool            // the run's memory is on (enable_memory)
+	loaded    []store.Message // what the history read returned: the window, and before it up to summaryLookback more
+	// loadWindow is how many messages the history read asked for; fewer came back
+	// when the conversation has no more.
+	loadWindow int
+	foldOnce   sync.Once
+	folded     *fold
+	hasRetr    bool
+	handlers   []int // error handler vertices
 
 	mu       sync.Mutex // guards seq counters and sink/emitter calls from parallel branches
 	chunkSeq int
@@ -570,7 +581,8 @@ func (r *run) loadHistory(ctx context.Context) error {
 	if in.Config.MemoryWindow > 0 {
 		r.window = in.Config.MemoryWindow
 	}
-	if !boolOr(in.Config.EnableMemory, true) {
+	r.memory = boolOr(in.Config.EnableMemory, true)
+	if !r.memory {
 		r.window = 0
 	}
 	var hist []store.Message
@@ -578,11 +590,16 @@ func (r *run) loadHistory(ctx context.Context) error {
 		r.newConv = true
 		r.convID = r.x.o.NewID()
 	} else {
-		conv, msgs, err := r.x.o.Store.LoadConversation(ctx, r.userID, r.convID, r.window)
+		r.loadWindow = r.window
+		if r.folds() {
+			r.loadWindow += summaryLookback
+		}
+		conv, msgs, err := r.x.o.Store.LoadConversation(ctx, r.userID, r.convID, r.loadWindow)
 		if err != nil {
 			return r.lookupErr(err, "conversation_id", r.convID)
 		}
-		r.conv, hist = conv, msgs
+		r.conv, r.loaded = conv, msgs
+		hist = msgs[max(len(msgs)-r.window, 0):]
 	}
 	r.st.init(r, hist)
 	return nil

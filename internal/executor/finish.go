@@ -95,8 +95,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		exec.MessageID = am.ID
 	}
 	exec.ToolCallRecords = st.records
+	// The folded summary rides in the same write (no extra request); the store keeps
+	// it only if no other turn's summary landed meanwhile.
 	err := r.x.o.Store.FinishTurn(wctx, r.userID, r.convID, store.FinishTurn{AssistantMessage: am,
-		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec})
+		Tokens: st.usage.Total(), Cost: cost.USD, Execution: exec, Summary: st.newSummary})
 	res.Record = exec
 	switch {
 	case err == nil:
@@ -164,6 +166,9 @@ func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now
 	c.TotalTokens += tokens
 	c.TotalCost += cost
 	c.UpdatedAt = now
+	if u := r.st.newSummary; u != nil && u.Stored {
+		c.Summary, c.SummarySeq = u.Text, u.ThroughSeq
+	}
 	return &c
 }
 

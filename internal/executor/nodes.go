@@ -41,7 +41,7 @@ func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect,
 	case workflow.KindTools:
 		return r.execTools(ctx, v, o)
 	case workflow.KindMemory:
-		return r.execMemory(v, o)
+		return r.execMemory(ctx, v, o)
 	case workflow.KindRetrieval:
 		return r.execRetrieval(ctx, v, o)
 	case workflow.KindLoop:
@@ -91,17 +91,7 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 	if !offered {
 		resp.ToolCalls = nil // the finalize step offers no tools; ignore stray calls
 	}
-	cost := llm.ComputeCost(plan.provider.Name(), plan.model, resp.Usage)
-	if !acc.ReportedUsage() && (err == nil || acc.Started()) {
-		// The model produced a reply but its provider never said what it used: the
-		// cost is unknown, not $0. A call refused before any output (a 429) cost nothing.
-		cost = llm.Cost{TableVersion: cost.TableVersion}
-	}
-	dur := r.x.o.Now().Sub(started)
-	if resp.Usage != (llm.Usage{}) {
-		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: v.ID, Provider: plan.provider.Name(), Model: plan.model,
-			Usage: *fromstore.Usage(resp.Usage, cost.USD, cost.Known), DurationMS: ms(dur)})
-	}
+	cost := r.priceCall(ctx, v.ID, plan, &acc, resp.Usage, err, r.x.o.Now().Sub(started))
 	if len(resp.ToolCalls) > 0 {
 		o.detail = strconv.Itoa(len(resp.ToolCalls)) + " tool call(s)"
 	} else if !offered && plan.offerTools {
@@ -119,12 +109,26 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 			s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Text, ToolCalls: resp.ToolCalls})
 		}
 		s.pending = resp.ToolCalls
-		s.usage = s.usage.Add(resp.Usage)
-		s.cost += cost.USD
-		s.costKnown = s.costKnown && cost.Known
+		s.addUsage(resp.Usage, cost)
 		s.provider, s.model = plan.provider.Name(), plan.model
 		return nil
 	}, err
+}
+
+// priceCall is the cost of one model call (llm node or summary) of node nodeID,
+// reported with its usage in a token_usage event.
+func (r *run) priceCall(ctx context.Context, nodeID string, plan *llmPlan, acc *llm.Accumulator, usage llm.Usage, err error, dur time.Duration) llm.Cost {
+	cost := llm.ComputeCost(plan.provider.Name(), plan.model, usage)
+	if !acc.ReportedUsage() && (err == nil || acc.Started()) {
+		// The model produced a reply but its provider never said what it used: the
+		// cost is unknown, not $0. A call refused before any output (a 429) cost nothing.
+		cost = llm.Cost{TableVersion: cost.TableVersion}
+	}
+	if usage != (llm.Usage{}) {
+		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: nodeID, Provider: plan.provider.Name(), Model: plan.model,
+			Usage: *fromstore.Usage(usage, cost.USD, cost.Known), DurationMS: ms(dur)})
+	}
+	return cost
 }
 
 // streamOnce makes one model call, forwarding text to the sink as it arrives.
@@ -269,19 +273,48 @@ func (r *run) toolResult(ctx context.Context, v *workflow.Vertex, c llm.ToolCall
 		Skipped: skipped, DurationMS: ms(res.Duration)})
 }
 
-func (r *run) execMemory(v *workflow.Vertex, o *outcome) (effect, error) {
+// execMemory keeps the last Window history messages and, with include_summary,
+// gives the model the conversation summary — first folding into it the messages
+// that left the window since it was written (once per run; see summary.go).
+func (r *run) execMemory(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
 	cfg := v.Config.(*workflow.MemoryConfig)
-	summary := ""
-	if cfg.IncludeSummary && r.conv != nil && r.conv.Summary != "" {
-		summary = "Conversation summary: " + r.conv.Summary
+	keep := min(r.st.histLen, cfg.Window)
+	o.detail = fmt.Sprintf("%d history message(s)", keep)
+	if !cfg.IncludeSummary || !r.memory || r.conv == nil {
+		return func(s *state) error {
+			s.trimHistory(cfg.Window)
+			s.summary = ""
+			return nil
+		}, nil
 	}
-	o.detail = fmt.Sprintf("%d history message(s)", min(r.st.histLen, cfg.Window))
+	firstKept := r.firstKeptSeq(r.st.histLen - keep)
+	r.foldOnce.Do(func() { r.folded = r.foldSummary(ctx, v, firstKept) })
+	f := r.folded
+	summary := r.conv.Summary
+	switch {
+	case f == nil:
+	case f.update != nil:
+		summary = f.update.Text
+		o.detail += fmt.Sprintf(", summary through message %d", f.update.ThroughSeq)
+	case f.failed && summary != "":
+		o.detail += ", summary failed: the previous one is used"
+	case f.failed:
+		o.detail += ", summary failed"
+	}
+	note := ""
+	if summary != "" {
+		note = summaryNote + summary
+	}
 	return func(s *state) error {
-		if drop := s.histLen - cfg.Window; drop > 0 {
-			s.msgs = s.msgs[drop:]
-			s.histLen = cfg.Window
+		s.trimHistory(cfg.Window)
+		s.summary = note
+		if f != nil && !s.foldCounted {
+			s.foldCounted = true
+			s.newSummary = f.update
+			if f.called {
+				s.addUsage(f.usage, f.cost)
+			}
 		}
-		s.summary = summary
 		return nil
 	}, nil
 }

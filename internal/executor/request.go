@@ -33,6 +33,27 @@
 // memory_window gets their base window, none gets more than their max window, and
 // a run that sends no max_tool_calls gets their max total calls (see
 // applySettings). They are read once per run, in prepare.
+//
+// The conversation summary (summary.go): a memory node whose include_summary is set
+// (the default of the memory config, and so of every built-in template with memory
+// and of dynamic runs) gives the model the conversation's summary, and first folds
+// into it the messages that left its window since the summary was written —
+// messages Conversation.SummarySeq+1 up to the one before the first it keeps. The
+// fold is one model call with the run's model (the first llm node's provider and
+// model, as resolved for the run), once per run, whose input is bounded: the
+// previous summary (cut to store.MaxSummaryBytes) and at most 20 messages, each cut
+// to 2000 bytes (a conversation further behind catches up over the next runs,
+// oldest first); its answer is capped at 512 tokens and store.MaxSummaryBytes. Its
+// tokens and cost count toward the run's usage like an llm node's (a token_usage
+// event with the memory node's id). The new summary and what it covers are stored
+// in the turn's last write (FinishTurn), only if no other turn's summary landed
+// meanwhile; the history read brings the 4 messages before the window along, so a
+// conversation moving on a turn at a time folds without another read. Nothing is
+// folded with include_summary false, a disabled memory node, or enable_memory false
+// (which also sends no summary). A fold that fails (the model call, an empty
+// answer, reading the messages) leaves the run going on: the model gets the
+// previous summary, which still covers what it says; a summary_failed event and a
+// warning (codes, no content) say so; the next run folds those messages.
 package executor
 
 import (

@@ -15,6 +15,7 @@ import (
 type state struct {
 	msgs        []llm.Message // history, then the user message, then what the run adds
 	histLen     int           // leading messages that are history
+	histSeq     []int         // the stored seq of each history message
 	pending     []llm.ToolCall
 	toolCalls   int
 	records     []store.ToolCallRecord
@@ -35,6 +36,10 @@ type state struct {
 	model       string
 	sources     []retrieval.Passage
 	summary     string // memory node: conversation summary note
+	// newSummary is the summary the memory node folded, stored with the turn;
+	// foldCounted is set once the fold's usage is in usage and cost.
+	newSummary  *store.SummaryUpdate
+	foldCounted bool
 	context     string // retrieval node: passages note
 	env         workflow.Env
 }
@@ -44,12 +49,14 @@ type effect func(s *state) error
 
 func (s *state) init(r *run, hist []store.Message) {
 	s.msgs = make([]llm.Message, 0, len(hist)+4)
+	s.histSeq = make([]int, 0, len(hist))
 	for i := range hist {
 		m := &hist[i]
 		if m.Role != llm.RoleUser && m.Role != llm.RoleAssistant || m.Content == "" {
 			continue
 		}
 		s.msgs = append(s.msgs, llm.Message{Role: m.Role, Content: m.Content})
+		s.histSeq = append(s.histSeq, m.Seq)
 	}
 	s.histLen = len(s.msgs)
 	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleUser, Content: r.req.Input.Message})
@@ -61,6 +68,22 @@ func (s *state) init(r *run, hist []store.Message) {
 		s.vars[k] = v
 	}
 	s.env = workflow.Env{Message: r.req.Input.Message, Variables: s.vars, MaxToolCalls: r.maxTools}
+}
+
+// trimHistory keeps the last window history messages.
+func (s *state) trimHistory(window int) {
+	if drop := s.histLen - window; drop > 0 {
+		s.msgs = s.msgs[drop:]
+		s.histSeq = s.histSeq[drop:]
+		s.histLen = window
+	}
+}
+
+// addUsage counts one model call's usage and cost toward the run's.
+func (s *state) addUsage(u llm.Usage, c llm.Cost) {
+	s.usage = s.usage.Add(u)
+	s.cost += c.USD
+	s.costKnown = s.costKnown && c.Known
 }
 
 // syncEnv refreshes what conditions see.

@@ -164,6 +164,7 @@ func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTu
 			return err
 		}
 	}
+	PrepareSummary(t.Summary)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := ck(userID, convID)
@@ -172,6 +173,9 @@ func (m *Memory) FinishTurn(_ context.Context, userID, convID string, t FinishTu
 		return NotFound("conversation", convID)
 	}
 	now := m.now()
+	if u := t.Summary; SummaryApplies(u, c.SummarySeq, c.LastSeq) {
+		c.Summary, c.SummarySeq, u.Stored = u.Text, u.ThroughSeq, true
+	}
 	if am := t.AssistantMessage; am != nil {
 		c.LastSeq++
 		am.Seq = c.LastSeq
@@ -347,6 +351,7 @@ func (m *Memory) DeleteMessage(_ context.Context, userID, convID, msgID string) 
 		}
 	}
 	m.deleteKept(userID, convID)
+	c.ForgetSummaryOf(msgs[i].Seq)
 	m.msgs[k] = slices.Delete(slices.Clone(msgs), i, i+1)
 	c.MessageCount--
 	c.LastMessageAt = c.CreatedAt
@@ -395,6 +400,23 @@ func (m *Memory) ListMessages(_ context.Context, userID, convID string, p PageRe
 		return Page[Message]{}, NotFound("conversation", convID)
 	}
 	return paginate(m.cursors, scope, p, cloneMessages(m.msgs[k]), func(x Message) string { return SeqKey(x.Seq) }, false)
+}
+
+// MessageRange returns the conversation's messages with seqs from..to, oldest
+// first, at most limit of them; none for a conversation that does not exist.
+func (m *Memory) MessageRange(_ context.Context, userID, convID string, from, to, limit int) ([]Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Message
+	for _, x := range m.msgs[ck(userID, convID)] {
+		if len(out) >= limit {
+			break
+		}
+		if x.Seq >= from && x.Seq <= to {
+			out = append(out, x)
+		}
+	}
+	return cloneMessages(out), nil
 }
 
 // Messages returns every message of a conversation, oldest first (for tests).

@@ -16,9 +16,10 @@
 // naming the field, before anything is stored.
 //
 // Deleting one message (DeleteMessage) removes it and, likewise, the copies of its
-// content: the execution of its turn is redacted and the answers kept for the
+// content: the execution of its turn is redacted, the answers kept for the
 // conversation's Idempotency-Keys are deleted (any of them may quote it; a retry of
-// such a request then runs anew). message_count drops by one and last_message_at
+// such a request then runs anew), and the conversation's running summary is
+// cleared when it covers the message (ForgetSummaryOf; runs rebuild it). message_count drops by one and last_message_at
 // becomes that of the newest message left (the creation time when none is left).
 // total_tokens and total_cost stay: they count what the conversation's runs used,
 // which a deletion does not undo (the executions keep their usage too). Seqs are
@@ -42,6 +43,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -99,9 +101,15 @@ type Conversation struct {
 	// LastMessageAt is the time of the last message, or of the creation while there
 	// is none; lists order by it.
 	LastMessageAt time.Time `json:"last_message_at"`
-	Summary       string    `json:"summary,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	// Summary is the conversation's running summary: its owner may set it, and a
+	// run whose memory node includes it folds the messages that left the memory
+	// window into it (see SummaryUpdate). SummarySeq is the seq of the last message
+	// it covers: every message up to it has been folded in, none after it; 0 when
+	// no run has summarised yet.
+	Summary    string    `json:"summary,omitempty"`
+	SummarySeq int       `json:"summary_through_seq,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// LastSeq is the seq of the last message stored; the next one gets LastSeq+1.
 	// It only grows: deleting a message lowers MessageCount, never LastSeq, so no
 	// seq is ever given twice.
@@ -209,6 +217,50 @@ func PrepareConversation(c *Conversation, now time.Time) error {
 	c.Version, c.MessageCount, c.LastSeq, c.TotalTokens, c.TotalCost = 1, 0, 0, 0, 0
 	c.LastMessageAt, c.UpdatedAt, c.Provider, c.Model = c.CreatedAt, c.CreatedAt, "", ""
 	return nil
+}
+
+// MaxSummaryBytes caps the summary a run stores (SummaryUpdate.Text is cut to it
+// with text.Shorten); it is also the most of a previous summary a run folds.
+const MaxSummaryBytes = 4 << 10
+
+// SummaryUpdate is a run's new running summary, stored with its turn's last write
+// (FinishTurn): Text folds the messages FromSeq+1..ThroughSeq into the summary that
+// covered 1..FromSeq. It is stored only if the conversation's SummarySeq is still
+// FromSeq (else another turn's summary landed first and this one is dropped: the
+// next turn folds onto that one, so no message is summarised twice or skipped) and
+// ThroughSeq advances it without passing the last message. The store sets Stored
+// when it wrote it.
+type SummaryUpdate struct {
+	Text       string
+	FromSeq    int
+	ThroughSeq int
+	Stored     bool
+}
+
+// SummaryApplies reports whether u may be stored on a conversation whose summary
+// covers messages up to summarySeq and whose last message is lastSeq.
+func SummaryApplies(u *SummaryUpdate, summarySeq, lastSeq int) bool {
+	return u != nil && u.FromSeq == summarySeq && u.ThroughSeq > u.FromSeq && u.ThroughSeq <= lastSeq
+}
+
+// PrepareSummary fits u's text to its record: valid UTF-8, at most MaxSummaryBytes.
+// A summary is what a run produced, so it is cut, never refused.
+func PrepareSummary(u *SummaryUpdate) {
+	if u != nil {
+		u.Text = text.Shorten(strings.ToValidUTF8(u.Text, string(utf8.RuneError)), MaxSummaryBytes)
+	}
+}
+
+// ForgetSummaryOf clears the running summary when it covers the message seq (a
+// message being deleted): the summary may quote it, and deleting a message removes
+// its content everywhere. The next runs rebuild the summary from the messages left.
+// Reports whether it cleared it.
+func (c *Conversation) ForgetSummaryOf(seq int) bool {
+	if seq > c.SummarySeq {
+		return false
+	}
+	c.Summary, c.SummarySeq = "", 0
+	return true
 }
 
 // TurnRunning is the conflict of deleting a message whose turn is still running.
@@ -344,6 +396,9 @@ type FinishTurn struct {
 	Tokens           int
 	Cost             float64
 	Execution        *Execution
+	// Summary, when set, is the conversation's new running summary, written in the
+	// same conversation update (see SummaryUpdate for when it is kept).
+	Summary *SummaryUpdate
 }
 
 // ErrInvalid matches any invalid error (a bad cursor, a missing id).

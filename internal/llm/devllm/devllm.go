@@ -2,7 +2,15 @@
 // tests and offline `chatter` runs, so its replies are an exact, documented function of
 // the request; nothing is random and nothing leaves the process.
 //
-// The reply is decided by the last message of Request.Messages:
+// A summary request (one llm.SummaryRequest built, told apart by llm.SummaryParts)
+// is answered with the folded summary: the previous summary's items, then one item
+// per folded message, "<role>:<first word of its content>" (one word, so the
+// summary grows by one token a message), all joined by "; ".
+// When Request.MaxTokens is set the summary keeps at most that many words, dropping
+// the oldest items first (at least the newest one stays). So the summary of a
+// conversation is a stable list a test can read: each folded message once, in order.
+//
+// Any other reply is decided by the last message of Request.Messages:
 //
 //  1. A RoleTool message: the reply quotes every result of the trailing run of tool
 //     messages, one sentence each, joined by a single space:
@@ -116,6 +124,10 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request) llm.Stream {
 	}
 	s := &stream{ctx: ctx, delay: p.delay, name: p.name, limit: -1, finish: llm.FinishStop}
 	s.usage.InputTokens = inputTokens(req)
+	if prev, msgs, ok := llm.SummaryParts(req); ok {
+		s.setText(summaryReply(prev, msgs, req.MaxTokens))
+		return s
+	}
 
 	msgs := req.Messages
 	var last llm.Message
@@ -172,6 +184,27 @@ func (p *Provider) failure(rest string) *llm.Error {
 		return &llm.Error{Provider: p.name, Code: c, Message: "simulated failure"}
 	}
 	return &llm.Error{Provider: p.name, Code: llm.CodeInvalidRequest, Message: "unknown error code " + strconv.Quote(code)}
+}
+
+// summaryItemSep joins the items of a devllm summary.
+const summaryItemSep = "; "
+
+// summaryReply folds msgs into prev; see the package comment.
+func summaryReply(prev string, msgs []llm.Message, maxWords int) string {
+	var items []string
+	if prev = strings.TrimSpace(prev); prev != "" {
+		items = strings.Split(prev, summaryItemSep)
+	}
+	for _, m := range msgs {
+		word, _ := cutWord(strings.TrimSpace(m.Content))
+		items = append(items, string(m.Role)+":"+word)
+	}
+	out := strings.Join(items, summaryItemSep)
+	for maxWords > 0 && len(items) > 1 && countWords(out) > maxWords {
+		items = items[1:]
+		out = strings.Join(items, summaryItemSep)
+	}
+	return out
 }
 
 func lastUserText(msgs []llm.Message) string {

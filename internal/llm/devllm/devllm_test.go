@@ -430,3 +430,42 @@ func BenchmarkStream(b *testing.B) {
 		s.Close()
 	}
 }
+
+func TestStream_SummaryRequestFoldsEachMessageOnceAfterThePreviousSummary(t *testing.T) {
+	asst := func(s string) llm.Message { return llm.Message{Role: llm.RoleAssistant, Content: s} }
+	tests := []struct {
+		name      string
+		previous  string
+		msgs      []llm.Message
+		maxTokens int
+		want      string
+	}{
+		{"first summary", "", []llm.Message{user("note-1 tell me"), asst("You said: note-1 tell me.")},
+			0, "user:note-1; assistant:You"},
+		{"folds onto the previous summary", "user:note-1; assistant:You", []llm.Message{user("  note-2 more")},
+			0, "user:note-1; assistant:You; user:note-2"},
+		{"a previous summary of another writer is kept as is", "The user likes tea.", []llm.Message{user("note-3")},
+			0, "The user likes tea.; user:note-3"},
+		{"bounded by max_tokens, oldest items dropped", "user:a; user:b; user:c", []llm.Message{user("d")},
+			2, "user:c; user:d"},
+		{"the newest item stays however small the bound", "", []llm.Message{user("x y"), user("z")},
+			1, "user:z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ds, err := drain(t, New(Options{}).Stream(ctx, llm.SummaryRequest("m", tt.previous, tt.msgs, tt.maxTokens)))
+			if err != nil {
+				t.Fatalf("Err() = %v", err)
+			}
+			got, n := textOf(ds)
+			if got != tt.want {
+				t.Fatalf("summary = %q, want %q", got, tt.want)
+			}
+			if u := ds[n].Usage; u.OutputTokens != len(strings.Fields(tt.want)) || u.InputTokens == 0 {
+				t.Errorf("usage %+v; want one output token per word and the input counted", u)
+			}
+		})
+	}
+}

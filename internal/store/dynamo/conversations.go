@@ -23,6 +23,10 @@ const (
 	aCount    = "message_count"
 	aLastSeq  = "last_seq" // absent on conversations stored before messages could be deleted: message_count
 	aSettings = "settings" // what the owner set, as JSON
+	aSummary  = "summary"
+	// aSummarySeq is the seq of the last message the summary covers; absent (0) until
+	// a run summarised.
+	aSummarySeq = "summary_seq"
 )
 
 func convPK(userID, convID string) string { return userPrefix(userID) + "#CONV#" + convID }
@@ -38,7 +42,10 @@ func convItem(c *store.Conversation) item {
 	setS(it, "id", c.ID)
 	setS(it, "user_id", c.UserID)
 	setS(it, "title", c.Title)
-	setS(it, "summary", c.Summary)
+	setS(it, aSummary, c.Summary)
+	if c.SummarySeq > 0 {
+		it[aSummarySeq] = nv(int64(c.SummarySeq))
+	}
 	it[aVersion], it[aCount] = nv(c.Version), nv(int64(c.MessageCount))
 	it["total_tokens"], it["total_cost"] = nv(int64(c.TotalTokens)), fv(c.TotalCost)
 	setTime(it, "last_message_at", c.LastMessageAt)
@@ -63,7 +70,7 @@ func settingsJSON(st store.ConversationSettings) string {
 
 func decodeConv(it item) store.Conversation {
 	c := store.Conversation{ID: getS(it, "id"), UserID: getS(it, "user_id"), Title: getS(it, "title"),
-		Summary: getS(it, "summary"), Version: getN(it, aVersion), MessageCount: int(getN(it, aCount)),
+		Summary: getS(it, aSummary), SummarySeq: int(getN(it, aSummarySeq)), Version: getN(it, aVersion), MessageCount: int(getN(it, aCount)),
 		TotalTokens: int(getN(it, "total_tokens")), TotalCost: getF(it, "total_cost"),
 		LastMessageAt: getTime(it, "last_message_at"), CreatedAt: getTime(it, "created_at"), UpdatedAt: getTime(it, "updated_at"),
 		LastSeq: lastSeq(it), Provider: getS(it, "llm_provider"), Model: getS(it, "llm_model"), Status: getS(it, "status")}
@@ -171,18 +178,51 @@ func (s *Store) LoadConversation(ctx context.Context, userID, convID string, win
 		}
 	}
 	slices.Reverse(msgs)
-	s.hints.put(convPK(userID, convID), hint{version: c.Version, count: c.MessageCount, seq: c.LastSeq})
+	s.hints.put(convPK(userID, convID), convHint(&c))
 	return &c, msgs, nil
 }
 
-// turnHint returns the conversation's version, count and last seq: the cached
+func convHint(c *store.Conversation) hint {
+	return hint{version: c.Version, count: c.MessageCount, seq: c.LastSeq, summarySeq: c.SummarySeq}
+}
+
+// MessageRange returns the conversation's messages with seqs from..to, oldest
+// first, at most limit of them, in one Query (more only when a page stops at 1 MB);
+// none for a conversation that does not exist.
+func (s *Store) MessageRange(ctx context.Context, userID, convID string, from, to, limit int) ([]store.Message, error) {
+	if limit <= 0 || from > to {
+		return nil, nil
+	}
+	in := &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: aws.String("#pk = :pk AND #sk BETWEEN :a AND :b"),
+		ExpressionAttributeNames: map[string]string{"#pk": aPK, "#sk": aSK},
+		ExpressionAttributeValues: item{":pk": sv(convPK(userID, convID)), ":a": sv(msgPfx + store.SeqKey(max(from, 0))),
+			":b": sv(msgPfx + store.SeqKey(to))},
+		ConsistentRead: aws.Bool(true), Limit: aws.Int32(int32(limit))}
+	var out []store.Message
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, s.wrap("reading messages", err)
+		}
+		for _, it := range page.Items {
+			out = append(out, decodeMsg(it))
+		}
+		if len(out) >= limit || page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+		in.Limit = aws.Int32(int32(limit - len(out)))
+	}
+}
+
+// turnHint returns the conversation's version, count, last seq and summary seq: the cached
 // guess, or a consistent read when fresh is set or nothing is cached.
 func (s *Store) turnHint(ctx context.Context, userID, convID string, fresh bool) (hint, error) {
 	pk := convPK(userID, convID)
 	if h, ok := s.hints.get(pk); ok && !fresh {
 		return h, nil
 	}
-	it, err := s.get(ctx, convKey(userID, convID), aVersion, aCount, aLastSeq)
+	it, err := s.get(ctx, convKey(userID, convID), aVersion, aCount, aLastSeq, aSummarySeq)
 	if err != nil {
 		return hint{}, s.wrap("reading conversation version", err)
 	}
@@ -190,7 +230,7 @@ func (s *Store) turnHint(ctx context.Context, userID, convID string, fresh bool)
 		s.hints.drop(pk)
 		return hint{}, store.NotFound("conversation", convID)
 	}
-	h := hint{version: getN(it, aVersion), count: int(getN(it, aCount)), seq: lastSeq(it)}
+	h := hint{version: getN(it, aVersion), count: int(getN(it, aCount)), seq: lastSeq(it), summarySeq: int(getN(it, aSummarySeq))}
 	s.hints.put(pk, h)
 	return h, nil
 }
@@ -280,7 +320,7 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 		if err == nil {
 			um.Seq = m.Seq
-			s.hints.put(pk, hint{version: h.version + 1, count: h.count + 1, seq: m.Seq})
+			s.hints.put(pk, hint{version: h.version + 1, count: h.count + 1, seq: m.Seq, summarySeq: h.summarySeq})
 			return nil
 		}
 		r := cancelReasons(err)
@@ -308,7 +348,9 @@ func lostRace(reasons []string) bool {
 // FinishTurn stores the assistant message, adds the turn's tokens and cost to the
 // conversation and writes the terminal execution, in one transaction under the
 // version condition. An execution already terminal (written by the event
-// subscriber) is left as it is; the message and aggregates still land.
+// subscriber) is left as it is; the message and aggregates still land. A summary
+// (store.SummaryUpdate) rides in the same conversation update, under a condition on
+// the summary seq it folds onto: no extra request.
 func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.FinishTurn) error {
 	if t.AssistantMessage != nil {
 		if err := store.PrepareMessage(t.AssistantMessage, s.o.MaxContentBytes); err != nil {
@@ -325,6 +367,7 @@ func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.F
 			return err
 		}
 	}
+	store.PrepareSummary(t.Summary)
 	pk := convPK(userID, convID)
 	fresh := false
 	for attempt := 0; ; attempt++ {
@@ -333,6 +376,7 @@ func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.F
 			return err
 		}
 		now := s.now()
+		cond := "#v = :v"
 		set := "SET #v = :v1, updated_at = :now"
 		names := map[string]string{"#v": aVersion}
 		vals := item{":v": nv(h.version), ":v1": nv(h.version + 1), ":now": sv(now.UTC().Format(time.RFC3339Nano)),
@@ -357,9 +401,22 @@ func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.F
 			set += ", llm_provider = :p, llm_model = :m"
 			vals[":p"], vals[":m"] = sv(e.Provider), sv(e.Model)
 		}
+		summarySeq := h.summarySeq
+		if u := t.Summary; store.SummaryApplies(u, h.summarySeq, h.seq) {
+			// The hint is a guess; the condition makes sure the summary folded onto
+			// the one stored.
+			set += ", #su = :su, #ss = :ss"
+			names["#su"], names["#ss"] = aSummary, aSummarySeq
+			vals[":su"], vals[":ss"], vals[":ss0"] = sv(u.Text), nv(int64(u.ThroughSeq)), nv(int64(u.FromSeq))
+			cond += " AND #ss = :ss0"
+			if u.FromSeq == 0 {
+				cond = "#v = :v AND (attribute_not_exists(#ss) OR #ss = :ss0)"
+			}
+			summarySeq = u.ThroughSeq
+		}
 		upd := set + " ADD total_tokens :tok, total_cost :cost"
 		tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: convKey(userID, convID),
-			ConditionExpression: aws.String("#v = :v"), UpdateExpression: &upd,
+			ConditionExpression: aws.String(cond), UpdateExpression: &upd,
 			ExpressionAttributeNames: names, ExpressionAttributeValues: vals}})
 		if mi != nil {
 			tx = append(tx, s.put(mi, notExists))
@@ -377,7 +434,10 @@ func (s *Store) FinishTurn(ctx context.Context, userID, convID string, t store.F
 			if t.AssistantMessage != nil {
 				t.AssistantMessage.Seq = seq
 			}
-			s.hints.put(pk, hint{version: h.version + 1, count: count, seq: seq})
+			if t.Summary != nil {
+				t.Summary.Stored = summarySeq != h.summarySeq
+			}
+			s.hints.put(pk, hint{version: h.version + 1, count: count, seq: seq, summarySeq: summarySeq})
 			return nil
 		}
 		r := cancelReasons(err)
@@ -458,7 +518,7 @@ func (s *Store) UpdateConversation(ctx context.Context, userID, convID string, f
 			ExpressionAttributeValues: item{":v": nv(c.Version - 1), ":v1": nv(c.Version), ":ti": sv(c.Title), ":su": sv(c.Summary),
 				":st": sv(c.Status), ":se": sv(settingsJSON(c.Settings)), ":u": sv(c.UpdatedAt.UTC().Format(time.RFC3339Nano))}})
 		if err == nil {
-			s.hints.put(convPK(userID, convID), hint{version: c.Version, count: c.MessageCount, seq: c.LastSeq})
+			s.hints.put(convPK(userID, convID), convHint(c))
 			return c, nil
 		}
 		if !conditionFailed(err) {
@@ -637,16 +697,20 @@ func (s *Store) DeleteMessage(ctx context.Context, userID, convID, msgID string)
 		vals := item{":v": nv(c.Version), ":v1": nv(c.Version + 1), ":n": nv(int64(max(c.MessageCount-1, 0))),
 			":t": sv(last.UTC().Format(time.RFC3339Nano)), ":g": sv(store.TimeKey(last) + "#" + convID),
 			":u": sv(s.now().UTC().Format(time.RFC3339Nano))}
+		names := map[string]string{"#v": aVersion, "#n": aCount, "#g": aGSI1SK}
+		if c.ForgetSummaryOf(m.Seq) {
+			set += " REMOVE #su, #ss"
+			names["#su"], names["#ss"] = aSummary, aSummarySeq
+		}
 		tx := []types.TransactWriteItem{
 			{Delete: &types.Delete{TableName: &s.table, Key: msgKey, ConditionExpression: aws.String("attribute_exists(#pk) AND #id = :id"),
 				ExpressionAttributeNames: map[string]string{"#pk": aPK, "#id": "id"}, ExpressionAttributeValues: item{":id": sv(msgID)}}},
 			{Update: &types.Update{TableName: &s.table, Key: convKey(userID, convID), ConditionExpression: aws.String("#v = :v"),
-				UpdateExpression: &set, ExpressionAttributeNames: map[string]string{"#v": aVersion, "#n": aCount, "#g": aGSI1SK},
-				ExpressionAttributeValues: vals}},
+				UpdateExpression: &set, ExpressionAttributeNames: names, ExpressionAttributeValues: vals}},
 		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 		if err == nil {
-			s.hints.put(pk, hint{version: c.Version + 1, count: max(c.MessageCount-1, 0), seq: c.LastSeq})
+			s.hints.put(pk, hint{version: c.Version + 1, count: max(c.MessageCount-1, 0), seq: c.LastSeq, summarySeq: c.SummarySeq})
 			return nil
 		}
 		r := cancelReasons(err)

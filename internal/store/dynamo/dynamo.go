@@ -238,6 +238,8 @@ type hint struct {
 	version int64
 	count   int
 	seq     int // the last message's seq
+	// summarySeq is the seq of the last message the summary covers.
+	summarySeq int
 }
 
 type hints struct {

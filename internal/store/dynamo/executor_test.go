@@ -123,6 +123,57 @@ func TestExecute_OnDynamoStoresTurnsAndSurvivesAFailedRun(t *testing.T) {
 	}
 }
 
+// A run that folds the conversation summary stores it in the turn's last write: a
+// continued chat that folds makes no more DynamoDB calls than one that does not.
+func TestExecute_OnDynamoTheSummaryRidesInTheTurnsLastWrite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, cnt := client(t)
+	s := dynamo.New(db, table(t), dynamo.Options{})
+	x := newExecutor(t, s)
+	user := fmt.Sprintf("u-sum-%d", time.Now().UnixNano())
+	memory := true
+	send := func(conv, msg string) *executor.Result {
+		t.Helper()
+		req := executor.Request{Source: executor.Source{Kind: executor.SourceDynamic}, Mode: executor.ModeStandard,
+			Input: executor.Input{UserID: user, ConversationID: conv, Message: msg,
+				Config: executor.Config{EnableMemory: &memory, MemoryWindow: 2}}}
+		res, err := x.Execute(ctx, req, nil)
+		if err != nil || res.Status != store.ExecCompleted {
+			t.Fatalf("Execute(%q): %+v, %v", msg, res, err)
+		}
+		return res
+	}
+	conv := send("", "alpha one").ConversationID
+	send(conv, "bravo two")
+	for i, tt := range []struct {
+		msg     string
+		through int
+		summary string
+	}{
+		{"charlie three", 2, "user:alpha; assistant:You"},
+		{"delta four", 4, "user:alpha; assistant:You; user:bravo; assistant:You"},
+	} {
+		cnt.reset()
+		res := send(conv, tt.msg)
+		calls := cnt.reset()
+		total := 0
+		for _, n := range calls {
+			total += n
+		}
+		c, err := s.GetConversation(ctx, user, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SummarySeq != tt.through || c.Summary != tt.summary || res.Conversation.Summary != tt.summary {
+			t.Fatalf("turn %d: summary %q through %d; want %q through %d", i+3, c.Summary, c.SummarySeq, tt.summary, tt.through)
+		}
+		if total > 4 {
+			t.Errorf("turn %d folded with %d DynamoDB calls %v; the hot path allows 4", i+3, total, calls)
+		}
+	}
+}
+
 // BenchmarkChatRoundTrips reports DynamoDB calls per standard chat execution through
 // executor.Execute on moto: a new conversation, and a continued one (the hot path:
 // read conversation+history, put user message+execution, transact reply+aggregates+

@@ -36,6 +36,7 @@ type Repo interface {
 	QueryConversations(ctx context.Context, userID string, q store.ConversationQuery) (store.ConversationList, error)
 	DeleteMessage(ctx context.Context, userID, convID, msgID string) error
 	RateMessage(ctx context.Context, userID, convID, msgID string, rating float64) (*store.Message, error)
+	MessageRange(ctx context.Context, userID, convID string, from, to, limit int) ([]store.Message, error)
 
 	CreateDefinition(ctx context.Context, d *store.Definition) error
 	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)
@@ -124,6 +125,9 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Conversations_QueryFiltersSortsCountsAndPages", testQueryConversations},
 		{"Messages_DeleteKeepsAggregatesRightNeverReusesASeqAndRemovesContent", testDeleteMessage},
 		{"Messages_RatingIsStoredOnTheMessageAndCounted", testRateMessage},
+		{"Messages_RangeIsSeqsFromToOldestFirstAtMostLimit", testMessageRange},
+		{"Messages_DeletingASummarisedMessageClearsTheSummary", testDeleteSummarisedMessage},
+		{"Turn_SummaryIsStoredWithTheTurnOnlyOntoTheSummaryItFolds", testSummaryStoredWithTurn},
 		{"Pagination_OffsetSkipsAndCountCountsWhatTheFilterMatches", testOffsetAndCount},
 		{"Definitions_UpdateKeepsOldVersionsReadable", testDefinitionVersions},
 		{"Definitions_PublicReadableByAllChangeableByOwner", testPublicDefinitions},
