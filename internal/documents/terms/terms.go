@@ -19,6 +19,9 @@ import (
 // Tokenize returns the meaning-bearing terms of s in order of appearance.
 func Tokenize(s string) []string {
 	var out []string
+	if len(s) > 32 {
+		out = make([]string, 0, len(s)/8) // about one term in eight bytes of prose
+	}
 	start := -1
 	for i, r := range s {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
