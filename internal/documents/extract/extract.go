@@ -145,15 +145,12 @@ func Detect(filename, contentType string, data []byte) (Type, error) {
 	return "", &Error{Kind: ErrUnsupported, Filename: filename, Type: sniffed, Reason: "supported: text, Markdown, HTML and PDF"}
 }
 
-// errBudget is the cause of the MaxDuration deadline.
-var errBudget = errors.New("extraction time budget exceeded")
-
 // Extract returns the text of a file (see the package comment).
 func Extract(ctx context.Context, filename, contentType string, data []byte) (string, error) {
-	return extract(ctx, filename, contentType, data, MaxTextBytes)
+	return extract(ctx, filename, contentType, data, MaxTextBytes, MaxDuration)
 }
 
-func extract(ctx context.Context, filename, contentType string, data []byte, maxText int) (string, error) {
+func extract(ctx context.Context, filename, contentType string, data []byte, maxText int, budget time.Duration) (string, error) {
 	t, err := Detect(filename, contentType, data)
 	if err != nil {
 		return "", err
@@ -161,7 +158,7 @@ func extract(ctx context.Context, filename, contentType string, data []byte, max
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	bctx, cancel := context.WithTimeoutCause(ctx, MaxDuration, errBudget)
+	bctx, cancel := context.WithTimeout(ctx, budget) // while ctx lives, bctx ends only by the budget
 	defer cancel()
 
 	type result struct {
@@ -210,7 +207,7 @@ func extract(ctx context.Context, filename, contentType string, data []byte, max
 		var e *Error
 		switch {
 		case bctx.Err() != nil && (errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, context.Canceled)):
-			return "", &Error{Kind: ErrCorrupt, Filename: filename, Type: string(t), Reason: fmt.Sprintf("extraction took longer than %s", MaxDuration)}
+			return "", &Error{Kind: ErrCorrupt, Filename: filename, Type: string(t), Reason: fmt.Sprintf("extraction took longer than %s", budget)}
 		case errors.As(r.err, &e):
 			e.Filename, e.Type = filename, string(t)
 			return "", e
