@@ -21,6 +21,9 @@
 // and New accepts it, so the spec recorded with a document's chunks is what its
 // queries are embedded with; vectors of different specs are never compared.
 //
+// Titan and OpenAI are Metered: EmbedMetered also returns the input tokens the
+// provider counted, for the document's cost. Hashed costs nothing and is not.
+//
 // Provider failures are *llm.Error values (codes rate_limited, unavailable, auth,
 // invalid_request, ...), classified as the chat providers classify them, so the
 // ingest retries what is retryable and fails the rest. An empty text is an error
@@ -43,6 +46,19 @@ type Embedder interface {
 	Model() string
 	Dimensions() int
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Usage is what one call cost, as the provider counted it.
+type Usage struct {
+	InputTokens int
+}
+
+// Metered is an Embedder whose provider reports token counts (Titan, OpenAI), so
+// the ingest can record what embedding a document cost. Embed is EmbedMetered
+// without the usage.
+type Metered interface {
+	Embedder
+	EmbedMetered(ctx context.Context, texts []string) ([][]float32, Usage, error)
 }
 
 // Model ids.

@@ -41,7 +41,7 @@ type OpenAI struct {
 	concurrency     int
 }
 
-var _ Embedder = (*OpenAI)(nil)
+var _ Metered = (*OpenAI)(nil)
 
 // NewOpenAI returns an OpenAI embedder for model; dims 0 means the model's full
 // size, fewer are asked for with the dimensions parameter.
@@ -85,6 +85,9 @@ type openAIResponse struct {
 		Index     int       `json:"index"`
 		Embedding []float32 `json:"embedding"`
 	} `json:"data"`
+	Usage struct {
+		PromptTokens int `json:"prompt_tokens"`
+	} `json:"usage"`
 }
 
 type openAIErrorBody struct {
@@ -95,18 +98,25 @@ type openAIErrorBody struct {
 	} `json:"error"`
 }
 
-// Embed implements Embedder: texts go in batches of at most OpenAIBatchTexts texts
-// and OpenAIBatchChars characters, at most the configured number at once.
+// Embed implements Embedder.
 func (o *OpenAI) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	vs, _, err := o.EmbedMetered(ctx, texts)
+	return vs, err
+}
+
+// EmbedMetered implements Metered: texts go in batches of at most OpenAIBatchTexts
+// texts and OpenAIBatchChars characters, at most the configured number at once. The
+// usage adds up each response's usage.prompt_tokens.
+func (o *OpenAI) EmbedMetered(ctx context.Context, texts []string) ([][]float32, Usage, error) {
 	if err := checkTexts(texts); err != nil {
-		return nil, err
+		return nil, Usage{}, err
 	}
 	var batches [][2]int // [start, end) into texts
 	start, chars := 0, 0
 	for i, s := range texts {
 		n := utf8.RuneCountInString(s)
 		if n > OpenAIMaxChars {
-			return nil, fmt.Errorf("embed: texts[%d] has %d characters, more than %d", i, n, OpenAIMaxChars)
+			return nil, Usage{}, fmt.Errorf("embed: texts[%d] has %d characters, more than %d", i, n, OpenAIMaxChars)
 		}
 		if i > start && (i-start == OpenAIBatchTexts || chars+n > OpenAIBatchChars) {
 			batches = append(batches, [2]int{start, i})
@@ -118,33 +128,39 @@ func (o *OpenAI) Embed(ctx context.Context, texts []string) ([][]float32, error)
 		batches = append(batches, [2]int{start, len(texts)})
 	}
 	out := make([][]float32, len(texts))
+	tokens := make([]int, len(batches))
 	err := parallel(ctx, len(batches), o.concurrency, func(ctx context.Context, b int) error {
 		lo, hi := batches[b][0], batches[b][1]
-		vs, err := o.batch(ctx, texts[lo:hi])
+		vs, n, err := o.batch(ctx, texts[lo:hi])
 		if err != nil {
 			return fmt.Errorf("embed: texts[%d:%d]: %w", lo, hi, err)
 		}
 		copy(out[lo:hi], vs)
+		tokens[b] = n
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, Usage{}, err
 	}
-	return out, nil
+	var u Usage
+	for _, n := range tokens {
+		u.InputTokens += n
+	}
+	return out, u, nil
 }
 
-func (o *OpenAI) batch(ctx context.Context, texts []string) ([][]float32, error) {
+func (o *OpenAI) batch(ctx context.Context, texts []string) ([][]float32, int, error) {
 	req := openAIRequest{Model: o.model, Input: texts, EncodingFormat: "float"}
 	if o.dims != o.defDims {
 		req.Dimensions = o.dims
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	if o.key != "" {
@@ -153,17 +169,17 @@ func (o *OpenAI) batch(ctx context.Context, texts []string) ([][]float32, error)
 	resp, err := o.client.Do(hr)
 	if err != nil {
 		if e := llm.ContextError("openai", err); e != nil {
-			return nil, e
+			return nil, 0, e
 		}
 		if e := llm.ContextError("openai", ctx.Err()); e != nil {
-			return nil, e
+			return nil, 0, e
 		}
-		return nil, &llm.Error{Provider: "openai", Code: llm.CodeUnavailable, Message: "embeddings request failed: " + err.Error(), Err: err}
+		return nil, 0, &llm.Error{Provider: "openai", Code: llm.CodeUnavailable, Message: "embeddings request failed: " + err.Error(), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, &llm.Error{Provider: "openai", Code: llm.CodeUnavailable, Status: resp.StatusCode, Message: "reading embeddings response: " + err.Error(), Err: err}
+		return nil, 0, &llm.Error{Provider: "openai", Code: llm.CodeUnavailable, Status: resp.StatusCode, Message: "reading embeddings response: " + err.Error(), Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
 		var eb openAIErrorBody
@@ -171,25 +187,25 @@ func (o *OpenAI) batch(ctx context.Context, texts []string) ([][]float32, error)
 		if json.Unmarshal(data, &eb) == nil && eb.Error.Message != "" {
 			msg = eb.Error.Message
 		}
-		return nil, &llm.Error{Provider: "openai", Code: llm.CodeForStatus(resp.StatusCode), Status: resp.StatusCode, Message: msg,
+		return nil, 0, &llm.Error{Provider: "openai", Code: llm.CodeForStatus(resp.StatusCode), Status: resp.StatusCode, Message: msg,
 			RetryAfter: llm.ParseRetryAfter(resp.Header, time.Now())}
 	}
 	var r openAIResponse
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, &llm.Error{Provider: "openai", Code: llm.CodeMalformed, Status: resp.StatusCode, Message: "undecodable embeddings response: " + err.Error(), Err: err}
+		return nil, 0, &llm.Error{Provider: "openai", Code: llm.CodeMalformed, Status: resp.StatusCode, Message: "undecodable embeddings response: " + err.Error(), Err: err}
 	}
 	out := make([][]float32, len(texts))
 	for _, d := range r.Data {
 		if d.Index < 0 || d.Index >= len(texts) || out[d.Index] != nil || len(d.Embedding) != o.dims {
-			return nil, &llm.Error{Provider: "openai", Code: llm.CodeMalformed, Status: resp.StatusCode,
+			return nil, 0, &llm.Error{Provider: "openai", Code: llm.CodeMalformed, Status: resp.StatusCode,
 				Message: fmt.Sprintf("embeddings response item %d of %d has %d dimensions (asked for %d) or is repeated", d.Index, len(texts), len(d.Embedding), o.dims)}
 		}
 		out[d.Index] = d.Embedding
 	}
 	for i, v := range out {
 		if v == nil {
-			return nil, &llm.Error{Provider: "openai", Code: llm.CodeMalformed, Status: resp.StatusCode, Message: fmt.Sprintf("embeddings response lacks item %d", i)}
+			return nil, 0, &llm.Error{Provider: "openai", Code: llm.CodeMalformed, Status: resp.StatusCode, Message: fmt.Sprintf("embeddings response lacks item %d", i)}
 		}
 	}
-	return out, nil
+	return out, r.Usage.PromptTokens, nil
 }

@@ -34,7 +34,7 @@ type Titan struct {
 	concurrency int
 }
 
-var _ Embedder = (*Titan)(nil)
+var _ Metered = (*Titan)(nil)
 
 // NewTitan returns a Titan embedder; dims 0 means 1024. client is normally built
 // once at init with bedrock.NewClient (which turns the SDK's retries off: the
@@ -64,36 +64,48 @@ type titanResponse struct {
 	InputTextTokenCount int       `json:"inputTextTokenCount"`
 }
 
-// Embed implements Embedder: one InvokeModel per text, at most the configured
-// number at once; the first failure cancels the rest and is returned.
+// Embed implements Embedder.
 func (t *Titan) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	vs, _, err := t.EmbedMetered(ctx, texts)
+	return vs, err
+}
+
+// EmbedMetered implements Metered: one InvokeModel per text, at most the configured
+// number at once; the first failure cancels the rest and is returned. The usage
+// adds up each response's inputTextTokenCount.
+func (t *Titan) EmbedMetered(ctx context.Context, texts []string) ([][]float32, Usage, error) {
 	if err := checkTexts(texts); err != nil {
-		return nil, err
+		return nil, Usage{}, err
 	}
 	for i, s := range texts {
 		if n := utf8.RuneCountInString(s); n > TitanMaxChars {
-			return nil, fmt.Errorf("embed: texts[%d] has %d characters, more than %s takes (%d)", i, n, TitanV2Model, TitanMaxChars)
+			return nil, Usage{}, fmt.Errorf("embed: texts[%d] has %d characters, more than %s takes (%d)", i, n, TitanV2Model, TitanMaxChars)
 		}
 	}
 	out := make([][]float32, len(texts))
+	tokens := make([]int, len(texts))
 	err := parallel(ctx, len(texts), t.concurrency, func(ctx context.Context, i int) error {
-		v, err := t.one(ctx, texts[i])
+		v, n, err := t.one(ctx, texts[i])
 		if err != nil {
 			return fmt.Errorf("embed: texts[%d]: %w", i, err)
 		}
-		out[i] = v
+		out[i], tokens[i] = v, n
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, Usage{}, err
 	}
-	return out, nil
+	var u Usage
+	for _, n := range tokens {
+		u.InputTokens += n
+	}
+	return out, u, nil
 }
 
-func (t *Titan) one(ctx context.Context, text string) ([]float32, error) {
+func (t *Titan) one(ctx context.Context, text string) ([]float32, int, error) {
 	body, err := json.Marshal(titanRequest{InputText: text, Dimensions: t.dims, Normalize: true})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	res, err := t.api.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
 		ModelId:     aws.String(TitanV2Model),
@@ -102,14 +114,14 @@ func (t *Titan) one(ctx context.Context, text string) ([]float32, error) {
 		Accept:      aws.String("application/json"),
 	})
 	if err != nil {
-		return nil, bedrock.CallError(ctx, "bedrock", err)
+		return nil, 0, bedrock.CallError(ctx, "bedrock", err)
 	}
 	var r titanResponse
 	if err := json.Unmarshal(res.Body, &r); err != nil {
-		return nil, &llm.Error{Provider: "bedrock", Code: llm.CodeMalformed, Message: "undecodable " + TitanV2Model + " response: " + err.Error(), Err: err}
+		return nil, 0, &llm.Error{Provider: "bedrock", Code: llm.CodeMalformed, Message: "undecodable " + TitanV2Model + " response: " + err.Error(), Err: err}
 	}
 	if len(r.Embedding) != t.dims {
-		return nil, &llm.Error{Provider: "bedrock", Code: llm.CodeMalformed, Message: fmt.Sprintf("%s returned %d dimensions, asked for %d", TitanV2Model, len(r.Embedding), t.dims)}
+		return nil, 0, &llm.Error{Provider: "bedrock", Code: llm.CodeMalformed, Message: fmt.Sprintf("%s returned %d dimensions, asked for %d", TitanV2Model, len(r.Embedding), t.dims)}
 	}
-	return r.Embedding, nil
+	return r.Embedding, r.InputTextTokenCount, nil
 }

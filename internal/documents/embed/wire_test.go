@@ -140,9 +140,16 @@ func TestTitan_OneCallPerTextBoundedConcurrencyInOrder(t *testing.T) {
 	f := &fakeTitan{t: t}
 	e := newTitan(t, f, 512, 3)
 	in := texts(12)
-	got, err := e.Embed(ctx, in)
+	got, usage, err := e.EmbedMetered(ctx, in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	wantTokens := 0
+	for _, s := range in {
+		wantTokens += len(strings.Fields(s))
+	}
+	if usage.InputTokens != wantTokens {
+		t.Errorf("usage %d tokens, the responses counted %d", usage.InputTokens, wantTokens)
 	}
 	if f.calls.Load() != 12 {
 		t.Errorf("%d InvokeModel calls for 12 texts", f.calls.Load())
@@ -270,9 +277,12 @@ func TestOpenAI_BatchesAndOrdersByIndex(t *testing.T) {
 	f := &fakeOpenAI{t: t}
 	e := newOpenAI(t, f, "sk-test", 256)
 	in := texts(embed.OpenAIBatchTexts + 10)
-	got, err := e.Embed(ctx, in)
+	got, usage, err := e.EmbedMetered(ctx, in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if usage.InputTokens != 8*len(in) {
+		t.Errorf("usage %d tokens, the responses counted %d", usage.InputTokens, 8*len(in))
 	}
 	if len(f.inputs) != 2 || len(f.inputs[0])+len(f.inputs[1]) != len(in) {
 		t.Fatalf("%d requests for %d texts", len(f.inputs), len(in))
