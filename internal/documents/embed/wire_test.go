@@ -1,6 +1,7 @@
 package embed_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -307,5 +308,19 @@ func TestOpenAI_ErrorsAreClassified(t *testing.T) {
 	_, err = newOpenAI(t, &fakeOpenAI{t: t, status: http.StatusTooManyRequests}, "sk-test", 0).Embed(ctx, []string{"hello"})
 	if !errors.As(err, &le) || le.Code != llm.CodeRateLimited || le.RetryAfter != 7*time.Second {
 		t.Errorf("429: %v (retry after %v), want rate_limited after 7s", err, le.RetryAfter)
+	}
+}
+
+func TestTitan_CancelledContextStopsTheCalls(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	f := &fakeTitan{t: t}
+	e := newTitan(t, f, 256, 2)
+	cancel()
+	_, err := e.Embed(ctx, texts(50))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if n := f.calls.Load(); n > 2 {
+		t.Errorf("%d calls after the context was cancelled", n)
 	}
 }
