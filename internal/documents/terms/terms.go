@@ -23,17 +23,25 @@ func Tokenize(s string) []string {
 		out = make([]string, 0, len(s)/8) // about one term in eight bytes of prose
 	}
 	start := -1
-	for i, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if start < 0 {
-				start = i
-			}
-			continue
+	for i := 0; i < len(s); {
+		c := s[i]
+		size := 1
+		var word bool
+		if c < utf8.RuneSelf {
+			word = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			word = unicode.IsLetter(r) || unicode.IsDigit(r)
 		}
-		if start >= 0 {
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
 			out = appendTerm(out, s[start:i])
 			start = -1
 		}
+		i += size
 	}
 	if start >= 0 {
 		out = appendTerm(out, s[start:])
