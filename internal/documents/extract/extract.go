@@ -156,7 +156,7 @@ func extract(ctx context.Context, filename, contentType string, data []byte, max
 		return "", err
 	}
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", fmt.Errorf("extract %s: %w", filename, err)
 	}
 	bctx, cancel := context.WithTimeout(ctx, budget) // while ctx lives, bctx ends only by the budget
 	defer cancel()
