@@ -51,7 +51,7 @@ const (
 	MaxTopK     = 100
 )
 
-// Chunk is one chunk as stored: Vector may be nil (not embedded yet).
+// Chunk is one chunk as stored: Vector may be empty (not embedded yet).
 type Chunk struct {
 	ID         string
 	DocumentID string
@@ -132,7 +132,7 @@ func NewIndex(chunks []Chunk) (*Index, error) {
 		}
 		ix.length[i] = float32(len(toks))
 		total += len(toks)
-		if c.Vector != nil {
+		if len(c.Vector) > 0 {
 			if ix.dims == 0 {
 				ix.dims = len(c.Vector)
 			} else if len(c.Vector) != ix.dims {

@@ -255,9 +255,9 @@ func TestSearch_BadInputNamesTheField(t *testing.T) {
 			t.Errorf("%+v: error %v, want an InputError naming %s", tt.q, err, tt.field)
 		}
 	}
-	_, err := search.NewIndex([]search.Chunk{{ID: "a", Vector: make([]float32, 4)}, {ID: "b", Vector: make([]float32, 5)}})
+	_, err := search.NewIndex([]search.Chunk{{ID: "a", Vector: []float32{}}, {ID: "b", Vector: make([]float32, 4)}, {ID: "c", Vector: make([]float32, 5)}})
 	var ie *search.InputError
-	if !errors.As(err, &ie) || !strings.Contains(ie.Field, "chunks[1]") {
+	if !errors.As(err, &ie) || !strings.Contains(ie.Field, "chunks[2]") {
 		t.Errorf("mixed dimensions: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
