@@ -178,14 +178,14 @@ func TestExtract_Markdown(t *testing.T) {
 	src := "---\ntitle: Policy\ntags: [a]\n---\n# Refund *policy*\n\nRefunds are **issued** within _14 days_; see [the form](https://example.com/form \"Form\").\n\n" +
 		"> Quoted ~~old~~ rule\n\n- first item\n* second item\n1. third item\n- [x] done task\n\n" +
 		"| Plan | Price |\n|------|------:|\n| Pro | 10 |\n\n![diagram](img.png)\n\n```go\nfunc main() {}\n```\n\n***\n\n" +
-		"Use `snake_case_names` and <https://example.com>.<br/>\n\n[ref]: https://example.com\n"
+		"Use `snake_case_names` and <https://example.com>.<br/>\n\n[ref]: https://example.com\n*one* *two* _three_ 2*3*4\n"
 	got, err := extract.Extract(testCtx(t), "README.md", "", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "Refund policy\n\nRefunds are issued within 14 days; see the form.\n\nQuoted old rule\n\n" +
 		"first item\nsecond item\nthird item\ndone task\n\nPlan Price\nPro 10\n\ndiagram\n\nfunc main() {}\n\n" +
-		"Use snake_case_names and https://example.com."
+		"Use snake_case_names and https://example.com.\n\none two three 2*3*4"
 	if got != want {
 		t.Errorf("markdown text:\n%q\nwant\n%q", got, want)
 	}

@@ -81,6 +81,8 @@ func markdownLine(line string) string {
 	line = mdInlineCode.ReplaceAllString(line, "$1")
 	line = mdStrong.ReplaceAllString(line, "$2")
 	line = mdStrike.ReplaceAllString(line, "$1")
+	// Twice: a match takes the character after it, which may open the next one.
+	line = mdEmphasis.ReplaceAllString(line, "$1$2$3")
 	line = mdEmphasis.ReplaceAllString(line, "$1$2$3")
 	return line
 }
