@@ -42,6 +42,12 @@ var apiCodes = map[string]llm.ErrorCode{
 	"ExpiredTokenException":               llm.CodeAuth,
 }
 
+// CallError classifies the failure of any Bedrock runtime call (InvokeModel for
+// embeddings too), so Bedrock's error codes have one owner.
+func CallError(ctx context.Context, provider string, err error) *llm.Error {
+	return callError(ctx, provider, err)
+}
+
 // callError maps a failure of the initial ConverseStream call.
 func callError(ctx context.Context, provider string, err error) *llm.Error {
 	if e := llm.ContextError(provider, err); e != nil {
@@ -60,7 +66,7 @@ func callError(ctx context.Context, provider string, err error) *llm.Error {
 	if status != 0 {
 		code = llm.CodeForStatus(status)
 	}
-	return &llm.Error{Provider: provider, Code: code, Status: status, Message: "converse stream call failed: " + err.Error(), Err: err}
+	return &llm.Error{Provider: provider, Code: code, Status: status, Message: "bedrock call failed: " + err.Error(), Err: err}
 }
 
 // streamError maps the error that ended the event stream. Anything that is neither an
