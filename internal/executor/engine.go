@@ -291,13 +291,7 @@ func (r *run) emit(ctx context.Context, typ string, data any) {
 	defer r.mu.Unlock()
 	r.eventSeq++
 	now := r.x.o.Now()
-	var id string
-	if r.x.idAt != nil {
-		id = r.x.idAt(now)
-	} else {
-		id = r.x.o.NewID()
-	}
-	e := events.Event{ID: id, Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
+	e := events.Event{ID: events.ID(r.id, r.eventSeq), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
 		UserID: r.userID, RequestID: requestid.From(ctx), ConversationID: r.convID, Seq: r.eventSeq, Time: now,
 		Source: events.SourceRef{Kind: r.source.Kind, ID: r.source.ID, Version: r.source.Version}, Data: data}
 	r.x.o.Emitter.Emit(ctx, e)
