@@ -41,9 +41,21 @@ func HistBucket(ms float64) int {
 	if !(ms >= 1) { // also NaN and negatives
 		return 0
 	}
-	i := int(math.Floor(math.Log2(ms)*histSteps)) + 1
-	return min(max(i, 1), HistBuckets-1)
+	if ms >= histTop {
+		return HistBuckets - 1
+	}
+	i := min(max(int(math.Floor(math.Log2(ms)*histSteps))+1, 1), HistBuckets-2)
+	// The logarithm rounds; the bounds decide.
+	if lo, _ := HistBounds(i); ms < lo {
+		i--
+	} else if _, hi := HistBounds(i); ms >= hi {
+		i++
+	}
+	return i
 }
+
+// histTop is where the last bucket begins: 2^20 ms.
+var histTop = math.Exp2(float64(HistBuckets-2) / histSteps)
 
 // HistBounds are the lower and upper bounds of bucket i in ms (the last bucket's
 // upper bound is +Inf).
@@ -52,7 +64,7 @@ func HistBounds(i int) (lo, hi float64) {
 	case i <= 0:
 		return 0, 1
 	case i >= HistBuckets-1:
-		return math.Exp2(float64(HistBuckets-2) / histSteps), math.Inf(1)
+		return histTop, math.Inf(1)
 	}
 	return math.Exp2(float64(i-1) / histSteps), math.Exp2(float64(i) / histSteps)
 }
