@@ -156,6 +156,24 @@ func DefinitionVersionStatsKey(id string, version int) string {
 // TemplateStatsKey names the aggregate of a template (by its resolved id).
 func TemplateStatsKey(id string) string { return "TPL#" + id }
 
+// StatsKeys are the aggregates a run of src counts in: a definition's (every
+// version together, no nodes) and its version's (with nodes), or a template's by
+// its resolved id (with nodes). Dynamic and inline runs, and a source without an
+// id, count nowhere (nil).
+func StatsKeys(src SourceRef) []StatsKey {
+	switch {
+	case src.ID == "":
+		return nil
+	case src.Kind == "definition" && src.Version > 0:
+		return []StatsKey{{Key: DefinitionStatsKey(src.ID)}, {Key: DefinitionVersionStatsKey(src.ID, src.Version), Nodes: true}}
+	case src.Kind == "definition":
+		return []StatsKey{{Key: DefinitionStatsKey(src.ID)}}
+	case src.Kind == "template":
+		return []StatsKey{{Key: TemplateStatsKey(src.ID), Nodes: true}}
+	}
+	return nil
+}
+
 // RunStats is one aggregate: the runs counted and their totals.
 type RunStats struct {
 	Key                          string
