@@ -1,6 +1,7 @@
 // Package record is the on-event-record subscriber: it keeps an execution's record
 // and event log in the store from events that arrive at least once and in any
-// order. The executor's fallback uses the same Apply when the bus is unreachable,
+// order, and counts each finished execution once in its source's run statistics
+// (numbers only, no content: see stats.go). The executor's fallback uses the same Apply when the bus is unreachable,
 // so there is one way an event becomes stored state.
 //
 // The event log holds events WithoutContent (ids, codes, sizes, tokens, timings);
