@@ -124,10 +124,9 @@ func TestApply_TerminalEventCountsTheRunOnceInItsSourcesStats(t *testing.T) {
 				}
 				for i, end := range tc.terminals {
 					e := chatTrail("x", tc.types[i], end)
-					last := e[len(e)-1]
-					last.ID += string(rune('a' + i)) // each delivery of another terminal event is another event id
-					if tc.types[i] == tc.types[0] {
-						last.ID = e[len(e)-1].ID // the same event, redelivered
+					last := e[len(e)-1] // the same type again is the same event, redelivered
+					if tc.types[i] != tc.types[0] {
+						last.ID += "-late" // another terminal event
 					}
 					last.Source = events.SourceRef{Kind: tc.src.Kind, ID: tc.src.ID, Version: tc.src.Version}
 					if err := deliver(ctx, r, last); err != nil {
