@@ -27,7 +27,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter"
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -378,7 +378,7 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 	t.Run("chat-stream streams SSE through the Function URL prelude", func(t *testing.T) {
 		keys, jwksURL := jwks(t)
 		r := s.start(t, "chat-stream", "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience, "CHATTER_JWKS_URL="+jwksURL)
-		tok, err := httpapi.MintToken(keys, issuer, audience, "streamer", time.Minute)
+		tok, err := jwtauth.MintToken(keys, issuer, audience, "streamer", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -421,7 +421,7 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 // jwks serves a fresh key's public set on loopback and returns the private key.
 func jwks(t *testing.T) (jwk.Key, string) {
 	t.Helper()
-	key, err := httpapi.NewSigningKey("rie")
+	key, err := jwtauth.NewSigningKey("rie")
 	if err != nil {
 		t.Fatal(err)
 	}
