@@ -40,6 +40,7 @@ load:
 test: $(RIE) cfn-lint
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags chatter_nosdk ./internal/llm/providers ./cmd/chatter
+	$(GO) test -count=1 -tags chatter_nosdk -run '^TestNoSDK' ./internal/llm/providers
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 ## cfn-lint: lint template.yaml (SAM transform included)
