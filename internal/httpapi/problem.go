@@ -114,8 +114,25 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Add(k, v)
 		}
 	}
-	WriteProblem(w, problemFor(r, e))
+	writeError(w, r, problemFor(r, e))
 }
+
+// ErrorWriter writes an error answer built as problem p: WriteProblem, or another
+// shape for routes that speak another API's errors (ErrorsAs).
+type ErrorWriter func(w http.ResponseWriter, p *Problem)
+
+// writeError writes p as the route answers errors.
+func writeError(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if ri := reqInfo(r.Context()); ri != nil && ri.errors != nil {
+		ri.errors(w, p)
+		return
+	}
+	WriteProblem(w, p)
+}
+
+// ProblemOf is the problem body Fail writes for err, for a handler that must
+// write it in another shape or place (an error frame of a stream that started).
+func ProblemOf(r *http.Request, err error) *Problem { return problemFor(r, AsError(err)) }
 
 // problemFor builds the body of e; internal errors show only the generic title.
 func problemFor(r *http.Request, e *Error) *Problem {
