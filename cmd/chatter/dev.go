@@ -26,6 +26,7 @@ import (
 	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
@@ -183,6 +184,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	rt := s.App.Router(auth)
 	resources.Register(rt, s.App.ResourceDeps())
 	chat.Register(rt, x)
+	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: s.App.Store})
 
 	handlers, err := s.subscribers(o.Dir, cfg)
 	if err != nil {

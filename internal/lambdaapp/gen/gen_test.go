@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
@@ -44,7 +45,9 @@ func TestGenerated_FilesAreUpToDate(t *testing.T) {
 
 func TestTable_HasOneFunctionPerRoute(t *testing.T) {
 	want := []string{"GET /health", "GET /ready", chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute,
-		chat.PathTemplateInline, chat.PathDefinitionExecute, chat.PathDefinitionInline}
+		chat.PathTemplateInline, chat.PathDefinitionExecute, chat.PathDefinitionInline,
+		openaiapi.PathCompletions, openaiapi.PathModels,
+		openaiapi.PathCompletions} // again: v1-stream, the surface on its Function URL
 	for _, r := range resources.Routes(resources.Deps{}) {
 		want = append(want, r.Pattern)
 	}

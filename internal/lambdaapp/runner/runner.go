@@ -1,5 +1,5 @@
 // Package runner wires the executor for the functions that run workflows (chat,
-// chat-stream and the execute routes): providers from the environment
+// chat-stream, the execute routes and the OpenAI-compatible /v1 routes): providers from the environment
 // (providers.Load), an EventBridge publisher whose fallback records a terminal
 // event through record.Apply on the store when the bus stays unreachable, and the
 // execution routes of httpapi/chat. It is apart from lambdaapp because it links the
@@ -19,6 +19,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/llm/providers"
 )
@@ -112,5 +113,47 @@ func StartStream() {
 	lambdaapp.Must(err)
 	rt := app.Router(auth)
 	chat.Register(rt, x)
+	lambda.Start(lambdaapp.FunctionURLHandler(rt))
+}
+
+// MountOpenAI mounts the one OpenAI-compatible route pattern (an openaiapi.Path*
+// constant) on rt.
+func MountOpenAI(rt *httpapi.Router, d openaiapi.Deps, pattern string) error {
+	for _, r := range openaiapi.Routes {
+		if r.Pattern == pattern {
+			rt.Mount(pattern, r.Handler(d), r.Options()...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q", lambdaapp.ErrUnknownRoute, pattern)
+}
+
+// StartOpenAI is the main of a function behind API Gateway serving one route of
+// the OpenAI-compatible surface (v1-chat-completions, v1-models).
+func StartOpenAI(pattern string) {
+	ctx := context.Background()
+	app, err := lambdaapp.New(ctx, os.Getenv)
+	lambdaapp.Must(err)
+	x, err := NewExecutor(ctx, app, os.Getenv)
+	lambdaapp.Must(err)
+	rt := app.Router(httpapi.APIGateway{})
+	lambdaapp.Must(MountOpenAI(rt, openaiapi.Deps{Executor: x, Catalog: app.Store}, pattern))
+	lambda.Start(lambdaapp.APIGatewayHandler(rt))
+}
+
+// StartOpenAIStream is the main of v1-stream: the OpenAI-compatible surface (both
+// routes, stream: true token by token) on its own Function URL, the base URL an
+// OpenAI client that streams is given (<url>v1). It verifies tokens itself, like
+// chat-stream.
+func StartOpenAIStream() {
+	ctx := context.Background()
+	app, err := lambdaapp.New(ctx, os.Getenv)
+	lambdaapp.Must(err)
+	auth, err := app.JWKS(ctx)
+	lambdaapp.Must(err)
+	x, err := NewExecutor(ctx, app, os.Getenv)
+	lambdaapp.Must(err)
+	rt := app.Router(auth)
+	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: app.Store})
 	lambda.Start(lambdaapp.FunctionURLHandler(rt))
 }
