@@ -400,12 +400,13 @@ func TestOpenAI_ErrorsInOpenAIsShape(t *testing.T) {
 		{o.token, `{"model":"nope","messages":[{"role":"user","content":"hi"}]}`, 404},
 		{o.token, `{"model":"devllm","messages":[{"role":"user","content":"hi"}],"wat":1}`, 400},
 		{o.token, `{"model":"devllm","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, 400},
+		{o.token, `{"model":"devllm","messages":[{"role":"user","content":"` + strings.Repeat("x", 300<<10) + `"}]}`, 413},
 	} {
 		status, h, body := o.post(t, ctx, "/v1/chat/completions", c.token, []byte(c.body))
 		var e wire.OpenAIErrorResponse
 		if status != c.want || h.Get("Content-Type") != "application/json" || json.Unmarshal(body, &e) != nil ||
 			e.Error.Message == "" || e.Error.Type == "" {
-			t.Errorf("%s: %d %s %s", c.body, status, h.Get("Content-Type"), body)
+			t.Errorf("%.200s: %d %s %s", c.body, status, h.Get("Content-Type"), body)
 		}
 	}
 }
