@@ -170,7 +170,7 @@ func TestOpenAI_StandardCompletionIsARunWithTheExecutionsUsage(t *testing.T) {
 
 	var resp *http.Response
 	got, err := o.c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "template/general_chat",
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello there")},
+		Messages:    []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello there")},
 		Temperature: openai.Float(0.2), MaxCompletionTokens: openai.Int(200)}, option.WithResponseInto(&resp))
 	if err != nil {
 		t.Fatal(err)

@@ -12,15 +12,15 @@ type kind int
 const (
 	// kindStateless: a resource route that reads no record (validation, catalogs);
 	// it only counts requests in the table's rate-limit items.
-	kindStateless kind = iota
-	kindRead           // a resource route that reads records
-	kindWrite          // a resource route that writes records
-	kindExec           // an execution route behind API Gateway
-	kindStream         // the streaming chat route on a Function URL
-	kindOpenAI         // a route of the OpenAI-compatible surface behind API Gateway
-	kindOpenAIStream   // the OpenAI-compatible surface on its own Function URL
-	kindHealth         // GET /health, open: liveness, touches nothing
-	kindReady          // GET /ready, open: readiness, reads the table
+	kindStateless    kind = iota
+	kindRead              // a resource route that reads records
+	kindWrite             // a resource route that writes records
+	kindExec              // an execution route behind API Gateway
+	kindStream            // the streaming chat route on a Function URL
+	kindOpenAI            // a route of the OpenAI-compatible surface behind API Gateway
+	kindOpenAIStream      // the OpenAI-compatible surface on its own Function URL
+	kindHealth            // GET /health, open: liveness, touches nothing
+	kindReady             // GET /ready, open: readiness, reads the table
 )
 
 // function is one Lambda: its name (directory, build output, events/ sample),
