@@ -75,6 +75,7 @@ import (
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/chatterhq/chatter/internal/wire/fromstore"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -233,8 +234,7 @@ func completion(res *executor.Result, model string) *wire.ChatCompletion {
 func completionID(executionID string) string { return "chatcmpl-" + executionID }
 
 func usage(res *executor.Result) *wire.CompletionUsage {
-	return wire.CompletionUsageOf(&wire.Usage{InputTokens: res.Usage.InputTokens, OutputTokens: res.Usage.OutputTokens,
-		CacheReadTokens: res.Usage.CacheReadTokens, CacheWriteTokens: res.Usage.CacheWriteTokens})
+	return wire.CompletionUsageOf(fromstore.Usage(res.Usage, res.Cost.USD, res.Cost.Known))
 }
 
 // finishReason is OpenAI's finish_reason of a run: the last model call's, except

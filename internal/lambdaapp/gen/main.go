@@ -280,10 +280,12 @@ func templateSection() string {
 			} {
 				fmt.Fprintf(&b, "          %s: !If [%s, !Ref %s, !Ref AWS::NoValue]\n", v.name, v.cond, v.param)
 			}
-			if f.streams() {
+			if f.verifiesTokens() {
 				b.WriteString("          CHATTER_JWT_ISSUER: !Ref JwtIssuer\n")
 				b.WriteString("          CHATTER_JWT_AUDIENCE: !Ref JwtAudience\n")
 				b.WriteString("          CHATTER_JWKS_URL: !If [HasJwksUrl, !Ref JwksUrl, !Ref AWS::NoValue]\n")
+			}
+			if f.streams() {
 				// A stream may outlive API Gateway's 30 s; the executor's own run
 				// timeout (10 min) ends it first.
 				b.WriteString("      Timeout: 660\n")
@@ -319,7 +321,7 @@ func templateSection() string {
 		default:
 			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
 			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
-			if f.open() {
+			if f.open() || f.verifiesTokens() {
 				b.WriteString("            Auth:\n              Authorizer: NONE\n")
 			}
 		}
@@ -398,7 +400,7 @@ func sampleEvent(f function) ([]byte, error) {
 		ctx.APIID, ctx.DomainName, ctx.DomainPrefix = "abcdefghijklmnopqrstuvwxyz012345", headers["host"], "abcdefghijklmnopqrstuvwxyz012345"
 		ctx.RouteKey, ctx.Stage = "$default", "$default"
 		ev.RouteKey = "$default"
-	} else if !f.open() {
+	} else if !f.open() && !f.verifiesTokens() {
 		ctx.Authorizer = &struct {
 			JWT jwtDesc `json:"jwt"`
 		}{JWT: jwtDesc{Claims: map[string]string{"sub": sampleUser, "iss": "https://issuer.example.com/",

@@ -141,8 +141,14 @@ func (f function) execs() bool {
 	return f.kind == kindExec || f.kind == kindStream || f.kind == kindOpenAI || f.kind == kindOpenAIStream
 }
 
-// streams: the function is on a Function URL (RESPONSE_STREAM) and checks tokens itself.
+// streams: the function is on a Function URL (RESPONSE_STREAM).
 func (f function) streams() bool { return f.kind == kindStream || f.kind == kindOpenAIStream }
+
+// verifiesTokens: the function checks bearer tokens itself against the issuer's
+// JWKS — on a Function URL, where no authorizer stands, and on the OpenAI-compatible
+// routes, whose HTTP API routes have no authorizer so that a bad token is answered
+// in OpenAI's error shape (the JWT authorizer's 401 body is API Gateway's own).
+func (f function) verifiesTokens() bool { return f.streams() || f.kind == kindOpenAI }
 
 // subscribers are the hand-written functions; the generator only checks they exist.
 var subscribers = []string{"on-event-record", "on-event-metrics"}

@@ -129,14 +129,18 @@ func MountOpenAI(rt *httpapi.Router, d openaiapi.Deps, pattern string) error {
 }
 
 // StartOpenAI is the main of a function behind API Gateway serving one route of
-// the OpenAI-compatible surface (v1-chat-completions, v1-models).
+// the OpenAI-compatible surface (v1-chat-completions, v1-models). Its route has no
+// JWT authorizer: the function verifies tokens against the issuer's JWKS itself,
+// so a missing or bad token is answered in OpenAI's error shape, not API Gateway's.
 func StartOpenAI(pattern string) {
 	ctx := context.Background()
 	app, err := lambdaapp.New(ctx, os.Getenv)
 	lambdaapp.Must(err)
+	auth, err := app.JWKS(ctx)
+	lambdaapp.Must(err)
 	x, err := NewExecutor(ctx, app, os.Getenv)
 	lambdaapp.Must(err)
-	rt := app.Router(httpapi.APIGateway{})
+	rt := app.Router(auth)
 	lambdaapp.Must(MountOpenAI(rt, openaiapi.Deps{Executor: x, Catalog: app.Store}, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }
