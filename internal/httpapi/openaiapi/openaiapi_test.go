@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
@@ -58,7 +60,13 @@ type env struct {
 	key jwk.Key
 }
 
-func newEnv(t *testing.T, rates map[httpapi.Class]httpapi.Rate, providers ...llm.Provider) *env {
+type envOpts struct {
+	rates     map[httpapi.Class]httpapi.Rate
+	providers []llm.Provider
+	heartbeat time.Duration
+}
+
+func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	key, err := httpapi.NewSigningKey("k1")
 	if err != nil {
@@ -71,6 +79,7 @@ func newEnv(t *testing.T, rates map[httpapi.Class]httpapi.Rate, providers ...llm
 		t.Fatal(err)
 	}
 	st := store.NewMemory()
+	providers := o.providers
 	if len(providers) == 0 {
 		providers = []llm.Provider{devllm.New(devllm.Options{})}
 	}
@@ -81,11 +90,11 @@ func newEnv(t *testing.T, rates map[httpapi.Class]httpapi.Rate, providers ...llm
 		t.Fatal(err)
 	}
 	cfg := httpapi.Config{Auth: auth, Logger: logger}
-	if rates != nil {
-		cfg.Limiter, cfg.Rates = st, rates
+	if o.rates != nil {
+		cfg.Limiter, cfg.Rates = st, o.rates
 	}
 	rt := httpapi.NewRouter(cfg)
-	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: st})
+	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: st, Heartbeat: o.heartbeat})
 	e := &env{srv: httptest.NewServer(rt), st: st, key: key}
 	t.Cleanup(e.srv.Close)
 	return e
@@ -131,7 +140,7 @@ func deref(s *string) string {
 func TestCompletions_RefusesWhatAWorkflowCannotHonourNamingTheParam(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e := newEnv(t, nil)
+	e := newEnv(t, envOpts{})
 	user := `"messages":[{"role":"user","content":"hi"}]`
 	for _, tc := range []struct{ body, param string }{
 		{`{"model":"devllm",` + user + `,"n":2}`, "n"},
@@ -177,7 +186,7 @@ func TestCompletions_RefusesWhatAWorkflowCannotHonourNamingTheParam(t *testing.T
 func TestCompletions_AcceptsAndIgnoresTheClientsToolsAndSamplingKnobs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e := newEnv(t, nil)
+	e := newEnv(t, envOpts{})
 	resp, b := e.post(t, ctx, "alice", `{"model":"devllm","messages":[{"role":"user","content":"hi"},`+
 		`{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},`+
 		`{"role":"tool","tool_call_id":"c1","content":"42"},{"role":"user","content":"again","name":"me"}],`+
@@ -196,7 +205,7 @@ func TestCompletions_TemperatureMaxTokensSystemAndHistoryReachTheModel(t *testin
 	p := &scripted{deltas: []llm.Delta{{Kind: llm.DeltaText, Text: "cut"},
 		{Kind: llm.DeltaUsage, Usage: llm.Usage{InputTokens: 7, CacheReadTokens: 5, OutputTokens: 3}},
 		{Kind: llm.DeltaFinish, FinishReason: llm.FinishLength}}}
-	e := newEnv(t, nil, p)
+	e := newEnv(t, envOpts{providers: []llm.Provider{p}})
 	resp, b := e.post(t, ctx, "alice", `{"model":"scripted/any-model","temperature":0.3,"max_tokens":9,"max_completion_tokens":4,`+
 		`"messages":[{"role":"system","content":"Be brief."},{"role":"developer","content":[{"type":"text","text":"Use French."}]},`+
 		`{"role":"user","content":"one"},{"role":"assistant","content":"un"},{"role":"user","content":"two"}]}`)
@@ -230,7 +239,7 @@ func TestCompletions_TemperatureMaxTokensSystemAndHistoryReachTheModel(t *testin
 func TestCompletions_RateLimitIsOpenAIs429(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e := newEnv(t, map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 1, Window: time.Minute}})
+	e := newEnv(t, envOpts{rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 1, Window: time.Minute}}})
 	body := `{"model":"devllm","messages":[{"role":"user","content":"hi"}]}`
 	if resp, b := e.post(t, ctx, "alice", body); resp.StatusCode != 200 {
 		t.Fatalf("first: %d %s", resp.StatusCode, b)
@@ -248,7 +257,7 @@ func TestCompletions_RateLimitIsOpenAIs429(t *testing.T) {
 func TestCompletions_ARunThatFailsNamesItsExecution(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e := newEnv(t, nil)
+	e := newEnv(t, envOpts{})
 	// Standard: the provider's failure is a 502 server_error naming the run.
 	resp, b := e.post(t, ctx, "alice", `{"model":"devllm","messages":[{"role":"user","content":"/fail invalid_request"}]}`)
 	oe := openaiError(t, b)
@@ -273,7 +282,7 @@ func TestCompletions_ARunThatFailsNamesItsExecution(t *testing.T) {
 func TestModels_WithoutATokenIsInvalidAPIKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e := newEnv(t, nil)
+	e := newEnv(t, envOpts{})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/v1/models", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -283,5 +292,31 @@ func TestModels_WithoutATokenIsInvalidAPIKey(t *testing.T) {
 	resp.Body.Close()
 	if oe := openaiError(t, b); resp.StatusCode != 401 || deref(oe.Code) != "invalid_api_key" {
 		t.Errorf("without a token: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestCompletions_PingsKeepAStreamOpenAndTheOfficialClientReadsPastThem(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t, envOpts{heartbeat: 5 * time.Millisecond,
+		providers: []llm.Provider{devllm.New(devllm.Options{Delay: 15 * time.Millisecond})}})
+	body := `{"model":"devllm","stream":true,"messages":[{"role":"user","content":"slow words arrive here"}]}`
+	_, raw := e.post(t, ctx, "alice", body)
+	if !bytes.Contains(raw, []byte(": ping\n\n")) {
+		t.Fatalf("no ping in a slow stream:\n%s", raw)
+	}
+	tok, err := httpapi.MintToken(e.key, issuer, audience, "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := openai.NewClient(option.WithBaseURL(e.srv.URL+"/v1/"), option.WithAPIKey(tok), option.WithMaxRetries(0))
+	s := c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "devllm",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("slow words arrive here")}})
+	var acc openai.ChatCompletionAccumulator
+	for s.Next() {
+		acc.AddChunk(s.Current())
+	}
+	if err := s.Err(); err != nil || acc.Choices[0].Message.Content != "You said: slow words arrive here." {
+		t.Errorf("%v %+v", err, acc.Choices)
 	}
 }
