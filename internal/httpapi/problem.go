@@ -1,7 +1,9 @@
 // Package httpapi is the HTTP layer every chatter function shares: RFC 9457 problem
 // responses with stable codes, the middleware chain (request id, recover, access log,
 // CORS, body limit, auth, rate limits, Idempotency-Key), JSON decoding, pagination,
-// the SSE writer and route registration. The CORS policy (origins, and the one list
+// the SSE writer and route registration. A route mounted with ErrorsAs answers its
+// errors in another API's shape (the OpenAI-compatible /v1 routes: OpenAI's error
+// object), every error of its chain included. The CORS policy (origins, and the one list
 // of methods and headers the template's gateways also use) is documented on CORS. It
 // imports neither the executor nor any LLM SDK, so CRUD functions stay small; the
 // execution handlers live in httpapi/chat.
