@@ -26,6 +26,7 @@ import (
 	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
@@ -183,6 +184,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	rt := s.App.Router(auth)
 	resources.Register(rt, s.App.ResourceDeps())
 	chat.Register(rt, x)
+	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: s.App.Store})
 
 	handlers, err := s.subscribers(o.Dir, cfg)
 	if err != nil {
@@ -421,6 +423,8 @@ curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"hello"}
 curl -N %[1]s/api/v1/workflows/execute/chat/streaming %[9]s %[10]s -d '{"message":"/tool calculator {\"expression\":\"6*7\"}","enable_tools":true}'
 # list executions
 curl -s %[1]s/api/v1/executions %[9]s
+# any OpenAI client: base URL %[1]s/v1, API key $CHATTER_TOKEN (GET /v1/models lists what it can run)
+curl -s %[1]s/v1/chat/completions %[9]s %[10]s -d '{"model":"template/general_chat","messages":[{"role":"user","content":"hello"}]}'
 
 Or chat in the terminal: go run ./cmd/chatter chat   (API reference: %[1]s/api/v1/openapi.json). Ctrl-C stops everything.
 `, s.URL, aws, s.App.Config.Table, s.App.Config.EventBus, s.Identity.Dir, s.Provider, user, tok, auth, js,
