@@ -125,7 +125,8 @@ func TestSAMBuild_TargetsWriteLinuxBootstrapToArtifactsDir(t *testing.T) {
 
 // PROVIDERS chooses the SDKs a deployment links: bedrock builds the workflow
 // functions with -tags chatter_nosdk, which leaves openai-go and anthropic-sdk-go
-// out; all (the default) links the three; anything else stops the build.
+// out, and the Secrets Manager and SSM clients that only read their keys; all (the
+// default) links the three; anything else stops the build.
 func TestSAMBuild_ProvidersChoosesTheLinkedSDKs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -153,7 +154,8 @@ func TestSAMBuild_ProvidersChoosesTheLinkedSDKs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("go list -tags %q: %v", tags, err)
 		}
-		for _, sdk := range []string{"github.com/openai/openai-go/v3", "github.com/anthropics/anthropic-sdk-go/v2"} {
+		for _, sdk := range []string{"github.com/openai/openai-go/v3", "github.com/anthropics/anthropic-sdk-go/v2",
+			"github.com/aws/aws-sdk-go-v2/service/ssm", "github.com/aws/aws-sdk-go-v2/service/secretsmanager"} {
 			if has := slices.Contains(strings.Fields(string(out)), sdk); has != wantSDKs {
 				t.Errorf("-tags %q: chat links %s = %v", tags, sdk, has)
 			}
