@@ -31,6 +31,7 @@ type Memory struct {
 	windows   map[string]window
 	idem      map[key]*IdempotencyRecord
 	settings  map[string]Settings // by user id; made on first write
+	docs      map[key]*memDoc     // made on first write
 	cursors   *Cursors
 
 	// MaxContentLen caps one message's content; 0 means MaxContentLimit (see ContentCap).

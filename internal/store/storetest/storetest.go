@@ -69,6 +69,8 @@ type Repo interface {
 	GetSettings(ctx context.Context, userID string) (*store.Settings, error)
 	PutMemorySettings(ctx context.Context, userID string, m store.MemorySettings) error
 	PutToolSettings(ctx context.Context, userID string, t store.ToolSettings) error
+
+	store.DocumentStore
 }
 
 // Clock is the settable time a Repo must use (its Now option).
@@ -142,6 +144,8 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Idempotency_ReleaseLetsARetryRunAnew", testIdempotencyRelease},
 		{"Isolation_AnotherUsersIDFindsNothing", testIsolation},
 		{"Settings_MemoryAndToolsStoredApartPerUser", testSettings},
+		{"Documents_StatusForwardChunksReplacedAndVisibleOnlyWhenProcessed", testDocuments},
+		{"Documents_DeleteRemovesChunksAndIsRetryable", testDocumentDelete},
 		{"Pagination_250ItemsEachExactlyOnce", testPagination250},
 		{"Pagination_EveryListPagesWithoutGapOrRepeat", testEveryListPages},
 		{"Pagination_ForgedOrForeignCursorIsInvalid", testForgedCursor},
