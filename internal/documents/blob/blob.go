@@ -190,3 +190,26 @@ func nonEmpty(s string) *string {
 	}
 	return &s
 }
+
+// PresignGet signs a GET of the object under key, valid for ttl, that downloads as
+// filename.
+func (s *Store) PresignGet(ctx context.Context, key, filename string, ttl time.Duration) (string, error) {
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key,
+		ResponseContentDisposition: aws.String(ContentDisposition(filename))}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("blob: presigning %s: %w", key, err)
+	}
+	return req.URL, nil
+}
+
+// ContentDisposition is the attachment header of a download named filename
+// (RFC 6266, with the UTF-8 form for names beyond ASCII).
+func ContentDisposition(filename string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, filename)
+	return `attachment; filename="` + ascii + `"; filename*=UTF-8''` + url.PathEscape(filename)
+}
