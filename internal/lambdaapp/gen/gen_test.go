@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
@@ -46,6 +47,9 @@ func TestTable_HasOneFunctionPerRoute(t *testing.T) {
 	want := []string{"GET /health", "GET /ready", chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute,
 		chat.PathTemplateInline, chat.PathDefinitionExecute, chat.PathDefinitionInline}
 	for _, r := range resources.Routes(resources.Deps{}) {
+		want = append(want, r.Pattern)
+	}
+	for _, r := range documents.Routes(documents.Deps{}) {
 		want = append(want, r.Pattern)
 	}
 	var got []string
