@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	chatter "github.com/chatterhq/chatter"
@@ -26,8 +27,10 @@ import (
 	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
 	"github.com/chatterhq/chatter/internal/motoserver"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -162,7 +165,11 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, cfg.Table); err != nil {
 		return nil, fmt.Errorf("creating table %s on %s: %w", cfg.Table, s.Endpoint, err)
 	}
-	queues, err := devstack.ProvisionEvents(ctx, awsCfg, cfg.EventBus)
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if err := devstack.ProvisionDocuments(ctx, s3c, cfg.DocumentsBucket); err != nil {
+		return nil, fmt.Errorf("creating the documents bucket on %s: %w", s.Endpoint, err)
+	}
+	queues, err := devstack.ProvisionEvents(ctx, awsCfg, cfg.EventBus, devstack.Refs{devstack.DocumentsBucketRef: cfg.DocumentsBucket})
 	if err != nil {
 		return nil, fmt.Errorf("provisioning the event bus on %s: %w", s.Endpoint, err)
 	}
@@ -180,14 +187,21 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		return nil, err
 	}
 	s.Provider = providerNote(getenv)
+	docs, err := docsapp.New(s.App, getenv)
+	if err != nil {
+		return nil, err
+	}
 	rt := s.App.Router(auth)
 	resources.Register(rt, s.App.ResourceDeps())
 	chat.Register(rt, x)
+	documents.Register(rt, docs.Deps(s.App))
 
 	handlers, err := s.subscribers(o.Dir, cfg)
 	if err != nil {
 		return nil, err
 	}
+	// The ingest Lambda's handler, fed S3's Object Created from its rule's queue.
+	handlers["documents-ingest"] = docs.Library.HandleEvent(cfg.DocumentsBucket)
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopDel = stop
 	sq := sqs.NewFromConfig(awsCfg)
