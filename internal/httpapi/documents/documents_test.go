@@ -109,64 +109,71 @@ func TestDocuments_UploadIngestSearchAndChatCiteTheRightChunkForEveryType(t *tes
 		{"pdf", "roses.pdf", "application/pdf", pdfDoc},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			d := e.uploadDoc(t, "alice", tc.filename, tc.ctype, tc.body)
-			if d.Status != store.DocProcessed || d.ChunkCount < 1 || d.DocumentType != tc.name || d.FileHash == "" {
-				t.Fatalf("after ingest: %+v (error %v)", d, d.ProcessingError)
-			}
-			r := e.json(t, http.MethodPost, "alice", "/api/v1/documents/search",
-				map[string]any{"query": "when to prune roses", "limit": 3, "score_threshold": 0.05}, true)
-			wantStatus(t, "search", r, http.StatusOK)
-			var hits []searchHit
-			r.json(t, &hits)
-			if len(hits) == 0 || hits[0].DocumentID != d.ID || !strings.Contains(hits[0].Content, "Prune roses") ||
-				hits[0].DocumentFilename != tc.filename || hits[0].ChunkID != store.ChunkID(d.ID, 0) && !strings.HasPrefix(hits[0].ChunkID, d.ID+"-") {
-				t.Fatalf("search = %s", r.body)
-			}
-			// Another user's search finds nothing, even naming the document.
-			r = e.json(t, http.MethodPost, "bob", "/api/v1/documents/search",
-				map[string]any{"query": "when to prune roses", "score_threshold": 0, "document_ids": []string{d.ID}}, false)
-			if wantStatus(t, "bob's search", r, http.StatusOK); strings.TrimSpace(string(r.body)) != "[]" {
-				t.Fatalf("bob's search = %s", r.body)
-			}
+		t.Run(tc.name, func(t *testing.T) { testWholePath(t, newEnv(t), tc.name, tc.filename, tc.ctype, tc.body) })
+	}
+	t.Run("markdown on DynamoDB", func(t *testing.T) { testWholePath(t, newDynamoEnv(t), "markdown", "garden.md", "text/markdown", guide) })
+}
 
-			// A document_qa chat over the document answers with it as a source.
-			r = e.json(t, http.MethodPost, "alice", "/api/v1/workflows/execute/chat", map[string]any{
-				"message": "When should I prune roses?", "workflow_template_name": "document_qa",
-				"enable_retrieval": true, "document_ids": []string{d.ID}}, true)
-			wantStatus(t, "chat", r, http.StatusOK)
-			var ans struct {
-				Sources []struct {
-					DocumentID string  `json:"document_id"`
-					ChunkID    string  `json:"chunk_id"`
-					Title      string  `json:"title"`
-					Text       string  `json:"text"`
-					Score      float64 `json:"score"`
-				} `json:"sources"`
-			}
-			r.json(t, &ans)
-			if len(ans.Sources) == 0 || ans.Sources[0].DocumentID != d.ID || !strings.HasPrefix(ans.Sources[0].ChunkID, d.ID+"-") ||
-				ans.Sources[0].Title != tc.filename || !strings.Contains(ans.Sources[0].Text, "roses") {
-				t.Fatalf("chat sources = %s", r.body)
-			}
-			// Bob's chat naming alice's document has no sources.
-			r = e.json(t, http.MethodPost, "bob", "/api/v1/workflows/execute/chat", map[string]any{
-				"message": "When should I prune roses?", "workflow_template_name": "document_qa",
-				"enable_retrieval": true, "document_ids": []string{d.ID}}, false)
-			wantStatus(t, "bob's chat", r, http.StatusOK)
-			r.json(t, &ans)
-			if len(ans.Sources) != 0 {
-				t.Fatalf("bob's chat cites alice's document: %s", r.body)
-			}
-		})
+// testWholePath: upload, ingest, search and chat over one file of type typ.
+func testWholePath(t *testing.T, e *env, typ, filename, ctype, body string) {
+	d := e.uploadDoc(t, "alice", filename, ctype, body)
+	if d.Status != store.DocProcessed || d.ChunkCount < 1 || d.DocumentType != typ || d.FileHash == "" {
+		t.Fatalf("after ingest: %+v (error %v)", d, d.ProcessingError)
+	}
+	r := e.json(t, http.MethodPost, "alice", "/api/v1/documents/search",
+		map[string]any{"query": "when to prune roses", "limit": 3, "score_threshold": 0.05}, true)
+	wantStatus(t, "search", r, http.StatusOK)
+	var hits []searchHit
+	r.json(t, &hits)
+	if len(hits) == 0 || hits[0].DocumentID != d.ID || !strings.Contains(hits[0].Content, "Prune roses") ||
+		hits[0].DocumentFilename != filename || !strings.HasPrefix(hits[0].ChunkID, d.ID+"-") {
+		t.Fatalf("search = %s", r.body)
+	}
+	// Another user's search finds nothing, even naming the document.
+	r = e.json(t, http.MethodPost, "bob", "/api/v1/documents/search",
+		map[string]any{"query": "when to prune roses", "score_threshold": 0, "document_ids": []string{d.ID}}, false)
+	if wantStatus(t, "bob's search", r, http.StatusOK); strings.TrimSpace(string(r.body)) != "[]" {
+		t.Fatalf("bob's search = %s", r.body)
+	}
+
+	// A document_qa chat over the document answers with it as a source.
+	r = e.json(t, http.MethodPost, "alice", "/api/v1/workflows/execute/chat", map[string]any{
+		"message": "When should I prune roses?", "workflow_template_name": "document_qa",
+		"enable_retrieval": true, "document_ids": []string{d.ID}}, true)
+	wantStatus(t, "chat", r, http.StatusOK)
+	var ans struct {
+		Sources []struct {
+			DocumentID string  `json:"document_id"`
+			ChunkID    string  `json:"chunk_id"`
+			Title      string  `json:"title"`
+			Text       string  `json:"text"`
+			Score      float64 `json:"score"`
+		} `json:"sources"`
+	}
+	r.json(t, &ans)
+	if len(ans.Sources) == 0 || ans.Sources[0].DocumentID != d.ID || !strings.HasPrefix(ans.Sources[0].ChunkID, d.ID+"-") ||
+		ans.Sources[0].Title != filename || !strings.Contains(ans.Sources[0].Text, "roses") {
+		t.Fatalf("chat sources = %s", r.body)
+	}
+	// Bob's chat naming alice's document has no sources.
+	r = e.json(t, http.MethodPost, "bob", "/api/v1/workflows/execute/chat", map[string]any{
+		"message": "When should I prune roses?", "workflow_template_name": "document_qa",
+		"enable_retrieval": true, "document_ids": []string{d.ID}}, false)
+	wantStatus(t, "bob's chat", r, http.StatusOK)
+	r.json(t, &ans)
+	if len(ans.Sources) != 0 {
+		t.Fatalf("bob's chat cites alice's document: %s", r.body)
 	}
 }
 
 // Every route with a document id answers another user 404, and every list or
 // search of another user leaves the document out.
 func TestDocuments_AnotherUsersDocumentIsNotFoundOnEveryRoute(t *testing.T) {
-	e := newEnv(t)
+	t.Run("memory", func(t *testing.T) { testIsolation(t, newEnv(t)) })
+	t.Run("dynamodb", func(t *testing.T) { testIsolation(t, newDynamoEnv(t)) })
+}
+
+func testIsolation(t *testing.T, e *env) {
 	d := e.uploadDoc(t, "alice", "garden.md", "text/markdown", guide)
 	for _, c := range []struct{ method, path string }{
 		{http.MethodGet, "/api/v1/documents/" + d.ID},

@@ -11,12 +11,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	chatter "github.com/chatterhq/chatter"
 
 	"github.com/chatterhq/chatter/internal/documents/blob"
 	"github.com/chatterhq/chatter/internal/documents/embed"
@@ -30,6 +34,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/store/dynamo"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -45,7 +50,7 @@ var seq atomic.Int64
 type env struct {
 	ctx    context.Context
 	srv    *httptest.Server
-	st     *store.Memory
+	st     docStore
 	blobs  *blob.Store
 	lib    *library.Library
 	bucket string
@@ -59,10 +64,35 @@ func s3Client(t testing.TB) *s3.Client {
 	return s3.NewFromConfig(testenv.AWSConfig(t), func(o *s3.Options) { o.UsePathStyle = true })
 }
 
+// docStore is what the env's store serves: the routes, the library and the
+// executor (both store.Memory and the DynamoDB store).
+type docStore interface {
+	executor.Store
+	documents.Store
+	library.Store
+}
+
 // newEnv serves the documents routes and the chat routes (an executor whose
 // retriever is the library) on a real router, over the memory store and a bucket
 // of its own on moto.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, store.NewMemory()) }
+
+var tableOnce sync.Once
+
+// newDynamoEnv is newEnv over the DynamoDB store on moto.
+func newDynamoEnv(t *testing.T) *env {
+	t.Helper()
+	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
+	const table = "docs-api-test"
+	var err error
+	tableOnce.Do(func() { err = dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, table) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, dynamo.New(db, table, dynamo.Options{}))
+}
+
+func newEnvOn(t *testing.T, st docStore) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -83,7 +113,6 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMemory()
 	e := &env{ctx: ctx, st: st, blobs: blob.New(client, name), bucket: name, key: key}
 	e.lib = library.New(library.Options{Store: st, Blobs: e.blobs, Logger: slog.New(slog.DiscardHandler)})
 	x, err := executor.New(executor.Options{Store: st, Emitter: &events.Recorder{}, Retriever: e.lib,
