@@ -421,7 +421,8 @@ func printBanner(w io.Writer, s *stack, user, tok string) {
 	js := `-H 'Content-Type: application/json'`
 	fmt.Fprintf(w, `chatter dev: serving %[1]s
   %[2]s
-  table %[3]s, bus %[4]s with its subscriber rules and queues (template.yaml); events are delivered to on-event-record and on-event-metrics
+  table %[3]s, bus %[4]s with its subscriber rules and queues (template.yaml); events are delivered to on-event-record, on-event-metrics and documents-ingest
+  documents bucket %[12]s (S3 Object Created -> the ingest rule's queue -> the ingest handler)
   dev folder %[5]s (signing key; events.log, metrics.log, moto.log)
   browsers: CORS for %[11]s (CHATTER_ALLOWED_ORIGINS)
 %[6]s
@@ -435,8 +436,11 @@ curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"hello"}
 curl -N %[1]s/api/v1/workflows/execute/chat/streaming %[9]s %[10]s -d '{"message":"/tool calculator {\"expression\":\"6*7\"}","enable_tools":true}'
 # list executions
 curl -s %[1]s/api/v1/executions %[9]s
+# add a document (ingested in the background: status pending -> processed), then ask about it
+curl -s %[1]s/api/v1/documents/upload %[9]s -F file=@README.md -F chunk_size=1000
+curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"How do I run the tests?","workflow_template_name":"document_qa","enable_retrieval":true}'
 
 Or chat in the terminal: go run ./cmd/chatter chat   (API reference: %[1]s/api/v1/openapi.json). Ctrl-C stops everything.
 `, s.URL, aws, s.App.Config.Table, s.App.Config.EventBus, s.Identity.Dir, s.Provider, user, tok, auth, js,
-		strings.Join(s.App.Config.CORS.Origins(), ", "))
+		strings.Join(s.App.Config.CORS.Origins(), ", "), s.App.Config.DocumentsBucket)
 }
