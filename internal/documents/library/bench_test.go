@@ -33,14 +33,14 @@ var labelled = struct {
 	questions []struct{ q, doc string }
 }{
 	docs: map[string]string{
-		"tomatoes": "Tomatoes need full sun, at least six hours a day. Water tomato plants deeply twice a week and stake them early so stems carry the fruit. Pinch the side shoots.",
-		"roses":    "Prune roses in late winter just above an outward-facing bud. Feed roses with compost in spring; water at the base so the leaves stay dry and free of black spot.",
-		"kayak":    "A sea kayak needs a spray deck, a paddle float and a bilge pump. Practise the wet exit and the paddle-float rescue before paddling far from shore.",
+		"tomatoes":  "Tomatoes need full sun, at least six hours a day. Water tomato plants deeply twice a week and stake them early so stems carry the fruit. Pinch the side shoots.",
+		"roses":     "Prune roses in late winter just above an outward-facing bud. Feed roses with compost in spring; water at the base so the leaves stay dry and free of black spot.",
+		"kayak":     "A sea kayak needs a spray deck, a paddle float and a bilge pump. Practise the wet exit and the paddle-float rescue before paddling far from shore.",
 		"sourdough": "Feed the sourdough starter with equal weights of flour and water. Bake the loaf in a preheated Dutch oven, lid on for twenty minutes, then uncovered until dark.",
-		"invoices": "Invoices are due thirty days after the invoice date. Late payments accrue interest of one percent per month; send reminders at seven and twenty-one days overdue.",
-		"backup":   "Back up the database nightly with a full snapshot and keep hourly transaction logs. Test a restore every month; keep copies in a second region for thirty days.",
-		"vpn":      "To connect to the office VPN install the client, import the profile and sign in with your single sign-on account. The VPN drops idle sessions after eight hours.",
-		"onboard":  "New employees get a laptop on the first day, meet their onboarding buddy, and finish the security training within the first week before getting production access.",
+		"invoices":  "Invoices are due thirty days after the invoice date. Late payments accrue interest of one percent per month; send reminders at seven and twenty-one days overdue.",
+		"backup":    "Back up the database nightly with a full snapshot and keep hourly transaction logs. Test a restore every month; keep copies in a second region for thirty days.",
+		"vpn":       "To connect to the office VPN install the client, import the profile and sign in with your single sign-on account. The VPN drops idle sessions after eight hours.",
+		"onboard":   "New employees get a laptop on the first day, meet their onboarding buddy, and finish the security training within the first week before getting production access.",
 	},
 	questions: []struct{ q, doc string }{
 		{"how much sun do tomato plants need", "tomatoes"},
