@@ -142,6 +142,9 @@ func testWholePath(t *testing.T, e *env, typ, filename, ctype, body string) {
 		"enable_retrieval": true, "document_ids": []string{d.ID}}, true)
 	wantStatus(t, "chat", r, http.StatusOK)
 	var ans struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
 		Sources []struct {
 			DocumentID string  `json:"document_id"`
 			ChunkID    string  `json:"chunk_id"`
@@ -152,7 +155,8 @@ func testWholePath(t *testing.T, e *env, typ, filename, ctype, body string) {
 	}
 	r.json(t, &ans)
 	if len(ans.Sources) == 0 || ans.Sources[0].DocumentID != d.ID || !strings.HasPrefix(ans.Sources[0].ChunkID, d.ID+"-") ||
-		ans.Sources[0].Title != filename || !strings.Contains(ans.Sources[0].Text, "roses") {
+		ans.Sources[0].Title != filename || !strings.Contains(ans.Sources[0].Text, "roses") ||
+		!strings.HasSuffix(ans.Message.Content, "I used the provided context.") {
 		t.Fatalf("chat sources = %s", r.body)
 	}
 	// Bob's chat naming alice's document has no sources.
@@ -160,8 +164,9 @@ func testWholePath(t *testing.T, e *env, typ, filename, ctype, body string) {
 		"message": "When should I prune roses?", "workflow_template_name": "document_qa",
 		"enable_retrieval": true, "document_ids": []string{d.ID}}, false)
 	wantStatus(t, "bob's chat", r, http.StatusOK)
+	ans.Sources = nil
 	r.json(t, &ans)
-	if len(ans.Sources) != 0 {
+	if len(ans.Sources) != 0 || strings.Contains(ans.Message.Content, "provided context") {
 		t.Fatalf("bob's chat cites alice's document: %s", r.body)
 	}
 }
