@@ -192,11 +192,15 @@ func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) ht
 	})
 }
 
-// handleDoc reads {document_id} (a 422 naming it when no id could be one).
-func handleDoc(f func(w http.ResponseWriter, r *http.Request, uid, id string) error) http.Handler {
+// handleDoc reads {document_id} (a 422 naming it when no id could be one) and
+// refuses query parameters but those of query.
+func handleDoc(f func(w http.ResponseWriter, r *http.Request, uid, id string) error, query ...string) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		id, err := resources.PathParam(r, "document_id")
 		if err != nil {
+			return err
+		}
+		if err := resources.OnlyQuery(r, query...); err != nil {
 			return err
 		}
 		return f(w, r, uid, id)

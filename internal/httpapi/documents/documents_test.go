@@ -350,6 +350,8 @@ func TestUpload_LimitsTypesAndFieldsAreCheckedNamingTheField(t *testing.T) {
 		http.StatusUnprocessableEntity, "invalid_input", "sort_order")
 	wantProblem(t, "bad id", e.json(t, http.MethodGet, "alice", "/api/v1/documents/"+strings.Repeat("x", 200), nil, false),
 		http.StatusUnprocessableEntity, "invalid_input", "document_id")
+	wantProblem(t, "unknown query parameter", e.json(t, http.MethodGet, "alice", "/api/v1/documents/doc1?verbose=1", nil, false),
+		http.StatusUnprocessableEntity, "invalid_input", "verbose")
 	var l struct {
 		TotalCount int `json:"total_count"`
 	}

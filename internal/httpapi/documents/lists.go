@@ -291,7 +291,7 @@ func (d Deps) chunks() http.Handler {
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, out)
 		return nil
-	})
+	}, "limit", "offset", "cursor")
 }
 
 // StatsResponse is the old DocumentStatsResponse.
@@ -306,8 +306,8 @@ type StatsResponse struct {
 
 func (d Deps) stats() http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
-		if len(r.URL.Query()) > 0 {
-			return invalid(firstKey(r), "this route takes no query parameters")
+		if err := resources.OnlyQuery(r); err != nil {
+			return err
 		}
 		ds, err := d.Store.ListDocuments(r.Context(), uid)
 		if err != nil {
@@ -345,13 +345,6 @@ func (d Deps) stats() http.Handler {
 		httpapi.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
-}
-
-func firstKey(r *http.Request) string {
-	for k := range r.URL.Query() {
-		return k
-	}
-	return ""
 }
 
 func contentHash(s string) string {

@@ -15,3 +15,7 @@ func PathParam(r *http.Request, name string) (string, error) { return pathParam(
 func OffsetPage(r *http.Request, def int, extra ...string) (store.PageRequest, error) {
 	return offsetPage(r, def, extra...)
 }
+
+// OnlyQuery refuses query parameters other than allowed (422 naming the first), as
+// every route of this package does.
+func OnlyQuery(r *http.Request, allowed ...string) error { return onlyQuery(r, allowed...) }
