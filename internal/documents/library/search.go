@@ -174,9 +174,11 @@ func (l *Library) searchModel(ctx context.Context, model string, docs []loadedDo
 	if len(chunks) == 0 {
 		return nil, nil
 	}
+	// What the index refuses here is stored data, not the caller's query: not an
+	// *search.InputError (which the API reports as the caller's).
 	ix, err := search.NewIndex(chunks)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("library: indexing the chunks of model %q: %v", model, err)
 	}
 	e, err := l.embedder(model)
 	if err != nil {
@@ -188,7 +190,10 @@ func (l *Library) searchModel(ctx context.Context, model string, docs []loadedDo
 	}
 	rs, err := ix.Search(ctx, search.Query{Text: text, Vector: vs[0], TopK: topK, MinScore: minScore})
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("library: ranking: %v", err)
 	}
 	out := make([]Hit, len(rs))
 	for i, r := range rs {
