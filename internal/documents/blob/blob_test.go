@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,4 +111,20 @@ func TestStore_PresignedPutStoresTheBody(t *testing.T) {
 	if o, err := s.Get(ctx, k, 1<<20); err != nil || string(o.Data) != string(body) {
 		t.Fatalf("Get = %+v %v", o, err)
 	}
+}
+
+// FuzzParseKey: any key parses without panicking, and every key Key makes parses
+// back to its owner and document.
+func FuzzParseKey(f *testing.F) {
+	f.Add("alice", "01JDOC", "documents/YWxpY2U/01JDOC")
+	f.Add("auth0|x y", "d", "documents/%2F/x")
+	f.Fuzz(func(t *testing.T, user, doc, raw string) {
+		blob.ParseKey(raw)
+		if user == "" || doc == "" || strings.ContainsAny(doc, "/%+") {
+			return
+		}
+		if u, d, ok := blob.ParseKey(blob.Key(user, doc)); !ok || u != user || d != doc {
+			t.Fatalf("ParseKey(Key(%q, %q)) = %q %q %v", user, doc, u, d, ok)
+		}
+	})
 }
