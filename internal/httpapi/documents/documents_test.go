@@ -404,3 +404,27 @@ func TestPresign_UploadToTheURLThenIngestProcessesIt(t *testing.T) {
 	wantProblem(t, "unsupported", e.json(t, http.MethodPost, "alice", "/api/v1/documents/presign",
 		map[string]any{"filename": "a.png", "content_type": "image/png", "size": 10}, false), http.StatusUnsupportedMediaType, "unsupported_media_type", "file")
 }
+
+// A delete that fails part-way leaves no half-document: the document is hidden
+// (404, absent from lists and searches) and a retried delete finishes it.
+func TestDelete_FailingPartWayHidesTheDocumentAndARetryFinishes(t *testing.T) {
+	e := newEnv(t)
+	d := e.uploadDoc(t, "alice", "garden.md", "text/markdown", guide)
+	e.failDelete.Store(true)
+	wantStatus(t, "delete with S3 down", e.json(t, http.MethodDelete, "alice", "/api/v1/documents/"+d.ID, nil, false), http.StatusInternalServerError)
+	wantProblem(t, "get after the failed delete", e.json(t, http.MethodGet, "alice", "/api/v1/documents/"+d.ID, nil, false),
+		http.StatusNotFound, "not_found", "")
+	r := e.json(t, http.MethodPost, "alice", "/api/v1/documents/search", map[string]any{"query": "prune roses", "score_threshold": 0}, false)
+	if strings.TrimSpace(string(r.body)) != "[]" {
+		t.Fatalf("search after the failed delete = %s", r.body)
+	}
+	e.failDelete.Store(false)
+	wantStatus(t, "retried delete", e.json(t, http.MethodDelete, "alice", "/api/v1/documents/"+d.ID, nil, false), http.StatusOK)
+	if _, err := e.blobs.Get(e.ctx, blob.Key("alice", d.ID), 1<<20); err == nil {
+		t.Fatal("the original is still stored")
+	}
+	if _, err := e.st.MarkDocumentDeleting(e.ctx, "alice", d.ID); store.CodeOf(err) != "not_found" {
+		t.Fatalf("the metadata is still stored: %v", err)
+	}
+	wantProblem(t, "a third delete", e.json(t, http.MethodDelete, "alice", "/api/v1/documents/"+d.ID, nil, false), http.StatusNotFound, "not_found", "")
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +58,21 @@ type env struct {
 	key    jwk.Key
 	// ingested counts the Object Created events delivered.
 	ingested atomic.Int64
+	// failDelete makes the bucket refuse the next deletes (S3 unreachable).
+	failDelete atomic.Bool
+}
+
+// faultyBlobs is the bucket, whose deletes fail while failDelete is set.
+type faultyBlobs struct {
+	*blob.Store
+	failDelete *atomic.Bool
+}
+
+func (f faultyBlobs) Delete(ctx context.Context, key string) error {
+	if f.failDelete.Load() {
+		return errors.New("s3 unreachable")
+	}
+	return f.Store.Delete(ctx, key)
 }
 
 // s3Client is a client of moto's S3 (path-style: moto has no per-bucket hosts).
@@ -122,7 +138,8 @@ func newEnvOn(t *testing.T, st docStore) *env {
 	}
 	rt := httpapi.NewRouter(httpapi.Config{Auth: auth, Logger: slog.New(slog.DiscardHandler)})
 	chat.Register(rt, x)
-	documents.Register(rt, documents.Deps{Store: st, Blobs: e.blobs, Library: e.lib, EmbeddingModel: embed.HashedModel})
+	documents.Register(rt, documents.Deps{Store: st, Blobs: faultyBlobs{Store: e.blobs, failDelete: &e.failDelete},
+		Library: e.lib, EmbeddingModel: embed.HashedModel})
 	e.srv = httptest.NewServer(rt)
 	t.Cleanup(e.srv.Close)
 	return e
