@@ -6,6 +6,7 @@ package events
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -48,7 +49,7 @@ type SourceRef struct {
 
 // Event is the detail of one workflow event. Seq numbers an execution's events from 1.
 type Event struct {
-	ID          string `json:"id"`
+	ID          string `json:"id"` // ID(ExecutionID, Seq)
 	Version     int    `json:"version"`
 	Type        string `json:"type"`
 	ExecutionID string `json:"execution_id"`
@@ -97,3 +98,8 @@ func (r *Recorder) Reset() {
 	r.events = r.events[:0]
 	r.mu.Unlock()
 }
+
+// ID is the id of an execution's seq-th event: the execution id and the seq, unique
+// because execution ids are, and the same on every delivery of the event — so a run
+// needs one id source (its execution id), not one per event.
+func ID(executionID string, seq int) string { return executionID + "-" + strconv.Itoa(seq) }

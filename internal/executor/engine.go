@@ -126,7 +126,10 @@ func (r *run) run(ctx context.Context) error {
 				}
 				return conditionError(g.Nodes[o.v].ID, err)
 			}
-			next = r.handlerRouting(next, before, o.err != nil)
+			var handled bool
+			if next, handled = r.handlerRouting(next, before, o.v, o.err != nil); !handled {
+				return nodeError(&g.Nodes[o.v], o.err)
+			}
 		}
 		// The next frontier: distinct vertices, END dropped.
 		frontier = frontier[:0]
@@ -158,29 +161,36 @@ func (r *run) retryNode(v int) bool {
 	return true
 }
 
-// handlerRouting applies the one rule of error handlers to the targets a vertex
-// routed to (next[from:]): an error handler is entered only when the vertex failed.
-// On success the arcs into handlers are dropped (none left: the run ends there); on
-// failure only they are kept, and without one the first handler of the graph is
-// entered.
-func (r *run) handlerRouting(next []int, from int, failed bool) []int {
+// handlerRouting applies the one rule of error handlers to the targets vertex v
+// routed to (next[from:]): an error handler is entered only when v failed. On
+// success the arcs into handlers are dropped (none left: the run ends there); on
+// failure only the handlers v has arcs to are kept, else the first handler of the
+// graph — in both cases only handlers that take v's failure (workflow.Graph.Handles:
+// none whose branch leads back to v, which would repeat the failure until the step
+// limit). ok is false when a failure has no handler to go to: it ends the run.
+func (r *run) handlerRouting(next []int, from, v int, failed bool) (out []int, ok bool) {
 	isHandler := func(t int) bool { return t >= 0 && r.graph.Nodes[t].Kind == workflow.KindErrorHandler }
 	targets := next[from:]
 	if !failed {
 		if !slices.ContainsFunc(targets, isHandler) {
-			return next
+			return next, true
 		}
 		kept := slices.DeleteFunc(targets, isHandler)
 		if len(kept) == 0 {
 			kept = append(kept, -1)
 		}
-		return append(next[:from], kept...)
+		return append(next[:from], kept...), true
 	}
-	kept := slices.DeleteFunc(targets, func(t int) bool { return !isHandler(t) })
+	kept := slices.DeleteFunc(targets, func(t int) bool { return !isHandler(t) || !r.graph.Handles(t, v) })
 	if len(kept) == 0 {
-		kept = append(kept, r.handlers[0])
+		for _, h := range r.handlers {
+			if r.graph.Handles(h, v) {
+				kept = append(kept, h)
+				break
+			}
+		}
 	}
-	return append(next[:from], kept...)
+	return append(next[:from], kept...), len(kept) > 0
 }
 
 // ctxErr turns a done context into a CancelledError or timeout RuntimeError.
@@ -281,13 +291,7 @@ func (r *run) emit(ctx context.Context, typ string, data any) {
 	defer r.mu.Unlock()
 	r.eventSeq++
 	now := r.x.o.Now()
-	var id string
-	if r.x.idAt != nil {
-		id = r.x.idAt(now)
-	} else {
-		id = r.x.o.NewID()
-	}
-	e := events.Event{ID: id, Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
+	e := events.Event{ID: events.ID(r.id, r.eventSeq), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
 		UserID: r.userID, RequestID: requestid.From(ctx), ConversationID: r.convID, Seq: r.eventSeq, Time: now,
 		Source: events.SourceRef{Kind: r.source.Kind, ID: r.source.ID, Version: r.source.Version}, Data: data}
 	r.x.o.Emitter.Emit(ctx, e)

@@ -94,7 +94,6 @@ type Options struct {
 type Executor struct {
 	o         Options
 	providers map[string]llm.Provider
-	idAt      func(time.Time) string // nil when Options.NewID was given
 }
 
 // New validates options and returns an Executor.
@@ -147,9 +146,6 @@ func New(o Options) (*Executor, error) {
 	}
 	if x.o.NewID == nil {
 		x.o.NewID = func() string { return ulid.Make().String() }
-		// Events already read the clock; their ids reuse that reading (time.Now is a
-		// measurable part of a run's cost on some hosts).
-		x.idAt = func(t time.Time) string { return ulid.MustNew(ulid.Timestamp(t), ulid.DefaultEntropy()).String() }
 	}
 	if x.o.Logger == nil {
 		x.o.Logger = slog.Default()

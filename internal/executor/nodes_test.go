@@ -685,6 +685,40 @@ func TestExecute_ErrorHandlerOnAPlainEdgeRunsOnlyOnError(t *testing.T) {
 	}
 }
 
+// A failure goes only to a handler whose branch does not lead back to the node that
+// failed: the fallback's own failure, or a node the handler continues into, ends
+// the run with that node's error instead of going round until the step limit.
+func TestExecute_FailureInAHandlersBranchEndsTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		d        *workflow.Definition
+		wantNode string
+		wantEH   int
+	}{
+		{"the fallback fails too", def([]workflow.Node{node("start", "start", ""), node("a", "llm", ""),
+			node("eh", "error_handler", `{"retry_count":0,"fallback_action":"continue"}`), node("fb", "llm", "")},
+			edge("start", "a"), edge("a", "END"), edge("eh", "fb"), edge("fb", "END")), "fb", 1},
+		{"the handler continues back into the node", def([]workflow.Node{node("start", "start", ""), node("a", "llm", ""),
+			node("eh", "error_handler", `{"retry_count":1,"fallback_action":"continue"}`)},
+			edge("start", "a"), edge("a", "END"), edge("eh", "a")), "a", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(o *executor.Options) { o.StepLimit = 30 })
+			res, err := h.exec(t, inline(tc.d, "/fail invalid_request"), nil)
+			var re *executor.RuntimeError
+			if !errors.As(err, &re) || re.Code != errcode.LLM || re.NodeID != tc.wantNode {
+				t.Fatalf("err = %v, want %s's llm_error", err, tc.wantNode)
+			}
+			if res.Status != store.ExecFailed || res.Steps >= 30 {
+				t.Errorf("status %s after %d steps", res.Status, res.Steps)
+			}
+			if got := len(visits(res, "eh")); got != tc.wantEH {
+				t.Errorf("error handler visited %d times, want %d", got, tc.wantEH)
+			}
+		})
+	}
+}
+
 // A retrieval that finds nothing is no failure: no sources, and the model is told
 // not to invent document content; a found passage is numbered with its document
 // and chunk so the answer can cite it.

@@ -14,6 +14,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -132,6 +133,11 @@ func TestExecute_RandomGraphsEndWithATypedErrorOrSuccess(t *testing.T) {
 			if res == nil || res.Status != store.ExecFailed || res.Error == nil || res.Error.Code != re.Code {
 				t.Fatalf("runtime error %v with result %+v", err, res)
 			}
+			// Validation promises that a graph without a loop node ends: every cycle
+			// it accepts is bounded by max_tool_calls, and a failure never goes round one.
+			if re.Code == errcode.StepLimit && !hasLoop(d) {
+				t.Fatalf("a valid graph without a loop node ran into the step limit: %v; definition %s", err, mustJSON(d))
+			}
 		case errors.As(err, &ce):
 			if res == nil || res.Status != store.ExecCancelled {
 				t.Fatalf("cancelled error %v with result %+v", err, res)
@@ -160,6 +166,15 @@ func TestExecute_RandomGraphsEndWithATypedErrorOrSuccess(t *testing.T) {
 		t.Fatal("no generated definition compiled")
 	}
 	t.Logf("%d generated definitions compiled and ran", compiled)
+}
+
+func hasLoop(d *workflow.Definition) bool {
+	for _, n := range d.Nodes {
+		if n.Type == "loop" {
+			return true
+		}
+	}
+	return false
 }
 
 func mustJSON(v any) string {

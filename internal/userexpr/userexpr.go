@@ -153,6 +153,55 @@ type Language struct {
 	functions map[string]bool // callable names
 	builtins  map[string]bool // expr builtins (and predicates) left enabled
 	opts      []expr.Option
+	cache     compiledCache
+}
+
+// CacheSize bounds the compiled expressions a Language keeps: Compile answers a
+// source it compiled before (program or refusal) from memory, so a calculator call
+// or a definition's conditions are compiled once per Lambda instance, not per run.
+// The oldest entry goes first; sources are bounded by their callers (the calculator
+// takes 500 characters, a condition workflow.MaxConditionLength), so the cache holds
+// at most a few MiB.
+const CacheSize = 512
+
+// compiledCache is a bounded map of compile results, evicting in insertion order.
+type compiledCache struct {
+	mu    sync.Mutex
+	m     map[string]compiled
+	order []string // ring of keys, oldest at next
+	next  int
+}
+
+type compiled struct {
+	p   *Program
+	err error
+}
+
+func (c *compiledCache) get(src string) (compiled, bool) {
+	c.mu.Lock()
+	r, ok := c.m[src]
+	c.mu.Unlock()
+	return r, ok
+}
+
+func (c *compiledCache) put(src string, r compiled) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[src]; ok {
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[string]compiled, CacheSize)
+		c.order = make([]string, 0, CacheSize)
+	}
+	if len(c.order) < CacheSize {
+		c.order = append(c.order, src)
+	} else {
+		delete(c.m, c.order[c.next])
+		c.order[c.next] = src
+		c.next = (c.next + 1) % CacheSize
+	}
+	c.m[src] = r
 }
 
 // NewLanguage checks spec and prepares its compiler options.
@@ -221,8 +270,18 @@ type Program struct {
 }
 
 // Compile parses, checks and compiles src. The error is one line: a grammar or
-// allowlist refusal names the construct, a type error is expr's message.
+// allowlist refusal names the construct, a type error is expr's message. Results are
+// kept (CacheSize): the same source compiles once.
 func (l *Language) Compile(src string) (*Program, error) {
+	if r, ok := l.cache.get(src); ok {
+		return r.p, r.err
+	}
+	p, err := l.compile(src)
+	l.cache.put(src, compiled{p, err})
+	return p, err
+}
+
+func (l *Language) compile(src string) (*Program, error) {
 	c := &compilation{lang: l}
 	opts := make([]expr.Option, 0, len(l.opts)+2)
 	opts = append(opts, l.opts...)

@@ -3,6 +3,7 @@ package userexpr_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -305,4 +306,47 @@ func TestNewLanguage_RefusesABadSpec(t *testing.T) {
 	if _, err := userexpr.NewLanguage(bad); err == nil {
 		t.Error("a function type that is not a func was accepted")
 	}
+}
+
+// Compile keeps what it compiled, refusals included, up to CacheSize sources (the
+// oldest go first); cached programs are shared by concurrent callers.
+func TestCompile_KeepsABoundedCacheOfResults(t *testing.T) {
+	l := newLang(t, userexpr.Limits{})
+	p1, err := l.Compile("n > 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2, _ := l.Compile("n > 1"); p2 != p1 {
+		t.Errorf("the same source compiled twice")
+	}
+	_, e1 := l.Compile("n >")
+	_, e2 := l.Compile("n >")
+	if e1 == nil || e2 == nil || e1.Error() != e2.Error() {
+		t.Errorf("refusals %v, %v", e1, e2)
+	}
+	// Fill the cache past its bound: "n > 1" was among the first, so it is compiled anew.
+	for i := range userexpr.CacheSize {
+		if _, err := l.Compile(fmt.Sprintf("n > %d", i+2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p3, _ := l.Compile("n > 1"); p3 == p1 {
+		t.Errorf("the oldest entry was kept past CacheSize")
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			p, err := l.Compile(fmt.Sprintf("n > %d", i%3))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if out, err := p.Run(ctx, env("x")); err != nil || out != (3 > i%3) {
+				t.Errorf("n > %d = %v, %v", i%3, out, err)
+			}
+		})
+	}
+	wg.Wait()
 }

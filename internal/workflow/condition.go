@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 
 	"github.com/chatterhq/chatter/internal/userexpr"
 )
@@ -175,4 +177,46 @@ func CompileCondition(src string) (*Condition, error) {
 	}
 	c.prog = prog
 	return c, nil
+}
+
+// impliesPending reports whether the condition can be true only while the last
+// model turn's tool calls are pending (pending true: has_tool_calls, alone or as a
+// conjunct) or only while none are (pending false: !has_tool_calls, alone or as a
+// conjunct). The cycle analysis uses it: an arc so guarded is taken only while the
+// llm keeps asking for tools, which max_tool_calls bounds. Anything it cannot tell
+// is false.
+func (c *Condition) impliesPending(pending bool) bool {
+	if c == nil {
+		return false
+	}
+	switch c.fast {
+	case fastHasToolCalls:
+		return pending
+	case fastNoToolCalls:
+		return !pending
+	}
+	tree, err := parser.Parse(c.Expr)
+	if err != nil {
+		return false
+	}
+	return nodeImpliesPending(tree.Node, pending)
+}
+
+func nodeImpliesPending(n ast.Node, pending bool) bool {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		return pending && x.Value == "has_tool_calls"
+	case *ast.BoolNode:
+		return false
+	case *ast.UnaryNode:
+		if x.Operator == "!" || x.Operator == "not" {
+			id, ok := x.Node.(*ast.IdentifierNode)
+			return ok && !pending && id.Value == "has_tool_calls"
+		}
+	case *ast.BinaryNode:
+		if x.Operator == "&&" || x.Operator == "and" {
+			return nodeImpliesPending(x.Left, pending) || nodeImpliesPending(x.Right, pending)
+		}
+	}
+	return false
 }

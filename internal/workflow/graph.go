@@ -18,6 +18,8 @@ type Graph struct {
 	in    []int
 	scc   []int    // strongly connected component id per vertex
 	reach []bitset // reach[i]: vertices reachable from i along non-back arcs
+	// branch[h]: vertices error handler h can reach over any arcs (Handles).
+	branch map[int][]bool
 }
 
 // Vertex is a compiled node.
@@ -177,7 +179,7 @@ func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
 			ids[k] = g.Nodes[m].ID
 		}
 		*ps = append(*ps, Problem{Code: CodeUnboundedCycle, NodeID: g.Nodes[ms[0]].ID, Pointer: nodePtr(ms[0]),
-			Message: fmt.Sprintf("cycle through %s passes no bounded node: add a loop node with max_iterations, or make it an llm<->tools cycle routed by a condition", strings.Join(ids, ", "))})
+			Message: fmt.Sprintf("cycle through %s passes no bounded node: add a loop node with max_iterations, or route the llm<->tools cycle by has_tool_calls", strings.Join(ids, ", "))})
 	})
 }
 
@@ -189,7 +191,7 @@ func (g *Graph) unboundedCycles(keep []bool, ps *[]Problem) {
 // and "" when nothing does. A bounded component is analysed again without its
 // bounded nodes, so a cycle nested inside a loop's body is found too.
 func (g *Graph) walkCycles(keep []bool, fn func(ms []int, by int, bound string)) {
-	comp := tarjanWithin(g, keep)
+	comp := tarjanWithin(g, keep, true)
 	members := map[int][]int{}
 	var order []int
 	for i, c := range comp {
@@ -213,12 +215,9 @@ func (g *Graph) walkCycles(keep []bool, fn func(ms []int, by int, bound string))
 				cut = append(cut, m)
 			}
 		}
-		if len(cut) == 0 && g.bounded(ms) {
-			bound = "max_tool_calls"
-			for _, m := range ms {
-				if g.Nodes[m].Kind == KindTools {
-					cut = append(cut, m)
-				}
+		if len(cut) == 0 {
+			if cut = g.toolBounded(ms); cut != nil {
+				bound = "max_tool_calls"
 			}
 		}
 		if len(cut) == 0 {
@@ -284,38 +283,142 @@ func (g *Graph) endsDirectly(i int) bool {
 	return !plain // only conditional arcs: none true means END
 }
 
+// cyclic reports whether the component ms holds a cycle a run can go round.
 func (g *Graph) cyclic(ms []int) bool {
 	if len(ms) > 1 {
 		return true
 	}
-	for _, a := range g.Nodes[ms[0]].Out {
-		if a.Target == ms[0] {
-			return true
-		}
-	}
-	return false
+	self := false
+	g.cycleSucc(ms[0], func(w int, _ *Arc) bool {
+		self = w == ms[0]
+		return !self
+	})
+	return self
 }
 
-// bounded reports whether the cycle ms passes a loop node, or is an llm<->tools
-// cycle (bounded by max_tool_calls) that a condition routes: on the llm's edges, or
-// at a conditional node in the cycle (the predecessor's editor routed through one).
-func (g *Graph) bounded(ms []int) bool {
-	var hasLLM, hasTools, routed bool
+// toolBounded returns the vertices that bound the cycle component ms by
+// max_tool_calls, or nil when it is not so bounded: every cycle in it passes an arc
+// taken only while tool calls are pending (a has_tool_calls condition, on the arc or
+// as the routing of a conditional node: Condition.impliesPending) and a vertex that
+// settles them — an enabled tools vertex (runs them) or an llm vertex (its turn
+// replaces them, and asks for tools only until max_tool_calls is spent). Each time
+// round then needs a model turn that asked for tools. A cycle any other condition
+// routes (no_tool_calls, "message contains x") is not bounded by it. The bounding
+// vertices are the component's tools vertices, else its llm vertices.
+func (g *Graph) toolBounded(ms []int) []int {
+	in := make([]bool, len(g.Nodes))
+	unsettled := make([]bool, len(g.Nodes))
+	var tools, llms []int
 	for _, m := range ms {
-		v := &g.Nodes[m]
-		switch v.Kind {
-		case KindLoop:
-			return true
-		case KindTools:
-			hasTools = true
-		case KindLLM:
-			hasLLM = true
-			routed = routed || condArcs(v)
-		case KindConditional:
-			routed = routed || v.Cond != nil || condArcs(v)
+		in[m], unsettled[m] = true, true
+		switch v := &g.Nodes[m]; {
+		case v.Kind == KindLLM:
+			llms, unsettled[m] = append(llms, m), false
+		case v.Kind == KindTools && !v.Disabled:
+			tools, unsettled[m] = append(tools, m), false
 		}
 	}
-	return hasLLM && hasTools && routed
+	if len(tools)+len(llms) == 0 || !g.acyclic(in, true) || !g.acyclic(unsettled, false) {
+		return nil
+	}
+	if len(tools) > 0 {
+		return tools
+	}
+	return llms
+}
+
+// pendingOnly reports whether the run takes arc a out of x only while tool calls
+// are pending.
+func pendingOnly(x *Vertex, a *Arc) bool {
+	if x.Kind == KindConditional && x.Cond != nil && isBoolHandle(a.Handle) {
+		return handleIs(a.Handle, "true") && x.Cond.impliesPending(true) ||
+			handleIs(a.Handle, "false") && x.Cond.impliesPending(false)
+	}
+	return a.Cond.impliesPending(true)
+}
+
+// acyclic reports whether the vertices in marks hold no cycle over the arcs a run
+// can take (cycleSucc), leaving out the pendingOnly arcs when skipPending.
+func (g *Graph) acyclic(in []bool, skipPending bool) bool {
+	state := make([]uint8, len(g.Nodes)) // 0 new, 1 on the path, 2 done
+	var visit func(v int) bool
+	visit = func(v int) bool {
+		state[v] = 1
+		ok := true
+		g.cycleSucc(v, func(w int, a *Arc) bool {
+			if !in[w] || skipPending && a != nil && pendingOnly(&g.Nodes[v], a) {
+				return true
+			}
+			if state[w] == 1 || state[w] == 0 && !visit(w) {
+				ok = false
+			}
+			return ok
+		})
+		state[v] = 2
+		return ok
+	}
+	for v := range g.Nodes {
+		if in[v] && state[v] == 0 && !visit(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// cycleSucc calls fn with each vertex a run can go on to from v along an arc,
+// with the arc, until fn returns false. Arcs into error handlers are left out: on
+// success the run drops them, and a failure goes only to a handler whose branch
+// does not lead back to the failing vertex (Handles) — so no way round a cycle
+// passes a handler's entry. A handler whose fallback_action is stop has no way on:
+// once its retries (bounded by retry_count) are spent it ends the run.
+func (g *Graph) cycleSucc(v int, fn func(w int, a *Arc) bool) {
+	x := &g.Nodes[v]
+	if c, ok := x.Config.(*ErrorHandlerConfig); ok && c.FallbackAction == FallbackStop {
+		return
+	}
+	for i := range x.Out {
+		a := &x.Out[i]
+		if a.Target < 0 || g.Nodes[a.Target].Kind == KindErrorHandler {
+			continue
+		}
+		if !fn(a.Target, a) {
+			return
+		}
+	}
+}
+
+// Handles reports whether error handler h takes a failure of vertex v: h is an
+// error handler and nothing on its branch (what it can reach over any arcs) is v.
+// A handler that could lead the run back into the node that failed would repeat the
+// failure until the step limit; that failure ends the run instead.
+func (g *Graph) Handles(h, v int) bool {
+	if h < 0 || h >= len(g.Nodes) || g.Nodes[h].Kind != KindErrorHandler {
+		return false
+	}
+	return !g.branch[h][v]
+}
+
+// branches computes what each error handler can reach, for Handles.
+func (g *Graph) branches() {
+	g.branch = map[int][]bool{}
+	for h := range g.Nodes {
+		if g.Nodes[h].Kind != KindErrorHandler {
+			continue
+		}
+		seen := make([]bool, len(g.Nodes))
+		stack := []int{h}
+		for len(stack) > 0 {
+			u := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, a := range g.Nodes[u].Out {
+				if w := a.Target; w >= 0 && !seen[w] {
+					seen[w] = true
+					stack = append(stack, w)
+				}
+			}
+		}
+		g.branch[h] = seen
+	}
 }
 
 func condArcs(v *Vertex) bool {
@@ -352,11 +455,12 @@ func (g *Graph) offersTools(v int) bool {
 	return false
 }
 
-func tarjan(g *Graph) []int { return tarjanWithin(g, nil) }
+func tarjan(g *Graph) []int { return tarjanWithin(g, nil, false) }
 
 // tarjanWithin is tarjan on the vertices keep marks (all when keep is nil): arcs to
-// other vertices are ignored and their component is -1.
-func tarjanWithin(g *Graph, keep []bool) []int {
+// other vertices are ignored and their component is -1. With runOnly, only the arcs
+// a run can go round a cycle by count (cycleSucc).
+func tarjanWithin(g *Graph, keep []bool, runOnly bool) []int {
 	n := len(g.Nodes)
 	in := func(v int) bool { return keep == nil || keep[v] }
 	index := make([]int, n)
@@ -374,16 +478,23 @@ func tarjanWithin(g *Graph, keep []bool) []int {
 		next++
 		stack = append(stack, v)
 		on[v] = true
-		for _, a := range g.Nodes[v].Out {
-			w := a.Target
+		step := func(w int, _ *Arc) bool {
 			if w < 0 || !in(w) {
-				continue
+				return true
 			}
 			if index[w] < 0 {
 				visit(w)
 				low[v] = min(low[v], low[w])
 			} else if on[w] {
 				low[v] = min(low[v], index[w])
+			}
+			return true
+		}
+		if runOnly {
+			g.cycleSucc(v, step)
+		} else {
+			for _, a := range g.Nodes[v].Out {
+				step(a.Target, nil)
 			}
 		}
 		if low[v] == index[v] {
@@ -413,6 +524,7 @@ func tarjanWithin(g *Graph, keep []bool) []int {
 // finish computes routing metadata: exclusive routing, loop body arcs, joins and
 // forward reachability.
 func (g *Graph) finish() {
+	g.branches()
 	n := len(g.Nodes)
 	for i := range g.Nodes {
 		v := &g.Nodes[i]

@@ -186,3 +186,79 @@ func FuzzParseValidate(f *testing.F) {
 		checkGraph(t, g)
 	})
 }
+
+// badCycle is an oracle for the cycle analysis, by another algorithm: it enumerates
+// every simple cycle of g over the arcs a run can go round by (cycleSucc) and
+// reports whether one passes no loop vertex and is not bounded by max_tool_calls
+// (no arc taken only while tool calls are pending, or no vertex that settles them).
+func badCycle(g *Graph) bool {
+	n := len(g.Nodes)
+	on := make([]bool, n)
+	var path []int
+	var guard []bool // guard[i]: the arc into path[i+1] (or back to the start) is pendingOnly
+	found := false
+	check := func() bool {
+		loop, settled, guarded := false, false, false
+		for i, v := range path {
+			x := &g.Nodes[v]
+			loop = loop || x.Kind == KindLoop
+			settled = settled || x.Kind == KindLLM || x.Kind == KindTools && !x.Disabled
+			guarded = guarded || guard[i]
+		}
+		return !loop && !(guarded && settled)
+	}
+	var walk func(start, v int)
+	walk = func(start, v int) {
+		g.cycleSucc(v, func(w int, a *Arc) bool {
+			switch {
+			case found:
+				return false
+			case w == start:
+				guard = append(guard, pendingOnly(&g.Nodes[v], a))
+				found = check()
+				guard = guard[:len(guard)-1]
+			case w > start && !on[w]:
+				on[w] = true
+				path, guard = append(path, w), append(guard, pendingOnly(&g.Nodes[v], a))
+				walk(start, w)
+				path, guard = path[:len(path)-1], guard[:len(guard)-1]
+				on[w] = false
+			}
+			return !found
+		})
+	}
+	for s := 0; s < n && !found; s++ {
+		on[s], path = true, []int{s}
+		walk(s, s)
+		on[s] = false
+	}
+	return found
+}
+
+// The one cycle analysis (per strongly connected component, bounded vertices
+// removed and the rest analysed again, so cycles nested in loops are found) agrees
+// with enumerating every simple cycle.
+func TestProperty_CycleAnalysisFindsEveryUnboundedCycleNestedOrNot(t *testing.T) {
+	checked, bad := 0, 0
+	rapid.Check(t, func(t *rapid.T) {
+		d := drawDefinition(t)
+		g, _ := build(d, Options{})
+		if g == nil {
+			return
+		}
+		var ps []Problem
+		g.unboundedCycles(nil, &ps)
+		want := badCycle(g)
+		if (len(ps) > 0) != want {
+			b, _ := json.Marshal(d)
+			t.Fatalf("cycle analysis reports %+v; simple cycles say unbounded=%v; definition %s", ps, want, b)
+		}
+		checked++
+		if want {
+			bad++
+		}
+	})
+	if checked == 0 || bad == 0 || bad == checked {
+		t.Errorf("%d graphs checked, %d with an unbounded cycle: the generator no longer exercises both sides", checked, bad)
+	}
+}

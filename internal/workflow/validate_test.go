@@ -109,7 +109,7 @@ func TestValidate_ReportsEachCodeWithLocation(t *testing.T) {
 			[]finding{{CodeUnreachableNode, "orphan", "", "/nodes/2"}}},
 		{"end unreachable", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],"edges":[
 			{"source":"s","target":"m"},{"id":"c","source":"m","target":"t","condition":"has_tool_calls"},{"id":"p","source":"m","target":"t"},{"source":"t","target":"m"}]}`,
-			[]finding{{CodeEndUnreachable, "s", "", "/edges"}}},
+			[]finding{{CodeEndUnreachable, "s", "", "/edges"}, {CodeUnboundedCycle, "m", "", "/nodes/1"}}},
 		{"plain two-node cycle", `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"llm"},{"id":"b","type":"variable","data":{"config":{"name":"v"}}}],"edges":[
 			{"source":"s","target":"a"},{"source":"a","target":"b"},{"source":"b","target":"a"},{"source":"b","target":"END"}]}`,
 			[]finding{{CodeUnboundedCycle, "a", "", "/nodes/1"}}},
@@ -277,6 +277,19 @@ func TestValidate_AcceptsBoundedCycles(t *testing.T) {
 			"edges":[{"source":"s","target":"c"},{"source":"c","target":"a","condition":"message contains \"x\""},{"source":"c","target":"END","condition":"default"},{"source":"a","target":"END"}]}`},
 		{"error handlers are entered without an edge", `{"nodes":[{"id":"a","type":"llm"},{"id":"eh","type":"errorHandler"},{"id":"b","type":"llm"}],
 			"edges":[{"source":"a","target":"END"},{"source":"eh","target":"b"}]}`},
+		{"llm<->tools guarded by a conjunction with has_tool_calls", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t","condition":"tool_calls < 3 AND (has_tool_calls)"},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`},
+		{"llm<->tools through a conditional node's false branch of no_tool_calls", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"c","type":"conditional","config":{"condition":"no_tool_calls"}},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"c"},{"source":"c","target":"END","sourceHandle":"true"},{"source":"c","target":"t","sourceHandle":"false"},{"source":"t","target":"m"}]}`},
+		{"a cycle of a disabled tools node the llm settles", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools","config":{"enabled":false}}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t","condition":"has_tool_calls"},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`},
+		// a's failure does not go to eh, whose branch leads back to a (Graph.Handles).
+		{"a handler that continues back into a node", `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"llm"},{"id":"eh","type":"error_handler","config":{"fallback_action":"continue"}}],
+			"edges":[{"source":"s","target":"a"},{"source":"a","target":"END"},{"source":"eh","target":"a"}]}`},
+		{"an arc into a handler closes no cycle", `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"llm"},{"id":"eh","type":"error_handler"}],
+			"edges":[{"source":"s","target":"a"},{"source":"a","target":"END"},{"source":"a","target":"eh"},{"source":"eh","target":"a"}]}`},
+		{"a handler that stops may have an edge back", `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"llm"},{"id":"eh","type":"error_handler","config":{"fallback_action":"stop","retry_count":2}}],
+			"edges":[{"source":"s","target":"a"},{"source":"a","target":"END"},{"source":"eh","target":"a"}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,6 +314,15 @@ func TestValidate_NestedCyclesAndEmptyConditions(t *testing.T) {
 		{"two loops, the inner cycle unbounded", `{"nodes":[{"id":"s","type":"start"},{"id":"L1","type":"loop","data":{"config":{"max_iterations":3}}},{"id":"L2","type":"loop","data":{"config":{"max_iterations":3}}},{"id":"a","type":"llm"},{"id":"b","type":"variable","config":{"operation":"increment","variable":"n"}}],
 			"edges":[{"source":"s","target":"L1"},{"source":"L1","target":"L2"},{"source":"L2","target":"a"},{"source":"a","target":"L2"},{"source":"L2","target":"b"},{"source":"b","target":"b"},{"source":"b","target":"L1"},{"source":"L1","target":"END"}]}`,
 			[]finding{{CodeUnboundedCycle, "b", "", "/nodes/4"}}},
+		{"llm<->tools routed by no_tool_calls never ends its tool turns", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t","condition":"no_tool_calls"},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`,
+			[]finding{{CodeUnboundedCycle, "m", "", "/nodes/1"}}},
+		{"llm<->tools routed by a message condition", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t","condition":"message contains \"x or y\""},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`,
+			[]finding{{CodeUnboundedCycle, "m", "", "/nodes/1"}}},
+		{"a has_tool_calls disjunction does not guard", `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm"},{"id":"t","type":"tools"}],
+			"edges":[{"source":"s","target":"m"},{"source":"m","target":"t","condition":"has_tool_calls OR variables.n > 1"},{"source":"t","target":"m"},{"source":"m","target":"END"}]}`,
+			[]finding{{CodeUnboundedCycle, "m", "", "/nodes/1"}}},
 		{"empty condition, true and false edges", `{"nodes":[{"id":"s","type":"start"},{"id":"c","type":"conditional","data":{"config":{"condition":"  "}}},{"id":"a","type":"llm"},{"id":"b","type":"llm"}],
 			"edges":[{"source":"s","target":"c"},{"source":"c","target":"a","sourceHandle":"true"},{"source":"c","target":"b","sourceHandle":"false"},{"source":"a","target":"END"},{"source":"b","target":"END"}]}`,
 			[]finding{{CodeInvalidCondition, "c", "", "/nodes/1/data/config/condition"}}},

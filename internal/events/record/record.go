@@ -1,6 +1,7 @@
 // Package record is the on-event-record subscriber: it keeps an execution's record
 // and event log in the store from events that arrive at least once and in any
-// order. The executor's fallback uses the same Apply when the bus is unreachable,
+// order, and counts each finished execution once in its source's run statistics
+// (numbers only, no content: see stats.go). The executor's fallback uses the same Apply when the bus is unreachable,
 // so there is one way an event becomes stored state.
 //
 // The event log holds events WithoutContent (ids, codes, sizes, tokens, timings);
@@ -30,13 +31,16 @@ type Repo interface {
 	// AppendEvents adds events to an execution's log; an event stored before (same
 	// id and seq) is stored once. Returns too_large for oversized data.
 	AppendEvents(ctx context.Context, userID, execID string, evs []store.ExecutionEvent) error
+	Counter
 }
 
 // errUnchanged stops an update that would write what is already stored.
 var errUnchanged = errors.New("unchanged")
 
 // Apply stores e: it joins the execution's event log (once, by id, in seq order),
-// and a terminal event sets the execution's final status and totals. Status only
+// and a terminal event sets the execution's final status and totals and counts the
+// execution, as it ended, in its source's run statistics (once per execution: see
+// store.StatsKeys and Sample). Status only
 // moves forward and the first terminal event wins, so duplicates and late arrivals
 // change nothing. An event without a user (a request rejected before it had one)
 // or of an execution that was never stored (one that failed preparation) leaves
@@ -59,18 +63,25 @@ func Apply(ctx context.Context, repo Repo, e events.Event) error {
 	if !ok {
 		return fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
 	}
+	var final store.Execution // the record as it ends: this event's totals, or the first terminal event's
 	_, err = repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
 		before := *x
-		if !settle(x, e, end) || same(&before, x) {
+		settled := settle(x, e, end)
+		final = *x
+		if !settled || same(&before, x) {
 			return errUnchanged
 		}
 		return nil
 	})
 	switch {
-	case err == nil, errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return nil
+	case err != nil && !errors.Is(err, errUnchanged):
+		return fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+	case end.Rejected:
+		return nil // refused before it ran: not an execution
 	}
-	return fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+	return count(ctx, repo, &final)
 }
 
 // Handler is Apply as an events.Handler over repo.

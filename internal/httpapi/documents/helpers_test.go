@@ -32,6 +32,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
@@ -117,7 +118,7 @@ func newEnvOn(t *testing.T, st docStore) *env {
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
 	}
-	key, err := httpapi.NewSigningKey("k1")
+	key, err := jwtauth.NewSigningKey("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func newEnvOn(t *testing.T, st docStore) *env {
 	if err := set.AddKey(key); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
+	auth, err := jwtauth.NewStaticKeys(jwtauth.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func (e *env) ingest(t *testing.T, user, id string) {
 
 func (e *env) token(t testing.TB, sub string) string {
 	t.Helper()
-	tok, err := httpapi.MintToken(e.key, issuer, audience, sub, time.Hour)
+	tok, err := jwtauth.MintToken(e.key, issuer, audience, sub, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

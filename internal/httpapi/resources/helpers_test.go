@@ -15,6 +15,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -80,7 +81,7 @@ type execStore interface {
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	key, err := httpapi.NewSigningKey("k1")
+	key, err := jwtauth.NewSigningKey("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err := set.AddKey(key); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
+	auth, err := jwtauth.NewStaticKeys(jwtauth.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 
 func (e *env) token(t testing.TB, sub string) string {
 	t.Helper()
-	tok, err := httpapi.MintToken(e.key, issuer, audience, sub, time.Hour)
+	tok, err := jwtauth.MintToken(e.key, issuer, audience, sub, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

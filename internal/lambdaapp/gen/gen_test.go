@@ -150,6 +150,14 @@ func TestCRUDFunctions_DoNotLinkTheExecutorOrLLMSDKs(t *testing.T) {
 	if checked < 20 {
 		t.Errorf("checked %d CRUD functions", checked)
 	}
+	// Only the function no API Gateway authorizer stands in front of verifies tokens
+	// itself; every other reads the verified claims and links no JWT library.
+	for _, f := range functions {
+		jwt := slices.ContainsFunc(deps[f.name], func(d string) bool { return strings.HasPrefix(d, "github.com/lestrrat-go/jwx") })
+		if jwt != (f.kind == kindStream) {
+			t.Errorf("%s links the JWT library: %v", f.name, jwt)
+		}
+	}
 }
 
 // mapValue returns the value of key in a YAML mapping node, or nil.

@@ -180,7 +180,7 @@ func mainGo(f function) ([]byte, error) {
 		fmt.Fprintf(&b, "func main() { docsapp.StartRoute(%s) }\n", f.goConst)
 	case kindStream:
 		fmt.Fprintf(&b, "// Command %s serves %s as SSE on a Function URL (InvokeMode RESPONSE_STREAM).\npackage main\n\n", f.name, f.pattern)
-		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/runner\"\n\nfunc main() { runner.StartStream() }\n")
+		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/runner/stream\"\n\nfunc main() { stream.Start() }\n")
 	}
 	src, err := format.Source([]byte(b.String()))
 	if err != nil {

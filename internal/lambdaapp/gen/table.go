@@ -92,6 +92,7 @@ var functions = []function{
 	{"template-delete", kindWrite, resources.PathTemplateDelete, "resources.PathTemplateDelete", ""},
 	{"template-export", kindRead, resources.PathTemplateExport, "resources.PathTemplateExport", ""},
 	{"template-load", kindRead, resources.PathTemplateLoad, "resources.PathTemplateLoad", ""},
+	{"template-analytics", kindRead, resources.PathTemplateAnalytics, "resources.PathTemplateAnalytics", ""},
 
 	{"node-types", kindStateless, resources.PathNodeTypes, "resources.PathNodeTypes", ""},
 	{"node-types-modern", kindStateless, resources.PathNodeTypesModern, "resources.PathNodeTypesModern", ""},

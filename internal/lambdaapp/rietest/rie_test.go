@@ -30,7 +30,7 @@ import (
 	"github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/documents/blob"
 	"github.com/chatterhq/chatter/internal/documents/embed"
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -420,7 +420,7 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 	t.Run("chat-stream streams SSE through the Function URL prelude", func(t *testing.T) {
 		keys, jwksURL := jwks(t)
 		r := s.start(t, "chat-stream", "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience, "CHATTER_JWKS_URL="+jwksURL)
-		tok, err := httpapi.MintToken(keys, issuer, audience, "streamer", time.Minute)
+		tok, err := jwtauth.MintToken(keys, issuer, audience, "streamer", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +463,7 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 // jwks serves a fresh key's public set on loopback and returns the private key.
 func jwks(t *testing.T) (jwk.Key, string) {
 	t.Helper()
-	key, err := httpapi.NewSigningKey("rie")
+	key, err := jwtauth.NewSigningKey("rie")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,22 +98,3 @@ func StartExecute(pattern string) {
 	lambdaapp.Must(Mount(rt, x, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }
-
-// StartStream is the main of chat-stream: on a Function URL (InvokeMode
-// RESPONSE_STREAM), the one place a deployed stage streams token by token (API
-// Gateway buffers whole responses and ends them at 30 s). It serves the streaming
-// chat route and every execute route (each streams with ?stream=true or Accept:
-// text/event-stream, as locally). No authorizer stands in front of a Function URL,
-// so the function verifies each token against the issuer's JWKS.
-func StartStream() {
-	ctx := context.Background()
-	app, err := lambdaapp.New(ctx, os.Getenv)
-	lambdaapp.Must(err)
-	auth, err := app.JWKS(ctx)
-	lambdaapp.Must(err)
-	x, err := NewExecutor(ctx, app, os.Getenv)
-	lambdaapp.Must(err)
-	rt := app.Router(auth)
-	chat.Register(rt, x)
-	lambda.Start(lambdaapp.FunctionURLHandler(rt))
-}

@@ -70,6 +70,9 @@ type Repo interface {
 	PutMemorySettings(ctx context.Context, userID string, m store.MemorySettings) error
 	PutToolSettings(ctx context.Context, userID string, t store.ToolSettings) error
 
+	CountRun(ctx context.Context, userID, execID string, keys []store.StatsKey, r store.RunSample) (bool, error)
+	RunStats(ctx context.Context, userID string, keys ...string) ([]store.RunStats, error)
+
 	store.DocumentStore
 }
 
@@ -149,6 +152,10 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Pagination_250ItemsEachExactlyOnce", testPagination250},
 		{"Pagination_EveryListPagesWithoutGapOrRepeat", testEveryListPages},
 		{"Pagination_ForgedOrForeignCursorIsInvalid", testForgedCursor},
+		{"RunStats_EachExecutionCountedOncePerUser", testRunStatsCountedOnce},
+		{"RunStats_ConcurrentDeliveriesCountOnce", testRunStatsConcurrent},
+		{"RunStats_RunOfMaxNodesIsCountedWholeAndOnce", testRunStatsManyNodes},
+		{"RunStats_RefusedSampleIsInvalidAndCountsNothing", testRunStatsInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
