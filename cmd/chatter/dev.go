@@ -28,6 +28,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
@@ -195,6 +196,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	resources.Register(rt, s.App.ResourceDeps())
 	chat.Register(rt, x)
 	documents.Register(rt, docs.Deps(s.App))
+	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: s.App.Store})
 
 	handlers, err := s.subscribers(o.Dir, cfg)
 	if err != nil {
@@ -436,6 +438,8 @@ curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"hello"}
 curl -N %[1]s/api/v1/workflows/execute/chat/streaming %[9]s %[10]s -d '{"message":"/tool calculator {\"expression\":\"6*7\"}","enable_tools":true}'
 # list executions
 curl -s %[1]s/api/v1/executions %[9]s
+# any OpenAI client: base URL %[1]s/v1, API key $CHATTER_TOKEN (GET /v1/models lists what it can run)
+curl -s %[1]s/v1/chat/completions %[9]s %[10]s -d '{"model":"template/general_chat","messages":[{"role":"user","content":"hello"}]}'
 # add a document (ingested in the background: status pending -> processed), then ask about it
 curl -s %[1]s/api/v1/documents/upload %[9]s -F file=@README.md -F chunk_size=1000
 curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"How do I run the tests?","workflow_template_name":"document_qa","enable_retrieval":true}'

@@ -109,6 +109,9 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 			s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Text, ToolCalls: resp.ToolCalls})
 		}
 		s.pending = resp.ToolCalls
+		if resp.FinishReason != "" {
+			s.finish = resp.FinishReason
+		}
 		s.addUsage(resp.Usage, cost)
 		s.provider, s.model = plan.provider.Name(), plan.model
 		return nil

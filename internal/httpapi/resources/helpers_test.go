@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -51,6 +53,14 @@ func (r *recorder) Mount(p string, h http.Handler, opts ...httpapi.RouteOption) 
 // chatPatterns are the routes chat.Register mounts.
 var chatPatterns = []string{chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute, chat.PathTemplateInline,
 	chat.PathDefinitionExecute, chat.PathDefinitionInline}
+
+// openaiPatterns are the routes openaiapi.Register mounts. They answer errors in
+// OpenAI's shape, not as problems: cmd/chatter's TestOpenAI_* tests check them
+// (auth, body limit, their documented shapes) against a dev stack.
+var openaiPatterns = []string{openaiapi.PathCompletions, openaiapi.PathModels}
+
+// openaiRoute: a route of openaiPatterns.
+func openaiRoute(method, path string) bool { return slices.Contains(openaiPatterns, method+" "+path) }
 
 type env struct {
 	srv      *httptest.Server

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
@@ -12,13 +13,15 @@ type kind int
 const (
 	// kindStateless: a resource route that reads no record (validation, catalogs);
 	// it only counts requests in the table's rate-limit items.
-	kindStateless kind = iota
-	kindRead           // a resource route that reads records
-	kindWrite          // a resource route that writes records
-	kindExec           // an execution route behind API Gateway
-	kindStream         // the streaming chat route on a Function URL
-	kindHealth         // GET /health, open: liveness, touches nothing
-	kindReady          // GET /ready, open: readiness, reads the table
+	kindStateless    kind = iota
+	kindRead              // a resource route that reads records
+	kindWrite             // a resource route that writes records
+	kindExec              // an execution route behind API Gateway
+	kindStream            // the streaming chat route on a Function URL
+	kindOpenAI            // a route of the OpenAI-compatible surface behind API Gateway
+	kindOpenAIStream      // the OpenAI-compatible surface on its own Function URL
+	kindHealth            // GET /health, open: liveness, touches nothing
+	kindReady             // GET /ready, open: readiness, reads the table
 	// kindDocuments: a documents route (httpapi/documents through docsapp): the
 	// table, the documents bucket and, for search, the embedding model.
 	kindDocuments
@@ -138,7 +141,33 @@ var functions = []function{
 		`{"definition_id":"` + sampleDefinition + `","input_data":{"message":"Summarise the plan in one line."}}`},
 	{"definitions-custom-execute", kindExec, chat.PathDefinitionInline, "chat.PathDefinitionInline",
 		`{"message":"Hello",` + chainBody[1:]},
+
+	{"v1-chat-completions", kindOpenAI, openaiapi.PathCompletions, "openaiapi.PathCompletions", completionBody},
+	{"v1-models", kindOpenAI, openaiapi.PathModels, "openaiapi.PathModels", ""},
+	// The streaming twin: both /v1 routes (and stream: true token by token) on a
+	// Function URL, the base URL of OpenAI clients that stream.
+	{"v1-stream", kindOpenAIStream, openaiapi.PathCompletions, "openaiapi.PathCompletions", streamCompletionBody},
 }
+
+const (
+	completionBody       = `{"model":"template/general_chat","messages":[{"role":"user","content":"What is 2+3?"}]}`
+	streamCompletionBody = `{"model":"template/general_chat","messages":[{"role":"user","content":"What is 2+3?"}],` +
+		`"stream":true,"stream_options":{"include_usage":true}}`
+)
+
+// execs: the function runs workflows (executor, providers, the bus).
+func (f function) execs() bool {
+	return f.kind == kindExec || f.kind == kindStream || f.kind == kindOpenAI || f.kind == kindOpenAIStream
+}
+
+// streams: the function is on a Function URL (RESPONSE_STREAM).
+func (f function) streams() bool { return f.kind == kindStream || f.kind == kindOpenAIStream }
+
+// verifiesTokens: the function checks bearer tokens itself against the issuer's
+// JWKS — on a Function URL, where no authorizer stands, and on the OpenAI-compatible
+// routes, whose HTTP API routes have no authorizer so that a bad token is answered
+// in OpenAI's error shape (the JWT authorizer's 401 body is API Gateway's own).
+func (f function) verifiesTokens() bool { return f.streams() || f.kind == kindOpenAI }
 
 // subscribers are the hand-written functions (the event subscribers and the
 // documents ingest, started by S3's Object Created); the generator only checks

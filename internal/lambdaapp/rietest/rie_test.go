@@ -30,7 +30,9 @@ import (
 	"github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/documents/blob"
 	"github.com/chatterhq/chatter/internal/documents/embed"
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -40,7 +42,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The functions these tests build and run.
-var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready",
+var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready", "v1-stream",
 	"documents-ingest", "document-get"}
 
 const (
@@ -455,6 +457,44 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("v1-stream streams OpenAI chunks through the Function URL prelude", func(t *testing.T) {
+		keys, jwksURL := jwks(t)
+		r := s.start(t, "v1-stream", "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience, "CHATTER_JWKS_URL="+jwksURL)
+		tok, err := jwtauth.MintToken(keys, issuer, audience, "oai-streamer", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		measured = append(measured, r)
+		prelude, body := splitStream(t, r.invoke(t, sample(t, s.root, "v1-stream", func(m map[string]any) {
+			m["headers"].(map[string]any)["authorization"] = "Bearer " + tok
+		})))
+		if prelude.StatusCode != http.StatusOK || prelude.Headers["Content-Type"] != "text/event-stream" ||
+			prelude.Headers[openaiapi.HeaderExecutionID] == "" {
+			t.Fatalf("prelude %+v\n%s", prelude, body)
+		}
+		var objects []string
+		var usage bool
+		for _, d := range apitest.SSEData(body) {
+			var c struct {
+				Object string          `json:"object"`
+				Usage  json.RawMessage `json:"usage"`
+			}
+			if err := json.Unmarshal([]byte(d), &c); err != nil {
+				t.Fatalf("frame %q: %v", d, err)
+			}
+			objects = append(objects, c.Object)
+			usage = usage || len(c.Usage) > 0
+		}
+		if len(objects) < 3 || objects[0] != "chat.completion.chunk" || !usage || !bytes.HasSuffix(body, []byte("data: [DONE]\n\n")) {
+			t.Fatalf("chunks %v (usage %v)\n%s", objects, usage, body)
+		}
+		// The sample's placeholder token is refused by the function, in OpenAI's shape.
+		prelude, body = splitStream(t, r.invoke(t, sample(t, s.root, "v1-stream", nil)))
+		if prelude.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"code":"invalid_api_key"`) {
+			t.Fatalf("placeholder token: %+v %s", prelude, body)
+		}
+	})
+
 	for _, r := range measured {
 		report(t, r, s)
 	}
@@ -571,7 +611,7 @@ func report(t *testing.T, r *rie, s *stack) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "GODEBUG=inittrace=1"}, s.env...)
-	if r.name == "chat-stream" {
+	if r.name == "chat-stream" || r.name == "v1-stream" {
 		cmd.Env = append(cmd.Env, "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience)
 	}
 	trace, _ := cmd.CombinedOutput() // exits non-zero: no Lambda runtime API here

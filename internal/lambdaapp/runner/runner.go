@@ -1,5 +1,5 @@
 // Package runner wires the executor for the functions that run workflows (chat,
-// chat-stream and the execute routes): providers from the environment
+// chat-stream, the execute routes and the OpenAI-compatible /v1 routes): providers from the environment
 // (providers.Load), an EventBridge publisher whose fallback records a terminal
 // event through record.Apply on the store when the bus stays unreachable, and the
 // execution routes of httpapi/chat. It is apart from lambdaapp because it links the
@@ -19,6 +19,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
 	"github.com/chatterhq/chatter/internal/llm/providers"
@@ -97,4 +98,16 @@ func StartExecute(pattern string) {
 	rt := app.Router(httpapi.APIGateway{})
 	lambdaapp.Must(Mount(rt, x, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
+}
+
+// MountOpenAI mounts the one OpenAI-compatible route pattern (an openaiapi.Path*
+// constant) on rt.
+func MountOpenAI(rt *httpapi.Router, d openaiapi.Deps, pattern string) error {
+	for _, r := range openaiapi.Routes {
+		if r.Pattern == pattern {
+			rt.Mount(pattern, r.Handler(d), r.Options()...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q", lambdaapp.ErrUnknownRoute, pattern)
 }
