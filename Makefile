@@ -84,6 +84,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseValidate$$' -fuzztime 30s ./internal/workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzConditionEval$$' -fuzztime 30s ./internal/workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzCalculator$$' -fuzztime 30s ./internal/tools
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 30s ./internal/documents/blob
 
 ## build: every function's bootstrap into build/<name>/bootstrap (linux/arm64, as deployed) and the CLI
 build: functions build-cli

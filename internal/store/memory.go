@@ -31,6 +31,7 @@ type Memory struct {
 	windows   map[string]window
 	idem      map[key]*IdempotencyRecord
 	settings  map[string]Settings // by user id; made on first write
+	docs      map[key]*memDoc     // made on first write
 	counted   map[key]bool        // executions CountRun counted, by owner + execution id
 	stats     map[key]*memStats   // by owner + stats key
 	cursors   *Cursors

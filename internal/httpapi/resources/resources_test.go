@@ -21,6 +21,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -33,6 +34,16 @@ var (
 	_ resources.Store = (*dynamo.Store)(nil)
 )
 
+// documentPatterns are the routes httpapi/documents mounts (its own tests serve
+// them, over S3).
+func documentPatterns() []string {
+	var out []string
+	for _, r := range documents.Routes(documents.Deps{}) {
+		out = append(out, r.Pattern)
+	}
+	return out
+}
+
 // docOperations lists "METHOD /path" for every operation in the document.
 func docOperations(t *testing.T) []string {
 	return apitest.Ours(t).Ops()
@@ -40,7 +51,8 @@ func docOperations(t *testing.T) []string {
 
 func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	mounted := append(append(append([]string{"GET /health", "GET /ready"}, e.patterns...), chatPatterns...), openaiPatterns...)
+	mounted := append(append(append(append([]string{"GET /health", "GET /ready"}, e.patterns...), chatPatterns...), openaiPatterns...),
+		documentPatterns()...)
 	slices.Sort(mounted)
 	documented := docOperations(t)
 	for _, m := range mounted {

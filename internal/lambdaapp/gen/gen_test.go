@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
@@ -49,6 +50,9 @@ func TestTable_HasOneFunctionPerRoute(t *testing.T) {
 		openaiapi.PathCompletions, openaiapi.PathModels,
 		openaiapi.PathCompletions} // again: v1-stream, the surface on its Function URL
 	for _, r := range resources.Routes(resources.Deps{}) {
+		want = append(want, r.Pattern)
+	}
+	for _, r := range documents.Routes(documents.Deps{}) {
 		want = append(want, r.Pattern)
 	}
 	var got []string

@@ -174,6 +174,10 @@ func mainGo(f function) ([]byte, error) {
 		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
 		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/chat\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp/runner\"\n)\n\n")
 		fmt.Fprintf(&b, "func main() { runner.StartExecute(%s) }\n", f.goConst)
+	case kindDocuments:
+		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
+		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/documents\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp/docsapp\"\n)\n\n")
+		fmt.Fprintf(&b, "func main() { docsapp.StartRoute(%s) }\n", f.goConst)
 	case kindStream:
 		fmt.Fprintf(&b, "// Command %s serves %s as SSE on a Function URL (InvokeMode RESPONSE_STREAM).\npackage main\n\n", f.name, f.pattern)
 		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/runner/selfauth\"\n\nfunc main() { selfauth.StartChatStream() }\n")
@@ -228,7 +232,7 @@ func (f function) routeKey() string { return f.method() + " " + f.apiPath() }
 // follows, the others by name.
 var sampleIDs = map[string]string{"definitions": sampleDefinition, "templates": sampleTemplate,
 	"executions": sampleExecution, "conversations": sampleConversation,
-	"{message_id}": sampleMessage, "{execution_id}": sampleExecution}
+	"{message_id}": sampleMessage, "{execution_id}": sampleExecution, "{document_id}": sampleDocument}
 
 // pathParams maps each wildcard of the route to its sample value.
 func (f function) pathParams() map[string]string {
@@ -307,9 +311,15 @@ func templateSection() string {
 			b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n        - !Ref RateLimitPolicy\n")
 		case kindWrite:
 			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
+		case kindDocuments:
+			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
+			b.WriteString("        - !Ref DocumentsObjectsPolicy\n")
+			if f.goConst == "documents.PathSearch" {
+				b.WriteString("        - !Ref EmbedModelsPolicy\n")
+			}
 		case kindExec, kindStream, kindOpenAI, kindOpenAIStream:
 			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
-			b.WriteString("        - !Ref PublishEventsPolicy\n        - !Ref InvokeModelsPolicy\n")
+			b.WriteString("        - !Ref PublishEventsPolicy\n        - !Ref InvokeModelsPolicy\n        - !Ref EmbedModelsPolicy\n")
 			b.WriteString("        - !If [HasProviderKeys, !Ref ProviderKeysPolicy, !Ref AWS::NoValue]\n")
 		}
 		switch {

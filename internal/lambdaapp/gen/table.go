@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
@@ -21,6 +22,9 @@ const (
 	kindOpenAIStream      // the OpenAI-compatible surface on its own Function URL
 	kindHealth            // GET /health, open: liveness, touches nothing
 	kindReady             // GET /ready, open: readiness, reads the table
+	// kindDocuments: a documents route (httpapi/documents through docsapp): the
+	// table, the documents bucket and, for search, the embedding model.
+	kindDocuments
 )
 
 // function is one Lambda: its name (directory, build output, events/ sample),
@@ -43,6 +47,7 @@ const (
 	sampleConversation = "01JSAMPLECONVERSATION00000"
 	sampleMessage      = "01JSAMPLEMESSAGE0000000000"
 	sampleUser         = "user-sample"
+	sampleDocument     = "01JSAMPLEDOCUMENT000000000"
 )
 
 const (
@@ -114,6 +119,19 @@ var functions = []function{
 	{"message-delete", kindWrite, resources.PathMessageDelete, "resources.PathMessageDelete", ""},
 	{"message-rating", kindWrite, resources.PathMessageRating, "resources.PathMessageRating", `{"rating":4.5}`},
 
+	{"documents-upload", kindDocuments, documents.PathUpload, "documents.PathUpload", ""},
+	{"documents-presign", kindDocuments, documents.PathPresign, "documents.PathPresign",
+		`{"filename":"notes.md","content_type":"text/markdown","size":5242880}`},
+	{"documents-list", kindDocuments, documents.PathList, "documents.PathList", ""},
+	{"documents-query", kindDocuments, documents.PathListQuery, "documents.PathListQuery", `{"status":"processed","limit":10}`},
+	{"documents-search", kindDocuments, documents.PathSearch, "documents.PathSearch", `{"query":"when to prune roses","limit":3}`},
+	{"documents-stats", kindDocuments, documents.PathStats, "documents.PathStats", ""},
+	{"document-get", kindDocuments, documents.PathGet, "documents.PathGet", ""},
+	{"document-delete", kindDocuments, documents.PathDelete, "documents.PathDelete", ""},
+	{"document-chunks", kindDocuments, documents.PathChunks, "documents.PathChunks", ""},
+	{"document-reprocess", kindDocuments, documents.PathReprocess, "documents.PathReprocess", ""},
+	{"document-download", kindDocuments, documents.PathDownload, "documents.PathDownload", ""},
+
 	{"chat", kindExec, chat.PathChat, "chat.PathChat", chatBody},
 	{"chat-stream", kindStream, chat.PathChatStream, "chat.PathChatStream", chatBody},
 	{"template-execute", kindExec, chat.PathTemplateExecute, "chat.PathTemplateExecute", executeBody},
@@ -151,5 +169,7 @@ func (f function) streams() bool { return f.kind == kindStream || f.kind == kind
 // in OpenAI's error shape (the JWT authorizer's 401 body is API Gateway's own).
 func (f function) verifiesTokens() bool { return f.streams() || f.kind == kindOpenAI }
 
-// subscribers are the hand-written functions; the generator only checks they exist.
-var subscribers = []string{"on-event-record", "on-event-metrics"}
+// subscribers are the hand-written functions (the event subscribers and the
+// documents ingest, started by S3's Object Created); the generator only checks
+// they exist.
+var subscribers = []string{"on-event-record", "on-event-metrics", "documents-ingest"}

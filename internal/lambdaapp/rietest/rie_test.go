@@ -24,9 +24,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter"
+	"github.com/chatterhq/chatter/internal/documents/blob"
+	"github.com/chatterhq/chatter/internal/documents/embed"
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
@@ -39,12 +42,14 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The functions these tests build and run.
-var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready", "v1-stream"}
+var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready", "v1-stream",
+	"documents-ingest", "document-get"}
 
 const (
 	sampleUser = "user-sample"                // sub in the events/ samples
 	sampleDef  = "01JSAMPLEDEFINITION0000000" // {id} of the definition samples
 	sampleExec = "01JSAMPLEEXECUTION00000000" // execution of the subscriber sample
+	sampleDoc  = "01JSAMPLEDOCUMENT000000000" // {document_id} of the documents samples
 	issuer     = "https://issuer.test/"
 	audience   = "chatter"
 )
@@ -374,6 +379,43 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 		// The logging subscriber ran in the same function.
 		if !waitFor(r.log, `"msg":"workflow event"`) {
 			t.Errorf("no workflow event log line")
+		}
+	})
+
+	t.Run("documents-ingest processes the stored object, document-get shows it", func(t *testing.T) {
+		ctx := context.Background()
+		bucket := fmt.Sprintf("chatter-rie-docs-%d", time.Now().UnixNano())
+		client := s3.NewFromConfig(testenv.AWSConfig(t), func(o *s3.Options) { o.UsePathStyle = true })
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+			t.Fatal(err)
+		}
+		key := blob.Key(sampleUser, sampleDoc)
+		if err := s.store.CreateDocument(ctx, &store.Document{ID: sampleDoc, UserID: sampleUser, Filename: "notes.md",
+			ContentType: "text/markdown", BlobKey: key, ChunkSize: 1000, ChunkOverlap: 200, EmbeddingModel: embed.HashedModel}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := blob.New(client, bucket).Put(ctx, key, "text/markdown", []byte("# Notes\n\nThe ferry leaves at nine.")); err != nil {
+			t.Fatal(err)
+		}
+		env := "CHATTER_DOCUMENTS_BUCKET=" + bucket
+		ingest, get := s.start(t, "documents-ingest", env), s.start(t, "document-get", env)
+		measured = append(measured, ingest, get)
+		onBucket := func(m map[string]any) {
+			m["detail"].(map[string]any)["bucket"].(map[string]any)["name"] = bucket
+		}
+		for range 2 { // a redelivery changes nothing
+			if out := strings.TrimSpace(string(ingest.invoke(t, sample(t, s.root, "documents-ingest", onBucket)))); out != "null" && out != "" {
+				t.Fatalf("ingest answered %s", out)
+			}
+		}
+		res := decodeAPI(t, "document-get", get.invoke(t, sample(t, s.root, "document-get", nil)))
+		var d struct {
+			Status     string `json:"status"`
+			ChunkCount int    `json:"chunk_count"`
+		}
+		_ = json.Unmarshal([]byte(res.Body), &d)
+		if res.StatusCode != http.StatusOK || d.Status != "processed" || d.ChunkCount != 1 {
+			t.Fatalf("document-get: %d %s", res.StatusCode, res.Body)
 		}
 	})
 

@@ -21,6 +21,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
 	"github.com/chatterhq/chatter/internal/llm/providers"
 )
 
@@ -46,7 +47,8 @@ func NewPublisher(app *lambdaapp.App, client events.PutEventsAPI) (*events.Publi
 
 // NewExecutor builds the executor over app's store, the publisher and the providers
 // configured in getenv (see providers.Load: outside the local stage a provider must
-// be configured; locally, with none, the offline devllm answers).
+// be configured; locally, with none, the offline devllm answers). Its retriever is
+// the user's documents (docsapp.NewRetriever: hybrid search over the stored chunks).
 func NewExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env) (*executor.Executor, error) {
 	return newExecutor(ctx, app, getenv, nil)
 }
@@ -64,6 +66,7 @@ func newExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env, 
 		return nil, err
 	}
 	x, err := executor.New(executor.Options{Store: app.Store, Emitter: pub, Providers: set.Providers,
+		Retriever:       docsapp.NewRetriever(app, getenv),
 		DefaultProvider: set.Default, DefaultModels: set.Models, Unavailable: set.Unavailable,
 		MaxMessage: app.Config.MaxMessageBytes, Logger: app.Logger})
 	if err != nil {

@@ -72,6 +72,8 @@ type Repo interface {
 
 	CountRun(ctx context.Context, userID, execID string, keys []store.StatsKey, r store.RunSample) (bool, error)
 	RunStats(ctx context.Context, userID string, keys ...string) ([]store.RunStats, error)
+
+	store.DocumentStore
 }
 
 // Clock is the settable time a Repo must use (its Now option).
@@ -145,6 +147,8 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Idempotency_ReleaseLetsARetryRunAnew", testIdempotencyRelease},
 		{"Isolation_AnotherUsersIDFindsNothing", testIsolation},
 		{"Settings_MemoryAndToolsStoredApartPerUser", testSettings},
+		{"Documents_StatusForwardChunksReplacedAndVisibleOnlyWhenProcessed", testDocuments},
+		{"Documents_DeleteRemovesChunksAndIsRetryable", testDocumentDelete},
 		{"Pagination_250ItemsEachExactlyOnce", testPagination250},
 		{"Pagination_EveryListPagesWithoutGapOrRepeat", testEveryListPages},
 		{"Pagination_ForgedOrForeignCursorIsInvalid", testForgedCursor},
