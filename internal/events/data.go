@@ -23,9 +23,12 @@ type ToolsLoadedData struct {
 	Tools []string `json:"tools"`
 }
 
-// RetrieverLoadedData is the data of retriever_loaded.
+// RetrieverLoadedData is the data of retriever_loaded: the documents the run's
+// retrieval is scoped to, and how many (0: every document of the user's). How many
+// passages each retrieval found is its node_executed detail.
 type RetrieverLoadedData struct {
-	DocumentIDs []string `json:"document_ids,omitempty"`
+	DocumentIDs   []string `json:"document_ids,omitempty"`
+	DocumentCount int      `json:"document_count"`
 }
 
 // NodeExecutedData is the data of node_executed.

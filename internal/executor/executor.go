@@ -325,7 +325,8 @@ func (r *run) prepare(ctx context.Context) error {
 		return err
 	}
 	if r.hasRetr {
-		r.emit(ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs})
+		r.emit(ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs,
+			DocumentCount: len(cfg.DocumentIDs)})
 	}
 	return r.loadHistory(ctx)
 }

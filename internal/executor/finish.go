@@ -79,7 +79,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 			msgStatus = store.StatusIncomplete
 		}
 		am = &store.Message{ID: r.x.o.NewID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
-			Role: llm.RoleAssistant, Content: res.Response, ToolCalls: st.records, Status: msgStatus,
+			Role: llm.RoleAssistant, Content: res.Response, ToolCalls: st.records, Sources: st.sources, Status: msgStatus,
 			InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, Cost: cost.USD, CostKnown: cost.Known,
 			Provider: st.provider, Model: st.model, ResponseTimeMS: res.DurationMS(), CreatedAt: now}
 	}

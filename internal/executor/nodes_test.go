@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -229,6 +230,31 @@ func TestExecute_RetrievalUsesOnlyTheUsersDocuments(t *testing.T) {
 
 	if len(res.Sources) != 1 || res.Sources[0].DocumentID != "a1" {
 		t.Fatalf("Sources = %+v, want only a1", res.Sources)
+	}
+	// retriever_loaded says what the retrieval was scoped to: every document here.
+	for _, e := range h.eventsOf(res.ExecutionID) {
+		if d, ok := e.Data.(events.RetrieverLoadedData); ok && (d.DocumentCount != 0 || d.DocumentIDs != nil) {
+			t.Errorf("retriever_loaded = %+v, want no selection", d)
+		}
+	}
+	sel := template("document_qa", "what is the refund policy")
+	sel.Input.Config.DocumentIDs = []string{"a1", "zz"}
+	selRes := h.mustRun(t, sel, nil)
+	found := false
+	for _, e := range h.eventsOf(selRes.ExecutionID) {
+		if d, ok := e.Data.(events.RetrieverLoadedData); ok {
+			found = d.DocumentCount == 2 && len(d.DocumentIDs) == 2
+		}
+	}
+	if !found || len(selRes.Sources) != 1 {
+		t.Errorf("two documents selected: retriever_loaded with document_count 2 = %v, sources %+v", found, selRes.Sources)
+	}
+	// The stored reply keeps them, and shows them.
+	if am := res.AssistantMessage; am == nil || len(am.Sources) != 1 || am.Sources[0] != res.Sources[0] {
+		t.Errorf("stored reply's sources = %+v, want the run's", am)
+	}
+	if m := res.ChatResponse().Message; m == nil || len(m.Sources) != 1 || m.Sources[0].DocumentID != "a1" {
+		t.Errorf("answer's message = %+v, want its sources", m)
 	}
 	var sourceChunks int
 	for _, ch := range c.Chunks {

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/llm"
@@ -35,6 +36,8 @@ const (
 	MaxContentLimit = 128 << 10 // the largest content cap a store applies (its default is DefaultMaxContentBytes)
 
 	MaxToolCallsBytes = 96 << 10 // a message's tool calls, encoded
+	MaxSourcesBytes   = 32 << 10 // a message's sources, encoded: passages cut to MaxSourceText, then the last dropped
+	MaxSourceText     = 1 << 10  // a stored source's passage text
 	MaxMetadataBytes  = 64 << 10 // a run's metadata, encoded; more is refused when the run starts
 	MaxLogBytes       = 64 << 10 // an execution's node log, encoded
 	// MaxRecordedToolCallsBytes bounds the tool calls an execution keeps (encoded),
@@ -163,9 +166,10 @@ func PrepareMessage(m *Message, maxContent int) error {
 		return err
 	}
 	m.Provider, m.Model = text.Shorten(m.Provider, MaxNameBytes), text.Shorten(m.Model, MaxNameBytes)
-	var tcBytes int
+	var tcBytes, srcBytes int
 	m.ToolCalls, tcBytes = fitToolCalls(m.ToolCalls, MaxToolCallsBytes, 0)
-	if sizeBound(m, len(m.Content)+tcBytes) <= MaxRecordBytes {
+	m.Sources, srcBytes = fitSources(m.Sources)
+	if sizeBound(m, len(m.Content)+tcBytes+srcBytes) <= MaxRecordBytes {
 		return nil
 	}
 	return checkFitted("message", m, MessageSize(m))
@@ -316,6 +320,30 @@ func fitToolCalls(tcs []ToolCallRecord, budget, fieldMax int) ([]ToolCallRecord,
 	}
 	for ; len(out) > 0; out = out[:len(out)-1] {
 		if n := encodedLen(out); n <= budget {
+			return out, n
+		}
+	}
+	return out, 0
+}
+
+// fitSources returns srcs as they fit MaxSourcesBytes encoded, never editing them:
+// passages cut to MaxSourceText and titles and ids to MaxNameBytes, then the last
+// sources dropped (they are in rank order, best first).
+func fitSources(srcs []wire.Passage) ([]wire.Passage, int) {
+	if len(srcs) == 0 {
+		return srcs, 0
+	}
+	if n := encodedLen(srcs); n <= MaxSourcesBytes {
+		return srcs, n
+	}
+	out := slices.Clone(srcs)
+	for i := range out {
+		p := &out[i]
+		p.Text, p.Title = text.Shorten(p.Text, MaxSourceText), text.Shorten(p.Title, MaxNameBytes)
+		p.DocumentID, p.ChunkID = text.Shorten(p.DocumentID, MaxNameBytes), text.Shorten(p.ChunkID, MaxNameBytes)
+	}
+	for ; len(out) > 0; out = out[:len(out)-1] {
+		if n := encodedLen(out); n <= MaxSourcesBytes {
 			return out, n
 		}
 	}

@@ -106,7 +106,7 @@ func (m *Memory) LoadConversation(_ context.Context, userID, convID string, wind
 func cloneMessages(ms []Message) []Message {
 	out := slices.Clone(ms)
 	for i := range out {
-		out[i].ToolCalls = slices.Clone(out[i].ToolCalls)
+		out[i].ToolCalls, out[i].Sources = slices.Clone(out[i].ToolCalls), slices.Clone(out[i].Sources)
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/chatterhq/chatter/internal/llm"
+	"github.com/chatterhq/chatter/internal/wire"
 )
 
 // fillStrings sets every string field of the struct v points to (nested structs
@@ -45,12 +46,12 @@ func TestSizeBound_IsAnUpperBound(t *testing.T) {
 		tcs := []ToolCallRecord{{ID: "c", Name: "calculator", Arguments: json.RawMessage(`{"expression":"1+2"}`), Result: "3", DurationMS: 1.5}}
 		log := []NodeRun{{Step: 1, NodeID: "llm", Kind: "llm", Status: "ok", StartedAt: now, DurationMS: 2.25}}
 		meta := map[string]any{"k": "v"}
-		m := &Message{Seq: 1 << 40, ToolCalls: tcs, InputTokens: 1 << 40, OutputTokens: 1 << 40, Cost: 1.0 / 3, CostKnown: true,
+		m := &Message{Seq: 1 << 40, ToolCalls: tcs, Sources: []wire.Passage{{DocumentID: "d", ChunkID: "c", Text: "p", Score: 0.5}}, InputTokens: 1 << 40, OutputTokens: 1 << 40, Cost: 1.0 / 3, CostKnown: true,
 			ResponseTimeMS: 1e300, CreatedAt: now, RatingCount: 1 << 40}
 		r := 4.5
 		m.Rating = &r
 		fillStrings(t, reflect.ValueOf(m).Elem(), map[string]bool{})
-		if got, want := sizeBound(m, len(m.Content)+encodedLen(m.ToolCalls)), MessageSize(m); got < want {
+		if got, want := sizeBound(m, len(m.Content)+encodedLen(m.ToolCalls)+encodedLen(m.Sources)), MessageSize(m); got < want {
 			t.Fatalf("message bound %d < size %d", got, want)
 		}
 		e := &Execution{StartedAt: now, FinishedAt: now, DurationMS: 1e300, Cost: 1.0 / 3, CostKnown: true, ToolCalls: 1 << 40,

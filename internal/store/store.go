@@ -298,15 +298,18 @@ type Message struct {
 	Role           llm.Role         `json:"role"`
 	Content        string           `json:"content"`
 	ToolCalls      []ToolCallRecord `json:"tool_calls,omitempty"`
-	Status         string           `json:"status"`
-	InputTokens    int              `json:"input_tokens,omitempty"`
-	OutputTokens   int              `json:"output_tokens,omitempty"`
-	Cost           float64          `json:"cost,omitempty"`
-	CostKnown      bool             `json:"cost_known,omitempty"`
-	Provider       string           `json:"provider,omitempty"`
-	Model          string           `json:"model,omitempty"`
-	ResponseTimeMS float64          `json:"response_time_ms,omitempty"`
-	CreatedAt      time.Time        `json:"created_at"`
+	// Sources are the passages the reply drew on (retrieval), fitted to
+	// MaxSourcesBytes: the cited document, chunk, score and passage.
+	Sources        []wire.Passage `json:"sources,omitempty"`
+	Status         string         `json:"status"`
+	InputTokens    int            `json:"input_tokens,omitempty"`
+	OutputTokens   int            `json:"output_tokens,omitempty"`
+	Cost           float64        `json:"cost,omitempty"`
+	CostKnown      bool           `json:"cost_known,omitempty"`
+	Provider       string         `json:"provider,omitempty"`
+	Model          string         `json:"model,omitempty"`
+	ResponseTimeMS float64        `json:"response_time_ms,omitempty"`
+	CreatedAt      time.Time      `json:"created_at"`
 	// Rating is the owner's latest rating of the message (0 to 5), nil until rated;
 	// RatingCount counts the ratings given.
 	Rating      *float64 `json:"rating,omitempty"`

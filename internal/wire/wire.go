@@ -92,6 +92,7 @@ type Message struct {
 	Status      string     `json:"status"`
 	ExecutionID string     `json:"execution_id,omitempty"`
 	ToolCalls   []ToolCall `json:"tool_calls,omitempty"`
+	Sources     []Passage  `json:"sources,omitempty"`
 	CostKnown   bool       `json:"cost_known"`
 }
 

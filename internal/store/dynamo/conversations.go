@@ -105,6 +105,13 @@ func msgItem(m *store.Message) (item, error) {
 		}
 		it["tool_calls"] = sv(string(b))
 	}
+	if len(m.Sources) > 0 {
+		b, err := store.Encode(m.Sources)
+		if err != nil {
+			return nil, store.Invalid("sources: %v", err)
+		}
+		it["sources"] = sv(string(b))
+	}
 	setS(it, "status", m.Status)
 	it["input_tokens"], it["output_tokens"] = nv(int64(m.InputTokens)), nv(int64(m.OutputTokens))
 	it["cost"], it["cost_known"] = fv(m.Cost), bv(m.CostKnown)
@@ -139,6 +146,9 @@ func decodeMsg(it item) store.Message {
 	}
 	if tc := getS(it, "tool_calls"); tc != "" {
 		_ = json.Unmarshal([]byte(tc), &m.ToolCalls) // written by msgItem from the same type
+	}
+	if src := getS(it, "sources"); src != "" {
+		_ = json.Unmarshal([]byte(src), &m.Sources) // written by msgItem from the same type
 	}
 	return m
 }

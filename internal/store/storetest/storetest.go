@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/llm"
@@ -518,11 +519,28 @@ func testToolResultsTrimmed(t *testing.T, r Repo, c *Clock) {
 		am.ToolCalls = append(am.ToolCalls, store.ToolCallRecord{ID: fmt.Sprint(i), Name: "calculator",
 			Arguments: json.RawMessage(`{"expression":"1+1"}`), Result: strings.Repeat("r", 60<<10)})
 	}
+	// Sources past their budget: passages cut, the worst-ranked dropped, order kept.
+	for i := range 60 {
+		am.Sources = append(am.Sources, wire.Passage{DocumentID: fmt.Sprint("d", i), ChunkID: fmt.Sprint("c", i),
+			Title: "t", Text: strings.Repeat("p", 8<<10), Score: 1 - float64(i)/100})
+	}
+	want := slices.Clone(am.Sources)
 	must(t, "FinishTurn", r.FinishTurn(ctx, user, conv, store.FinishTurn{AssistantMessage: am}))
 	msgs := allMessages(t, r, user, conv)
 	b, _ := store.Encode(msgs[1].ToolCalls)
 	if len(msgs[1].ToolCalls) != 6 || len(b) > store.MaxToolCallsBytes || !strings.HasSuffix(msgs[1].ToolCalls[0].Result, "[truncated]") {
 		t.Fatalf("tool calls stored as %d records, %d bytes; want 6 trimmed under %d", len(msgs[1].ToolCalls), len(b), store.MaxToolCallsBytes)
+	}
+	src := msgs[1].Sources
+	sb, _ := store.Encode(src)
+	if len(src) == 0 || len(src) == len(want) || len(sb) > store.MaxSourcesBytes {
+		t.Fatalf("sources stored as %d of %d, %d bytes; want the best under %d", len(src), len(want), len(sb), store.MaxSourcesBytes)
+	}
+	for i, p := range src {
+		if p.DocumentID != want[i].DocumentID || p.ChunkID != want[i].ChunkID || p.Score != want[i].Score ||
+			!text.Shortened(p.Text, want[i].Text) || len(p.Text) > store.MaxSourceText {
+			t.Fatalf("source %d stored as %+v", i, p)
+		}
 	}
 	_ = e
 }

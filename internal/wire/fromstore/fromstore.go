@@ -47,7 +47,7 @@ func Conversation(c *store.Conversation) wire.Conversation {
 func Message(m *store.Message) wire.Message {
 	out := wire.Message{Role: string(m.Role), Content: m.Content, ID: m.ID, ConversationID: m.ConversationID,
 		SequenceNumber: m.Seq, Rating: m.Rating, RatingCount: m.RatingCount, CreatedAt: m.CreatedAt, Seq: m.Seq,
-		Status: m.Status, ExecutionID: m.ExecutionID, ToolCalls: m.ToolCalls, CostKnown: m.CostKnown}
+		Status: m.Status, ExecutionID: m.ExecutionID, ToolCalls: m.ToolCalls, Sources: m.Sources, CostKnown: m.CostKnown}
 	if m.Role == llm.RoleAssistant {
 		in, outT, total := m.InputTokens, m.OutputTokens, m.InputTokens+m.OutputTokens
 		rt := millis(m.ResponseTimeMS)
