@@ -340,5 +340,13 @@ const maxTitleBytes = 80
 
 func (r *run) execution(status string, now time.Time) *store.Execution {
 	return &store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,
-		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata}
+		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata,
+		Deadline: r.deadline(), Idempotency: r.req.Idempotency}
+}
+
+// deadline is when the run is overdue: its time limit and store.DeadlineSlack after
+// it started. The slack outlasts the run's own end (finishTimeout for the final
+// writes), so only a run whose instance died is swept.
+func (r *run) deadline() time.Time {
+	return r.started.Add(r.limit + store.DeadlineSlack)
 }

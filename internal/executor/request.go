@@ -54,6 +54,11 @@
 // answer, reading the messages) leaves the run going on: the model gets the
 // previous summary, which still covers what it says; a summary_failed event and a
 // warning (codes, no content) say so; the next run folds those messages.
+//
+// Deadlines (sweep.go): a running execution records its deadline (its time limit
+// plus store.DeadlineSlack) and its request's Idempotency-Key; Sweeper ends a run
+// past its deadline — one whose instance died — failed with code timeout, frees
+// the key and emits execution_failed, losing to any run that ends by itself.
 package executor
 
 import (
@@ -130,6 +135,10 @@ type Request struct {
 	// ExecutionID may be preassigned by the caller (e.g. to return it before the run
 	// ends); empty means a new ULID.
 	ExecutionID string
+	// Idempotency names the Idempotency-Key record of the request that started the
+	// run, if any: it is kept on the execution so that a sweep ending the run
+	// (deadline passed, its instance gone) releases the key.
+	Idempotency *store.IdempotencyRef
 }
 
 func boolOr(p *bool, def bool) bool {

@@ -45,6 +45,33 @@ func Apply(ctx context.Context, repo Repo, e events.Event) error {
 	if e.UserID == "" {
 		return nil
 	}
+	if err := appendEntry(ctx, repo, e); err != nil {
+		return err
+	}
+	if !e.Terminal() {
+		return nil
+	}
+	_, err := settleRecord(ctx, repo, e)
+	return err
+}
+
+// Ends ends e's execution with the terminal event e, as Apply does, and reports
+// whether e is what ended it: true only for the write that moved the record from
+// running to e's status. Only then does e join the event log, so a caller that
+// ends runs itself (the sweep of overdue runs) and loses to a run that finished
+// meanwhile leaves no trace. ended can be true with an error (the log entry failed;
+// the record subscriber adds it when the event is delivered).
+func Ends(ctx context.Context, repo Repo, e events.Event) (ended bool, err error) {
+	if e.UserID == "" || !e.Terminal() {
+		return false, fmt.Errorf("record: %s %s is not a terminal event of a user's execution", e.Type, e.ID)
+	}
+	if ended, err = settleRecord(ctx, repo, e); err != nil || !ended {
+		return false, err
+	}
+	return true, appendEntry(ctx, repo, e)
+}
+
+func appendEntry(ctx context.Context, repo Repo, e events.Event) error {
 	ev, err := logEntry(e)
 	if err != nil {
 		return err
@@ -52,25 +79,33 @@ func Apply(ctx context.Context, repo Repo, e events.Event) error {
 	if err := repo.AppendEvents(ctx, e.UserID, e.ExecutionID, []store.ExecutionEvent{ev}); err != nil {
 		return fmt.Errorf("record: appending %s %s of execution %s: %w", e.Type, e.ID, e.ExecutionID, err)
 	}
-	if !e.Terminal() {
-		return nil
-	}
+	return nil
+}
+
+// settleRecord sets the final state from a terminal event; true when this write
+// moved the record from running.
+func settleRecord(ctx context.Context, repo Repo, e events.Event) (bool, error) {
 	end, ok := e.EndData()
 	if !ok {
-		return fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
+		return false, fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
 	}
-	_, err = repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
+	ended := false
+	_, err := repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
 		before := *x
+		ended = false // fn runs again after a lost race
 		if !settle(x, e, end) || same(&before, x) {
 			return errUnchanged
 		}
+		ended = !store.Terminal(before.Status)
 		return nil
 	})
 	switch {
-	case err == nil, errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
-		return nil
+	case err == nil:
+		return ended, nil
+	case errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
+		return false, nil
 	}
-	return fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+	return false, fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
 }
 
 // Handler is Apply as an events.Handler over repo.

@@ -122,4 +122,4 @@ var functions = []function{
 }
 
 // subscribers are the hand-written functions; the generator only checks they exist.
-var subscribers = []string{"on-event-record", "on-event-metrics"}
+var subscribers = []string{"on-event-record", "on-event-metrics", "sweeper"}

@@ -96,6 +96,21 @@ func StartExecute(pattern string) {
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }
 
+// StartSweeper is the main of the sweeper: each scheduled invocation ends the
+// overdue runs (executor.Sweeper) and publishes their execution_failed events on
+// the bus, with the same fallback to record.Apply as the runs' own.
+func StartSweeper() {
+	app, err := lambdaapp.New(context.Background(), os.Getenv)
+	lambdaapp.Must(err)
+	pub, err := NewPublisher(app, nil)
+	lambdaapp.Must(err)
+	sw := &executor.Sweeper{Store: app.Store, Emitter: pub, Logger: app.Logger}
+	lambda.Start(func(ctx context.Context) error {
+		_, err := sw.Sweep(ctx)
+		return err
+	})
+}
+
 // StartStream is the main of chat-stream: on a Function URL (InvokeMode
 // RESPONSE_STREAM), the one place a deployed stage streams token by token (API
 // Gateway buffers whole responses and ends them at 30 s). It serves the streaming
