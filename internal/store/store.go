@@ -366,6 +366,24 @@ type Execution struct {
 	// Idempotency names the Idempotency-Key of the request that started the run,
 	// if any, so a sweep that ends the run also releases the key.
 	Idempotency *IdempotencyRef `json:"idempotency,omitempty"`
+	// CancelRequested is set by a cancel request (RequestCancel) while the run is
+	// running; the instance running it notices within a second and ends it
+	// cancelled. CancelledBy names the user who asked.
+	CancelRequested bool   `json:"cancel_requested,omitempty"`
+	CancelledBy     string `json:"cancelled_by,omitempty"`
+}
+
+// RequestCancel marks a running execution to be cancelled by userID: the update a
+// cancel request applies (with UpdateExecution). Returns conflict when it has
+// ended already; asking twice is fine (the first asker is kept).
+func RequestCancel(e *Execution, userID string) error {
+	if Terminal(e.Status) {
+		return Conflict("execution %q has already ended (%s)", e.ID, e.Status)
+	}
+	if !e.CancelRequested {
+		e.CancelRequested, e.CancelledBy = true, userID
+	}
+	return nil
 }
 
 // IdempotencyRef names an in-progress idempotency record: enough to release it.

@@ -131,6 +131,9 @@ func settle(x *store.Execution, e events.Event, end events.ExecutionEndData) boo
 	x.ToolCalls, x.Steps = end.ToolCalls, end.Steps
 	x.Provider, x.Model = end.Provider, end.Model
 	x.ErrorCode, x.ErrorMessage = end.ErrorCode, end.ErrorMessage
+	if end.CancelledBy != "" {
+		x.CancelledBy = end.CancelledBy
+	}
 	if x.Output == "" {
 		// The executor stores the whole reply itself; the event's copy (which the
 		// publisher may have shortened) only fills a record that has none.
@@ -154,7 +157,7 @@ func same(a, b *store.Execution) bool {
 	return a.Status == b.Status && a.FinishedAt.Equal(b.FinishedAt) && a.DurationMS == b.DurationMS &&
 		a.Usage == b.Usage && a.Cost == b.Cost && a.CostKnown == b.CostKnown && a.ToolCalls == b.ToolCalls &&
 		a.Steps == b.Steps && a.Provider == b.Provider && a.Model == b.Model && a.ErrorCode == b.ErrorCode &&
-		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output
+		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output && a.CancelledBy == b.CancelledBy
 }
 
 // logEntry is e as an entry of the event log: WithoutContent, so the log never

@@ -99,6 +99,7 @@ var functions = []function{
 	{"executions-list", kindRead, resources.PathExecutions, "resources.PathExecutions", ""},
 	{"execution-get", kindRead, resources.PathExecution, "resources.PathExecution", ""},
 	{"execution-events", kindRead, resources.PathExecutionEvents, "resources.PathExecutionEvents", ""},
+	{"execution-cancel", kindWrite, resources.PathExecutionCancel, "resources.PathExecutionCancel", ""},
 
 	{"conversations-list", kindRead, resources.PathConversations, "resources.PathConversations", ""},
 	{"conversations-create", kindWrite, resources.PathConversationCreate, "resources.PathConversationCreate", conversationBody},
