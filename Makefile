@@ -9,7 +9,15 @@ RIE         := $(BIN)/aws-lambda-rie
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 # Every Lambda: one directory per function under functions/ (see template.yaml).
 FUNCTIONS   := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
-LAMBDA_FLAGS := -trimpath -ldflags "-s -w" -tags lambda.norpc
+# PROVIDERS chooses the LLM SDKs linked into the functions that run workflows: all
+# (Bedrock, OpenAI, Anthropic; the default) or bedrock (Bedrock only, -tags
+# chatter_nosdk: the chat functions shrink from ~76 to ~22 MiB). `sam build` runs
+# these targets, so `PROVIDERS=bedrock sam build` builds a Bedrock-only stage.
+PROVIDERS   ?= all
+ifeq ($(filter $(PROVIDERS),all bedrock),)
+$(error PROVIDERS must be all or bedrock, not "$(PROVIDERS)")
+endif
+LAMBDA_FLAGS := -trimpath -ldflags "-s -w" -tags "lambda.norpc$(if $(filter bedrock,$(PROVIDERS)), chatter_nosdk)"
 
 .PHONY: dev load test test-short bench lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
 
@@ -32,6 +40,7 @@ load:
 test: $(RIE) cfn-lint
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags chatter_nosdk ./internal/llm/providers ./cmd/chatter
+	$(GO) test -count=1 -tags chatter_nosdk -run '^TestNoSDK' ./internal/llm/providers
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 ## cfn-lint: lint template.yaml (SAM transform included)
@@ -75,6 +84,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseValidate$$' -fuzztime 30s ./internal/workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzConditionEval$$' -fuzztime 30s ./internal/workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzCalculator$$' -fuzztime 30s ./internal/tools
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime 30s ./internal/documents/blob
 
 ## build: every function's bootstrap into build/<name>/bootstrap (linux/arm64, as deployed) and the CLI
 build: functions build-cli

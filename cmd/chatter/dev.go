@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	chatter "github.com/chatterhq/chatter"
@@ -27,8 +28,11 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
 	"github.com/chatterhq/chatter/internal/motoserver"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -163,7 +167,11 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, cfg.Table); err != nil {
 		return nil, fmt.Errorf("creating table %s on %s: %w", cfg.Table, s.Endpoint, err)
 	}
-	queues, err := devstack.ProvisionEvents(ctx, awsCfg, cfg.EventBus)
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if err := devstack.ProvisionDocuments(ctx, s3c, cfg.DocumentsBucket); err != nil {
+		return nil, fmt.Errorf("creating the documents bucket on %s: %w", s.Endpoint, err)
+	}
+	queues, err := devstack.ProvisionEvents(ctx, awsCfg, cfg.EventBus, devstack.Refs{devstack.DocumentsBucketRef: cfg.DocumentsBucket})
 	if err != nil {
 		return nil, fmt.Errorf("provisioning the event bus on %s: %w", s.Endpoint, err)
 	}
@@ -181,14 +189,22 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		return nil, err
 	}
 	s.Provider = providerNote(getenv)
+	docs, err := docsapp.New(s.App, getenv)
+	if err != nil {
+		return nil, err
+	}
 	rt := s.App.Router(auth)
 	resources.Register(rt, s.App.ResourceDeps())
 	chat.Register(rt, x)
+	documents.Register(rt, docs.Deps(s.App))
+	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: s.App.Store})
 
 	handlers, err := s.subscribers(o.Dir, cfg)
 	if err != nil {
 		return nil, err
 	}
+	// The ingest Lambda's handler, fed S3's Object Created from its rule's queue.
+	handlers["documents-ingest"] = docs.Library.HandleEvent(cfg.DocumentsBucket)
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopDel = stop
 	sq := sqs.NewFromConfig(awsCfg)
@@ -422,7 +438,8 @@ func printBanner(w io.Writer, s *stack, user, tok string) {
 	js := `-H 'Content-Type: application/json'`
 	fmt.Fprintf(w, `chatter dev: serving %[1]s
   %[2]s
-  table %[3]s, bus %[4]s with its subscriber rules and queues (template.yaml); events are delivered to on-event-record and on-event-metrics
+  table %[3]s, bus %[4]s with its subscriber rules and queues (template.yaml); events are delivered to on-event-record, on-event-metrics and documents-ingest
+  documents bucket %[12]s (S3 Object Created -> the ingest rule's queue -> the ingest handler)
   dev folder %[5]s (signing key; events.log, metrics.log, moto.log)
   browsers: CORS for %[11]s (CHATTER_ALLOWED_ORIGINS)
 %[6]s
@@ -436,8 +453,13 @@ curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"hello"}
 curl -N %[1]s/api/v1/workflows/execute/chat/streaming %[9]s %[10]s -d '{"message":"/tool calculator {\"expression\":\"6*7\"}","enable_tools":true}'
 # list executions
 curl -s %[1]s/api/v1/executions %[9]s
+# any OpenAI client: base URL %[1]s/v1, API key $CHATTER_TOKEN (GET /v1/models lists what it can run)
+curl -s %[1]s/v1/chat/completions %[9]s %[10]s -d '{"model":"template/general_chat","messages":[{"role":"user","content":"hello"}]}'
+# add a document (ingested in the background: status pending -> processed), then ask about it
+curl -s %[1]s/api/v1/documents/upload %[9]s -F file=@README.md -F chunk_size=1000
+curl -s %[1]s/api/v1/workflows/execute/chat %[9]s %[10]s -d '{"message":"How do I run the tests?","workflow_template_name":"document_qa","enable_retrieval":true}'
 
 Or chat in the terminal: go run ./cmd/chatter chat   (API reference: %[1]s/api/v1/openapi.json). Ctrl-C stops everything.
 `, s.URL, aws, s.App.Config.Table, s.App.Config.EventBus, s.Identity.Dir, s.Provider, user, tok, auth, js,
-		strings.Join(s.App.Config.CORS.Origins(), ", "))
+		strings.Join(s.App.Config.CORS.Origins(), ", "), s.App.Config.DocumentsBucket)
 }

@@ -88,7 +88,8 @@ func devStackForTest(t *testing.T, ctx context.Context) *stack {
 	t.Helper()
 	name := fmt.Sprintf("chatter-devtest-%d", time.Now().UnixNano())
 	env := map[string]string{"AWS_ENDPOINT_URL": testenv.Endpoint(t), "CHATTER_BEDROCK": "off",
-		"CHATTER_DEVLLM": "on", "CHATTER_DEFAULT_PROVIDER": "devllm", "CHATTER_TABLE": name, "CHATTER_EVENT_BUS": name}
+		"CHATTER_DEVLLM": "on", "CHATTER_DEFAULT_PROVIDER": "devllm", "CHATTER_TABLE": name, "CHATTER_EVENT_BUS": name,
+		"CHATTER_DOCUMENTS_BUCKET": name + "-docs"}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@
 //	chatter workflow validate FILE
 //	chatter workflow run FILE|--template NAME --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
 //	chatter templates
+//	chatter docs add FILE... | chatter docs list
 package main
 
 import (
@@ -47,6 +48,9 @@ Usage:
   chatter workflow run FILE --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
   chatter workflow run --template NAME --message TEXT [--stream] [--conversation ID] [--endpoint URL [--table NAME]]
   chatter templates
+  chatter docs add [--chunk-size N] [--chunk-overlap N] [--no-wait] FILE...
+                                               upload documents (presigned past 4 MiB) and wait for their ingest
+  chatter docs list                            the user's documents and their status
 
 Exit status: 0 success, 1 invalid workflow or failed run, 2 usage error.
 `
@@ -67,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "templates":
 		return listTemplates(stdout)
+	case "docs":
+		return docsCmd(ctx, args[1:], stdout, stderr)
 	case "dev":
 		return dev(ctx, args[1:], stdout, stderr)
 	case "chat":

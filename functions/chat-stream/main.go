@@ -3,6 +3,6 @@
 // Command chat-stream serves POST /api/v1/workflows/execute/chat/streaming as SSE on a Function URL (InvokeMode RESPONSE_STREAM).
 package main
 
-import "github.com/chatterhq/chatter/internal/lambdaapp/runner"
+import "github.com/chatterhq/chatter/internal/lambdaapp/runner/selfauth"
 
-func main() { runner.StartStream() }
+func main() { selfauth.StartChatStream() }

@@ -138,7 +138,8 @@ func TestDeliverAll_FeedsEachSubscriberItsQueue(t *testing.T) {
 		}
 	}
 	if err := devstack.DeliverAll(ctx, sqsClient(s.cfg), s.queues, map[string]devstack.Handler{
-		"on-event-record": counting("on-event-record"), "on-event-metrics": counting("on-event-metrics")}); err != nil {
+		"on-event-record": counting("on-event-record"), "on-event-metrics": counting("on-event-metrics"),
+		"documents-ingest": counting("documents-ingest")}); err != nil {
 		t.Fatal(err)
 	}
 	if ctx.Err() == context.DeadlineExceeded {

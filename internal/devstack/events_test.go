@@ -22,12 +22,17 @@ import (
 )
 
 func TestRules_ReadsEverySubscriberRuleFromTheTemplate(t *testing.T) {
-	rules, err := devstack.Rules(chatter.TemplateYAML)
+	rules, err := devstack.Rules(chatter.TemplateYAML, devstack.Refs{devstack.DocumentsBucketRef: "docs-bucket"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]map[string][]string{}
+	var ingest string
 	for _, r := range rules {
+		if r.Subscriber == "documents-ingest" {
+			ingest = r.Pattern
+			continue
+		}
 		var p map[string][]string
 		if err := json.Unmarshal([]byte(r.Pattern), &p); err != nil {
 			t.Fatalf("%s pattern %s: %v", r.Subscriber, r.Pattern, err)
@@ -36,6 +41,12 @@ func TestRules_ReadsEverySubscriberRuleFromTheTemplate(t *testing.T) {
 	}
 	if len(got) != 2 || got["on-event-record"] == nil || got["on-event-metrics"] == nil {
 		t.Fatalf("subscribers = %v, want on-event-record and on-event-metrics", got)
+	}
+	// The ingest's rule takes S3's Object Created of the documents bucket, its
+	// !Ref resolved to the local bucket.
+	want := `{"detail":{"bucket":{"name":["docs-bucket"]},"object":{"key":[{"prefix":"documents/"}]}},"detail-type":["Object Created"],"source":["aws.s3"]}`
+	if ingest != want {
+		t.Errorf("ingest pattern = %s, want %s", ingest, want)
 	}
 	for name, p := range got {
 		if !slices.Equal(p["source"], []string{events.Source}) || len(p["detail-type"]) == 0 {
@@ -53,7 +64,7 @@ func TestRules_RejectsBrokenTemplates(t *testing.T) {
 		"rule not <Name>Function": "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties:\n            Pattern: {source: [x]}\n",
 		"rule with no ptrn":       "Resources:\n  FFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties: {}\n",
 	} {
-		if _, err := devstack.Rules([]byte(tpl)); err == nil {
+		if _, err := devstack.Rules([]byte(tpl), nil); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

@@ -105,7 +105,7 @@ func newStack(t *testing.T, client func(aws.Config) events.PutEventsAPI) *stack 
 	s := &stack{cfg: testenv.AWSConfig(t)}
 	s.repo = dynamoRepo(t, s.cfg)
 	s.bus = fmt.Sprintf("chatter-test-%d", busSeq.Add(1))
-	queues, err := devstack.ProvisionEvents(context.Background(), s.cfg, s.bus)
+	queues, err := devstack.ProvisionEvents(context.Background(), s.cfg, s.bus, devstack.Refs{devstack.DocumentsBucketRef: s.bus + "-docs"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-
-	"github.com/chatterhq/chatter/internal/httpapi"
 )
 
 // The dev stack's token issuer and audience. Deployed stages verify their
@@ -85,7 +84,7 @@ func readIdentity(path string) (*Identity, error) {
 }
 
 func createIdentity(path string) error {
-	k, err := httpapi.NewSigningKey(keyID)
+	k, err := jwtauth.NewSigningKey(keyID)
 	if err != nil {
 		return err
 	}
@@ -127,16 +126,16 @@ func (id *Identity) Token(user string) (string, error) {
 	if strings.TrimSpace(user) == "" {
 		return "", errors.New("devstack: a user name is required")
 	}
-	return httpapi.MintToken(id.Key, Issuer, Audience, user, TokenTTL)
+	return jwtauth.MintToken(id.Key, Issuer, Audience, user, TokenTTL)
 }
 
 // Authenticator verifies the tokens Token mints.
-func (id *Identity) Authenticator() (*httpapi.StaticKeys, error) {
+func (id *Identity) Authenticator() (*jwtauth.StaticKeys, error) {
 	set := jwk.NewSet()
 	if err := set.AddKey(id.Key); err != nil {
 		return nil, fmt.Errorf("devstack: dev key set: %w", err)
 	}
-	return httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: Issuer, Audience: Audience})
+	return jwtauth.NewStaticKeys(jwtauth.StaticKeysConfig{Keys: set, Issuer: Issuer, Audience: Audience})
 }
 
 // DefaultDir is where the dev folder lives: $CHATTER_DEV_DIR if set; else .dev in

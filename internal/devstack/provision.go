@@ -2,6 +2,13 @@
 // it provisions the event bus and the subscriber rules from template.yaml, with
 // each rule targeting an SQS queue instead of a Lambda, and delivers those queues'
 // messages to the same handlers the subscriber Lambdas run.
+//
+// The documents bucket is made with EventBridge notifications on
+// (ProvisionDocuments), and the ingest function's rule is provisioned like the
+// subscribers' ones, its !Ref DocumentsBucket replaced by the local bucket's name.
+// Locally that rule sits on chatter's bus rather than the default one: moto hands
+// S3's events to the rules of every bus. So an upload in `make dev` is ingested by
+// the same handler, from the same envelope, as the Lambda on AWS.
 package devstack
 
 import (
@@ -15,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"gopkg.in/yaml.v3"
@@ -52,8 +61,28 @@ func functionDir(logicalID string) (string, bool) {
 	return b.String(), true
 }
 
-// Rules reads the EventBridgeRule events of the template's serverless functions.
-func Rules(template []byte) ([]Rule, error) {
+// Refs are the local values of template resources a rule pattern names with !Ref
+// (DocumentsBucket -> the local bucket).
+type Refs map[string]string
+
+// resolve replaces every "!Ref X" scalar under n whose X refs holds.
+func (refs Refs) resolve(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!Ref" {
+		if v, ok := refs[n.Value]; ok {
+			n.Tag, n.Value = "!!str", v
+		}
+	}
+	for _, c := range n.Content {
+		refs.resolve(c)
+	}
+}
+
+// Rules reads the EventBridgeRule events of the template's serverless functions,
+// with the !Ref values of refs.
+func Rules(template []byte, refs Refs) ([]Rule, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(template, &doc); err != nil {
 		return nil, fmt.Errorf("devstack: parsing template: %w", err)
@@ -80,6 +109,7 @@ func Rules(template []byte) ([]Rule, error) {
 			if pat == nil {
 				return nil, fmt.Errorf("devstack: rule %s.%s has no Pattern", res.key, ev.key)
 			}
+			refs.resolve(pat)
 			var p any
 			if err := pat.Decode(&p); err != nil {
 				return nil, fmt.Errorf("devstack: rule %s.%s pattern: %w", res.key, ev.key, err)
@@ -131,10 +161,11 @@ func scalar(n *yaml.Node) string {
 const MaxReceives = 5
 
 // ProvisionEvents creates the bus busName and, for every subscriber rule in
-// template.yaml, the same rule targeting an SQS queue (with a dead-letter queue).
-// It returns each subscriber's queue URL. Running it again changes nothing.
-func ProvisionEvents(ctx context.Context, cfg aws.Config, busName string) (map[string]string, error) {
-	rules, err := Rules(chatter.TemplateYAML)
+// template.yaml (the ingest's included, its !Ref values from refs), the same rule
+// targeting an SQS queue (with a dead-letter queue). It returns each subscriber's
+// queue URL. Running it again changes nothing.
+func ProvisionEvents(ctx context.Context, cfg aws.Config, busName string, refs Refs) (map[string]string, error) {
+	rules, err := Rules(chatter.TemplateYAML, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -181,4 +212,25 @@ func createQueue(ctx context.Context, q *sqs.Client, name string, attrs map[stri
 		return "", "", fmt.Errorf("devstack: queue %s arn: %w", name, err)
 	}
 	return *out.QueueUrl, a.Attributes[string(sqstypes.QueueAttributeNameQueueArn)], nil
+}
+
+// DocumentsBucketRef is the template's logical id of the documents bucket.
+const DocumentsBucketRef = "DocumentsBucket"
+
+// ProvisionDocuments creates the documents bucket with EventBridge notifications
+// on, as template.yaml's DocumentsBucket has them. Running it again changes
+// nothing.
+func ProvisionDocuments(ctx context.Context, client *s3.Client, bucket string) error {
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		var owned *s3types.BucketAlreadyOwnedByYou
+		var exists *s3types.BucketAlreadyExists
+		if !errors.As(err, &owned) && !errors.As(err, &exists) {
+			return fmt.Errorf("devstack: creating bucket %s: %w", bucket, err)
+		}
+	}
+	if _, err := client.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(bucket),
+		NotificationConfiguration: &s3types.NotificationConfiguration{EventBridgeConfiguration: &s3types.EventBridgeConfiguration{}}}); err != nil {
+		return fmt.Errorf("devstack: EventBridge notifications of bucket %s: %w", bucket, err)
+	}
+	return nil
 }

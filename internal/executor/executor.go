@@ -596,12 +596,15 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 	return nil
 }
 
-func (x *Executor) providerNames() string {
+func (x *Executor) providerNames() string { return strings.Join(x.ProviderNames(), ", ") }
+
+// ProviderNames lists the configured providers, in the order given.
+func (x *Executor) ProviderNames() []string {
 	names := make([]string, 0, len(x.o.Providers))
 	for _, p := range x.o.Providers {
 		names = append(names, p.Name())
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 func first(vals ...string) string {
@@ -625,9 +628,18 @@ func (r *run) loadHistory(ctx context.Context) error {
 		r.window = 0
 	}
 	var hist []store.Message
+	if r.convID != "" && len(in.History) > 0 {
+		return prepErr(errcode.InvalidInput, "conversation_id",
+			"a run continuing a stored conversation takes its history from it; send no history with conversation_id")
+	}
 	if r.convID == "" {
 		r.newConv = true
 		r.convID = r.x.o.NewID()
+		hist = make([]store.Message, 0, len(in.History))
+		for _, m := range in.History { // seq 0: held by the client, never folded into a summary
+			hist = append(hist, store.Message{Role: m.Role, Content: m.Content})
+		}
+		hist = hist[max(len(hist)-r.window, 0):]
 	} else {
 		r.loadWindow = r.window
 		if r.folds() {
@@ -642,4 +654,33 @@ func (r *run) loadHistory(ctx context.Context) error {
 	}
 	r.st.init(r, hist)
 	return nil
+}
+
+// Model is a model a run can name, with the provider that serves it.
+type Model struct {
+	ID       string
+	Provider string
+}
+
+// Models lists the models runs can name, provider by provider in the order the
+// providers were given: each one's default model, then the price table's models
+// of that provider (llm.PricedModels). An id two providers serve is listed once,
+// for the first.
+func (x *Executor) Models() []Model {
+	var out []Model
+	seen := map[string]bool{}
+	for _, p := range x.o.Providers {
+		name := p.Name()
+		ids := llm.PricedModels(name)
+		if d := x.o.DefaultModels[name]; d != "" {
+			ids = append([]string{d}, ids...)
+		}
+		for _, id := range ids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, Model{ID: id, Provider: name})
+			}
+		}
+	}
+	return out
 }

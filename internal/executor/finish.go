@@ -63,7 +63,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		ExecutionID: r.id, UserID: r.userID, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source,
 		Mode: r.mode(), Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources,
 		Usage: st.usage, Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log,
-		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now,
+		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now, FinishReason: st.finish,
 	}
 	if runErr != nil {
 		res.Error = &wire.ErrorBody{Code: ErrorCode(runErr), Message: PublicMessage(runErr)}

@@ -109,6 +109,9 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 			s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Text, ToolCalls: resp.ToolCalls})
 		}
 		s.pending = resp.ToolCalls
+		if resp.FinishReason != "" {
+			s.finish = resp.FinishReason
+		}
 		s.addUsage(resp.Usage, cost)
 		s.provider, s.model = plan.provider.Name(), plan.model
 		return nil
@@ -334,14 +337,7 @@ func (r *run) execRetrieval(ctx context.Context, v *workflow.Vertex, o *outcome)
 	if len(ps) > 0 {
 		r.send(wire.Chunk{Type: wire.ChunkSources, NodeID: v.ID, Sources: ps})
 	}
-	var b strings.Builder
-	if len(ps) > 0 {
-		b.WriteString("Context:\n")
-		for i, p := range ps {
-			fmt.Fprintf(&b, "[%d] %s\n%s\n", i+1, p.Title, p.Text)
-		}
-	}
-	note := b.String()
+	note := retrievalNote(ps)
 	return func(s *state) error {
 		s.sources = append(s.sources, ps...)
 		if note != "" {
@@ -349,6 +345,26 @@ func (r *run) execRetrieval(ctx context.Context, v *workflow.Vertex, o *outcome)
 		}
 		return nil
 	}, nil
+}
+
+// retrievalNote is what the model is told of a retrieval: each passage numbered,
+// with its document and chunk, so the answer can cite [n]; or, when nothing
+// matched, that it must not invent document content.
+func retrievalNote(ps []retrieval.Passage) string {
+	if len(ps) == 0 {
+		return "No passage of the user's documents matches this message. Do not make up document content or " +
+			"citations; if the answer needs the documents, say they do not cover it."
+	}
+	var b strings.Builder
+	b.WriteString("Context: passages from the user's documents. Cite a passage by its number, like [1].\n")
+	for i, p := range ps {
+		fmt.Fprintf(&b, "[%d] %s (document %s", i+1, p.Title, p.DocumentID)
+		if p.ChunkID != "" {
+			fmt.Fprintf(&b, ", chunk %s", p.ChunkID)
+		}
+		fmt.Fprintf(&b, ")\n%s\n", p.Text)
+	}
+	return b.String()
 }
 
 func (r *run) execLoop(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {

@@ -718,3 +718,25 @@ func TestExecute_FailureInAHandlersBranchEndsTheRun(t *testing.T) {
 		})
 	}
 }
+
+// A retrieval that finds nothing is no failure: no sources, and the model is told
+// not to invent document content; a found passage is numbered with its document
+// and chunk so the answer can cite it.
+func TestExecute_RetrievalTellsTheModelWhichPassageIsWhichOrThatNoneMatched(t *testing.T) {
+	ret := &retrieval.Memory{}
+	ret.Add(retrieval.Document{ID: "a1", UserID: userA, Title: "Refunds", Text: "Refunds within 30 days."})
+	rec := &recorder{Provider: devllm.New(devllm.Options{})}
+	h := newHarness(t, func(o *executor.Options) { o.Retriever = ret; o.Providers = []llm.Provider{rec} })
+
+	res := h.mustRun(t, template("document_qa", "zebra migration routes"), nil)
+	if len(res.Sources) != 0 || strings.HasSuffix(res.Response, "I used the provided context.") {
+		t.Fatalf("nothing found: sources %+v, response %q", res.Sources, res.Response)
+	}
+	if sys := rec.requests()[0].System; !strings.Contains(sys, "Do not make up document content") {
+		t.Errorf("system prompt = %q, want the no-match instruction", sys)
+	}
+	h.mustRun(t, template("document_qa", "refunds policy"), nil)
+	if sys := rec.requests()[1].System; !strings.Contains(sys, "[1] Refunds (document a1)") || !strings.Contains(sys, "Cite a passage") {
+		t.Errorf("system prompt = %q, want the numbered passage", sys)
+	}
+}

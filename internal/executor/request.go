@@ -70,6 +70,7 @@
 package executor
 
 import (
+	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -133,6 +134,12 @@ type Input struct {
 	UserID         string
 	Config         Config
 	Metadata       map[string]any
+	// History is the earlier turns a client holds itself (the OpenAI-compatible
+	// route's messages before the last user message), for a new conversation only:
+	// the model sees them before Message as it would a stored history (user and
+	// assistant text, the same memory window), and they are not stored — the
+	// conversation begins with this turn. With ConversationID set it is refused.
+	History []llm.Message
 }
 
 // Request is one Execute call.

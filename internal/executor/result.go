@@ -35,6 +35,9 @@ type Result struct {
 	StartedAt          time.Time
 	FinishedAt         time.Time
 	Error              *wire.ErrorBody
+	// FinishReason is why the last model call of the run stopped (llm.FinishStop,
+	// FinishLength, FinishToolCalls, ...); "" when no model answered.
+	FinishReason string
 
 	// AssistantMessage is the reply as stored (nil when none was); Conversation is
 	// the conversation after the turn; Record is the execution record as finished.

@@ -29,6 +29,7 @@ type state struct {
 	nodeRetries map[int]int // per-vertex re-runs used (the node's retries setting)
 	reply       strings.Builder
 	lastText    string
+	finish      string // the finish reason of the last model call that answered
 	usage       llm.Usage
 	cost        float64
 	costKnown   bool

@@ -59,6 +59,12 @@ const (
 	// (total count, and the next page as a cursor link).
 	HeaderTotalCount = "X-Total-Count"
 	HeaderLink       = "Link"
+	// HeaderExecutionID names the run an answer came from (the OpenAI-compatible
+	// routes, whose bodies have no place for it).
+	HeaderExecutionID = "X-Chatter-Execution-Id"
+	// HeaderConversationID names the conversation of a run; sent by a client, the
+	// conversation it continues.
+	HeaderConversationID = "X-Chatter-Conversation-Id"
 )
 
 // CORSMaxAge is how long a browser may cache a preflight answer (Chromium caps it
@@ -73,12 +79,13 @@ var corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http
 // ones. Cache-Control is there because the predecessor's frontend sends it with its
 // streaming requests.
 var corsAllowHeaders = []string{"Authorization", "Content-Type", "Accept", "Cache-Control",
-	HeaderIdempotencyKey, HeaderLastEventID, HeaderRequestID}
+	HeaderIdempotencyKey, HeaderLastEventID, HeaderRequestID, HeaderConversationID}
 
 // corsExposeHeaders are the response headers beyond the safelisted ones (Content-Type,
 // Cache-Control, Content-Length, ...) that chatter sets and a page may read.
 var corsExposeHeaders = []string{HeaderRequestID, HeaderRetryAfter, HeaderRateLimitLimit, HeaderRateLimitRemaining,
-	HeaderRateLimitReset, HeaderIdempotentReplayed, HeaderTotalCount, HeaderLink, "Location", "Content-Disposition", "WWW-Authenticate", "Allow"}
+	HeaderRateLimitReset, HeaderIdempotentReplayed, HeaderTotalCount, HeaderLink, "Location", "Content-Disposition", "WWW-Authenticate", "Allow",
+	HeaderExecutionID, HeaderConversationID}
 
 // corsReadable are the response headers a page reads without them being exposed
 // (the Fetch standard's safelist), and those meant for the browser, the transport or

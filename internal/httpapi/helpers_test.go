@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -61,16 +62,16 @@ func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 type keys struct {
 	signing jwk.Key // in the verifier's set
 	other   jwk.Key // not in it
-	auth    *httpapi.StaticKeys
+	auth    *jwtauth.StaticKeys
 }
 
 func newKeys(t testing.TB) *keys {
 	t.Helper()
-	k1, err := httpapi.NewSigningKey("k1")
+	k1, err := jwtauth.NewSigningKey("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := httpapi.NewSigningKey("k2")
+	k2, err := jwtauth.NewSigningKey("k2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func newKeys(t testing.TB) *keys {
 	if err := set.AddKey(k1); err != nil {
 		t.Fatal(err)
 	}
-	a, err := httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: testIssuer, Audience: testAudience})
+	a, err := jwtauth.NewStaticKeys(jwtauth.StaticKeysConfig{Keys: set, Issuer: testIssuer, Audience: testAudience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func newKeys(t testing.TB) *keys {
 
 func (k *keys) token(t testing.TB, sub string) string {
 	t.Helper()
-	tok, err := httpapi.MintToken(k.signing, testIssuer, testAudience, sub, time.Hour)
+	tok, err := jwtauth.MintToken(k.signing, testIssuer, testAudience, sub, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -106,7 +107,7 @@ func TestAsError_StoreCodesMapToStatuses(t *testing.T) {
 func TestAuth_RejectsBadTokensWith401AndBearerChallenge(t *testing.T) {
 	a := newTestAPI(t, httpapi.Config{})
 	mint := func(key jwk.Key, iss, aud string, ttl time.Duration) string {
-		tok, err := httpapi.MintToken(key, iss, aud, "alice", ttl)
+		tok, err := jwtauth.MintToken(key, iss, aud, "alice", ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +199,7 @@ func TestJWKS_VerifiesAgainstTheFetchedKeySet(t *testing.T) {
 	defer ks.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	j, err := httpapi.NewJWKS(ctx, httpapi.JWKSConfig{URL: ks.URL, Issuer: testIssuer, Audience: testAudience})
+	j, err := jwtauth.NewJWKS(ctx, jwtauth.JWKSConfig{URL: ks.URL, Issuer: testIssuer, Audience: testAudience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestJWKS_VerifiesAgainstTheFetchedKeySet(t *testing.T) {
 	if resp, b := a.do(t, "POST", "/echo", k.token(t, "bob"), `{}`); resp.StatusCode != 200 || !strings.Contains(string(b), `"bob"`) {
 		t.Fatalf("valid token: %d %s", resp.StatusCode, b)
 	}
-	other, _ := httpapi.MintToken(k.other, testIssuer, testAudience, "bob", time.Hour)
+	other, _ := jwtauth.MintToken(k.other, testIssuer, testAudience, "bob", time.Hour)
 	if resp, b := a.do(t, "POST", "/echo", other, `{}`); resp.StatusCode != 401 {
 		t.Fatalf("unknown key: %d %s", resp.StatusCode, b)
 	}

@@ -41,6 +41,8 @@ type requestInfo struct {
 	userID string
 	log    *slog.Logger
 	rw     *responseWriter
+	// errors writes the route's error answers (ErrorsAs); nil: WriteProblem.
+	errors ErrorWriter
 }
 
 type infoKey struct{}
@@ -173,7 +175,7 @@ func Recover() Middleware {
 				if ri := reqInfo(r.Context()); ri != nil && ri.rw.status != 0 {
 					return
 				}
-				WriteProblem(w, problemFor(r, &Error{Code: errcode.Internal}))
+				writeError(w, r, problemFor(r, &Error{Code: errcode.Internal}))
 			}()
 			next.ServeHTTP(w, r)
 		})

@@ -1,7 +1,9 @@
 // Package httpapi is the HTTP layer every chatter function shares: RFC 9457 problem
 // responses with stable codes, the middleware chain (request id, recover, access log,
 // CORS, body limit, auth, rate limits, Idempotency-Key), JSON decoding, pagination,
-// the SSE writer and route registration. The CORS policy (origins, and the one list
+// the SSE writer and route registration. A route mounted with ErrorsAs answers its
+// errors in another API's shape (the OpenAI-compatible /v1 routes: OpenAI's error
+// object), every error of its chain included. The CORS policy (origins, and the one list
 // of methods and headers the template's gateways also use) is documented on CORS. It
 // imports neither the executor nor any LLM SDK, so CRUD functions stay small; the
 // execution handlers live in httpapi/chat.
@@ -114,8 +116,25 @@ func Fail(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Add(k, v)
 		}
 	}
-	WriteProblem(w, problemFor(r, e))
+	writeError(w, r, problemFor(r, e))
 }
+
+// ErrorWriter writes an error answer built as problem p: WriteProblem, or another
+// shape for routes that speak another API's errors (ErrorsAs).
+type ErrorWriter func(w http.ResponseWriter, p *Problem)
+
+// writeError writes p as the route answers errors.
+func writeError(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if ri := reqInfo(r.Context()); ri != nil && ri.errors != nil {
+		ri.errors(w, p)
+		return
+	}
+	WriteProblem(w, p)
+}
+
+// ProblemOf is the problem body Fail writes for err, for a handler that must
+// write it in another shape or place (an error frame of a stream that started).
+func ProblemOf(r *http.Request, err error) *Problem { return problemFor(r, AsError(err)) }
 
 // problemFor builds the body of e; internal errors show only the generic title.
 func problemFor(r *http.Request, e *Error) *Problem {

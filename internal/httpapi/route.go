@@ -89,6 +89,24 @@ type route struct {
 	classOf   func(*http.Request) Class
 	bodyLimit int64
 	open      bool
+	errors    ErrorWriter
+}
+
+// ErrorsAs makes every error answer of the route (auth, rate limit, body limit,
+// the handler's own through Fail, a panic) go through ew instead of WriteProblem:
+// the OpenAI-compatible routes answer in OpenAI's error shape.
+func ErrorsAs(ew ErrorWriter) RouteOption { return func(r *route) { r.errors = ew } }
+
+// errorsAs sets the request's ErrorWriter for the rest of the chain.
+func errorsAs(ew ErrorWriter) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ri := reqInfo(r.Context()); ri != nil {
+				ri.errors = ew
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // Open serves the route without a token (like /health and /ready): no auth, so no
@@ -116,7 +134,11 @@ func (rt *Router) Mount(pattern string, h http.Handler, opts ...RouteOption) {
 	for _, f := range opts {
 		f(&o)
 	}
-	ms := append(append([]Middleware{}, rt.outer...), BodyLimit(o.bodyLimit))
+	ms := append([]Middleware{}, rt.outer...)
+	if o.errors != nil {
+		ms = append(ms, errorsAs(o.errors))
+	}
+	ms = append(ms, BodyLimit(o.bodyLimit))
 	if o.open {
 		rt.mux.Handle(pattern, Chain(h, ms...))
 		return

@@ -113,6 +113,29 @@ func (s *SSE) Event(id int, typ string, data any) error {
 	if err != nil {
 		return err
 	}
+	return s.frame(func(b []byte) []byte {
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, int64(id), 10)
+		b = append(b, "\nevent: "...)
+		b = append(b, typ...)
+		b = append(b, "\ndata: "...)
+		return append(b, payload...) // compact JSON has no newlines
+	})
+}
+
+// Data writes one frame of data only, "data: <json of data>\n\n", as OpenAI's
+// streams are written.
+func (s *SSE) Data(data any) error {
+	payload, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return s.frame(func(b []byte) []byte { return append(append(b, "data: "...), payload...) })
+}
+
+// frame writes the frame fill appends (without its closing blank line), starting
+// the stream at the first.
+func (s *SSE) frame(fill func([]byte) []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -124,14 +147,7 @@ func (s *SSE) Event(id int, typ string, data any) error {
 	if !s.started {
 		s.start()
 	}
-	b := s.buf[:0]
-	b = append(b, "id: "...)
-	b = strconv.AppendInt(b, int64(id), 10)
-	b = append(b, "\nevent: "...)
-	b = append(b, typ...)
-	b = append(b, "\ndata: "...)
-	b = append(b, payload...) // compact JSON has no newlines
-	b = append(b, "\n\n"...)
+	b := append(fill(s.buf[:0]), "\n\n"...)
 	s.buf = b
 	return s.write(b)
 }

@@ -12,7 +12,6 @@
 //	New(ctx, getenv) (*App, error)            Config + aws.Config + *dynamo.Store + JSON logger
 //	NewWith(Config, aws.Config, *slog.Logger) *App   the same from values (dev server, tests)
 //	(*App).Router(auth) *httpapi.Router       standard chain; limiter = the store, rates, body limit
-//	(*App).JWKS(ctx) (*httpapi.JWKS, error)   token verification for the Function URL
 //	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
 //	(*App).MountResource(rt, pattern) error   one route of resources.Routes, class "other"
 //	APIGatewayHandler(h) / FunctionURLHandler(h)   Lambda handlers of an http.Handler
@@ -104,22 +103,6 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 func (a *App) Router(auth httpapi.Authenticator) *httpapi.Router {
 	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Idempotency: a.Store, Rates: a.Config.Rates,
 		Ready: a.Store.Ping, CORS: a.Config.CORS, BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
-}
-
-// JWKS verifies tokens against the issuer's key set, for the functions no API
-// Gateway authorizer stands in front of. The set is fetched on first use, not here.
-func (a *App) JWKS(ctx context.Context) (*httpapi.JWKS, error) {
-	c := a.Config
-	if c.JWTIssuer == "" || c.JWTAudience == "" {
-		return nil, errors.Join(
-			&ConfigError{Var: "CHATTER_JWT_ISSUER", Reason: "is required where tokens are verified in the function"},
-			&ConfigError{Var: "CHATTER_JWT_AUDIENCE", Reason: "is required where tokens are verified in the function"})
-	}
-	j, err := httpapi.NewJWKS(ctx, httpapi.JWKSConfig{URL: c.JWKSURL, Issuer: c.JWTIssuer, Audience: c.JWTAudience})
-	if err != nil {
-		return nil, fmt.Errorf("lambdaapp: %w", err)
-	}
-	return j, nil
 }
 
 // Defaults is what GET /workflows/defaults reports. The providers are the

@@ -156,12 +156,3 @@ func TestFunctionURLHandler_StreamsFramesAsTheyAreWritten(t *testing.T) {
 		t.Fatalf("rest = %q", s)
 	}
 }
-
-func TestJWKS_RequiresIssuerAndAudience(t *testing.T) {
-	app := &App{Config: Config{Stage: StageLocal}}
-	_, err := app.JWKS(context.Background())
-	var ce *ConfigError
-	if !errors.As(err, &ce) || ce.Var != "CHATTER_JWT_ISSUER" {
-		t.Fatalf("err = %v", err)
-	}
-}

@@ -20,6 +20,8 @@ const (
 	StageLocal = "local"
 	// LocalName is the default table and bus name in the local stage.
 	LocalName = "chatter-local"
+	// LocalDocumentsBucket is the default documents bucket in the local stage.
+	LocalDocumentsBucket = "chatter-local-documents"
 )
 
 // MinCursorKeyBytes is the shortest CHATTER_CURSOR_KEY accepted: an HMAC-SHA256
@@ -72,6 +74,15 @@ type Config struct {
 	DefaultProvider string
 	DefaultModel    string
 
+	// DocumentsBucket (CHATTER_DOCUMENTS_BUCKET) holds the originals of uploaded
+	// documents; LocalDocumentsBucket in the local stage when unset, required by
+	// the documents functions elsewhere (docsapp checks it).
+	DocumentsBucket string
+	// EmbeddingModel (CHATTER_EMBEDDING_MODEL) is the embed spec new documents are
+	// embedded with; "" is docsapp's default for the stage (the offline hashed
+	// model locally, Titan Text Embeddings v2 elsewhere).
+	EmbeddingModel string
+
 	// StreamURL (CHATTER_STREAM_URL) is the streaming Function URL, the second host,
 	// named in the served OpenAPI document's servers; template.yaml sets it on the
 	// openapi function from the ChatStream Function URL, the dev stack to its own
@@ -107,6 +118,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		MaxMessageBytes: p.positive("CHATTER_MAX_MESSAGE_BYTES"),
 		DefaultProvider: p.get("CHATTER_DEFAULT_PROVIDER"),
 		DefaultModel:    p.get("CHATTER_DEFAULT_MODEL"),
+		DocumentsBucket: p.get("CHATTER_DOCUMENTS_BUCKET"),
+		EmbeddingModel:  p.get("CHATTER_EMBEDDING_MODEL"),
 	}
 	if c.MaxMessageBytes > store.MaxContentLimit {
 		p.fail("CHATTER_MAX_MESSAGE_BYTES", fmt.Sprintf("must be at most %d (a message and its record must fit a DynamoDB item), got %d",
@@ -126,6 +139,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.EventBus == "" && c.Local() {
 		c.EventBus = LocalName
+	}
+	if c.DocumentsBucket == "" && c.Local() {
+		c.DocumentsBucket = LocalDocumentsBucket
 	}
 	if c.JWKSURL == "" && c.JWTIssuer != "" {
 		c.JWKSURL = strings.TrimSuffix(c.JWTIssuer, "/") + "/.well-known/jwks.json"

@@ -1,6 +1,9 @@
 package llm
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // PriceTableVersion names the price table below; it is stored beside every cost so a
 // recorded cost can be traced to the prices it was computed with. Change it whenever a
@@ -241,4 +244,25 @@ var bedrockPrices = map[string]Price{
 	"meta.llama3-2-11b-instruct-v1:0": plainPrice(0.16, 0.16),
 	"meta.llama3-2-90b-instruct-v1:0": plainPrice(0.72, 0.72),
 	"meta.llama3-3-70b-instruct-v1:0": plainPrice(0.72, 0.72),
+}
+
+// PricedModels lists the model ids the price table holds for provider, sorted:
+// what a client can name knowing its cost is known (devllm prices every model and
+// lists none).
+func PricedModels(provider string) []string {
+	var table map[string]Price
+	switch strings.ToLower(strings.TrimSpace(provider)) {
+	case "openai":
+		table = openaiPrices
+	case "anthropic":
+		table = anthropicPrices
+	case "bedrock":
+		table = bedrockPrices
+	}
+	out := make([]string, 0, len(table))
+	for id := range table {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,7 +1,8 @@
 // Package retrieval finds passages of a user's documents relevant to a query. The
-// Retriever interface is the seam; Memory is a keyword retriever over in-memory
-// documents for offline runs and tests (documents, chunking and embeddings come
-// later).
+// Retriever interface is the seam the executor's retrieval node calls; the
+// deployed implementation is documents/library (hybrid search over the stored
+// chunks, wired by lambdaapp/docsapp), and Memory is a keyword retriever over
+// in-memory documents for offline runs and logic tests.
 package retrieval
 
 import (

@@ -163,7 +163,11 @@ func PrepareMessage(m *Message, maxContent int) error {
 		return err
 	}
 	m.Provider, m.Model = text.Shorten(m.Provider, MaxNameBytes), text.Shorten(m.Model, MaxNameBytes)
-	m.ToolCalls = fitToolCalls(m.ToolCalls, MaxToolCallsBytes, 0)
+	var tcBytes int
+	m.ToolCalls, tcBytes = fitToolCalls(m.ToolCalls, MaxToolCallsBytes, 0)
+	if sizeBound(m, len(m.Content)+tcBytes) <= MaxRecordBytes {
+		return nil
+	}
 	return checkFitted("message", m, MessageSize(m))
 }
 
@@ -193,16 +197,50 @@ func PrepareExecution(e *Execution, maxContent int) error {
 	}
 	e.Output = text.Shorten(strings.ToValidUTF8(e.Output, string(utf8.RuneError)), ContentCap(maxContent))
 	e.ErrorMessage = text.Shorten(e.ErrorMessage, MaxErrorBytes)
-	for _, s := range []*string{&e.Source.Name, &e.Provider, &e.Model, &e.ErrorNodeID, &e.ErrorCode} {
+	for _, s := range []*string{&e.Source.Name, &e.Provider, &e.Model, &e.ErrorNodeID, &e.ErrorCode, &e.CancelledBy} {
 		*s = text.Shorten(*s, MaxNameBytes)
 	}
-	e.ToolCallRecords = fitToolCalls(e.ToolCallRecords, MaxRecordedToolCallsBytes, MaxRecordedToolText)
-	e.Log = fitLog(e.Log)
-	if len(e.Metadata) > 0 && encodedLen(e.Metadata) > MaxMetadataBytes {
-		m, _ := FitJSON(e.Metadata, MaxMetadataBytes).(map[string]any)
-		e.Metadata = m
+	var tcBytes, logBytes, metaBytes int
+	e.ToolCallRecords, tcBytes = fitToolCalls(e.ToolCallRecords, MaxRecordedToolCallsBytes, MaxRecordedToolText)
+	e.Log, logBytes = fitLog(e.Log)
+	if len(e.Metadata) > 0 {
+		if metaBytes = encodedLen(e.Metadata); metaBytes > MaxMetadataBytes {
+			m, _ := FitJSON(e.Metadata, MaxMetadataBytes).(map[string]any)
+			e.Metadata, metaBytes = m, encodedLen(m)
+		}
+	}
+	if sizeBound(e, len(e.Output)+tcBytes+logBytes+metaBytes) <= MaxRecordBytes {
+		return nil // it fits: no need to encode the whole record to know
 	}
 	return checkFitted("execution", e, ExecutionSize(e))
+}
+
+// recordOverhead bounds what a record's field names, numbers, booleans, times and
+// punctuation take encoded, beyond its strings' bytes (TestSizeBound_IsAnUpperBound
+// holds it to that for every field of Message and Execution).
+const recordOverhead = 2 << 10
+
+// sizeBound is an upper bound of a record's encoded size that needs no encoding:
+// measured is the bytes of its parts already measured (content or output as it is,
+// tool calls, log and metadata as encoded); every other string field counts 6 bytes
+// a byte (the longest JSON escape, \u00XX), plus recordOverhead.
+func sizeBound(rec any, measured int) int {
+	n := measured + recordOverhead
+	switch r := rec.(type) {
+	case *Message:
+		n += 6 * (len(r.ID) + len(r.ConversationID) + len(r.UserID) + len(r.ExecutionID) + len(r.Role) + len(r.Status) +
+			len(r.Provider) + len(r.Model))
+	case *Execution:
+		n += 6 * (len(r.ID) + len(r.UserID) + len(r.ConversationID) + len(r.Source.Kind) + len(r.Source.ID) +
+			len(r.Source.Name) + len(r.Mode) + len(r.Status) + len(r.Provider) + len(r.Model) + len(r.MessageID) +
+			len(r.ErrorNodeID) + len(r.ErrorCode) + len(r.ErrorMessage) + len(r.CancelledBy))
+		if ref := r.Idempotency; ref != nil {
+			n += 6 * (len(ref.Key) + len(ref.RequestHash))
+		}
+	default:
+		return MaxRecordBytes + 1
+	}
+	return n
 }
 
 // PrepareNewExecution is PrepareExecution for a record created from what a caller
@@ -222,9 +260,9 @@ func PrepareNewExecution(e *Execution, maxContent int) error {
 // length at which the calls fit (the longest texts lose most); when even minCut
 // bytes each are too many, calls are dropped from the end. A cut argument is kept
 // as a JSON string holding the marked prefix of its text (see argumentsText).
-func fitToolCalls(tcs []ToolCallRecord, budget, fieldMax int) []ToolCallRecord {
+func fitToolCalls(tcs []ToolCallRecord, budget, fieldMax int) ([]ToolCallRecord, int) {
 	if len(tcs) == 0 {
-		return tcs
+		return tcs, 0
 	}
 	longest, names := 0, 0
 	for i := range tcs {
@@ -234,8 +272,10 @@ func fitToolCalls(tcs []ToolCallRecord, budget, fieldMax int) []ToolCallRecord {
 	if fieldMax == 0 {
 		fieldMax = longest
 	}
-	if longest <= fieldMax && names <= MaxNameBytes && encodedLen(tcs) <= budget {
-		return tcs
+	if longest <= fieldMax && names <= MaxNameBytes {
+		if n := encodedLen(tcs); n <= budget {
+			return tcs, n
+		}
 	}
 	fieldMax = min(fieldMax, budget) // a longer text cannot fit anyway
 	base := slices.Clone(tcs)
@@ -270,17 +310,19 @@ func fitToolCalls(tcs []ToolCallRecord, budget, fieldMax int) []ToolCallRecord {
 	}
 	out, size := capped(fieldMax)
 	if size <= budget {
-		return out
+		return out, size
 	}
 	// The encoded size grows with the cut length: find the largest that fits.
 	if fieldMax > minCut {
 		n := minCut - 1 + sort.Search(fieldMax-minCut, func(i int) bool { _, size := capped(minCut + i); return size > budget })
 		out, _ = capped(max(n, minCut))
 	}
-	for len(out) > 0 && encodedLen(out) > budget {
-		out = out[:len(out)-1]
+	for ; len(out) > 0; out = out[:len(out)-1] {
+		if n := encodedLen(out); n <= budget {
+			return out, n
+		}
 	}
-	return out
+	return out, 0
 }
 
 // argumentsText is what a cut of args keeps a prefix of: the text of a JSON string
@@ -295,9 +337,12 @@ func argumentsText(args json.RawMessage) string {
 
 // fitLog shortens node details, errors and names, then drops the log's tail, until
 // the log fits MaxLogBytes. The run's Result keeps the whole log.
-func fitLog(in []NodeRun) []NodeRun {
-	if len(in) == 0 || encodedLen(in) <= MaxLogBytes {
-		return in
+func fitLog(in []NodeRun) ([]NodeRun, int) {
+	if len(in) == 0 {
+		return in, 0
+	}
+	if n := encodedLen(in); n <= MaxLogBytes {
+		return in, n
 	}
 	log := slices.Clone(in)
 	for i := range log {
@@ -305,10 +350,13 @@ func fitLog(in []NodeRun) []NodeRun {
 		n.Detail, n.Error = text.Shorten(n.Detail, 128), text.Shorten(n.Error, 512)
 		n.NodeID, n.Kind, n.Status = text.Shorten(n.NodeID, MaxNameBytes), text.Shorten(n.Kind, MaxNameBytes), text.Shorten(n.Status, MaxNameBytes)
 	}
-	for len(log) > 1 && encodedLen(log) > MaxLogBytes {
+	for {
+		n := encodedLen(log)
+		if n <= MaxLogBytes || len(log) <= 1 {
+			return log, n
+		}
 		log = log[:len(log)*3/4]
 	}
-	return log
 }
 
 // FitJSON returns v when it encodes within budget bytes. Otherwise it returns v as

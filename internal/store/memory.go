@@ -31,6 +31,9 @@ type Memory struct {
 	windows   map[string]window
 	idem      map[key]*IdempotencyRecord
 	settings  map[string]Settings // by user id; made on first write
+	docs      map[key]*memDoc     // made on first write
+	counted   map[key]bool        // executions CountRun counted, by owner + execution id
+	stats     map[key]*memStats   // by owner + stats key
 	cursors   *Cursors
 
 	// MaxContentLen caps one message's content; 0 means MaxContentLimit (see ContentCap).
@@ -56,7 +59,8 @@ func NewMemory() *Memory {
 	return &Memory{
 		convs: map[key]*Conversation{}, msgs: map[key][]Message{}, execs: map[key]*Execution{},
 		events: map[key]map[string]ExecutionEvent{}, defs: map[key][]Definition{}, templates: map[key][]byte{}, tplNames: map[key]string{},
-		windows: map[string]window{}, idem: map[key]*IdempotencyRecord{}, cursors: NewCursors(nil),
+		windows: map[string]window{}, idem: map[key]*IdempotencyRecord{},
+		counted: map[key]bool{}, stats: map[key]*memStats{}, cursors: NewCursors(nil),
 		MaxContentLen: DefaultMaxContentBytes, Now: time.Now,
 	}
 }

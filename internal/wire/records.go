@@ -43,6 +43,7 @@ type NodeRun struct {
 // (retrieval.Passage is this type).
 type Passage struct {
 	DocumentID string  `json:"document_id"`
+	ChunkID    string  `json:"chunk_id,omitempty"`
 	Title      string  `json:"title,omitempty"`
 	Text       string  `json:"text"`
 	Score      float64 `json:"score"`

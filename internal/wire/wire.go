@@ -1,7 +1,8 @@
 // Package wire is the one owner of chatter's wire contract: the request and answer
 // bodies of its routes (the predecessor's shapes, with chatter's richer data riding
 // along as extra properties wherever it does not collide with an old field; where
-// it would, the old shape wins), the stream chunks (stream.go), and the records
+// it would, the old shape wins), the stream chunks (stream.go), the OpenAI Chat
+// Completions shapes of the /v1 routes and their error mapping (openai.go), and the records
 // those bodies embed (records.go: tool calls, node runs, sources, passages — the
 // store and the retriever use these types). The error codes are its leaf package
 // errcode. wire imports no other chatter package: handlers, the executor, the

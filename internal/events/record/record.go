@@ -1,6 +1,7 @@
 // Package record is the on-event-record subscriber: it keeps an execution's record
 // and event log in the store from events that arrive at least once and in any
-// order. The executor's fallback uses the same Apply when the bus is unreachable,
+// order, and counts each finished execution once in its source's run statistics
+// (numbers only, no content: see stats.go). The executor's fallback uses the same Apply when the bus is unreachable,
 // so there is one way an event becomes stored state.
 //
 // The event log holds events WithoutContent (ids, codes, sizes, tokens, timings);
@@ -30,13 +31,16 @@ type Repo interface {
 	// AppendEvents adds events to an execution's log; an event stored before (same
 	// id and seq) is stored once. Returns too_large for oversized data.
 	AppendEvents(ctx context.Context, userID, execID string, evs []store.ExecutionEvent) error
+	Counter
 }
 
 // errUnchanged stops an update that would write what is already stored.
 var errUnchanged = errors.New("unchanged")
 
 // Apply stores e: it joins the execution's event log (once, by id, in seq order),
-// and a terminal event sets the execution's final status and totals. Status only
+// and a terminal event sets the execution's final status and totals and counts the
+// execution, as it ended, in its source's run statistics (once per execution: see
+// store.StatsKeys and Sample). Status only
 // moves forward and the first terminal event wins, so duplicates and late arrivals
 // change nothing. An event without a user (a request rejected before it had one)
 // or of an execution that was never stored (one that failed preparation) leaves
@@ -51,24 +55,35 @@ func Apply(ctx context.Context, repo Repo, e events.Event) error {
 	if !e.Terminal() {
 		return nil
 	}
-	_, err := settleRecord(ctx, repo, e)
-	return err
+	_, final, err := settleRecord(ctx, repo, e)
+	if err != nil || final == nil {
+		return err
+	}
+	return count(ctx, repo, final)
 }
 
 // Ends ends e's execution with the terminal event e, as Apply does, and reports
 // whether e is what ended it: true only for the write that moved the record from
-// running to e's status. Only then does e join the event log, so a caller that
-// ends runs itself (the sweep of overdue runs) and loses to a run that finished
-// meanwhile leaves no trace. ended can be true with an error (the log entry failed;
-// the record subscriber adds it when the event is delivered).
+// running to e's status. Only then does e join the event log and the run
+// statistics, so a caller that ends runs itself (the sweep of overdue runs) and
+// loses to a run that finished meanwhile leaves no trace. ended can be true with an
+// error (the log entry or the count failed; the record subscriber adds them when
+// the event is delivered).
 func Ends(ctx context.Context, repo Repo, e events.Event) (ended bool, err error) {
 	if e.UserID == "" || !e.Terminal() {
 		return false, fmt.Errorf("record: %s %s is not a terminal event of a user's execution", e.Type, e.ID)
 	}
-	if ended, err = settleRecord(ctx, repo, e); err != nil || !ended {
+	ended, final, err := settleRecord(ctx, repo, e)
+	if err != nil || !ended {
 		return false, err
 	}
-	return true, appendEntry(ctx, repo, e)
+	if err := appendEntry(ctx, repo, e); err != nil {
+		return true, err
+	}
+	if final != nil {
+		return true, count(ctx, repo, final)
+	}
+	return true, nil
 }
 
 func appendEntry(ctx context.Context, repo Repo, e events.Event) error {
@@ -82,30 +97,36 @@ func appendEntry(ctx context.Context, repo Repo, e events.Event) error {
 	return nil
 }
 
-// settleRecord sets the final state from a terminal event; true when this write
-// moved the record from running.
-func settleRecord(ctx context.Context, repo Repo, e events.Event) (bool, error) {
+// settleRecord sets the final state from a terminal event. ended: this write moved
+// the record from running. final: the record as it ends (this event's totals, or
+// the first terminal event's), to count in the run statistics; nil when there is
+// nothing to count (no such execution, or a request refused before it ran).
+func settleRecord(ctx context.Context, repo Repo, e events.Event) (ended bool, final *store.Execution, err error) {
 	end, ok := e.EndData()
 	if !ok {
-		return false, fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
+		return false, nil, fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
 	}
-	ended := false
-	_, err := repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
+	var last store.Execution
+	_, err = repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
 		before := *x
 		ended = false // fn runs again after a lost race
-		if !settle(x, e, end) || same(&before, x) {
+		settled := settle(x, e, end)
+		last = *x
+		if !settled || same(&before, x) {
 			return errUnchanged
 		}
 		ended = !store.Terminal(before.Status)
 		return nil
 	})
 	switch {
-	case err == nil:
-		return ended, nil
-	case errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
-		return false, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil, nil
+	case err != nil && !errors.Is(err, errUnchanged):
+		return false, nil, fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+	case end.Rejected:
+		return ended, nil, nil // refused before it ran: not an execution
 	}
-	return false, fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+	return ended, &last, nil
 }
 
 // Handler is Apply as an events.Handler over repo.

@@ -335,6 +335,10 @@ func (f failingRepo) AppendEvents(context.Context, string, string, []store.Execu
 	return f.err
 }
 
+func (f failingRepo) CountRun(context.Context, string, string, []store.StatsKey, store.RunSample) (bool, error) {
+	return false, f.err
+}
+
 func TestApply_StorageErrorsAskForRedelivery(t *testing.T) {
 	down := errors.New("table unavailable")
 	e := chatTrail("x5", events.ExecutionCompleted, completed)

@@ -131,7 +131,7 @@ func (d *Doc) Request(t testing.TB, req *http.Request, body []byte) string {
 // Response checks a real answer (status, headers, body) to req against the
 // document. A request the document has no operation for is fine only when answered
 // 404 or 405. An event stream's frames are each checked against the document's
-// StreamChunk schema when it has one.
+// StreamChunk schema when it has one (ChatCompletionChunk on the /v1 routes).
 func (d *Doc) Response(t testing.TB, req *http.Request, reqBody []byte, status int, header http.Header, body []byte) {
 	t.Helper()
 	in, ok := d.route(req, reqBody)
@@ -150,7 +150,12 @@ func (d *Doc) Response(t testing.TB, req *http.Request, reqBody []byte, status i
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		t.Errorf("%s %s -> %d does not match %s: %v\nbody: %.800s", req.Method, req.URL.Path, status, d.Name, err, body)
 	}
-	chunk, ok := d.T.Components.Schemas["StreamChunk"]
+	// The OpenAI-compatible routes stream OpenAI's chunks, every other route chatter's.
+	chunkSchema := "StreamChunk"
+	if strings.HasPrefix(in.Route.Path, "/v1/") {
+		chunkSchema = "ChatCompletionChunk"
+	}
+	chunk, ok := d.T.Components.Schemas[chunkSchema]
 	if !ok || !strings.HasPrefix(header.Get("Content-Type"), "text/event-stream") {
 		return
 	}

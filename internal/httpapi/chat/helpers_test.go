@@ -20,6 +20,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
@@ -67,13 +68,13 @@ type envOpts struct {
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	key, err := httpapi.NewSigningKey("k1")
+	key, err := jwtauth.NewSigningKey("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	set := jwk.NewSet()
 	_ = set.AddKey(key)
-	auth, err := httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
+	auth, err := jwtauth.NewStaticKeys(jwtauth.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 
 func (e *env) token(t testing.TB, sub string) string {
 	t.Helper()
-	tok, err := httpapi.MintToken(e.key, issuer, audience, sub, time.Hour)
+	tok, err := jwtauth.MintToken(e.key, issuer, audience, sub, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -357,8 +357,10 @@ func (g *anaGraph) bottlenecks(entry int) []int {
 // (built from Analyze), with chatter's analysis beside it. complexity.score is the
 // cyclomatic complexity, branching_factor the arcs per node, loop_complexity the
 // cycles, conditional_complexity the conditional arcs and nodes; execution_paths
-// counts paths from the entry to an end; estimated_execution_time_ms is null (a run's
-// time depends on the model); total_execution_time_ms is the analysis's own time.
+// counts paths from the entry to an end; estimated_execution_time_ms is the median
+// duration of the analysed version's real runs (null before it has any; see
+// runtime.go); total_execution_time_ms is the analysis's own time. runtime holds the
+// definition's run statistics (DefinitionRuntime).
 type AnalyticsResponse struct {
 	Complexity              ComplexityMetrics `json:"complexity"`
 	Bottlenecks             []BottleneckInfo  `json:"bottlenecks"`
@@ -385,6 +387,8 @@ type AnalyticsResponse struct {
 	DanglingEdges    int            `json:"dangling_edges"`
 	Unreachable      []string       `json:"unreachable"`
 	CanEnd           bool           `json:"can_end"`
+	// Runtime is the definition's run statistics, from its real runs.
+	Runtime DefinitionRuntime `json:"runtime"`
 }
 
 // ComplexityMetrics is the predecessor's ComplexityMetrics.
@@ -415,9 +419,10 @@ type Suggestion struct {
 	NodeIDs     []string `json:"node_ids"`
 }
 
-// analyticsResponse builds the old shape from a; started is when the analysis began.
-func analyticsResponse(d *workflow.Definition, a Analytics, started time.Time) AnalyticsResponse {
-	out := AnalyticsResponse{Bottlenecks: []BottleneckInfo{}, OptimizationSuggestions: []Suggestion{}, RiskFactors: []string{},
+// analyticsResponse builds the old shape from a and rt; started is when the
+// analysis began.
+func analyticsResponse(d *workflow.Definition, a Analytics, rt DefinitionRuntime, started time.Time) AnalyticsResponse {
+	out := AnalyticsResponse{Runtime: rt, EstimatedExecutionTime: estimatedMS(&rt.Version), Bottlenecks: []BottleneckInfo{}, OptimizationSuggestions: []Suggestion{}, RiskFactors: []string{},
 		ExecutionPaths: a.Paths, StartedAt: started, DefinitionID: a.DefinitionID, Version: a.Version, Nodes: a.Nodes,
 		Edges: a.Edges, Kinds: a.Kinds, Entry: a.Entry, Components: a.Components, Depth: a.Depth,
 		MaxBranching: a.MaxBranching, Cycles: a.Cycles, ConditionalEdges: a.ConditionalEdges,
@@ -487,9 +492,10 @@ func analyticsResponse(d *workflow.Definition, a Analytics, started time.Time) A
 }
 
 // DefinitionAnalytics returns the static analysis of a definition version
-// (?version=N, default latest) in the old shape; see Analyze and
-// AnalyticsResponse.
-func DefinitionAnalytics(s Definitions) http.Handler {
+// (?version=N, default latest) in the old shape, with the definition's run
+// statistics (every version, and that version); see Analyze, AnalyticsResponse
+// and runtime.go.
+func DefinitionAnalytics(s Definitions, rs RunStatsReader) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		d, err := definitionAt(r, s, uid)
 		if err != nil {
@@ -498,7 +504,11 @@ func DefinitionAnalytics(s Definitions) http.Handler {
 		started := time.Now()
 		a := Analyze(&d.Graph)
 		a.DefinitionID, a.Version = d.ID, d.Version
-		httpapi.WriteJSON(w, r, http.StatusOK, analyticsResponse(&d.Graph, a, started))
+		rt, err := definitionRuntime(r.Context(), rs, uid, d.ID, d.Version)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, analyticsResponse(&d.Graph, a, rt, started))
 		return nil
 	})
 }

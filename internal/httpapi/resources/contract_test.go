@@ -14,7 +14,9 @@ import (
 // and every response is validated against the old document itself.
 
 // contractOps lists "METHOD /path" of every operation of the old contract outside
-// /documents (which a later step serves).
+// /documents: those ten are served by httpapi/documents, whose
+// TestDocuments_EveryOldOperationAnswersAsTheOldContractSays covers each against
+// this same contract (over S3, which this package's env does not have).
 func contractOps(t testing.TB) []string { return apitest.Old(t).Ops("/api/v1/documents") }
 
 // checkOld validates a real exchange against the old contract: the request must be
@@ -56,6 +58,9 @@ func TestContract_EveryOldOperationAnswersAsTheOldContractSays(t *testing.T) {
 	}
 	if n := len(contractOps(t)); n != 39 {
 		t.Errorf("the old contract has %d operations outside /documents, want 39", n)
+	}
+	if n := len(apitest.Old(t).Ops()); n != 49 {
+		t.Errorf("the old contract has %d operations, want 49 (39 here and 10 under /documents)", n)
 	}
 }
 

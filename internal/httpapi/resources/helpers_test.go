@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -50,6 +53,14 @@ func (r *recorder) Mount(p string, h http.Handler, opts ...httpapi.RouteOption) 
 // chatPatterns are the routes chat.Register mounts.
 var chatPatterns = []string{chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute, chat.PathTemplateInline,
 	chat.PathDefinitionExecute, chat.PathDefinitionInline}
+
+// openaiPatterns are the routes openaiapi.Register mounts. They answer errors in
+// OpenAI's shape, not as problems: cmd/chatter's TestOpenAI_* tests check them
+// (auth, body limit, their documented shapes) against a dev stack.
+var openaiPatterns = []string{openaiapi.PathCompletions, openaiapi.PathModels}
+
+// openaiRoute: a route of openaiPatterns.
+func openaiRoute(method, path string) bool { return slices.Contains(openaiPatterns, method+" "+path) }
 
 type env struct {
 	srv      *httptest.Server
@@ -80,7 +91,7 @@ type execStore interface {
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	key, err := httpapi.NewSigningKey("k1")
+	key, err := jwtauth.NewSigningKey("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +99,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err := set.AddKey(key); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := httpapi.NewStaticKeys(httpapi.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
+	auth, err := jwtauth.NewStaticKeys(jwtauth.StaticKeysConfig{Keys: set, Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +138,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 
 func (e *env) token(t testing.TB, sub string) string {
 	t.Helper()
-	tok, err := httpapi.MintToken(e.key, issuer, audience, sub, time.Hour)
+	tok, err := jwtauth.MintToken(e.key, issuer, audience, sub, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

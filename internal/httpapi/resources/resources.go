@@ -1,6 +1,6 @@
 // Package resources serves chatter's CRUD and read endpoints: workflow definitions
-// (with validation, versions and graph analytics), templates (with import and
-// export), node types, service defaults, executions and their event logs,
+// (with validation, versions, graph analytics and run statistics), templates (with
+// import, export and run statistics), node types, service defaults, executions and their event logs,
 // conversations and their messages, and the OpenAPI document. It imports neither
 // the executor nor any LLM SDK, so the Lambdas that serve these routes stay small;
 // running workflows is httpapi/chat's job.
@@ -58,6 +58,7 @@ const (
 	PathTemplateLoad           = "GET /api/v1/workflows/templates/{id}/load"
 	PathTemplateImport         = "POST /api/v1/workflows/templates/import"
 	PathTemplateValidate       = "POST /api/v1/workflows/templates/validate"
+	PathTemplateAnalytics      = "GET /api/v1/workflows/templates/{id}/analytics"
 	PathNodeTypes              = "GET /api/v1/workflows/node-types"
 	PathNodeTypesModern        = "GET /api/v1/workflows/node-types/modern"
 	PathDefaults               = "GET /api/v1/workflows/defaults"
@@ -150,6 +151,7 @@ type Store interface {
 	Executions
 	Conversations
 	Settings
+	RunStatsReader
 }
 
 // Deps is what Register hands the handlers.
@@ -219,7 +221,7 @@ func Routes(d Deps) []Route {
 		{PathDefinitionExecutions, DefinitionExecutions(s, s)},
 		{PathDefinitionExecution, DefinitionExecution(s)},
 		{PathDefinitionExecutionLogs, DefinitionExecutionLogs(s)},
-		{PathDefinitionAnalytics, DefinitionAnalytics(s)},
+		{PathDefinitionAnalytics, DefinitionAnalytics(s, s)},
 		{PathTemplates, ListTemplates(s)},
 		{PathTemplateCreate, CreateTemplate(s, v, d.NewID)},
 		{PathTemplateValidate, ValidateTemplate(v)},
@@ -229,6 +231,7 @@ func Routes(d Deps) []Route {
 		{PathTemplateDelete, DeleteTemplate(s)},
 		{PathTemplateExport, ExportTemplate(s, d.Now)},
 		{PathTemplateLoad, GetTemplate(s)},
+		{PathTemplateAnalytics, TemplateAnalytics(s, s)},
 		{PathNodeTypes, NodeTypes()},
 		{PathNodeTypesModern, ModernNodeTypesHandler()},
 		{PathDefaults, ServiceDefaults(d.Defaults)},

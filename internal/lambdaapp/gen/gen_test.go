@@ -16,6 +16,8 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
@@ -44,8 +46,13 @@ func TestGenerated_FilesAreUpToDate(t *testing.T) {
 
 func TestTable_HasOneFunctionPerRoute(t *testing.T) {
 	want := []string{"GET /health", "GET /ready", chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute,
-		chat.PathTemplateInline, chat.PathDefinitionExecute, chat.PathDefinitionInline}
+		chat.PathTemplateInline, chat.PathDefinitionExecute, chat.PathDefinitionInline,
+		openaiapi.PathCompletions, openaiapi.PathModels,
+		openaiapi.PathCompletions} // again: v1-stream, the surface on its Function URL
 	for _, r := range resources.Routes(resources.Deps{}) {
+		want = append(want, r.Pattern)
+	}
+	for _, r := range documents.Routes(documents.Deps{}) {
 		want = append(want, r.Pattern)
 	}
 	var got []string
@@ -145,6 +152,15 @@ func TestCRUDFunctions_DoNotLinkTheExecutorOrLLMSDKs(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Errorf("checked %d CRUD functions", checked)
+	}
+	// Only the functions that verify tokens themselves (runner/selfauth: the Function
+	// URLs and the OpenAI-compatible routes) link the JWT library; every other reads
+	// the claims API Gateway's authorizer verified.
+	for _, f := range functions {
+		jwt := slices.ContainsFunc(deps[f.name], func(d string) bool { return strings.HasPrefix(d, "github.com/lestrrat-go/jwx") })
+		if self := f.kind == kindStream || f.kind == kindOpenAI || f.kind == kindOpenAIStream; jwt != self {
+			t.Errorf("%s links the JWT library: %v", f.name, jwt)
+		}
 	}
 }
 

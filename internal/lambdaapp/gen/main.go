@@ -174,9 +174,20 @@ func mainGo(f function) ([]byte, error) {
 		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
 		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/chat\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp/runner\"\n)\n\n")
 		fmt.Fprintf(&b, "func main() { runner.StartExecute(%s) }\n", f.goConst)
+	case kindDocuments:
+		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
+		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/documents\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp/docsapp\"\n)\n\n")
+		fmt.Fprintf(&b, "func main() { docsapp.StartRoute(%s) }\n", f.goConst)
 	case kindStream:
 		fmt.Fprintf(&b, "// Command %s serves %s as SSE on a Function URL (InvokeMode RESPONSE_STREAM).\npackage main\n\n", f.name, f.pattern)
-		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/runner\"\n\nfunc main() { runner.StartStream() }\n")
+		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/runner/selfauth\"\n\nfunc main() { selfauth.StartChatStream() }\n")
+	case kindOpenAI:
+		fmt.Fprintf(&b, "// Command %s is the Lambda of %s (OpenAI-compatible) behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
+		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/openaiapi\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp/runner/selfauth\"\n)\n\n")
+		fmt.Fprintf(&b, "func main() { selfauth.StartOpenAI(%s) }\n", f.goConst)
+	case kindOpenAIStream:
+		fmt.Fprintf(&b, "// Command %s serves the OpenAI-compatible /v1 routes, %s streaming as SSE, on a Function URL (InvokeMode RESPONSE_STREAM).\npackage main\n\n", f.name, f.pattern)
+		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/runner/selfauth\"\n\nfunc main() { selfauth.StartOpenAIStream() }\n")
 	}
 	src, err := format.Source([]byte(b.String()))
 	if err != nil {
@@ -221,7 +232,7 @@ func (f function) routeKey() string { return f.method() + " " + f.apiPath() }
 // follows, the others by name.
 var sampleIDs = map[string]string{"definitions": sampleDefinition, "templates": sampleTemplate,
 	"executions": sampleExecution, "conversations": sampleConversation,
-	"{message_id}": sampleMessage, "{execution_id}": sampleExecution}
+	"{message_id}": sampleMessage, "{execution_id}": sampleExecution, "{document_id}": sampleDocument}
 
 // pathParams maps each wildcard of the route to its sample value.
 func (f function) pathParams() map[string]string {
@@ -262,8 +273,8 @@ func templateSection() string {
 		fmt.Fprintf(&b, "      Description: %s\n", f.pattern)
 		b.WriteString("      CodeUri: .\n")
 		fmt.Fprintf(&b, "      LoggingConfig:\n        LogGroup: !Ref %sLogs\n", id)
-		switch f.kind {
-		case kindExec, kindStream:
+		switch {
+		case f.execs():
 			b.WriteString("      Environment:\n        Variables:\n")
 			for _, v := range []struct{ name, cond, param string }{
 				{"OPENAI_API_KEY_SECRET_ID", "HasOpenAIKeySecret", "OpenAIApiKeySecretArn"},
@@ -273,10 +284,12 @@ func templateSection() string {
 			} {
 				fmt.Fprintf(&b, "          %s: !If [%s, !Ref %s, !Ref AWS::NoValue]\n", v.name, v.cond, v.param)
 			}
-			if f.kind == kindStream {
+			if f.verifiesTokens() {
 				b.WriteString("          CHATTER_JWT_ISSUER: !Ref JwtIssuer\n")
 				b.WriteString("          CHATTER_JWT_AUDIENCE: !Ref JwtAudience\n")
 				b.WriteString("          CHATTER_JWKS_URL: !If [HasJwksUrl, !Ref JwksUrl, !Ref AWS::NoValue]\n")
+			}
+			if f.streams() {
 				// A stream may outlive API Gateway's 30 s; the executor's own run
 				// timeout (10 min) ends it first.
 				b.WriteString("      Timeout: 660\n")
@@ -298,13 +311,19 @@ func templateSection() string {
 			b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n        - !Ref RateLimitPolicy\n")
 		case kindWrite:
 			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
-		case kindExec, kindStream:
+		case kindDocuments:
 			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
-			b.WriteString("        - !Ref PublishEventsPolicy\n        - !Ref InvokeModelsPolicy\n")
+			b.WriteString("        - !Ref DocumentsObjectsPolicy\n")
+			if f.goConst == "documents.PathSearch" {
+				b.WriteString("        - !Ref EmbedModelsPolicy\n")
+			}
+		case kindExec, kindStream, kindOpenAI, kindOpenAIStream:
+			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
+			b.WriteString("        - !Ref PublishEventsPolicy\n        - !Ref InvokeModelsPolicy\n        - !Ref EmbedModelsPolicy\n")
 			b.WriteString("        - !If [HasProviderKeys, !Ref ProviderKeysPolicy, !Ref AWS::NoValue]\n")
 		}
-		switch f.kind {
-		case kindStream:
+		switch {
+		case f.streams():
 			b.WriteString("      FunctionUrlConfig:\n        AuthType: NONE # the function verifies tokens against the issuer's JWKS\n        InvokeMode: RESPONSE_STREAM\n")
 			// Lambda answers preflights and adds the headers; the function leaves
 			// CHATTER_ALLOWED_ORIGINS unset so they are not sent twice.
@@ -312,7 +331,7 @@ func templateSection() string {
 		default:
 			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
 			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
-			if f.open() {
+			if f.open() || f.verifiesTokens() {
 				b.WriteString("            Auth:\n              Authorizer: NONE\n")
 			}
 		}
@@ -385,20 +404,20 @@ func sampleEvent(f function) ([]byte, error) {
 		RequestID: "Vq3mXhW7IAMEVxQ=", RouteKey: f.routeKey(), Stage: "$default",
 		Time: "25/Nov/2026:12:00:00 +0000", TimeEpoch: 1795608000000}
 	ev := httpEvent{Version: "2.0", RouteKey: f.routeKey(), RawPath: path, Headers: headers, Body: f.body}
-	if f.kind == kindStream {
+	if f.streams() {
 		headers["accept"] = "text/event-stream"
 		headers["host"] = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"
 		ctx.APIID, ctx.DomainName, ctx.DomainPrefix = "abcdefghijklmnopqrstuvwxyz012345", headers["host"], "abcdefghijklmnopqrstuvwxyz012345"
 		ctx.RouteKey, ctx.Stage = "$default", "$default"
 		ev.RouteKey = "$default"
-	} else if !f.open() {
+	} else if !f.open() && !f.verifiesTokens() {
 		ctx.Authorizer = &struct {
 			JWT jwtDesc `json:"jwt"`
 		}{JWT: jwtDesc{Claims: map[string]string{"sub": sampleUser, "iss": "https://issuer.example.com/",
 			"aud": "chatter", "iat": "1795607700", "exp": "1795611300"}, Scopes: nil}}
 	}
 	ev.RequestContext = ctx
-	if ps := f.pathParams(); len(ps) > 0 && f.kind != kindStream {
+	if ps := f.pathParams(); len(ps) > 0 && !f.streams() {
 		ev.PathParameters = ps
 	}
 	b, err := json.MarshalIndent(ev, "", "  ")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,48 @@ func TestSAMBuild_TargetsWriteLinuxBootstrapToArtifactsDir(t *testing.T) {
 	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "ARTIFACTS_DIR is not set") {
 		t.Errorf("make without ARTIFACTS_DIR: %v\n%s", err, out)
+	}
+}
+
+// PROVIDERS chooses the SDKs a deployment links: bedrock builds the workflow
+// functions with -tags chatter_nosdk, which leaves openai-go and anthropic-sdk-go
+// out, and the Secrets Manager and SSM clients that only read their keys; all (the
+// default) links the three; anything else stops the build.
+func TestSAMBuild_ProvidersChoosesTheLinkedSDKs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := root(t)
+	makeN := func(providers string) (string, error) {
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "build-ChatFunction")
+		cmd.Dir = r
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=/artifacts", "PROVIDERS="+providers)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for providers, wantTag := range map[string]bool{"all": false, "bedrock": true} {
+		out, err := makeN(providers)
+		if err != nil || strings.Contains(out, "chatter_nosdk") != wantTag {
+			t.Errorf("PROVIDERS=%s: %v\n%s", providers, err, out)
+		}
+	}
+	if out, err := makeN("gemini"); err == nil || !strings.Contains(out, "PROVIDERS must be") {
+		t.Errorf("PROVIDERS=gemini: %v\n%s", err, out)
+	}
+	for tags, wantSDKs := range map[string]bool{"lambda.norpc": true, "lambda.norpc chatter_nosdk": false} {
+		cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-tags", tags, "./functions/chat")
+		cmd.Dir = r
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -tags %q: %v", tags, err)
+		}
+		for _, sdk := range []string{"github.com/openai/openai-go/v3", "github.com/anthropics/anthropic-sdk-go/v2",
+			"github.com/aws/aws-sdk-go-v2/service/ssm", "github.com/aws/aws-sdk-go-v2/service/secretsmanager"} {
+			if has := slices.Contains(strings.Fields(string(out)), sdk); has != wantSDKs {
+				t.Errorf("-tags %q: chat links %s = %v", tags, sdk, has)
+			}
+		}
+		if !slices.Contains(strings.Fields(string(out)), "github.com/aws/aws-sdk-go-v2/service/bedrockruntime") {
+			t.Errorf("-tags %q: chat does not link Bedrock", tags)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
@@ -11,13 +13,18 @@ type kind int
 const (
 	// kindStateless: a resource route that reads no record (validation, catalogs);
 	// it only counts requests in the table's rate-limit items.
-	kindStateless kind = iota
-	kindRead           // a resource route that reads records
-	kindWrite          // a resource route that writes records
-	kindExec           // an execution route behind API Gateway
-	kindStream         // the streaming chat route on a Function URL
-	kindHealth         // GET /health, open: liveness, touches nothing
-	kindReady          // GET /ready, open: readiness, reads the table
+	kindStateless    kind = iota
+	kindRead              // a resource route that reads records
+	kindWrite             // a resource route that writes records
+	kindExec              // an execution route behind API Gateway
+	kindStream            // the streaming chat route on a Function URL
+	kindOpenAI            // a route of the OpenAI-compatible surface behind API Gateway
+	kindOpenAIStream      // the OpenAI-compatible surface on its own Function URL
+	kindHealth            // GET /health, open: liveness, touches nothing
+	kindReady             // GET /ready, open: readiness, reads the table
+	// kindDocuments: a documents route (httpapi/documents through docsapp): the
+	// table, the documents bucket and, for search, the embedding model.
+	kindDocuments
 )
 
 // function is one Lambda: its name (directory, build output, events/ sample),
@@ -40,6 +47,7 @@ const (
 	sampleConversation = "01JSAMPLECONVERSATION00000"
 	sampleMessage      = "01JSAMPLEMESSAGE0000000000"
 	sampleUser         = "user-sample"
+	sampleDocument     = "01JSAMPLEDOCUMENT000000000"
 )
 
 const (
@@ -87,6 +95,7 @@ var functions = []function{
 	{"template-delete", kindWrite, resources.PathTemplateDelete, "resources.PathTemplateDelete", ""},
 	{"template-export", kindRead, resources.PathTemplateExport, "resources.PathTemplateExport", ""},
 	{"template-load", kindRead, resources.PathTemplateLoad, "resources.PathTemplateLoad", ""},
+	{"template-analytics", kindRead, resources.PathTemplateAnalytics, "resources.PathTemplateAnalytics", ""},
 
 	{"node-types", kindStateless, resources.PathNodeTypes, "resources.PathNodeTypes", ""},
 	{"node-types-modern", kindStateless, resources.PathNodeTypesModern, "resources.PathNodeTypesModern", ""},
@@ -111,6 +120,19 @@ var functions = []function{
 	{"message-delete", kindWrite, resources.PathMessageDelete, "resources.PathMessageDelete", ""},
 	{"message-rating", kindWrite, resources.PathMessageRating, "resources.PathMessageRating", `{"rating":4.5}`},
 
+	{"documents-upload", kindDocuments, documents.PathUpload, "documents.PathUpload", ""},
+	{"documents-presign", kindDocuments, documents.PathPresign, "documents.PathPresign",
+		`{"filename":"notes.md","content_type":"text/markdown","size":5242880}`},
+	{"documents-list", kindDocuments, documents.PathList, "documents.PathList", ""},
+	{"documents-query", kindDocuments, documents.PathListQuery, "documents.PathListQuery", `{"status":"processed","limit":10}`},
+	{"documents-search", kindDocuments, documents.PathSearch, "documents.PathSearch", `{"query":"when to prune roses","limit":3}`},
+	{"documents-stats", kindDocuments, documents.PathStats, "documents.PathStats", ""},
+	{"document-get", kindDocuments, documents.PathGet, "documents.PathGet", ""},
+	{"document-delete", kindDocuments, documents.PathDelete, "documents.PathDelete", ""},
+	{"document-chunks", kindDocuments, documents.PathChunks, "documents.PathChunks", ""},
+	{"document-reprocess", kindDocuments, documents.PathReprocess, "documents.PathReprocess", ""},
+	{"document-download", kindDocuments, documents.PathDownload, "documents.PathDownload", ""},
+
 	{"chat", kindExec, chat.PathChat, "chat.PathChat", chatBody},
 	{"chat-stream", kindStream, chat.PathChatStream, "chat.PathChatStream", chatBody},
 	{"template-execute", kindExec, chat.PathTemplateExecute, "chat.PathTemplateExecute", executeBody},
@@ -120,7 +142,35 @@ var functions = []function{
 		`{"definition_id":"` + sampleDefinition + `","input_data":{"message":"Summarise the plan in one line."}}`},
 	{"definitions-custom-execute", kindExec, chat.PathDefinitionInline, "chat.PathDefinitionInline",
 		`{"message":"Hello",` + chainBody[1:]},
+
+	{"v1-chat-completions", kindOpenAI, openaiapi.PathCompletions, "openaiapi.PathCompletions", completionBody},
+	{"v1-models", kindOpenAI, openaiapi.PathModels, "openaiapi.PathModels", ""},
+	// The streaming twin: both /v1 routes (and stream: true token by token) on a
+	// Function URL, the base URL of OpenAI clients that stream.
+	{"v1-stream", kindOpenAIStream, openaiapi.PathCompletions, "openaiapi.PathCompletions", streamCompletionBody},
 }
 
-// subscribers are the hand-written functions; the generator only checks they exist.
-var subscribers = []string{"on-event-record", "on-event-metrics", "sweeper"}
+const (
+	completionBody       = `{"model":"template/general_chat","messages":[{"role":"user","content":"What is 2+3?"}]}`
+	streamCompletionBody = `{"model":"template/general_chat","messages":[{"role":"user","content":"What is 2+3?"}],` +
+		`"stream":true,"stream_options":{"include_usage":true}}`
+)
+
+// execs: the function runs workflows (executor, providers, the bus).
+func (f function) execs() bool {
+	return f.kind == kindExec || f.kind == kindStream || f.kind == kindOpenAI || f.kind == kindOpenAIStream
+}
+
+// streams: the function is on a Function URL (RESPONSE_STREAM).
+func (f function) streams() bool { return f.kind == kindStream || f.kind == kindOpenAIStream }
+
+// verifiesTokens: the function checks bearer tokens itself against the issuer's
+// JWKS — on a Function URL, where no authorizer stands, and on the OpenAI-compatible
+// routes, whose HTTP API routes have no authorizer so that a bad token is answered
+// in OpenAI's error shape (the JWT authorizer's 401 body is API Gateway's own).
+func (f function) verifiesTokens() bool { return f.streams() || f.kind == kindOpenAI }
+
+// subscribers are the hand-written functions (the event subscribers, the
+// documents ingest, started by S3's Object Created, and the scheduled sweeper);
+// the generator only checks they exist.
+var subscribers = []string{"on-event-record", "on-event-metrics", "documents-ingest", "sweeper"}

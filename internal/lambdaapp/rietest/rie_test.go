@@ -24,10 +24,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter"
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/documents/blob"
+	"github.com/chatterhq/chatter/internal/documents/embed"
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
+	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -37,12 +42,14 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The functions these tests build and run.
-var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready"}
+var built = []string{"chat", "chat-stream", "definitions-create", "definition-get", "on-event-record", "ready", "v1-stream",
+	"documents-ingest", "document-get"}
 
 const (
 	sampleUser = "user-sample"                // sub in the events/ samples
 	sampleDef  = "01JSAMPLEDEFINITION0000000" // {id} of the definition samples
 	sampleExec = "01JSAMPLEEXECUTION00000000" // execution of the subscriber sample
+	sampleDoc  = "01JSAMPLEDOCUMENT000000000" // {document_id} of the documents samples
 	issuer     = "https://issuer.test/"
 	audience   = "chatter"
 )
@@ -375,10 +382,47 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("documents-ingest processes the stored object, document-get shows it", func(t *testing.T) {
+		ctx := context.Background()
+		bucket := fmt.Sprintf("chatter-rie-docs-%d", time.Now().UnixNano())
+		client := s3.NewFromConfig(testenv.AWSConfig(t), func(o *s3.Options) { o.UsePathStyle = true })
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+			t.Fatal(err)
+		}
+		key := blob.Key(sampleUser, sampleDoc)
+		if err := s.store.CreateDocument(ctx, &store.Document{ID: sampleDoc, UserID: sampleUser, Filename: "notes.md",
+			ContentType: "text/markdown", BlobKey: key, ChunkSize: 1000, ChunkOverlap: 200, EmbeddingModel: embed.HashedModel}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := blob.New(client, bucket).Put(ctx, key, "text/markdown", []byte("# Notes\n\nThe ferry leaves at nine.")); err != nil {
+			t.Fatal(err)
+		}
+		env := "CHATTER_DOCUMENTS_BUCKET=" + bucket
+		ingest, get := s.start(t, "documents-ingest", env), s.start(t, "document-get", env)
+		measured = append(measured, ingest, get)
+		onBucket := func(m map[string]any) {
+			m["detail"].(map[string]any)["bucket"].(map[string]any)["name"] = bucket
+		}
+		for range 2 { // a redelivery changes nothing
+			if out := strings.TrimSpace(string(ingest.invoke(t, sample(t, s.root, "documents-ingest", onBucket)))); out != "null" && out != "" {
+				t.Fatalf("ingest answered %s", out)
+			}
+		}
+		res := decodeAPI(t, "document-get", get.invoke(t, sample(t, s.root, "document-get", nil)))
+		var d struct {
+			Status     string `json:"status"`
+			ChunkCount int    `json:"chunk_count"`
+		}
+		_ = json.Unmarshal([]byte(res.Body), &d)
+		if res.StatusCode != http.StatusOK || d.Status != "processed" || d.ChunkCount != 1 {
+			t.Fatalf("document-get: %d %s", res.StatusCode, res.Body)
+		}
+	})
+
 	t.Run("chat-stream streams SSE through the Function URL prelude", func(t *testing.T) {
 		keys, jwksURL := jwks(t)
 		r := s.start(t, "chat-stream", "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience, "CHATTER_JWKS_URL="+jwksURL)
-		tok, err := httpapi.MintToken(keys, issuer, audience, "streamer", time.Minute)
+		tok, err := jwtauth.MintToken(keys, issuer, audience, "streamer", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,6 +457,44 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("v1-stream streams OpenAI chunks through the Function URL prelude", func(t *testing.T) {
+		keys, jwksURL := jwks(t)
+		r := s.start(t, "v1-stream", "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience, "CHATTER_JWKS_URL="+jwksURL)
+		tok, err := jwtauth.MintToken(keys, issuer, audience, "oai-streamer", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		measured = append(measured, r)
+		prelude, body := splitStream(t, r.invoke(t, sample(t, s.root, "v1-stream", func(m map[string]any) {
+			m["headers"].(map[string]any)["authorization"] = "Bearer " + tok
+		})))
+		if prelude.StatusCode != http.StatusOK || prelude.Headers["Content-Type"] != "text/event-stream" ||
+			prelude.Headers[openaiapi.HeaderExecutionID] == "" {
+			t.Fatalf("prelude %+v\n%s", prelude, body)
+		}
+		var objects []string
+		var usage bool
+		for _, d := range apitest.SSEData(body) {
+			var c struct {
+				Object string          `json:"object"`
+				Usage  json.RawMessage `json:"usage"`
+			}
+			if err := json.Unmarshal([]byte(d), &c); err != nil {
+				t.Fatalf("frame %q: %v", d, err)
+			}
+			objects = append(objects, c.Object)
+			usage = usage || len(c.Usage) > 0
+		}
+		if len(objects) < 3 || objects[0] != "chat.completion.chunk" || !usage || !bytes.HasSuffix(body, []byte("data: [DONE]\n\n")) {
+			t.Fatalf("chunks %v (usage %v)\n%s", objects, usage, body)
+		}
+		// The sample's placeholder token is refused by the function, in OpenAI's shape.
+		prelude, body = splitStream(t, r.invoke(t, sample(t, s.root, "v1-stream", nil)))
+		if prelude.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"code":"invalid_api_key"`) {
+			t.Fatalf("placeholder token: %+v %s", prelude, body)
+		}
+	})
+
 	for _, r := range measured {
 		report(t, r, s)
 	}
@@ -421,7 +503,7 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 // jwks serves a fresh key's public set on loopback and returns the private key.
 func jwks(t *testing.T) (jwk.Key, string) {
 	t.Helper()
-	key, err := httpapi.NewSigningKey("rie")
+	key, err := jwtauth.NewSigningKey("rie")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +611,7 @@ func report(t *testing.T, r *rie, s *stack) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "GODEBUG=inittrace=1"}, s.env...)
-	if r.name == "chat-stream" {
+	if r.name == "chat-stream" || r.name == "v1-stream" {
 		cmd.Env = append(cmd.Env, "CHATTER_JWT_ISSUER="+issuer, "CHATTER_JWT_AUDIENCE="+audience)
 	}
 	trace, _ := cmd.CombinedOutput() // exits non-zero: no Lambda runtime API here

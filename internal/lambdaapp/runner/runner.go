@@ -1,5 +1,5 @@
 // Package runner wires the executor for the functions that run workflows (chat,
-// chat-stream and the execute routes): providers from the environment
+// chat-stream, the execute routes and the OpenAI-compatible /v1 routes): providers from the environment
 // (providers.Load), an EventBridge publisher whose fallback records a terminal
 // event through record.Apply on the store when the bus stays unreachable, and the
 // execution routes of httpapi/chat. It is apart from lambdaapp because it links the
@@ -19,7 +19,9 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
 	"github.com/chatterhq/chatter/internal/llm/providers"
 )
 
@@ -45,7 +47,8 @@ func NewPublisher(app *lambdaapp.App, client events.PutEventsAPI) (*events.Publi
 
 // NewExecutor builds the executor over app's store, the publisher and the providers
 // configured in getenv (see providers.Load: outside the local stage a provider must
-// be configured; locally, with none, the offline devllm answers).
+// be configured; locally, with none, the offline devllm answers). Its retriever is
+// the user's documents (docsapp.NewRetriever: hybrid search over the stored chunks).
 func NewExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env) (*executor.Executor, error) {
 	return newExecutor(ctx, app, getenv, nil)
 }
@@ -63,6 +66,7 @@ func newExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env, 
 		return nil, err
 	}
 	x, err := executor.New(executor.Options{Store: app.Store, Emitter: pub, Providers: set.Providers,
+		Retriever:       docsapp.NewRetriever(app, getenv),
 		DefaultProvider: set.Default, DefaultModels: set.Models, Unavailable: set.Unavailable,
 		MaxMessage: app.Config.MaxMessageBytes, Logger: app.Logger})
 	if err != nil {
@@ -111,21 +115,14 @@ func StartSweeper() {
 	})
 }
 
-// StartStream is the main of chat-stream: on a Function URL (InvokeMode
-// RESPONSE_STREAM), the one place a deployed stage streams token by token (API
-// Gateway buffers whole responses and ends them at 30 s). It serves the streaming
-// chat route and every execute route (each streams with ?stream=true or Accept:
-// text/event-stream, as locally). No authorizer stands in front of a Function URL,
-// so the function verifies each token against the issuer's JWKS.
-func StartStream() {
-	ctx := context.Background()
-	app, err := lambdaapp.New(ctx, os.Getenv)
-	lambdaapp.Must(err)
-	auth, err := app.JWKS(ctx)
-	lambdaapp.Must(err)
-	x, err := NewExecutor(ctx, app, os.Getenv)
-	lambdaapp.Must(err)
-	rt := app.Router(auth)
-	chat.Register(rt, x)
-	lambda.Start(lambdaapp.FunctionURLHandler(rt))
+// MountOpenAI mounts the one OpenAI-compatible route pattern (an openaiapi.Path*
+// constant) on rt.
+func MountOpenAI(rt *httpapi.Router, d openaiapi.Deps, pattern string) error {
+	for _, r := range openaiapi.Routes {
+		if r.Pattern == pattern {
+			rt.Mount(pattern, r.Handler(d), r.Options()...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w %q", lambdaapp.ErrUnknownRoute, pattern)
 }

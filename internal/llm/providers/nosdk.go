@@ -3,8 +3,10 @@
 package providers
 
 import (
+	"context"
 	"errors"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/chatterhq/chatter/internal/llm"
 )
 
@@ -26,3 +28,12 @@ func openAICandidate(get func(string) string, _ string) (string, func(string) (l
 func anthropicCandidate(get func(string) string, _ string) (string, func(string) (llm.Provider, error)) {
 	return get("ANTHROPIC_MODEL"), func(string) (llm.Provider, error) { return nil, errNoSDK }
 }
+
+// AWSSecrets has no Secrets Manager or SSM client in a Bedrock-only build: the keys
+// they hold are OpenAI's and Anthropic's, which such a build cannot use.
+func AWSSecrets(aws.Config) Secrets { return noSecrets{} }
+
+type noSecrets struct{}
+
+func (noSecrets) SecretString(context.Context, string) (string, error) { return "", errNoSDK }
+func (noSecrets) Parameter(context.Context, string) (string, error)    { return "", errNoSDK }

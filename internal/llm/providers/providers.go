@@ -44,14 +44,11 @@ package providers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/bedrock"
@@ -107,41 +104,6 @@ type Options struct {
 	// Secrets resolves *_SECRET_ID and *_PARAMETER variables; nil means AWSSecrets
 	// over the aws.Config given to Load, built only when such a variable is set.
 	Secrets Secrets
-}
-
-// AWSSecrets returns Secrets backed by Secrets Manager and SSM clients built from cfg.
-func AWSSecrets(cfg aws.Config) Secrets {
-	return &awsSecrets{sm: secretsmanager.NewFromConfig(cfg), ssm: ssm.NewFromConfig(cfg)}
-}
-
-type awsSecrets struct {
-	sm  *secretsmanager.Client
-	ssm *ssm.Client
-}
-
-func (a *awsSecrets) SecretString(ctx context.Context, id string) (string, error) {
-	out, err := a.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case out.SecretString != nil:
-		return *out.SecretString, nil
-	case out.SecretBinary != nil:
-		return string(out.SecretBinary), nil
-	}
-	return "", errors.New("secret has no value")
-}
-
-func (a *awsSecrets) Parameter(ctx context.Context, name string) (string, error) {
-	out, err := a.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-	if err != nil {
-		return "", err
-	}
-	if out.Parameter == nil || out.Parameter.Value == nil {
-		return "", errors.New("parameter has no value")
-	}
-	return *out.Parameter.Value, nil
 }
 
 // keyVars names the variables of a provider configured by API key.

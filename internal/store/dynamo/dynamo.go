@@ -12,6 +12,8 @@
 //	execution      USER#u#EXEC#e      EXEC            USER#u#EXECS  e
 //	  while running                   (GSI2) RUNNING#<shard>  <deadline>#u#e
 //	event          USER#u#EXEC#e      EV#<seq>#<id>
+//	  counted      USER#u#EXEC#e      COUNTED#<part>  (run stats marker, stats.go)
+//	run stats      USER#u#STATS       DEF#d | DEF#d#V#<version> | TPL#t
 //	definition     USER#u#DEF#d       HEAD            USER#u#DEFS   d   (latest copy)
 //	  version      USER#u#DEF#d       V#<version>
 //	  public       PUBLIC#DEF#d       HEAD | V#...    PUBLIC#DEFS   d

@@ -70,6 +70,11 @@ type Repo interface {
 	GetSettings(ctx context.Context, userID string) (*store.Settings, error)
 	PutMemorySettings(ctx context.Context, userID string, m store.MemorySettings) error
 	PutToolSettings(ctx context.Context, userID string, t store.ToolSettings) error
+
+	CountRun(ctx context.Context, userID, execID string, keys []store.StatsKey, r store.RunSample) (bool, error)
+	RunStats(ctx context.Context, userID string, keys ...string) ([]store.RunStats, error)
+
+	store.DocumentStore
 }
 
 // Clock is the settable time a Repo must use (its Now option).
@@ -144,9 +149,15 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Idempotency_ReleaseLetsARetryRunAnew", testIdempotencyRelease},
 		{"Isolation_AnotherUsersIDFindsNothing", testIsolation},
 		{"Settings_MemoryAndToolsStoredApartPerUser", testSettings},
+		{"Documents_StatusForwardChunksReplacedAndVisibleOnlyWhenProcessed", testDocuments},
+		{"Documents_DeleteRemovesChunksAndIsRetryable", testDocumentDelete},
 		{"Pagination_250ItemsEachExactlyOnce", testPagination250},
 		{"Pagination_EveryListPagesWithoutGapOrRepeat", testEveryListPages},
 		{"Pagination_ForgedOrForeignCursorIsInvalid", testForgedCursor},
+		{"RunStats_EachExecutionCountedOncePerUser", testRunStatsCountedOnce},
+		{"RunStats_ConcurrentDeliveriesCountOnce", testRunStatsConcurrent},
+		{"RunStats_RunOfMaxNodesIsCountedWholeAndOnce", testRunStatsManyNodes},
+		{"RunStats_RefusedSampleIsInvalidAndCountsNothing", testRunStatsInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

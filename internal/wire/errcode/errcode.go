@@ -26,6 +26,9 @@ const (
 	MethodNotAllowed     = "method_not_allowed"
 	Conflict             = "conflict"
 	TooLarge             = "too_large"
+	// UnsupportedMediaType: an uploaded file of a type chatter does not extract
+	// (415).
+	UnsupportedMediaType = "unsupported_media_type"
 	RateLimited          = "rate_limited"
 )
 
@@ -81,6 +84,7 @@ var table = map[string]Info{
 	MethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed", false},
 	Conflict:             {http.StatusConflict, "Conflict", false},
 	TooLarge:             {http.StatusRequestEntityTooLarge, "Request too large", false},
+	UnsupportedMediaType: {http.StatusUnsupportedMediaType, "Unsupported media type", false},
 	RateLimited:          {http.StatusTooManyRequests, "Too many requests", false},
 	LLM:                  {http.StatusBadGateway, "Model provider failed", false},
 	NodeFailed:           {http.StatusUnprocessableEntity, "Workflow node failed", false},

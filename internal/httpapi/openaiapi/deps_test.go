@@ -1,0 +1,29 @@
+package openaiapi_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The surface speaks OpenAI's wire format through package wire; the official client
+// is for tests only, and like httpapi/chat the package links no provider SDK (they
+// arrive as values in the executor's options) and no kin-openapi.
+func TestPackage_ImportsNoSDKNorKinOpenAPI(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list gave %d packages", len(deps))
+	}
+	for _, d := range deps {
+		for _, banned := range []string{"openai-go", "anthropic-sdk-go", "service/bedrockruntime", "kin-openapi",
+			"/internal/llm/openai", "/internal/llm/providers"} {
+			if strings.Contains(d, banned) {
+				t.Errorf("imports %s", d)
+			}
+		}
+	}
+}
