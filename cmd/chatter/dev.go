@@ -25,6 +25,7 @@ import (
 	chatter "github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/events/subscriber"
+	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
@@ -211,6 +212,20 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		if err := devstack.DeliverAll(dctx, sq, queues, handlers); err != nil {
 			o.Logger.Error("event delivery stopped", "err", err)
 		}
+	})
+
+	// The sweeper Lambda's job, on a short period: runs a killed stack left running
+	// end failed/timeout once past their deadline.
+	pub, err := runner.NewPublisher(s.App, nil)
+	if err != nil {
+		return nil, err
+	}
+	sw := &executor.Sweeper{Store: s.App.Store, Emitter: pub, Logger: o.Logger}
+	s.deliver.Go(func() {
+		devstack.SweepEvery(dctx, devstack.SweepPeriod, func(ctx context.Context) error {
+			_, err := sw.Sweep(ctx)
+			return err
+		}, o.Logger)
 	})
 
 	s.srv = &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)}

@@ -560,3 +560,122 @@ func mustToken(t *testing.T, dir, user string) string {
 	}
 	return tok
 }
+
+// waitDefinition is start -> a 20 s delay -> the model -> END: a run that is
+// still going when a second client cancels it.
+const waitDefinition = `{
+  "name": "journey wait",
+  "nodes": [
+    {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {"label": "Start"}},
+    {"id": "wait", "type": "delay", "position": {"x": 200, "y": 0}, "data": {"label": "Wait", "config": {"type": "fixed", "duration_ms": 20000}}},
+    {"id": "agent", "type": "llm", "position": {"x": 400, "y": 0}, "data": {"label": "Agent"}}
+  ],
+  "edges": [
+    {"id": "e1", "source": "start", "target": "wait"},
+    {"id": "e2", "source": "wait", "target": "agent"},
+    {"id": "e3", "source": "agent", "target": "END"}
+  ]
+}`
+
+// TestJourney_CancelFromASecondClient: against chatter dev, a standard and a
+// streaming run of a slow workflow are cancelled by another client's POST
+// /executions/{id}/cancel; each first client gets its run back cancelled (499, or
+// an error frame then [DONE]) well before the workflow would have ended, the
+// record says who cancelled, and a second cancel is a 409.
+func TestJourney_CancelFromASecondClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts chatter dev and moto")
+	}
+	bin := buildCLI(t)
+	srv := startDev(t, bin)
+	c := call{t: t, base: srv.url, token: mustToken(t, srv.dir, "journey-cancel")}
+	other := call{t: t, base: srv.url, token: mustToken(t, srv.dir, "someone-else")}
+	var def struct {
+		ID string `json:"id"`
+	}
+	c.json("POST", "/api/v1/workflows/definitions", json.RawMessage(waitDefinition), 200, &def)
+
+	for _, stream := range []bool{false, true} {
+		name := map[bool]string{false: "standard", true: "streaming"}[stream]
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			path := "/api/v1/workflows/definitions/" + def.ID + "/execute"
+			if stream {
+				path += "?stream=true"
+			}
+			req, _ := http.NewRequestWithContext(ctx, "POST", srv.url+path, strings.NewReader(`{"message":"take your time"}`))
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			req.Header.Set("Content-Type", "application/json")
+			type answer struct {
+				status int
+				body   string
+				err    error
+			}
+			first := make(chan answer, 1)
+			started := time.Now()
+			go func() {
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					first <- answer{err: err}
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				first <- answer{resp.StatusCode, string(b), err}
+			}()
+			// The second client finds the running execution and cancels it.
+			var id string
+			for id == "" && ctx.Err() == nil {
+				var list struct {
+					Executions []struct {
+						ID string `json:"id"`
+					} `json:"executions"`
+				}
+				c.json("GET", "/api/v1/executions?status=running", nil, 200, &list)
+				if len(list.Executions) > 0 {
+					id = list.Executions[0].ID
+				} else {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			other.json("POST", "/api/v1/executions/"+id+"/cancel", nil, 404, nil)
+			var marked struct {
+				CancelRequested bool   `json:"cancel_requested"`
+				CancelledBy     string `json:"cancelled_by"`
+			}
+			c.json("POST", "/api/v1/executions/"+id+"/cancel", nil, 202, &marked)
+			if !marked.CancelRequested || marked.CancelledBy != "journey-cancel" {
+				t.Errorf("cancel answer %+v", marked)
+			}
+			var a answer
+			select {
+			case a = <-first:
+			case <-ctx.Done():
+				t.Fatal("the cancelled run did not answer")
+			}
+			if a.err != nil {
+				t.Fatalf("the first client: %v", a.err)
+			}
+			if took := time.Since(started); took > 15*time.Second {
+				t.Errorf("the cancelled run answered after %s; its delay alone is 20 s", took)
+			}
+			if stream {
+				if a.status != 200 || !strings.Contains(a.body, `"code":"cancelled"`) || !strings.Contains(a.body, "[DONE]") {
+					t.Errorf("stream: %d %s; want an error frame with code cancelled, then [DONE]", a.status, a.body)
+				}
+			} else if a.status != 499 || !strings.Contains(a.body, `"cancelled"`) {
+				t.Errorf("standard: %d %s; want 499 cancelled", a.status, a.body)
+			}
+			var rec struct {
+				Status      string `json:"status"`
+				CancelledBy string `json:"cancelled_by"`
+			}
+			c.json("GET", "/api/v1/executions/"+id, nil, 200, &rec)
+			if rec.Status != "cancelled" || rec.CancelledBy != "journey-cancel" {
+				t.Errorf("record %+v; want cancelled by journey-cancel", rec)
+			}
+			c.json("POST", "/api/v1/executions/"+id+"/cancel", nil, 409, nil)
+		})
+	}
+}

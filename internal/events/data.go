@@ -106,4 +106,7 @@ type ExecutionEndData struct {
 	// template not found, an invalid workflow, …); nothing ran and nothing was
 	// stored. Metrics count it as RequestRejected, not as an execution.
 	Rejected bool `json:"rejected,omitempty"`
+	// CancelledBy names the user who cancelled the run (execution_cancelled after a
+	// cancel request); empty when the client went away or the caller's context ended.
+	CancelledBy string `json:"cancelled_by,omitempty"`
 }

@@ -66,6 +66,9 @@ func (nopStore) GetTemplateByName(context.Context, string, string) (*workflow.Te
 func (nopStore) MessageRange(context.Context, string, string, int, int, int) ([]store.Message, error) {
 	return nil, nil
 }
+func (nopStore) GetExecution(context.Context, string, string) (*store.Execution, error) {
+	return nil, store.ErrNotFound
+}
 func (nopStore) UpdateExecution(context.Context, string, string, func(*store.Execution) error) (*store.Execution, error) {
 	return nil, store.ErrNotFound
 }

@@ -204,6 +204,10 @@ func (r *run) ctxErr(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &RuntimeError{Code: errcode.Timeout, Message: fmt.Sprintf("the run exceeded its time limit (%s)", r.limit.Round(time.Millisecond)), Err: ctx.Err()}
 	}
+	var cr *cancelRequest
+	if cause := context.Cause(ctx); errors.As(cause, &cr) {
+		return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled on request", By: cr.by, Err: cause}
+	}
 	return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
 }
 
@@ -340,5 +344,13 @@ const maxTitleBytes = 80
 
 func (r *run) execution(status string, now time.Time) *store.Execution {
 	return &store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,
-		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata}
+		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata,
+		Deadline: r.deadline(), Idempotency: r.req.Idempotency}
+}
+
+// deadline is when the run is overdue: its time limit and store.DeadlineSlack after
+// it started. The slack outlasts the run's own end (finishTimeout for the final
+// writes), so only a run whose instance died is swept.
+func (r *run) deadline() time.Time {
+	return r.started.Add(r.limit + store.DeadlineSlack)
 }

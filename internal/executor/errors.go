@@ -63,13 +63,23 @@ func conditionError(nodeID string, err error) *RuntimeError {
 	return &RuntimeError{Code: code, NodeID: nodeID, Message: err.Error(), Err: err}
 }
 
-// CancelledError means the run was cancelled (caller's context, or the client went
-// away). What was produced is stored, marked incomplete.
+// CancelledError means the run was cancelled (a cancel request, the caller's
+// context, or the client went away). What was produced is stored, marked
+// incomplete.
 type CancelledError struct {
 	Code    string // cancelled | client_disconnected
 	Message string
-	Err     error
+	// By names the user whose cancel request (POST /executions/{id}/cancel) ended
+	// the run; empty otherwise.
+	By  string
+	Err error
 }
+
+// cancelRequest is the cause a run's context is cancelled with when its record
+// asks for it (store.RequestCancel).
+type cancelRequest struct{ by string }
+
+func (c *cancelRequest) Error() string { return "cancel requested by " + c.by }
 
 func (e *CancelledError) Error() string { return e.Code + ": " + e.Message }
 func (e *CancelledError) Unwrap() error { return e.Err }

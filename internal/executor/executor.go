@@ -49,6 +49,10 @@ type Store interface {
 	GetTemplateByName(ctx context.Context, userID, name string) (*workflow.Template, error)
 	// GetSettings returns the user's run defaults; empty when they set none.
 	GetSettings(ctx context.Context, userID string) (*store.Settings, error)
+	// GetExecution returns an execution; a running run reads its own record once
+	// every CancelPoll to notice a cancel request. Returns not_found if it does not
+	// exist.
+	GetExecution(ctx context.Context, userID, id string) (*store.Execution, error)
 }
 
 // Emitter receives every workflow event. Emit must not block on the network;
@@ -79,6 +83,10 @@ type Options struct {
 	MaxRetries  int                 // retries of a model call before its first token; default 2
 	RetryBase   time.Duration       // first backoff; default 250ms, doubled each retry, with jitter
 	RunTimeout  time.Duration       // default 10 minutes
+	// CancelPoll is how often a running run reads its record for a cancel request
+	// (one GetItem per period per running execution, never one per token); default
+	// 1 s.
+	CancelPoll time.Duration
 	// FinishReserve is kept free before the caller's deadline (a Lambda's, which its
 	// context carries) for the final writes: a run that would outlast its function
 	// ends `timeout` with its partial reply stored, never killed mid-write. Default 3 s.
@@ -135,6 +143,9 @@ func New(o Options) (*Executor, error) {
 	if x.o.RunTimeout <= 0 {
 		x.o.RunTimeout = 10 * time.Minute
 	}
+	if x.o.CancelPoll <= 0 {
+		x.o.CancelPoll = time.Second
+	}
 	if x.o.MaxMessage <= 0 {
 		x.o.MaxMessage = store.DefaultMaxContentBytes
 	}
@@ -170,9 +181,37 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 	}
 	runCtx, cancel := r.runContext(ctx)
 	r.cancel = cancel
+	watched := r.watchCancel(runCtx)
 	err := r.run(runCtx)
 	cancel()
+	<-watched
 	return r.finish(ctx, err)
+}
+
+// watchCancel reads the run's record every CancelPoll until ctx ends and, when a
+// cancel was requested, cancels the run with the request as cause: the model call
+// stops (its stream honours ctx), the engine notices between supersteps, and the
+// run ends cancelled naming who asked. The returned channel closes when it stops.
+func (r *run) watchCancel(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.x.o.CancelPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			e, err := r.x.o.Store.GetExecution(ctx, r.userID, r.id)
+			if err == nil && e.CancelRequested && e.Status == store.ExecRunning {
+				r.cancelWith(&cancelRequest{by: e.CancelledBy})
+				return
+			}
+		}
+	}()
+	return done
 }
 
 // run holds one execution's state.
@@ -181,24 +220,25 @@ type run struct {
 	req  Request
 	sink Sink
 
-	id        string
-	userID    string
-	convID    string
-	newConv   bool
-	conv      *store.Conversation
-	source    store.SourceRef
-	graph     *workflow.Graph
-	started   time.Time
-	limit     time.Duration // the run's time limit: RunTimeout, or less before a caller's deadline
-	cancel    context.CancelFunc
-	sinkErr   error
-	llms      []*llmPlan // per vertex index; nil for non-llm vertices
-	toolSet   *tools.Registry
-	toolSpecs []llm.ToolSpec
-	maxTools  int
-	window    int
-	memory    bool            // the run's memory is on (enable_memory)
-	loaded    []store.Message // what the history read returned: the window, and before it up to summaryLookback more
+	id         string
+	userID     string
+	convID     string
+	newConv    bool
+	conv       *store.Conversation
+	source     store.SourceRef
+	graph      *workflow.Graph
+	started    time.Time
+	limit      time.Duration // the run's time limit: RunTimeout, or less before a caller's deadline
+	cancel     context.CancelFunc
+	cancelWith context.CancelCauseFunc
+	sinkErr    error
+	llms       []*llmPlan // per vertex index; nil for non-llm vertices
+	toolSet    *tools.Registry
+	toolSpecs  []llm.ToolSpec
+	maxTools   int
+	window     int
+	memory     bool            // the run's memory is on (enable_memory)
+	loaded     []store.Message // what the history read returned: the window, and before it up to summaryLookback more
 	// loadWindow is how many messages the history read asked for; fewer came back
 	// when the conversation has no more.
 	loadWindow int
@@ -237,7 +277,10 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 			r.limit = max(left, 0)
 		}
 	}
-	return context.WithTimeout(ctx, r.limit)
+	tctx, stop := context.WithTimeout(ctx, r.limit)
+	cctx, cancel := context.WithCancelCause(tctx)
+	r.cancelWith = cancel
+	return cctx, func() { cancel(nil); stop() }
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {

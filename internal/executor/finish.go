@@ -94,6 +94,11 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	if am != nil {
 		exec.MessageID = am.ID
 	}
+	cancelledBy := ""
+	if ce != nil && ce.By != "" {
+		cancelledBy = ce.By
+		exec.CancelRequested, exec.CancelledBy = true, ce.By
+	}
 	exec.ToolCallRecords = st.records
 	// The folded summary rides in the same write (no extra request); the store keeps
 	// it only if no other turn's summary landed meanwhile.
@@ -129,7 +134,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	r.emit(wctx, evType, events.ExecutionEndData{Status: res.Status, DurationMS: res.DurationMS(),
 		Usage: *fromstore.Usage(st.usage, cost.USD, cost.Known), ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
-		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response})
+		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response, CancelledBy: cancelledBy})
 	// The chunks that end the run name it, its conversation and the stored reply.
 	end := func(c wire.Chunk) wire.Chunk {
 		c.ExecutionID, c.ConversationID, c.MessageID = res.ExecutionID, res.ConversationID, res.AssistantMessageID

@@ -54,6 +54,19 @@
 // answer, reading the messages) leaves the run going on: the model gets the
 // previous summary, which still covers what it says; a summary_failed event and a
 // warning (codes, no content) say so; the next run folds those messages.
+//
+// Deadlines (sweep.go): a running execution records its deadline (its time limit
+// plus store.DeadlineSlack) and its request's Idempotency-Key; Sweeper ends a run
+// past its deadline — one whose instance died — failed with code timeout, frees
+// the key and emits execution_failed, losing to any run that ends by itself.
+//
+// Cancel: while a run runs it reads its own record every Options.CancelPoll (1 s;
+// a ticker per running execution, stopped with the run — never a read per token).
+// Once a cancel was requested (store.RequestCancel, the cancel route) it cancels
+// the run's context with the request as cause: the model stream stops, the engine
+// stops between supersteps, the partial reply is stored incomplete, and the run
+// ends cancelled (CancelledError.By, the record's cancelled_by and
+// execution_cancelled's cancelled_by name who asked).
 package executor
 
 import (
@@ -137,6 +150,10 @@ type Request struct {
 	// ExecutionID may be preassigned by the caller (e.g. to return it before the run
 	// ends); empty means a new ULID.
 	ExecutionID string
+	// Idempotency names the Idempotency-Key record of the request that started the
+	// run, if any: it is kept on the execution so that a sweep ending the run
+	// (deadline passed, its instance gone) releases the key.
+	Idempotency *store.IdempotencyRef
 }
 
 func boolOr(p *bool, def bool) bool {

@@ -91,7 +91,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 			sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
 			rec := &store.IdempotencyRecord{UserID: UserID(r.Context()), Key: key, RequestHash: hex.EncodeToString(sum[:]),
 				State: store.IdemInProgress, CreatedAt: now(), ExpiresAt: now().Add(IdempotencyTTL)}
-			r2 := r.Clone(r.Context())
+			r2 := r.Clone(context.WithValue(r.Context(), idemCtxKey{}, &store.IdempotencyRef{Key: rec.Key, RequestHash: rec.RequestHash}))
 			r2.Body = io.NopCloser(bytes.NewReader(body))
 			if err := s.CreateIdempotency(r.Context(), rec); err != nil {
 				if errors.Is(err, store.ErrConflict) {
@@ -102,7 +102,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 				// read-only function may not write it, or the table is unavailable),
 				// but the request itself is fine.
 				Logger(r.Context()).Warn("idempotency key not kept; serving without it", "err", err)
-				next.ServeHTTP(w, r2)
+				next.ServeHTTP(w, r2.WithContext(r.Context()))
 				return
 			}
 			cw := &captureWriter{ResponseWriter: w, status: http.StatusOK}
@@ -126,6 +126,17 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 			kept = true
 		})
 	}
+}
+
+type idemCtxKey struct{}
+
+// IdempotencyOf names the in-progress Idempotency-Key record of the request ctx
+// belongs to, nil when it has none: a run keeps it on its execution, so a sweep
+// that ends the run after its instance died releases the key (see
+// executor.Sweeper).
+func IdempotencyOf(ctx context.Context) *store.IdempotencyRef {
+	ref, _ := ctx.Value(idemCtxKey{}).(*store.IdempotencyRef)
+	return ref
 }
 
 // release frees the key of a request that ended without an answer to keep. It

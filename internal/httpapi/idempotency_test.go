@@ -253,3 +253,45 @@ func TestIdempotency_ClientThatGaveUpGetsAFreshRunOnRetry(t *testing.T) {
 		})
 	}
 }
+
+// A run learns the Idempotency-Key record of its request (IdempotencyOf), so the
+// sweep that ends it after its instance died can release exactly that record: the
+// ref names the record the store holds in progress while the handler runs.
+func TestIdempotency_TheHandlerSeesTheRecordItsRunMayRelease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st := store.NewMemory()
+	keys := newKeys(t)
+	var seen *store.IdempotencyRef
+	var held *store.IdempotencyRecord
+	rt := httpapi.NewRouter(httpapi.Config{Auth: keys.auth, Idempotency: st, Logger: slog.New(slog.DiscardHandler)})
+	rt.Mount("POST /run", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = httpapi.IdempotencyOf(r.Context())
+		held, _ = st.GetIdempotency(r.Context(), httpapi.UserID(r.Context()), "k-sweep")
+		httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Internal}) // not kept: the key is released after
+	}))
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/run", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+keys.token(t, "alice"))
+	req.Header.Set("Idempotency-Key", "k-sweep")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen == nil || held == nil || seen.Key != "k-sweep" || seen.RequestHash != held.RequestHash || held.State != store.IdemInProgress {
+		t.Fatalf("handler saw ref %+v while the store held %+v", seen, held)
+	}
+	// Without a key there is nothing to release.
+	seen = &store.IdempotencyRef{}
+	req, _ = http.NewRequestWithContext(ctx, "POST", srv.URL+"/run", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+keys.token(t, "alice"))
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen != nil {
+		t.Fatalf("a request without a key gave its handler %+v", seen)
+	}
+}

@@ -201,7 +201,7 @@ func PrepareExecution(e *Execution, maxContent int) error {
 	}
 	e.Output = text.Shorten(strings.ToValidUTF8(e.Output, string(utf8.RuneError)), ContentCap(maxContent))
 	e.ErrorMessage = text.Shorten(e.ErrorMessage, MaxErrorBytes)
-	for _, s := range []*string{&e.Source.Name, &e.Provider, &e.Model, &e.ErrorNodeID, &e.ErrorCode} {
+	for _, s := range []*string{&e.Source.Name, &e.Provider, &e.Model, &e.ErrorNodeID, &e.ErrorCode, &e.CancelledBy} {
 		*s = text.Shorten(*s, MaxNameBytes)
 	}
 	var tcBytes, logBytes, metaBytes int
@@ -237,7 +237,10 @@ func sizeBound(rec any, measured int) int {
 	case *Execution:
 		n += 6 * (len(r.ID) + len(r.UserID) + len(r.ConversationID) + len(r.Source.Kind) + len(r.Source.ID) +
 			len(r.Source.Name) + len(r.Mode) + len(r.Status) + len(r.Provider) + len(r.Model) + len(r.MessageID) +
-			len(r.ErrorNodeID) + len(r.ErrorCode) + len(r.ErrorMessage))
+			len(r.ErrorNodeID) + len(r.ErrorCode) + len(r.ErrorMessage) + len(r.CancelledBy))
+		if ref := r.Idempotency; ref != nil {
+			n += 6 * (len(ref.Key) + len(ref.RequestHash))
+		}
 	default:
 		return MaxRecordBytes + 1
 	}

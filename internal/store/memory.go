@@ -763,6 +763,21 @@ func (m *Memory) ListExecutions(_ context.Context, userID string, f ExecutionFil
 	return paginate(m.cursors, scope, p, all, func(e Execution) string { return e.ID }, true)
 }
 
+// ListOverdue returns running executions whose deadline is before now, earliest
+// deadline first, at most MaxOverdue.
+func (m *Memory) ListOverdue(_ context.Context, now time.Time) ([]OverdueRun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []OverdueRun
+	for _, e := range m.execs {
+		if Overdue(e, now) {
+			out = append(out, OverdueRun{UserID: e.UserID, ID: e.ID, Deadline: e.Deadline})
+		}
+	}
+	slices.SortFunc(out, func(a, b OverdueRun) int { return a.Deadline.Compare(b.Deadline) })
+	return out[:min(len(out), MaxOverdue)], nil
+}
+
 // CountExecutions counts a user's executions matching f, up to MaxCounted.
 func (m *Memory) CountExecutions(_ context.Context, userID string, f ExecutionFilter) (int, error) {
 	m.mu.Lock()

@@ -362,7 +362,74 @@ type Execution struct {
 	// Redacted is set when the execution's conversation was deleted: its content is
 	// gone for good (see Redact), and no later write brings it back.
 	Redacted bool `json:"redacted,omitempty"`
+	// Deadline is when a running execution is overdue: its run limit plus
+	// DeadlineSlack after it started. A sweep ends a running execution past its
+	// deadline failed with code timeout (see ListOverdue).
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Idempotency names the Idempotency-Key of the request that started the run,
+	// if any, so a sweep that ends the run also releases the key.
+	Idempotency *IdempotencyRef `json:"idempotency,omitempty"`
+	// CancelRequested is set by a cancel request (RequestCancel) while the run is
+	// running; the instance running it notices within a second and ends it
+	// cancelled. CancelledBy names the user who asked.
+	CancelRequested bool   `json:"cancel_requested,omitempty"`
+	CancelledBy     string `json:"cancelled_by,omitempty"`
 }
+
+// RequestCancel marks a running execution to be cancelled by userID: the update a
+// cancel request applies (with UpdateExecution). Returns conflict when it has
+// ended already; asking twice is fine (the first asker is kept).
+func RequestCancel(e *Execution, userID string) error {
+	if Terminal(e.Status) {
+		return Conflict("execution %q has already ended (%s)", e.ID, e.Status)
+	}
+	if !e.CancelRequested {
+		e.CancelRequested, e.CancelledBy = true, userID
+	}
+	return nil
+}
+
+// IdempotencyRef names an in-progress idempotency record: enough to release it.
+type IdempotencyRef struct {
+	Key         string `json:"key"`
+	RequestHash string `json:"request_hash"`
+}
+
+// DeadlineSlack is added to a run's time limit to make its deadline: the run's own
+// end (its final writes, bounded by the executor's finish timeout and the caller's
+// reserve) always lands before it, so a sweep only ends runs whose instance died.
+const DeadlineSlack = time.Minute
+
+// RunningShards spreads running executions over this many index partitions (see
+// RunningShard), so no single partition takes every run's start and end.
+const RunningShards = 4
+
+// RunningShard is the index shard of a running execution, from its id.
+func RunningShard(id string) int {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return int(h % RunningShards)
+}
+
+// Overdue reports whether e is running past its deadline at now. A record without
+// a deadline (stored before deadlines existed) is never overdue.
+func Overdue(e *Execution, now time.Time) bool {
+	return e.Status == ExecRunning && !e.Deadline.IsZero() && e.Deadline.Before(now)
+}
+
+// OverdueRun names a running execution past its deadline.
+type OverdueRun struct {
+	UserID   string
+	ID       string
+	Deadline time.Time
+}
+
+// MaxOverdue bounds the overdue runs one ListOverdue returns; a sweep that finds
+// that many ends them and the next sweep finds the rest.
+const MaxOverdue = 100
 
 // Terminal reports whether status is a final state.
 func Terminal(status string) bool {

@@ -158,6 +158,12 @@ type Execution struct {
 	// Redacted: the conversation (or a message of the turn) was deleted; the
 	// content is gone (see store.Redact).
 	Redacted bool `json:"redacted,omitempty"`
+	// CancelRequested: a cancel was asked for (POST /executions/{id}/cancel);
+	// CancelledBy names who asked. Deadline: when a running execution is overdue
+	// and the sweeper ends it (failed, timeout).
+	CancelRequested bool       `json:"cancel_requested,omitempty"`
+	CancelledBy     string     `json:"cancelled_by,omitempty"`
+	Deadline        *time.Time `json:"deadline,omitempty"`
 }
 
 // ExecutionDetail is the predecessor's DetailedWorkflowExecutionResponse: the

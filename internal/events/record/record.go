@@ -49,6 +49,44 @@ func Apply(ctx context.Context, repo Repo, e events.Event) error {
 	if e.UserID == "" {
 		return nil
 	}
+	if err := appendEntry(ctx, repo, e); err != nil {
+		return err
+	}
+	if !e.Terminal() {
+		return nil
+	}
+	_, final, err := settleRecord(ctx, repo, e)
+	if err != nil || final == nil {
+		return err
+	}
+	return count(ctx, repo, final)
+}
+
+// Ends ends e's execution with the terminal event e, as Apply does, and reports
+// whether e is what ended it: true only for the write that moved the record from
+// running to e's status. Only then does e join the event log and the run
+// statistics, so a caller that ends runs itself (the sweep of overdue runs) and
+// loses to a run that finished meanwhile leaves no trace. ended can be true with an
+// error (the log entry or the count failed; the record subscriber adds them when
+// the event is delivered).
+func Ends(ctx context.Context, repo Repo, e events.Event) (ended bool, err error) {
+	if e.UserID == "" || !e.Terminal() {
+		return false, fmt.Errorf("record: %s %s is not a terminal event of a user's execution", e.Type, e.ID)
+	}
+	ended, final, err := settleRecord(ctx, repo, e)
+	if err != nil || !ended {
+		return false, err
+	}
+	if err := appendEntry(ctx, repo, e); err != nil {
+		return true, err
+	}
+	if final != nil {
+		return true, count(ctx, repo, final)
+	}
+	return true, nil
+}
+
+func appendEntry(ctx context.Context, repo Repo, e events.Event) error {
 	ev, err := logEntry(e)
 	if err != nil {
 		return err
@@ -56,32 +94,39 @@ func Apply(ctx context.Context, repo Repo, e events.Event) error {
 	if err := repo.AppendEvents(ctx, e.UserID, e.ExecutionID, []store.ExecutionEvent{ev}); err != nil {
 		return fmt.Errorf("record: appending %s %s of execution %s: %w", e.Type, e.ID, e.ExecutionID, err)
 	}
-	if !e.Terminal() {
-		return nil
-	}
+	return nil
+}
+
+// settleRecord sets the final state from a terminal event. ended: this write moved
+// the record from running. final: the record as it ends (this event's totals, or
+// the first terminal event's), to count in the run statistics; nil when there is
+// nothing to count (no such execution, or a request refused before it ran).
+func settleRecord(ctx context.Context, repo Repo, e events.Event) (ended bool, final *store.Execution, err error) {
 	end, ok := e.EndData()
 	if !ok {
-		return fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
+		return false, nil, fmt.Errorf("record: %s %s of execution %s carries no totals", e.Type, e.ID, e.ExecutionID)
 	}
-	var final store.Execution // the record as it ends: this event's totals, or the first terminal event's
+	var last store.Execution
 	_, err = repo.UpdateExecution(ctx, e.UserID, e.ExecutionID, func(x *store.Execution) error {
 		before := *x
+		ended = false // fn runs again after a lost race
 		settled := settle(x, e, end)
-		final = *x
+		last = *x
 		if !settled || same(&before, x) {
 			return errUnchanged
 		}
+		ended = !store.Terminal(before.Status)
 		return nil
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return false, nil, nil
 	case err != nil && !errors.Is(err, errUnchanged):
-		return fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
+		return false, nil, fmt.Errorf("record: applying %s of execution %s: %w", e.Type, e.ExecutionID, err)
 	case end.Rejected:
-		return nil // refused before it ran: not an execution
+		return ended, nil, nil // refused before it ran: not an execution
 	}
-	return count(ctx, repo, &final)
+	return ended, &last, nil
 }
 
 // Handler is Apply as an events.Handler over repo.
@@ -107,6 +152,9 @@ func settle(x *store.Execution, e events.Event, end events.ExecutionEndData) boo
 	x.ToolCalls, x.Steps = end.ToolCalls, end.Steps
 	x.Provider, x.Model = end.Provider, end.Model
 	x.ErrorCode, x.ErrorMessage = end.ErrorCode, end.ErrorMessage
+	if end.CancelledBy != "" {
+		x.CancelledBy = end.CancelledBy
+	}
 	if x.Output == "" {
 		// The executor stores the whole reply itself; the event's copy (which the
 		// publisher may have shortened) only fills a record that has none.
@@ -130,7 +178,7 @@ func same(a, b *store.Execution) bool {
 	return a.Status == b.Status && a.FinishedAt.Equal(b.FinishedAt) && a.DurationMS == b.DurationMS &&
 		a.Usage == b.Usage && a.Cost == b.Cost && a.CostKnown == b.CostKnown && a.ToolCalls == b.ToolCalls &&
 		a.Steps == b.Steps && a.Provider == b.Provider && a.Model == b.Model && a.ErrorCode == b.ErrorCode &&
-		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output
+		a.ErrorMessage == b.ErrorMessage && a.Output == b.Output && a.CancelledBy == b.CancelledBy
 }
 
 // logEntry is e as an entry of the event log: WithoutContent, so the log never

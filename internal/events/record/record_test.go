@@ -388,3 +388,50 @@ func TestApply_OversizeEventsLandOnEveryDelivery(t *testing.T) {
 		}
 	})
 }
+
+// execution_cancelled names who cancelled; applied twice (a redelivery) it stores
+// the same record and one log entry.
+func TestApply_CancelledRunKeepsWhoCancelledOnce(t *testing.T) {
+	eachRepo(t, func(t *testing.T, r repo) {
+		running(t, r, "x-cancel")
+		evs := chatTrail("x-cancel", events.ExecutionCancelled, events.ExecutionEndData{Status: "cancelled",
+			ErrorCode: "cancelled", ErrorMessage: "the run was cancelled on request", CancelledBy: "u1", Steps: 1})
+		applyAll(t, r, evs)
+		first, log1 := state(t, r, "x-cancel")
+		applyAll(t, r, evs[len(evs)-1:])
+		again, log2 := state(t, r, "x-cancel")
+		if first.Status != store.ExecCancelled || first.CancelledBy != "u1" || first.ErrorCode != "cancelled" {
+			t.Fatalf("record = %+v; want cancelled by u1", first)
+		}
+		if !reflect.DeepEqual(first, again) || len(log1) != len(log2) {
+			t.Fatalf("a redelivered execution_cancelled changed the state: %+v -> %+v, log %d -> %d", first, again, len(log1), len(log2))
+		}
+	})
+}
+
+// Ends reports the one write that ended the run: a second terminal event (a sweep
+// after the run's own end) ends nothing and leaves no log entry.
+func TestEnds_OnlyTheFirstTerminalEventEndsTheRun(t *testing.T) {
+	eachRepo(t, func(t *testing.T, r repo) {
+		running(t, r, "x-ends")
+		ctx := context.Background()
+		done := chatTrail("x-ends", events.ExecutionCompleted, completed)
+		applyAll(t, r, done)
+		_, before := state(t, r, "x-ends")
+		sweep := events.Event{ID: "x-ends-sweep", Version: events.SchemaVersion, Type: events.ExecutionFailed, ExecutionID: "x-ends",
+			UserID: "u1", Seq: 1 << 30, Time: t0.Add(time.Hour), Data: events.ExecutionEndData{Status: "failed", ErrorCode: "timeout"}}
+		ended, err := record.Ends(ctx, r, sweep)
+		x, after := state(t, r, "x-ends")
+		if err != nil || ended || x.Status != store.ExecCompleted || len(after) != len(before) {
+			t.Fatalf("Ends after the run's end: %v, %v; record %s, log %d -> %d", ended, err, x.Status, len(before), len(after))
+		}
+		running(t, r, "x-ends-2")
+		sweep.ID, sweep.ExecutionID = "x-ends-2-sweep", "x-ends-2"
+		if ended, err := record.Ends(ctx, r, sweep); err != nil || !ended {
+			t.Fatalf("Ends of a running run: %v, %v; want ended", ended, err)
+		}
+		if x, log := state(t, r, "x-ends-2"); x.Status != store.ExecFailed || x.ErrorCode != "timeout" || len(log) != 1 {
+			t.Fatalf("record %+v, log %v", x, log)
+		}
+	})
+}

@@ -171,6 +171,7 @@ func mode(stream bool) executor.Mode {
 // request's, so a client that goes away cancels it even between frames.
 func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request, req executor.Request, stream bool,
 	convert func(*executor.Result) any) {
+	req.Idempotency = httpapi.IdempotencyOf(r.Context())
 	if !stream {
 		res, err := x.Execute(r.Context(), req, executor.Discard)
 		logRun(r, res)

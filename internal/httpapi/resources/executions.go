@@ -114,6 +114,22 @@ func GetExecution(s Executions) http.Handler {
 	})
 }
 
+// CancelExecution asks a running execution to stop (store.RequestCancel): 202 with
+// the execution, cancel_requested set. The instance running it notices within a
+// second, stops the model call, stores the partial reply incomplete and ends the
+// run cancelled; execution_cancelled names who asked. An execution that has ended
+// is a 409 conflict, another user's a 404.
+func CancelExecution(s Executions) http.Handler {
+	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
+		e, err := s.UpdateExecution(r.Context(), uid, id, func(x *store.Execution) error { return store.RequestCancel(x, uid) })
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, r, http.StatusAccepted, fromstore.Execution(e))
+		return nil
+	})
+}
+
 // ExecutionEvents lists an execution's event log in seq order.
 func ExecutionEvents(s Executions) http.Handler {
 	return handleList(func(ctx context.Context, uid, id string, p store.PageRequest) (store.Page[store.ExecutionEvent], error) {

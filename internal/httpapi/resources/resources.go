@@ -67,6 +67,7 @@ const (
 	PathExecutions             = "GET /api/v1/executions"
 	PathExecution              = "GET /api/v1/executions/{id}"
 	PathExecutionEvents        = "GET /api/v1/executions/{id}/events"
+	PathExecutionCancel        = "POST /api/v1/executions/{id}/cancel"
 	PathOpenAPI                = "GET /api/v1/openapi.json"
 )
 
@@ -115,6 +116,9 @@ type Executions interface {
 	// CountExecutions counts what f matches, up to store.MaxCounted.
 	CountExecutions(ctx context.Context, userID string, f store.ExecutionFilter) (int, error)
 	ListEvents(ctx context.Context, userID, execID string, p store.PageRequest) (store.Page[store.ExecutionEvent], error)
+	// UpdateExecution applies fn under a condition, retrying a lost race. Returns
+	// not_found for another user's execution, fn's error otherwise.
+	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
 }
 
 // Conversations is what the conversation routes need of a store. Every method
@@ -237,6 +241,7 @@ func Routes(d Deps) []Route {
 		{PathExecutions, ListExecutions(s)},
 		{PathExecution, GetExecution(s)},
 		{PathExecutionEvents, ExecutionEvents(s)},
+		{PathExecutionCancel, CancelExecution(s)},
 		{PathConversations, ListConversations(s)},
 		{PathConversationCreate, CreateConversation(s, d.NewID)},
 		{PathConversation, GetConversation(s)},

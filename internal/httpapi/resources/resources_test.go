@@ -65,8 +65,8 @@ func TestOpenAPI_DocumentCoversEveryMountedRouteAndNothingElse(t *testing.T) {
 			t.Errorf("openapi.json documents %q, which is not mounted", d)
 		}
 	}
-	if len(e.patterns) != 41 {
-		t.Errorf("resources mounts %d routes, want 41", len(e.patterns))
+	if len(e.patterns) != 42 {
+		t.Errorf("resources mounts %d routes, want 42", len(e.patterns))
 	}
 }
 
@@ -758,8 +758,8 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 			t.Errorf("%s %s as bob: %d %s", rq.method, path, r.StatusCode, r.body)
 		}
 	}
-	if n != 23 {
-		t.Errorf("checked %d id routes, want 23", n)
+	if n != 24 {
+		t.Errorf("checked %d id routes, want 24", n)
 	}
 	for _, p := range []string{"/api/v1/workflows/definitions/" + def, "/api/v1/workflows/templates/" + tpl,
 		"/api/v1/executions/" + exec, "/api/v1/conversations/" + conv + "/messages"} {

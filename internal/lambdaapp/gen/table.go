@@ -108,6 +108,7 @@ var functions = []function{
 	{"executions-list", kindRead, resources.PathExecutions, "resources.PathExecutions", ""},
 	{"execution-get", kindRead, resources.PathExecution, "resources.PathExecution", ""},
 	{"execution-events", kindRead, resources.PathExecutionEvents, "resources.PathExecutionEvents", ""},
+	{"execution-cancel", kindWrite, resources.PathExecutionCancel, "resources.PathExecutionCancel", ""},
 
 	{"conversations-list", kindRead, resources.PathConversations, "resources.PathConversations", ""},
 	{"conversations-create", kindWrite, resources.PathConversationCreate, "resources.PathConversationCreate", conversationBody},
@@ -169,7 +170,7 @@ func (f function) streams() bool { return f.kind == kindStream || f.kind == kind
 // in OpenAI's error shape (the JWT authorizer's 401 body is API Gateway's own).
 func (f function) verifiesTokens() bool { return f.streams() || f.kind == kindOpenAI }
 
-// subscribers are the hand-written functions (the event subscribers and the
-// documents ingest, started by S3's Object Created); the generator only checks
-// they exist.
-var subscribers = []string{"on-event-record", "on-event-metrics", "documents-ingest"}
+// subscribers are the hand-written functions (the event subscribers, the
+// documents ingest, started by S3's Object Created, and the scheduled sweeper);
+// the generator only checks they exist.
+var subscribers = []string{"on-event-record", "on-event-metrics", "documents-ingest", "sweeper"}

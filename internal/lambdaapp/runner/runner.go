@@ -100,6 +100,21 @@ func StartExecute(pattern string) {
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }
 
+// StartSweeper is the main of the sweeper: each scheduled invocation ends the
+// overdue runs (executor.Sweeper) and publishes their execution_failed events on
+// the bus, with the same fallback to record.Apply as the runs' own.
+func StartSweeper() {
+	app, err := lambdaapp.New(context.Background(), os.Getenv)
+	lambdaapp.Must(err)
+	pub, err := NewPublisher(app, nil)
+	lambdaapp.Must(err)
+	sw := &executor.Sweeper{Store: app.Store, Emitter: pub, Logger: app.Logger}
+	lambda.Start(func(ctx context.Context) error {
+		_, err := sw.Sweep(ctx)
+		return err
+	})
+}
+
 // MountOpenAI mounts the one OpenAI-compatible route pattern (an openaiapi.Path*
 // constant) on rt.
 func MountOpenAI(rt *httpapi.Router, d openaiapi.Deps, pattern string) error {

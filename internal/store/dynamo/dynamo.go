@@ -10,6 +10,7 @@
 //	message        USER#u#CONV#c      #MSG#<seq>
 //	kept response  USER#u#CONV#c      #IDEM#<key>     (link to the idempotency record)
 //	execution      USER#u#EXEC#e      EXEC            USER#u#EXECS  e
+//	  while running                   (GSI2) RUNNING#<shard>  <deadline>#u#e
 //	event          USER#u#EXEC#e      EV#<seq>#<id>
 //	  counted      USER#u#EXEC#e      COUNTED#<part>  (run stats marker, stats.go)
 //	run stats      USER#u#STATS       DEF#d | DEF#d#V#<version> | TPL#t
@@ -20,6 +21,10 @@
 //	rate window    USER#<key>#RL#<window start>       RL
 //	idempotency    USER#u#IDEM#<key>  IDEM
 //	settings       USER#u#SETTINGS    SETTINGS        (memory and tools, one attribute each)
+//
+// GSI2 is sparse: only a running execution with a deadline has its keys (the
+// terminal write replaces the item without them), sharded by store.RunningShard,
+// so the sweep reads overdue runs by deadline without a scan.
 //
 // "#IDEM#" < "#MSG#" < "CONV", so the conversation and its last N messages are one
 // Query read backwards; likewise an execution's events sort before its record.
@@ -110,6 +115,9 @@ const (
 	aGSI1PK = "GSI1PK"
 	aGSI1SK = "GSI1SK"
 	gsi1    = "GSI1"
+	aGSI2PK = "GSI2PK"
+	aGSI2SK = "GSI2SK"
+	gsi2    = "GSI2"
 	aTTL    = "expires_at" // TimeToLiveSpecification.AttributeName in template.yaml
 )
 

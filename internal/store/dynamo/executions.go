@@ -3,7 +3,9 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -40,7 +42,52 @@ func execItem(e *store.Execution) (item, error) {
 	setS(it, "status", e.Status)
 	setS(it, "source_kind", e.Source.Kind)
 	setS(it, "source_id", e.Source.ID)
+	if e.Status == store.ExecRunning && !e.Deadline.IsZero() {
+		it[aGSI2PK], it[aGSI2SK] = sv(runningPK(store.RunningShard(e.ID))), sv(store.TimeKey(e.Deadline)+"#"+e.UserID+"#"+e.ID)
+	}
 	return it, nil
+}
+
+func runningPK(shard int) string { return "RUNNING#" + strconv.Itoa(shard) }
+
+// ListOverdue returns running executions whose deadline is before now, earliest
+// deadline first within a shard, at most store.MaxOverdue: one index query per
+// shard, reading only overdue entries.
+func (s *Store) ListOverdue(ctx context.Context, now time.Time) ([]store.OverdueRun, error) {
+	var out []store.OverdueRun
+	for shard := 0; shard < store.RunningShards && len(out) < store.MaxOverdue; shard++ {
+		in := &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(gsi2),
+			KeyConditionExpression:    aws.String("#pk = :pk AND #sk < :now"),
+			ExpressionAttributeNames:  map[string]string{"#pk": aGSI2PK, "#sk": aGSI2SK},
+			ExpressionAttributeValues: item{":pk": sv(runningPK(shard)), ":now": sv(store.TimeKey(now))},
+			Limit:                     aws.Int32(int32(store.MaxOverdue - len(out)))}
+		q, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, s.wrap("listing overdue executions", err)
+		}
+		for _, it := range q.Items {
+			if r, ok := overdueOf(getS(it, aGSI2SK)); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// overdueOf reads a GSI2 sort key: a fixed-width deadline, the user, the id (ids
+// hold no '#'; a user id may).
+func overdueOf(sk string) (store.OverdueRun, bool) {
+	n := len(store.TimeKey(time.Time{}))
+	if len(sk) < n+3 || sk[n] != '#' {
+		return store.OverdueRun{}, false
+	}
+	dl, err := time.Parse(time.RFC3339Nano, sk[:n])
+	rest := sk[n+1:]
+	i := strings.LastIndexByte(rest, '#')
+	if err != nil || i <= 0 || i == len(rest)-1 {
+		return store.OverdueRun{}, false
+	}
+	return store.OverdueRun{UserID: rest[:i], ID: rest[i+1:], Deadline: dl}, true
 }
 
 func decodeExec(it item) (*store.Execution, error) {

@@ -59,6 +59,7 @@ type Repo interface {
 	CountExecutions(ctx context.Context, userID string, f store.ExecutionFilter) (int, error)
 	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
 	AppendEvents(ctx context.Context, userID, execID string, evs []store.ExecutionEvent) error
+	ListOverdue(ctx context.Context, now time.Time) ([]store.OverdueRun, error)
 	ListEvents(ctx context.Context, userID, execID string, p store.PageRequest) (store.Page[store.ExecutionEvent], error)
 
 	Hit(ctx context.Context, key string, window time.Duration, limit int) (int, time.Time, error)
@@ -142,6 +143,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Templates_NamesAreUniquePerUser", testTemplateNames},
 		{"Executions_StatusOnlyMovesForward", testExecutionStatus},
 		{"Executions_ListFilters", testExecutionFilters},
+		{"Executions_OverdueRunsAreListedByDeadlineUntilTheyEnd", testOverdue},
 		{"Events_AppendIsIdempotentAndListedInSeqOrder", testEvents},
 		{"RateLimit_CountsPerWindowAndStopsAtLimitPlusOne", testRateLimit},
 		{"Idempotency_PutIfAbsentCompleteAndExpiry", testIdempotency},
@@ -1494,5 +1496,55 @@ func testUpdateFits(t *testing.T, r Repo, c *Clock) {
 	}
 	if meta["old"] != escaping(200<<10) {
 		t.Fatalf("the caller's metadata was edited")
+	}
+}
+
+// testOverdue: a running execution with a deadline is listed once the deadline has
+// passed, never before; its terminal write takes it off the list; a record without
+// a deadline is never listed.
+func testOverdue(t *testing.T, r Repo, c *Clock) {
+	user := uid("u-overdue")
+	conv := uid("conv")
+	listed := func(at time.Time, id string) bool {
+		t.Helper()
+		runs, err := r.ListOverdue(ctx, at)
+		must(t, "ListOverdue", err)
+		for _, o := range runs {
+			if o.ID == id {
+				if o.UserID != user {
+					t.Fatalf("overdue run %s listed for user %q; want %q", id, o.UserID, user)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	start := c.Now()
+	m := &store.Message{ID: uid("msg"), ConversationID: conv, UserID: user, Role: llm.RoleUser, Content: "hi",
+		Status: store.StatusComplete, CreatedAt: start}
+	e := &store.Execution{ID: uid("exec"), UserID: user, ConversationID: conv, Source: store.SourceRef{Kind: "dynamic"},
+		Mode: "standard", Status: store.ExecRunning, StartedAt: start, Deadline: start.Add(time.Minute)}
+	m.ExecutionID = e.ID
+	must(t, "StartTurn", r.StartTurn(ctx, store.StartTurn{UserMessage: m, Execution: e,
+		NewConversation: &store.Conversation{ID: conv, UserID: user, Title: "hi", CreatedAt: start, UpdatedAt: start}}))
+	_, plain, err := startTurn(t, r, c, user, conv, "no deadline", false)
+	must(t, "StartTurn without a deadline", err)
+
+	if listed(start.Add(59*time.Second), e.ID) {
+		t.Fatal("a run was listed overdue before its deadline")
+	}
+	if !listed(start.Add(61*time.Second), e.ID) {
+		t.Fatal("a run past its deadline was not listed overdue")
+	}
+	if listed(start.Add(24*time.Hour), plain.ID) {
+		t.Fatal("a run without a deadline was listed overdue")
+	}
+	_, err = r.UpdateExecution(ctx, user, e.ID, func(x *store.Execution) error {
+		x.Status, x.FinishedAt = store.ExecFailed, start.Add(61*time.Second)
+		return nil
+	})
+	must(t, "ending the run", err)
+	if listed(start.Add(time.Hour), e.ID) {
+		t.Fatal("an ended run is still listed overdue")
 	}
 }

@@ -80,7 +80,11 @@ func Execution(e *store.Execution) wire.Execution {
 		TokensUsed: e.Usage.Total(), Cost: e.Cost, ExecutionID: e.ID, ConversationID: e.ConversationID,
 		Source: e.Source, Usage: Usage(e.Usage, e.Cost, e.CostKnown),
 		Steps: e.Steps, ToolCalls: e.ToolCalls, DurationMS: e.DurationMS, Mode: e.Mode, Provider: e.Provider,
-		Model: e.Model, Redacted: e.Redacted}
+		Model: e.Model, Redacted: e.Redacted, CancelRequested: e.CancelRequested, CancelledBy: e.CancelledBy}
+	if e.Status == store.ExecRunning && !e.Deadline.IsZero() {
+		dl := e.Deadline
+		out.Deadline = &dl
+	}
 	if e.Source.Kind == "definition" {
 		out.DefinitionID = e.Source.ID
 	}
