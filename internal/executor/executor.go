@@ -181,37 +181,62 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 	}
 	runCtx, cancel := r.runContext(ctx)
 	r.cancel = cancel
-	watched := r.watchCancel(runCtx)
+	stopWatch := r.watchCancel(runCtx)
 	err := r.run(runCtx)
 	cancel()
-	<-watched
+	stopWatch()
 	return r.finish(ctx, err)
 }
 
-// watchCancel reads the run's record every CancelPoll until ctx ends and, when a
+// watchCancel reads the run's record every CancelPoll until stopped and, when a
 // cancel was requested, cancels the run with the request as cause: the model call
 // stops (its stream honours ctx), the engine notices between supersteps, and the
-// run ends cancelled naming who asked. The returned channel closes when it stops.
-func (r *run) watchCancel(ctx context.Context) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(r.x.o.CancelPoll)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			e, err := r.x.o.Store.GetExecution(ctx, r.userID, r.id)
-			if err == nil && e.CancelRequested && e.Status == store.ExecRunning {
-				r.cancelWith(&cancelRequest{by: e.CancelledBy})
-				return
-			}
-		}
-	}()
-	return done
+// run ends cancelled naming who asked. It is a timer, not a goroutine: a run that
+// ends within CancelPoll (most do) never reads its record. stop ends the watch and
+// waits for a read in flight.
+func (r *run) watchCancel(ctx context.Context) (stop func()) {
+	w := &cancelWatch{r: r, ctx: ctx}
+	w.mu.Lock()
+	w.wg.Add(1)
+	w.t = time.AfterFunc(r.x.o.CancelPoll, w.poll)
+	w.mu.Unlock()
+	return w.stop
+}
+
+// cancelWatch is one run's watch for a cancel request (watchCancel).
+type cancelWatch struct {
+	r       *run
+	ctx     context.Context
+	mu      sync.Mutex
+	wg      sync.WaitGroup // one per scheduled read
+	stopped bool
+	t       *time.Timer
+}
+
+func (w *cancelWatch) poll() {
+	defer w.wg.Done()
+	r := w.r
+	e, err := r.x.o.Store.GetExecution(w.ctx, r.userID, r.id)
+	if err == nil && e.CancelRequested && e.Status == store.ExecRunning {
+		r.cancelWith(&cancelRequest{by: e.CancelledBy})
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped && w.ctx.Err() == nil {
+		w.wg.Add(1)
+		w.t.Reset(r.x.o.CancelPoll)
+	}
+}
+
+func (w *cancelWatch) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	if w.t.Stop() {
+		w.wg.Done() // the scheduled read will not run
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
 }
 
 // run holds one execution's state.
