@@ -4,6 +4,6 @@
 // (executor.Sweeper).
 package main
 
-import "github.com/chatterhq/chatter/internal/lambdaapp/runner"
+import "github.com/chatterhq/chatter/internal/lambdaapp/sweep"
 
-func main() { runner.StartSweeper() }
+func main() { sweep.Start() }

@@ -146,6 +146,14 @@ func TestCRUDFunctions_DoNotLinkTheExecutorOrLLMSDKs(t *testing.T) {
 			}
 		}
 	}
+	// The sweeper ends runs and publishes events: the executor's Sweeper, no provider.
+	for _, dep := range deps["sweeper"] {
+		for _, bad := range forbidden[1:5] {
+			if dep == bad || strings.HasPrefix(dep, bad+"/") {
+				t.Errorf("sweeper depends on %s", dep)
+			}
+		}
+	}
 	// The execution functions must link the executor: the check above means something.
 	if !slices.Contains(deps["chat"], "github.com/chatterhq/chatter/internal/executor") {
 		t.Errorf("chat does not depend on the executor; is go list reading the right tree?")

@@ -12,37 +12,22 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/chatterhq/chatter/internal/events"
-	"github.com/chatterhq/chatter/internal/events/record"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
+	"github.com/chatterhq/chatter/internal/lambdaapp/publish"
 	"github.com/chatterhq/chatter/internal/llm/providers"
 )
 
-// NewPublisher returns the publisher of app's bus (CHATTER_EVENT_BUS). A terminal
-// event that cannot be delivered is applied to the store by record.Apply, the very
-// update on-event-record makes, so the execution's final state is never lost.
+// NewPublisher is publish.New (kept for the callers that build an
+// executor).
 func NewPublisher(app *lambdaapp.App, client events.PutEventsAPI) (*events.Publisher, error) {
-	if app.Config.EventBus == "" {
-		return nil, &lambdaapp.ConfigError{Var: "CHATTER_EVENT_BUS", Reason: "is required by functions that run workflows"}
-	}
-	if client == nil {
-		client = eventbridge.NewFromConfig(app.AWS)
-	}
-	p, err := events.NewPublisher(events.PublisherOptions{Client: client, BusName: app.Config.EventBus,
-		Logger: app.Logger, Fallback: func(ctx context.Context, e events.Event) error {
-			return record.Apply(ctx, app.Store, e)
-		}})
-	if err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
-	}
-	return p, nil
+	return publish.New(app, client)
 }
 
 // NewExecutor builds the executor over app's store, the publisher and the providers
@@ -98,21 +83,6 @@ func StartExecute(pattern string) {
 	rt := app.Router(httpapi.APIGateway{})
 	lambdaapp.Must(Mount(rt, x, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
-}
-
-// StartSweeper is the main of the sweeper: each scheduled invocation ends the
-// overdue runs (executor.Sweeper) and publishes their execution_failed events on
-// the bus, with the same fallback to record.Apply as the runs' own.
-func StartSweeper() {
-	app, err := lambdaapp.New(context.Background(), os.Getenv)
-	lambdaapp.Must(err)
-	pub, err := NewPublisher(app, nil)
-	lambdaapp.Must(err)
-	sw := &executor.Sweeper{Store: app.Store, Emitter: pub, Logger: app.Logger}
-	lambda.Start(func(ctx context.Context) error {
-		_, err := sw.Sweep(ctx)
-		return err
-	})
 }
 
 // MountOpenAI mounts the one OpenAI-compatible route pattern (an openaiapi.Path*
