@@ -154,6 +154,9 @@ type Request struct {
 	// run, if any: it is kept on the execution so that a sweep ending the run
 	// (deadline passed, its instance gone) releases the key.
 	Idempotency *store.IdempotencyRef
+	// OnDisconnect is wire.OnDisconnectCancel ("" too) or wire.OnDisconnectContinue
+	// (streaming runs only): see frames.go.
+	OnDisconnect string
 }
 
 func boolOr(p *bool, def bool) bool {
