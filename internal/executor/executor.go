@@ -268,8 +268,8 @@ type run struct {
 	cancel     context.CancelFunc
 	cancelWith context.CancelCauseFunc
 	sinkErr    error
-	frames     *frameLog // nil unless the run keeps its frames (on_disconnect continue)
-	detached   error     // the sink's error once a run that keeps its frames lost its client
+	frames     *frameLog  // nil unless the run keeps its frames (on_disconnect continue)
+	detached   error      // the sink's error once a run that keeps its frames lost its client
 	llms       []*llmPlan // per vertex index; nil for non-llm vertices
 	toolSet    *tools.Registry
 	toolSpecs  []llm.ToolSpec
