@@ -94,7 +94,10 @@ type Options struct {
 	FinishReserve time.Duration
 	// Frames keeps the SSE frames of streaming runs started with on_disconnect
 	// continue (frames.go); nil refuses such runs.
-	Frames        store.FrameLog
+	Frames store.FrameLog
+	// FollowPoll is how often Follow reads while it follows a live run (one read
+	// per period: the frame log, or the record when no frame came); default 1 s.
+	FollowPoll    time.Duration
 	MaxMessage    int // max user message bytes; default store.DefaultMaxContentBytes, at most store.MaxContentLimit
 	MaxToolResult int // bytes of a tool result sent back to the model; default 32 KiB
 	Now           func() time.Time
@@ -149,6 +152,9 @@ func New(o Options) (*Executor, error) {
 	}
 	if x.o.CancelPoll <= 0 {
 		x.o.CancelPoll = time.Second
+	}
+	if x.o.FollowPoll <= 0 {
+		x.o.FollowPoll = time.Second
 	}
 	if x.o.MaxMessage <= 0 {
 		x.o.MaxMessage = store.DefaultMaxContentBytes

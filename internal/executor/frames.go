@@ -127,3 +127,67 @@ func (l *frameLog) close() {
 	l.flushLocked()
 	l.stopped = true
 }
+
+// followGrace is how many more reads Follow makes for the done frame once the run
+// is over without it (its last batch lands just after the terminal record).
+const followGrace = 3
+
+// Follow sends the kept frames of the caller's execution id with seq > after, in
+// order, then follows the live run — one read per FollowPoll: the frame log, or
+// the record when the last read brought no frame — until its done frame, or its
+// terminal status and followGrace reads more. It never starts a run; a finished
+// run replays only. Returns not_found for another user's execution, conflict for
+// one that kept no frames (a standard run, or streaming with on_disconnect
+// cancel), and send's error (the client went away).
+func (x *Executor) Follow(ctx context.Context, userID, id string, after int, send func(store.Frame) error) error {
+	e, err := x.o.Store.GetExecution(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if !e.KeepsFrames || x.o.Frames == nil {
+		return store.Conflict("execution %s kept no stream frames: only a streaming run started with on_disconnect %q can be resumed",
+			id, wire.OnDisconnectContinue)
+	}
+	over, grace, readFrames := e.Status != store.ExecRunning, 0, true
+	if over {
+		grace = followGrace // a finished run replays what is kept, and ends
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if readFrames {
+			fs, err := x.o.Frames.Frames(ctx, userID, e.ConversationID, id, after, 0)
+			if err != nil {
+				return err
+			}
+			for _, f := range fs {
+				if err := send(f); err != nil {
+					return err
+				}
+				after = f.Seq
+				if f.Type == wire.ChunkDone {
+					return nil
+				}
+			}
+			if over {
+				if grace++; grace > followGrace {
+					return nil
+				}
+			}
+			// Nothing new: the next read asks whether the run is still going.
+			readFrames = len(fs) > 0 || over
+		} else {
+			e, err = x.o.Store.GetExecution(ctx, userID, id)
+			if err != nil {
+				return err
+			}
+			over, readFrames = e.Status != store.ExecRunning, true
+		}
+		t.Reset(x.o.FollowPoll)
+	}
+}

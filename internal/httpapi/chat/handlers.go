@@ -47,6 +47,9 @@ func Register(rt *httpapi.Router, x *executor.Executor, opts ...Option) {
 	for _, r := range Routes {
 		rt.Mount(r.Pattern, r.Handler(x, opts...), r.Class)
 	}
+	// Resuming a stream is no run: it is served where streams are (the Function
+	// URL, the dev stack), not by a Lambda of its own behind the buffering HTTP API.
+	rt.Mount(PathExecutionStream, ResumeStream(x, opts...), httpapi.RateClass(httpapi.ClassStream))
 }
 
 // Route is one execution route: pattern, handler constructor and rate class. One
