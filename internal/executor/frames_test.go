@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,5 +148,97 @@ func TestExecute_CancelOnDisconnectAndStandardRunsKeepNoFrames(t *testing.T) {
 		if pe, ok := errAs[*executor.PreparationError](err); !ok || pe.Field != "on_disconnect" || pe.Code != errcode.InvalidInput {
 			t.Fatalf("%s: %v, want invalid_input naming on_disconnect", tt.name, err)
 		}
+	}
+}
+
+// readCounting counts the reads Follow makes.
+type readCounting struct {
+	*store.Memory
+	reads atomic.Int32
+}
+
+func (s *readCounting) GetExecution(ctx context.Context, userID, id string) (*store.Execution, error) {
+	s.reads.Add(1)
+	return s.Memory.GetExecution(ctx, userID, id)
+}
+
+func (s *readCounting) Frames(ctx context.Context, userID, convID, execID string, after, limit int) ([]store.Frame, error) {
+	s.reads.Add(1)
+	return s.Memory.Frames(ctx, userID, convID, execID, after, limit)
+}
+
+// Follow replays after a seq, then follows the live run to its done frame with at
+// most one read per FollowPoll; it never starts a run.
+func TestFollow_ReplaysThenFollowsTheLiveRunAtOneReadAPoll(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := &readCounting{Memory: store.NewMemory()}
+	const poll = 50 * time.Millisecond
+	calls := atomic.Int32{}
+	p := &recorder{Provider: devllm.New(devllm.Options{Delay: 10 * time.Millisecond}), onStream: func(*llm.Request) { calls.Add(1) }}
+	x, err := executor.New(executor.Options{Store: st, Frames: st, Emitter: discardEmitter{}, Providers: []llm.Provider{p},
+		FollowPoll: poll, CancelPoll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := inline(chatDef(), strings.Repeat("word ", 60)) // 60 deltas at 10 ms
+	req.Mode, req.OnDisconnect, req.ExecutionID = executor.ModeStreaming, wire.OnDisconnectContinue, "exec-follow"
+	sink := &tokenSignal{after: 3, ready: make(chan struct{})}
+	done := make(chan *executor.Result, 1)
+	go func() {
+		res, _ := x.Execute(ctx, req, sink)
+		done <- res
+	}()
+	select {
+	case <-sink.ready:
+	case <-ctx.Done():
+		t.Fatal("no tokens")
+	}
+	time.Sleep(300 * time.Millisecond) // a batch or more is kept
+	st.reads.Store(0)
+	started := time.Now()
+	var seqs []int
+	err = x.Follow(ctx, userA, req.ExecutionID, 2, func(f store.Frame) error {
+		seqs = append(seqs, f.Seq)
+		return nil
+	})
+	took := time.Since(started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res == nil || res.Status != store.ExecCompleted || calls.Load() != 1 {
+		t.Fatalf("run %+v, %d model calls", res, calls.Load())
+	}
+	for i, s := range seqs {
+		if s != 3+i {
+			t.Fatalf("followed seqs %v: not every frame after 2 in order", seqs)
+		}
+	}
+	if len(seqs) == 0 || seqs[len(seqs)-1] != len(sink.chunks) {
+		t.Fatalf("followed up to %v, the run sent %d frames", seqs[len(seqs)-1:], len(sink.chunks))
+	}
+	if n, max := int(st.reads.Load()), int(took/poll)+2; n > max {
+		t.Fatalf("%d reads in %s: more than one per %s", n, took, poll)
+	}
+	// Finished: a replay only, one read of the record and one of the frames.
+	st.reads.Store(0)
+	n := 0
+	if err := x.Follow(ctx, userA, req.ExecutionID, 0, func(store.Frame) error { n++; return nil }); err != nil || n != len(sink.chunks) {
+		t.Fatalf("replay: %d frames, %v; want %d", n, err, len(sink.chunks))
+	}
+	if r := st.reads.Load(); r != 2 {
+		t.Fatalf("replay of a finished run made %d reads, want 2", r)
+	}
+	if err := x.Follow(ctx, userB, req.ExecutionID, 0, func(store.Frame) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another user's: %v, want not_found", err)
+	}
+	plain := inline(chatDef(), "hi")
+	plain.ExecutionID = "exec-plain"
+	if _, err := x.Execute(ctx, plain, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Follow(ctx, userA, plain.ExecutionID, 0, func(store.Frame) error { return nil }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a run that kept no frames: %v, want conflict", err)
 	}
 }
