@@ -13,7 +13,9 @@ import (
 // reads honour the exact expiry). A run's frames are written in batches, one item
 // per batch keyed by the batch's last seq, so reading "after id n" is one Query
 // from n. Standard runs and on_disconnect cancel runs keep no frames: nobody can
-// reconnect to a run that ends when its client goes.
+// reconnect to a run that ends when its client goes. A batch written after its
+// conversation was deleted (a run still ending) is left to the TTL: nothing reads
+// it, since its execution is redacted and its conversation gone.
 
 // Frame is one kept SSE frame: its id (the chunk's seq), its event type and its
 // data (the chunk's JSON, exactly as the original stream sent it).
