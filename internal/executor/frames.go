@@ -3,11 +3,13 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
 // Resumable streams. A streaming run started with on_disconnect continue
@@ -138,11 +140,15 @@ const followGrace = 3
 // terminal status and followGrace reads more. It never starts a run; a finished
 // run replays only. Returns not_found for another user's execution, conflict for
 // one that kept no frames (a standard run, or streaming with on_disconnect
-// cancel), and send's error (the client went away).
+// cancel), conversation_deleted (410) for one whose conversation was deleted, and
+// send's error (the client went away).
 func (x *Executor) Follow(ctx context.Context, userID, id string, after int, send func(store.Frame) error) error {
 	e, err := x.o.Store.GetExecution(ctx, userID, id)
 	if err != nil {
 		return err
+	}
+	if e.Redacted { // its conversation was deleted: so is what it streamed
+		return &store.Error{Code: errcode.ConversationDeleted, Message: fmt.Sprintf("execution %s: its conversation was deleted", id)}
 	}
 	if !e.KeepsFrames || x.o.Frames == nil {
 		return store.Conflict("execution %s kept no stream frames: only a streaming run started with on_disconnect %q can be resumed",

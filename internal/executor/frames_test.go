@@ -233,6 +233,12 @@ func TestFollow_ReplaysThenFollowsTheLiveRunAtOneReadAPoll(t *testing.T) {
 	if err := x.Follow(ctx, userB, req.ExecutionID, 0, func(store.Frame) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another user's: %v, want not_found", err)
 	}
+	if err := st.DeleteConversation(ctx, userA, res.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Follow(ctx, userA, req.ExecutionID, 0, func(store.Frame) error { return nil }); store.CodeOf(err) != errcode.ConversationDeleted {
+		t.Fatalf("after the conversation's delete: %v, want conversation_deleted", err)
+	}
 	plain := inline(chatDef(), "hi")
 	plain.ExecutionID = "exec-plain"
 	if _, err := x.Execute(ctx, plain, nil); err != nil {

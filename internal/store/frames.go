@@ -15,7 +15,7 @@ import (
 // from n. Standard runs and on_disconnect cancel runs keep no frames: nobody can
 // reconnect to a run that ends when its client goes. A batch written after its
 // conversation was deleted (a run still ending) is left to the TTL: nothing reads
-// it, since its execution is redacted and its conversation gone.
+// it (Follow refuses a redacted execution).
 
 // Frame is one kept SSE frame: its id (the chunk's seq), its event type and its
 // data (the chunk's JSON, exactly as the original stream sent it).
