@@ -280,6 +280,17 @@ func (r *run) send(c wire.Chunk) {
 	}
 	r.chunkSeq++
 	c.Seq = r.chunkSeq
+	if r.frames != nil {
+		r.frames.add(c)
+		if r.detached != nil {
+			return
+		}
+		if err := r.sink.Send(c); err != nil {
+			r.detached = err // on_disconnect continue: the run goes on
+			r.x.o.Logger.Info("client went away; the run continues", "execution_id", r.id, "err", err)
+		}
+		return
+	}
 	if err := r.sink.Send(c); err != nil {
 		r.sinkErr = err
 		if r.cancel != nil {
@@ -345,7 +356,7 @@ const maxTitleBytes = 80
 func (r *run) execution(status string, now time.Time) *store.Execution {
 	return &store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,
 		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata,
-		Deadline: r.deadline(), Idempotency: r.req.Idempotency}
+		Deadline: r.deadline(), Idempotency: r.req.Idempotency, KeepsFrames: r.frames != nil}
 }
 
 // deadline is when the run is overdue: its time limit and store.DeadlineSlack after

@@ -18,6 +18,7 @@ import (
 	"github.com/chatterhq/chatter/internal/retrieval"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -91,6 +92,12 @@ type Options struct {
 	// context carries) for the final writes: a run that would outlast its function
 	// ends `timeout` with its partial reply stored, never killed mid-write. Default 3 s.
 	FinishReserve time.Duration
+	// Frames keeps the SSE frames of streaming runs started with on_disconnect
+	// continue (frames.go); nil refuses such runs.
+	Frames store.FrameLog
+	// FollowPoll is how often Follow reads while it follows a live run (one read
+	// per period: the frame log, or the record when no frame came); default 1 s.
+	FollowPoll    time.Duration
 	MaxMessage    int // max user message bytes; default store.DefaultMaxContentBytes, at most store.MaxContentLimit
 	MaxToolResult int // bytes of a tool result sent back to the model; default 32 KiB
 	Now           func() time.Time
@@ -146,6 +153,9 @@ func New(o Options) (*Executor, error) {
 	if x.o.CancelPoll <= 0 {
 		x.o.CancelPoll = time.Second
 	}
+	if x.o.FollowPoll <= 0 {
+		x.o.FollowPoll = time.Second
+	}
 	if x.o.MaxMessage <= 0 {
 		x.o.MaxMessage = store.DefaultMaxContentBytes
 	}
@@ -173,6 +183,13 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 		sink = Discard
 	}
 	r := x.newRun(req, sink)
+	if req.OnDisconnect == wire.OnDisconnectContinue && req.Mode == ModeStreaming && x.o.Frames != nil {
+		// The client's going away must not end the run: keep its deadline only.
+		var release context.CancelFunc
+		ctx, release = detach(ctx)
+		defer release()
+		r.frames = newFrameLog(ctx, r)
+	}
 	if err := r.prepare(ctx); err != nil {
 		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err), Rejected: true})
@@ -257,6 +274,8 @@ type run struct {
 	cancel     context.CancelFunc
 	cancelWith context.CancelCauseFunc
 	sinkErr    error
+	frames     *frameLog  // nil unless the run keeps its frames (on_disconnect continue)
+	detached   error      // the sink's error once a run that keeps its frames lost its client
 	llms       []*llmPlan // per vertex index; nil for non-llm vertices
 	toolSet    *tools.Registry
 	toolSpecs  []llm.ToolSpec
@@ -340,6 +359,12 @@ func (r *run) prepare(ctx context.Context) error {
 	in := &r.req.Input
 	cfg := &in.Config
 	switch {
+	case r.req.OnDisconnect != "" && r.req.OnDisconnect != wire.OnDisconnectCancel && r.req.OnDisconnect != wire.OnDisconnectContinue:
+		return prepErr(errcode.InvalidInput, "on_disconnect", "on_disconnect must be %q or %q", wire.OnDisconnectCancel, wire.OnDisconnectContinue)
+	case r.req.OnDisconnect == wire.OnDisconnectContinue && r.req.Mode != ModeStreaming:
+		return prepErr(errcode.InvalidInput, "on_disconnect", "on_disconnect %q applies to streaming runs only", wire.OnDisconnectContinue)
+	case r.req.OnDisconnect == wire.OnDisconnectContinue && r.x.o.Frames == nil:
+		return prepErr(errcode.InvalidInput, "on_disconnect", "this service keeps no stream frames: on_disconnect %q is not available", wire.OnDisconnectContinue)
 	case strings.TrimSpace(in.UserID) == "":
 		return prepErr(errcode.InvalidInput, "user_id", "a user id is required")
 	case strings.TrimSpace(in.Message) == "":

@@ -148,6 +148,9 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		r.send(end(wire.Chunk{Type: wire.ChunkComplete, Response: res.ChatResponse()}))
 	}
 	r.send(end(wire.Chunk{Type: wire.ChunkDone, Usage: usage}))
+	if r.frames != nil {
+		r.frames.close()
+	}
 	if err := r.x.o.Emitter.Flush(wctx); err != nil {
 		r.x.o.Logger.Warn("flushing events", "request_id", requestid.From(wctx), "execution_id", r.id, "err", err)
 	}

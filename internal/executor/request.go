@@ -67,6 +67,12 @@
 // stops between supersteps, the partial reply is stored incomplete, and the run
 // ends cancelled (CancelledError.By, the record's cancelled_by and
 // execution_cancelled's cancelled_by name who asked).
+//
+// Resumable streams (frames.go): a streaming run with Request.OnDisconnect
+// continue is not cancelled by its client going away; it runs to its end and its
+// frames go to the frame log (Options.Frames) in batches, never a write per token.
+// Follow replays them after a seq and follows the live run, at most one read per
+// FollowPoll; it never starts a run. Standard and cancel runs keep no frames.
 package executor
 
 import (
@@ -154,6 +160,9 @@ type Request struct {
 	// run, if any: it is kept on the execution so that a sweep ending the run
 	// (deadline passed, its instance gone) releases the key.
 	Idempotency *store.IdempotencyRef
+	// OnDisconnect is wire.OnDisconnectCancel ("" too) or wire.OnDisconnectContinue
+	// (streaming runs only): see frames.go.
+	OnDisconnect string
 }
 
 func boolOr(p *bool, def bool) bool {

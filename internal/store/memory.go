@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -35,6 +36,7 @@ type Memory struct {
 	counted   map[key]bool        // executions CountRun counted, by owner + execution id
 	stats     map[key]*memStats   // by owner + stats key
 	cursors   *Cursors
+	frames    map[key][]memFrames // by owner + conversation id; made on first write
 
 	// MaxContentLen caps one message's content; 0 means MaxContentLimit (see ContentCap).
 	MaxContentLen int
@@ -316,6 +318,7 @@ func (m *Memory) DeleteConversation(_ context.Context, userID, convID string) er
 	m.deleteKept(userID, convID)
 	delete(m.convs, k)
 	delete(m.msgs, k)
+	delete(m.frames, k)
 	return nil
 }
 
@@ -1118,3 +1121,60 @@ func ScopeExecutions(userID string, f ExecutionFilter) string {
 
 // ScopeEvents is the cursor scope of an execution's events.
 func ScopeEvents(userID, execID string) string { return scope("events", userID, execID) }
+
+// memFrames is one batch of an execution's frames, as DynamoDB keeps one item.
+type memFrames struct {
+	execID  string
+	frames  []Frame
+	expires time.Time
+}
+
+var _ FrameLog = (*Memory)(nil)
+
+// AppendFrames stores one batch of frames (FrameLog).
+func (m *Memory) AppendFrames(_ context.Context, userID, convID, execID string, frames []Frame) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	n := 0
+	for _, f := range frames {
+		n += FrameSize(f)
+	}
+	if n > MaxFrameBatchBytes {
+		return &Error{Code: errcode.TooLarge, Message: fmt.Sprintf("a frame batch of %d bytes is over %d", n, MaxFrameBatchBytes)}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.frames == nil {
+		m.frames = map[key][]memFrames{}
+	}
+	k := ck(userID, convID)
+	cp := make([]Frame, len(frames))
+	for i, f := range frames {
+		cp[i] = Frame{Seq: f.Seq, Type: f.Type, Data: append([]byte(nil), f.Data...)}
+	}
+	m.frames[k] = append(m.frames[k], memFrames{execID: execID, frames: cp, expires: m.now().Add(FrameTTL)})
+	return nil
+}
+
+// Frames returns an execution's frames after a seq (FrameLog).
+func (m *Memory) Frames(_ context.Context, userID, convID, execID string, after, limit int) ([]Frame, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	var out []Frame
+	for _, b := range m.frames[ck(userID, convID)] {
+		if b.execID != execID || !now.Before(b.expires) || b.frames[len(b.frames)-1].Seq <= after {
+			continue
+		}
+		for _, f := range b.frames {
+			if f.Seq > after {
+				out = append(out, Frame{Seq: f.Seq, Type: f.Type, Data: append([]byte(nil), f.Data...)})
+			}
+		}
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}

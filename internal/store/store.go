@@ -374,6 +374,9 @@ type Execution struct {
 	// cancelled. CancelledBy names the user who asked.
 	CancelRequested bool   `json:"cancel_requested,omitempty"`
 	CancelledBy     string `json:"cancelled_by,omitempty"`
+	// KeepsFrames is set on a streaming run started with on_disconnect continue:
+	// its SSE frames are kept in the frame log (FrameLog) for a client to resume.
+	KeepsFrames bool `json:"keeps_frames,omitempty"`
 }
 
 // RequestCancel marks a running execution to be cancelled by userID: the update a

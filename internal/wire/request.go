@@ -72,6 +72,16 @@ type TemplateParams struct {
 	AllowedTools []string `json:"allowed_tools,omitempty"`
 }
 
+// What a streaming run does when its client goes away (a request's on_disconnect).
+// Cancel, the default, ends the run, which bounds what a run nobody reads costs.
+// Continue runs it to its end, stores everything as usual and keeps its SSE frames
+// for a while, so the client can reconnect to GET /api/v1/executions/{id}/stream
+// with Last-Event-ID and read what it missed, then the rest as it comes.
+const (
+	OnDisconnectCancel   = "cancel"
+	OnDisconnectContinue = "continue"
+)
+
 // ChatRequest is the body of POST /api/v1/workflows/execute/chat and its streaming
 // twin: the predecessor's ChatRequest. The source is the template named by
 // workflow_template_name, else the definition workflow_definition_id, else the
@@ -85,6 +95,9 @@ type ChatRequest struct {
 	WorkflowDefinitionID string          `json:"workflow_definition_id,omitempty"`
 	WorkflowConfig       json.RawMessage `json:"workflow_config,omitempty"`
 	Metadata             map[string]any  `json:"metadata,omitempty"`
+	// OnDisconnect is what a streaming run does when its client goes away:
+	// OnDisconnectCancel (the default) or OnDisconnectContinue.
+	OnDisconnect string `json:"on_disconnect,omitempty"`
 
 	// Accepted and not applied.
 	ProfileID       string `json:"profile_id,omitempty"`
@@ -104,6 +117,8 @@ type ExecuteRequest struct {
 	ConversationID string         `json:"conversation_id,omitempty"`
 	RunConfig
 	Metadata map[string]any `json:"metadata,omitempty"`
+	// OnDisconnect: as ChatRequest's.
+	OnDisconnect string `json:"on_disconnect,omitempty"`
 
 	// Template routes: param overrides; the inline template route takes the
 	// template itself.

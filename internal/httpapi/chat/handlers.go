@@ -47,6 +47,9 @@ func Register(rt *httpapi.Router, x *executor.Executor, opts ...Option) {
 	for _, r := range Routes {
 		rt.Mount(r.Pattern, r.Handler(x, opts...), r.Class)
 	}
+	// Resuming a stream is no run: it is served where streams are (the Function
+	// URL, the dev stack), not by a Lambda of its own behind the buffering HTTP API.
+	rt.Mount(PathExecutionStream, ResumeStream(x, opts...), httpapi.RateClass(httpapi.ClassStream))
 }
 
 // Route is one execution route: pattern, handler constructor and rate class. One
@@ -168,7 +171,9 @@ func mode(stream bool) executor.Mode {
 // Result, or a problem (a run that started and failed names its execution).
 // Streaming: frames as they come; an error before the first frame is still a
 // problem response, after it an error frame then [DONE]. The run's context is the
-// request's, so a client that goes away cancels it even between frames.
+// request's, so a client that goes away cancels it even between frames — unless
+// the body asked on_disconnect continue: then the run goes on, keeps its frames,
+// and PathExecutionStream resumes it (resume.go).
 func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request, req executor.Request, stream bool,
 	convert func(*executor.Result) any) {
 	req.Idempotency = httpapi.IdempotencyOf(r.Context())

@@ -64,6 +64,7 @@ type envOpts struct {
 	idem      bool             // keep Idempotency-Key answers in the env's store
 	emitter   executor.Emitter // replaces the env's Recorder
 	logger    *slog.Logger     // for the router and the executor; default discards
+	frames    bool             // keep frames of on_disconnect continue runs in the env's store
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -93,7 +94,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 		logger = discardLogger()
 	}
 	x, err := executor.New(executor.Options{Store: st, Emitter: em, Providers: []llm.Provider{p},
-		Unavailable: map[string]string{"openai": "OPENAI_API_KEY is not set"}, RetryBase: time.Millisecond, Logger: logger})
+		Unavailable: map[string]string{"openai": "OPENAI_API_KEY is not set"}, RetryBase: time.Millisecond, Logger: logger,
+		Frames: frameLog(o.frames, st.Memory), FollowPoll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +115,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Cleanup(e.srv.Close)
 	}
 	return e
+}
+
+func frameLog(on bool, m *store.Memory) store.FrameLog {
+	if !on {
+		return nil
+	}
+	return m
 }
 
 func (e *env) token(t testing.TB, sub string) string {

@@ -79,7 +79,7 @@ func (c *chatRequest) request(userID string, mode executor.Mode) (executor.Reque
 	case c.WorkflowDefinitionID != "":
 		src = executor.Source{Kind: executor.SourceDefinition, ID: c.WorkflowDefinitionID}
 	}
-	return executor.Request{Source: src, Mode: mode, Input: executor.Input{Message: c.Message,
+	return executor.Request{Source: src, Mode: mode, OnDisconnect: c.OnDisconnect, Input: executor.Input{Message: c.Message,
 		ConversationID: c.ConversationID, UserID: userID, Config: c.RunConfig, Metadata: c.Metadata}}, nil
 }
 
@@ -128,7 +128,7 @@ func (e *executeRequest) request(kind routeKind, id, userID string, mode executo
 		}
 		src = executor.Source{Kind: executor.SourceInline, Definition: d}
 	}
-	return executor.Request{Source: src, Mode: mode, Input: executor.Input{Message: msg,
+	return executor.Request{Source: src, Mode: mode, OnDisconnect: e.OnDisconnect, Input: executor.Input{Message: msg,
 		ConversationID: e.ConversationID, UserID: userID, Config: e.RunConfig, Metadata: meta}}, nil
 }
 

@@ -50,7 +50,7 @@ func newExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env, 
 	if err != nil {
 		return nil, err
 	}
-	x, err := executor.New(executor.Options{Store: app.Store, Emitter: pub, Providers: set.Providers,
+	x, err := executor.New(executor.Options{Store: app.Store, Frames: app.Store, Emitter: pub, Providers: set.Providers,
 		Retriever:       docsapp.NewRetriever(app, getenv),
 		DefaultProvider: set.Default, DefaultModels: set.Models, Unavailable: set.Unavailable,
 		MaxMessage: app.Config.MaxMessageBytes, Logger: app.Logger})

@@ -75,6 +75,8 @@ type Repo interface {
 	CountRun(ctx context.Context, userID, execID string, keys []store.StatsKey, r store.RunSample) (bool, error)
 	RunStats(ctx context.Context, userID string, keys ...string) ([]store.RunStats, error)
 
+	store.FrameLog
+
 	store.DocumentStore
 }
 
@@ -159,6 +161,9 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"RunStats_ConcurrentDeliveriesCountOnce", testRunStatsConcurrent},
 		{"RunStats_RunOfMaxNodesIsCountedWholeAndOnce", testRunStatsManyNodes},
 		{"RunStats_RefusedSampleIsInvalidAndCountsNothing", testRunStatsInvalid},
+		{"Frames_ReadAfterASeqInOrderPerExecutionUntilTheyExpire", testFrames},
+		{"Frames_ConversationDeleteRemovesThem", testFramesDeleted},
+		{"Frames_OversizeBatchIsTooLarge", testFramesOversize},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

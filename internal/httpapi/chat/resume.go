@@ -1,0 +1,70 @@
+package chat
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire/errcode"
+)
+
+// PathExecutionStream resumes a streaming run started with on_disconnect
+// continue: GET with Last-Event-ID (the header, or ?last_event_id=; none or 0
+// replays from the start) answers the run's kept frames after that id — the same
+// SSE frames, with the same ids, as the original stream — then follows the live
+// run to its end (executor.Follow: at most one read a second), then "data:
+// [DONE]". It never starts a run; a finished run replays only. Another user's
+// execution is a 404; one that kept no frames (a standard run, or on_disconnect
+// cancel) a 409 saying so. It is mounted beside the streaming routes (chat-stream's
+// Function URL, the dev stack): API Gateway buffers responses, so following a live
+// run needs the Function URL.
+const PathExecutionStream = "GET /api/v1/executions/{id}/stream"
+
+// ResumeStream serves PathExecutionStream.
+func ResumeStream(x *executor.Executor, opts ...Option) http.Handler {
+	c := newConfig(opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !store.ValidID(id) {
+			httpapi.Fail(w, r, invalid("id", "id is not a valid execution id"))
+			return
+		}
+		after, err := lastEventID(r)
+		if err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		sse := httpapi.NewSSE(w, c.heartbeat)
+		err = x.Follow(r.Context(), httpapi.UserID(r.Context()), id, after, func(f store.Frame) error {
+			return sse.Event(f.Seq, f.Type, json.RawMessage(f.Data))
+		})
+		if err != nil && !sse.Started() {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		if err != nil && r.Context().Err() == nil {
+			httpapi.Logger(r.Context()).Info("resumed stream ended early", "execution_id", id, "err", err)
+		}
+		_ = sse.Close()
+	})
+}
+
+// lastEventID reads Last-Event-ID, else ?last_event_id; absent is 0.
+func lastEventID(r *http.Request) (int, error) {
+	field, v := "Last-Event-ID", strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	if v == "" {
+		field, v = "last_event_id", r.URL.Query().Get("last_event_id")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, httpapi.FieldErr(errcode.InvalidInput, field, field+" must be a frame id: a whole number from 0")
+	}
+	return n, nil
+}
