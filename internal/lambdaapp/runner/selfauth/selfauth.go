@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
@@ -28,6 +30,14 @@ import (
 // text/event-stream, as locally). No authorizer stands in front of a Function URL,
 // so the function verifies each token against the issuer's JWKS.
 func StartChatStream() {
+	_, x, rt := setup()
+	chat.Register(rt, x)
+	lambda.Start(lambdaapp.FunctionURLHandler(rt))
+}
+
+// setup is what every main here starts with: the app, its executor, and a router
+// whose routes verify tokens against the issuer's JWKS.
+func setup() (*lambdaapp.App, *executor.Executor, *httpapi.Router) {
 	ctx := context.Background()
 	app, err := lambdaapp.New(ctx, os.Getenv)
 	lambdaapp.Must(err)
@@ -35,9 +45,7 @@ func StartChatStream() {
 	lambdaapp.Must(err)
 	x, err := runner.NewExecutor(ctx, app, os.Getenv)
 	lambdaapp.Must(err)
-	rt := app.Router(auth)
-	chat.Register(rt, x)
-	lambda.Start(lambdaapp.FunctionURLHandler(rt))
+	return app, x, app.Router(auth)
 }
 
 // jwks verifies tokens against the issuer's key set, for the Function URL, which no
@@ -61,14 +69,7 @@ func jwks(ctx context.Context, c lambdaapp.Config) (*jwtauth.JWKS, error) {
 // JWT authorizer: the function verifies tokens against the issuer's JWKS itself,
 // so a missing or bad token is answered in OpenAI's error shape, not API Gateway's.
 func StartOpenAI(pattern string) {
-	ctx := context.Background()
-	app, err := lambdaapp.New(ctx, os.Getenv)
-	lambdaapp.Must(err)
-	auth, err := jwks(ctx, app.Config)
-	lambdaapp.Must(err)
-	x, err := runner.NewExecutor(ctx, app, os.Getenv)
-	lambdaapp.Must(err)
-	rt := app.Router(auth)
+	app, x, rt := setup()
 	lambdaapp.Must(runner.MountOpenAI(rt, openaiapi.Deps{Executor: x, Catalog: app.Store}, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }
@@ -78,14 +79,7 @@ func StartOpenAI(pattern string) {
 // OpenAI client that streams is given (<url>v1). It verifies tokens itself, like
 // chat-stream.
 func StartOpenAIStream() {
-	ctx := context.Background()
-	app, err := lambdaapp.New(ctx, os.Getenv)
-	lambdaapp.Must(err)
-	auth, err := jwks(ctx, app.Config)
-	lambdaapp.Must(err)
-	x, err := runner.NewExecutor(ctx, app, os.Getenv)
-	lambdaapp.Must(err)
-	rt := app.Router(auth)
+	app, x, rt := setup()
 	openaiapi.Register(rt, openaiapi.Deps{Executor: x, Catalog: app.Store})
 	lambda.Start(lambdaapp.FunctionURLHandler(rt))
 }
