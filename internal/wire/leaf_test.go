@@ -1,19 +1,16 @@
 package wire_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 )
 
 // wire is a leaf: every chatter package may import it, so it imports none of them
 // (its own errcode aside).
 func TestPackage_ImportsNoOtherChatterPackage(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	deps := strings.Fields(string(out))
+	deps := apitest.Deps(t)
 	if len(deps) < 5 {
 		t.Fatalf("go list gave %d packages", len(deps))
 	}

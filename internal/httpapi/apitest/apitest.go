@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -180,4 +181,19 @@ func SSEData(b []byte) []string {
 		}
 	}
 	return out
+}
+
+// Deps lists the packages the package under test (the test's working directory)
+// links, tests aside: what a Lambda importing it pays for at cold start.
+func Deps(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 2 {
+		t.Fatalf("go list gave %d packages", len(deps))
+	}
+	return deps
 }

@@ -1,20 +1,17 @@
 package openaiapi_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 )
 
 // The surface speaks OpenAI's wire format through package wire; the official client
 // is for tests only, and like httpapi/chat the package links no provider SDK (they
 // arrive as values in the executor's options) and no kin-openapi.
 func TestPackage_ImportsNoSDKNorKinOpenAPI(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	deps := strings.Fields(string(out))
+	deps := apitest.Deps(t)
 	if len(deps) < 10 {
 		t.Fatalf("go list gave %d packages", len(deps))
 	}

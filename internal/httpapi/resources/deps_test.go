@@ -1,19 +1,16 @@
 package resources_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 )
 
 // The CRUD functions import this package; it must not bring in the executor, a
 // provider SDK or kin-openapi (each costs cold-start time and binary size).
 func TestPackage_ImportsNeitherExecutorNorSDKsNorKinOpenAPI(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	deps := strings.Fields(string(out))
+	deps := apitest.Deps(t)
 	if len(deps) < 10 {
 		t.Fatalf("go list gave %d packages", len(deps))
 	}
