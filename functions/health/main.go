@@ -3,6 +3,6 @@
 // Command health answers GET /health, the one route without a token.
 package main
 
-import "github.com/chatterhq/chatter/internal/lambdaapp"
+import "github.com/chatterhq/chatter/internal/lambdaapp/health"
 
-func main() { lambdaapp.StartHealth() }
+func main() { health.Start() }

@@ -15,7 +15,7 @@
 //	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
 //	(*App).MountResource(rt, pattern) error   one route of resources.Routes, class "other"
 //	APIGatewayHandler(h) / FunctionURLHandler(h)   Lambda handlers of an http.Handler
-//	StartResource(pattern) / StartHealth() / Must(err)   what a function's main calls
+//	StartResource(pattern) / Must(err)       what a function's main calls (health: package health)
 //
 // The local dev server builds the same App with NewWith and mounts every route with
 // resources.Register(app.Router(staticKeys), app.ResourceDeps()).
@@ -38,6 +38,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/lambdaapp/adapter"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
 )
 
@@ -67,9 +68,8 @@ func LoadAWS(ctx context.Context, c Config) (aws.Config, error) {
 	return cfg, nil
 }
 
-// NewLogger is the JSON logger every function logs with (stderr, so stdout carries
-// only the metrics subscriber's EMF lines).
-func NewLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stderr, nil)) }
+// NewLogger is adapter.NewLogger: the JSON logger every function logs with.
+func NewLogger() *slog.Logger { return adapter.NewLogger() }
 
 // New reads the configuration through getenv and builds the App. It makes no
 // network call: the SDK resolves credentials on first use.
@@ -143,10 +143,23 @@ func (a *App) MountResource(rt *httpapi.Router, pattern string) error {
 	return fmt.Errorf("%w %q", ErrUnknownRoute, pattern)
 }
 
-// APIGatewayHandler adapts h to API Gateway HTTP API (payload 2.0) events. The
-// authorizer's claims reach httpapi.APIGateway through the request context.
+// API Gateway HTTP API (payload format 2.0) and Function URL event types, as
+// aws-lambda-go defines them (see package adapter).
+type (
+	APIGatewayRequest    = adapter.APIGatewayRequest
+	APIGatewayResponse   = adapter.APIGatewayResponse
+	FunctionURLRequest   = adapter.FunctionURLRequest
+	FunctionURLStreaming = adapter.FunctionURLStreaming
+)
+
+// APIGatewayHandler is adapter.APIGatewayHandler (HTTP API payload 2.0 events).
 func APIGatewayHandler(h http.Handler) func(context.Context, APIGatewayRequest) (APIGatewayResponse, error) {
-	return newV2(h)
+	return adapter.APIGatewayHandler(h)
+}
+
+// FunctionURLHandler is adapter.FunctionURLHandler (streaming Function URLs).
+func FunctionURLHandler(h http.Handler) func(context.Context, *FunctionURLRequest) (*FunctionURLStreaming, error) {
+	return adapter.FunctionURLHandler(h)
 }
 
 // Must ends a function's init on err: logged once as JSON, exit status 1, which
@@ -175,11 +188,4 @@ func StartReady() {
 	app, err := New(context.Background(), os.Getenv)
 	Must(err)
 	lambda.Start(APIGatewayHandler(app.Router(httpapi.APIGateway{})))
-}
-
-// StartHealth serves GET /health alone: the one route without a token, so it needs
-// no configuration and no AWS client.
-func StartHealth() {
-	rt := httpapi.NewRouter(httpapi.Config{Auth: httpapi.APIGateway{}, Logger: NewLogger()})
-	lambda.Start(APIGatewayHandler(rt))
 }

@@ -162,7 +162,7 @@ func mainGo(f function) ([]byte, error) {
 	switch f.kind {
 	case kindHealth:
 		fmt.Fprintf(&b, "// Command %s answers GET /health, the one route without a token.\npackage main\n\n", f.name)
-		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp\"\n\nfunc main() { lambdaapp.StartHealth() }\n")
+		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp/health\"\n\nfunc main() { health.Start() }\n")
 	case kindReady:
 		fmt.Fprintf(&b, "// Command %s answers GET /ready, open like health: is the table reachable?\npackage main\n\n", f.name)
 		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp\"\n\nfunc main() { lambdaapp.StartReady() }\n")

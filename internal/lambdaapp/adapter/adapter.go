@@ -1,8 +1,14 @@
-package lambdaapp
+// Package adapter turns an http.Handler into a Lambda handler (API Gateway HTTP API
+// events, streaming Function URLs) and gives every function its JSON logger. It
+// imports no AWS SDK and nothing of chatter, so the smallest function (health)
+// links only this and httpapi.
+package adapter
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"os"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdaurl"
@@ -18,9 +24,15 @@ type (
 	FunctionURLStreaming = awsevents.LambdaFunctionURLStreamingResponse
 )
 
-func newV2(h http.Handler) func(context.Context, APIGatewayRequest) (APIGatewayResponse, error) {
+// APIGatewayHandler adapts h to API Gateway HTTP API (payload 2.0) events. The
+// authorizer's claims reach httpapi.APIGateway through the request context.
+func APIGatewayHandler(h http.Handler) func(context.Context, APIGatewayRequest) (APIGatewayResponse, error) {
 	return httpadapter.NewV2(h).ProxyWithContext
 }
+
+// NewLogger is the JSON logger every function logs with (stderr, so stdout carries
+// only the metrics subscriber's EMF lines).
+func NewLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(os.Stderr, nil)) }
 
 // FunctionURLHandler adapts h to a Function URL with InvokeMode RESPONSE_STREAM:
 // what h writes reaches the client as it is written.
