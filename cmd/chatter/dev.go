@@ -35,7 +35,7 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
 	"github.com/chatterhq/chatter/internal/motoserver"
-	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 )
 
 // stackOptions configure startStack.
@@ -164,7 +164,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	if motoserver.IsMoto(ctx, s.Endpoint) {
 		awsCfg.HTTPClient = &http.Client{Transport: motoserver.SerializeDynamoDB(http.DefaultTransport)}
 	}
-	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, cfg.Table); err != nil {
+	if err := dynamotable.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, cfg.Table); err != nil {
 		return nil, fmt.Errorf("creating table %s on %s: %w", cfg.Table, s.Endpoint, err)
 	}
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })

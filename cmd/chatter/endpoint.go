@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 )
 
 // dynamoStore connects to DynamoDB at endpoint and makes sure table exists, created
@@ -36,7 +37,7 @@ func dynamoStore(ctx context.Context, endpoint, table string) (*dynamo.Store, er
 		return nil, fmt.Errorf("AWS config: %w", err)
 	}
 	db := dynamodb.NewFromConfig(cfg)
-	if err := dynamo.CreateTable(ctx, db, chatter.TemplateYAML, table); err != nil {
+	if err := dynamotable.CreateTable(ctx, db, chatter.TemplateYAML, table); err != nil {
 		return nil, err
 	}
 	return dynamo.New(db, table, dynamo.Options{}), nil

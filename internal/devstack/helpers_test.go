@@ -23,6 +23,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ type repo interface {
 func dynamoRepo(t *testing.T, cfg aws.Config) repo {
 	t.Helper()
 	db := dynamodb.NewFromConfig(cfg)
-	if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, "devstack-test"); err != nil {
+	if err := dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, "devstack-test"); err != nil {
 		t.Fatal(err)
 	}
 	return dynamo.New(db, "devstack-test", dynamo.Options{})

@@ -25,6 +25,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/tools"
@@ -56,7 +57,7 @@ func stores(t *testing.T, fn func(t *testing.T, s sizeStore)) {
 		db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 		const table = "executor-size-test"
 		sizeTableOnce.Do(func() {
-			sizeTableErr = dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, table)
+			sizeTableErr = dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, table)
 		})
 		if sizeTableErr != nil {
 			t.Fatalf("CreateTable: %v", sizeTableErr)

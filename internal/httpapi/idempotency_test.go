@@ -20,6 +20,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -152,7 +153,7 @@ func idemStores(t *testing.T) map[string]func(t *testing.T) httpapi.IdempotencyS
 		"dynamo": func(t *testing.T) httpapi.IdempotencyStore {
 			db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 			name := fmt.Sprintf("httpapi-idem-%d", time.Now().UnixNano())
-			if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
+			if err := dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
 				t.Fatalf("CreateTable: %v", err)
 			}
 			return dynamo.New(db, name, dynamo.Options{})

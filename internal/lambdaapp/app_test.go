@@ -17,7 +17,7 @@ import (
 	"github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
-	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -32,7 +32,7 @@ func motoApp(t *testing.T) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dynamo.CreateTable(context.Background(), dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, c.Table); err != nil {
+	if err := dynamotable.CreateTable(context.Background(), dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, c.Table); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
 	return NewWith(c, awsCfg, nil)

@@ -22,6 +22,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 	"github.com/chatterhq/chatter/internal/text"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -41,7 +42,7 @@ var implementations = map[string]func(t testing.TB) repo{
 	"dynamo": func(t testing.TB) repo {
 		db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 		table := fmt.Sprintf("record-test-%d", tables.Add(1)) // a table per test: fixed ids never collide, even with -count
-		if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, table); err != nil {
+		if err := dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, table); err != nil {
 			t.Fatal(err)
 		}
 		return dynamo.New(db, table, dynamo.Options{})

@@ -37,6 +37,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -102,7 +103,7 @@ func newDynamoEnv(t *testing.T) *env {
 	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 	const table = "docs-api-test"
 	var err error
-	tableOnce.Do(func() { err = dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, table) })
+	tableOnce.Do(func() { err = dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, table) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -26,7 +27,7 @@ func dynamoStore(t *testing.T) *dynamo.Store {
 	t.Helper()
 	db := dynamodb.NewFromConfig(testenv.AWSConfig(t))
 	name := fmt.Sprintf("resources-test-%d", time.Now().UnixNano())
-	if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
+	if err := dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
 	return dynamo.New(db, name, dynamo.Options{})

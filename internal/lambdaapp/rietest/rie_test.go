@@ -36,6 +36,7 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -263,7 +264,7 @@ func newStack(t *testing.T) *stack {
 	awsCfg := testenv.AWSConfig(t)
 	name := fmt.Sprintf("chatter-rie-%d", time.Now().UnixNano())
 	db := dynamodb.NewFromConfig(awsCfg)
-	if err := dynamo.CreateTable(ctx, db, chatter.TemplateYAML, name); err != nil {
+	if err := dynamotable.CreateTable(ctx, db, chatter.TemplateYAML, name); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
 	if _, err := eventbridge.NewFromConfig(awsCfg).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {

@@ -28,7 +28,7 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
-	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
@@ -113,7 +113,7 @@ func TestNewExecutor_RecordsTheTerminalEventWhenTheBusIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, c.Table); err != nil {
+	if err := dynamotable.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), chatter.TemplateYAML, c.Table); err != nil {
 		t.Fatal(err)
 	}
 	app := lambdaapp.NewWith(c, awsCfg, nil)

@@ -23,16 +23,17 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/store/storetest"
 	"github.com/chatterhq/chatter/internal/testenv"
 )
 
 var (
-	_ executor.Store  = (*dynamo.Store)(nil)
-	_ executor.Store  = (*store.Memory)(nil)
-	_ storetest.Repo  = (*dynamo.Store)(nil)
-	_ dynamo.API      = (*dynamodb.Client)(nil)
-	_ dynamo.TableAPI = (*dynamodb.Client)(nil)
+	_ executor.Store       = (*dynamo.Store)(nil)
+	_ executor.Store       = (*store.Memory)(nil)
+	_ storetest.Repo       = (*dynamo.Store)(nil)
+	_ dynamo.API           = (*dynamodb.Client)(nil)
+	_ dynamotable.TableAPI = (*dynamodb.Client)(nil)
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -110,7 +111,7 @@ func table(t testing.TB) string {
 	t.Helper()
 	db, _ := client(t)
 	tableOnce.Do(func() {
-		tableErr = dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, sharedTable)
+		tableErr = dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, sharedTable)
 	})
 	if tableErr != nil {
 		t.Fatalf("CreateTable: %v", tableErr)
@@ -122,7 +123,7 @@ func table(t testing.TB) string {
 func freshTable(t testing.TB, db *dynamodb.Client) string {
 	t.Helper()
 	name := fmt.Sprintf("chatter-test-%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
-	if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
+	if err := dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
 	return name
@@ -139,7 +140,7 @@ func TestDynamo_RepositorySuite(t *testing.T) {
 func TestCreateTable_BuildsTheTemplatesTableAndIsIdempotent(t *testing.T) {
 	db, _ := client(t)
 	name := freshTable(t, db)
-	if err := dynamo.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
+	if err := dynamotable.CreateTable(context.Background(), db, chatter.TemplateYAML, name); err != nil {
 		t.Fatalf("CreateTable on an existing table: %v", err)
 	}
 	d, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
@@ -219,7 +220,7 @@ Resources:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec, err := dynamo.ParseTableSpec([]byte(tt.yaml))
+			spec, err := dynamotable.ParseTableSpec([]byte(tt.yaml))
 			if tt.wantErr == "" {
 				if err != nil || len(spec.KeySchema) == 0 {
 					t.Fatalf("ParseTableSpec: %+v, %v", spec, err)

@@ -1,4 +1,8 @@
-package dynamo
+// Package dynamotable creates chatter's DynamoDB table from the one description of
+// it, template.yaml's AWS::DynamoDB::Table resource. Only the dev stack, the CLI and
+// tests use it: it links a YAML parser, which no Lambda needs (the deployed table is
+// CloudFormation's), so it lives apart from the store.
+package dynamotable
 
 import (
 	"context"
