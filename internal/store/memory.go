@@ -349,7 +349,7 @@ func (m *Memory) DeleteMessage(_ context.Context, userID, convID, msgID string) 
 	}
 	if id := msgs[i].ExecutionID; id != "" {
 		if e, ok := m.execs[ck(userID, id)]; ok {
-			if e.Status == ExecRunning {
+			if Live(e.Status) {
 				return TurnRunning(msgID)
 			}
 			ec := *e
@@ -831,7 +831,7 @@ func CheckTransition(old, e *Execution) error {
 		return Conflict("execution %q is already %s", old.ID, old.Status)
 	}
 	switch e.Status {
-	case ExecRunning, ExecCompleted, ExecFailed, ExecCancelled:
+	case ExecRunning, ExecWaiting, ExecCompleted, ExecFailed, ExecCancelled:
 		return nil
 	}
 	return Invalid("unknown execution status %q", e.Status)

@@ -322,9 +322,13 @@ const (
 	MaxRating = 5.0
 )
 
-// Execution statuses. Status only moves forward: running -> terminal.
+// Execution statuses. Status only moves forward: running -> terminal, except that
+// a run waiting for a person (a human node) goes back to running when resumed.
 const (
-	ExecRunning   = "running"
+	ExecRunning = "running"
+	// ExecWaiting: the run reached a human node and stopped until a person resumes
+	// it or its deadline (the node's timeout) passes.
+	ExecWaiting   = "waiting"
 	ExecCompleted = "completed"
 	ExecFailed    = "failed"
 	ExecCancelled = "cancelled"
@@ -420,7 +424,7 @@ func RunningShard(id string) int {
 // Overdue reports whether e is running past its deadline at now. A record without
 // a deadline (stored before deadlines existed) is never overdue.
 func Overdue(e *Execution, now time.Time) bool {
-	return e.Status == ExecRunning && !e.Deadline.IsZero() && e.Deadline.Before(now)
+	return Live(e.Status) && !e.Deadline.IsZero() && e.Deadline.Before(now)
 }
 
 // OverdueRun names a running execution past its deadline.
@@ -433,6 +437,12 @@ type OverdueRun struct {
 // MaxOverdue bounds the overdue runs one ListOverdue returns; a sweep that finds
 // that many ends them and the next sweep finds the rest.
 const MaxOverdue = 100
+
+// Live reports whether status is a run that has not ended: running, or waiting
+// for a person. A live run with a deadline is swept once it is past it.
+func Live(status string) bool {
+	return status == ExecRunning || status == ExecWaiting
+}
 
 // Terminal reports whether status is a final state.
 func Terminal(status string) bool {

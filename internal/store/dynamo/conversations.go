@@ -670,7 +670,7 @@ func (s *Store) DeleteMessage(ctx context.Context, userID, convID, msgID string)
 	if m.ExecutionID != "" {
 		e, err := s.GetExecution(ctx, userID, m.ExecutionID)
 		switch {
-		case err == nil && e.Status == store.ExecRunning:
+		case err == nil && store.Live(e.Status):
 			return store.TurnRunning(msgID)
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err

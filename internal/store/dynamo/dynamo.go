@@ -10,7 +10,7 @@
 //	message        USER#u#CONV#c      #MSG#<seq>
 //	kept response  USER#u#CONV#c      #IDEM#<key>     (link to the idempotency record)
 //	execution      USER#u#EXEC#e      EXEC            USER#u#EXECS  e
-//	  while running                   (GSI2) RUNNING#<shard>  <deadline>#u#e
+//	  while running or waiting        (GSI2) RUNNING#<shard>  <deadline>#u#e
 //	event          USER#u#EXEC#e      EV#<seq>#<id>
 //	  counted      USER#u#EXEC#e      COUNTED#<part>  (run stats marker, stats.go)
 //	run stats      USER#u#STATS       DEF#d | DEF#d#V#<version> | TPL#t
@@ -22,7 +22,7 @@
 //	idempotency    USER#u#IDEM#<key>  IDEM
 //	settings       USER#u#SETTINGS    SETTINGS        (memory and tools, one attribute each)
 //
-// GSI2 is sparse: only a running execution with a deadline has its keys (the
+// GSI2 is sparse: only a live (running or waiting) execution with a deadline has its keys (the
 // terminal write replaces the item without them), sharded by store.RunningShard,
 // so the sweep reads overdue runs by deadline without a scan.
 //

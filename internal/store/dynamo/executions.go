@@ -42,7 +42,7 @@ func execItem(e *store.Execution) (item, error) {
 	setS(it, "status", e.Status)
 	setS(it, "source_kind", e.Source.Kind)
 	setS(it, "source_id", e.Source.ID)
-	if e.Status == store.ExecRunning && !e.Deadline.IsZero() {
+	if store.Live(e.Status) && !e.Deadline.IsZero() {
 		it[aGSI2PK], it[aGSI2SK] = sv(runningPK(store.RunningShard(e.ID))), sv(store.TimeKey(e.Deadline)+"#"+e.UserID+"#"+e.ID)
 	}
 	return it, nil

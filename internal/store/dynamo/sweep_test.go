@@ -159,3 +159,39 @@ func TestSweep_RacingARealFinishChangesNothing(t *testing.T) {
 		t.Fatalf("the losing sweep left %+v in the event log", log.Items)
 	}
 }
+
+// A run waiting for a person past its deadline (the human node's timeout) is swept
+// like a running one: failed with code timeout, emitted once.
+func TestSweep_EndsAWaitingRunPastItsDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db, _ := client(t)
+	s := dynamo.New(db, freshTable(t, db), dynamo.Options{})
+	user := fmt.Sprintf("u-sweep-wait-%d", time.Now().UnixNano())
+	started := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	e := killedRun(t, s, user, started)
+	deadline := started.Add(30 * time.Minute)
+	if _, err := s.UpdateExecution(ctx, user, e.ID, func(x *store.Execution) error {
+		x.Status, x.Deadline = store.ExecWaiting, deadline
+		return nil
+	}); err != nil {
+		t.Fatalf("the run waits: %v", err)
+	}
+	rec := &events.Recorder{}
+	now := deadline.Add(-time.Second)
+	sw := &executor.Sweeper{Store: s, Emitter: rec, Now: func() time.Time { return now }}
+	if rep, err := sw.Sweep(ctx); err != nil || rep.Ended != 0 {
+		t.Fatalf("sweep before the wait's deadline: %+v, %v; want nothing ended", rep, err)
+	}
+	now = deadline.Add(time.Second)
+	if rep, err := sw.Sweep(ctx); err != nil || rep.Ended != 1 {
+		t.Fatalf("sweep after the wait's deadline: %+v, %v; want the waiting run ended", rep, err)
+	}
+	got, err := s.GetExecution(ctx, user, e.ID)
+	if err != nil || got.Status != store.ExecFailed || got.ErrorCode != errcode.Timeout {
+		t.Fatalf("swept waiting execution %+v, %v; want failed with code timeout", got, err)
+	}
+	if evs := failedEvents(rec, e.ID); len(evs) != 1 {
+		t.Fatalf("emitted %+v; want one execution_failed", evs)
+	}
+}

@@ -1504,9 +1504,9 @@ func testUpdateFits(t *testing.T, r Repo, c *Clock) {
 	}
 }
 
-// testOverdue: a running execution with a deadline is listed once the deadline has
-// passed, never before; its terminal write takes it off the list; a record without
-// a deadline is never listed.
+// testOverdue: a running or waiting execution with a deadline is listed once the
+// deadline has passed, never before; its terminal write takes it off the list; a
+// record without a deadline is never listed.
 func testOverdue(t *testing.T, r Repo, c *Clock) {
 	user := uid("u-overdue")
 	conv := uid("conv")
@@ -1551,5 +1551,35 @@ func testOverdue(t *testing.T, r Repo, c *Clock) {
 	must(t, "ending the run", err)
 	if listed(start.Add(time.Hour), e.ID) {
 		t.Fatal("an ended run is still listed overdue")
+	}
+
+	// A run waiting for a person is live too: its deadline (the human node's
+	// timeout) is swept like a running run's, and resuming it moves its deadline.
+	_, w, err := startTurn(t, r, c, user, conv, "waiting", false)
+	must(t, "StartTurn of the waiting run", err)
+	_, err = r.UpdateExecution(ctx, user, w.ID, func(x *store.Execution) error {
+		x.Status, x.Deadline = store.ExecWaiting, start.Add(2*time.Hour)
+		return nil
+	})
+	must(t, "the run waits", err)
+	if got, err := r.GetExecution(ctx, user, w.ID); err != nil || got.Status != store.ExecWaiting {
+		t.Fatalf("waiting run read back: %+v, %v; want status %s", got, err, store.ExecWaiting)
+	}
+	if listed(start.Add(119*time.Minute), w.ID) {
+		t.Fatal("a waiting run was listed overdue before its deadline")
+	}
+	if !listed(start.Add(121*time.Minute), w.ID) {
+		t.Fatal("a waiting run past its deadline was not listed overdue")
+	}
+	_, err = r.UpdateExecution(ctx, user, w.ID, func(x *store.Execution) error {
+		x.Status, x.Deadline = store.ExecRunning, start.Add(3*time.Hour)
+		return nil
+	})
+	must(t, "resuming the waiting run", err)
+	if listed(start.Add(121*time.Minute), w.ID) {
+		t.Fatal("a resumed run is still listed at its old waiting deadline")
+	}
+	if !listed(start.Add(181*time.Minute), w.ID) {
+		t.Fatal("a resumed run past its new deadline was not listed overdue")
 	}
 }

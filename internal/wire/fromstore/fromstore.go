@@ -81,7 +81,7 @@ func Execution(e *store.Execution) wire.Execution {
 		Source: e.Source, Usage: Usage(e.Usage, e.Cost, e.CostKnown),
 		Steps: e.Steps, ToolCalls: e.ToolCalls, DurationMS: e.DurationMS, Mode: e.Mode, Provider: e.Provider,
 		Model: e.Model, Redacted: e.Redacted, CancelRequested: e.CancelRequested, CancelledBy: e.CancelledBy}
-	if e.Status == store.ExecRunning && !e.Deadline.IsZero() {
+	if store.Live(e.Status) && !e.Deadline.IsZero() {
 		dl := e.Deadline
 		out.Deadline = &dl
 	}
