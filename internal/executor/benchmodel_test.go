@@ -41,7 +41,7 @@ type benchStream struct {
 	i int
 }
 
-func (s *benchStream) Next() bool        { s.i++; return s.i < len(s.d) }
+func (s *benchStream) Next() bool         { s.i++; return s.i < len(s.d) }
 func (s *benchStream) Current() llm.Delta { return s.d[s.i] }
 func (s *benchStream) Err() error         { return nil }
 func (s *benchStream) Close() error       { return nil }
