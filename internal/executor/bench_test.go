@@ -73,20 +73,21 @@ func (nopStore) UpdateExecution(context.Context, string, string, func(*store.Exe
 	return nil, store.ErrNotFound
 }
 
-// BenchmarkEngine is BenchmarkExecute with a store that keeps nothing: prepare,
-// supersteps, the model stream, events and the Result — the part comparable with
-// shared/peers/eino-bench's graph invoke.
+// BenchmarkEngine is BenchmarkExecute with a store that keeps nothing and
+// eino-bench's fake model (benchModel): prepare, supersteps, the model stream,
+// events and the Result — the part comparable with shared/peers/eino-bench's graph
+// invoke, on the same input and replies.
 func BenchmarkEngine(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		req  executor.Request
 	}{
-		{"general_chat", template("general_chat", "hello there, how are you today?")},
-		{"tool_loop", template("code_assistant", `/tool calculator {"expression":"2+3"}`)},
+		{"general_chat", template("general_chat", "What is 1234*5?")},
+		{"tool_loop", template("code_assistant", "What is 1234*5?")},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			x, err := executor.New(executor.Options{Store: nopStore{}, Emitter: discardEmitter{},
-				Providers: []llm.Provider{devllm.New(devllm.Options{})}})
+				Providers: []llm.Provider{benchModel{}}})
 			if err != nil {
 				b.Fatal(err)
 			}
