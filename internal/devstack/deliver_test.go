@@ -29,7 +29,7 @@ func publish(t *testing.T, s *stack, n int) []events.Event {
 		evs = append(evs, e)
 		s.emit.Emit(context.Background(), e)
 	}
-	if err := s.emit.Flush(context.Background()); err != nil {
+	if err := s.emit.Flush(context.Background(), "x"); err != nil {
 		t.Fatal(err)
 	}
 	return evs

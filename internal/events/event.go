@@ -83,7 +83,7 @@ func (r *Recorder) Emit(_ context.Context, e Event) {
 }
 
 // Flush does nothing: a recorder has nothing in flight.
-func (r *Recorder) Flush(context.Context) error { return nil }
+func (r *Recorder) Flush(context.Context, string) error { return nil }
 
 // Events returns a copy of the recorded events.
 func (r *Recorder) Events() []Event {

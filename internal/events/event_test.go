@@ -24,7 +24,7 @@ func TestRecorder_KeepsEventsInOrderAndCopies(t *testing.T) {
 	if r.Events()[0].Seq != 1 {
 		t.Fatal("Events returned the recorder's own slice")
 	}
-	if err := r.Flush(ctx); err != nil {
+	if err := r.Flush(ctx, "x1"); err != nil {
 		t.Fatal(err)
 	}
 	r.Reset()

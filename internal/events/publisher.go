@@ -53,15 +53,21 @@ type PublisherOptions struct {
 // sends the rest and waits. Nothing runs between Flushes that a frozen Lambda
 // would lose: Flush returns only once every buffered event is sent or given up.
 //
-// One Publisher may serve concurrent executions; Flush then also waits for the
-// others' batches, and reports every loss since the previous Flush.
+// One Publisher may serve concurrent executions: each has its own buffer, batches
+// and losses, so a run's Flush sends and waits for that run's events only, and a
+// slow or failing batch of one run neither delays nor blames another.
 type Publisher struct {
 	o PublisherOptions
 
-	mu      sync.Mutex
+	mu   sync.Mutex
+	runs map[string]*runBuffer // by execution id; dropped by the run's Flush
+}
+
+// runBuffer is one execution's share of a Publisher, guarded by Publisher.mu.
+type runBuffer struct {
 	buf     []pending
 	sending chan struct{} // closed when the background sender stops; nil when idle
-	errs    []error       // losses of background sends, reported by the next Flush
+	errs    []error       // losses of background sends, reported by the run's next Flush
 }
 
 // pending is an encoded entry and the event it carries (for the fallback and logs).
@@ -91,7 +97,7 @@ func NewPublisher(o PublisherOptions) (*Publisher, error) {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
-	return &Publisher{o: o}, nil
+	return &Publisher{o: o, runs: map[string]*runBuffer{}}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -118,8 +124,9 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// Emit encodes e and buffers it. It never waits for the network: when a full batch
-// is buffered and no send is in flight, a goroutine sends it.
+// Emit encodes e and buffers it with its execution's events. It never waits for
+// the network: when a full batch of the execution is buffered and none of its
+// sends is in flight, a goroutine sends it.
 func (p *Publisher) Emit(ctx context.Context, e Event) {
 	pd, err := p.encode(e)
 	if err != nil {
@@ -130,44 +137,57 @@ func (p *Publisher) Emit(ctx context.Context, e Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.buf = append(p.buf, pd)
-	if p.sending == nil && len(p.buf) >= MaxBatchEntries {
+	r := p.runs[e.ExecutionID]
+	if r == nil {
+		r = &runBuffer{}
+		p.runs[e.ExecutionID] = r
+	}
+	r.buf = append(r.buf, pd)
+	if r.sending == nil && len(r.buf) >= MaxBatchEntries {
 		done := make(chan struct{})
-		p.sending = done
-		go p.sendFull(context.WithoutCancel(ctx), done)
+		r.sending = done
+		go p.sendFull(context.WithoutCancel(ctx), r, done)
 	}
 }
 
-// sendFull sends full batches until fewer than a batch remain; the rest waits for
-// more events or for Flush.
-func (p *Publisher) sendFull(ctx context.Context, done chan struct{}) {
+// sendFull sends r's full batches until fewer than a batch remain; the rest waits
+// for more events or for the run's Flush.
+func (p *Publisher) sendFull(ctx context.Context, r *runBuffer, done chan struct{}) {
 	defer close(done)
 	for {
 		p.mu.Lock()
-		n := batchLen(p.buf)
-		if n < MaxBatchEntries && n == len(p.buf) {
+		n := batchLen(r.buf)
+		if n < MaxBatchEntries && n == len(r.buf) {
 			// Not full: sending now would cost an extra call per execution.
-			p.sending = nil
+			r.sending = nil
 			p.mu.Unlock()
 			return
 		}
-		batch := p.buf[:n:n]
-		p.buf = p.buf[n:]
+		batch := r.buf[:n:n]
+		r.buf = r.buf[n:]
 		p.mu.Unlock()
 		if err := p.deliver(ctx, batch); err != nil {
 			p.mu.Lock()
-			p.errs = append(p.errs, err)
+			r.errs = append(r.errs, err)
 			p.mu.Unlock()
 		}
 	}
 }
 
-// Flush sends every buffered event and waits for sends in flight. It returns a
-// *DeliveryError when events were lost since the previous Flush.
-func (p *Publisher) Flush(ctx context.Context) error {
+// Flush sends every buffered event of the execution executionID and waits for its
+// sends in flight; other executions' events stay buffered and their sends are not
+// waited for. It returns a *DeliveryError when events of this execution were lost
+// since its previous Flush.
+func (p *Publisher) Flush(ctx context.Context, executionID string) error {
+	var r *runBuffer
 	for {
 		p.mu.Lock()
-		done := p.sending
+		r = p.runs[executionID]
+		if r == nil {
+			p.mu.Unlock()
+			return nil
+		}
+		done := r.sending
 		if done == nil {
 			break // still holding mu
 		}
@@ -178,10 +198,9 @@ func (p *Publisher) Flush(ctx context.Context) error {
 			return fmt.Errorf("events: flush: %w", ctx.Err())
 		}
 	}
-	rest := p.buf
-	p.buf = nil
-	errs := p.errs
-	p.errs = nil
+	// Idle and about to be emptied: an event emitted from now on starts a new buffer.
+	delete(p.runs, executionID)
+	rest, errs := r.buf, r.errs
 	p.mu.Unlock()
 	for len(rest) > 0 {
 		n := batchLen(rest)

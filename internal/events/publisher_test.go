@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,7 +115,7 @@ func TestPublisher_BatchesByTenAndSendsTheRestOnFlush(t *testing.T) {
 			for _, e := range evs {
 				p.Emit(context.Background(), e)
 			}
-			if err := p.Flush(context.Background()); err != nil {
+			if err := p.Flush(context.Background(), "x1"); err != nil {
 				t.Fatal(err)
 			}
 			calls := bus.detailTypes()
@@ -137,7 +138,7 @@ func TestPublisher_EntryCarriesSourceTypeBusAndDetail(t *testing.T) {
 	p := newPublisher(t, bus, nil)
 	e := trail(0, events.ExecutionCompleted)[0]
 	p.Emit(context.Background(), e)
-	if err := p.Flush(context.Background()); err != nil {
+	if err := p.Flush(context.Background(), "x1"); err != nil {
 		t.Fatal(err)
 	}
 	got := bus.calls[0][0]
@@ -159,7 +160,7 @@ func TestPublisher_RetriesOnlyFailedEntries(t *testing.T) {
 	for _, e := range trail(4, events.ExecutionCompleted) {
 		p.Emit(context.Background(), e)
 	}
-	if err := p.Flush(context.Background()); err != nil {
+	if err := p.Flush(context.Background(), "x1"); err != nil {
 		t.Fatal(err)
 	}
 	calls := bus.detailTypes()
@@ -195,7 +196,7 @@ func TestPublisher_GivesUpAfterAttemptsAndFallsBackForTerminal(t *testing.T) {
 			for _, e := range trail(3, events.ExecutionFailed) {
 				p.Emit(context.Background(), e)
 			}
-			err := p.Flush(context.Background())
+			err := p.Flush(context.Background(), "x1")
 			var de *events.DeliveryError
 			if !errors.As(err, &de) || de.Lost != tc.wantLost {
 				t.Fatalf("Flush = %v, want DeliveryError losing %d", err, tc.wantLost)
@@ -213,7 +214,7 @@ func TestPublisher_GivesUpAfterAttemptsAndFallsBackForTerminal(t *testing.T) {
 			if !tc.fallbackOK && !strings.Contains(err.Error(), "table down") {
 				t.Errorf("error %q does not carry the fallback failure", err)
 			}
-			if err := p.Flush(context.Background()); err != nil {
+			if err := p.Flush(context.Background(), "x1"); err != nil {
 				t.Errorf("second Flush = %v, want nil (losses are reported once)", err)
 			}
 		})
@@ -229,7 +230,7 @@ func TestPublisher_BackoffGrowsWithinBounds(t *testing.T) {
 		o.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
 	})
 	p.Emit(context.Background(), trail(1, events.ExecutionCompleted)[0])
-	_ = p.Flush(context.Background())
+	_ = p.Flush(context.Background(), "x1")
 	bounds := [][2]time.Duration{{50, 100}, {100, 200}, {150, 300}, {150, 300}}
 	if len(waits) != len(bounds) {
 		t.Fatalf("waits = %v, want %d", waits, len(bounds))
@@ -254,7 +255,7 @@ func TestPublisher_FlushStopsRetryingWhenContextEnds(t *testing.T) {
 		}
 	})
 	p.Emit(context.Background(), trail(0, events.ExecutionCompleted)[0])
-	err := p.Flush(ctx)
+	err := p.Flush(ctx, "x1")
 	if !errors.Is(err, context.Canceled) || calls != 1 {
 		t.Fatalf("Flush = %v after %d waits, want context.Canceled after 1", err, calls)
 	}
@@ -290,7 +291,7 @@ func TestPublisher_EmitDoesNotWaitForTheNetwork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- p.Flush(ctx) }()
+	go func() { done <- p.Flush(ctx, "x1") }()
 	for i := range 3 {
 		select {
 		case bus.release <- struct{}{}:
@@ -317,12 +318,12 @@ func TestPublisher_ConcurrentEmitsAllArrive(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 37 {
-				p.Emit(context.Background(), events.Event{ID: fmt.Sprintf("%d-%d", g, i), Type: events.NodeExecuted, ExecutionID: "x", Seq: i + 1})
+				p.Emit(context.Background(), events.Event{ID: fmt.Sprintf("%d-%d", g, i), Type: events.NodeExecuted, ExecutionID: "x1", Seq: i + 1})
 			}
 		})
 	}
 	wg.Wait()
-	if err := p.Flush(context.Background()); err != nil {
+	if err := p.Flush(context.Background(), "x1"); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
@@ -346,7 +347,7 @@ func TestPublisher_OversizedTerminalEventKeepsFitting(t *testing.T) {
 	out := strings.Repeat("<é>", 200_000) // escapes grow it
 	e.Data = events.ExecutionEndData{Status: "completed", Output: out}
 	p.Emit(context.Background(), e)
-	if err := p.Flush(context.Background()); err != nil {
+	if err := p.Flush(context.Background(), "x1"); err != nil {
 		t.Fatal(err)
 	}
 	d := *bus.calls[0][0].Detail
@@ -370,7 +371,7 @@ func TestPublisher_LargeEventsSplitBatchesBySize(t *testing.T) {
 		e.Data = events.ExecutionEndData{Status: "completed", Output: strings.Repeat("a", 100_000)}
 		p.Emit(context.Background(), e)
 	}
-	if err := p.Flush(context.Background()); err != nil {
+	if err := p.Flush(context.Background(), "x1"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range bus.calls {
@@ -398,13 +399,13 @@ func BenchmarkPublisherEmit(b *testing.B) {
 		e.Seq = i + 1
 		p.Emit(ctx, e)
 		if i%10000 == 9999 {
-			_ = p.Flush(ctx)
+			_ = p.Flush(ctx, "x1")
 			bus.mu.Lock()
 			bus.calls = bus.calls[:0]
 			bus.mu.Unlock()
 		}
 	}
-	_ = p.Flush(ctx)
+	_ = p.Flush(ctx, "x1")
 }
 
 // A lost event's log line joins its request's lines: request_id and execution_id,
@@ -417,10 +418,173 @@ func TestPublisher_LostEventLineCarriesTheRequestID(t *testing.T) {
 	e := trail(1, events.ExecutionFailed)[0]
 	e.RequestID = "req-42"
 	p.Emit(context.Background(), e)
-	_ = p.Flush(context.Background())
+	_ = p.Flush(context.Background(), "x1")
 	line := buf.String()
 	if !strings.Contains(line, `"msg":"event not delivered"`) || strings.Count(line, `"request_id":"req-42"`) != 1 ||
 		strings.Count(line, `"execution_id"`) != 1 {
 		t.Fatalf("log %s", line)
+	}
+}
+
+// asRun is evs as the events of execution id (ids made unique per run).
+func asRun(evs []events.Event, id string) []events.Event {
+	out := make([]events.Event, len(evs))
+	for i, e := range evs {
+		e.ExecutionID, e.ID = id, id+"-"+e.ID
+		out[i] = e
+	}
+	return out
+}
+
+// runBus passes PutEvents to next, except calls carrying an entry of execution
+// held (which wait for release, or for their context) or failing (refused).
+type runBus struct {
+	next             events.PutEventsAPI
+	held, failing    string
+	release, entered chan struct{}
+}
+
+func (b *runBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	for _, e := range in.Entries {
+		switch {
+		case b.held != "" && strings.Contains(*e.Detail, `"execution_id":"`+b.held+`"`):
+			b.entered <- struct{}{}
+			select {
+			case <-b.release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return b.next.PutEvents(ctx, in, opts...)
+		case b.failing != "" && strings.Contains(*e.Detail, `"execution_id":"`+b.failing+`"`):
+			return nil, errors.New("dial tcp: connection refused")
+		}
+	}
+	return b.next.PutEvents(ctx, in, opts...)
+}
+
+// One run's batch held at the bus and another's failing for good: a third run's
+// Flush neither waits for the first nor reports the second's losses, and each run
+// hears of its own losses only.
+func TestPublisher_FlushWaitsOnlyForItsOwnRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fake := &fakeBus{}
+	bus := &runBus{next: fake, held: "slow", failing: "bad", release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	var saved []string
+	var mu sync.Mutex
+	p := newPublisher(t, bus, func(o *events.PublisherOptions) {
+		o.Attempts = 2
+		o.Fallback = func(_ context.Context, e events.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			saved = append(saved, e.ExecutionID)
+			return nil
+		}
+	})
+	for _, e := range asRun(trail(11, events.ExecutionCompleted), "slow") { // 12: a full batch goes at once
+		p.Emit(ctx, e)
+	}
+	select {
+	case <-bus.entered:
+	case <-ctx.Done():
+		t.Fatal("the slow run's full batch never reached the bus")
+	}
+	for _, e := range asRun(trail(3, events.ExecutionFailed), "bad") {
+		p.Emit(ctx, e)
+	}
+	good := asRun(trail(4, events.ExecutionCompleted), "good")
+	for _, e := range good {
+		p.Emit(ctx, e)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.Flush(ctx, "good") }()
+	select {
+	case err := <-flushed:
+		if err != nil {
+			t.Fatalf("good run's Flush = %v, want nil (another run's loss is not its own)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("good run's Flush waited for another run's batch")
+	}
+	if got := fake.detailTypes(); len(got) != 1 || len(got[0]) != len(good) {
+		t.Fatalf("bus got %v, want one call with the good run's %d events", got, len(good))
+	}
+
+	var de *events.DeliveryError
+	if err := p.Flush(ctx, "bad"); !errors.As(err, &de) || de.Lost != 4 || de.Saved != 1 {
+		t.Fatalf("bad run's Flush = %v, want 4 lost, the terminal one saved", err)
+	}
+	if len(saved) != 1 || saved[0] != "bad" {
+		t.Fatalf("fallback saw %v, want the bad run's terminal event only", saved)
+	}
+
+	slow := make(chan error, 1)
+	go func() { slow <- p.Flush(ctx, "slow") }()
+	select {
+	case err := <-slow:
+		t.Fatalf("slow run's Flush returned %v with its batch still held", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(bus.release)
+	if err := <-slow; err != nil {
+		t.Fatalf("slow run's Flush = %v", err)
+	}
+	sent := 0
+	for _, c := range fake.detailTypes() {
+		sent += len(c)
+	}
+	if sent != len(good)+12 {
+		t.Fatalf("bus got %d events, want %d", sent, len(good)+12)
+	}
+}
+
+// Many runs at once, each flushing its own: every event arrives once, in batches
+// of one run each, and no run's Flush reports anything.
+func TestPublisher_ConcurrentRunsFlushTheirOwn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bus := &fakeBus{}
+	p := newPublisher(t, bus, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for r := range 16 {
+		wg.Go(func() {
+			id := fmt.Sprintf("run%02d", r)
+			for _, e := range asRun(trail(r, events.ExecutionCompleted), id) {
+				p.Emit(ctx, e)
+			}
+			errs <- p.Flush(ctx, id)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range bus.calls {
+		runs := map[string]bool{}
+		for _, e := range c {
+			var d struct {
+				ID  string `json:"id"`
+				Run string `json:"execution_id"`
+			}
+			if err := json.Unmarshal([]byte(*e.Detail), &d); err != nil {
+				t.Fatal(err)
+			}
+			if seen[d.ID] {
+				t.Fatalf("%s sent twice", d.ID)
+			}
+			seen[d.ID], runs[d.Run] = true, true
+		}
+		if len(runs) != 1 || len(c) > events.MaxBatchEntries {
+			t.Fatalf("a call of %d entries carried runs %v", len(c), runs)
+		}
+	}
+	// Run r has r node events and a terminal one: the sum over r of r+1.
+	if want := 16 * 17 / 2; len(seen) != want {
+		t.Fatalf("%d events arrived, want %d", len(seen), want)
 	}
 }

@@ -57,10 +57,11 @@ type Store interface {
 }
 
 // Emitter receives every workflow event. Emit must not block on the network;
-// Flush sends what is buffered and is called before Execute returns.
+// Flush sends what is buffered of one execution (and only that: concurrent runs
+// never wait on each other's events) and is called before Execute returns.
 type Emitter interface {
 	Emit(ctx context.Context, e events.Event)
-	Flush(ctx context.Context) error
+	Flush(ctx context.Context, executionID string) error
 }
 
 // Options configure an Executor. Store, Emitter and at least one provider are
@@ -193,7 +194,7 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 	if err := r.prepare(ctx); err != nil {
 		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err), Rejected: true})
-		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx))
+		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
 		return nil, err
 	}
 	runCtx, cancel := r.runContext(ctx)

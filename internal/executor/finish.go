@@ -42,7 +42,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		}
 		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(runErr), ErrorMessage: PublicMessage(runErr)})
-		_ = r.x.o.Emitter.Flush(context.WithoutCancel(ctx))
+		_ = r.x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
 		return nil, runErr
 	}
 	wctx, cancel := finishContext(ctx)
@@ -151,7 +151,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	if r.frames != nil {
 		r.frames.close()
 	}
-	if err := r.x.o.Emitter.Flush(wctx); err != nil {
+	if err := r.x.o.Emitter.Flush(wctx, r.id); err != nil {
 		r.x.o.Logger.Warn("flushing events", "request_id", requestid.From(wctx), "execution_id", r.id, "err", err)
 	}
 	return res, runErr

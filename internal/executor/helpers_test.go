@@ -236,8 +236,8 @@ func lastMessage(req *llm.Request) llm.Message {
 // discardEmitter drops events; for benchmarks.
 type discardEmitter struct{}
 
-func (discardEmitter) Emit(context.Context, events.Event) {}
-func (discardEmitter) Flush(context.Context) error        { return nil }
+func (discardEmitter) Emit(context.Context, events.Event)  {}
+func (discardEmitter) Flush(context.Context, string) error { return nil }
 
 func errAs[T error](err error) (T, bool) {
 	var target T

@@ -73,10 +73,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		if ended {
 			rep.Ended++
 			s.logger().Info("swept an overdue run", "execution_id", o.ID, "deadline", o.Deadline)
+			if err := s.Emitter.Flush(ctx, o.ID); err != nil {
+				errs = append(errs, fmt.Errorf("sweep: flushing events of %s: %w", o.ID, err))
+			}
 		}
-	}
-	if err := s.Emitter.Flush(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("sweep: flushing events: %w", err))
 	}
 	return rep, errors.Join(errs...)
 }
