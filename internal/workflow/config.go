@@ -29,6 +29,7 @@ const (
 	KindVariable     Kind = "variable"
 	KindErrorHandler Kind = "error_handler"
 	KindDelay        Kind = "delay"
+	KindHuman        Kind = "human"
 )
 
 // kindByName maps every accepted spelling (canonical and predecessor aliases).
@@ -40,6 +41,7 @@ var kindByName = map[string]Kind{
 	"loop": KindLoop, "variable": KindVariable,
 	"error_handler": KindErrorHandler, "errorHandler": KindErrorHandler,
 	"delay": KindDelay,
+	"human": KindHuman, "human_input": KindHuman, "humanInput": KindHuman, "approval": KindHuman,
 }
 
 // ParseKind resolves a kind name or alias.
@@ -319,6 +321,67 @@ func (c *DelayConfig) check(_ string, add func(string, string)) {
 	}
 }
 
+// Human input types: what the person answers when a run waits at a human node.
+const (
+	// HumanApproval: approve or reject. The node's outgoing edges with sourceHandle
+	// "approve" (or "approved", "yes", "true") are taken on approve, "reject"
+	// ("rejected", "no", "false") on reject; without such handles, edge conditions
+	// route (on the variable).
+	HumanApproval = "approval"
+	// HumanText: free text from the person, e.g. an answer or an instruction.
+	HumanText = "text"
+	// HumanEdit: the person's edited version of the run's reply so far; it
+	// replaces that reply (and the model sees the edit as its own last answer).
+	HumanEdit = "edit"
+)
+
+// Human decisions (HumanApproval): the variable's value after the person answered.
+const (
+	HumanApprove = "approve"
+	HumanReject  = "reject"
+)
+
+// HumanConfig pauses the run for a person: the run ends its invocation with status
+// waiting, its state checkpointed, and Prompt shown; POST
+// /api/v1/executions/{id}/resume with the person's input continues it. The input
+// lands in the run variable Variable ("approve"/"reject", or the text); with
+// AsMessage the text is also added as a user message for the nodes after. TimeoutMS
+// is how long the run waits; past it the sweeper ends it failed (timeout).
+type HumanConfig struct {
+	Prompt    string `json:"prompt"`
+	Input     string `json:"input"`
+	Variable  string `json:"variable"`
+	AsMessage bool   `json:"as_message,omitempty"`
+	TimeoutMS int    `json:"timeout_ms"`
+}
+
+// Bounds of a human node's wait.
+const (
+	DefaultHumanTimeoutMS = 24 * 3600 * 1000     // a day
+	MaxHumanTimeoutMS     = 7 * 24 * 3600 * 1000 // a week
+	MaxHumanPromptBytes   = 4 << 10
+)
+
+func (c *HumanConfig) check(_ string, add func(string, string)) {
+	switch c.Input {
+	case HumanApproval, HumanText, HumanEdit:
+	default:
+		add("input", "must be one of approval, text, edit")
+	}
+	if c.Variable == "" {
+		add("variable", "is required")
+	}
+	if len(c.Prompt) > MaxHumanPromptBytes {
+		add("prompt", fmt.Sprintf("must be at most %d bytes", MaxHumanPromptBytes))
+	}
+	if c.TimeoutMS < 1000 || c.TimeoutMS > MaxHumanTimeoutMS {
+		add("timeout_ms", fmt.Sprintf("must be between 1000 and %d ms (a week)", MaxHumanTimeoutMS))
+	}
+	if c.AsMessage && c.Input == HumanApproval {
+		add("as_message", "applies to text and edit input only")
+	}
+}
+
 // Settings are what every node kind accepts beside its own config, in the same
 // config object: the predecessor's editor writes them on any node (its "Advanced
 // settings" and the start node's flag). A kind whose config has a field of the
@@ -362,7 +425,7 @@ var settingFields = map[string]string{
 // that only route the run (or are entered on failure) cannot be skipped.
 func canBeDisabled(k Kind) bool {
 	switch k {
-	case KindStart, KindEnd, KindConditional, KindLoop, KindErrorHandler:
+	case KindStart, KindEnd, KindConditional, KindLoop, KindErrorHandler, KindHuman:
 		return false
 	}
 	return true
@@ -460,6 +523,18 @@ var specs = []*KindSpec{
 			{key: "delay_ms", field: "duration_ms"}, {key: "max_duration", field: "max_duration_ms"}},
 		Fields: map[string]string{"type": "fixed|random|exponential", "duration_ms": "integer", "max_duration_ms": "integer", "factor": "number 1..10",
 			"unit": "milliseconds|seconds|minutes|hours: the unit of `duration` (default milliseconds); duration_ms is always ms"}},
+	{Kind: KindHuman, Aliases: []string{"human_input", "humanInput", "approval"},
+		Description: "Waits for a person: the run pauses with status waiting and a prompt; POST /api/v1/executions/{id}/resume with approve/reject or text continues it.",
+		newConfig: func() Config {
+			return &HumanConfig{Prompt: "Approve to continue.", Input: HumanApproval, Variable: "human_input", TimeoutMS: DefaultHumanTimeoutMS}
+		},
+		aliases: []alias{{key: "message", field: "prompt"}, {key: "question", field: "prompt"}, {key: "input_type", field: "input"},
+			{key: "output", field: "variable"}, {key: "variable_name", field: "variable"}},
+		Fields: map[string]string{"prompt": fmt.Sprintf("string, at most %d bytes: shown to the person", MaxHumanPromptBytes),
+			"input":      "approval|text|edit: approve/reject (routes by sourceHandle approve/reject), free text, or an edit of the reply so far",
+			"variable":   "string, default human_input: the run variable that receives the input (approve, reject or the text)",
+			"as_message": "boolean (text, edit): also add the text as a user message for the nodes after",
+			"timeout_ms": fmt.Sprintf("integer 1000..%d (timeout: seconds): how long the run waits; then it fails with timeout", MaxHumanTimeoutMS)}},
 }
 
 var specByKind = func() map[Kind]*KindSpec {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestKinds_ListsEveryKindOnceWithDefaults(t *testing.T) {
-	want := []Kind{KindStart, KindEnd, KindLLM, KindTools, KindMemory, KindRetrieval, KindConditional, KindLoop, KindVariable, KindErrorHandler, KindDelay}
+	want := []Kind{KindStart, KindEnd, KindLLM, KindTools, KindMemory, KindRetrieval, KindConditional, KindLoop, KindVariable, KindErrorHandler, KindDelay, KindHuman}
 	var got []Kind
 	for _, s := range Kinds() {
 		got = append(got, s.Kind)
@@ -34,6 +34,7 @@ func TestDecodeConfig_AbsentConfigYieldsKindDefaults(t *testing.T) {
 		KindVariable:     &VariableConfig{Operation: VarSet, Amount: 1},
 		KindErrorHandler: &ErrorHandlerConfig{RetryCount: 1, FallbackAction: FallbackContinue, LogErrors: true},
 		KindDelay:        &DelayConfig{Type: DelayFixed, DurationMS: 1000, MaxDurationMS: 30000, Factor: 2},
+		KindHuman:        &HumanConfig{Prompt: "Approve to continue.", Input: HumanApproval, Variable: "human_input", TimeoutMS: DefaultHumanTimeoutMS},
 	}
 	for _, spec := range Kinds() {
 		for _, raw := range []string{"", "null", "{}", "  {}  "} {
@@ -179,6 +180,11 @@ func TestDecodeConfig_NodeSettingsOnEveryKind(t *testing.T) {
 				want.TimeoutMS = 0
 				if got := d.cfg.(*ToolsConfig).TimeoutMS; got != 30000 {
 					t.Errorf("tools timeout_ms %d, want 30000", got)
+				}
+			case KindHuman: // its timeout is how long it waits for the person
+				want.TimeoutMS = 0
+				if got := d.cfg.(*HumanConfig).TimeoutMS; got != 30000 {
+					t.Errorf("human timeout_ms %d, want 30000", got)
 				}
 			case KindErrorHandler: // its retries are retry_count
 				want.Retries = 0

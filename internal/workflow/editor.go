@@ -27,6 +27,8 @@ var editorTypes = []editorType{
 	{"variable", KindVariable, []string{"operation", "variableName", "value", "scope"}},
 	{"errorHandler", KindErrorHandler, []string{"retryCount", "fallbackAction", "logErrors"}},
 	{"delay", KindDelay, []string{"duration", "type", "unit"}},
+	// Not in the predecessor's palette: chatter's own, in the editor's spelling.
+	{"human", KindHuman, []string{"prompt", "input", "variable", "asMessage", "timeout"}},
 }
 
 // editorShown are values given where chatter's default is "absent" but the editor's
@@ -43,6 +45,7 @@ var editorShown = map[string]map[string]any{
 	"loop":        {"condition": "", "breakCondition": ""},
 	"variable":    {"variableName": "", "value": "", "scope": VarScopeRun},
 	"delay":       {"unit": "milliseconds"},
+	"human":       {"timeout": DefaultHumanTimeoutMS / 1000, "asMessage": false},
 }
 
 // EditorNodeTypes is what the predecessor's editor reads as node_types from GET

@@ -11,8 +11,8 @@ import (
 // the editor shows it), with no problem but a variable's missing name.
 func TestEditorNodeTypes_DecodeToChattersDefaults(t *testing.T) {
 	types := EditorNodeTypes("devllm", "echo-1")
-	if len(types) != 10 {
-		t.Errorf("%d editor node types, want the editor's 10", len(types))
+	if len(types) != 11 {
+		t.Errorf("%d editor node types, want the editor's 10 and human", len(types))
 	}
 	temp := 0.7
 	want := map[string]Config{
@@ -26,6 +26,7 @@ func TestEditorNodeTypes_DecodeToChattersDefaults(t *testing.T) {
 		"variable":     &VariableConfig{Operation: VarSet, Amount: 1, Value: "", Scope: VarScopeRun},
 		"errorHandler": &ErrorHandlerConfig{RetryCount: 1, FallbackAction: FallbackContinue, LogErrors: true},
 		"delay":        &DelayConfig{Type: DelayFixed, DurationMS: 1000, MaxDurationMS: 30000, Factor: 2, Unit: "milliseconds"},
+		"human":        &HumanConfig{Prompt: "Approve to continue.", Input: HumanApproval, Variable: "human_input", TimeoutMS: DefaultHumanTimeoutMS},
 	}
 	for name, cfg := range types {
 		t.Run(name, func(t *testing.T) {

@@ -28,7 +28,9 @@ func (e *ConditionError) Unwrap() error { return e.Err }
 // Rules: an end node ends its branch. A conditional node with a condition takes its
 // arcs whose sourceHandle matches the result ("true"/"false"), else routes the rest.
 // A loop node routes over its body arcs while env.Loop[id].Continue, else over its
-// exit arcs. Routing over a set of arcs: when any has a condition, the first true
+// exit arcs. A human node of approval input routes like a conditional node on the
+// person's decision: approve takes its true/yes/approve(d) arcs, reject its
+// false/no/reject(ed) arcs. Routing over a set of arcs: when any has a condition, the first true
 // one wins, else the first plain arc, else END; when all are plain, every arc is
 // taken (fan-out); no arcs means END. A condition that fails is a *ConditionError;
 // conditions are evaluated within their budgets and ctx.
@@ -45,6 +47,24 @@ func (g *Graph) Next(ctx context.Context, dst []int, v int, env *Env) ([]int, er
 			}
 			want := "false"
 			if ok {
+				want = "true"
+			}
+			matched := false
+			for _, a := range x.Out {
+				if handleIs(a.Handle, want) {
+					dst = append(dst, a.Target)
+					matched = true
+				}
+			}
+			if matched {
+				return dst, nil
+			}
+			return route(ctx, dst, x, env, func(a *Arc) bool { return a.Handle == "" || !isBoolHandle(a.Handle) })
+		}
+	case KindHuman:
+		if hc, ok := x.Config.(*HumanConfig); ok && hc.Input == HumanApproval {
+			want := "false"
+			if d, _ := env.Variables[hc.Variable].(string); d == HumanApprove {
 				want = "true"
 			}
 			matched := false
@@ -126,7 +146,7 @@ func isBoolHandle(h string) bool {
 func handleIs(h, want string) bool {
 	h = strings.ToLower(h)
 	if want == "true" {
-		return h == "true" || h == "yes"
+		return h == "true" || h == "yes" || h == HumanApprove || h == "approved"
 	}
-	return h == "false" || h == "no"
+	return h == "false" || h == "no" || h == HumanReject || h == "rejected"
 }

@@ -239,3 +239,29 @@ func TestCanReach_FromErrorHandlerIntoACycleItClosesWith(t *testing.T) {
 		t.Fatal("the error handler cannot reach the loop it leads to")
 	}
 }
+
+// A human node of approval input routes on the person's decision by its edge
+// handles; text input (or no decision handles) routes its edges as usual.
+func TestNext_HumanRoutesOnTheDecision(t *testing.T) {
+	g := mustCompile(t, `{"nodes":[
+	{"id":"s","type":"start"},
+	{"id":"ask","type":"human","data":{"config":{"prompt":"Send it?","variable":"ok"}}},
+	{"id":"yes","type":"llm"},{"id":"no","type":"llm"},
+	{"id":"note","type":"human_input","data":{"config":{"input":"text"}}},
+	{"id":"e","type":"end"}],
+ "edges":[
+	{"source":"s","target":"ask"},
+	{"source":"ask","target":"yes","sourceHandle":"approve"},
+	{"source":"ask","target":"no","sourceHandle":"rejected"},
+	{"source":"yes","target":"note"},{"source":"no","target":"e"},{"source":"note","target":"e"}]}`)
+	vars := func(v string) Env { return Env{Variables: map[string]any{"ok": v}} }
+	if got := nextIDs(t, g, "ask", vars(HumanApprove)); !reflect.DeepEqual(got, []string{"yes"}) {
+		t.Errorf("approve: %v", got)
+	}
+	if got := nextIDs(t, g, "ask", vars(HumanReject)); !reflect.DeepEqual(got, []string{"no"}) {
+		t.Errorf("reject: %v", got)
+	}
+	if got := nextIDs(t, g, "note", Env{Variables: map[string]any{"human_input": "hello"}}); !reflect.DeepEqual(got, []string{"e"}) {
+		t.Errorf("text: %v", got)
+	}
+}
