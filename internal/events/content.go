@@ -14,7 +14,7 @@ package events
 func (e Event) WithoutContent() Event {
 	switch d := e.Data.(type) {
 	case nil, WorkflowStartedData, LLMLoadedData, ToolsLoadedData, RetrieverLoadedData, ToolCalledData,
-		TokenUsageData, MessageSavedData, SummaryFailedData:
+		TokenUsageData, MessageSavedData, SummaryFailedData, ExecutionWaitingData, ExecutionResumedData:
 	case NodeExecutedData:
 		d.Error = ""
 		e.Data = d

@@ -29,6 +29,8 @@ func oneOfEach() []events.Event {
 		events.TokenUsage:         events.TokenUsageData{NodeID: "n", Usage: wire.Usage{InputTokens: 3, OutputTokens: 4}},
 		events.MessageSaved:       events.MessageSavedData{MessageID: "m1", Role: "assistant", Seq: 2},
 		events.SummaryFailed:      events.SummaryFailedData{NodeID: "memory", ErrorCode: "unavailable", FromSeq: 4, ThroughSeq: 6},
+		events.ExecutionWaiting:   events.ExecutionWaitingData{NodeID: "ask", Input: "text", Steps: 2},
+		events.ExecutionResumed:   events.ExecutionResumedData{NodeID: "ask", Input: "text", TextBytes: 9, ResumedBy: "u1", WaitedMS: 5},
 		events.ExecutionCompleted: end,
 		events.ExecutionFailed:    &end,
 		events.ExecutionCancelled: end,

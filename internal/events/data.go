@@ -1,6 +1,10 @@
 package events
 
-import "github.com/chatterhq/chatter/internal/wire"
+import (
+	"time"
+
+	"github.com/chatterhq/chatter/internal/wire"
+)
 
 // Typed event data. Field names are part of the detail schema.
 
@@ -109,4 +113,25 @@ type ExecutionEndData struct {
 	// CancelledBy names the user who cancelled the run (execution_cancelled after a
 	// cancel request); empty when the client went away or the caller's context ended.
 	CancelledBy string `json:"cancelled_by,omitempty"`
+}
+
+// ExecutionWaitingData is the data of execution_waiting: where the run waits, for
+// what input and until when (the prompt, the workflow's text, stays on the record).
+type ExecutionWaitingData struct {
+	NodeID    string    `json:"node_id"`
+	Input     string    `json:"input"` // approval, text or edit (workflow.Human*)
+	ExpiresAt time.Time `json:"expires_at"`
+	Steps     int       `json:"steps"`
+}
+
+// ExecutionResumedData is the data of execution_resumed: who answered, how long
+// the run waited, and the decision of an approval (never a person's text: that is
+// content; its size stays).
+type ExecutionResumedData struct {
+	NodeID    string  `json:"node_id"`
+	Input     string  `json:"input"`
+	Decision  string  `json:"decision,omitempty"` // approve or reject (approval input)
+	TextBytes int     `json:"text_bytes,omitempty"`
+	ResumedBy string  `json:"resumed_by"`
+	WaitedMS  float64 `json:"waited_ms"`
 }

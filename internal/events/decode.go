@@ -57,6 +57,10 @@ func newData(typ string) any {
 		return &MessageSavedData{}
 	case SummaryFailed:
 		return &SummaryFailedData{}
+	case ExecutionWaiting:
+		return &ExecutionWaitingData{}
+	case ExecutionResumed:
+		return &ExecutionResumedData{}
 	case ExecutionCompleted, ExecutionFailed, ExecutionCancelled:
 		return &ExecutionEndData{}
 	}
@@ -83,6 +87,10 @@ func derefData(p any) any {
 	case *MessageSavedData:
 		return *d
 	case *SummaryFailedData:
+		return *d
+	case *ExecutionWaitingData:
+		return *d
+	case *ExecutionResumedData:
 		return *d
 	case *ExecutionEndData:
 		return *d

@@ -34,11 +34,17 @@ const (
 	// SummaryFailed: the memory node could not fold the messages that left its
 	// window into the conversation summary; the run went on without the new summary.
 	SummaryFailed = "summary_failed"
+	// ExecutionWaiting: the run reached a human node and ended its invocation with
+	// status waiting, its state checkpointed (not terminal).
+	ExecutionWaiting = "execution_waiting"
+	// ExecutionResumed: a person's input continued a waiting run (same execution,
+	// its event sequence continued).
+	ExecutionResumed = "execution_resumed"
 )
 
 // Types lists every event type (the record subscriber's rule takes them all).
 var Types = []string{WorkflowStarted, LLMLoaded, ToolsLoaded, RetrieverLoaded, ExecutionStarted, NodeExecuted,
-	ToolCalled, TokenUsage, ExecutionCompleted, ExecutionFailed, ExecutionCancelled, MessageSaved, SummaryFailed}
+	ToolCalled, TokenUsage, ExecutionCompleted, ExecutionFailed, ExecutionCancelled, MessageSaved, SummaryFailed, ExecutionWaiting, ExecutionResumed}
 
 // SourceRef names what an execution ran.
 type SourceRef struct {

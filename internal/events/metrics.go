@@ -56,7 +56,8 @@ type emfMeta struct {
 // ExecutionCancelled, ExecutionTimeMs, ToolCalls), except a request refused before
 // its run started (ExecutionEndData.Rejected), counted as RequestRejected alone; token_usage carries TokensUsed
 // and Cost per model call, under that call's provider and model; node_executed
-// carries NodeDurationMs by node kind.
+// carries NodeDurationMs by node kind; execution_waiting counts ExecutionWaiting,
+// execution_resumed ExecutionResumed and HumanWaitMs.
 func (m Metrics) For(e Event) ([]byte, bool) {
 	ns := m.Namespace
 	if ns == "" {
@@ -109,6 +110,13 @@ func (m Metrics) For(e Event) ([]byte, bool) {
 		if workflow {
 			dims = append(dims, []string{"SourceKind", "WorkflowID"})
 		}
+	case ExecutionWaitingData: // runs that paused for a person, and came back
+		put("ExecutionWaiting", "Count", 1)
+		dims = [][]string{{"SourceKind"}}
+	case ExecutionResumedData:
+		put("ExecutionResumed", "Count", 1)
+		put("HumanWaitMs", "Milliseconds", d.WaitedMS)
+		dims = [][]string{{"SourceKind"}}
 	case NodeExecutedData:
 		doc["NodeKind"] = dimValue(d.Kind)
 		doc["node_id"], doc["status"] = d.NodeID, d.Status

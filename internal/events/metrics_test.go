@@ -136,6 +136,10 @@ func TestMetricsFor_EmitsValidEMFPerEventKind(t *testing.T) {
 		{"token usage with an unknown price has no cost", with(events.TokenUsage, events.TokenUsageData{Provider: "openai", Model: "x", Usage: wire.Usage{InputTokens: 1, OutputTokens: 1}}), []string{"TokensUsed"}, map[string]any{"TokensUsed": 2.0}, []string{"Cost"}},
 		{"node executed", with(events.NodeExecuted, events.NodeExecutedData{NodeID: "llm", Kind: "llm", DurationMS: 3.25, Status: "ok"}),
 			[]string{"NodeDurationMs"}, map[string]any{"NodeDurationMs": 3.25, "NodeKind": "llm"}, nil},
+		{"waiting for a person", with(events.ExecutionWaiting, events.ExecutionWaitingData{NodeID: "ask", Input: "approval"}),
+			[]string{"ExecutionWaiting"}, map[string]any{"ExecutionWaiting": 1.0}, []string{"ExecutionCount"}},
+		{"resumed by a person", with(events.ExecutionResumed, events.ExecutionResumedData{NodeID: "ask", Input: "approval", WaitedMS: 1500}),
+			[]string{"ExecutionResumed", "HumanWaitMs"}, map[string]any{"ExecutionResumed": 1.0, "HumanWaitMs": 1500.0}, []string{"ExecutionCount"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			line, ok := events.MetricsFor(tc.e)
