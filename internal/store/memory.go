@@ -37,6 +37,8 @@ type Memory struct {
 	stats     map[key]*memStats   // by owner + stats key
 	cursors   *Cursors
 	frames    map[key][]memFrames // by owner + conversation id; made on first write
+	// checkpoints of waiting runs, by owner + conversation id, then execution id
+	checkpoints map[key]map[string]memCheckpoint
 
 	// MaxContentLen caps one message's content; 0 means MaxContentLimit (see ContentCap).
 	MaxContentLen int
@@ -319,6 +321,7 @@ func (m *Memory) DeleteConversation(_ context.Context, userID, convID string) er
 	delete(m.convs, k)
 	delete(m.msgs, k)
 	delete(m.frames, k)
+	delete(m.checkpoints, k)
 	return nil
 }
 

@@ -38,6 +38,7 @@ type Repo interface {
 	DeleteMessage(ctx context.Context, userID, convID, msgID string) error
 	RateMessage(ctx context.Context, userID, convID, msgID string, rating float64) (*store.Message, error)
 	MessageRange(ctx context.Context, userID, convID string, from, to, limit int) ([]store.Message, error)
+	store.Checkpoints
 
 	CreateDefinition(ctx context.Context, d *store.Definition) error
 	GetDefinition(ctx context.Context, userID, id string, version int) (*store.Definition, error)
@@ -164,6 +165,7 @@ func Run(t *testing.T, newRepo func(t *testing.T, c *Clock) Repo) {
 		{"Frames_ReadAfterASeqInOrderPerExecutionUntilTheyExpire", testFrames},
 		{"Frames_ConversationDeleteRemovesThem", testFramesDeleted},
 		{"Frames_OversizeBatchIsTooLarge", testFramesOversize},
+		{"Checkpoint_KeptPerExecutionUntilItExpiresOrItsConversationGoes", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
