@@ -1,6 +1,8 @@
 package executor_test
 
 import (
+	"time"
+
 	"context"
 	"testing"
 
@@ -67,6 +69,12 @@ func (nopStore) MessageRange(context.Context, string, string, int, int, int) ([]
 	return nil, nil
 }
 func (nopStore) GetExecution(context.Context, string, string) (*store.Execution, error) {
+	return nil, store.ErrNotFound
+}
+func (nopStore) PutCheckpoint(context.Context, string, string, string, []byte, time.Time) error {
+	return nil
+}
+func (nopStore) Checkpoint(context.Context, string, string, string) ([]byte, error) {
 	return nil, store.ErrNotFound
 }
 func (nopStore) UpdateExecution(context.Context, string, string, func(*store.Execution) error) (*store.Execution, error) {

@@ -30,6 +30,7 @@ type outcome struct {
 	detail string
 	start  time.Time
 	dur    time.Duration
+	wait   bool // a human node: the run pauses here for a person (human.go)
 }
 
 // run stores the user message, then runs the graph superstep by superstep.
@@ -37,11 +38,16 @@ func (r *run) run(ctx context.Context) error {
 	if err := r.startTurn(ctx); err != nil {
 		return err
 	}
+	return r.loop(ctx, []int{r.graph.Entry}, 0)
+}
+
+// loop runs the graph from frontier, superstep by superstep after step, until no
+// vertex is left, a failure ends the run, or a human node pauses it (errWaiting,
+// with r.pause saying where).
+func (r *run) loop(ctx context.Context, frontier []int, step int) error {
 	g := r.graph
-	frontier := []int{g.Entry}
 	var next, runnable, deferred []int
 	outs := make([]outcome, 0, 2)
-	step := 0
 	for len(frontier) > 0 {
 		if err := r.ctxErr(ctx); err != nil {
 			return err
@@ -86,6 +92,9 @@ func (r *run) run(ctx context.Context) error {
 		next = append(next[:0], deferred...)
 		for i := range outs {
 			o := &outs[i]
+			if o.wait {
+				continue // logged when the person answers
+			}
 			if o.eff != nil {
 				if err := o.eff(&r.st); err != nil && o.err == nil {
 					o.err = err
@@ -96,6 +105,14 @@ func (r *run) run(ctx context.Context) error {
 		r.st.syncEnv()
 		for i := range outs {
 			o := &outs[i]
+			if o.wait {
+				if r.pause == nil {
+					r.pause = &pause{v: o.v, at: o.start}
+				} else {
+					next = append(next, o.v) // one person at a time: it asks again after
+				}
+				continue
+			}
 			if o.err != nil {
 				if err := r.ctxErr(ctx); err != nil {
 					return err
@@ -139,6 +156,10 @@ func (r *run) run(ctx context.Context) error {
 			}
 		}
 		slices.Sort(frontier)
+		if r.pause != nil {
+			r.pause.frontier, r.pause.step = slices.Clone(frontier), step
+			return errWaiting
+		}
 	}
 	r.st.syncEnv()
 	if len(r.st.errors) > r.st.handled {
@@ -302,6 +323,9 @@ func (r *run) send(c wire.Chunk) {
 // emit numbers an event and hands it to the emitter. Emit is called under the lock
 // (it must not block) so parallel branches hand events over in seq order.
 func (r *run) emit(ctx context.Context, typ string, data any) {
+	if r.quiet {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.eventSeq++
@@ -360,8 +384,8 @@ func (r *run) execution(status string, now time.Time) *store.Execution {
 }
 
 // deadline is when the run is overdue: its time limit and store.DeadlineSlack after
-// it started. The slack outlasts the run's own end (finishTimeout for the final
+// this invocation started. The slack outlasts the run's own end (finishTimeout for the final
 // writes), so only a run whose instance died is swept.
 func (r *run) deadline() time.Time {
-	return r.started.Add(r.limit + store.DeadlineSlack)
+	return r.began.Add(r.limit + store.DeadlineSlack)
 }

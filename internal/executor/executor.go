@@ -54,6 +54,8 @@ type Store interface {
 	// every CancelPoll to notice a cancel request. Returns not_found if it does not
 	// exist.
 	GetExecution(ctx context.Context, userID, id string) (*store.Execution, error)
+	// Checkpoints keep the state of runs waiting at a human node (human.go).
+	store.Checkpoints
 }
 
 // Emitter receives every workflow event. Emit must not block on the network;
@@ -300,6 +302,11 @@ type run struct {
 	userMsg *store.Message
 	steps   int
 	log     []store.NodeRun
+
+	began   time.Time   // when this invocation started (started, unless resumed)
+	pause   *pause      // set when a human node paused the run (human.go)
+	resumed *checkpoint // set when this invocation resumes a waiting run
+	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
 }
 
 // llmPlan is an llm vertex's resolved settings.
@@ -333,8 +340,9 @@ func (x *Executor) newRun(req Request, sink Sink) *run {
 	if id == "" {
 		id = x.o.NewID()
 	}
+	now := x.o.Now()
 	return &run{x: x, req: req, sink: sink, id: id, userID: req.Input.UserID, convID: req.Input.ConversationID,
-		started: x.o.Now(), source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
+		started: now, began: now, source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
 }
 
 func prepErr(code, field, format string, args ...any) *PreparationError {
@@ -421,6 +429,9 @@ func (r *run) prepare(ctx context.Context) error {
 	if r.hasRetr {
 		r.emit(ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs,
 			DocumentCount: len(cfg.DocumentIDs)})
+	}
+	if r.resumed != nil {
+		return r.restoreRun(ctx)
 	}
 	return r.loadHistory(ctx)
 }
@@ -671,14 +682,7 @@ func first(vals ...string) string {
 // loadHistory is the one state builder: history window + the user message.
 func (r *run) loadHistory(ctx context.Context) error {
 	in := &r.req.Input
-	r.window = workflow.DefaultMemoryWindow
-	if in.Config.MemoryWindow > 0 {
-		r.window = in.Config.MemoryWindow
-	}
-	r.memory = boolOr(in.Config.EnableMemory, true)
-	if !r.memory {
-		r.window = 0
-	}
+	r.memorySettings()
 	var hist []store.Message
 	if r.convID != "" && len(in.History) > 0 {
 		return prepErr(errcode.InvalidInput, "conversation_id",
@@ -693,10 +697,6 @@ func (r *run) loadHistory(ctx context.Context) error {
 		}
 		hist = hist[max(len(hist)-r.window, 0):]
 	} else {
-		r.loadWindow = r.window
-		if r.folds() {
-			r.loadWindow += summaryLookback
-		}
 		conv, msgs, err := r.x.o.Store.LoadConversation(ctx, r.userID, r.convID, r.loadWindow)
 		if err != nil {
 			return r.lookupErr(err, "conversation_id", r.convID)
@@ -706,6 +706,24 @@ func (r *run) loadHistory(ctx context.Context) error {
 	}
 	r.st.init(r, hist)
 	return nil
+}
+
+// memorySettings sets the run's memory window and how many messages its history
+// read asks for.
+func (r *run) memorySettings() {
+	in := &r.req.Input
+	r.window = workflow.DefaultMemoryWindow
+	if in.Config.MemoryWindow > 0 {
+		r.window = in.Config.MemoryWindow
+	}
+	r.memory = boolOr(in.Config.EnableMemory, true)
+	if !r.memory {
+		r.window = 0
+	}
+	r.loadWindow = r.window
+	if r.folds() {
+		r.loadWindow += summaryLookback
+	}
 }
 
 // Model is a model a run can name, with the provider that serves it.

@@ -45,6 +45,9 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		_ = r.x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
 		return nil, runErr
 	}
+	if errors.Is(runErr, errWaiting) {
+		return r.wait(ctx)
+	}
 	wctx, cancel := finishContext(ctx)
 	defer cancel()
 	now := r.x.o.Now()
@@ -167,6 +170,9 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now time.Time) *store.Conversation {
 	c := *r.conv
 	c.Version += 2
+	if r.resumed != nil { // the user message was stored by the invocation that paused
+		c.Version--
+	}
 	c.MessageCount, c.LastMessageAt = r.userMsg.Seq, r.userMsg.CreatedAt
 	if am != nil {
 		c.MessageCount, c.LastMessageAt = am.Seq, am.CreatedAt

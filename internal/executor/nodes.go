@@ -52,6 +52,9 @@ func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect,
 		return r.execErrorHandler(ctx, v, o)
 	case workflow.KindDelay:
 		return r.execDelay(ctx, v, o)
+	case workflow.KindHuman:
+		o.wait, o.detail = true, "waiting for a person"
+		return nil, nil
 	}
 	return nil, fmt.Errorf("node kind %q has no executor", v.Kind)
 }

@@ -45,6 +45,8 @@ type Result struct {
 	AssistantMessage *store.Message
 	Conversation     *store.Conversation
 	Record           *store.Execution
+	// Waiting: the run stopped at a human node (Status waiting) and waits for this.
+	Waiting *wire.Waiting
 }
 
 // DurationMS is the run's wall time in milliseconds.
@@ -65,6 +67,7 @@ func (r *Result) ChatResponse() *wire.ChatResponse {
 		ExecutionID: r.ExecutionID, Status: r.Status, WorkflowType: wt, Provider: r.Provider, Model: r.Model,
 		TokensUsed: r.Usage.Total(), Usage: r.usageBody(), Cost: r.Cost.USD, CostKnown: r.Cost.Known,
 		ToolCalls: nonNil(r.ToolCalls), Sources: nonNil(r.Sources), ResponseTimeMS: r.DurationMS(), Error: r.Error,
+		Waiting: r.Waiting,
 	}
 	if r.AssistantMessage != nil {
 		m := fromstore.Message(r.AssistantMessage)

@@ -381,6 +381,16 @@ type Execution struct {
 	// KeepsFrames is set on a streaming run started with on_disconnect continue:
 	// its SSE frames are kept in the frame log (FrameLog) for a client to resume.
 	KeepsFrames bool `json:"keeps_frames,omitempty"`
+	// Waiting is set while the run waits at a human node (status waiting): the
+	// node, its prompt and input type, and when the wait ends (Deadline).
+	Waiting *Waiting `json:"waiting,omitempty"`
+}
+
+// Waiting says what a waiting execution waits for (wire.Waiting without the link).
+type Waiting struct {
+	NodeID string `json:"node_id"`
+	Prompt string `json:"prompt"`
+	Input  string `json:"input"`
 }
 
 // RequestCancel marks a running execution to be cancelled by userID: the update a

@@ -17,6 +17,9 @@ const (
 	ChunkComplete     = "complete"
 	ChunkError        = "error"
 	ChunkDone         = "done"
+	// ChunkWaiting ends an invocation that stopped at a human node (then done):
+	// the run waits for a person (waiting says for what).
+	ChunkWaiting = "waiting"
 )
 
 // Chunk is one piece of a run as it happens. Seq numbers a run's chunks from 1 (the
@@ -38,6 +41,7 @@ type Chunk struct {
 	Response       *ChatResponse `json:"response,omitempty"`
 	Error          *ErrorBody    `json:"error,omitempty"`
 	DurationMS     float64       `json:"duration_ms,omitempty"`
+	Waiting        *Waiting      `json:"waiting,omitempty"`
 }
 
 // ToolChunk describes a tool call or its result.
@@ -75,6 +79,9 @@ type ChatResponse struct {
 	Sources        []Passage  `json:"sources"`
 	ResponseTimeMS float64    `json:"response_time_ms"`
 	Error          *ErrorBody `json:"error,omitempty"`
+	// Waiting: the run stopped at a human node (status waiting); the response is
+	// the reply so far.
+	Waiting *Waiting `json:"waiting,omitempty"`
 }
 
 // A Chunk's JSON is the data of one SSE frame, and it is also what the

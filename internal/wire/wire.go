@@ -164,7 +164,24 @@ type Execution struct {
 	CancelRequested bool       `json:"cancel_requested,omitempty"`
 	CancelledBy     string     `json:"cancelled_by,omitempty"`
 	Deadline        *time.Time `json:"deadline,omitempty"`
+	// Waiting: the run waits for a person at a human node (status waiting).
+	Waiting *Waiting `json:"waiting,omitempty"`
 }
+
+// Waiting is what a run waiting at a human node asks of a person: answer with POST
+// Resume (/api/v1/executions/{id}/resume) before ExpiresAt. Input is approval
+// ({"action":"approve"|"reject"}), text or edit ({"text":"..."}: for edit, the
+// run's reply so far, which is the response of the waiting run, edited).
+type Waiting struct {
+	NodeID    string    `json:"node_id"`
+	Prompt    string    `json:"prompt"`
+	Input     string    `json:"input"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Resume    string    `json:"resume"`
+}
+
+// ResumePath is the route that resumes execution id (the Waiting.Resume link).
+func ResumePath(id string) string { return "/api/v1/executions/" + id + "/resume" }
 
 // ExecutionDetail is the predecessor's DetailedWorkflowExecutionResponse: the
 // execution with its node log and the log entries built from it.

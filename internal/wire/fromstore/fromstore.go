@@ -88,6 +88,10 @@ func Execution(e *store.Execution) wire.Execution {
 	if e.Source.Kind == "definition" {
 		out.DefinitionID = e.Source.ID
 	}
+	if w := e.Waiting; w != nil && e.Status == store.ExecWaiting {
+		out.Waiting = &wire.Waiting{NodeID: w.NodeID, Prompt: w.Prompt, Input: w.Input, ExpiresAt: e.Deadline,
+			Resume: wire.ResumePath(e.ID)}
+	}
 	if out.OutputData.ToolCalls == nil {
 		out.OutputData.ToolCalls = []store.ToolCallRecord{}
 	}
