@@ -146,7 +146,7 @@ func (r *run) save(p *pause) checkpoint {
 	cp := checkpoint{V: checkpointVersion, Started: r.started, NewConv: r.newConv,
 		UserMsg: msgRef{ID: r.userMsg.ID, Seq: r.userMsg.Seq, CreatedAt: r.userMsg.CreatedAt},
 		Node: r.graph.Nodes[p.v].ID, Vertex: p.v, Nodes: len(r.graph.Nodes), PausedAt: p.at, Frontier: p.frontier,
-		Step: p.step, EventSeq: r.eventSeq, ChunkSeq: r.chunkSeq, Log: r.log,
+		Step: p.step, EventSeq: r.eventSeq + waitEvents, ChunkSeq: r.chunkSeq + waitChunks, Log: r.log,
 		// The source as it resolved: a definition's version, a template's id.
 		Request: savedRequest{Kind: src.Kind, ID: first(r.source.ID, src.ID), Version: r.source.Version, Params: src.Params,
 			Definition: src.Definition, Message: in.Message, Config: in.Config, Metadata: in.Metadata, History: in.History},
@@ -255,6 +255,10 @@ func (r *run) wait(ctx context.Context) (*Result, error) {
 	}
 	return res, nil
 }
+
+// waitEvents and waitChunks are what wait sends after the checkpoint is written
+// (execution_waiting; usage, waiting, done): the resumed run numbers on after them.
+const waitEvents, waitChunks = 1, 3
 
 // errCancelRequested stops marking a run waiting that was asked to stop.
 var errCancelRequested = errors.New("cancel requested")
