@@ -145,7 +145,7 @@ func (r *run) save(p *pause) checkpoint {
 	in := &r.req.Input
 	cp := checkpoint{V: checkpointVersion, Started: r.started, NewConv: r.newConv,
 		UserMsg: msgRef{ID: r.userMsg.ID, Seq: r.userMsg.Seq, CreatedAt: r.userMsg.CreatedAt},
-		Node: r.graph.Nodes[p.v].ID, Vertex: p.v, Nodes: len(r.graph.Nodes), PausedAt: p.at, Frontier: p.frontier,
+		Node:    r.graph.Nodes[p.v].ID, Vertex: p.v, Nodes: len(r.graph.Nodes), PausedAt: p.at, Frontier: p.frontier,
 		Step: p.step, EventSeq: r.eventSeq + waitEvents, ChunkSeq: r.chunkSeq + waitChunks, Log: r.log,
 		// The source as it resolved: a definition's version, a template's id.
 		Request: savedRequest{Kind: src.Kind, ID: first(r.source.ID, src.ID), Version: r.source.Version, Params: src.Params,
