@@ -138,3 +138,13 @@ type ExecuteRequest struct {
 	DefinitionID string `json:"definition_id,omitempty"`
 	DebugMode    bool   `json:"debug_mode,omitempty"`
 }
+
+// ResumeRequest is the body of POST /api/v1/executions/{id}/resume: a person's
+// answer to a run waiting at a human node — action (approve or reject) for
+// approval input, text for text and edit input — and, for a streaming resume,
+// what the run does when its client goes away.
+type ResumeRequest struct {
+	Action       string `json:"action,omitempty"`
+	Text         string `json:"text,omitempty"`
+	OnDisconnect string `json:"on_disconnect,omitempty"`
+}

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -69,6 +70,7 @@ var Routes = []Route{
 	{PathTemplateInline, ExecuteTemplateInline, httpapi.RateClassBy(Class)},
 	{PathDefinitionExecute, ExecuteDefinition, httpapi.RateClassBy(Class)},
 	{PathDefinitionInline, ExecuteInline, httpapi.RateClassBy(Class)},
+	{PathExecutionResume, Resume, httpapi.RateClassBy(Class)},
 }
 
 // Class is the rate class of an execution request: stream when it asks for SSE.
@@ -177,8 +179,16 @@ func mode(stream bool) executor.Mode {
 func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request, req executor.Request, stream bool,
 	convert func(*executor.Result) any) {
 	req.Idempotency = httpapi.IdempotencyOf(r.Context())
+	c.serve(w, r, stream, func(ctx context.Context, sink executor.Sink) (*executor.Result, error) {
+		return x.Execute(ctx, req, sink)
+	}, convert)
+}
+
+// serve runs one invocation (a run, or a resume) and answers as run describes.
+func (c config) serve(w http.ResponseWriter, r *http.Request, stream bool,
+	invoke func(context.Context, executor.Sink) (*executor.Result, error), convert func(*executor.Result) any) {
 	if !stream {
-		res, err := x.Execute(r.Context(), req, executor.Discard)
+		res, err := invoke(r.Context(), executor.Discard)
 		logRun(r, res)
 		if err != nil {
 			httpapi.Fail(w, r, Problem(err, res))
@@ -189,7 +199,7 @@ func (c config) run(x *executor.Executor, w http.ResponseWriter, r *http.Request
 	}
 	sse := httpapi.NewSSE(w, c.heartbeat)
 	sink := &sseSink{sse: sse}
-	res, err := x.Execute(r.Context(), req, sink)
+	res, err := invoke(r.Context(), sink)
 	logRun(r, res)
 	if err != nil && !sse.Started() {
 		httpapi.Fail(w, r, Problem(err, res))

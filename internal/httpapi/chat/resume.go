@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
@@ -67,4 +69,33 @@ func lastEventID(r *http.Request) (int, error) {
 		return 0, httpapi.FieldErr(errcode.InvalidInput, field, field+" must be a frame id: a whole number from 0")
 	}
 	return n, nil
+}
+
+// PathExecutionResume continues a run waiting at a human node with a person's
+// input (wire.ResumeRequest): in a new invocation, standard (the ChatResponse of
+// the turn, as the chat route answers) or streaming (?stream=true or Accept:
+// text/event-stream; frames numbered on from the first invocation's), with the
+// same execution id. Another user's execution is a 404, one that is not waiting a
+// 409, an input the node does not take (an action for text input, an empty text,
+// an action other than approve or reject) a 422 naming the field; the run stays
+// waiting after a 422.
+const PathExecutionResume = "POST /api/v1/executions/{id}/resume"
+
+// Resume serves PathExecutionResume.
+func Resume(x *executor.Executor, opts ...Option) http.Handler {
+	c := newConfig(opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body wire.ResumeRequest
+		if err := httpapi.Decode(r, &body); err != nil {
+			httpapi.Fail(w, r, err)
+			return
+		}
+		stream := httpapi.WantsStream(r)
+		rr := executor.ResumeRequest{UserID: httpapi.UserID(r.Context()), ExecutionID: r.PathValue("id"),
+			Input: executor.HumanInput{Action: body.Action, Text: body.Text}, Mode: mode(stream),
+			Idempotency: httpapi.IdempotencyOf(r.Context()), OnDisconnect: body.OnDisconnect}
+		c.serve(w, r, stream, func(ctx context.Context, sink executor.Sink) (*executor.Result, error) {
+			return x.Resume(ctx, rr, sink)
+		}, func(res *executor.Result) any { return res.ChatResponse() })
+	})
 }

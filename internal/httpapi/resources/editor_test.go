@@ -36,9 +36,9 @@ func TestDefaults_NodeTypesStartNodesThePredecessorsEditorSaves(t *testing.T) {
 	if r.StatusCode != 200 || d.DefaultProvider != "devllm" || d.Limits.MaxNodes != workflow.MaxNodes {
 		t.Fatalf("%d %s: chatter's own fields must stay", r.StatusCode, r.body)
 	}
-	wantTypes := []string{"conditional", "delay", "errorHandler", "loop", "memory", "model", "retrieval", "start", "tool", "variable"}
+	wantTypes := []string{"conditional", "delay", "errorHandler", "human", "loop", "memory", "model", "retrieval", "start", "tool", "variable"}
 	if got := slices.Sorted(maps.Keys(d.NodeTypes)); !slices.Equal(got, wantTypes) {
-		t.Fatalf("node_types %v, want the editor's %v", got, wantTypes)
+		t.Fatalf("node_types %v, want the editor's and human %v", got, wantTypes)
 	}
 	if m := d.NodeTypes["model"]; m["provider"] != "devllm" || m["maxTokens"] != float64(1000) || m["temperature"] != 0.7 {
 		t.Errorf("node_types.model %v, want the default provider and the values the editor shows", m)

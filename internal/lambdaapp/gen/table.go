@@ -142,6 +142,7 @@ var functions = []function{
 		`{"definition_id":"` + sampleDefinition + `","input_data":{"message":"Summarise the plan in one line."}}`},
 	{"definitions-custom-execute", kindExec, chat.PathDefinitionInline, "chat.PathDefinitionInline",
 		`{"message":"Hello",` + chainBody[1:]},
+	{"execution-resume", kindExec, chat.PathExecutionResume, "chat.PathExecutionResume", `{"action":"approve"}`},
 
 	{"v1-chat-completions", kindOpenAI, openaiapi.PathCompletions, "openaiapi.PathCompletions", completionBody},
 	{"v1-models", kindOpenAI, openaiapi.PathModels, "openaiapi.PathModels", ""},
