@@ -51,8 +51,13 @@ func (r *recorder) Mount(p string, h http.Handler, opts ...httpapi.RouteOption) 
 }
 
 // chatPatterns are the routes chat.Register mounts.
-var chatPatterns = []string{chat.PathChat, chat.PathChatStream, chat.PathTemplateExecute, chat.PathTemplateInline,
-	chat.PathDefinitionExecute, chat.PathDefinitionInline}
+var chatPatterns = func() []string {
+	var out []string
+	for _, r := range chat.Routes {
+		out = append(out, r.Pattern)
+	}
+	return out
+}()
 
 // openaiPatterns are the routes openaiapi.Register mounts. They answer errors in
 // OpenAI's shape, not as problems: cmd/chatter's TestOpenAI_* tests check them

@@ -743,6 +743,8 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 			body = `{"message":"hi","definition_id":"` + def + `"}`
 		case strings.HasSuffix(path, "/execute"):
 			body = `{"message":"hi"}`
+		case strings.HasSuffix(path, "/resume"):
+			body = `{"action":"approve"}`
 		case rq.method == "PUT" && strings.Contains(path, "definitions"):
 			body = chainJSON
 		case rq.method == "PUT" && strings.Contains(path, "conversations"):
@@ -759,8 +761,8 @@ func checkIsolation(t *testing.T, e *env, def, tpl, exec, conv string) {
 			t.Errorf("%s %s as bob: %d %s", rq.method, path, r.StatusCode, r.body)
 		}
 	}
-	if n != 24 {
-		t.Errorf("checked %d id routes, want 24", n)
+	if n != 25 {
+		t.Errorf("checked %d id routes, want 25", n)
 	}
 	for _, p := range []string{"/api/v1/workflows/definitions/" + def, "/api/v1/workflows/templates/" + tpl,
 		"/api/v1/executions/" + exec, "/api/v1/conversations/" + conv + "/messages"} {
@@ -1187,8 +1189,8 @@ func TestOpenAPI_ServersNameTheStreamingFunctionURLOnExecuteOperations(t *testin
 			}
 		}
 	}
-	if len(execute) != 6 {
-		t.Errorf("%d execute operations, want 6", len(execute))
+	if len(execute) != 7 {
+		t.Errorf("%d execute operations, want 7", len(execute))
 	}
 	// Unset, the document is served as written.
 	if got := httpapi.OpenAPIFor(""); !bytes.Equal(got, httpapi.OpenAPI) ||
