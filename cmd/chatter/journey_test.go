@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -678,4 +679,163 @@ func TestJourney_CancelFromASecondClient(t *testing.T) {
 			c.json("POST", "/api/v1/executions/"+id+"/cancel", nil, 409, nil)
 		})
 	}
+}
+
+// humanDefinition is start -> a person writes the brief (text, as a message) ->
+// the model -> a person approves or rejects -> END.
+const humanDefinition = `{
+  "name": "journey human",
+  "nodes": [
+    {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {"label": "Start"}},
+    {"id": "brief", "type": "human", "position": {"x": 200, "y": 0}, "data": {"label": "Brief",
+      "config": {"prompt": "What should the note say?", "input": "text", "variable": "brief", "as_message": true, "timeout": 600}}},
+    {"id": "agent", "type": "llm", "position": {"x": 400, "y": 0}, "data": {"label": "Agent"}},
+    {"id": "check", "type": "human", "position": {"x": 600, "y": 0}, "data": {"label": "Check", "config": {"prompt": "Send it?"}}}
+  ],
+  "edges": [
+    {"id": "e1", "source": "start", "target": "brief"},
+    {"id": "e2", "source": "brief", "target": "agent"},
+    {"id": "e3", "source": "agent", "target": "check"},
+    {"id": "e4", "source": "check", "target": "END", "sourceHandle": "approve"},
+    {"id": "e5", "source": "check", "target": "END", "sourceHandle": "reject"}
+  ]
+}`
+
+// TestJourney_APersonInTheLoop: against chatter dev (moto), a run of a definition
+// with two human nodes waits for a person twice: each invocation ends waiting
+// (listed under ?status=waiting, with the prompt), a resume with bad input is a
+// 422 and another user's a 404; the person's text reaches the model (streaming
+// resume, frame ids continued), the approval ends the run completed with one
+// reply stored; resuming again is a 409. A second run is cancelled while it waits.
+func TestJourney_APersonInTheLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts chatter dev and moto")
+	}
+	bin := buildCLI(t)
+	srv := startDev(t, bin)
+	c := call{t: t, base: srv.url, token: mustToken(t, srv.dir, "journey-human")}
+	other := call{t: t, base: srv.url, token: mustToken(t, srv.dir, "someone-else")}
+	var def struct {
+		ID string `json:"id"`
+	}
+	c.json("POST", "/api/v1/workflows/definitions", json.RawMessage(humanDefinition), 200, &def)
+	type waitingResp struct {
+		ExecutionID    string `json:"execution_id"`
+		ConversationID string `json:"conversation_id"`
+		Status         string `json:"status"`
+		Response       string `json:"response"`
+		Waiting        *struct {
+			NodeID string `json:"node_id"`
+		} `json:"waiting"`
+	}
+	var first struct {
+		ID      string `json:"id"`
+		Status  string `json:"status"`
+		Waiting *struct {
+			NodeID string `json:"node_id"`
+			Prompt string `json:"prompt"`
+			Input  string `json:"input"`
+			Resume string `json:"resume"`
+		} `json:"waiting"`
+	}
+	c.json("POST", "/api/v1/workflows/definitions/"+def.ID+"/execute", map[string]any{"message": "a note for the team"}, 200, &first)
+	if first.Status != "waiting" || first.Waiting == nil || first.Waiting.NodeID != "brief" || first.Waiting.Input != "text" ||
+		first.Waiting.Resume != "/api/v1/executions/"+first.ID+"/resume" {
+		t.Fatalf("first invocation: %+v", first)
+	}
+	var listed struct {
+		Executions []struct {
+			ID string `json:"id"`
+		} `json:"executions"`
+	}
+	c.json("GET", "/api/v1/executions?status=waiting", nil, 200, &listed)
+	if len(listed.Executions) != 1 || listed.Executions[0].ID != first.ID {
+		t.Fatalf("waiting executions %+v", listed.Executions)
+	}
+	resume := first.Waiting.Resume
+	other.json("POST", resume, map[string]any{"text": "steal it"}, 404, nil)
+	c.json("POST", resume, map[string]any{"action": "approve"}, 422, nil)
+
+	// The brief, streaming: the model answers with it.
+	status, body, _ := c.do("POST", resume+"?stream=true", map[string]any{"text": "lunch is at noon"})
+	if status != 200 || !strings.Contains(string(body), `"type":"waiting"`) || !strings.Contains(string(body), "lunch is at noon") {
+		t.Fatalf("streaming resume: %d %s", status, body)
+	}
+	ids := frameIDs(body)
+	if len(ids) == 0 || ids[0] <= 1 {
+		t.Fatalf("the resumed stream's frame ids %v do not continue the first invocation's", ids)
+	}
+	var second waitingResp
+	c.json("GET", "/api/v1/executions/"+first.ID, nil, 200, &second)
+	if second.Status != "waiting" || second.Waiting == nil || second.Waiting.NodeID != "check" {
+		t.Fatalf("after the brief: %+v", second)
+	}
+	var done waitingResp
+	c.json("POST", resume, map[string]any{"action": "approve"}, 200, &done)
+	if done.Status != "completed" || done.ExecutionID != first.ID || !strings.Contains(done.Response, "lunch is at noon") || done.Waiting != nil {
+		t.Fatalf("approved: %+v", done)
+	}
+	var msgs []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	c.json("GET", "/api/v1/conversations/"+done.ConversationID+"/messages", nil, 200, &msgs)
+	if len(msgs) != 2 || msgs[1].Role != "assistant" || !strings.Contains(msgs[1].Content, "lunch is at noon") {
+		t.Fatalf("the conversation holds %+v", msgs)
+	}
+	c.json("POST", resume, map[string]any{"action": "approve"}, 409, nil)
+
+	// Its event log, through the bus and the record subscriber: one sequence across
+	// the three invocations, each pause and resume in it.
+	var evs list[struct {
+		Seq  int    `json:"seq"`
+		Type string `json:"type"`
+	}]
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c.json("GET", "/api/v1/executions/"+first.ID+"/events?limit=100", nil, 200, &evs)
+		if n := len(evs.Items); n > 0 && evs.Items[n-1].Type == "execution_completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events did not land within 20s: %+v", evs.Items)
+		}
+	}
+	counts := map[string]int{}
+	for i, e := range evs.Items {
+		counts[e.Type]++
+		if e.Seq != i+1 {
+			t.Fatalf("event %d (%s) has seq %d: the sequence does not continue across invocations: %+v", i, e.Type, e.Seq, evs.Items)
+		}
+	}
+	if counts["execution_waiting"] != 2 || counts["execution_resumed"] != 2 || counts["execution_started"] != 1 {
+		t.Errorf("event counts %v", counts)
+	}
+
+	// A run cancelled while it waits ends at once; it cannot be resumed.
+	var waiting struct {
+		ID string `json:"id"`
+	}
+	c.json("POST", "/api/v1/workflows/definitions/"+def.ID+"/execute", map[string]any{"message": "another note"}, 200, &waiting)
+	var cancelled struct {
+		Status      string `json:"status"`
+		CancelledBy string `json:"cancelled_by"`
+	}
+	c.json("POST", "/api/v1/executions/"+waiting.ID+"/cancel", nil, 202, &cancelled)
+	if cancelled.Status != "cancelled" || cancelled.CancelledBy != "journey-human" {
+		t.Fatalf("cancel while waiting: %+v", cancelled)
+	}
+	c.json("POST", "/api/v1/executions/"+waiting.ID+"/resume", map[string]any{"text": "too late"}, 409, nil)
+}
+
+// frameIDs lists the SSE ids of a stream body.
+func frameIDs(b []byte) []int {
+	var out []int
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "id: "); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }

@@ -27,10 +27,8 @@ type SweepStore interface {
 	ReleaseIdempotency(ctx context.Context, r *store.IdempotencyRecord) error
 }
 
-// SweepSeq is the seq of the execution_failed event a sweep emits: past any seq a
-// run reaches (the step limit bounds those), so the event sorts last in the log,
-// and the same on every sweep, so two sweeps of one run emit one event (same id).
-const SweepSeq = 1 << 30
+// SweepSeq is the seq of the execution_failed event a sweep emits (record.EndSeq).
+const SweepSeq = record.EndSeq
 
 // Sweeper ends runs whose instance died (a Lambda killed, a dev stack stopped
 // mid-run): a running execution past its deadline (see store.DeadlineSlack) ends

@@ -334,6 +334,9 @@ const (
 	ExecCancelled = "cancelled"
 )
 
+// ExecStatuses lists every execution status (the status filter of the list routes).
+var ExecStatuses = []string{ExecRunning, ExecWaiting, ExecCompleted, ExecFailed, ExecCancelled}
+
 // SourceRef names what an execution ran (the wire shape).
 type SourceRef = wire.SourceRef
 

@@ -16,9 +16,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
 // Repo is the storage Apply needs; store.Memory and the DynamoDB store provide it.
@@ -197,4 +200,31 @@ func logEntry(e events.Event) (store.ExecutionEvent, error) {
 		ev.Data = b
 	}
 	return ev, nil
+}
+
+// EndSeq is the seq of a terminal event that ends a run no instance holds (the
+// sweep of an overdue run, the cancel of a waiting one): past any seq a run
+// reaches (the step limit bounds those), so it sorts last in the log, and the same
+// every time, so two such ends of one run are one event (same id).
+const EndSeq = 1 << 30
+
+// CancelWaiting ends a run waiting at a human node cancelled by userID, as Ends
+// does (so a resume or a sweep racing it loses, or wins, cleanly): no instance holds
+// a waiting run to notice a cancel request, so the request ends it. ended is false
+// when the run had left waiting meanwhile. The event is returned for the caller to
+// publish.
+func CancelWaiting(ctx context.Context, repo Repo, x *store.Execution, userID string, now time.Time) (events.Event, bool, error) {
+	e := events.Event{ID: events.ID(x.ID, EndSeq), Version: events.SchemaVersion, Type: events.ExecutionCancelled,
+		ExecutionID: x.ID, UserID: x.UserID, ConversationID: x.ConversationID, Seq: EndSeq, Time: now,
+		Source: events.SourceRef{Kind: x.Source.Kind, ID: x.Source.ID, Version: x.Source.Version},
+		Data: events.ExecutionEndData{Status: store.ExecCancelled, DurationMS: float64(now.Sub(x.StartedAt)) / float64(time.Millisecond),
+			Usage: wire.Usage{InputTokens: x.Usage.InputTokens, OutputTokens: x.Usage.OutputTokens, TotalTokens: x.Usage.Total(),
+				Cost: x.Cost, CostKnown: x.CostKnown},
+			ToolCalls: x.ToolCalls, Steps: x.Steps, Provider: x.Provider, Model: x.Model, ErrorCode: errcode.Cancelled,
+			ErrorMessage: "the run was cancelled while it waited for a person", CancelledBy: userID}}
+	if x.Status != store.ExecWaiting {
+		return e, false, nil
+	}
+	ended, err := Ends(ctx, repo, e)
+	return e, ended, err
 }

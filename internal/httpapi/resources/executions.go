@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/fromstore"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
+	"github.com/chatterhq/chatter/internal/events/record"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -45,7 +47,7 @@ type ExecutionList struct {
 }
 
 var (
-	execStatuses = []string{store.ExecRunning, store.ExecCompleted, store.ExecFailed, store.ExecCancelled}
+	execStatuses = store.ExecStatuses
 	sourceKinds  = []string{"template", "definition", "dynamic", "inline"}
 )
 
@@ -118,12 +120,24 @@ func GetExecution(s Executions) http.Handler {
 // the execution, cancel_requested set. The instance running it notices within a
 // second, stops the model call, stores the partial reply incomplete and ends the
 // run cancelled; execution_cancelled names who asked. An execution that has ended
-// is a 409 conflict, another user's a 404.
+// is a 409 conflict, another user's a 404. A run waiting for a person (a human
+// node) is held by no instance, so the request ends it itself: cancelled at once,
+// through the record subscriber's own update (record.CancelWaiting: the event log
+// and run statistics get its execution_cancelled; this function publishes no bus
+// event, so the metrics subscriber does not see it).
 func CancelExecution(s Executions) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		e, err := s.UpdateExecution(r.Context(), uid, id, func(x *store.Execution) error { return store.RequestCancel(x, uid) })
 		if err != nil {
 			return err
+		}
+		if e.Status == store.ExecWaiting {
+			if _, _, err := record.CancelWaiting(r.Context(), s, e, uid, time.Now()); err != nil {
+				return err
+			}
+			if e, err = s.GetExecution(r.Context(), uid, id); err != nil {
+				return err
+			}
 		}
 		httpapi.WriteJSON(w, r, http.StatusAccepted, fromstore.Execution(e))
 		return nil
