@@ -811,20 +811,31 @@ func TestJourney_APersonInTheLoop(t *testing.T) {
 		t.Errorf("event counts %v", counts)
 	}
 
-	// A run cancelled while it waits ends at once; it cannot be resumed.
+	// A run cancelled while it waits cannot be resumed, and the next sweep ends it
+	// cancelled.
 	var waiting struct {
 		ID string `json:"id"`
 	}
 	c.json("POST", "/api/v1/workflows/definitions/"+def.ID+"/execute", map[string]any{"message": "another note"}, 200, &waiting)
 	var cancelled struct {
-		Status      string `json:"status"`
-		CancelledBy string `json:"cancelled_by"`
+		Status          string `json:"status"`
+		CancelRequested bool   `json:"cancel_requested"`
+		CancelledBy     string `json:"cancelled_by"`
 	}
 	c.json("POST", "/api/v1/executions/"+waiting.ID+"/cancel", nil, 202, &cancelled)
-	if cancelled.Status != "cancelled" || cancelled.CancelledBy != "journey-human" {
+	if !cancelled.CancelRequested || cancelled.CancelledBy != "journey-human" {
 		t.Fatalf("cancel while waiting: %+v", cancelled)
 	}
 	c.json("POST", "/api/v1/executions/"+waiting.ID+"/resume", map[string]any{"text": "too late"}, 409, nil)
+	for deadline := time.Now().Add(3 * devstack.SweepPeriod); cancelled.Status != "cancelled"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cancelled waiting run is %+v after three sweep periods", cancelled)
+		}
+		c.json("GET", "/api/v1/executions/"+waiting.ID, nil, 200, &cancelled)
+	}
+	if cancelled.CancelledBy != "journey-human" {
+		t.Errorf("ended %+v", cancelled)
+	}
 }
 
 // frameIDs lists the SSE ids of a stream body.

@@ -285,6 +285,9 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	if e.Status != store.ExecWaiting {
 		return nil, prepErr(errcode.Conflict, "id", "execution %q is %s, not waiting for a person", e.ID, e.Status)
 	}
+	if e.CancelRequested {
+		return nil, prepErr(errcode.Conflict, "id", "execution %q was cancelled while it waited", e.ID)
+	}
 	data, err := x.o.Store.Checkpoint(ctx, rr.UserID, e.ConversationID, e.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, prepErr(errcode.Conflict, "id", "the state of execution %q is gone (its wait ended or its conversation was deleted)", e.ID)
@@ -321,7 +324,7 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	defer cancel()
 	now := r.x.o.Now()
 	_, err = x.o.Store.UpdateExecution(ctx, r.userID, r.id, func(x *store.Execution) error {
-		if x.Status != store.ExecWaiting {
+		if x.Status != store.ExecWaiting || x.CancelRequested {
 			return store.Conflict("execution %q is %s, not waiting for a person", x.ID, x.Status)
 		}
 		x.Status, x.Waiting, x.Deadline = store.ExecRunning, nil, r.deadline()

@@ -92,6 +92,14 @@ func (s *Sweeper) end(ctx context.Context, o store.OverdueRun, now time.Time) (b
 	if !store.Overdue(x, now) {
 		return false, nil
 	}
+	if x.Status == store.ExecWaiting && x.CancelRequested {
+		// Cancelled while it waited for a person (resources.CancelExecution).
+		e, ended, err := record.CancelWaiting(ctx, s.Store, x, x.CancelledBy, now)
+		if ended {
+			s.Emitter.Emit(ctx, e)
+		}
+		return ended, err
+	}
 	e := events.Event{ID: events.ID(x.ID, SweepSeq), Version: events.SchemaVersion, Type: events.ExecutionFailed,
 		ExecutionID: x.ID, UserID: x.UserID, ConversationID: x.ConversationID, Seq: SweepSeq, Time: now,
 		Source: events.SourceRef{Kind: x.Source.Kind, ID: x.Source.ID, Version: x.Source.Version},

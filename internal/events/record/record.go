@@ -209,10 +209,9 @@ func logEntry(e events.Event) (store.ExecutionEvent, error) {
 const EndSeq = 1 << 30
 
 // CancelWaiting ends a run waiting at a human node cancelled by userID, as Ends
-// does (so a resume or a sweep racing it loses, or wins, cleanly): no instance holds
-// a waiting run to notice a cancel request, so the request ends it. ended is false
-// when the run had left waiting meanwhile. The event is returned for the caller to
-// publish.
+// does (so a resume racing it loses, or wins, cleanly): no instance holds a waiting
+// run to notice a cancel request, so the sweep ends it. ended is false when the run
+// had left waiting meanwhile. The event is returned for the caller to publish.
 func CancelWaiting(ctx context.Context, repo Repo, x *store.Execution, userID string, now time.Time) (events.Event, bool, error) {
 	e := events.Event{ID: events.ID(x.ID, EndSeq), Version: events.SchemaVersion, Type: events.ExecutionCancelled,
 		ExecutionID: x.ID, UserID: x.UserID, ConversationID: x.ConversationID, Seq: EndSeq, Time: now,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/events/record"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -121,23 +120,19 @@ func GetExecution(s Executions) http.Handler {
 // second, stops the model call, stores the partial reply incomplete and ends the
 // run cancelled; execution_cancelled names who asked. An execution that has ended
 // is a 409 conflict, another user's a 404. A run waiting for a person (a human
-// node) is held by no instance, so the request ends it itself: cancelled at once,
-// through the record subscriber's own update (record.CancelWaiting: the event log
-// and run statistics get its execution_cancelled; this function publishes no bus
-// event, so the metrics subscriber does not see it).
+// node) is held by no instance: the request also makes it overdue at once, so the
+// next sweep ends it cancelled with its execution_cancelled (the sweeper's path:
+// executor.Sweeper, once a minute deployed), and it can no longer be resumed.
 func CancelExecution(s Executions) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
-		e, err := s.UpdateExecution(r.Context(), uid, id, func(x *store.Execution) error { return store.RequestCancel(x, uid) })
+		e, err := s.UpdateExecution(r.Context(), uid, id, func(x *store.Execution) error {
+			if x.Status == store.ExecWaiting && !x.CancelRequested {
+				x.Deadline = time.Now()
+			}
+			return store.RequestCancel(x, uid)
+		})
 		if err != nil {
 			return err
-		}
-		if e.Status == store.ExecWaiting {
-			if _, _, err := record.CancelWaiting(r.Context(), s, e, uid, time.Now()); err != nil {
-				return err
-			}
-			if e, err = s.GetExecution(r.Context(), uid, id); err != nil {
-				return err
-			}
 		}
 		httpapi.WriteJSON(w, r, http.StatusAccepted, fromstore.Execution(e))
 		return nil

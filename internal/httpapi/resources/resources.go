@@ -32,7 +32,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/events/record"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -120,8 +119,6 @@ type Executions interface {
 	// UpdateExecution applies fn under a condition, retrying a lost race. Returns
 	// not_found for another user's execution, fn's error otherwise.
 	UpdateExecution(ctx context.Context, userID, id string, fn func(*store.Execution) error) (*store.Execution, error)
-	// The record subscriber's writes, with which a cancel ends a waiting run.
-	record.Repo
 }
 
 // Conversations is what the conversation routes need of a store. Every method

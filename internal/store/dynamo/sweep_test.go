@@ -195,3 +195,42 @@ func TestSweep_EndsAWaitingRunPastItsDeadline(t *testing.T) {
 		t.Fatalf("emitted %+v; want one execution_failed", evs)
 	}
 }
+
+// A waiting run cancelled (the cancel route makes it overdue at once) is ended by
+// the next sweep cancelled, naming who asked, with one execution_cancelled.
+func TestSweep_EndsAWaitingRunCancelledAsCancelled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db, _ := client(t)
+	s := dynamo.New(db, freshTable(t, db), dynamo.Options{})
+	user := fmt.Sprintf("u-sweep-cancel-%d", time.Now().UnixNano())
+	e := killedRun(t, s, user, time.Now().Add(-time.Minute).Truncate(time.Millisecond))
+	asked := time.Now().Add(-time.Second)
+	if _, err := s.UpdateExecution(ctx, user, e.ID, func(x *store.Execution) error {
+		x.Status, x.Deadline = store.ExecWaiting, asked
+		return store.RequestCancel(x, user)
+	}); err != nil {
+		t.Fatalf("the waiting run is cancelled: %v", err)
+	}
+	rec := &events.Recorder{}
+	sw := &executor.Sweeper{Store: s, Emitter: rec}
+	if rep, err := sw.Sweep(ctx); err != nil || rep.Ended != 1 {
+		t.Fatalf("sweep: %+v, %v; want the cancelled waiting run ended", rep, err)
+	}
+	got, err := s.GetExecution(ctx, user, e.ID)
+	if err != nil || got.Status != store.ExecCancelled || got.CancelledBy != user || got.ErrorCode != errcode.Cancelled {
+		t.Fatalf("swept execution %+v, %v; want cancelled by %s", got, err, user)
+	}
+	var n int
+	for _, ev := range rec.Events() {
+		if ev.ExecutionID == e.ID && ev.Type == events.ExecutionCancelled {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d execution_cancelled events, want 1", n)
+	}
+	if rep, err := sw.Sweep(ctx); err != nil || rep.Ended != 0 {
+		t.Fatalf("a second sweep: %+v, %v; want nothing", rep, err)
+	}
+}
