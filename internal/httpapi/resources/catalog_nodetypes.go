@@ -60,7 +60,7 @@ var kindLabels = map[workflow.Kind][2]string{
 	workflow.KindMemory: {"Memory", "storage"}, workflow.KindRetrieval: {"Retrieval", "data"},
 	workflow.KindConditional: {"Conditional", "control"}, workflow.KindLoop: {"Loop", "control"},
 	workflow.KindVariable: {"Variable", "data"}, workflow.KindErrorHandler: {"Error Handler", "control"},
-	workflow.KindDelay: {"Delay", "utility"},
+	workflow.KindDelay: {"Delay", "utility"}, workflow.KindHuman: {"Human", "control"},
 }
 
 var (

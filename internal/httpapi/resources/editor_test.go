@@ -113,8 +113,11 @@ func TestNodeTypes_ListTheAcceptedConfigAliases(t *testing.T) {
 		"retrieval": {"max_documents": "top_k", "topK": "top_k", "threshold": "min_score"},
 		"variable":  {"variable_name": "name", "variableName": "name"},
 		"tools":     {"tools": "allowed_tools", "tool_timeout_ms": "timeout_ms", "timeout": "timeout_ms"},
+		"human":     {"timeout": "timeout_ms", "question": "prompt", "asMessage": "as_message", "input_type": "input"},
 	}
+	seen := map[string]bool{}
 	for _, it := range items {
+		seen[it.Type] = true
 		for k, f := range want[it.Type] {
 			if it.ConfigAliases[k] != f {
 				t.Errorf("%s config_aliases[%q] = %q, want %q", it.Type, k, it.ConfigAliases[k], f)
@@ -122,6 +125,11 @@ func TestNodeTypes_ListTheAcceptedConfigAliases(t *testing.T) {
 		}
 		if it.Fields["enabled"] == "" || !strings.Contains(it.Fields["retries"]+it.Fields["retry_count"], "0..10") {
 			t.Errorf("%s fields %v lack the node settings", it.Type, it.Fields)
+		}
+	}
+	for k := range want {
+		if !seen[k] {
+			t.Errorf("node type %s is not listed", k)
 		}
 	}
 }
