@@ -342,7 +342,7 @@ func (r *run) startTurn(ctx context.Context) error {
 	now := r.x.o.Now()
 	in := &r.req.Input
 	t := store.StartTurn{
-		UserMessage: &store.Message{ID: r.x.o.NewID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
+		UserMessage: &store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
 			Role: llm.RoleUser, Content: in.Message, Status: store.StatusComplete, CreatedAt: now},
 		Execution: r.execution(store.ExecRunning, now),
 	}

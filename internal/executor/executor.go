@@ -112,6 +112,7 @@ type Options struct {
 type Executor struct {
 	o         Options
 	providers map[string]llm.Provider
+	blockIDs  bool // no Options.NewID: runs take their ids from one idBlock each
 }
 
 // New validates options and returns an Executor.
@@ -169,6 +170,7 @@ func New(o Options) (*Executor, error) {
 		x.o.Now = time.Now
 	}
 	if x.o.NewID == nil {
+		x.blockIDs = true
 		x.o.NewID = func() string { return ulid.Make().String() }
 	}
 	if x.o.Logger == nil {
@@ -307,6 +309,7 @@ type run struct {
 	pause   *pause      // set when a human node paused the run (human.go)
 	resumed *checkpoint // set when this invocation resumes a waiting run
 	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
+	ids     []string    // the rest of the run's id block (ids.go)
 }
 
 // llmPlan is an llm vertex's resolved settings.
@@ -336,13 +339,13 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {
-	id := req.ExecutionID
-	if id == "" {
-		id = x.o.NewID()
-	}
 	now := x.o.Now()
-	return &run{x: x, req: req, sink: sink, id: id, userID: req.Input.UserID, convID: req.Input.ConversationID,
+	r := &run{x: x, req: req, sink: sink, id: req.ExecutionID, userID: req.Input.UserID, convID: req.Input.ConversationID,
 		started: now, began: now, source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
+	if r.id == "" {
+		r.id = r.newID()
+	}
+	return r
 }
 
 func prepErr(code, field, format string, args ...any) *PreparationError {
@@ -506,6 +509,7 @@ func (r *run) resolveSource(ctx context.Context) error {
 		}
 		return &PreparationError{Code: errcode.InvalidWorkflow, Field: "definition", Message: err.Error(), Err: err}
 	}
+	r.log = make([]store.NodeRun, 0, len(r.graph.Nodes)) // a visit each, as most runs go
 	for i := range r.graph.Nodes {
 		switch r.graph.Nodes[i].Kind {
 		case workflow.KindErrorHandler:
@@ -690,7 +694,7 @@ func (r *run) loadHistory(ctx context.Context) error {
 	}
 	if r.convID == "" {
 		r.newConv = true
-		r.convID = r.x.o.NewID()
+		r.convID = r.newID()
 		hist = make([]store.Message, 0, len(in.History))
 		for _, m := range in.History { // seq 0: held by the client, never folded into a summary
 			hist = append(hist, store.Message{Role: m.Role, Content: m.Content})

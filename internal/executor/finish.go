@@ -81,7 +81,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		if runErr != nil {
 			msgStatus = store.StatusIncomplete
 		}
-		am = &store.Message{ID: r.x.o.NewID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
+		am = &store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
 			Role: llm.RoleAssistant, Content: res.Response, ToolCalls: st.records, Sources: st.sources, Status: msgStatus,
 			InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, Cost: cost.USD, CostKnown: cost.Known,
 			Provider: st.provider, Model: st.model, ResponseTimeMS: res.DurationMS(), CreatedAt: now}
@@ -143,14 +143,16 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		c.ExecutionID, c.ConversationID, c.MessageID = res.ExecutionID, res.ConversationID, res.AssistantMessageID
 		return c
 	}
-	usage := res.usageBody()
-	r.send(end(wire.Chunk{Type: wire.ChunkUsage, Usage: usage}))
-	if res.Error != nil {
-		r.send(end(wire.Chunk{Type: wire.ChunkError, Error: res.Error}))
-	} else {
-		r.send(end(wire.Chunk{Type: wire.ChunkComplete, Response: res.ChatResponse()}))
+	if r.sink != Discard || r.frames != nil { // a standard run's Result says it all: no end frames to build
+		usage := res.usageBody()
+		r.send(end(wire.Chunk{Type: wire.ChunkUsage, Usage: usage}))
+		if res.Error != nil {
+			r.send(end(wire.Chunk{Type: wire.ChunkError, Error: res.Error}))
+		} else {
+			r.send(end(wire.Chunk{Type: wire.ChunkComplete, Response: res.ChatResponse()}))
+		}
+		r.send(end(wire.Chunk{Type: wire.ChunkDone, Usage: usage}))
 	}
-	r.send(end(wire.Chunk{Type: wire.ChunkDone, Usage: usage}))
 	if r.frames != nil {
 		r.frames.close()
 	}
