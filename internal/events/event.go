@@ -108,4 +108,11 @@ func (r *Recorder) Reset() {
 // ID is the id of an execution's seq-th event: the execution id and the seq, unique
 // because execution ids are, and the same on every delivery of the event — so a run
 // needs one id source (its execution id), not one per event.
-func ID(executionID string, seq int) string { return executionID + "-" + strconv.Itoa(seq) }
+func ID(executionID string, seq int) string { return string(AppendID(nil, executionID, seq)) }
+
+// AppendID appends ID(executionID, seq) to dst.
+func AppendID(dst []byte, executionID string, seq int) []byte {
+	dst = append(dst, executionID...)
+	dst = append(dst, '-')
+	return strconv.AppendInt(dst, int64(seq), 10)
+}

@@ -310,6 +310,7 @@ type run struct {
 	resumed *checkpoint // set when this invocation resumes a waiting run
 	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
 	ids     []string    // the rest of the run's id block (ids.go)
+	idArena []byte      // event ids are cut from it (eventID); guarded by mu
 }
 
 // llmPlan is an llm vertex's resolved settings.
