@@ -356,6 +356,9 @@ func prepErr(code, field, format string, args ...any) *PreparationError {
 // refusal is a store's refusal of what the caller sent (too_large, or invalid naming
 // a field) as a PreparationError; nil for any other error.
 func refusal(err error) *PreparationError {
+	if err == nil {
+		return nil // before errors.As: its target would escape on every run
+	}
 	var se *store.Error
 	switch {
 	case !errors.As(err, &se):
@@ -459,6 +462,13 @@ func (r *run) resolveSource(ctx context.Context) error {
 		// A built-in by its id (which is its name), else the user's template by id,
 		// else by name: no store read for a built-in, so a user's template that
 		// took a built-in's name runs by its id.
+		if src.Params == nil { // the shared graph, no copy of the template
+			var ok bool
+			if r.graph, ok, err = workflow.BuiltinGraph(src.ID); ok {
+				r.source.ID, r.source.Name = src.ID, src.ID
+				break
+			}
+		}
 		t, ok := workflow.Builtin(src.ID)
 		if !ok {
 			t, err = r.x.o.Store.GetTemplate(ctx, in.UserID, src.ID)

@@ -109,6 +109,18 @@ func Builtin(name string) (*Template, bool) {
 	return nil, false
 }
 
+// BuiltinGraph returns the compiled graph of the built-in template with the given
+// name (its id), shared and compiled once per process, without copying the
+// template: what a run of a built-in without param overrides needs.
+func BuiltinGraph(name string) (*Graph, bool, error) {
+	b := findBuiltin(name)
+	if b == nil {
+		return nil, false, nil
+	}
+	g, err := b.graph()
+	return g, true, err
+}
+
 // Clone returns a deep copy of t.
 func (t *Template) Clone() *Template {
 	c := *t
