@@ -43,6 +43,7 @@ func Calculator() Tool {
 		Name:        "calculator",
 		Description: calculatorDescription,
 		Parameters:  calculatorSchema,
+		Bounded:     true, // userexpr's budgets bound every evaluation
 		Handler: func(ctx context.Context, args json.RawMessage) (string, error) {
 			var in struct {
 				Expression *string `json:"expression"`

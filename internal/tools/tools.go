@@ -41,6 +41,12 @@ type Tool struct {
 	Parameters  json.RawMessage // JSON Schema object
 	Timeout     time.Duration   // 0 = DefaultTimeout
 	Handler     Handler
+	// Bounded: the handler ends within microseconds by construction (the
+	// calculator's expression budgets, the clock) and honours ctx, so Call runs it
+	// on the caller's goroutine under the caller's context — no goroutine, channel
+	// or timer per call. A handler that waits on anything (the network, a store)
+	// must leave it false and get the per-tool timeout.
+	Bounded bool
 }
 
 // Result is the outcome of one call, ready to go back to the model.
@@ -262,6 +268,9 @@ func (r *Registry) call(ctx context.Context, name string, args json.RawMessage) 
 		return cancelled(ctx, name)
 	}
 
+	if t.Bounded {
+		return callBounded(ctx, name, t.Handler, args)
+	}
 	timeout := t.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -279,8 +288,7 @@ func (r *Registry) call(ctx context.Context, name string, args json.RawMessage) 
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				slog.ErrorContext(ctx, "tool handler panicked",
-					"tool", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				logPanic(ctx, name, p)
 				done <- outcome{panicV: p}
 			}
 		}()
@@ -316,6 +324,31 @@ func (r *Registry) call(ctx context.Context, name string, args json.RawMessage) 
 		return failure("tool %q failed: %s", name, o.err.Error())
 	}
 	return Result{Content: o.content}
+}
+
+// callBounded runs a Bounded tool's handler on the caller's goroutine, with the
+// same panic, cancel and failure handling as a timed call.
+func callBounded(ctx context.Context, name string, h Handler, args json.RawMessage) (res Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			logPanic(ctx, name, p)
+			res = failure("tool %q failed with an internal error", name)
+		}
+	}()
+	s, err := h(ctx, args)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return cancelled(ctx, name)
+	case err != nil:
+		return failure("tool %q failed: %s", name, err.Error())
+	}
+	return Result{Content: s}
+}
+
+// logPanic logs a handler's panic with its stack; the model is told only that the
+// tool failed.
+func logPanic(ctx context.Context, name string, p any) {
+	slog.ErrorContext(ctx, "tool handler panicked", "tool", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }
 
 func failure(format string, a ...any) Result {

@@ -202,7 +202,10 @@ func TestRegistry_CallTurnsFailuresIntoErrorResults(t *testing.T) {
 		<-ctx.Done()
 		return "", ctx.Err()
 	}}
-	r, err := NewRegistry(echoTool("echo"), failing, panicking, respectsTimeout)
+	boundedFailing, boundedPanicking := failing, panicking
+	boundedFailing.Name, boundedFailing.Bounded = "bounded_failing", true
+	boundedPanicking.Name, boundedPanicking.Bounded = "bounded_panicking", true
+	r, err := NewRegistry(echoTool("echo"), failing, panicking, respectsTimeout, boundedFailing, boundedPanicking)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,12 +219,15 @@ func TestRegistry_CallTurnsFailuresIntoErrorResults(t *testing.T) {
 	}{
 		{"success", "echo", `{"x":1}`, false, `{"x":1}`, ""},
 		{"empty args become an object", "echo", ``, false, `{}`, ""},
-		{"unknown tool lists available", "nope", `{}`, true, `unknown tool "nope"; available tools: echo, failing`, ""},
+		{"unknown tool lists available", "nope", `{}`, true, `unknown tool "nope"; available tools: bounded_failing, bounded_panicking, echo, failing`, ""},
 		{"invalid json", "echo", `{"x":`, true, "not valid JSON", ""},
 		{"args not an object", "echo", `[1]`, true, "expected a JSON object", ""},
 		{"handler error", "failing", `{}`, true, `tool "failing" failed: quota exhausted`, ""},
 		{"handler panic", "panicking", `{}`, true, "internal error", "secret"},
 		{"handler honouring timeout", "respects_timeout", `{}`, true, "timed out after 20ms", ""},
+		{"bounded handler error", "bounded_failing", `{}`, true, `tool "bounded_failing" failed: quota exhausted`, ""},
+		{"bounded handler panic", "bounded_panicking", `{}`, true, "internal error", "secret"},
+		{"bounded handler, invalid json", "bounded_failing", `{"x":`, true, "not valid JSON", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,5 +357,25 @@ func TestBuiltins_WritesThroughReturnedSchemasDoNotReachTheNextCaller(t *testing
 		if tl, _ := Builtins().Lookup(name); string(tl.Parameters) != want[name] {
 			t.Errorf("Lookup(%s) schema = %s, want %s", name, tl.Parameters, want[name])
 		}
+	}
+}
+
+// A bounded tool runs under the caller's context: a cancelled caller gets a
+// cancelled result, not the handler's error text.
+func TestRegistry_BoundedCallHonoursTheCallersCancel(t *testing.T) {
+	tool := Tool{Name: "bounded", Bounded: true, Handler: func(ctx context.Context, _ json.RawMessage) (string, error) {
+		return "", ctx.Err()
+	}}
+	r, err := NewRegistry(tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if res := r.Call(ctx, "bounded", nil); !res.IsError || !strings.Contains(res.Content, "cancelled") {
+		t.Fatalf("result %+v, want cancelled", res)
+	}
+	if !Calculator().Bounded || CurrentTime(time.Now).Bounded {
+		t.Error("the calculator is bounded by its budgets; current_time reads time zone files and is not")
 	}
 }
