@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -112,12 +113,7 @@ func hasAWSCredentials(getenv func(string) string) bool {
 }
 
 func region(getenv func(string) string) string {
-	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
-		if v := getenv(k); v != "" {
-			return v
-		}
-	}
-	return "us-east-1"
+	return cmp.Or(lambdaapp.RegionFromEnv(getenv), lambdaapp.LocalRegion)
 }
 
 // startStack brings the local stack up. On error everything it started is
@@ -153,7 +149,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := lambdaapp.LoadAWS(ctx, cfg)
+	awsCfg, err := loadAWS(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,8 @@
 // API:
 //
 //	ConfigFromEnv(getenv) (Config, error)     every CHATTER_* variable; *ConfigError per bad one
-//	LoadAWS(ctx, Config) (aws.Config, error)  LoadDefaultConfig + BaseEndpoint from AWS_ENDPOINT_URL
-//	New(ctx, getenv) (*App, error)            Config + aws.Config + *dynamo.Store + JSON logger
+//	AWSFromEnv(getenv, Config) (aws.Config, error)  credentials and region from the environment, BaseEndpoint
+//	New(ctx, getenv) (*App, error)            Config + AWSFromEnv + *dynamo.Store + JSON logger
 //	NewWith(Config, aws.Config, *slog.Logger) *App   the same from values (dev server, tests)
 //	(*App).Router(auth) *httpapi.Router       standard chain; limiter = the store, rates, body limit
 //	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
@@ -33,7 +33,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -51,34 +50,17 @@ type App struct {
 	Logger *slog.Logger
 }
 
-// LoadAWS loads the SDK's default configuration (credentials, region) and points
-// every client at c.Endpoint when it is set. A local stage without a region gets
-// us-east-1, which is what moto and LocalStack expect.
-func LoadAWS(ctx context.Context, c Config) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("lambdaapp: loading AWS configuration: %w", err)
-	}
-	if c.Endpoint != "" {
-		cfg.BaseEndpoint = aws.String(c.Endpoint)
-	}
-	if cfg.Region == "" && c.Local() {
-		cfg.Region = "us-east-1"
-	}
-	return cfg, nil
-}
-
 // NewLogger is adapter.NewLogger: the JSON logger every function logs with.
 func NewLogger() *slog.Logger { return adapter.NewLogger() }
 
-// New reads the configuration through getenv and builds the App. It makes no
-// network call: the SDK resolves credentials on first use.
-func New(ctx context.Context, getenv func(string) string) (*App, error) {
+// New reads the configuration and the AWS configuration (AWSFromEnv) through
+// getenv and builds the App. It makes no network call.
+func New(_ context.Context, getenv func(string) string) (*App, error) {
 	c, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := LoadAWS(ctx, c)
+	awsCfg, err := AWSFromEnv(getenv, c)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package lambdaapp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,6 +21,8 @@ const (
 	StageLocal = "local"
 	// LocalName is the default table and bus name in the local stage.
 	LocalName = "chatter-local"
+	// LocalRegion is the default region in the local stage.
+	LocalRegion = "us-east-1"
 	// LocalDocumentsBucket is the default documents bucket in the local stage.
 	LocalDocumentsBucket = "chatter-local-documents"
 )
@@ -36,6 +39,9 @@ type Config struct {
 	EventBus string // CHATTER_EVENT_BUS; needed only by functions that run workflows
 	// Endpoint is AWS_ENDPOINT_URL: moto or LocalStack locally, empty on AWS.
 	Endpoint string
+	// Region is AWS_REGION (else AWS_DEFAULT_REGION); us-east-1 in the local stage
+	// when unset, which is what moto and LocalStack expect.
+	Region string
 
 	// JWT settings of the functions that verify tokens themselves (the streaming
 	// Function URL). Behind API Gateway the authorizer has checked them already.
@@ -114,6 +120,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		JWTAudience:     p.get("CHATTER_JWT_AUDIENCE"),
 		JWKSURL:         p.url("CHATTER_JWKS_URL"),
 		Endpoint:        p.url("AWS_ENDPOINT_URL"),
+		Region:          RegionFromEnv(p.get),
 		BodyLimit:       int64(p.positive("CHATTER_BODY_LIMIT")),
 		MaxMessageBytes: p.positive("CHATTER_MAX_MESSAGE_BYTES"),
 		DefaultProvider: p.get("CHATTER_DEFAULT_PROVIDER"),
@@ -136,6 +143,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.Table = LocalName
 	case c.Table == "":
 		p.fail("CHATTER_TABLE", "is required outside the local stage")
+	}
+	if c.Region == "" && c.Local() {
+		c.Region = LocalRegion
 	}
 	if c.EventBus == "" && c.Local() {
 		c.EventBus = LocalName
@@ -188,6 +198,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.Rates[r.class] = httpapi.Rate{Limit: n, Window: time.Minute}
 	}
 	return c, errors.Join(p.errs...)
+}
+
+// RegionFromEnv is the region the environment names: AWS_REGION, else
+// AWS_DEFAULT_REGION (the SDK's order; Lambda sets both), else "".
+func RegionFromEnv(getenv func(string) string) string {
+	return cmp.Or(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"))
 }
 
 // splitList splits a comma-separated variable into its trimmed, non-empty items.

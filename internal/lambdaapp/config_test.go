@@ -1,6 +1,7 @@
 package lambdaapp
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -99,5 +100,57 @@ func TestConfigFromEnv_NeverPrintsTheCursorKey(t *testing.T) {
 	_, err := ConfigFromEnv(envOf(map[string]string{"CHATTER_CURSOR_KEY": "secret-but-short"}))
 	if err == nil || strings.Contains(err.Error(), "secret-but-short") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAWSFromEnv_StaticCredentialsRegionAndEndpoint(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	env := envOf(map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_SESSION_TOKEN": "token", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+		"CHATTER_STAGE": "prod", "CHATTER_TABLE": "t", "CHATTER_CURSOR_KEY": goodKey})
+	c, err := ConfigFromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := AWSFromEnv(env, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Region != "eu-west-1" || cfg.BaseEndpoint == nil || *cfg.BaseEndpoint != "http://127.0.0.1:5000" {
+		t.Errorf("region %q, endpoint %v", cfg.Region, cfg.BaseEndpoint)
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil || creds.AccessKeyID != "AKID" || creds.SecretAccessKey != "secret" || creds.SessionToken != "token" {
+		t.Errorf("credentials %+v, %v", creds, err)
+	}
+	// AWS_REGION wins over AWS_DEFAULT_REGION, as in the SDK's chain.
+	c, _ = ConfigFromEnv(envOf(map[string]string{"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1"}))
+	if c.Region != "us-west-2" {
+		t.Errorf("region %q, want us-west-2", c.Region)
+	}
+}
+
+func TestAWSFromEnv_MissingCredentialsNameEachVariable(t *testing.T) {
+	env := envOf(map[string]string{"CHATTER_STAGE": "prod", "CHATTER_TABLE": "t", "CHATTER_CURSOR_KEY": goodKey})
+	c, err := ConfigFromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = AWSFromEnv(env, c)
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ce *ConfigError
+		if errors.As(e, &ce) {
+			got = append(got, ce.Var)
+		}
+	}
+	if want := []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}; !slices.Equal(got, want) {
+		t.Errorf("errors name %v, want %v (%v)", got, want, err)
+	}
+	// The local stage defaults the region, never the credentials.
+	local, _ := ConfigFromEnv(envOf(nil))
+	if _, err := AWSFromEnv(envOf(nil), local); err == nil || local.Region != LocalRegion {
+		t.Errorf("local: region %q, err %v", local.Region, err)
 	}
 }

@@ -1,25 +1,13 @@
 package store
 
-// MaxIDLen bounds every id a request names (in a path, a body or a query): every id
-// chatter issues is far shorter, and a longer one could not be a key.
-const MaxIDLen = 128
+import "github.com/chatterhq/chatter/internal/wire"
+
+// MaxIDLen bounds every id a request names: wire.MaxIDLen.
+const MaxIDLen = wire.MaxIDLen
 
 // MaxDocumentIDs bounds the document_ids one request may select.
 const MaxDocumentIDs = 100
 
-// ValidID reports whether id could name a record: 1 to MaxIDLen letters, digits
-// and - _ . : (ULIDs, UUIDs, built-in template names). Callers refuse any other
-// before a read, so a client's typo is a 422 naming the field, never a storage
-// error.
-func ValidID(id string) bool {
-	if id == "" || len(id) > MaxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether id could name a record (wire.ValidID, the one rule, so
+// the router, which links no store, checks request ids the same way).
+func ValidID(id string) bool { return wire.ValidID(id) }

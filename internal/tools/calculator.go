@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -84,7 +85,7 @@ func Evaluate(ctx context.Context, expression string) (string, error) {
 	if len(expression) > MaxExpressionLength {
 		return "", fmt.Errorf("expression too long: %d characters, at most %d", len(expression), MaxExpressionLength)
 	}
-	program, err := calculator.Compile(expression)
+	program, err := calculator().Compile(expression)
 	if err != nil {
 		var ne *userexpr.NotAllowedError
 		if errors.As(err, &ne) {
@@ -102,14 +103,27 @@ func Evaluate(ctx context.Context, expression string) (string, error) {
 	return formatNumber(out)
 }
 
-var calculator = userexpr.MustNewLanguage(userexpr.Spec{
-	Name:      "a calculator expression",
-	Env:       &calcEnv{},
-	Functions: calcFunctionList(),
-	Rule:      calcRule,
-	MaxNodes:  calcMaxNodes,
-	Limits:    userexpr.Limits{Elements: calcMaxElements},
-})
+// calculator is the calculator's language, built on first use (as workflow's
+// conditions are): where no calculation can run, nothing of expr's compiler is
+// linked or set up at init.
+func calculator() *userexpr.Language {
+	calculatorOnce.Do(func() {
+		calculatorLang = userexpr.MustNewLanguage(userexpr.Spec{
+			Name:      "a calculator expression",
+			Env:       &calcEnv{},
+			Functions: calcFunctionList(),
+			Rule:      calcRule,
+			MaxNodes:  calcMaxNodes,
+			Limits:    userexpr.Limits{Elements: calcMaxElements},
+		})
+	})
+	return calculatorLang
+}
+
+var (
+	calculatorOnce sync.Once
+	calculatorLang *userexpr.Language
+)
 
 func calcFunctionList() []userexpr.Function {
 	fns := make([]userexpr.Function, 0, len(calcFunctions))

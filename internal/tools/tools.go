@@ -152,16 +152,25 @@ func checkSchema(p json.RawMessage) (json.RawMessage, error) {
 }
 
 // Builtins returns the registry of built-in tools (calculator, current_time). It is
-// built on first use and shared, so calling it is cheap.
-func Builtins() *Registry { return builtins() }
+// built on first use and shared, so calling it is cheap. A plain function with a
+// sync.Once, not a sync.OnceValue variable: a variable's initializer runs in init,
+// which would keep the tools (and expr's compiler behind the calculator) in every
+// binary that imports this package.
+func Builtins() *Registry {
+	builtinsOnce.Do(func() {
+		r, err := NewRegistry(Calculator(), CurrentTime(time.Now))
+		if err != nil {
+			panic(fmt.Sprintf("tools: built-in registry is invalid: %v", err)) // a programming error, caught by tests
+		}
+		builtinRegistry = r
+	})
+	return builtinRegistry
+}
 
-var builtins = sync.OnceValue(func() *Registry {
-	r, err := NewRegistry(Calculator(), CurrentTime(time.Now))
-	if err != nil {
-		panic(fmt.Sprintf("tools: built-in registry is invalid: %v", err)) // a programming error, caught by tests
-	}
-	return r
-})
+var (
+	builtinsOnce    sync.Once
+	builtinRegistry *Registry
+)
 
 // Lookup returns a copy of the tool with the given name.
 func (r *Registry) Lookup(name string) (Tool, bool) {

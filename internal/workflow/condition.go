@@ -51,9 +51,22 @@ type condEnv struct {
 var condEnvs = sync.Pool{New: func() any { return new(condEnv) }}
 
 // conditions is the condition language: expr-lang on userexpr's allowlist and budgets.
-var conditions = userexpr.MustNewLanguage(userexpr.Spec{
-	Name: "conditions", Env: &condEnv{}, AsBool: true, Library: true, MaxNodes: MaxConditionNodes,
-})
+// Built on first use, not at init (see builtins): a binary that links workflow but
+// never compiles a condition (health, the CRUD reads) then links none of expr's
+// compiler and pays none of its set-up at cold start.
+func conditions() *userexpr.Language {
+	conditionsOnce.Do(func() {
+		conditionLang = userexpr.MustNewLanguage(userexpr.Spec{
+			Name: "conditions", Env: &condEnv{}, AsBool: true, Library: true, MaxNodes: MaxConditionNodes,
+		})
+	})
+	return conditionLang
+}
+
+var (
+	conditionsOnce sync.Once
+	conditionLang  *userexpr.Language
+)
 
 // ConditionLanguage documents what a condition may use, for GET /node-types.
 type ConditionLanguage struct {
@@ -90,7 +103,7 @@ func Conditions() ConditionLanguage {
 			"in, contains, startsWith, endsWith, matches (a literal pattern only), ranges a..b, ?:, ??, ?., let, # in closures",
 		MaxLength: MaxConditionLength,
 		MaxNodes:  MaxConditionNodes,
-		Budgets:   conditions.Limits(),
+		Budgets:   conditions().Limits(),
 		OnBudget: "the run fails with " + errcode.ExpressionBudget + " (HTTP 422, an execution_failed event) naming the node or edge and the budget; " +
 			"a function outside the list, or a literal range over the elements budget, is an invalid_condition at validation",
 	}
@@ -171,7 +184,7 @@ func CompileCondition(src string) (*Condition, error) {
 	case "true":
 		c.fast = fastTrue
 	}
-	prog, err := conditions.Compile(x)
+	prog, err := conditions().Compile(x)
 	if err != nil {
 		return nil, fmt.Errorf("does not compile: %w", err) // one line already
 	}

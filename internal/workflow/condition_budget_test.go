@@ -184,7 +184,7 @@ func TestNext_ConditionErrorNamesNodeAndEdge(t *testing.T) {
 // The catalogue documents the allowlist and the budgets the language really has.
 func TestConditions_DocumentsTheAllowlistAndBudgets(t *testing.T) {
 	doc := Conditions()
-	if len(doc.Functions) != len(userexpr.Library()) || doc.Budgets != conditions.Limits() || doc.MaxLength != MaxConditionLength {
+	if len(doc.Functions) != len(userexpr.Library()) || doc.Budgets != conditions().Limits() || doc.MaxLength != MaxConditionLength {
 		t.Errorf("doc %+v", doc)
 	}
 	for _, name := range []string{"has_tool_calls", "tool_calls", "max_tool_calls", "variables", "message", "response", "errors", "has_errors", "loop"} {
@@ -248,7 +248,7 @@ func FuzzConditionEval(f *testing.F) {
 			t.Fatalf("Eval(%q) error %q, want one line", src, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Eval(%q) outlived its 5 s context; the time budget is %s", src, conditions.Limits().Time)
+			t.Fatalf("Eval(%q) outlived its 5 s context; the time budget is %s", src, conditions().Limits().Time)
 		}
 		if mem := after.TotalAlloc - before.TotalAlloc; mem > 128<<20 {
 			t.Fatalf("Eval(%q) allocated %d MiB", src, mem>>20)

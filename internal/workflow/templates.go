@@ -67,7 +67,22 @@ type builtin struct {
 	graph func() (*Graph, error)
 }
 
-var builtins = func() []*builtin {
+// builtins parses the embedded templates on first use, not at init: a binary that
+// links workflow only for its types (health, the CRUD functions) then neither
+// parses them at cold start nor links the graph compiler their closures reach. A
+// plain function, not a sync.OnceValue variable: a variable's initializer is run
+// by init, which would keep the closure (and all it calls) in every binary.
+func builtins() []*builtin {
+	builtinsOnce.Do(func() { builtinList = loadBuiltins() })
+	return builtinList
+}
+
+var (
+	builtinsOnce sync.Once
+	builtinList  []*builtin
+)
+
+func loadBuiltins() []*builtin {
 	var ts []Template
 	if err := json.Unmarshal(builtinJSON, &ts); err != nil {
 		panic("workflow: embedded templates: " + err.Error())
@@ -81,10 +96,10 @@ var builtins = func() []*builtin {
 		bs[i] = b
 	}
 	return bs
-}()
+}
 
 func findBuiltin(name string) *builtin {
-	for _, b := range builtins {
+	for _, b := range builtins() {
 		if b.tpl.Name == name {
 			return b
 		}
@@ -94,8 +109,8 @@ func findBuiltin(name string) *builtin {
 
 // Builtins returns copies of the built-in templates, sorted by name.
 func Builtins() []*Template {
-	out := make([]*Template, len(builtins))
-	for i, b := range builtins {
+	out := make([]*Template, len(builtins()))
+	for i, b := range builtins() {
 		out[i] = b.tpl.Clone()
 	}
 	return out

@@ -180,6 +180,22 @@ func TestCRUDFunctions_DoNotLinkTheExecutorOrLLMSDKs(t *testing.T) {
 			}
 		}
 	}
+	// A Lambda reads its credentials and region from the environment
+	// (lambdaapp.AWSFromEnv): no function links the SDK's config chain (shared
+	// files, SSO, STS, sign-in, IMDS), which is the CLI's.
+	configChain := []string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sso",
+		"github.com/aws/aws-sdk-go-v2/service/ssooidc", "github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/signin", "github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+		"github.com/aws/aws-sdk-go-v2/internal/ini"}
+	for name, d := range deps {
+		for _, dep := range d {
+			for _, bad := range configChain {
+				if dep == bad || strings.HasPrefix(dep, bad+"/") {
+					t.Errorf("%s links %s", name, dep)
+				}
+			}
+		}
+	}
 }
 
 // mapValue returns the value of key in a YAML mapping node, or nil.

@@ -1,9 +1,10 @@
 // Package health is the whole of the health function: GET /health (liveness: the
-// process answers, it touches nothing) through the same httpapi router as every
-// other function, so the answer, request id and access log are the same. It needs
-// no configuration and no AWS client, so it imports neither lambdaapp (the AWS
-// configuration, the DynamoDB store) nor any AWS SDK; readiness (is the table
-// reachable?) is the ready function's.
+// process answers, it touches nothing) through the same router as every other
+// function (httpapi/httpcore, the part of httpapi without storage), so the answer,
+// request id and access log are the same. It needs no configuration and
+// no AWS client, so it imports neither lambdaapp (the AWS configuration, the
+// DynamoDB store) nor any AWS SDK nor the store (and through it workflow and expr);
+// readiness (is the table reachable?) is the ready function's.
 package health
 
 import (
@@ -11,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/lambdaapp/adapter"
 )
 
@@ -19,7 +20,7 @@ import (
 // authenticator (the route itself is open; any other path is the router's 404
 // problem).
 func Handler() func(context.Context, adapter.APIGatewayRequest) (adapter.APIGatewayResponse, error) {
-	rt := httpapi.NewRouter(httpapi.Config{Auth: httpapi.APIGateway{}, Logger: adapter.NewLogger()})
+	rt := httpcore.NewRouter(httpcore.Config{Auth: httpcore.APIGateway{}, Logger: adapter.NewLogger()})
 	return adapter.APIGatewayHandler(rt)
 }
 

@@ -1,19 +1,11 @@
-// Package httpapi is the HTTP layer every chatter function shares: RFC 9457 problem
-// responses with stable codes, the middleware chain (request id, recover, access log,
-// CORS, body limit, auth, rate limits, Idempotency-Key), JSON decoding, pagination,
-// the SSE writer and route registration. A route mounted with ErrorsAs answers its
-// errors in another API's shape (the OpenAI-compatible /v1 routes: OpenAI's error
-// object), every error of its chain included. The CORS policy (origins, and the one list
-// of methods and headers the template's gateways also use) is documented on CORS. It
-// imports neither the executor nor any LLM SDK, so CRUD functions stay small; the
-// execution handlers live in httpapi/chat.
-//
-// Idempotency-Key keeps completed answers only (Replayable: 2xx, and 4xx the request
-// caused — not 408, 409, 425, 429 or 499 — up to MaxReplayBytes); a first request
-// that ends otherwise releases its key at once, so the retry runs anew. An answer
-// naming a conversation goes when the conversation is deleted. Logs carry ids,
-// statuses, sizes, codes and durations, never a request or response body.
-package httpapi
+// Package httpcore is the part of chatter's HTTP layer that needs no storage: the
+// Router and its middleware chain (request id, access log, recover, CORS, body
+// limit, auth, rate limits), RFC 9457 problem responses with stable codes, and the
+// API Gateway authenticator. It imports no store (and so neither workflow nor
+// expr), which keeps the health function near a bare Lambda; package httpapi
+// builds on it (store errors, Idempotency-Key, pages) and re-exports it, so
+// handlers name everything httpapi.X.
+package httpcore
 
 import (
 	"context"
@@ -25,8 +17,6 @@ import (
 
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
-
-	"github.com/chatterhq/chatter/internal/store"
 )
 
 // FieldError is one problem with one request field (the wire shape).
@@ -70,8 +60,9 @@ func FieldErr(code, field, message string) *Error {
 	return &Error{Code: code, Message: message, Errors: []FieldError{{Field: field, Code: code, Message: message}}}
 }
 
-// AsError classifies any error as an *Error: an *Error as is, a store error by its
-// code, a body over the limit as too_large, anything else as internal.
+// AsError classifies any error as an *Error: an *Error as is, a body over the
+// limit as too_large, anything else as internal. httpapi.AsError adds store errors
+// by their code.
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -80,20 +71,6 @@ func AsError(err error) *Error {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
 		return tooLarge(mb.Limit)
-	}
-	var se *store.Error
-	if errors.As(err, &se) {
-		code := se.Code
-		switch code {
-		case errcode.NotFound, errcode.Conflict, errcode.TooLarge, errcode.InvalidInput:
-		default:
-			code = errcode.Storage
-		}
-		e := &Error{Code: code, Message: se.Message, Err: err}
-		if se.Field != "" && code != errcode.Storage {
-			e.Errors = []FieldError{{Field: se.Field, Code: code, Message: se.Message}}
-		}
-		return e
 	}
 	return &Error{Code: errcode.Internal, Err: err}
 }

@@ -1,4 +1,4 @@
-package httpapi
+package httpcore
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/chatterhq/chatter/internal/wire/requestid"
 
@@ -86,7 +86,7 @@ func RequestIDMiddleware(logger *slog.Logger) Middleware {
 				return
 			}
 			id := r.Header.Get(HeaderRequestID)
-			if !store.ValidID(id) { // the shape of every id: nothing to inject into logs or headers
+			if !wire.ValidID(id) { // the shape of every id: nothing to inject into logs or headers
 				id = ulid.Make().String()
 			}
 			rw := &responseWriter{ResponseWriter: w}

@@ -1,4 +1,4 @@
-package httpapi
+package httpcore
 
 import (
 	"context"
@@ -17,8 +17,9 @@ type Config struct {
 	Limiter Limiter
 	// Rates overrides DefaultRates per class.
 	Rates map[Class]Rate
-	// Idempotency keeps Idempotency-Key answers of POST routes; nil ignores the header.
-	Idempotency IdempotencyStore
+	// Idempotency runs last in the chain of every authenticated route (httpapi's
+	// Idempotency-Key middleware); nil ignores the header.
+	Idempotency Middleware
 	// Ready, when set, answers GET /ready (the readiness check: is the store
 	// reachable?); nil leaves the route out.
 	Ready func(context.Context) error
@@ -148,7 +149,7 @@ func (rt *Router) Mount(pattern string, h http.Handler, opts ...RouteOption) {
 		ms = append(ms, RateLimit(rt.cfg.Limiter, rt.cfg.Rates, o.classOf, rt.cfg.Now))
 	}
 	if rt.cfg.Idempotency != nil {
-		ms = append(ms, Idempotency(rt.cfg.Idempotency, rt.cfg.Now))
+		ms = append(ms, rt.cfg.Idempotency)
 	}
 	rt.mux.Handle(pattern, Chain(h, ms...))
 }

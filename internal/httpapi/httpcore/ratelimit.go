@@ -1,4 +1,4 @@
-package httpapi
+package httpcore
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
-
-	"github.com/chatterhq/chatter/internal/store"
 )
 
 // Limiter counts requests in fixed windows shared across instances (the DynamoDB
@@ -19,8 +17,6 @@ type Limiter interface {
 	// window ends.
 	Hit(ctx context.Context, key string, window time.Duration, limit int) (count int, resetAt time.Time, err error)
 }
-
-var _ Limiter = (*store.Memory)(nil)
 
 // Class names a group of routes that share a rate limit.
 type Class string
