@@ -142,6 +142,7 @@ func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 		"health":           {name: "health", size: 7 * mb, init: []float64{3.3, 3.3, 3.3}},
 		"definition-get":   {name: "definition-get", size: 15 * mb, crud: true},
 		"conversation-get": {name: "conversation-get", size: 11 * mb, crud: true},
+		"template-get":     {name: "template-get", size: 15 * mb, crud: true},
 	}
 	rows, err := sizeRows(ts)
 	if err != nil {
@@ -153,7 +154,7 @@ func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 	}{
 		{"chat, INIT", true}, {"chat, stripped size", false},
 		{"chat-stream, INIT", false}, {"chat-stream, stripped size", true},
-		{"CRUD, stripped size (largest of 2: definition-get)", false},
+		{"CRUD, stripped size (largest of 3: definition-get)", false},
 		{"health, stripped size", true}, {"health, INIT", true},
 	}
 	if len(rows) != len(want) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -170,7 +171,9 @@ func sizeRows(byName map[string]*target) ([]row, error) {
 		}
 	}
 	if len(crud) > 0 {
-		big := slices.MaxFunc(crud, func(a, b *target) int { return int(a.size - b.size) })
+		// The largest, the first by name of those of its size.
+		slices.SortFunc(crud, func(a, b *target) int { return strings.Compare(a.name, b.name) })
+		big := slices.MaxFunc(crud, func(a, b *target) int { return cmp.Compare(a.size, b.size) })
 		rows = append(rows, limitRow(fmt.Sprintf("CRUD, stripped size (largest of %d: %s)", len(crud), big.name),
 			mib(big.size), crudMaxMiB, "MiB"))
 	}
