@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"gopkg.in/yaml.v3"
 
 	"github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
@@ -220,8 +221,8 @@ func functionTargets(dir string, env []string) ([]*target, error) {
 }
 
 // localStack starts moto with a table and a bus and serves an (empty) JWKS on
-// loopback: the environment the functions get, as the RIE tests give it, so every
-// one of them initialises. stop ends both.
+// loopback: the environment the functions get (as the RIE tests give it, so every
+// one of them initialises, plus the deployed Go runtime settings). stop ends both.
 func localStack(ctx context.Context) (env []string, stop func(), err error) {
 	m, err := motoserver.Start(ctx, motoserver.Options{})
 	if err != nil {
@@ -243,12 +244,17 @@ func localStack(ctx context.Context) (env []string, stop func(), err error) {
 		stop()
 		return nil, nil, fmt.Errorf("creating the bus: %w", err)
 	}
-	env = []string{"AWS_ENDPOINT_URL=" + m.URL, "AWS_REGION=" + region,
-		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "CHATTER_STAGE=" + lambdaapp.StageLocal,
-		"CHATTER_TABLE=" + name, "CHATTER_EVENT_BUS=" + name,
-		"CHATTER_CURSOR_KEY=" + strings.Repeat("p", lambdaapp.MinCursorKeyBytes),
+	goEnv, err := deployedGoEnv(chatter.TemplateYAML)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	env = append(goEnv, "AWS_ENDPOINT_URL="+m.URL, "AWS_REGION="+region,
+		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "CHATTER_STAGE="+lambdaapp.StageLocal,
+		"CHATTER_TABLE="+name, "CHATTER_EVENT_BUS="+name,
+		"CHATTER_CURSOR_KEY="+strings.Repeat("p", lambdaapp.MinCursorKeyBytes),
 		"CHATTER_BEDROCK=off", // moto has no Bedrock: the offline devllm answers
-		"CHATTER_JWT_ISSUER=https://issuer.test/", "CHATTER_JWT_AUDIENCE=chatter", "CHATTER_JWKS_URL=" + jwks.URL}
+		"CHATTER_JWT_ISSUER=https://issuer.test/", "CHATTER_JWT_AUDIENCE=chatter", "CHATTER_JWKS_URL="+jwks.URL)
 	return env, stop, nil
 }
 
@@ -372,4 +378,44 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// deployedGoEnv is the Go runtime's variables (GOGC, GOMEMLIMIT, ...) that
+// template.yaml's Globals give every function: they change INIT (the collector
+// runs during init or not), so the functions run with them here as they do on AWS.
+func deployedGoEnv(templateYAML []byte) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(templateYAML, &doc); err != nil {
+		return nil, fmt.Errorf("template.yaml: %w", err)
+	}
+	n := &doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, k := range []string{"Globals", "Function", "Environment", "Variables"} {
+		if n = mapValue(n, k); n == nil {
+			return nil, fmt.Errorf("template.yaml has no Globals.Function.Environment.Variables (at %s)", k)
+		}
+	}
+	var env []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if strings.HasPrefix(k.Value, "GO") && v.Kind == yaml.ScalarNode {
+			env = append(env, k.Value+"="+v.Value)
+		}
+	}
+	return env, nil
+}
+
+// mapValue is the value of key in the mapping node n, nil if none.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
