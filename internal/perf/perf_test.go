@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatterhq/chatter"
 )
@@ -205,5 +210,28 @@ func TestDeployedGoEnv_OfTheRealTemplate(t *testing.T) {
 	env, err := deployedGoEnv(chatter.TemplateYAML)
 	if err != nil || !slices.ContainsFunc(env, func(s string) bool { return strings.HasPrefix(s, "GOGC=") }) {
 		t.Errorf("env %q, %v", env, err)
+	}
+}
+
+// A bootstrap whose init fails (here one that exits at once) fails the cold run
+// under the real emulator instead of giving a number.
+func TestColdRun_AFailedInitIsAnError(t *testing.T) {
+	rie, err := filepath.Abs(filepath.Join("..", "..", "bin", "aws-lambda-rie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(rie); err != nil {
+		t.Fatalf("the RIE is not at %s: run `make rie`: %v", rie, err)
+	}
+	falseBin, err := exec.LookPath("false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	_, err = coldRun(ctx, rie, &target{name: "false", bootstrap: falseBin, event: []byte(`{}`)}, dir, filepath.Join(dir, "rie.log"))
+	if err == nil || !strings.Contains(err.Error(), "init failed (INIT RTDONE status error)") {
+		t.Fatalf("cold run of a failing bootstrap: %v", err)
 	}
 }
