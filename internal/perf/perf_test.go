@@ -6,12 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chatterhq/chatter"
 )
 
 // A round of `go test -bench` output as the two test binaries print it.
@@ -179,37 +176,6 @@ func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 	delete(ts, "sdk")
 	if _, err := sizeRows(ts); err == nil {
 		t.Error("no sdk measured: no error")
-	}
-}
-
-func TestDeployedGoEnv_ReadsTheGlobalsGoVariables(t *testing.T) {
-	tpl := []byte(`Globals:
-  Function:
-    Environment:
-      Variables:
-        CHATTER_TABLE: !Ref Table
-        GOGC: "400"
-        GOMEMLIMIT: 200MiB
-Resources:
-  F:
-    Properties:
-      Environment:
-        Variables:
-          GOMEMLIMIT: 900MiB
-`)
-	env, err := deployedGoEnv(tpl)
-	if err != nil || strings.Join(env, " ") != "GOGC=400 GOMEMLIMIT=200MiB" {
-		t.Errorf("env %q, %v", env, err)
-	}
-	if _, err := deployedGoEnv([]byte("Resources: {}\n")); err == nil {
-		t.Error("no Globals: no error")
-	}
-}
-
-func TestDeployedGoEnv_OfTheRealTemplate(t *testing.T) {
-	env, err := deployedGoEnv(chatter.TemplateYAML)
-	if err != nil || !slices.ContainsFunc(env, func(s string) bool { return strings.HasPrefix(s, "GOGC=") }) {
-		t.Errorf("env %q, %v", env, err)
 	}
 }
 

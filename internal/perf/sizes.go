@@ -26,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"gopkg.in/yaml.v3"
 
 	"github.com/chatterhq/chatter"
+	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/motoserver"
 	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
@@ -248,7 +248,9 @@ func localStack(ctx context.Context) (env []string, stop func(), err error) {
 		stop()
 		return nil, nil, fmt.Errorf("creating the bus: %w", err)
 	}
-	goEnv, err := deployedGoEnv(chatter.TemplateYAML)
+	// The Go runtime's settings change INIT (the collector runs during init or
+	// not), so the functions start with the deployed ones.
+	goEnv, err := devstack.GoRuntimeEnv(chatter.TemplateYAML)
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -390,44 +392,4 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// deployedGoEnv is the Go runtime's variables (GOGC, GOMEMLIMIT, ...) that
-// template.yaml's Globals give every function: they change INIT (the collector
-// runs during init or not), so the functions run with them here as they do on AWS.
-func deployedGoEnv(templateYAML []byte) ([]string, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(templateYAML, &doc); err != nil {
-		return nil, fmt.Errorf("template.yaml: %w", err)
-	}
-	n := &doc
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for _, k := range []string{"Globals", "Function", "Environment", "Variables"} {
-		if n = mapValue(n, k); n == nil {
-			return nil, fmt.Errorf("template.yaml has no Globals.Function.Environment.Variables (at %s)", k)
-		}
-	}
-	var env []string
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if strings.HasPrefix(k.Value, "GO") && v.Kind == yaml.ScalarNode {
-			env = append(env, k.Value+"="+v.Value)
-		}
-	}
-	return env, nil
-}
-
-// mapValue is the value of key in the mapping node n, nil if none.
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
