@@ -19,7 +19,7 @@ $(error PROVIDERS must be all or bedrock, not "$(PROVIDERS)")
 endif
 LAMBDA_FLAGS := -trimpath -ldflags "-s -w" -tags "lambda.norpc$(if $(filter bedrock,$(PROVIDERS)), chatter_nosdk)"
 
-.PHONY: dev load test test-short bench lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
+.PHONY: dev load test test-short bench bench-all sizes lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
 
 ## dev: the local stack — API on 127.0.0.1:8080 (PORT=...), moto or AWS_ENDPOINT_URL, events delivered
 PORT ?= 8080
@@ -62,9 +62,22 @@ generate:
 test-short:
 	$(GO) test -count=1 $(PKGS)
 
-## bench: every benchmark (engine overhead, adapters' decode cost, tools)
+# PEERS is shared/peers (eino-bench, coldstart), beside the repository by default.
+PEERS ?= ../shared/peers
+
+## bench: the engine against eino-bench as ratios with their goals (interleaved rounds, medians of per-round ratios; instructions under callgrind)
 bench:
+	$(GO) run ./internal/perf bench -peers $(PEERS)
+
+## bench-all: every benchmark (engine overhead, adapters' decode cost, tools)
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## sizes: every function built for this host as deployed (PROVIDERS too): stripped size and INIT under the RIE against the peers' hello and SDK bootstraps
+sizes: $(RIE)
+	rm -rf build/sizes
+	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes/ $(addprefix ./functions/,$(FUNCTIONS))
+	$(GO) run ./internal/perf sizes -peers $(PEERS) -rie $(RIE) -build build/sizes
 
 ## lint: go vet + staticcheck
 lint: $(STATICCHECK)

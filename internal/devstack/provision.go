@@ -124,6 +124,30 @@ func Rules(template []byte, refs Refs) ([]Rule, error) {
 	return rules, nil
 }
 
+// GoRuntimeEnv is the Go runtime's variables (GOGC, GOMEMLIMIT, ...) that the
+// template's Globals give every function, as NAME=value: what a function run
+// locally needs to start as it does on AWS.
+func GoRuntimeEnv(template []byte) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(template, &doc); err != nil {
+		return nil, fmt.Errorf("devstack: parsing template: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("devstack: empty template")
+	}
+	vars := child(child(child(child(doc.Content[0], "Globals"), "Function"), "Environment"), "Variables")
+	if vars == nil {
+		return nil, errors.New("devstack: the template has no Globals.Function.Environment.Variables")
+	}
+	var env []string
+	for _, p := range pairs(vars) {
+		if v := scalar(p.value); strings.HasPrefix(p.key, "GO") && v != "" {
+			env = append(env, p.key+"="+v)
+		}
+	}
+	return env, nil
+}
+
 type pair struct {
 	key   string
 	value *yaml.Node

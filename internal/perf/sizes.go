@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/chatterhq/chatter"
+	"github.com/chatterhq/chatter/internal/devstack"
+	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/motoserver"
+	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
+)
+
+// The peers' bootstraps (shared/peers/coldstart/cmd/<name>) and the flags their
+// README builds them with; GOOS/GOARCH are the host's, as the functions' are here,
+// since both run under the RIE on this machine.
+var (
+	peerBootstraps = []string{"hello", "sdk"}
+	peerBuildFlags = []string{"-trimpath", "-ldflags", "-s -w", "-tags", "lambda.norpc"}
+)
+
+// The goals of Step 14 on sizes and init.
+const (
+	chatMaxMiB     = 40
+	crudMaxMiB     = 12
+	chatInitMax    = 2.0 // x the SDK bootstrap's INIT
+	chatInitAim    = "1.3x"
+	healthMaxRatio = 1.2 // x the hello bootstrap, size and INIT
+)
+
+// chatFunctions run workflows and are held to the chat goals.
+var chatFunctions = []string{"chat", "chat-stream"}
+
+// target is one bootstrap measured under the RIE.
+type target struct {
+	name, bootstrap string
+	event           []byte   // the first invoke's payload
+	env             []string // beyond PATH, HOME and TZ
+	crud            bool     // a resource route (lambdaapp.StartResource)
+	size            int64
+	init            []float64 // INIT REPORT durationMs of each cold run
+}
+
+func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sizes", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	peers := fs.String("peers", "../shared/peers", "the peers' directory (holding coldstart)")
+	rie := fs.String("rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
+	build := fs.String("build", "build/sizes", "the functions' stripped bootstraps, one file per function, for this host")
+	cold := fs.Int("cold", 31, "cold runs of each bootstrap, interleaved round by round")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*rie); err != nil {
+		return fmt.Errorf("the RIE is not at %s (make rie): %w", *rie, err)
+	}
+	rieBin, err := filepath.Abs(*rie)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "chatter-perf-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	env, stop, err := localStack(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	targets, err := functionTargets(*build, env)
+	if err != nil {
+		return err
+	}
+	for _, p := range peerBootstraps {
+		out := filepath.Join(work, p)
+		args := append(append([]string{"build"}, peerBuildFlags...), "-o", out, "./cmd/"+p)
+		if err := command(ctx, filepath.Join(*peers, "coldstart"), []string{"CGO_ENABLED=0"}, stderr, "go", args...).Run(); err != nil {
+			return fmt.Errorf("building the peers' %s: %w", p, err)
+		}
+		targets = append(targets, &target{name: p, bootstrap: out, event: []byte(`{}`)})
+	}
+	for _, t := range targets {
+		fi, err := os.Stat(t.bootstrap)
+		if err != nil {
+			return err
+		}
+		t.size = fi.Size()
+	}
+
+	// Each round runs every bootstrap once, in an order of its own, so the machine's
+	// drift spreads over all of them alike.
+	home := filepath.Join(work, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return err
+	}
+	for r := range *cold {
+		order := slices.Clone(targets)
+		rng := rand.New(rand.NewPCG(uint64(r), 14))
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, t := range order {
+			ms, err := coldRun(ctx, rieBin, t, home, filepath.Join(work, "rie.log"))
+			for try := 1; errors.Is(err, errRuntimeAPI) && try < 3; try++ {
+				fmt.Fprintf(stderr, "round %d: %s: %v; again\n", r+1, t.name, errRuntimeAPI)
+				ms, err = coldRun(ctx, rieBin, t, home, filepath.Join(work, "rie.log"))
+			}
+			if err != nil {
+				return fmt.Errorf("round %d: %s: %w", r+1, t.name, err)
+			}
+			t.init = append(t.init, ms)
+		}
+		fmt.Fprintf(stderr, "round %d/%d done\n", r+1, *cold)
+	}
+
+	byName := map[string]*target{}
+	fmt.Fprintf(stdout, "%d interleaved cold runs each under the RIE; INIT is the median INIT REPORT durationMs\n\n", *cold)
+	fmt.Fprintln(stdout, "| function | stripped MiB | INIT ms |")
+	fmt.Fprintln(stdout, "|---|---:|---:|")
+	for _, t := range targets {
+		byName[t.name] = t
+		fmt.Fprintf(stdout, "| %s | %.2f | %.2f |\n", t.name, mib(t.size), median(t.init))
+	}
+	rows, err := sizeRows(byName)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	printTable(stdout, rows)
+	return nil
+}
+
+// sizeRows holds the measured targets to the goals.
+func sizeRows(byName map[string]*target) ([]row, error) {
+	for _, n := range append(slices.Clone(peerBootstraps), append(slices.Clone(chatFunctions), "health")...) {
+		if byName[n] == nil {
+			return nil, fmt.Errorf("%s was not measured", n)
+		}
+	}
+	hello, sdk, health := byName["hello"], byName["sdk"], byName["health"]
+	initCell := func(t *target) string { return fmt.Sprintf("%s %.2f ms", t.name, median(t.init)) }
+	sizeCell := func(t *target) string { return fmt.Sprintf("%s %.2f MiB", t.name, mib(t.size)) }
+	var rows []row
+	for _, n := range chatFunctions {
+		t := byName[n]
+		rows = append(rows, ratioRow(n+", INIT", initCell(t), initCell(sdk), medianRatio(t.init, sdk.init), chatInitMax, chatInitAim),
+			limitRow(n+", stripped size", mib(t.size), chatMaxMiB, "MiB"))
+	}
+	var crud []*target
+	for _, t := range byName {
+		if t.crud {
+			crud = append(crud, t)
+		}
+	}
+	if len(crud) > 0 {
+		// The largest, the first by name of those of its size.
+		slices.SortFunc(crud, func(a, b *target) int { return strings.Compare(a.name, b.name) })
+		big := slices.MaxFunc(crud, func(a, b *target) int { return cmp.Compare(a.size, b.size) })
+		rows = append(rows, limitRow(fmt.Sprintf("CRUD, stripped size (largest of %d: %s)", len(crud), big.name),
+			mib(big.size), crudMaxMiB, "MiB"))
+	}
+	rows = append(rows,
+		ratioRow("health, stripped size", sizeCell(health), sizeCell(hello), float64(health.size)/float64(hello.size), healthMaxRatio, ""),
+		ratioRow("health, INIT", initCell(health), initCell(hello), medianRatio(health.init, hello.init), healthMaxRatio, ""))
+	return rows, nil
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// functionTargets lists the bootstraps in dir (one file per function, named as
+// functions/<name>), each with its events/<name>.json sample as the first invoke.
+func functionTargets(dir string, env []string) ([]*target, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("the built functions (make sizes builds them): %w", err)
+	}
+	var out []*target
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		main, err := os.ReadFile(filepath.Join("functions", name, "main.go"))
+		if err != nil {
+			return nil, fmt.Errorf("%s in %s is no function: %w", name, dir, err)
+		}
+		event, err := os.ReadFile(filepath.Join("events", name+".json"))
+		if err != nil {
+			return nil, err
+		}
+		bs, err := filepath.Abs(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &target{name: name, bootstrap: bs, event: event, env: env,
+			crud: bytes.Contains(main, []byte("lambdaapp.StartResource("))})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no bootstraps in %s", dir)
+	}
+	return out, nil
+}
+
+// localStack starts moto with a table and a bus and serves an (empty) JWKS on
+// loopback: the environment the functions get (as the RIE tests give it, so every
+// one of them initialises, plus the deployed Go runtime settings). stop ends both.
+func localStack(ctx context.Context) (env []string, stop func(), err error) {
+	m, err := motoserver.Start(ctx, motoserver.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"keys":[]}`)
+	}))
+	stop = func() { jwks.Close(); _ = m.Stop() }
+	const region, name = "us-east-1", "chatter-perf"
+	cfg := aws.Config{Region: region, BaseEndpoint: aws.String(m.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")}
+	if err := dynamotable.CreateTable(ctx, dynamodb.NewFromConfig(cfg), chatter.TemplateYAML, name); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("creating the table: %w", err)
+	}
+	if _, err := eventbridge.NewFromConfig(cfg).CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("creating the bus: %w", err)
+	}
+	// The Go runtime's settings change INIT (the collector runs during init or
+	// not), so the functions start with the deployed ones.
+	goEnv, err := devstack.GoRuntimeEnv(chatter.TemplateYAML)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	env = append(goEnv, "AWS_ENDPOINT_URL="+m.URL, "AWS_REGION="+region,
+		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "CHATTER_STAGE="+lambdaapp.StageLocal,
+		"CHATTER_TABLE="+name, "CHATTER_EVENT_BUS="+name,
+		"CHATTER_CURSOR_KEY="+strings.Repeat("p", lambdaapp.MinCursorKeyBytes),
+		"CHATTER_BEDROCK=off", // moto has no Bedrock: the offline devllm answers
+		"CHATTER_JWT_ISSUER=https://issuer.test/", "CHATTER_JWT_AUDIENCE=chatter", "CHATTER_JWKS_URL="+jwks.URL)
+	return env, stop, nil
+}
+
+var (
+	reInitReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	reInitDone   = regexp.MustCompile(`INIT RTDONE\(status: (\w+)\)`)
+)
+
+// parseInit reads the RIE log of one cold run: the INIT REPORT's duration (runtime
+// start to the first /next), an error unless INIT RTDONE says success.
+func parseInit(log string) (float64, error) {
+	done := reInitDone.FindStringSubmatch(log)
+	if done == nil {
+		return 0, errors.New("no INIT RTDONE in the RIE log")
+	}
+	if done[1] != "success" {
+		return 0, fmt.Errorf("init failed (INIT RTDONE status %s)", done[1])
+	}
+	m := reInitReport.FindStringSubmatch(log)
+	if m == nil {
+		return 0, errors.New("no INIT REPORT in the RIE log")
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+// errRuntimeAPI is a cold run whose bootstrap found nothing listening on the
+// emulator's runtime API yet (seen about once in a thousand runs): the emulator's
+// fault, not the function's, so that run is taken again.
+var errRuntimeAPI = errors.New("the RIE's runtime API did not answer the bootstrap")
+
+// coldRun starts the RIE on t (bound to 127.0.0.1 on both of its addresses, in a
+// process group of its own), sends the one invoke that spawns the bootstrap, and
+// returns the INIT the emulator reports (its output goes to logPath). It stops the emulator and the bootstrap by
+// the group's id.
+func coldRun(ctx context.Context, rie string, t *target, home, logPath string) (float64, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return 0, err
+	}
+	emu := "127.0.0.1:" + strconv.Itoa(ports[0])
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	log := func() string { b, _ := os.ReadFile(logFile.Name()); return string(b) }
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", emu,
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]), t.bootstrap)
+	cmd.Dir = filepath.Dir(t.bootstrap)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + home, "TZ=UTC"}, t.env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer stopGroup(cmd.Process.Pid, exited)
+
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		c, err := net.Dial("tcp", emu)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			return 0, fmt.Errorf("the RIE exited before listening:\n%s", log())
+		case <-ctx.Done():
+			return 0, fmt.Errorf("the RIE did not listen on %s:\n%s", emu, log())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+emu+"/2015-03-31/functions/function/invocations", bytes.NewReader(t.event))
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("invoking: %w\n%s", err, log())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The emulator logs INIT REPORT as the bootstrap first calls /next, before the
+	// invoke's response; wait a little in case the log write lags.
+	var l string
+	for range 200 {
+		if l = log(); reInitReport.MatchString(l) && reInitDone.MatchString(l) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ms, err := parseInit(l)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("invoke answered %d %s", resp.StatusCode, body)
+	}
+	if err != nil && strings.Contains(l, "runtime/invocation/next\": dial tcp 127.0.0.1:"+strconv.Itoa(ports[1])) {
+		err = errRuntimeAPI
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w\n%s", err, l)
+	}
+	return ms, nil
+}
+
+// stopGroup ends the emulator and its bootstrap by the group's id: SIGTERM, then
+// SIGKILL after 5 s.
+func stopGroup(pid int, exited <-chan struct{}) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-exited
+	}
+}
+
+// freePorts returns n distinct ports free on 127.0.0.1 a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
