@@ -18,6 +18,7 @@ import (
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/record"
+	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -77,7 +78,7 @@ func TestEvents_ToolRunRecordedThroughBusRuleQueueAndSubscriber(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitted := s.emit.rec.Events()
-	s.deliverUntil(t, "on-event-record", ids(emitted, nil), events.Subscriber(record.Handler(s.repo), quiet))
+	s.deliverUntil(t, "on-event-record", ids(emitted, nil), subscriber.Record(s.repo, quiet))
 
 	x, err := s.repo.GetExecution(context.Background(), "u1", res.ExecutionID)
 	if err != nil {
@@ -110,7 +111,7 @@ func TestEvents_FailedRunRecordedWithItsErrorCode(t *testing.T) {
 	if err == nil || res == nil || res.Error == nil {
 		t.Fatalf("Execute = %+v, %v; want a failed run", res, err)
 	}
-	s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), events.Subscriber(record.Handler(s.repo), quiet))
+	s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), subscriber.Record(s.repo, quiet))
 	x, err := s.repo.GetExecution(context.Background(), "u1", res.ExecutionID)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +129,7 @@ func TestEvents_MetricsSubscriberGetsOnlyItsEventTypes(t *testing.T) {
 	emitted := s.emit.rec.Events()
 	var out bytes.Buffer
 	want := ids(emitted, func(e events.Event) bool { _, ok := events.MetricsFor(e); return ok })
-	got := s.deliverUntil(t, "on-event-metrics", want, events.Subscriber(events.Metrics{}.Writer(&out), quiet))
+	got := s.deliverUntil(t, "on-event-metrics", want, each(events.Subscriber(events.Metrics{}.Writer(&out), quiet)))
 	if len(got) != len(want) {
 		t.Errorf("metrics queue carried %d events, want the %d with metrics", len(got), len(want))
 	}
@@ -160,7 +161,7 @@ func TestEvents_RedeliveredAndReversedGiveTheSameRecordAndMetrics(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	envs := s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), func(context.Context, events.Envelope) error { return nil })
+	envs := s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), each(func(context.Context, events.Envelope) error { return nil }))
 	slices.SortFunc(envs, func(a, b events.Envelope) int { return seqOf(t, a) - seqOf(t, b) })
 	running, err := s.repo.GetExecution(context.Background(), "u1", res.ExecutionID)
 	if err != nil {
