@@ -30,6 +30,9 @@ func TestRules_ReadsEverySubscriberRuleFromTheTemplate(t *testing.T) {
 	got := map[string]map[string][]string{}
 	var ingest string
 	for _, r := range rules {
+		if r.MaxReceives != devstack.MaxReceives {
+			t.Errorf("%s: local queue hands a message out %d times, want the template's 5", r.Subscriber, r.MaxReceives)
+		}
 		if r.Subscriber == "documents-ingest" {
 			ingest = r.Pattern
 			continue
@@ -63,6 +66,7 @@ func TestRules_RejectsBrokenTemplates(t *testing.T) {
 	for name, tpl := range map[string]string{
 		"not yaml":                "Resources: [",
 		"rule not <Name>Function": "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties:\n            Pattern: {source: [x]}\n",
+		"queue with no redrive":   "Resources:\n  FFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        Q:\n          Type: SQS\n          Properties: {Queue: !GetAtt Q.Arn}\n  Q:\n    Type: AWS::SQS::Queue\n  R:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern: {source: [x]}\n      Targets: [{Id: q, Arn: !GetAtt Q.Arn}]\n",
 		"rule with no ptrn":       "Resources:\n  FFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties: {}\n",
 	} {
 		if _, err := devstack.Rules([]byte(tpl), nil); err == nil {
