@@ -25,6 +25,7 @@ import (
 
 	chatter "github.com/chatterhq/chatter"
 	"github.com/chatterhq/chatter/internal/devstack"
+	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -199,8 +200,9 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The ingest Lambda's handler, fed S3's Object Created from its rule's queue.
-	handlers["documents-ingest"] = docs.Library.HandleEvent(cfg.DocumentsBucket)
+	// The ingest Lambda's handler, fed S3's Object Created from its rule's queue
+	// one message at a time.
+	handlers["documents-ingest"] = events.EachMessage(docs.Library.HandleEvent(cfg.DocumentsBucket), o.Logger)
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopDel = stop
 	sq := sqs.NewFromConfig(awsCfg)

@@ -1,6 +1,7 @@
 // Command on-event-record is the subscriber that keeps each execution's record and
 // event log in DynamoDB, and writes one log line per event: the logging subscriber
-// runs here, from the same rule, ahead of the record.
+// runs here, from the same queue, ahead of the record. Its SQS event source hands
+// it batches of up to 10 events; it answers the messages that failed.
 package main
 
 import (

@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/chatterhq/chatter/internal/events"
 )
 
 // SQSAPI is the part of the SQS client the delivery loop calls.
@@ -21,17 +22,19 @@ type SQSAPI interface {
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
-// Handler is a subscriber as its Lambda sees it: one EventBridge envelope.
-type Handler func(ctx context.Context, env awsevents.CloudWatchEvent) error
+// Handler is a subscriber as its Lambda sees it behind its queue's SQS event
+// source: one delivered batch, answering the messages that failed.
+type Handler = events.BatchHandler
 
 // receiveWait is the long-poll wait of one ReceiveMessage (the SQS maximum).
 const receiveWait = 20
 
-// Deliver long-polls queueURL and calls handler with each message's EventBridge
-// envelope until ctx ends, then returns nil. A message is deleted only after the
-// handler succeeded; a failed one is made visible again at once, so it is retried
-// until the queue's redrive policy parks it in the dead-letter queue, as the rule's
-// retry policy would for the Lambda.
+// Deliver long-polls queueURL and hands each receive (up to 10 messages, each an
+// EventBridge envelope) to handler as one batch, as the Lambda's SQS event source
+// does (BatchSize 10, ReportBatchItemFailures), until ctx ends, then returns nil.
+// The messages the handler reports failed (all of them, if it returns an error)
+// are made visible again at once, so they are retried until the queue's redrive
+// policy parks them in the dead-letter queue; the rest are deleted.
 func Deliver(ctx context.Context, client SQSAPI, queueURL string, handler Handler) error {
 	log := slog.Default().With("queue_url", queueURL)
 	pause := time.Duration(0)
@@ -46,6 +49,7 @@ func Deliver(ctx context.Context, client SQSAPI, queueURL string, handler Handle
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
 			MaxNumberOfMessages: 10, WaitTimeSeconds: receiveWait})
 		if ctx.Err() != nil {
+			// What was received comes again once its visibility times out.
 			return nil
 		}
 		if err != nil {
@@ -55,44 +59,46 @@ func Deliver(ctx context.Context, client SQSAPI, queueURL string, handler Handle
 			continue
 		}
 		pause = 0
-		var done []sqstypes.DeleteMessageBatchRequestEntry
-		for _, m := range out.Messages {
-			if ctx.Err() != nil {
-				// The rest of the batch comes again once its visibility times out.
-				break
-			}
-			// A message in hand is finished even as the loop stops, so shutting down
-			// never fails a handler halfway through its writes.
-			if handle(context.WithoutCancel(ctx), log, client, queueURL, m.MessageId, m.ReceiptHandle, aws.ToString(m.Body), handler) {
-				done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: m.MessageId, ReceiptHandle: m.ReceiptHandle})
-			}
+		if len(out.Messages) == 0 {
+			continue
 		}
-		deleteHandled(context.WithoutCancel(ctx), log, client, queueURL, done)
+		// A batch in hand is finished even as the loop stops, so shutting down
+		// never fails a handler halfway through its writes.
+		handleBatch(context.WithoutCancel(ctx), log, client, queueURL, out.Messages, handler)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
 }
 
-// handle runs the handler on one message and reports whether it succeeded. A
-// failed message is made visible again at once, so it is retried until the
-// queue's redrive policy parks it.
-func handle(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL string, id, receipt *string, body string, handler Handler) bool {
-	var env awsevents.CloudWatchEvent
-	err := json.Unmarshal([]byte(body), &env)
-	if err == nil {
-		err = handler(ctx, env)
+// handleBatch runs the handler on one receive, deletes the messages it handled
+// and releases the others for redelivery.
+func handleBatch(ctx context.Context, log *slog.Logger, client SQSAPI, queueURL string, msgs []sqstypes.Message, handler Handler) {
+	batch := awsevents.SQSEvent{Records: make([]awsevents.SQSMessage, len(msgs))}
+	for i, m := range msgs {
+		batch.Records[i] = awsevents.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Body: aws.ToString(m.Body), EventSource: "aws:sqs"}
 	}
-	if err == nil {
-		return true
+	failed := map[string]bool{}
+	resp, err := handler(ctx, batch)
+	if err != nil {
+		log.Error("event handler failed; batch kept for redelivery", "messages", len(msgs), "err", err)
 	}
-	log.Error("event handler failed; message kept for redelivery", "message_id", aws.ToString(id),
-		"detail_type", env.DetailType, "err", err)
-	if _, verr := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: aws.String(queueURL), ReceiptHandle: receipt, VisibilityTimeout: 0}); verr != nil {
-		log.Warn("releasing message", "message_id", aws.ToString(id), "err", verr)
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
 	}
-	return false
+	var done []sqstypes.DeleteMessageBatchRequestEntry
+	for _, m := range msgs {
+		if err == nil && !failed[aws.ToString(m.MessageId)] {
+			done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: m.MessageId, ReceiptHandle: m.ReceiptHandle})
+			continue
+		}
+		if _, verr := client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0}); verr != nil {
+			log.Warn("releasing message", "message_id", aws.ToString(m.MessageId), "err", verr)
+		}
+	}
+	deleteHandled(ctx, log, client, queueURL, done)
 }
 
 // deleteHandled deletes the handled messages of one receive in one call.

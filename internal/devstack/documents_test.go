@@ -46,7 +46,7 @@ func TestDocuments_StoredObjectIsIngestedThroughTheLocalDelivery(t *testing.T) {
 	handled := 0
 	handler := lib.HandleEvent(bucket)
 	go func() {
-		_ = devstack.Deliver(dctx, sqsClient(s.cfg), s.queues["documents-ingest"], func(ctx context.Context, env events.Envelope) error {
+		_ = devstack.Deliver(dctx, sqsClient(s.cfg), s.queues["documents-ingest"], each(func(ctx context.Context, env events.Envelope) error {
 			err := handler(ctx, env)
 			if err == nil {
 				handled++
@@ -55,7 +55,7 @@ func TestDocuments_StoredObjectIsIngestedThroughTheLocalDelivery(t *testing.T) {
 				}
 			}
 			return err
-		})
+		}))
 	}()
 	<-dctx.Done()
 	if ctx.Err() != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/record"
+	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -29,6 +30,9 @@ func TestRules_ReadsEverySubscriberRuleFromTheTemplate(t *testing.T) {
 	got := map[string]map[string][]string{}
 	var ingest string
 	for _, r := range rules {
+		if r.MaxReceives != devstack.MaxReceives {
+			t.Errorf("%s: local queue hands a message out %d times, want the template's 5", r.Subscriber, r.MaxReceives)
+		}
 		if r.Subscriber == "documents-ingest" {
 			ingest = r.Pattern
 			continue
@@ -62,6 +66,7 @@ func TestRules_RejectsBrokenTemplates(t *testing.T) {
 	for name, tpl := range map[string]string{
 		"not yaml":                "Resources: [",
 		"rule not <Name>Function": "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties:\n            Pattern: {source: [x]}\n",
+		"queue with no redrive":   "Resources:\n  FFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        Q:\n          Type: SQS\n          Properties: {Queue: !GetAtt Q.Arn}\n  Q:\n    Type: AWS::SQS::Queue\n  R:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern: {source: [x]}\n      Targets: [{Id: q, Arn: !GetAtt Q.Arn}]\n",
 		"rule with no ptrn":       "Resources:\n  FFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n      Events:\n        E:\n          Type: EventBridgeRule\n          Properties: {}\n",
 	} {
 		if _, err := devstack.Rules([]byte(tpl), nil); err == nil {
@@ -77,7 +82,7 @@ func TestEvents_ToolRunRecordedThroughBusRuleQueueAndSubscriber(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitted := s.emit.rec.Events()
-	s.deliverUntil(t, "on-event-record", ids(emitted, nil), events.Subscriber(record.Handler(s.repo), quiet))
+	s.deliverUntil(t, "on-event-record", ids(emitted, nil), subscriber.Record(s.repo, quiet))
 
 	x, err := s.repo.GetExecution(context.Background(), "u1", res.ExecutionID)
 	if err != nil {
@@ -110,7 +115,7 @@ func TestEvents_FailedRunRecordedWithItsErrorCode(t *testing.T) {
 	if err == nil || res == nil || res.Error == nil {
 		t.Fatalf("Execute = %+v, %v; want a failed run", res, err)
 	}
-	s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), events.Subscriber(record.Handler(s.repo), quiet))
+	s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), subscriber.Record(s.repo, quiet))
 	x, err := s.repo.GetExecution(context.Background(), "u1", res.ExecutionID)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +133,7 @@ func TestEvents_MetricsSubscriberGetsOnlyItsEventTypes(t *testing.T) {
 	emitted := s.emit.rec.Events()
 	var out bytes.Buffer
 	want := ids(emitted, func(e events.Event) bool { _, ok := events.MetricsFor(e); return ok })
-	got := s.deliverUntil(t, "on-event-metrics", want, events.Subscriber(events.Metrics{}.Writer(&out), quiet))
+	got := s.deliverUntil(t, "on-event-metrics", want, each(events.Subscriber(events.Metrics{}.Writer(&out), quiet)))
 	if len(got) != len(want) {
 		t.Errorf("metrics queue carried %d events, want the %d with metrics", len(got), len(want))
 	}
@@ -160,7 +165,7 @@ func TestEvents_RedeliveredAndReversedGiveTheSameRecordAndMetrics(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	envs := s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), func(context.Context, events.Envelope) error { return nil })
+	envs := s.deliverUntil(t, "on-event-record", ids(s.emit.rec.Events(), nil), each(func(context.Context, events.Envelope) error { return nil }))
 	slices.SortFunc(envs, func(a, b events.Envelope) int { return seqOf(t, a) - seqOf(t, b) })
 	running, err := s.repo.GetExecution(context.Background(), "u1", res.ExecutionID)
 	if err != nil {

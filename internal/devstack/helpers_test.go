@@ -2,6 +2,7 @@ package devstack_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -30,6 +32,11 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// each delivers a batch message by message to a handler of one envelope.
+func each(h func(context.Context, events.Envelope) error) devstack.Handler {
+	return events.EachMessage(h, quiet)
+}
 
 // countingBus counts PutEvents calls on its way to the real client.
 type countingBus struct {
@@ -143,23 +150,38 @@ func (s *stack) deliverUntil(t *testing.T, subscriber string, want map[string]bo
 	var mu sync.Mutex
 	var got []events.Envelope
 	seen := map[string]bool{}
-	wrapped := func(ctx context.Context, env events.Envelope) error {
-		if err := h(ctx, env); err != nil {
-			return err
-		}
-		e, err := events.Decode(env)
+	wrapped := func(ctx context.Context, batch awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
+		resp, err := h(ctx, batch)
 		if err != nil {
-			t.Errorf("queue carried a foreign event: %v", err)
-			return nil
+			return resp, err
+		}
+		failed := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		got = append(got, env)
-		seen[e.ID] = true
+		for _, m := range batch.Records {
+			if failed[m.MessageId] {
+				continue
+			}
+			var env events.Envelope
+			if err := json.Unmarshal([]byte(m.Body), &env); err != nil {
+				t.Errorf("queue carried a message that is no envelope: %v", err)
+				continue
+			}
+			e, err := events.Decode(env)
+			if err != nil {
+				t.Errorf("queue carried a foreign event: %v", err)
+				continue
+			}
+			got = append(got, env)
+			seen[e.ID] = true
+		}
 		if len(seen) == len(want) {
 			cancel()
 		}
-		return nil
+		return resp, nil
 	}
 	if err := devstack.Deliver(ctx, sqsClient(s.cfg), s.queues[subscriber], wrapped); err != nil {
 		t.Fatal(err)

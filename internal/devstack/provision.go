@@ -1,7 +1,8 @@
 // Package devstack runs chatter's AWS resources locally (moto's server, LocalStack):
-// it provisions the event bus and the subscriber rules from template.yaml, with
-// each rule targeting an SQS queue instead of a Lambda, and delivers those queues'
-// messages to the same handlers the subscriber Lambdas run.
+// it provisions the event bus and the subscriber rules from template.yaml, each
+// rule filling an SQS queue with a dead-letter queue as the template's subscriber
+// queues do, and delivers those queues' messages, a receive at a time, to the same
+// batch handlers the subscriber Lambdas' SQS event sources call.
 //
 // The documents bucket is made with EventBridge notifications on
 // (ProvisionDocuments), and the ingest function's rule is provisioned like the
@@ -16,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -39,6 +41,9 @@ type Rule struct {
 	Subscriber string
 	// Pattern is the rule's event pattern as JSON.
 	Pattern string
+	// MaxReceives is the maxReceiveCount of the subscriber's queue in the template
+	// (a rule that targets the function itself has none: MaxReceives).
+	MaxReceives int
 }
 
 // functionDir turns a function's logical ID into its folder name:
@@ -80,8 +85,10 @@ func (refs Refs) resolve(n *yaml.Node) {
 	}
 }
 
-// Rules reads the EventBridgeRule events of the template's serverless functions,
-// with the !Ref values of refs.
+// Rules reads the subscriber rules of the template, with the !Ref values of refs:
+// every AWS::Events::Rule whose target is the queue of a serverless function's SQS
+// event (the event subscribers), and every EventBridgeRule event of a function
+// (the ingest).
 func Rules(template []byte, refs Refs) ([]Rule, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(template, &doc); err != nil {
@@ -90,35 +97,55 @@ func Rules(template []byte, refs Refs) ([]Rule, error) {
 	if len(doc.Content) == 0 {
 		return nil, errors.New("devstack: empty template")
 	}
-	var rules []Rule
 	resources := child(doc.Content[0], "Resources")
+	var rules []Rule
+	queues := map[string]string{} // queue logical id -> the subscriber it feeds
 	for _, res := range pairs(resources) {
 		if scalar(child(res.value, "Type")) != "AWS::Serverless::Function" {
 			continue
 		}
-		props := child(res.value, "Properties")
-		for _, ev := range pairs(child(props, "Events")) {
-			if scalar(child(ev.value, "Type")) != "EventBridgeRule" {
+		name, ok := functionDir(res.key)
+		for _, ev := range pairs(child(child(res.value, "Properties"), "Events")) {
+			typ := scalar(child(ev.value, "Type"))
+			if typ != "EventBridgeRule" && typ != "SQS" {
 				continue
 			}
-			name, ok := functionDir(res.key)
 			if !ok {
 				return nil, fmt.Errorf("devstack: function %s is not named <Name>Function", res.key)
 			}
-			pat := child(child(ev.value, "Properties"), "Pattern")
-			if pat == nil {
-				return nil, fmt.Errorf("devstack: rule %s.%s has no Pattern", res.key, ev.key)
+			props := child(ev.value, "Properties")
+			if typ == "SQS" {
+				if q, ok := arnOf(child(props, "Queue")); ok {
+					queues[q] = name
+				}
+				continue
 			}
-			refs.resolve(pat)
-			var p any
-			if err := pat.Decode(&p); err != nil {
-				return nil, fmt.Errorf("devstack: rule %s.%s pattern: %w", res.key, ev.key, err)
-			}
-			b, err := json.Marshal(p)
+			pat, err := pattern(child(props, "Pattern"), refs)
 			if err != nil {
-				return nil, fmt.Errorf("devstack: rule %s.%s pattern: %w", res.key, ev.key, err)
+				return nil, fmt.Errorf("devstack: rule %s.%s: %w", res.key, ev.key, err)
 			}
-			rules = append(rules, Rule{Subscriber: name, Pattern: string(b)})
+			rules = append(rules, Rule{Subscriber: name, Pattern: pat, MaxReceives: MaxReceives})
+		}
+	}
+	for _, res := range pairs(resources) {
+		if scalar(child(res.value, "Type")) != "AWS::Events::Rule" {
+			continue
+		}
+		props := child(res.value, "Properties")
+		for _, target := range child(props, "Targets").Content {
+			q, ok := arnOf(child(target, "Arn"))
+			if !ok || queues[q] == "" {
+				continue
+			}
+			pat, err := pattern(child(props, "EventPattern"), refs)
+			if err != nil {
+				return nil, fmt.Errorf("devstack: rule %s: %w", res.key, err)
+			}
+			n, err := strconv.Atoi(scalar(child(child(child(child(resources, q), "Properties"), "RedrivePolicy"), "maxReceiveCount")))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("devstack: queue %s has no RedrivePolicy.maxReceiveCount", q)
+			}
+			rules = append(rules, Rule{Subscriber: queues[q], Pattern: pat, MaxReceives: n})
 		}
 	}
 	return rules, nil
@@ -146,6 +173,31 @@ func GoRuntimeEnv(template []byte) ([]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// arnOf reads "!GetAtt X.Arn" as X.
+func arnOf(n *yaml.Node) (string, bool) {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!GetAtt" {
+		return "", false
+	}
+	return strings.CutSuffix(n.Value, ".Arn")
+}
+
+// pattern is an event pattern node as JSON, its !Ref values from refs.
+func pattern(pat *yaml.Node, refs Refs) (string, error) {
+	if pat == nil {
+		return "", errors.New("no pattern")
+	}
+	refs.resolve(pat)
+	var p any
+	if err := pat.Decode(&p); err != nil {
+		return "", fmt.Errorf("pattern: %w", err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("pattern: %w", err)
+	}
+	return string(b), nil
 }
 
 type pair struct {
@@ -181,7 +233,9 @@ func scalar(n *yaml.Node) string {
 }
 
 // MaxReceives is how often a local queue hands out a message before moving it to
-// its dead-letter queue, as the rule's RetryPolicy does for a Lambda target.
+// its dead-letter queue when the template gives the function no queue (the
+// ingest's rule targets the function, whose retries the rule's RetryPolicy
+// bounds); a subscriber's local queue takes its template queue's maxReceiveCount.
 const MaxReceives = 5
 
 // ProvisionEvents creates the bus busName and, for every subscriber rule in
@@ -207,7 +261,7 @@ func ProvisionEvents(ctx context.Context, cfg aws.Config, busName string, refs R
 		if err != nil {
 			return nil, err
 		}
-		redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": MaxReceives})
+		redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": r.MaxReceives})
 		url, arn, err := createQueue(ctx, q, name, map[string]string{string(sqstypes.QueueAttributeNameRedrivePolicy): string(redrive)})
 		if err != nil {
 			return nil, err

@@ -36,17 +36,27 @@ func Logger(logger *slog.Logger) Handler {
 // event is logged and acknowledged: redelivering it cannot make it one.
 func Subscriber(h Handler, logger *slog.Logger) func(ctx context.Context, env Envelope) error {
 	return func(ctx context.Context, env Envelope) error {
-		e, err := Decode(env)
-		if err != nil {
-			var de *DecodeError
-			if errors.As(err, &de) {
-				logger.ErrorContext(ctx, "dropping event", "envelope_id", env.ID, "detail_type", env.DetailType, "err", err)
-				return nil
-			}
+		e, ok, err := decodeOrDrop(ctx, logger, env)
+		if !ok {
 			return err
 		}
 		return h(ctx, e)
 	}
+}
+
+// decodeOrDrop decodes env; ok is false when there is no event to handle: err
+// says why, or is nil for an envelope that is not a chatter event (logged here).
+func decodeOrDrop(ctx context.Context, logger *slog.Logger, env Envelope) (e Event, ok bool, err error) {
+	e, err = Decode(env)
+	var de *DecodeError
+	switch {
+	case errors.As(err, &de):
+		logger.ErrorContext(ctx, "dropping event", "envelope_id", env.ID, "detail_type", env.DetailType, "err", err)
+		return e, false, nil
+	case err != nil:
+		return e, false, err
+	}
+	return e, true, nil
 }
 
 // Chain runs handlers in order and stops at the first error, so one Lambda can

@@ -47,22 +47,9 @@ var errUnchanged = errors.New("unchanged")
 // moves forward and the first terminal event wins, so duplicates and late arrivals
 // change nothing. An event without a user (a request rejected before it had one)
 // or of an execution that was never stored (one that failed preparation) leaves
-// nothing to keep.
+// nothing to keep. Apply is ApplyBatch of one event.
 func Apply(ctx context.Context, repo Repo, e events.Event) error {
-	if e.UserID == "" {
-		return nil
-	}
-	if err := appendEntry(ctx, repo, e); err != nil {
-		return err
-	}
-	if !e.Terminal() {
-		return nil
-	}
-	_, final, err := settleRecord(ctx, repo, e)
-	if err != nil || final == nil {
-		return err
-	}
-	return count(ctx, repo, final)
+	return ApplyBatch(ctx, repo, []events.Event{e})[0]
 }
 
 // Ends ends e's execution with the terminal event e, as Apply does, and reports
@@ -94,8 +81,17 @@ func appendEntry(ctx context.Context, repo Repo, e events.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := repo.AppendEvents(ctx, e.UserID, e.ExecutionID, []store.ExecutionEvent{ev}); err != nil {
-		return fmt.Errorf("record: appending %s %s of execution %s: %w", e.Type, e.ID, e.ExecutionID, err)
+	return appendEntries(ctx, repo, e.UserID, e.ExecutionID, []store.ExecutionEvent{ev})
+}
+
+// appendEntries adds one execution's log entries in one AppendEvents.
+func appendEntries(ctx context.Context, repo Repo, userID, execID string, evs []store.ExecutionEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := repo.AppendEvents(ctx, userID, execID, evs); err != nil {
+		return fmt.Errorf("record: appending %d events (seq %d..%d) of execution %s: %w", len(evs), evs[0].Seq,
+			evs[len(evs)-1].Seq, execID, err)
 	}
 	return nil
 }

@@ -109,11 +109,7 @@ func applyAll(t tb, r repo, evs []events.Event) {
 	t.Helper()
 	for _, e := range evs {
 		// What arrives is what was published: round-trip through the detail JSON.
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := events.Decode(events.Envelope{Source: events.Source, DetailType: e.Type, Detail: b})
+		got, err := received(e)
 		if err != nil {
 			t.Fatal(err)
 		}

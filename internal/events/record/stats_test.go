@@ -28,15 +28,20 @@ func withDeadline(t *testing.T) context.Context {
 // deliver applies e as the subscriber receives it (round-tripped through the detail
 // JSON).
 func deliver(ctx context.Context, r repo, e events.Event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	got, err := events.Decode(events.Envelope{Source: events.Source, DetailType: e.Type, Detail: b})
+	got, err := received(e)
 	if err != nil {
 		return err
 	}
 	return record.Apply(ctx, r, got)
+}
+
+// received is e as a subscriber receives it: through the detail JSON.
+func received(e events.Event) (events.Event, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return events.Event{}, err
+	}
+	return events.Decode(events.Envelope{Source: events.Source, DetailType: e.Type, Detail: b})
 }
 
 // nodeLog is the node log the executor's FinishTurn leaves on the record.
