@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -91,7 +93,15 @@ func TestLogs_AFullRunLogsNoMessageReplyOrToolContent(t *testing.T) {
 
 	var e *env // the bus and the fallback reach its store once runs start
 	b := &bus{deliver: func(ctx context.Context, env events.Envelope) error {
-		return subscriber.Record(e.st, logger)(ctx, env)
+		body, err := json.Marshal(env)
+		if err != nil {
+			return err
+		}
+		resp, err := subscriber.Record(e.st, logger)(ctx, awsevents.SQSEvent{Records: []awsevents.SQSMessage{{MessageId: env.ID, Body: string(body)}}})
+		if err == nil && len(resp.BatchItemFailures) > 0 {
+			err = fmt.Errorf("record subscriber failed event %s", env.ID)
+		}
+		return err
 	}}
 	pub, err := events.NewPublisher(events.PublisherOptions{Client: b, BusName: "chatter", Logger: logger, Attempts: 1,
 		Fallback: func(ctx context.Context, ev events.Event) error { return record.Apply(ctx, e.st, ev) }})
@@ -161,7 +171,15 @@ func TestLogs_RequestAndSubscriberLinesJoinByRequestAndExecutionID(t *testing.T)
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	var e *env
 	b := &bus{deliver: func(ctx context.Context, env events.Envelope) error {
-		return subscriber.Record(e.st, logger)(ctx, env)
+		body, err := json.Marshal(env)
+		if err != nil {
+			return err
+		}
+		resp, err := subscriber.Record(e.st, logger)(ctx, awsevents.SQSEvent{Records: []awsevents.SQSMessage{{MessageId: env.ID, Body: string(body)}}})
+		if err == nil && len(resp.BatchItemFailures) > 0 {
+			err = fmt.Errorf("record subscriber failed event %s", env.ID)
+		}
+		return err
 	}}
 	pub, err := events.NewPublisher(events.PublisherOptions{Client: b, BusName: "chatter", Logger: logger, Attempts: 1})
 	if err != nil {
