@@ -265,14 +265,33 @@ func (f function) samplePath() string {
 func templateSection() string {
 	var b strings.Builder
 	for _, f := range functions {
-		id := f.logicalID()
+		for _, v := range f.variants() {
+			functionSection(&b, f, v)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// functionSection writes one build of a function and its log group.
+func functionSection(b *strings.Builder, f function, v variant) {
+	{
+		id := f.logicalID() + v.suffix
+		cond := ""
+		if v.condition != "" {
+			cond = "    Condition: " + v.condition + "\n"
+		}
 		// sam build runs `make build-<LogicalId>` in the CodeUri folder (the
 		// Makefile's build-%Function targets); a makefile build is never shared.
-		fmt.Fprintf(&b, "\n  %sFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: makefile\n    Properties:\n", id)
-		fmt.Fprintf(&b, "      FunctionName: !Sub chatter-${Stage}-%s\n", f.name)
-		fmt.Fprintf(&b, "      Description: %s\n", f.pattern)
+		fmt.Fprintf(b, "\n  %sFunction:\n    Type: AWS::Serverless::Function\n%s    Metadata:\n      BuildMethod: makefile\n    Properties:\n", id, cond)
+		fmt.Fprintf(b, "      FunctionName: !Sub chatter-${Stage}-%s\n", f.name)
+		desc := f.pattern
+		if v.bedrock {
+			desc += " (Bedrock only)"
+		}
+		fmt.Fprintf(b, "      Description: %s\n", desc)
 		b.WriteString("      CodeUri: .\n")
-		fmt.Fprintf(&b, "      LoggingConfig:\n        LogGroup: !Ref %sLogs\n", id)
+		fmt.Fprintf(b, "      LoggingConfig:\n        LogGroup: !Ref %sLogs\n", id)
 		switch {
 		case f.execs():
 			b.WriteString("      Environment:\n        Variables:\n")
@@ -282,7 +301,7 @@ func templateSection() string {
 				{"ANTHROPIC_API_KEY_SECRET_ID", "HasAnthropicKeySecret", "AnthropicApiKeySecretArn"},
 				{"ANTHROPIC_API_KEY_PARAMETER", "HasAnthropicKeyParameter", "AnthropicApiKeyParameter"},
 			} {
-				fmt.Fprintf(&b, "          %s: !If [%s, !Ref %s, !Ref AWS::NoValue]\n", v.name, v.cond, v.param)
+				fmt.Fprintf(b, "          %s: !If [%s, !Ref %s, !Ref AWS::NoValue]\n", v.name, v.cond, v.param)
 			}
 			if f.verifiesTokens() {
 				b.WriteString("          CHATTER_JWT_ISSUER: !Ref JwtIssuer\n")
@@ -298,7 +317,7 @@ func templateSection() string {
 		if f.name == "openapi" {
 			// The served document names the streaming Function URL as the second
 			// host (httpapi.OpenAPIFor).
-			b.WriteString("      Environment:\n        Variables:\n          CHATTER_STREAM_URL: !GetAtt ChatStreamFunctionUrl.FunctionUrl\n")
+			b.WriteString("      Environment:\n        Variables:\n          CHATTER_STREAM_URL: " + streamURL("ChatStream") + "\n")
 		}
 		switch f.kind {
 		case kindHealth:
@@ -329,18 +348,23 @@ func templateSection() string {
 			// CHATTER_ALLOWED_ORIGINS unset so they are not sent twice.
 			b.WriteString(functionURLCORS())
 		default:
-			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
-			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
+			fmt.Fprintf(b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
+			fmt.Fprintf(b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
 			if f.open() || f.verifiesTokens() {
 				b.WriteString("            Auth:\n              Authorizer: NONE\n")
 			}
 		}
-		fmt.Fprintf(&b, "\n  %sLogs:\n    Type: AWS::Logs::LogGroup\n    Properties:\n", id)
-		fmt.Fprintf(&b, "      LogGroupName: !Sub /aws/lambda/chatter-${Stage}-%s\n", f.name)
+		fmt.Fprintf(b, "\n  %sLogs:\n    Type: AWS::Logs::LogGroup\n%s    Properties:\n", id, cond)
+		fmt.Fprintf(b, "      LogGroupName: !Sub /aws/lambda/chatter-${Stage}-%s\n", f.name)
 		b.WriteString("      RetentionInDays: !Ref LogRetentionDays\n")
 	}
-	b.WriteString("\n")
-	return b.String()
+}
+
+// streamURL is the URL of the deployed build of a streaming function (logical id
+// prefix), whichever the Providers parameter chose.
+func streamURL(id string) string {
+	return fmt.Sprintf("!If [%s, !GetAtt %s%sFunctionUrl.FunctionUrl, !GetAtt %sFunctionUrl.FunctionUrl]",
+		bedrockOnly.condition, id, bedrockOnly.suffix, id)
 }
 
 // Sample event shapes, in the field order AWS documents.
