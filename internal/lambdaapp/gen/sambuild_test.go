@@ -123,18 +123,19 @@ func TestSAMBuild_TargetsWriteLinuxBootstrapToArtifactsDir(t *testing.T) {
 	}
 }
 
-// PROVIDERS chooses the SDKs a deployment links: bedrock builds the workflow
-// functions with -tags chatter_nosdk, which leaves openai-go and anthropic-sdk-go
-// out, and the Secrets Manager and SSM clients that only read their keys; all (the
-// default) links the three; anything else stops the build.
+// PROVIDERS chooses the SDKs make build (and make sizes) links: bedrock builds the
+// workflow functions with -tags chatter_nosdk, which leaves openai-go and
+// anthropic-sdk-go out, and the Secrets Manager and SSM clients that only read
+// their keys; all (the default) links the three; anything else stops the build.
+// (sam build's targets ignore it: see TestSAMBuild_EveryFunctionHasAMakefileTarget.)
 func TestSAMBuild_ProvidersChoosesTheLinkedSDKs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := root(t)
 	makeN := func(providers string) (string, error) {
-		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "build-ChatFunction")
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "functions")
 		cmd.Dir = r
-		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=/artifacts", "PROVIDERS="+providers)
+		cmd.Env = append(os.Environ(), "PROVIDERS="+providers)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
