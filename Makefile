@@ -9,15 +9,17 @@ RIE         := $(BIN)/aws-lambda-rie
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 # Every Lambda: one directory per function under functions/ (see template.yaml).
 FUNCTIONS   := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
-# PROVIDERS chooses the LLM SDKs linked into the functions that run workflows: all
-# (Bedrock, OpenAI, Anthropic; the default) or bedrock (Bedrock only, -tags
-# chatter_nosdk: the chat functions shrink from ~76 to ~22 MiB). `sam build` runs
-# these targets, so `PROVIDERS=bedrock sam build` builds a Bedrock-only stage.
+# PROVIDERS chooses the LLM SDKs `make build` and `make sizes` link into the
+# functions that run workflows: all (Bedrock, OpenAI, Anthropic; the default) or
+# bedrock (Bedrock only, -tags chatter_nosdk: the chat functions shrink from ~80 to
+# ~20 MiB). The sam build targets below ignore it: template.yaml has both builds of
+# those functions and its Providers parameter deploys one.
 PROVIDERS   ?= all
 ifeq ($(filter $(PROVIDERS),all bedrock),)
 $(error PROVIDERS must be all or bedrock, not "$(PROVIDERS)")
 endif
-LAMBDA_FLAGS := -trimpath -ldflags "-s -w" -tags "lambda.norpc$(if $(filter bedrock,$(PROVIDERS)), chatter_nosdk)"
+lambda_flags = -trimpath -ldflags "-s -w" -tags "lambda.norpc$(if $(filter bedrock,$(1)), chatter_nosdk)"
+LAMBDA_FLAGS := $(call lambda_flags,$(PROVIDERS))
 
 .PHONY: dev load test test-short bench bench-all sizes lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
 
@@ -112,15 +114,24 @@ functions:
 
 # sam build (BuildMethod: makefile) runs `make build-<LogicalId>` in the CodeUri
 # folder (the repository root) with ARTIFACTS_DIR set: one target per function,
-# named as template.yaml names it (functions/on-event-record -> OnEventRecordFunction).
+# named as template.yaml names it (functions/on-event-record -> OnEventRecordFunction),
+# linking all providers; build-<Id>BedrockFunction builds the same function Bedrock
+# only (template.yaml's Bedrock-only builds, functions/chat -> ChatBedrockFunction).
 SAM_IDS := $(shell printf '%s\n' $(FUNCTIONS) | awk -F- '{s=""; for (i=1; i<=NF; i++) s=s toupper(substr($$i,1,1)) substr($$i,2); print s "Function"}')
-define sam_target
-build-$(2):
-	@test -n "$$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $$(GO) build $$(LAMBDA_FLAGS) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
-.PHONY: build-$(2)
-endef
-$(foreach p,$(join $(FUNCTIONS),$(addprefix :,$(SAM_IDS))),$(eval $(call sam_target,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+SAM_PAIRS := $(join $(FUNCTIONS),$(addprefix :,$(SAM_IDS)))
+# sam_dir: the functions/ folder of a logical id (ChatFunction -> chat).
+sam_dir = $(word 1,$(subst :, ,$(filter %:$(1),$(SAM_PAIRS))))
+check_artifacts = @test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+
+build-%BedrockFunction:
+	$(check_artifacts)
+	@test -n "$(call sam_dir,$*Function)" || { echo "no function $*Function in functions/" >&2; exit 1; }
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(call lambda_flags,bedrock) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call sam_dir,$*Function)
+
+build-%Function:
+	$(check_artifacts)
+	@test -n "$(call sam_dir,$*Function)" || { echo "no function $*Function in functions/" >&2; exit 1; }
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(call lambda_flags,all) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call sam_dir,$*Function)
 
 ## build-cli: the CLI into ./bin
 build-cli:

@@ -13,6 +13,7 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -72,10 +73,12 @@ func write(root string) error {
 
 // Markers around the generated parts of template.yaml.
 const (
-	beginMarker     = "  # BEGIN GENERATED FUNCTIONS: go generate ./internal/lambdaapp (internal/lambdaapp/gen/table.go)\n"
-	endMarker       = "  # END GENERATED FUNCTIONS\n"
-	corsBeginMarker = "      # BEGIN GENERATED CORS: go generate ./internal/lambdaapp (internal/httpapi/cors.go)\n"
-	corsEndMarker   = "      # END GENERATED CORS\n"
+	beginMarker       = "  # BEGIN GENERATED FUNCTIONS: go generate ./internal/lambdaapp (internal/lambdaapp/gen/table.go)\n"
+	endMarker         = "  # END GENERATED FUNCTIONS\n"
+	corsBeginMarker   = "      # BEGIN GENERATED CORS: go generate ./internal/lambdaapp (internal/httpapi/cors.go)\n"
+	corsEndMarker     = "      # END GENERATED CORS\n"
+	routesBeginMarker = "      # BEGIN GENERATED ROUTES: go generate ./internal/lambdaapp (internal/lambdaapp/gen/table.go)\n"
+	routesEndMarker   = "      # END GENERATED ROUTES\n"
 )
 
 // section is a generated part of template.yaml, between its markers.
@@ -87,6 +90,7 @@ type section struct {
 var sections = []section{
 	{beginMarker, endMarker, templateSection},
 	{corsBeginMarker, corsEndMarker, httpAPICORS},
+	{routesBeginMarker, routesEndMarker, httpAPIRoutes},
 }
 
 // corsLines is the browser policy of httpapi.CORS in the property names API
@@ -265,82 +269,181 @@ func (f function) samplePath() string {
 func templateSection() string {
 	var b strings.Builder
 	for _, f := range functions {
-		id := f.logicalID()
-		// sam build runs `make build-<LogicalId>` in the CodeUri folder (the
-		// Makefile's build-%Function targets); a makefile build is never shared.
-		fmt.Fprintf(&b, "\n  %sFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: makefile\n    Properties:\n", id)
-		fmt.Fprintf(&b, "      FunctionName: !Sub chatter-${Stage}-%s\n", f.name)
-		fmt.Fprintf(&b, "      Description: %s\n", f.pattern)
-		b.WriteString("      CodeUri: .\n")
-		fmt.Fprintf(&b, "      LoggingConfig:\n        LogGroup: !Ref %sLogs\n", id)
-		switch {
-		case f.execs():
-			b.WriteString("      Environment:\n        Variables:\n")
-			for _, v := range []struct{ name, cond, param string }{
+		for _, v := range f.variants() {
+			functionSection(&b, f, v)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// functionSection writes one build of a function, its log group and, for a route
+// of the HTTP API's DefinitionBody, its invoke permission.
+func functionSection(b *strings.Builder, f function, v variant) {
+	id := f.logicalID() + v.suffix
+	cond := ""
+	if v.condition != "" {
+		cond = "    Condition: " + v.condition + "\n"
+	}
+	// The Bedrock-only build has names of its own: switching Providers on a
+	// deployed stack creates the new build before it deletes the old one, and
+	// function and log group names are unique.
+	name := f.name
+	if v.bedrock {
+		name += "-bedrock"
+	}
+	// sam build runs `make build-<LogicalId>` in the CodeUri folder (the
+	// Makefile's build-%Function targets); a makefile build is never shared.
+	fmt.Fprintf(b, "\n  %sFunction:\n    Type: AWS::Serverless::Function\n%s    Metadata:\n      BuildMethod: makefile\n    Properties:\n", id, cond)
+	fmt.Fprintf(b, "      FunctionName: !Sub chatter-${Stage}-%s\n", name)
+	desc := f.pattern
+	if v.bedrock {
+		desc += " (Bedrock only)"
+	}
+	fmt.Fprintf(b, "      Description: %s\n", desc)
+	b.WriteString("      CodeUri: .\n")
+	fmt.Fprintf(b, "      LoggingConfig:\n        LogGroup: !Ref %sLogs\n", id)
+	if f.execs() {
+		var env []string
+		// A Bedrock-only build has no OpenAI or Anthropic SDK and would refuse to
+		// start with a key configured: it gets neither the keys nor their policy.
+		if !v.bedrock {
+			for _, k := range []struct{ name, cond, param string }{
 				{"OPENAI_API_KEY_SECRET_ID", "HasOpenAIKeySecret", "OpenAIApiKeySecretArn"},
 				{"OPENAI_API_KEY_PARAMETER", "HasOpenAIKeyParameter", "OpenAIApiKeyParameter"},
 				{"ANTHROPIC_API_KEY_SECRET_ID", "HasAnthropicKeySecret", "AnthropicApiKeySecretArn"},
 				{"ANTHROPIC_API_KEY_PARAMETER", "HasAnthropicKeyParameter", "AnthropicApiKeyParameter"},
 			} {
-				fmt.Fprintf(&b, "          %s: !If [%s, !Ref %s, !Ref AWS::NoValue]\n", v.name, v.cond, v.param)
-			}
-			if f.verifiesTokens() {
-				b.WriteString("          CHATTER_JWT_ISSUER: !Ref JwtIssuer\n")
-				b.WriteString("          CHATTER_JWT_AUDIENCE: !Ref JwtAudience\n")
-				b.WriteString("          CHATTER_JWKS_URL: !If [HasJwksUrl, !Ref JwksUrl, !Ref AWS::NoValue]\n")
-			}
-			if f.streams() {
-				// A stream may outlive API Gateway's 30 s; the executor's own run
-				// timeout (10 min) ends it first.
-				b.WriteString("      Timeout: 660\n")
+				env = append(env, fmt.Sprintf("%s: !If [%s, !Ref %s, !Ref AWS::NoValue]", k.name, k.cond, k.param))
 			}
 		}
-		if f.name == "openapi" {
-			// The served document names the streaming Function URL as the second
-			// host (httpapi.OpenAPIFor).
-			b.WriteString("      Environment:\n        Variables:\n          CHATTER_STREAM_URL: !GetAtt ChatStreamFunctionUrl.FunctionUrl\n")
+		if f.verifiesTokens() {
+			env = append(env, "CHATTER_JWT_ISSUER: !Ref JwtIssuer", "CHATTER_JWT_AUDIENCE: !Ref JwtAudience",
+				"CHATTER_JWKS_URL: !If [HasJwksUrl, !Ref JwksUrl, !Ref AWS::NoValue]")
 		}
-		switch f.kind {
-		case kindHealth:
-			// No policy: it touches nothing.
-		case kindStateless:
-			b.WriteString("      Policies:\n        - !Ref RateLimitPolicy\n")
-		case kindReady:
-			b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n")
-		case kindRead:
-			b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n        - !Ref RateLimitPolicy\n")
-		case kindWrite:
-			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
-		case kindDocuments:
-			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
-			b.WriteString("        - !Ref DocumentsObjectsPolicy\n")
-			if f.goConst == "documents.PathSearch" {
-				b.WriteString("        - !Ref EmbedModelsPolicy\n")
-			}
-		case kindExec, kindStream, kindOpenAI, kindOpenAIStream:
-			b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
-			b.WriteString("        - !Ref PublishEventsPolicy\n        - !Ref InvokeModelsPolicy\n        - !Ref EmbedModelsPolicy\n")
+		if len(env) > 0 {
+			b.WriteString("      Environment:\n        Variables:\n          " + strings.Join(env, "\n          ") + "\n")
+		}
+		if f.streams() {
+			// A stream may outlive API Gateway's 30 s; the executor's own run
+			// timeout (10 min) ends it first.
+			b.WriteString("      Timeout: 660\n")
+		}
+	}
+	if f.name == "openapi" {
+		// The served document names the streaming Function URL as the second
+		// host (httpapi.OpenAPIFor).
+		b.WriteString("      Environment:\n        Variables:\n          CHATTER_STREAM_URL: " + streamURL("ChatStream") + "\n")
+	}
+	switch f.kind {
+	case kindHealth:
+		// No policy: it touches nothing.
+	case kindStateless:
+		b.WriteString("      Policies:\n        - !Ref RateLimitPolicy\n")
+	case kindReady:
+		b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n")
+	case kindRead:
+		b.WriteString("      Policies:\n        - DynamoDBReadPolicy:\n            TableName: !Ref Table\n        - !Ref RateLimitPolicy\n")
+	case kindWrite:
+		b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
+	case kindDocuments:
+		b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
+		b.WriteString("        - !Ref DocumentsObjectsPolicy\n")
+		if f.goConst == "documents.PathSearch" {
+			b.WriteString("        - !Ref EmbedModelsPolicy\n")
+		}
+	case kindExec, kindStream, kindOpenAI, kindOpenAIStream:
+		b.WriteString("      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref Table\n")
+		b.WriteString("        - !Ref PublishEventsPolicy\n        - !Ref InvokeModelsPolicy\n        - !Ref EmbedModelsPolicy\n")
+		if !v.bedrock {
 			b.WriteString("        - !If [HasProviderKeys, !Ref ProviderKeysPolicy, !Ref AWS::NoValue]\n")
 		}
-		switch {
-		case f.streams():
-			b.WriteString("      FunctionUrlConfig:\n        AuthType: NONE # the function verifies tokens against the issuer's JWKS\n        InvokeMode: RESPONSE_STREAM\n")
-			// Lambda answers preflights and adds the headers; the function leaves
-			// CHATTER_ALLOWED_ORIGINS unset so they are not sent twice.
-			b.WriteString(functionURLCORS())
-		default:
-			fmt.Fprintf(&b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
-			fmt.Fprintf(&b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
-			if f.open() || f.verifiesTokens() {
-				b.WriteString("            Auth:\n              Authorizer: NONE\n")
-			}
-		}
-		fmt.Fprintf(&b, "\n  %sLogs:\n    Type: AWS::Logs::LogGroup\n    Properties:\n", id)
-		fmt.Fprintf(&b, "      LogGroupName: !Sub /aws/lambda/chatter-${Stage}-%s\n", f.name)
-		b.WriteString("      RetentionInDays: !Ref LogRetentionDays\n")
 	}
-	b.WriteString("\n")
+	switch {
+	case f.streams():
+		b.WriteString("      FunctionUrlConfig:\n        AuthType: NONE # the function verifies tokens against the issuer's JWKS\n        InvokeMode: RESPONSE_STREAM\n")
+		// Lambda answers preflights and adds the headers; the function leaves
+		// CHATTER_ALLOWED_ORIGINS unset so they are not sent twice.
+		b.WriteString(functionURLCORS())
+	case f.inDefinitionBody():
+		// The route is in the HttpApi's DefinitionBody (httpAPIRoutes); SAM would
+		// have added this permission for an HttpApi event.
+		fmt.Fprintf(b, "\n  %sFunctionApiPermission:\n    Type: AWS::Lambda::Permission\n%s    Properties:\n", id, cond)
+		fmt.Fprintf(b, "      Action: lambda:InvokeFunction\n      FunctionName: !Ref %sFunction\n      Principal: apigateway.amazonaws.com\n", id)
+		fmt.Fprintf(b, "      SourceArn: !Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/%s%s\n",
+			f.method(), wildcardPath.ReplaceAllString(f.apiPath(), "*"))
+	default:
+		fmt.Fprintf(b, "      Events:\n        Api:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n")
+		fmt.Fprintf(b, "            Method: %s\n            Path: %s\n", f.method(), f.apiPath())
+		if f.open() || f.verifiesTokens() {
+			b.WriteString("            Auth:\n              Authorizer: NONE\n")
+		}
+	}
+	fmt.Fprintf(b, "\n  %sLogs:\n    Type: AWS::Logs::LogGroup\n%s    Properties:\n", id, cond)
+	fmt.Fprintf(b, "      LogGroupName: !Sub /aws/lambda/chatter-${Stage}-%s\n", name)
+	b.WriteString("      RetentionInDays: !Ref LogRetentionDays\n")
+}
+
+// wildcardPath is a path parameter; a permission's source ARN has * for it.
+var wildcardPath = regexp.MustCompile(`\{[^}]*\}`)
+
+// inDefinitionBody: the function's HTTP API route is written into the HttpApi's
+// DefinitionBody rather than as an HttpApi event. SAM refuses two functions
+// with events on one route, conditions or not, and a function that runs
+// workflows has two builds, one of which the Providers parameter deploys: the
+// route's integration is an !If over the two.
+func (f function) inDefinitionBody() bool { return len(f.variants()) > 1 && !f.streams() }
+
+// httpAPIRoutes is the HttpApi's DefinitionBody: the routes of inDefinitionBody
+// functions, in the shape SAM gives an HttpApi event's route (SAM adds the other
+// routes, the authorizer and CORS to it). The info is SAM's default.
+func httpAPIRoutes() string {
+	var b strings.Builder
+	b.WriteString("      DefinitionBody:\n        openapi: \"3.0.1\"\n        info:\n          title: !Ref AWS::StackName\n          version: \"1.0\"\n        paths:\n")
+	integration := func(id string) string {
+		return "!Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + id + "Function.Arn}/invocations"
+	}
+	var paths []string
+	byPath := map[string][]function{}
+	for _, f := range functions {
+		if !f.inDefinitionBody() {
+			continue
+		}
+		if _, ok := byPath[f.apiPath()]; !ok {
+			paths = append(paths, f.apiPath())
+		}
+		byPath[f.apiPath()] = append(byPath[f.apiPath()], f)
+	}
+	for _, p := range paths {
+		fmt.Fprintf(&b, "          %q:\n", p)
+		for _, f := range byPath[p] {
+			fmt.Fprintf(&b, "            %s:\n", strings.ToLower(f.method()))
+			b.WriteString("              x-amazon-apigateway-integration:\n                type: aws_proxy\n                httpMethod: POST\n                payloadFormatVersion: \"2.0\"\n")
+			fmt.Fprintf(&b, "                uri: !If\n                  - %s\n                  - %s\n                  - %s\n",
+				bedrockOnly.condition, integration(f.logicalID()+bedrockOnly.suffix), integration(f.logicalID()+allProviders.suffix))
+			// What SAM writes for the JWT authorizer and for Authorizer: NONE.
+			auth := "JwtAuthorizer"
+			if f.open() || f.verifiesTokens() {
+				auth = "NONE"
+			}
+			fmt.Fprintf(&b, "              security:\n                - %s: []\n", auth)
+			if ps := wildcardPath.FindAllString(p, -1); len(ps) > 0 {
+				b.WriteString("              parameters:\n")
+				for _, w := range ps {
+					fmt.Fprintf(&b, "                - {name: %s, in: path, required: true}\n", strings.Trim(w, "{}"))
+				}
+			}
+			b.WriteString("              responses: {}\n")
+		}
+	}
 	return b.String()
+}
+
+// streamURL is the URL of the deployed build of a streaming function (logical id
+// prefix), whichever the Providers parameter chose.
+func streamURL(id string) string {
+	return fmt.Sprintf("!If [%s, !GetAtt %s%sFunctionUrl.FunctionUrl, !GetAtt %sFunctionUrl.FunctionUrl]",
+		bedrockOnly.condition, id, bedrockOnly.suffix, id)
 }
 
 // Sample event shapes, in the field order AWS documents.

@@ -39,19 +39,27 @@ func samFunctions(t *testing.T, r string) map[string]*yaml.Node {
 // Metadata.BuildMethod makefile and its CodeUri folder a Makefile with a
 // build-<LogicalId> target, which make -n proves exists and builds that function.
 func TestSAMBuild_EveryFunctionHasAMakefileTarget(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := root(t)
 	fns := samFunctions(t, r)
-	if len(fns) < len(functions)+len(subscribers) {
-		t.Fatalf("%d functions in template.yaml, want %d", len(fns), len(functions)+len(subscribers))
+	// Every build of every function: a function that runs workflows has a
+	// Bedrock-only one, built with -tags chatter_nosdk; no other build is.
+	type build struct {
+		name, condition string
+		bedrock         bool
 	}
-	byID := map[string]string{}
+	byID := map[string]build{}
 	for _, f := range functions {
-		byID[f.logicalID()+"Function"] = f.name
+		for _, v := range f.variants() {
+			byID[f.logicalID()+v.suffix+"Function"] = build{f.name, v.condition, v.bedrock}
+		}
 	}
 	for _, s := range subscribers {
-		byID[function{name: s}.logicalID()+"Function"] = s
+		byID[function{name: s}.logicalID()+"Function"] = build{name: s}
+	}
+	if len(fns) != len(byID) {
+		t.Errorf("%d functions in template.yaml, want %d (every build of the table's functions and the subscribers)", len(fns), len(byID))
 	}
 	for id, fn := range fns {
 		if m := path(fn, "Metadata", "BuildMethod"); m == nil || m.Value != "makefile" {
@@ -62,18 +70,32 @@ func TestSAMBuild_EveryFunctionHasAMakefileTarget(t *testing.T) {
 			t.Errorf("%s: CodeUri %v, want . (the folder of the Makefile)", id, uri)
 			continue
 		}
-		name, ok := byID[id]
+		b, ok := byID[id]
 		if !ok {
 			t.Errorf("%s: not in the function table", id)
 			continue
 		}
-		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "build-"+id)
-		cmd.Dir = filepath.Join(r, uri.Value)
-		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=/artifacts/"+id)
-		out, err := cmd.CombinedOutput()
-		want := "-o /artifacts/" + id + "/bootstrap ./functions/" + name + "\n"
-		if err != nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), "GOOS=linux GOARCH=arm64") {
-			t.Errorf("make -n build-%s: %v\n%s\nwant a linux/arm64 build with %q", id, err, out, want)
+		cond := ""
+		if c := mapValue(fn, "Condition"); c != nil {
+			cond = c.Value
+		}
+		if cond != b.condition {
+			t.Errorf("%s: Condition %q, want %q", id, cond, b.condition)
+		}
+		// PROVIDERS (make build's choice) must not change what sam build builds.
+		for _, providers := range []string{"all", "bedrock"} {
+			cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "build-"+id)
+			cmd.Dir = filepath.Join(r, uri.Value)
+			cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=/artifacts/"+id, "PROVIDERS="+providers)
+			out, err := cmd.CombinedOutput()
+			want := "-o /artifacts/" + id + "/bootstrap ./functions/" + b.name + "\n"
+			if err != nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), "GOOS=linux GOARCH=arm64") {
+				t.Errorf("make -n build-%s: %v\n%s\nwant a linux/arm64 build with %q", id, err, out, want)
+			}
+			if strings.Contains(string(out), "chatter_nosdk") != b.bedrock {
+				t.Errorf("make -n build-%s (PROVIDERS=%s): -tags chatter_nosdk is %v, want %v\n%s",
+					id, providers, !b.bedrock, b.bedrock, out)
+			}
 		}
 	}
 }
@@ -123,18 +145,19 @@ func TestSAMBuild_TargetsWriteLinuxBootstrapToArtifactsDir(t *testing.T) {
 	}
 }
 
-// PROVIDERS chooses the SDKs a deployment links: bedrock builds the workflow
-// functions with -tags chatter_nosdk, which leaves openai-go and anthropic-sdk-go
-// out, and the Secrets Manager and SSM clients that only read their keys; all (the
-// default) links the three; anything else stops the build.
+// PROVIDERS chooses the SDKs make build (and make sizes) links: bedrock builds the
+// workflow functions with -tags chatter_nosdk, which leaves openai-go and
+// anthropic-sdk-go out, and the Secrets Manager and SSM clients that only read
+// their keys; all (the default) links the three; anything else stops the build.
+// (sam build's targets ignore it: see TestSAMBuild_EveryFunctionHasAMakefileTarget.)
 func TestSAMBuild_ProvidersChoosesTheLinkedSDKs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := root(t)
 	makeN := func(providers string) (string, error) {
-		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "build-ChatFunction")
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "-n", "functions")
 		cmd.Dir = r
-		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR=/artifacts", "PROVIDERS="+providers)
+		cmd.Env = append(os.Environ(), "PROVIDERS="+providers)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}

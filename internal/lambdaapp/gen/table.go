@@ -162,6 +162,29 @@ func (f function) execs() bool {
 	return f.kind == kindExec || f.kind == kindStream || f.kind == kindOpenAI || f.kind == kindOpenAIStream
 }
 
+// variant is one build of a function: a function that runs workflows has two, of
+// which the template's Providers parameter deploys one (its condition) — all
+// providers linked (the default), or Bedrock only (-tags chatter_nosdk: no
+// OpenAI or Anthropic SDK, no key lookups; ~20 MiB against ~80).
+type variant struct {
+	suffix    string // of the logical id: ChatFunction, ChatBedrockFunction
+	condition string // template.yaml condition; "" for a function built one way
+	bedrock   bool
+}
+
+var (
+	allProviders = variant{condition: "AllProviders"}
+	bedrockOnly  = variant{suffix: "Bedrock", condition: "BedrockOnly", bedrock: true}
+)
+
+// variants lists the function's builds.
+func (f function) variants() []variant {
+	if f.execs() {
+		return []variant{allProviders, bedrockOnly}
+	}
+	return []variant{{}}
+}
+
 // streams: the function is on a Function URL (RESPONSE_STREAM).
 func (f function) streams() bool { return f.kind == kindStream || f.kind == kindOpenAIStream }
 
