@@ -38,6 +38,8 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp/runner"
 	"github.com/chatterhq/chatter/internal/motoserver"
 	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 // stackOptions configure startStack.
@@ -191,6 +193,7 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 		return nil, err
 	}
 	rt := s.App.Router(auth)
+	s.App.Validation = resources.NewValidation(tools.Builtins(), cond.Compiler)
 	resources.Register(rt, s.App.ResourceDeps())
 	chat.Register(rt, x)
 	documents.Register(rt, docs.Deps(s.App))

@@ -33,6 +33,7 @@ import (
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/tools"
 	"github.com/chatterhq/chatter/internal/workflow"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 const usage = `chatter: LLM chat workflows
@@ -168,7 +169,7 @@ func loadAndValidate(path string) ([]workflow.Problem, error) {
 		return nil, err
 	}
 	reg := tools.Builtins()
-	return workflow.Validate(d, workflow.Options{ToolExists: reg.Has}), nil
+	return workflow.Validate(d, workflow.Options{ToolExists: reg.Has, Conditions: cond.Compiler}), nil
 }
 
 func runWorkflow(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -8,4 +8,4 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 )
 
-func main() { lambdaapp.StartResource(resources.PathDefinition) }
+func main() { lambdaapp.StartResource(resources.PathDefinition, resources.Validation{}) }

@@ -6,6 +6,10 @@ package main
 import (
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
-func main() { lambdaapp.StartResource(resources.PathTemplateUpdate) }
+func main() {
+	lambdaapp.StartResource(resources.PathTemplateUpdate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+}

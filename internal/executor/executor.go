@@ -20,6 +20,7 @@ import (
 	"github.com/chatterhq/chatter/internal/tools"
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 // Store is the persistence the executor needs.
@@ -464,7 +465,7 @@ func (r *run) resolveSource(ctx context.Context) error {
 		// took a built-in's name runs by its id.
 		if src.Params == nil { // the shared graph, no copy of the template
 			var ok bool
-			if r.graph, ok, err = workflow.BuiltinGraph(src.ID); ok {
+			if r.graph, ok, err = workflow.BuiltinGraph(cond.Compiler, src.ID); ok {
 				r.source.ID, r.source.Name = src.ID, src.ID
 				break
 			}
@@ -481,11 +482,11 @@ func (r *run) resolveSource(ctx context.Context) error {
 		}
 		r.source.ID, r.source.Name = t.ID, t.Name // the template resolved, when asked by name
 		if src.Params == nil {
-			r.graph, err = t.Graph()
+			r.graph, err = t.Graph(cond.Compiler)
 			break
 		}
 		// The override applies to this run's copy only; a bad param is the caller's.
-		if r.graph, err = workflow.CompileTemplate(t.WithParams(*src.Params), workflow.Options{ToolExists: r.toolExists}); err != nil {
+		if r.graph, err = workflow.CompileTemplate(t.WithParams(*src.Params), workflow.Options{ToolExists: r.toolExists, Conditions: cond.Compiler}); err != nil {
 			return paramsErr(err)
 		}
 	case SourceDefinition:
@@ -498,18 +499,18 @@ func (r *run) resolveSource(ctx context.Context) error {
 		}
 		r.source.Version = d.Version
 		r.source.Name = d.Graph.Name
-		r.graph, err = workflow.Compile(&d.Graph, workflow.Options{ToolExists: r.toolExists})
+		r.graph, err = workflow.Compile(&d.Graph, workflow.Options{ToolExists: r.toolExists, Conditions: cond.Compiler})
 	case SourceDynamic:
 		c := in.Config
 		r.source.Name = "universal_chat"
-		r.graph, err = workflow.DynamicGraph(workflow.Capabilities{
+		r.graph, err = workflow.DynamicGraph(cond.Compiler, workflow.Capabilities{
 			Memory: boolOr(c.EnableMemory, true), Retrieval: boolOr(c.EnableRetrieval, false), Tools: boolOr(c.EnableTools, false)})
 	case SourceInline:
 		if src.Definition == nil {
 			return prepErr(errcode.InvalidInput, "definition", "an inline definition (nodes and edges) is required")
 		}
 		r.source.Name = src.Definition.Name
-		r.graph, err = workflow.Compile(src.Definition, workflow.Options{ToolExists: r.toolExists})
+		r.graph, err = workflow.Compile(src.Definition, workflow.Options{ToolExists: r.toolExists, Conditions: cond.Compiler})
 	default:
 		return prepErr(errcode.UnsupportedSource, "source", "unknown source kind %q", src.Kind)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/chatterhq/chatter/internal/workflow"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 // Valid configs per kind; delays stay in milliseconds.
@@ -88,7 +89,7 @@ func TestExecute_RandomGraphsEndWithATypedErrorOrSuccess(t *testing.T) {
 	compiled := 0
 	rapid.Check(t, func(t *rapid.T) {
 		d := genDefinition(t)
-		if _, err := workflow.Compile(d, workflow.Options{}); err != nil {
+		if _, err := workflow.Compile(d, workflow.Options{Conditions: cond.Compiler}); err != nil {
 			return // only graphs the validator accepts are promised to run
 		}
 		compiled++

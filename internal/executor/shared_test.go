@@ -14,6 +14,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/workflow"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 // builtinsSnapshot is everything of the process-wide workflow values a run reads:
@@ -34,7 +35,7 @@ func builtinsSnapshot(t *testing.T) string {
 		b.WriteByte('\n')
 	}
 	for _, tpl := range workflow.Builtins() {
-		g, err := tpl.Graph()
+		g, err := tpl.Graph(cond.Compiler)
 		graph(tpl.Name, g, err)
 		j, _ := json.Marshal(tpl)
 		b.Write(j)
@@ -42,7 +43,7 @@ func builtinsSnapshot(t *testing.T) string {
 	}
 	for i := range 8 {
 		c := workflow.Capabilities{Memory: i&1 != 0, Retrieval: i&2 != 0, Tools: i&4 != 0}
-		g, err := workflow.DynamicGraph(c)
+		g, err := workflow.DynamicGraph(cond.Compiler, c)
 		graph(fmt.Sprintf("dynamic %+v", c), g, err)
 	}
 	return b.String()

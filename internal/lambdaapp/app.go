@@ -15,7 +15,7 @@
 //	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
 //	(*App).MountResource(rt, pattern) error   one route of resources.Routes, class "other"
 //	APIGatewayHandler(h) / FunctionURLHandler(h)   Lambda handlers of an http.Handler
-//	StartResource(pattern) / Must(err)       what a function's main calls (health: package health)
+//	StartResource(pattern, v) / Must(err)    what a function's main calls (health: package health)
 //
 // The local dev server builds the same App with NewWith and mounts every route with
 // resources.Register(app.Router(staticKeys), app.ResourceDeps()).
@@ -48,6 +48,10 @@ type App struct {
 	AWS    aws.Config
 	Store  *dynamo.Store
 	Logger *slog.Logger
+	// Validation is what the validating routes (resources.Route.Validates) check
+	// definitions with; zero, they answer 500. Only a function that validates sets
+	// it, so no other links the tools or the condition compiler.
+	Validation resources.Validation
 }
 
 // NewLogger is adapter.NewLogger: the JSON logger every function logs with.
@@ -103,7 +107,7 @@ func (a *App) Defaults() resources.Defaults {
 
 // ResourceDeps is what resources.Routes and resources.Register need.
 func (a *App) ResourceDeps() resources.Deps {
-	return resources.Deps{Store: a.Store, Validation: resources.NewValidation(nil), Defaults: a.Defaults(),
+	return resources.Deps{Store: a.Store, Validation: a.Validation, Defaults: a.Defaults(),
 		StreamURL: a.Config.StreamURL}
 }
 
@@ -154,11 +158,14 @@ func Must(err error) {
 }
 
 // StartResource is the whole main of a CRUD or read function: build the App from
-// the environment, mount the route pattern (a resources.Path* constant) behind the
-// API Gateway authenticator, and serve HTTP API events.
-func StartResource(pattern string) {
+// the environment with validation v, mount the route pattern (a resources.Path*
+// constant) behind the API Gateway authenticator, and serve HTTP API events. v is
+// resources.NewValidation(tools.Builtins(), cond.Compiler) for a route that
+// validates (Route.Validates), the zero Validation for any other.
+func StartResource(pattern string, v resources.Validation) {
 	app, err := New(context.Background(), os.Getenv)
 	Must(err)
+	app.Validation = v
 	rt := app.Router(httpapi.APIGateway{})
 	Must(app.MountResource(rt, pattern))
 	lambda.Start(APIGatewayHandler(rt))

@@ -19,6 +19,8 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -59,6 +61,7 @@ func apiEvent(method, path, sub, body string) APIGatewayRequest {
 
 func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
 	app := motoApp(t)
+	app.Validation = resources.NewValidation(tools.Builtins(), cond.Compiler) // create validates
 	create, get := app.Router(httpapi.APIGateway{}), app.Router(httpapi.APIGateway{})
 	if err := app.MountResource(create, resources.PathDefinitionCreate); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ func BenchmarkCompileGeneralChat(b *testing.B) {
 	d := tpl.Definition()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Compile(d, Options{}); err != nil {
+		if _, err := Compile(d, Options{Conditions: testConditions}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -25,7 +25,7 @@ func BenchmarkConditionEval(b *testing.B) {
 		{"expr_and", "variable count > 2 AND message contains hi"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			c, err := CompileCondition(bc.src)
+			c, err := CompileCondition(testConditions, bc.src)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,19 +2,12 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"reflect"
-	"sync"
-
-	"github.com/chatterhq/chatter/internal/wire/errcode"
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
-
-	"github.com/chatterhq/chatter/internal/userexpr"
 )
 
 // Env is what a condition sees of the run state. The doc tags document each name in
-// the node-types catalogue (ConditionLanguage).
+// the node-types catalogue (cond.Language).
 type Env struct {
 	HasToolCalls bool                 `expr:"has_tool_calls" doc:"bool: the last model turn asked for tool calls"`
 	ToolCalls    int                  `expr:"tool_calls" doc:"int: tool calls made so far in this run"`
@@ -35,85 +28,37 @@ type LoopInfo struct {
 }
 
 // Condition limits: the source length and the parsed tree's size, checked at
-// validation; the budgets of one evaluation are userexpr.DefaultLimits.
+// validation; the budgets of one evaluation are the compiler's (package cond).
 const (
 	MaxConditionLength = 4096
 	MaxConditionNodes  = 500
 )
 
-// condEnv is what a condition runs against: the run state and the evaluation's meter.
-// Pooled: a condition is evaluated at every routing step.
-type condEnv struct {
-	userexpr.Frame
-	*Env
+// Program is a condition expression a ConditionCompiler compiled.
+type Program interface {
+	// Eval evaluates the expression against env within ctx and the language's
+	// budgets. A result that is not a bool is an error.
+	Eval(ctx context.Context, env *Env) (bool, error)
+	// ImpliesPending is Condition.impliesPending for what the fast paths leave.
+	ImpliesPending(pending bool) bool
 }
 
-var condEnvs = sync.Pool{New: func() any { return new(condEnv) }}
-
-// conditions is the condition language: expr-lang on userexpr's allowlist and budgets.
-// Built on first use, not at init (see builtins): a binary that links workflow but
-// never compiles a condition (health, the CRUD reads) then links none of expr's
-// compiler and pays none of its set-up at cold start.
-func conditions() *userexpr.Language {
-	conditionsOnce.Do(func() {
-		conditionLang = userexpr.MustNewLanguage(userexpr.Spec{
-			Name: "conditions", Env: &condEnv{}, AsBool: true, Library: true, MaxNodes: MaxConditionNodes,
-		})
-	})
-	return conditionLang
+// ConditionCompiler compiles a condition's expression (TranslateCondition's output)
+// against Env. Package workflow/cond is chatter's; it reaches validation as
+// Options.Conditions, so workflow itself links no expression engine.
+type ConditionCompiler interface {
+	CompileCondition(expr string) (Program, error)
 }
 
-var (
-	conditionsOnce sync.Once
-	conditionLang  *userexpr.Language
-)
-
-// ConditionLanguage documents what a condition may use, for GET /node-types.
-type ConditionLanguage struct {
-	Syntax    string            `json:"syntax"`
-	Phrases   []string          `json:"phrases"`
-	Variables map[string]string `json:"variables"`
-	Functions []userexpr.Doc    `json:"functions"`
-	Operators string            `json:"operators"`
-	MaxLength int               `json:"max_length"`
-	MaxNodes  int               `json:"max_nodes"`
-	Budgets   userexpr.Limits   `json:"budgets"`
-	OnBudget  string            `json:"on_budget"`
-}
-
-// Conditions describes the condition language; the value is built per call, so no
-// caller can change what another sees.
-func Conditions() ConditionLanguage {
-	vars := map[string]string{}
-	t := reflect.TypeFor[Env]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		vars[f.Tag.Get("expr")] = f.Tag.Get("doc")
-	}
-	return ConditionLanguage{
-		Syntax: "an expr-lang expression (https://expr-lang.org/docs/language-definition) over the variables below, " +
-			"in which the predecessor's phrases are names and operators usable anywhere (negated, in parentheses, nested; AND / OR / NOT as well as && || ! and or not)",
-		Phrases: []string{"has_tool_calls", "no_tool_calls", "has_errors", "no_errors", "always",
-			"tool_calls <op> N", "tool_calls <op> variable NAME", "variable NAME equals|is|is not|not equals|contains|<op> VALUE",
-			"variable NAME exists|is set|is empty", "message contains|equals|starts with|ends with TEXT",
-			"loop_ID_continue|done|exit|complete"},
-		Variables: vars,
-		Functions: userexpr.Library(),
-		Operators: "arithmetic + - * / % ** ; comparison == != < > <= >= ; logic && || ! and or not ; " +
-			"in, contains, startsWith, endsWith, matches (a literal pattern only), ranges a..b, ?:, ??, ?., let, # in closures",
-		MaxLength: MaxConditionLength,
-		MaxNodes:  MaxConditionNodes,
-		Budgets:   conditions().Limits(),
-		OnBudget: "the run fails with " + errcode.ExpressionBudget + " (HTTP 422, an execution_failed event) naming the node or edge and the budget; " +
-			"a function outside the list, or a literal range over the elements budget, is an invalid_condition at validation",
-	}
-}
+// ErrNoConditionCompiler is every condition's problem when Options.Conditions is
+// nil: validation without a compiler fails rather than accepting a condition unseen.
+var ErrNoConditionCompiler = errors.New("no condition compiler: this build cannot check conditions (workflow.Options.Conditions is nil)")
 
 // Condition is a compiled edge or node condition. It is immutable and safe to share.
 type Condition struct {
 	Source string // as written
 	Expr   string // translated expression
-	prog   *userexpr.Program
+	prog   Program
 	fast   fastCond
 }
 
@@ -130,8 +75,8 @@ const (
 
 // Eval evaluates the condition within the budgets of one evaluation and ctx. A
 // runtime failure (e.g. comparing a number with a missing variable) is an error,
-// never "true"; a budget exceeded wraps a *userexpr.BudgetError; a done ctx stops the
-// evaluation with an error wrapping ctx's.
+// never "true"; a budget exceeded wraps the compiler's budget error
+// (*userexpr.BudgetError); a done ctx stops the evaluation with an error wrapping ctx's.
 func (c *Condition) Eval(ctx context.Context, env *Env) (bool, error) {
 	switch c.fast {
 	case fastHasToolCalls:
@@ -145,25 +90,21 @@ func (c *Condition) Eval(ctx context.Context, env *Env) (bool, error) {
 	case fastTrue:
 		return true, nil
 	}
-	ce := condEnvs.Get().(*condEnv)
-	ce.Env = env
-	out, err := c.prog.Run(ctx, ce)
-	*ce = condEnv{}
-	condEnvs.Put(ce)
+	b, err := c.prog.Eval(ctx, env)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.Source, err)
-	}
-	b, ok := out.(bool)
-	if !ok {
-		return false, fmt.Errorf("condition %q: result is %T, not bool", c.Source, out)
 	}
 	return b, nil
 }
 
 // CompileCondition translates the predecessor's phrases and compiles the result
-// against Env in the condition language. An expression that does not compile, or
-// calls a function outside the allowlist, is an error naming the problem.
-func CompileCondition(src string) (*Condition, error) {
+// against Env with cc. An expression that does not compile, or calls a function
+// outside the allowlist, is an error naming the problem; a nil cc is
+// ErrNoConditionCompiler.
+func CompileCondition(cc ConditionCompiler, src string) (*Condition, error) {
+	if cc == nil {
+		return nil, ErrNoConditionCompiler
+	}
 	if len(src) > MaxConditionLength {
 		return nil, fmt.Errorf("too long: %d bytes, at most %d", len(src), MaxConditionLength)
 	}
@@ -184,7 +125,7 @@ func CompileCondition(src string) (*Condition, error) {
 	case "true":
 		c.fast = fastTrue
 	}
-	prog, err := conditions().Compile(x)
+	prog, err := cc.CompileCondition(x)
 	if err != nil {
 		return nil, fmt.Errorf("does not compile: %w", err) // one line already
 	}
@@ -208,28 +149,5 @@ func (c *Condition) impliesPending(pending bool) bool {
 	case fastNoToolCalls:
 		return !pending
 	}
-	tree, err := parser.Parse(c.Expr)
-	if err != nil {
-		return false
-	}
-	return nodeImpliesPending(tree.Node, pending)
-}
-
-func nodeImpliesPending(n ast.Node, pending bool) bool {
-	switch x := n.(type) {
-	case *ast.IdentifierNode:
-		return pending && x.Value == "has_tool_calls"
-	case *ast.BoolNode:
-		return false
-	case *ast.UnaryNode:
-		if x.Operator == "!" || x.Operator == "not" {
-			id, ok := x.Node.(*ast.IdentifierNode)
-			return ok && !pending && id.Value == "has_tool_calls"
-		}
-	case *ast.BinaryNode:
-		if x.Operator == "&&" || x.Operator == "and" {
-			return nodeImpliesPending(x.Left, pending) || nodeImpliesPending(x.Right, pending)
-		}
-	}
-	return false
+	return c.prog.ImpliesPending(pending)
 }

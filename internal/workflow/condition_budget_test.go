@@ -52,7 +52,7 @@ func TestCompileCondition_RefusesFunctionsOutsideTheAllowlistNamingThem(t *testi
 		`reduce(errors, #acc + #, "") == ""`:        "reduce",
 		`has_tool_calls AND repeat("a", 2) == "aa"`: "repeat",
 	} {
-		c, err := CompileCondition(src)
+		c, err := CompileCondition(testConditions, src)
 		if err == nil {
 			t.Errorf("CompileCondition(%q) compiled; want it refused naming %s", src, name)
 			continue
@@ -63,7 +63,7 @@ func TestCompileCondition_RefusesFunctionsOutsideTheAllowlistNamingThem(t *testi
 		}
 	}
 	long := "has_tool_calls AND " + strings.Repeat("x", MaxConditionLength)
-	if _, err := CompileCondition(long); err == nil || !strings.Contains(err.Error(), "too long") {
+	if _, err := CompileCondition(testConditions, long); err == nil || !strings.Contains(err.Error(), "too long") {
 		t.Errorf("a %d-byte condition: %v, want too long", len(long), err)
 	}
 }
@@ -75,7 +75,7 @@ func TestValidate_DisallowedFunctionIsAnInvalidConditionNamingIt(t *testing.T) {
 		{"id":"L","type":"loop","config":{"condition":"len(repeat(message, 3)) > 1"}}],
 	 "edges":[{"source":"s","target":"a"},{"id":"boom","source":"a","target":"L","condition":`+jsonString(issueOOM)+`},
 		{"source":"a","target":"END"},{"source":"L","target":"a"},{"source":"L","target":"END"}]}`)
-	ps := Validate(d, Options{})
+	ps := Validate(d, Options{Conditions: testConditions})
 	var edge, node bool
 	for _, p := range ps {
 		if p.Code != CodeInvalidCondition || !strings.Contains(p.Message, "repeat") {
@@ -116,7 +116,7 @@ func TestConditionEval_AmplifiersEndWithABudgetError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := CompileCondition(tt.src)
+			c, err := CompileCondition(testConditions, tt.src)
 			if err != nil {
 				t.Fatalf("CompileCondition: %v", err)
 			}
@@ -140,7 +140,7 @@ func TestConditionEval_AmplifiersEndWithABudgetError(t *testing.T) {
 }
 
 func TestConditionEval_StopsWhenTheContextIsDone(t *testing.T) {
-	c, err := CompileCondition(issueCPU)
+	c, err := CompileCondition(testConditions, issueCPU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,31 +181,6 @@ func TestNext_ConditionErrorNamesNodeAndEdge(t *testing.T) {
 	}
 }
 
-// The catalogue documents the allowlist and the budgets the language really has.
-func TestConditions_DocumentsTheAllowlistAndBudgets(t *testing.T) {
-	doc := Conditions()
-	if len(doc.Functions) != len(userexpr.Library()) || doc.Budgets != conditions().Limits() || doc.MaxLength != MaxConditionLength {
-		t.Errorf("doc %+v", doc)
-	}
-	for _, name := range []string{"has_tool_calls", "tool_calls", "max_tool_calls", "variables", "message", "response", "errors", "has_errors", "loop"} {
-		if doc.Variables[name] == "" {
-			t.Errorf("variable %s undocumented", name)
-		}
-	}
-	for _, f := range doc.Functions {
-		if _, err := CompileCondition(f.Name + "(1) == nil"); err != nil {
-			var ne *userexpr.NotAllowedError
-			if errors.As(err, &ne) {
-				t.Errorf("documented function %s is refused: %v", f.Name, err)
-			}
-		}
-	}
-	doc.Functions[0].Name = "changed"
-	if Conditions().Functions[0].Name == "changed" {
-		t.Error("the catalogue hands out shared state")
-	}
-}
-
 // FuzzConditionEval compiles arbitrary conditions and evaluates the ones that compile
 // against a populated run state, within the default budgets: every input ends, in
 // time, with a bool or an error of one line; none panics or allocates without bound.
@@ -228,7 +203,7 @@ func FuzzConditionEval(f *testing.F) {
 			"obj": map[string]any{"k": "v"}, "s": strings.Repeat("xy", 500)},
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		c, err := CompileCondition(src)
+		c, err := CompileCondition(testConditions, src)
 		if err != nil {
 			if err.Error() == "" || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("CompileCondition(%q) error %q, want one line", src, err)
@@ -248,7 +223,7 @@ func FuzzConditionEval(f *testing.F) {
 			t.Fatalf("Eval(%q) error %q, want one line", src, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Eval(%q) outlived its 5 s context; the time budget is %s", src, conditions().Limits().Time)
+			t.Fatalf("Eval(%q) outlived its 5 s context; the time budget is %s", src, userexpr.DefaultLimits.Time)
 		}
 		if mem := after.TotalAlloc - before.TotalAlloc; mem > 128<<20 {
 			t.Fatalf("Eval(%q) allocated %d MiB", src, mem>>20)

@@ -152,7 +152,7 @@ func TestCompileCondition_TranslatesPhrasesAndEvaluates(t *testing.T) {
 			if err != nil || x != tt.expr {
 				t.Fatalf("TranslateCondition = %q, %v; want %q", x, err, tt.expr)
 			}
-			c, err := CompileCondition(tt.src)
+			c, err := CompileCondition(testConditions, tt.src)
 			if err != nil {
 				t.Fatalf("CompileCondition: %v", err)
 			}
@@ -192,7 +192,7 @@ func TestCompileCondition_RejectsWhatDoesNotCompile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			c, err := CompileCondition(tt.src)
+			c, err := CompileCondition(testConditions, tt.src)
 			if err == nil {
 				t.Fatalf("CompileCondition(%q) = %+v, want an error", tt.src, c)
 			}
@@ -219,7 +219,7 @@ func TestConditionEval_RuntimeFailureIsErrorNotTrue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			c, err := CompileCondition(tt.src)
+			c, err := CompileCondition(testConditions, tt.src)
 			if err != nil {
 				t.Fatalf("CompileCondition: %v", err)
 			}

@@ -1,8 +1,9 @@
 // Package workflow is the pure core of chatter's graphs: the definition model (in the
 // predecessor's editor JSON format, so its exports import unchanged), typed node
-// configs with defaults, conditions compiled with expr-lang, validation that reports
-// every problem at once, built-in templates, and compilation into an index-based
-// Graph that the executor runs. It does no I/O.
+// configs with defaults, conditions (compiled by Options.Conditions, package
+// workflow/cond), validation that reports every problem at once, built-in
+// templates, and compilation into an index-based Graph that the executor runs. It
+// does no I/O.
 //
 // Definitions saved by the predecessor's editor and engine validate and run: a
 // node's config keys are read through one alias table (config.go: specs). Each key

@@ -22,7 +22,7 @@ func mustParse(t testing.TB, doc string) *Definition {
 
 func mustCompile(t testing.TB, doc string) *Graph {
 	t.Helper()
-	g, err := Compile(mustParse(t, doc), Options{})
+	g, err := Compile(mustParse(t, doc), Options{Conditions: testConditions})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestParse_PredecessorExportCompilesWithAliasesAndEditorFields(t *testing.T)
 	if d.ID != "wf-123" || d.Version != 3 || d.Variables["tier"] != "gold" || d.Metadata["exported_by"] != "editor v2" {
 		t.Errorf("top-level fields lost: %+v", d)
 	}
-	g, err := Compile(d, Options{})
+	g, err := Compile(d, Options{Conditions: testConditions})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
@@ -127,7 +127,7 @@ func TestParse_RoundTripKeepsEditorData(t *testing.T) {
 	if d2.Edges[4].Condition != "no_tool_calls" {
 		t.Errorf("edge e5 top-level condition after round trip: %q", d2.Edges[4].Condition)
 	}
-	p1, p2 := Validate(d1, Options{}), Validate(d2, Options{})
+	p1, p2 := Validate(d1, Options{Conditions: testConditions}), Validate(d2, Options{Conditions: testConditions})
 	if p1 != nil || p2 != nil {
 		t.Errorf("problems after round trip: %v / %v", p1, p2)
 	}

@@ -25,7 +25,7 @@ var editorExamples = []string{"simple", "rag_with_tools", "parallel_processing"}
 func TestEditorExamples_ValidateWithZeroProblems(t *testing.T) {
 	for _, name := range editorExamples {
 		t.Run(name, func(t *testing.T) {
-			for _, p := range Validate(editorExample(t, name), Options{}) {
+			for _, p := range Validate(editorExample(t, name), Options{Conditions: testConditions}) {
 				t.Errorf("%s %s: %s", p.Code, p.Pointer, p.Message)
 			}
 		})
@@ -34,7 +34,7 @@ func TestEditorExamples_ValidateWithZeroProblems(t *testing.T) {
 
 func TestEditorExamples_CompileAsTheEditorMeantThem(t *testing.T) {
 	compileExample := func(t *testing.T, name string) *Graph {
-		g, err := Compile(editorExample(t, name), Options{})
+		g, err := Compile(editorExample(t, name), Options{Conditions: testConditions})
 		if err != nil {
 			t.Fatalf("Compile: %v", err)
 		}
@@ -99,7 +99,7 @@ func TestEditorExamples_CompileAsTheEditorMeantThem(t *testing.T) {
 func TestEditorExamples_WebSearchIsAnUnknownTool(t *testing.T) {
 	// chatter has no web search: the example is refused naming it, where it was written.
 	builtins := func(name string) bool { return name == "calculator" || name == "current_time" }
-	ps := Validate(editorExample(t, "rag_with_tools"), Options{ToolExists: builtins})
+	ps := Validate(editorExample(t, "rag_with_tools"), Options{Conditions: testConditions, ToolExists: builtins})
 	want := []Problem{{Code: CodeUnknownTool, NodeID: "tool-1", Pointer: "/nodes/5/data/config/tools/0", Message: `tool "web_search" is not registered`}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("problems %+v, want %+v", ps, want)
@@ -120,7 +120,7 @@ func TestValidate_ProblemPointersNameTheKeyAsWritten(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mustParse(t, `{"nodes":[{"id":"s","type":"start"},`+tt.node+`],"edges":[{"source":"s","target":"x"}]}`)
-			ps := Validate(d, Options{ToolExists: tools})
+			ps := Validate(d, Options{Conditions: testConditions, ToolExists: tools})
 			if len(ps) != 1 || ps[0].Pointer != tt.wantPtr || ps[0].NodeID != "x" {
 				t.Errorf("problems %+v, want one at %s", ps, tt.wantPtr)
 			}
@@ -136,12 +136,12 @@ func TestValidate_LLMToolsCycleRoutedAtAConditionalNodeIsBounded(t *testing.T) {
 			`{"id":"c","type":"conditional","config":{"condition":"` + cond + `"}},{"id":"t","type":"tools"}],` +
 			`"edges":[{"source":"s","target":"m"},{"source":"m","target":"c"},{"source":"c","target":"t","sourceHandle":"true"},{"source":"t","target":"m"}]}`
 	}
-	if ps := Validate(mustParse(t, routedAt("has_tool_calls")), Options{}); ps != nil {
+	if ps := Validate(mustParse(t, routedAt("has_tool_calls")), Options{Conditions: testConditions}); ps != nil {
 		t.Errorf("problems %+v, want none", ps)
 	}
 	// A conditional node without a condition or conditional edges does not route.
 	unrouted := strings.Replace(routedAt("x"), `"config":{"condition":"x"}`, `"config":{}`, 1)
-	ps := Validate(mustParse(t, unrouted), Options{})
+	ps := Validate(mustParse(t, unrouted), Options{Conditions: testConditions})
 	if len(ps) != 1 || ps[0].Code != CodeUnboundedCycle {
 		t.Errorf("problems %+v, want unbounded_cycle", ps)
 	}
@@ -167,7 +167,7 @@ func TestCompile_EnabledFalseSkipsOnlyNodesThatDoWork(t *testing.T) {
 		t.Errorf("memory enabled false: disabled %v config %+v, want a node keeping no history", g.Nodes[1].Disabled, mem)
 	}
 	for _, kind := range []string{"end", "conditional", "loop", "error_handler"} {
-		ps := Validate(mustParse(t, doc(kind, `{"enabled":false}`)), Options{})
+		ps := Validate(mustParse(t, doc(kind, `{"enabled":false}`)), Options{Conditions: testConditions})
 		if len(ps) == 0 || ps[0].Code != CodeInvalidConfig || ps[0].Pointer != "/nodes/1/config/enabled" || !strings.Contains(ps[0].Message, "cannot be disabled") {
 			t.Errorf("%s enabled false: problems %+v, want invalid_config at /nodes/1/config/enabled", kind, ps)
 		}
@@ -191,7 +191,7 @@ func TestCompile_IsEntryPointMarksTheEntry(t *testing.T) {
 	// b is marked; a (no incoming edge) would be the entry otherwise.
 	d := mustParse(t, `{"nodes":[{"id":"a","type":"variable","config":{"name":"v"}},{"id":"b","type":"llm","config":{"isEntryPoint":true}}],
 		"edges":[{"source":"a","target":"b"}]}`)
-	ps := Validate(d, Options{})
+	ps := Validate(d, Options{Conditions: testConditions})
 	if len(ps) != 1 || ps[0].Code != CodeUnreachableNode || ps[0].NodeID != "a" {
 		t.Errorf("problems %+v, want a unreachable from the marked entry b", ps)
 	}
@@ -202,7 +202,7 @@ func TestCompile_IsEntryPointMarksTheEntry(t *testing.T) {
 		t.Errorf("entry %d, want the start node", g.Entry)
 	}
 	ps = Validate(mustParse(t, `{"nodes":[{"id":"s","type":"start"},{"id":"m","type":"llm","config":{"isEntryPoint":true}}],
-		"edges":[{"source":"s","target":"m"}]}`), Options{})
+		"edges":[{"source":"s","target":"m"}]}`), Options{Conditions: testConditions})
 	if len(ps) != 1 || ps[0].Code != CodeMultipleEntries || ps[0].NodeID != "m" {
 		t.Errorf("problems %+v, want multiple_entry_points naming m", ps)
 	}

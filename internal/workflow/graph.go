@@ -245,10 +245,12 @@ type Cycle struct {
 
 // Cycles lists every cycle of d, nested ones included (see walkCycles), even when d
 // does not validate: the graph is built as far as it can be (unknown nodes,
-// dangling edges and conditions that do not compile left out).
-func Cycles(d *Definition) []Cycle {
+// dangling edges and conditions that do not compile left out). cc compiles the
+// conditions whose guard bounds a cycle (Options.Conditions); without it every
+// conditional arc counts as unguarded.
+func Cycles(d *Definition, cc ConditionCompiler) []Cycle {
 	out := []Cycle{}
-	g, _ := build(d, Options{})
+	g, _ := build(d, Options{Conditions: cc})
 	if g == nil {
 		return out
 	}

@@ -114,9 +114,9 @@ func TestProperty_RandomDefinitionsValidateAndCompileConsistently(t *testing.T) 
 	compiled := 0
 	rapid.Check(t, func(t *rapid.T) {
 		d := drawDefinition(t)
-		ps := Validate(d, Options{})
+		ps := Validate(d, Options{Conditions: testConditions})
 		checkProblems(t, ps)
-		g, err := Compile(d, Options{})
+		g, err := Compile(d, Options{Conditions: testConditions})
 		if (err == nil) != (len(ps) == 0) {
 			t.Fatalf("Compile error %v but Validate found %d problems", err, len(ps))
 		}
@@ -157,7 +157,7 @@ func FuzzParseValidate(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	opts := Options{ToolExists: func(name string) bool { return name != "ghost" }}
+	opts := Options{Conditions: testConditions, ToolExists: func(name string) bool { return name != "ghost" }}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := Parse(b)
 		if err != nil {
@@ -242,7 +242,7 @@ func TestProperty_CycleAnalysisFindsEveryUnboundedCycleNestedOrNot(t *testing.T)
 	checked, bad := 0, 0
 	rapid.Check(t, func(t *rapid.T) {
 		d := drawDefinition(t)
-		g, _ := build(d, Options{})
+		g, _ := build(d, Options{Conditions: testConditions})
 		if g == nil {
 			return
 		}

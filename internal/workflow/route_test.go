@@ -229,7 +229,7 @@ func TestCanReach_FromErrorHandlerIntoACycleItClosesWith(t *testing.T) {
 			{ID: "self", Source: "n0", Target: "n0"}, {ID: "into", Source: "n1", Target: "n0"},
 		},
 	}
-	g, err := Compile(d, Options{})
+	g, err := Compile(d, Options{Conditions: testConditions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,16 +94,16 @@ func TestSharedGetters_WritesThroughWhatTheyReturnDoNotReachTheNextCaller(t *tes
 func TestBuiltin_GraphFollowsTheTemplateNotTheCache(t *testing.T) {
 	a, _ := Builtin("code_assistant")
 	b, _ := Builtin("code_assistant")
-	ga, err := a.Graph()
+	ga, err := a.Graph(testConditions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gb, _ := b.Graph(); gb != ga {
+	if gb, _ := b.Graph(testConditions); gb != ga {
 		t.Errorf("two unchanged copies of a built-in compiled two graphs; want the one cached graph")
 	}
 	hot := 1.5
 	b.Params.Temperature = &hot
-	gb, err := b.Graph()
+	gb, err := b.Graph(testConditions)
 	if err != nil {
 		t.Fatal(err)
 	}

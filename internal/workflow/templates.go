@@ -64,7 +64,15 @@ var builtinJSON []byte
 // builtin is one built-in template and its graph, compiled on first use.
 type builtin struct {
 	tpl   Template
-	graph func() (*Graph, error)
+	once  sync.Once
+	graph *Graph
+	err   error
+}
+
+// compiled is b's graph, compiled with cc on first use.
+func (b *builtin) compiled(cc ConditionCompiler) (*Graph, error) {
+	b.once.Do(func() { b.graph, b.err = Compile(b.tpl.Definition(), Options{Conditions: cc}) })
+	return b.graph, b.err
 }
 
 // builtins parses the embedded templates on first use, not at init: a binary that
@@ -92,7 +100,6 @@ func loadBuiltins() []*builtin {
 	for i := range ts {
 		b := &builtin{tpl: ts[i]}
 		b.tpl.Builtin, b.tpl.ID = true, b.tpl.Name
-		b.graph = sync.OnceValues(func() (*Graph, error) { return Compile(b.tpl.Definition(), Options{}) })
 		bs[i] = b
 	}
 	return bs
@@ -126,13 +133,14 @@ func Builtin(name string) (*Template, bool) {
 
 // BuiltinGraph returns the compiled graph of the built-in template with the given
 // name (its id), shared and compiled once per process, without copying the
-// template: what a run of a built-in without param overrides needs.
-func BuiltinGraph(name string) (*Graph, bool, error) {
+// template: what a run of a built-in without param overrides needs. cc compiles
+// its conditions the first time.
+func BuiltinGraph(cc ConditionCompiler, name string) (*Graph, bool, error) {
 	b := findBuiltin(name)
 	if b == nil {
 		return nil, false, nil
 	}
-	g, err := b.graph()
+	g, err := b.compiled(cc)
 	return g, true, err
 }
 
@@ -206,14 +214,15 @@ func (t *Template) Definition() *Definition {
 	return d
 }
 
-// Graph compiles the template's graph. A template that generates exactly a
+// Graph compiles the template's graph with cc. A template that generates exactly a
 // built-in's graph (an unchanged copy of a built-in) gets that built-in's graph,
-// compiled once per process and shared; any other template compiles afresh.
-func (t *Template) Graph() (*Graph, error) {
+// compiled once per process (with the first caller's cc) and shared; any other
+// template compiles afresh.
+func (t *Template) Graph(cc ConditionCompiler) (*Graph, error) {
 	if b := findBuiltin(t.Name); b != nil && b.generates(t) {
-		return b.graph()
+		return b.compiled(cc)
 	}
-	return Compile(t.Definition(), Options{})
+	return Compile(t.Definition(), Options{Conditions: cc})
 }
 
 var dynamicGraphs [8]struct {
@@ -223,8 +232,8 @@ var dynamicGraphs [8]struct {
 }
 
 // DynamicGraph returns the universal chat graph for the given capabilities, compiled
-// once per combination.
-func DynamicGraph(c Capabilities) (*Graph, error) {
+// with cc once per combination.
+func DynamicGraph(cc ConditionCompiler, c Capabilities) (*Graph, error) {
 	i := 0
 	if c.Memory {
 		i |= 1
@@ -239,7 +248,7 @@ func DynamicGraph(c Capabilities) (*Graph, error) {
 	slot.once.Do(func() {
 		d := Generate(c, findBuiltin("universal_chat").tpl.Params)
 		d.Name = "universal_chat"
-		slot.graph, slot.err = Compile(d, Options{})
+		slot.graph, slot.err = Compile(d, Options{Conditions: cc})
 	})
 	return slot.graph, slot.err
 }

@@ -69,11 +69,11 @@ func TestBuiltins_CompileWithCapabilitiesAndParams(t *testing.T) {
 			if !ok {
 				t.Fatalf("built-in %s missing", name)
 			}
-			g, err := tpl.Graph()
+			g, err := tpl.Graph(testConditions)
 			if err != nil {
 				t.Fatalf("Graph: %v", err)
 			}
-			if g2, _ := tpl.Graph(); g2 != g {
+			if g2, _ := tpl.Graph(testConditions); g2 != g {
 				t.Errorf("Graph is not cached")
 			}
 			if g.Def.Name != name || g.Def.ID != name {
@@ -126,11 +126,11 @@ func TestBuiltins_CompileWithCapabilitiesAndParams(t *testing.T) {
 func TestDynamicGraph_EveryCapabilityComboCompilesOnce(t *testing.T) {
 	for i := range 8 {
 		c := Capabilities{Memory: i&1 != 0, Retrieval: i&2 != 0, Tools: i&4 != 0}
-		g, err := DynamicGraph(c)
+		g, err := DynamicGraph(testConditions, c)
 		if err != nil {
 			t.Fatalf("%+v: %v", c, err)
 		}
-		g2, err2 := DynamicGraph(c)
+		g2, err2 := DynamicGraph(testConditions, c)
 		if g2 != g || err2 != nil {
 			t.Errorf("%+v: second call returned a different graph", c)
 		}
@@ -150,22 +150,22 @@ func TestValidateTemplate_PointsIntoTheTemplate(t *testing.T) {
 		want []finding
 	}{
 		{"valid", &Template{Name: "mine", Capabilities: Capabilities{Memory: true, Tools: true}, Params: Params{Temperature: &ok, AllowedTools: []string{"calculator"}}},
-			Options{ToolExists: func(string) bool { return true }}, nil},
-		{"temperature out of range", &Template{Name: "hot", Params: Params{Temperature: &hot}}, Options{},
+			Options{Conditions: testConditions, ToolExists: func(string) bool { return true }}, nil},
+		{"temperature out of range", &Template{Name: "hot", Params: Params{Temperature: &hot}}, Options{Conditions: testConditions},
 			[]finding{{CodeInvalidConfig, "", "", "/params/temperature"}}},
-		{"empty name", &Template{}, Options{},
+		{"empty name", &Template{}, Options{Conditions: testConditions},
 			[]finding{{CodeInvalidConfig, "", "", "/name"}}},
-		{"long name", &Template{Name: strings.Repeat("n", MaxNameLen+1)}, Options{},
+		{"long name", &Template{Name: strings.Repeat("n", MaxNameLen+1)}, Options{Conditions: testConditions},
 			[]finding{{CodeInvalidConfig, "", "", "/name"}}},
-		{"the old contract's longest name, in characters", &Template{Name: strings.Repeat("é", MaxNameLen)}, Options{}, nil},
-		{"memory window maps back to its param", &Template{Name: "m", Capabilities: Capabilities{Memory: true}, Params: Params{MemoryWindow: 500}}, Options{},
+		{"the old contract's longest name, in characters", &Template{Name: strings.Repeat("é", MaxNameLen)}, Options{Conditions: testConditions}, nil},
+		{"memory window maps back to its param", &Template{Name: "m", Capabilities: Capabilities{Memory: true}, Params: Params{MemoryWindow: 500}}, Options{Conditions: testConditions},
 			[]finding{{CodeInvalidConfig, "", "", "/params/memory_window"}}},
-		{"max tokens and top_k", &Template{Name: "m", Capabilities: Capabilities{Retrieval: true}, Params: Params{MaxTokens: 300000, TopK: 51}}, Options{},
+		{"max tokens and top_k", &Template{Name: "m", Capabilities: Capabilities{Retrieval: true}, Params: Params{MaxTokens: 300000, TopK: 51}}, Options{Conditions: testConditions},
 			[]finding{{CodeInvalidConfig, "", "", "/params/top_k"}, {CodeInvalidConfig, "", "", "/params/max_tokens"}}},
 		{"unknown tool names its index", &Template{Name: "t", Capabilities: Capabilities{Tools: true}, Params: Params{AllowedTools: []string{"calculator", "ghost"}}},
-			Options{ToolExists: func(n string) bool { return n == "calculator" }},
+			Options{Conditions: testConditions, ToolExists: func(n string) bool { return n == "calculator" }},
 			[]finding{{CodeUnknownTool, "", "", "/params/allowed_tools/1"}}},
-		{"everything at once", &Template{Capabilities: Capabilities{Tools: true}, Params: Params{Temperature: &hot, MaxToolCalls: 51}}, Options{},
+		{"everything at once", &Template{Capabilities: Capabilities{Tools: true}, Params: Params{Temperature: &hot, MaxToolCalls: 51}}, Options{Conditions: testConditions},
 			[]finding{{CodeInvalidConfig, "", "", "/name"}, {CodeInvalidConfig, "", "", "/params/temperature"}, {CodeInvalidConfig, "", "", "/params/max_tool_calls"}}},
 	}
 	for _, tt := range tests {
@@ -180,7 +180,7 @@ func TestValidateTemplate_PointsIntoTheTemplate(t *testing.T) {
 
 func TestBuiltins_ValidAsTemplates(t *testing.T) {
 	for _, tpl := range Builtins() {
-		if ps := ValidateTemplate(tpl, Options{}); ps != nil {
+		if ps := ValidateTemplate(tpl, Options{Conditions: testConditions}); ps != nil {
 			t.Errorf("%s: %+v", tpl.Name, ps)
 		}
 	}

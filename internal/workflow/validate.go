@@ -59,6 +59,9 @@ func (e *ValidationError) Error() string {
 type Options struct {
 	// ToolExists reports whether a tool name is registered; nil skips the check.
 	ToolExists func(name string) bool
+	// Conditions compiles conditions (cond.Compiler); nil makes every condition
+	// an invalid_condition naming ErrNoConditionCompiler.
+	Conditions ConditionCompiler
 }
 
 // Validate checks a definition and returns every problem at once (nil when valid).
@@ -163,7 +166,7 @@ func build(d *Definition, opts Options) (*Graph, []Problem) {
 				Message: fmt.Sprintf("a %s node cannot be disabled (it routes the run); remove it instead", kind)})
 		}
 		cond := func(field, src string) *Condition {
-			c, err := CompileCondition(src)
+			c, err := CompileCondition(opts.Conditions, src)
 			if err != nil {
 				add(Problem{Code: CodeInvalidCondition, NodeID: n.ID, Pointer: at(field), Message: err.Error()})
 			}
@@ -225,7 +228,7 @@ func build(d *Definition, opts Options) (*Graph, []Problem) {
 		}
 		ce := Arc{ID: id, Target: tgt, Handle: e.SourceHandle}
 		if text, cptr := e.ConditionText(); strings.TrimSpace(text) != "" && !isDefaultCondition(text) {
-			cond, err := CompileCondition(text)
+			cond, err := CompileCondition(opts.Conditions, text)
 			if err != nil {
 				add(Problem{Code: CodeInvalidCondition, EdgeID: id, Pointer: ptr + cptr, Message: err.Error()})
 			}

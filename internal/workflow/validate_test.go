@@ -130,11 +130,11 @@ func TestValidate_ReportsEachCodeWithLocation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mustParse(t, tt.doc)
-			got := findings(t, Validate(d, Options{}))
+			got := findings(t, Validate(d, Options{Conditions: testConditions}))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("problems\n got %+v\nwant %+v", got, tt.want)
 			}
-			g, err := Compile(d, Options{})
+			g, err := Compile(d, Options{Conditions: testConditions})
 			var ve *ValidationError
 			if g != nil || !errors.As(err, &ve) || len(ve.Problems) != len(tt.want) {
 				t.Errorf("Compile = %v, %v; want nil and a *ValidationError with %d problems", g, err, len(tt.want))
@@ -173,7 +173,7 @@ func TestValidate_InvalidConfigPerKind(t *testing.T) {
 			for _, p := range tt.wantPointers {
 				want = append(want, finding{CodeInvalidConfig, "x", "", "/nodes/1/data/config" + p})
 			}
-			got := findings(t, Validate(mustParse(t, oneNode(tt.typ, tt.config)), Options{}))
+			got := findings(t, Validate(mustParse(t, oneNode(tt.typ, tt.config)), Options{Conditions: testConditions}))
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("problems\n got %+v\nwant %+v", got, want)
 			}
@@ -183,7 +183,7 @@ func TestValidate_InvalidConfigPerKind(t *testing.T) {
 
 func TestValidate_TopLevelConfigProblemPointsAtConfig(t *testing.T) {
 	doc := `{"nodes":[{"id":"s","type":"start"},{"id":"x","type":"llm","config":{"temperature":9}}],"edges":[{"source":"s","target":"x"}]}`
-	got := findings(t, Validate(mustParse(t, doc), Options{}))
+	got := findings(t, Validate(mustParse(t, doc), Options{Conditions: testConditions}))
 	want := []finding{{CodeInvalidConfig, "x", "", "/nodes/1/config/temperature"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("problems %+v, want %+v", got, want)
@@ -201,12 +201,12 @@ func TestValidate_UnknownToolsOnlyWithToolExists(t *testing.T) {
 		opts Options
 		want []finding
 	}{
-		{"no registry skips the check", Options{}, nil},
-		{"registry reports each unknown name", Options{ToolExists: registered}, []finding{
+		{"no registry skips the check", Options{Conditions: testConditions}, nil},
+		{"registry reports each unknown name", Options{Conditions: testConditions, ToolExists: registered}, []finding{
 			{CodeUnknownTool, "m", "", "/nodes/1/data/config/tools/1"},
 			{CodeUnknownTool, "t", "", "/nodes/2/data/config/allowed_tools/0"},
 		}},
-		{"everything registered", Options{ToolExists: func(string) bool { return true }}, nil},
+		{"everything registered", Options{Conditions: testConditions, ToolExists: func(string) bool { return true }}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,7 +251,7 @@ func TestValidate_ReportsAllProblemsAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := findings(t, Validate(mustParse(t, tt.doc), Options{ToolExists: func(string) bool { return false }}))
+			got := findings(t, Validate(mustParse(t, tt.doc), Options{Conditions: testConditions, ToolExists: func(string) bool { return false }}))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("problems\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -293,7 +293,7 @@ func TestValidate_AcceptsBoundedCycles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if ps := Validate(mustParse(t, tt.doc), Options{}); ps != nil {
+			if ps := Validate(mustParse(t, tt.doc), Options{Conditions: testConditions}); ps != nil {
 				t.Errorf("problems %+v, want none", ps)
 			}
 		})
@@ -334,7 +334,7 @@ func TestValidate_NestedCyclesAndEmptyConditions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []finding
-			for _, p := range Validate(mustParse(t, tt.doc), Options{}) {
+			for _, p := range Validate(mustParse(t, tt.doc), Options{Conditions: testConditions}) {
 				got = append(got, finding{p.Code, p.NodeID, p.EdgeID, p.Pointer})
 			}
 			if !slices.Equal(got, tt.want) {
@@ -345,7 +345,7 @@ func TestValidate_NestedCyclesAndEmptyConditions(t *testing.T) {
 }
 
 func TestValidationError_MarshalsProblems(t *testing.T) {
-	_, err := Compile(mustParse(t, `{"nodes":[]}`), Options{})
+	_, err := Compile(mustParse(t, `{"nodes":[]}`), Options{Conditions: testConditions})
 	b, merr := json.Marshal(err)
 	if merr != nil {
 		t.Fatal(merr)
@@ -353,5 +353,22 @@ func TestValidationError_MarshalsProblems(t *testing.T) {
 	want := `{"problems":[{"code":"no_nodes","pointer":"/nodes","message":"a workflow needs at least one node"}]}`
 	if string(b) != want {
 		t.Errorf("JSON %s, want %s", b, want)
+	}
+}
+
+// Without a condition compiler validation fails closed: each condition is an
+// invalid_condition naming ErrNoConditionCompiler, never accepted unseen.
+func TestValidate_WithoutAConditionCompilerRefusesEveryCondition(t *testing.T) {
+	d := mustParse(t, `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"llm"}],
+	 "edges":[{"source":"s","target":"a"},{"id":"c","source":"a","target":"END","condition":"has_tool_calls"}]}`)
+	ps := Validate(d, Options{})
+	if len(ps) != 1 || ps[0].Code != CodeInvalidCondition || ps[0].EdgeID != "c" || ps[0].Message != ErrNoConditionCompiler.Error() {
+		t.Fatalf("problems %+v, want one invalid_condition naming ErrNoConditionCompiler", ps)
+	}
+	if c, err := CompileCondition(nil, "has_tool_calls"); c != nil || !errors.Is(err, ErrNoConditionCompiler) {
+		t.Errorf("CompileCondition(nil) = %v, %v", c, err)
+	}
+	if ps := Validate(mustParse(t, `{"nodes":[{"id":"s","type":"start"}],"edges":[{"source":"s","target":"END"}]}`), Options{}); ps != nil {
+		t.Errorf("a definition without conditions: %+v", ps)
 	}
 }

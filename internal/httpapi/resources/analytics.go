@@ -79,8 +79,9 @@ type anaGraph struct {
 	kinds []workflow.Kind
 }
 
-// Analyze computes the analytics of d (DefinitionID and Version are left empty).
-func Analyze(d *workflow.Definition) Analytics {
+// Analyze computes the analytics of d (DefinitionID and Version are left empty);
+// cc compiles its conditions for the cycle analysis (workflow.Cycles).
+func Analyze(d *workflow.Definition, cc workflow.ConditionCompiler) Analytics {
 	g := buildAnaGraph(d)
 	a := Analytics{Nodes: len(d.Nodes), Edges: len(d.Edges), Kinds: map[string]int{},
 		Cycles: []Cycle{}, Bottlenecks: []string{}, Unreachable: []string{}}
@@ -123,7 +124,7 @@ func Analyze(d *workflow.Definition) Analytics {
 			a.Unreachable = append(a.Unreachable, d.Nodes[v].ID)
 		}
 	}
-	a.Cycles = workflow.Cycles(d)
+	a.Cycles = workflow.Cycles(d, cc)
 	return a
 }
 
@@ -495,14 +496,18 @@ func analyticsResponse(d *workflow.Definition, a Analytics, rt DefinitionRuntime
 // (?version=N, default latest) in the old shape, with the definition's run
 // statistics (every version, and that version); see Analyze, AnalyticsResponse
 // and runtime.go.
-func DefinitionAnalytics(s Definitions, rs RunStatsReader) http.Handler {
+// v compiles the conditions.
+func DefinitionAnalytics(s Definitions, rs RunStatsReader, v Validation) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
+		if v.conditions == nil {
+			return ErrNoValidation
+		}
 		d, err := definitionAt(r, s, uid)
 		if err != nil {
 			return err
 		}
 		started := time.Now()
-		a := Analyze(&d.Graph)
+		a := Analyze(&d.Graph, v.conditions)
 		a.DefinitionID, a.Version = d.ID, d.Version
 		rt, err := definitionRuntime(r.Context(), rs, uid, d.ID, d.Version)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/workflow"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 func graph(t *testing.T, js string) *workflow.Definition {
@@ -54,7 +55,7 @@ func TestAnalyze_GraphMeasures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := resources.Analyze(graph(t, c.js))
+			a := resources.Analyze(graph(t, c.js), cond.Compiler)
 			if a.Complexity != c.complexity || a.Depth != c.depth || a.MaxBranching != c.branching {
 				t.Errorf("complexity %d depth %d branching %d, want %d %d %d", a.Complexity, a.Depth, a.MaxBranching,
 					c.complexity, c.depth, c.branching)
@@ -80,12 +81,12 @@ func TestAnalyze_GraphMeasures(t *testing.T) {
 }
 
 func TestAnalyze_EmptyAndEntrylessGraphs(t *testing.T) {
-	a := resources.Analyze(&workflow.Definition{})
+	a := resources.Analyze(&workflow.Definition{}, cond.Compiler)
 	if a.Nodes != 0 || a.Entry != "" || a.Depth != 0 || a.Complexity != 0 || a.Cycles == nil || a.Bottlenecks == nil {
 		t.Errorf("empty: %+v", a)
 	}
 	ring := graph(t, `{"nodes":[{"id":"a","type":"llm"},{"id":"b","type":"llm"}],"edges":[{"source":"a","target":"b"},{"source":"b","target":"a"}]}`)
-	if a := resources.Analyze(ring); a.Entry != "" || len(a.Cycles) != 1 || a.Cycles[0].BoundedBy != "" {
+	if a := resources.Analyze(ring, cond.Compiler); a.Entry != "" || len(a.Cycles) != 1 || a.Cycles[0].BoundedBy != "" {
 		t.Errorf("ring: %+v", a)
 	}
 }
@@ -94,7 +95,7 @@ func TestAnalyze_EmptyAndEntrylessGraphs(t *testing.T) {
 // component, an entry, and a bounded cycle exactly when it has tools.
 func TestAnalyze_BuiltinTemplates(t *testing.T) {
 	for _, tp := range workflow.Builtins() {
-		a := resources.Analyze(tp.Definition())
+		a := resources.Analyze(tp.Definition(), cond.Compiler)
 		if a.Entry != "start" || a.Components != 1 || a.Kinds["llm"] != 1 || !slices.Contains(a.Bottlenecks, "llm") {
 			t.Errorf("%s: %+v", tp.Name, a)
 		}
@@ -127,7 +128,7 @@ func BenchmarkAnalyze(b *testing.B) {
 	d.Edges = append(d.Edges, workflow.Edge{Source: "n51", Target: "n50"}, workflow.Edge{Source: "n99", Target: "END"})
 	b.ReportAllocs()
 	for b.Loop() {
-		a := resources.Analyze(d)
+		a := resources.Analyze(d, cond.Compiler)
 		if a.Nodes != 100 || len(a.Cycles) != 1 {
 			b.Fatalf("%+v", a)
 		}
@@ -153,12 +154,12 @@ func TestAnalyze_CyclesAreValidationsAnalysis(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := graph(t, c.doc)
-			got := resources.Analyze(d).Cycles
+			got := resources.Analyze(d, cond.Compiler).Cycles
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("cycles %+v, want %+v", got, c.want)
 			}
 			unbounded := slices.ContainsFunc(got, func(x resources.Cycle) bool { return x.BoundedBy == "" })
-			vals := workflow.Validate(d, workflow.Options{})
+			vals := workflow.Validate(d, workflow.Options{Conditions: cond.Compiler})
 			if slices.ContainsFunc(vals, func(p workflow.Problem) bool { return p.Code == workflow.CodeUnboundedCycle }) != unbounded {
 				t.Errorf("validation %+v disagrees with analytics %+v", vals, got)
 			}

@@ -131,10 +131,10 @@ func NodeTypes() http.Handler {
 // conditions (the condition language: its variables, its allowlist of functions
 // and its budgets).
 type ModernNodeTypes struct {
-	SupportedTypes []string                   `json:"supported_types"`
-	TypeDetails    map[string]TypeDetail      `json:"type_details"`
-	Capabilities   map[string]bool            `json:"capabilities"`
-	Conditions     workflow.ConditionLanguage `json:"conditions"`
+	SupportedTypes []string              `json:"supported_types"`
+	TypeDetails    map[string]TypeDetail `json:"type_details"`
+	Capabilities   map[string]bool       `json:"capabilities"`
+	Conditions     any                   `json:"conditions"` // cond.Language()
 }
 
 // TypeDetail is one kind in the modern catalogue. Every config field of every kind
@@ -154,14 +154,18 @@ type TypeDetail struct {
 var modernCapabilities = map[string]bool{"conditional_routing": true, "loop_iteration": true,
 	"variable_management": true, "error_recovery": true, "adaptive_memory": false, "intelligent_tool_execution": true}
 
-// ModernNodeTypesHandler answers GET /workflows/node-types/modern.
-func ModernNodeTypesHandler() http.Handler {
+// ModernNodeTypesHandler answers GET /workflows/node-types/modern; v describes the
+// condition language.
+func ModernNodeTypesHandler(v Validation) http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, _ string) error {
 		if err := onlyQuery(r); err != nil {
 			return err
 		}
+		if v.conditions == nil {
+			return ErrNoValidation
+		}
 		out := ModernNodeTypes{SupportedTypes: []string{}, TypeDetails: map[string]TypeDetail{},
-			Capabilities: modernCapabilities, Conditions: workflow.Conditions()}
+			Capabilities: modernCapabilities, Conditions: v.conditions.Describe()}
 		for _, s := range workflow.Kinds() {
 			k := string(s.Kind)
 			out.SupportedTypes = append(out.SupportedTypes, k)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
-	"github.com/chatterhq/chatter/internal/tools"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -22,9 +21,14 @@ import (
 func newULID() string { return ulid.Make().String() }
 
 // Validation holds what workflow validation needs from outside the graph: which
-// tools exist.
+// tools exist, and the condition language. This package imports neither the tools
+// nor the condition compiler (package workflow/cond links expr-lang, which a
+// function that does not validate must not link): only the functions that validate
+// are given them (lambdaapp.StartResource). The zero Validation refuses to validate
+// (ErrNoValidation), never accepts unseen.
 type Validation struct {
 	toolExists func(string) bool
+	conditions Conditions
 }
 
 // ToolNames lists tool names; *tools.Registry satisfies it.
@@ -32,20 +36,46 @@ type ToolNames interface {
 	Has(name string) bool
 }
 
-// NewValidation checks tool names against reg; nil means the built-in tools
-// (tools.Builtins()).
-func NewValidation(reg ToolNames) Validation {
-	if reg == nil {
-		reg = tools.Builtins()
-	}
-	return Validation{toolExists: reg.Has}
+// Conditions is the condition language: its compiler, and its description for
+// GET /workflows/node-types/modern. cond.Compiler satisfies it.
+type Conditions interface {
+	workflow.ConditionCompiler
+	Describe() any
 }
 
-func (v Validation) options() workflow.Options {
-	if v.toolExists == nil {
-		return NewValidation(nil).options()
+// ErrNoValidation is what a validating route answers (a 500) when it was built
+// without NewValidation.
+var ErrNoValidation = errors.New("resources: this function was built without workflow validation (resources.NewValidation)")
+
+// NewValidation checks tool names against reg (tools.Builtins()) and conditions
+// with conds (cond.Compiler).
+func NewValidation(reg ToolNames, conds Conditions) Validation {
+	return Validation{toolExists: reg.Has, conditions: conds}
+}
+
+func (v Validation) options() (workflow.Options, error) {
+	if v.toolExists == nil || v.conditions == nil {
+		return workflow.Options{}, ErrNoValidation
 	}
-	return workflow.Options{ToolExists: v.toolExists}
+	return workflow.Options{ToolExists: v.toolExists, Conditions: v.conditions}, nil
+}
+
+// validate is workflow.Validate with v's options.
+func (v Validation) validate(d *workflow.Definition) ([]workflow.Problem, error) {
+	o, err := v.options()
+	if err != nil {
+		return nil, err
+	}
+	return workflow.Validate(d, o), nil
+}
+
+// validateTemplate is workflow.ValidateTemplate with v's options.
+func (v Validation) validateTemplate(t *workflow.Template) ([]workflow.Problem, error) {
+	o, err := v.options()
+	if err != nil {
+		return nil, err
+	}
+	return workflow.ValidateTemplate(t, o), nil
 }
 
 // pathID reads {id} and refuses what no record could be keyed by, before any read:

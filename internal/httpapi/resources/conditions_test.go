@@ -1,7 +1,9 @@
 package resources_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +12,10 @@ import (
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/resources"
+	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/userexpr"
+	"github.com/chatterhq/chatter/internal/workflow"
 )
 
 // within runs f and fails the test if it has not returned by the deadline.
@@ -112,5 +117,47 @@ func TestCatalog_NodeTypesDocumentTheConditionLanguage(t *testing.T) {
 	if b := c.Conditions.Budgets; b["steps"] != int64(d.Steps) || b["bytes"] != int64(d.Bytes) || b["elements"] != int64(d.Elements) ||
 		b["time_ms"] != d.Time.Milliseconds() {
 		t.Errorf("budgets %v, want %+v", b, d)
+	}
+}
+
+// A validating route built without NewValidation fails closed: 500, never a
+// definition accepted unchecked.
+func TestValidatingRoutes_WithoutValidationFailClosed(t *testing.T) {
+	e := newEnv(t, envOpts{noValidation: true})
+	const id = "01JSAMPLEDEFINITION0000000"
+	ctx := context.Background()
+	graph := `{"name":"x","nodes":[{"id":"s","type":"start"}],"edges":[{"source":"s","target":"END"}]}`
+	d, err := workflow.Parse([]byte(graph))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e.st.(*store.Memory)
+	if err := st.CreateDefinition(ctx, &store.Definition{ID: id, UserID: "alice", Graph: *d}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTemplate(ctx, "alice", &workflow.Template{ID: id, Name: "mine"}); err != nil {
+		t.Fatal(err)
+	}
+	template := `{"name":"helper","description":"Answers briefly."}`
+	bodies := map[string]string{
+		resources.PathDefinitionCreate: graph, resources.PathDefinitionValidate: graph, resources.PathDefinitionUpdate: graph,
+		resources.PathDefinitionFromTemplate: `{"template_id":"general_chat","name":"my chat"}`,
+		resources.PathTemplateCreate:         template, resources.PathTemplateUpdate: template,
+		resources.PathTemplateValidate: `{"template":` + template + `}`, resources.PathTemplateImport: `{"template":` + template + `}`,
+	}
+	n := 0
+	for _, r := range resources.Routes(resources.Deps{}) {
+		if !r.Validates() {
+			continue
+		}
+		n++
+		method, path, _ := strings.Cut(r.Pattern, " ")
+		resp := e.do(t, method, "alice", strings.ReplaceAll(path, "{id}", id), bodies[r.Pattern])
+		if resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("%s without validation: %d %s", r.Pattern, resp.StatusCode, resp.body)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no route validates")
 	}
 }

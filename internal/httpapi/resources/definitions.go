@@ -169,7 +169,11 @@ func validGraph(d *workflow.Definition, v Validation) error {
 	if err := checkName(d.Name); err != nil {
 		return err
 	}
-	if ps := workflow.Validate(d, v.options()); len(ps) > 0 {
+	ps, err := v.validate(d)
+	if err != nil {
+		return err
+	}
+	if len(ps) > 0 {
 		return problemsError("the workflow has "+strconv.Itoa(len(ps))+" problem(s); see errors", ps)
 	}
 	return nil
@@ -402,7 +406,11 @@ func ValidateDefinition(v Validation) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, validationResult(workflow.Validate(d, v.options()), warnings))
+		ps, err := v.validate(d)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, validationResult(ps, warnings))
 		return nil
 	})
 }
@@ -476,7 +484,11 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 		if err != nil {
 			return err
 		}
-		if ps := workflow.ValidateTemplate(gen, v.options()); len(ps) > 0 {
+		ps, err := v.validateTemplate(gen)
+		if err != nil {
+			return err
+		}
+		if len(ps) > 0 {
 			return problemsError("the template with these params is not a valid workflow; see errors", ps)
 		}
 		if err := checkName(name); err != nil {

@@ -29,6 +29,8 @@ import (
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/tools"
+	"github.com/chatterhq/chatter/internal/workflow/cond"
 )
 
 const (
@@ -86,6 +88,8 @@ type envOpts struct {
 	rates   map[httpapi.Class]httpapi.Rate
 	noCheck bool
 	idem    bool // keep Idempotency-Key answers in st
+	// noValidation builds the routes without resources.NewValidation.
+	noValidation bool
 }
 
 // execStore is what the executor needs; both stores have it.
@@ -134,7 +138,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	rt := httpapi.NewRouter(cfg)
 	chat.Register(rt, x)
 	routes := &recorder{rt: rt}
-	resources.Register(routes, resources.Deps{Store: st, Defaults: resources.Defaults{Providers: []string{"devllm"}}})
+	v := resources.NewValidation(tools.Builtins(), cond.Compiler)
+	if o.noValidation {
+		v = resources.Validation{}
+	}
+	resources.Register(routes, resources.Deps{Store: st, Validation: v, Defaults: resources.Defaults{Providers: []string{"devllm"}}})
 	e := &env{st: st, x: x, rec: rec, key: key, patterns: routes.patterns, noCheck: o.noCheck}
 	e.srv = httptest.NewServer(rt)
 	t.Cleanup(e.srv.Close)

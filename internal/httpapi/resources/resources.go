@@ -157,7 +157,8 @@ type Store interface {
 // Deps is what Register hands the handlers.
 type Deps struct {
 	Store Store
-	// Validation checks tool names; build it with NewValidation.
+	// Validation checks tool names and conditions; build it with NewValidation.
+	// Without it the validating routes answer 500 (ErrNoValidation).
 	Validation Validation
 	// Defaults is served by GET /workflows/defaults.
 	Defaults Defaults
@@ -179,9 +180,16 @@ var _ Mounter = (*httpapi.Router)(nil)
 
 // Route is one route of this package: its pattern and its handler.
 type Route struct {
-	Pattern string
-	Handler http.Handler
+	Pattern   string
+	Handler   http.Handler
+	validates bool
 }
+
+// Validates reports whether the route validates definitions or templates,
+// analyses a graph's cycles (which reads its conditions) or describes the
+// condition language: its function needs a NewValidation (and links
+// the condition compiler); every other route is built without one.
+func (r Route) Validates() bool { return r.validates }
 
 // Open reports whether the route answers without a token: only the OpenAPI
 // document, which a client reads before it has one.
@@ -206,51 +214,64 @@ func (r Route) MuxPatterns() []string {
 	return []string{r.Pattern}
 }
 
-// Routes returns every route of this package built on d, in mounting order.
+// Routes returns every route of this package built on d. The routes that validate
+// definitions or templates (Route.Validates) come first; the others are built
+// without d.Validation, so none of them can validate.
 func Routes(d Deps) []Route {
 	d = d.withDefaults()
-	s, v := d.Store, d.Validation
+	rs := validatingRoutes(d.Store, d.Validation, d.NewID)
+	d.Validation = Validation{}
+	return append(rs, plainRoutes(d)...)
+}
+
+func validatingRoutes(s Store, v Validation, newID func() string) []Route {
 	return []Route{
-		{PathDefinitions, ListDefinitions(s)},
-		{PathDefinitionCreate, CreateDefinition(s, v, d.NewID)},
-		{PathDefinitionValidate, ValidateDefinition(v)},
-		{PathDefinitionFromTemplate, DefinitionFromTemplate(s, s, v, d.NewID)},
-		{PathDefinition, GetDefinition(s)},
-		{PathDefinitionUpdate, UpdateDefinition(s, v)},
-		{PathDefinitionDelete, DeleteDefinition(s)},
-		{PathDefinitionExecutions, DefinitionExecutions(s, s)},
-		{PathDefinitionExecution, DefinitionExecution(s)},
-		{PathDefinitionExecutionLogs, DefinitionExecutionLogs(s)},
-		{PathDefinitionAnalytics, DefinitionAnalytics(s, s)},
-		{PathTemplates, ListTemplates(s)},
-		{PathTemplateCreate, CreateTemplate(s, v, d.NewID)},
-		{PathTemplateValidate, ValidateTemplate(v)},
-		{PathTemplateImport, ImportTemplate(s, v, d.NewID)},
-		{PathTemplate, GetTemplate(s)},
-		{PathTemplateUpdate, UpdateTemplate(s, v)},
-		{PathTemplateDelete, DeleteTemplate(s)},
-		{PathTemplateExport, ExportTemplate(s, d.Now)},
-		{PathTemplateLoad, GetTemplate(s)},
-		{PathTemplateAnalytics, TemplateAnalytics(s, s)},
-		{PathNodeTypes, NodeTypes()},
-		{PathNodeTypesModern, ModernNodeTypesHandler()},
-		{PathDefaults, ServiceDefaults(d.Defaults)},
-		{PathWorkflowExecutions, ListExecutions(s)},
-		{PathMemoryConfigure, ConfigureMemory(s, d.Now)},
-		{PathToolsConfigure, ConfigureTools(s, d.Now)},
-		{PathExecutions, ListExecutions(s)},
-		{PathExecution, GetExecution(s)},
-		{PathExecutionEvents, ExecutionEvents(s)},
-		{PathExecutionCancel, CancelExecution(s)},
-		{PathConversations, ListConversations(s)},
-		{PathConversationCreate, CreateConversation(s, d.NewID)},
-		{PathConversation, GetConversation(s)},
-		{PathConversationUpdate, UpdateConversation(s)},
-		{PathConversationDelete, DeleteConversation(s)},
-		{PathConversationMessages, ConversationMessages(s)},
-		{PathMessageDelete, DeleteMessage(s)},
-		{PathMessageRating, RateMessage(s)},
-		{PathOpenAPI, OpenAPI(d.StreamURL)},
+		{PathDefinitionCreate, CreateDefinition(s, v, newID), true},
+		{PathDefinitionValidate, ValidateDefinition(v), true},
+		{PathDefinitionFromTemplate, DefinitionFromTemplate(s, s, v, newID), true},
+		{PathDefinitionUpdate, UpdateDefinition(s, v), true},
+		{PathTemplateCreate, CreateTemplate(s, v, newID), true},
+		{PathTemplateValidate, ValidateTemplate(v), true},
+		{PathTemplateImport, ImportTemplate(s, v, newID), true},
+		{PathTemplateUpdate, UpdateTemplate(s, v), true},
+		{PathNodeTypesModern, ModernNodeTypesHandler(v), true},
+		{PathDefinitionAnalytics, DefinitionAnalytics(s, s, v), true},
+		{PathTemplateAnalytics, TemplateAnalytics(s, s, v), true},
+	}
+}
+
+func plainRoutes(d Deps) []Route {
+	s := d.Store
+	return []Route{
+		{PathDefinitions, ListDefinitions(s), false},
+		{PathDefinition, GetDefinition(s), false},
+		{PathDefinitionDelete, DeleteDefinition(s), false},
+		{PathDefinitionExecutions, DefinitionExecutions(s, s), false},
+		{PathDefinitionExecution, DefinitionExecution(s), false},
+		{PathDefinitionExecutionLogs, DefinitionExecutionLogs(s), false},
+		{PathTemplates, ListTemplates(s), false},
+		{PathTemplate, GetTemplate(s), false},
+		{PathTemplateDelete, DeleteTemplate(s), false},
+		{PathTemplateExport, ExportTemplate(s, d.Now), false},
+		{PathTemplateLoad, GetTemplate(s), false},
+		{PathNodeTypes, NodeTypes(), false},
+		{PathDefaults, ServiceDefaults(d.Defaults), false},
+		{PathWorkflowExecutions, ListExecutions(s), false},
+		{PathMemoryConfigure, ConfigureMemory(s, d.Now), false},
+		{PathToolsConfigure, ConfigureTools(s, d.Now), false},
+		{PathExecutions, ListExecutions(s), false},
+		{PathExecution, GetExecution(s), false},
+		{PathExecutionEvents, ExecutionEvents(s), false},
+		{PathExecutionCancel, CancelExecution(s), false},
+		{PathConversations, ListConversations(s), false},
+		{PathConversationCreate, CreateConversation(s, d.NewID), false},
+		{PathConversation, GetConversation(s), false},
+		{PathConversationUpdate, UpdateConversation(s), false},
+		{PathConversationDelete, DeleteConversation(s), false},
+		{PathConversationMessages, ConversationMessages(s), false},
+		{PathMessageDelete, DeleteMessage(s), false},
+		{PathMessageRating, RateMessage(s), false},
+		{PathOpenAPI, OpenAPI(d.StreamURL), false},
 	}
 }
 
@@ -270,9 +291,6 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
-	}
-	if d.Validation.toolExists == nil {
-		d.Validation = NewValidation(nil)
 	}
 	return d
 }

@@ -124,9 +124,12 @@ type TemplateAnalyticsResponse struct {
 
 // TemplateAnalytics serves a template's run statistics and graph analysis: a
 // built-in, the caller's or a public one; another user's private template is a
-// 404.
-func TemplateAnalytics(s Templates, rs RunStatsReader) http.Handler {
+// 404. v compiles the conditions.
+func TemplateAnalytics(s Templates, rs RunStatsReader, v Validation) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
+		if v.conditions == nil {
+			return ErrNoValidation
+		}
 		t, err := findTemplate(r, s, uid, id)
 		if err != nil {
 			return err
@@ -136,7 +139,7 @@ func TemplateAnalytics(s Templates, rs RunStatsReader) http.Handler {
 			return err
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, TemplateAnalyticsResponse{TemplateID: t.ID, Name: t.Name,
-			Runtime: runtimeOf(&st[0]), Graph: Analyze(t.Definition())})
+			Runtime: runtimeOf(&st[0]), Graph: Analyze(t.Definition(), v.conditions)})
 		return nil
 	})
 }

@@ -47,18 +47,22 @@ func validTemplate(t *workflow.Template, v Validation, prefix string) error {
 	if err := checkTags(t.Tags); err != nil {
 		return renamed(err, prefix)
 	}
-	if ps := templateProblems(t, v, prefix); len(ps) > 0 {
+	ps, err := templateProblems(t, v, prefix)
+	if err != nil {
+		return err
+	}
+	if len(ps) > 0 {
 		return problemsError("the template has "+strconv.Itoa(len(ps))+" problem(s); see errors", ps)
 	}
 	return nil
 }
 
-func templateProblems(t *workflow.Template, v Validation, prefix string) []workflow.Problem {
-	ps := workflow.ValidateTemplate(t, v.options())
+func templateProblems(t *workflow.Template, v Validation, prefix string) ([]workflow.Problem, error) {
+	ps, err := v.validateTemplate(t)
 	for i := range ps {
 		ps[i].Pointer = prefix + ps[i].Pointer
 	}
-	return ps
+	return ps, err
 }
 
 // renamed puts a field error of a template's own fields under its pointer.
@@ -374,7 +378,10 @@ func ValidateTemplate(v Validation) http.Handler {
 		}
 		t := &workflow.Template{}
 		p.apply(t)
-		ps := templateProblems(t, v, at)
+		ps, err := templateProblems(t, v, at)
+		if err != nil {
+			return err
+		}
 		out := TemplateValidation{IsValid: len(ps) == 0, Errors: make([]string, len(ps)), Warnings: []string{},
 			Problems: ps}
 		for i, pr := range ps {

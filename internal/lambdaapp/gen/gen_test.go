@@ -171,6 +171,29 @@ func TestCRUDFunctions_DoNotLinkTheExecutorOrLLMSDKs(t *testing.T) {
 			t.Errorf("%s links the JWT library: %v", f.name, jwt)
 		}
 	}
+	// expr-lang's builtin and vm call reflect.Value.MethodByName, which makes the
+	// linker keep every exported method of every type: only the functions that
+	// validate (resources.Route.Validates, given cond.Compiler) or run workflows link
+	// it; a read or write that neither validates nor runs does not.
+	validating := 0
+	for _, f := range functions {
+		expr := slices.ContainsFunc(deps[f.name], func(d string) bool {
+			return d == "github.com/expr-lang/expr" || strings.HasPrefix(d, "github.com/expr-lang/expr/")
+		})
+		runs := f.kind == kindExec || f.kind == kindStream || f.kind == kindOpenAI || f.kind == kindOpenAIStream
+		if f.validates() {
+			validating++
+			if !slices.Contains(deps[f.name], "github.com/chatterhq/chatter/internal/workflow/cond") {
+				t.Errorf("%s validates but does not link the condition compiler", f.name)
+			}
+		}
+		if want := f.validates() || runs; expr != want {
+			t.Errorf("%s links expr-lang: %v, want %v", f.name, expr, want)
+		}
+	}
+	if validating < 8 {
+		t.Errorf("%d functions validate; Route.Validates marks too few", validating)
+	}
 	// Creating the table from template.yaml (dynamotable, a YAML parser) is the dev
 	// stack's and the tests': no function links it.
 	for name, d := range deps {

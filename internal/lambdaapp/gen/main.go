@@ -172,8 +172,14 @@ func mainGo(f function) ([]byte, error) {
 		b.WriteString("import \"github.com/chatterhq/chatter/internal/lambdaapp\"\n\nfunc main() { lambdaapp.StartReady() }\n")
 	case kindStateless, kindRead, kindWrite:
 		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
-		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/resources\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp\"\n)\n\n")
-		fmt.Fprintf(&b, "func main() { lambdaapp.StartResource(%s) }\n", f.goConst)
+		if !f.validates() {
+			b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/resources\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp\"\n)\n\n")
+			fmt.Fprintf(&b, "func main() { lambdaapp.StartResource(%s, resources.Validation{}) }\n", f.goConst)
+			break
+		}
+		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/resources\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp\"\n" +
+			"\t\"github.com/chatterhq/chatter/internal/tools\"\n\t\"github.com/chatterhq/chatter/internal/workflow/cond\"\n)\n\n")
+		fmt.Fprintf(&b, "func main() {\n\tlambdaapp.StartResource(%s, resources.NewValidation(tools.Builtins(), cond.Compiler))\n}\n", f.goConst)
 	case kindExec:
 		fmt.Fprintf(&b, "// Command %s is the Lambda of %s behind the HTTP API.\npackage main\n\n", f.name, f.pattern)
 		b.WriteString("import (\n\t\"github.com/chatterhq/chatter/internal/httpapi/chat\"\n\t\"github.com/chatterhq/chatter/internal/lambdaapp/runner\"\n)\n\n")
@@ -198,6 +204,17 @@ func mainGo(f function) ([]byte, error) {
 		return nil, fmt.Errorf("formatting %s: %w", f.name, err)
 	}
 	return src, nil
+}
+
+// validates: the route checks definitions or templates (resources.Route.Validates),
+// so its function is given the tools and the condition compiler.
+func (f function) validates() bool {
+	for _, r := range resources.Routes(resources.Deps{}) {
+		if r.Pattern == f.pattern {
+			return r.Validates()
+		}
+	}
+	return false
 }
 
 // open: the route answers without a token.
