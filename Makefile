@@ -75,11 +75,12 @@ bench:
 bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
-## sizes: every function built for this host as deployed (PROVIDERS too): stripped size and INIT under the RIE against the peers' hello and SDK bootstraps
+## sizes: every function built as deployed (PROVIDERS too): stripped linux/arm64 size, and INIT of the host build under the RIE against the peers' hello and SDK bootstraps
 sizes: $(RIE)
-	rm -rf build/sizes
+	rm -rf build/sizes build/sizes-arm64
 	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes/ $(addprefix ./functions/,$(FUNCTIONS))
-	$(GO) run ./internal/perf sizes -peers $(PEERS) -rie $(RIE) -build build/sizes
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes-arm64/ $(addprefix ./functions/,$(FUNCTIONS))
+	$(GO) run ./internal/perf sizes -peers $(PEERS) -rie $(RIE) -build build/sizes -deployed build/sizes-arm64
 
 ## lint: go vet + staticcheck
 lint: $(STATICCHECK)

@@ -40,6 +40,9 @@ import (
 var (
 	peerBootstraps = []string{"hello", "sdk"}
 	peerBuildFlags = []string{"-trimpath", "-ldflags", "-s -w", "-tags", "lambda.norpc"}
+	// deployedEnv builds for the deployed architecture (template.yaml's arm64),
+	// whose sizes are the ones the goals speak of.
+	deployedEnv = []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}
 )
 
 // The goals of Step 14 on sizes and init.
@@ -60,6 +63,7 @@ type target struct {
 	event           []byte   // the first invoke's payload
 	env             []string // beyond PATH, HOME and TZ
 	crud            bool     // a resource route (lambdaapp.StartResource)
+	sized           string   // the build whose size is reported: bootstrap, or its linux/arm64 twin
 	size            int64
 	init            []float64 // INIT REPORT durationMs of each cold run
 }
@@ -70,6 +74,7 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	peers := fs.String("peers", "../shared/peers", "the peers' directory (holding coldstart)")
 	rie := fs.String("rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
 	build := fs.String("build", "build/sizes", "the functions' stripped bootstraps, one file per function, for this host")
+	deployed := fs.String("deployed", "", "the same functions built for linux/arm64, as deployed: the sizes reported are theirs (and the peers' built alike); empty: the host build's")
 	cold := fs.Int("cold", 31, "cold runs of each bootstrap, interleaved round by round")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -102,10 +107,24 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := command(ctx, filepath.Join(*peers, "coldstart"), []string{"CGO_ENABLED=0"}, stderr, "go", args...).Run(); err != nil {
 			return fmt.Errorf("building the peers' %s: %w", p, err)
 		}
-		targets = append(targets, &target{name: p, bootstrap: out, event: []byte(`{}`)})
+		t := &target{name: p, bootstrap: out, sized: out, event: []byte(`{}`)}
+		if *deployed != "" {
+			t.sized = out + ".arm64"
+			args := append(append([]string{"build"}, peerBuildFlags...), "-o", t.sized, "./cmd/"+p)
+			if err := command(ctx, filepath.Join(*peers, "coldstart"), deployedEnv, stderr, "go", args...).Run(); err != nil {
+				return fmt.Errorf("building the peers' %s for linux/arm64: %w", p, err)
+			}
+		}
+		targets = append(targets, t)
 	}
 	for _, t := range targets {
-		fi, err := os.Stat(t.bootstrap)
+		if t.sized == "" {
+			t.sized = t.bootstrap
+			if *deployed != "" {
+				t.sized = filepath.Join(*deployed, t.name)
+			}
+		}
+		fi, err := os.Stat(t.sized)
 		if err != nil {
 			return err
 		}
@@ -138,7 +157,11 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	byName := map[string]*target{}
 	fmt.Fprintf(stdout, "%d interleaved cold runs each under the RIE; INIT is the median INIT REPORT durationMs\n\n", *cold)
-	fmt.Fprintln(stdout, "| function | stripped MiB | INIT ms |")
+	arch := "this host"
+	if *deployed != "" {
+		arch = "linux/arm64"
+	}
+	fmt.Fprintf(stdout, "| function | stripped MiB (%s) | INIT ms |\n", arch)
 	fmt.Fprintln(stdout, "|---|---:|---:|")
 	for _, t := range targets {
 		byName[t.name] = t
