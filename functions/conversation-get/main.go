@@ -8,4 +8,4 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 )
 
-func main() { lambdaapp.StartResource(resources.PathConversation, resources.Validation{}) }
+func main() { lambdaapp.StartResource(resources.RouteConversation, resources.Validation{}) }

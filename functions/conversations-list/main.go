@@ -8,4 +8,4 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 )
 
-func main() { lambdaapp.StartResource(resources.PathConversations, resources.Validation{}) }
+func main() { lambdaapp.StartResource(resources.RouteConversations, resources.Validation{}) }

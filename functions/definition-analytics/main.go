@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathDefinitionAnalytics, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteDefinitionAnalytics, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathDefinitionUpdate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteDefinitionUpdate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathDefinitionCreate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteDefinitionCreate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

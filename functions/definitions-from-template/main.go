@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathDefinitionFromTemplate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteDefinitionFromTemplate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

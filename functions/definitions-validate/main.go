@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathDefinitionValidate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteDefinitionValidate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

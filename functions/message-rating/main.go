@@ -8,4 +8,4 @@ import (
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 )
 
-func main() { lambdaapp.StartResource(resources.PathMessageRating, resources.Validation{}) }
+func main() { lambdaapp.StartResource(resources.RouteMessageRating, resources.Validation{}) }

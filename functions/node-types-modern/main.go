@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathNodeTypesModern, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteNodeTypesModern, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

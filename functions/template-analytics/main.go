@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathTemplateAnalytics, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteTemplateAnalytics, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathTemplateUpdate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteTemplateUpdate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

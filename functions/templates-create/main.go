@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathTemplateCreate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteTemplateCreate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

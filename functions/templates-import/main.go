@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathTemplateImport, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteTemplateImport, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambdaapp.StartResource(resources.PathTemplateValidate, resources.NewValidation(tools.Builtins(), cond.Compiler))
+	lambdaapp.StartResource(resources.RouteTemplateValidate, resources.NewValidation(tools.Builtins(), cond.Compiler))
 }

@@ -13,9 +13,9 @@
 //	NewWith(Config, aws.Config, *slog.Logger) *App   the same from values (dev server, tests)
 //	(*App).Router(auth) *httpapi.Router       standard chain; limiter = the store, rates, body limit
 //	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
-//	(*App).MountResource(rt, pattern) error   one route of resources.Routes, class "other"
+//	(*App).MountResource(rt, route)          one resources.Route* variable, class "other"
 //	APIGatewayHandler(h) / FunctionURLHandler(h)   Lambda handlers of an http.Handler
-//	StartResource(pattern, v) / Must(err)    what a function's main calls (health: package health)
+//	StartResource(route, v) / Must(err)      what a function's main calls (health: package health)
 //
 // The local dev server builds the same App with NewWith and mounts every route with
 // resources.Register(app.Router(staticKeys), app.ResourceDeps()).
@@ -26,7 +26,6 @@ package lambdaapp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -77,7 +76,7 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), c.Table, dynamo.Options{
+	st := dynamo.New(dynamo.ClientAPI(dynamodb.NewFromConfig(awsCfg)), c.Table, dynamo.Options{
 		MaxContentBytes: c.MaxMessageBytes, CursorKey: c.CursorKey, Logger: logger})
 	return &App{Config: c, AWS: awsCfg, Store: st, Logger: logger}
 }
@@ -114,19 +113,13 @@ func (a *App) ResourceDeps() resources.Deps {
 // ErrUnknownRoute is returned for a pattern no package defines.
 var ErrUnknownRoute = errors.New("lambdaapp: unknown route")
 
-// MountResource mounts the one route of resources.Routes whose pattern is pattern
-// (under each of its MuxPatterns), in the "other" rate class, as
-// resources.Register would.
-func (a *App) MountResource(rt *httpapi.Router, pattern string) error {
-	for _, r := range resources.Routes(a.ResourceDeps()) {
-		if r.Pattern == pattern {
-			for _, p := range r.MuxPatterns() {
-				rt.Mount(p, r.Handler, r.Options()...)
-			}
-			return nil
-		}
+// MountResource mounts route built on the App's dependencies (under each of its
+// MuxPatterns), in the "other" rate class, as resources.Register would.
+func (a *App) MountResource(rt *httpapi.Router, route resources.RouteSpec) {
+	r := route.Build(a.ResourceDeps())
+	for _, p := range r.MuxPatterns() {
+		rt.Mount(p, r.Handler, r.Options()...)
 	}
-	return fmt.Errorf("%w %q", ErrUnknownRoute, pattern)
 }
 
 // API Gateway HTTP API (payload format 2.0) and Function URL event types, as
@@ -158,16 +151,17 @@ func Must(err error) {
 }
 
 // StartResource is the whole main of a CRUD or read function: build the App from
-// the environment with validation v, mount the route pattern (a resources.Path*
-// constant) behind the API Gateway authenticator, and serve HTTP API events. v is
+// the environment with validation v, mount route (a resources.Route* variable, so
+// the function links that route's handler only) behind the API Gateway
+// authenticator, and serve HTTP API events. v is
 // resources.NewValidation(tools.Builtins(), cond.Compiler) for a route that
 // validates (Route.Validates), the zero Validation for any other.
-func StartResource(pattern string, v resources.Validation) {
+func StartResource(route resources.RouteSpec, v resources.Validation) {
 	app, err := New(context.Background(), os.Getenv)
 	Must(err)
 	app.Validation = v
 	rt := app.Router(httpapi.APIGateway{})
-	Must(app.MountResource(rt, pattern))
+	app.MountResource(rt, route)
 	lambda.Start(APIGatewayHandler(rt))
 }
 

@@ -3,7 +3,6 @@ package lambdaapp
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,12 +62,8 @@ func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
 	app := motoApp(t)
 	app.Validation = resources.NewValidation(tools.Builtins(), cond.Compiler) // create validates
 	create, get := app.Router(httpapi.APIGateway{}), app.Router(httpapi.APIGateway{})
-	if err := app.MountResource(create, resources.PathDefinitionCreate); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.MountResource(get, resources.PathDefinition); err != nil {
-		t.Fatal(err)
-	}
+	app.MountResource(create, resources.RouteDefinitionCreate)
+	app.MountResource(get, resources.RouteDefinition)
 	ctx := context.Background()
 	res, err := APIGatewayHandler(create)(ctx, apiEvent("POST", "/api/v1/workflows/definitions", "alice", chainJSON))
 	if err != nil || res.StatusCode != http.StatusOK { // 200: the predecessor's status of a create
@@ -102,23 +97,6 @@ func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
 				t.Fatalf("%v %d %s, want %d", err, res.StatusCode, res.Body, tt.status)
 			}
 		})
-	}
-}
-
-func TestMountResource_RefusesAnUnknownPattern(t *testing.T) {
-	app := NewWith(Config{Stage: StageLocal, Table: LocalName}, testenv.AWSConfig(t), nil)
-	err := app.MountResource(app.Router(httpapi.APIGateway{}), "GET /nope")
-	if !errors.Is(err, ErrUnknownRoute) {
-		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestMountResource_KnowsEveryResourceRoute(t *testing.T) {
-	app := NewWith(Config{Stage: StageLocal, Table: LocalName}, testenv.AWSConfig(t), nil)
-	for _, r := range resources.Routes(app.ResourceDeps()) {
-		if err := app.MountResource(app.Router(httpapi.APIGateway{}), r.Pattern); err != nil {
-			t.Errorf("%s: %v", r.Pattern, err)
-		}
 	}
 }
 

@@ -214,65 +214,94 @@ func (r Route) MuxPatterns() []string {
 	return []string{r.Pattern}
 }
 
-// Routes returns every route of this package built on d. The routes that validate
-// definitions or templates (Route.Validates) come first; the others are built
-// without d.Validation, so none of them can validate.
-func Routes(d Deps) []Route {
+// A RouteSpec is a route before it is built: its pattern, whether it validates and
+// how its handler is made from Deps. Each route is a Route* variable, and only
+// Routes lists them all, so a function that mounts one (lambdaapp.StartResource)
+// links that route's handler and no other.
+type RouteSpec struct {
+	Pattern   string
+	validates bool
+	handler   func(Deps) http.Handler
+}
+
+// Build returns the route built on d. Only a route that validates (Route.Validates)
+// is given d.Validation.
+func (s RouteSpec) Build(d Deps) Route {
 	d = d.withDefaults()
-	rs := validatingRoutes(d.Store, d.Validation, d.NewID)
-	d.Validation = Validation{}
-	return append(rs, plainRoutes(d)...)
+	if !s.validates {
+		d.Validation = Validation{}
+	}
+	return Route{Pattern: s.Pattern, Handler: s.handler(d), validates: s.validates}
 }
 
-func validatingRoutes(s Store, v Validation, newID func() string) []Route {
-	return []Route{
-		{PathDefinitionCreate, CreateDefinition(s, v, newID), true},
-		{PathDefinitionValidate, ValidateDefinition(v), true},
-		{PathDefinitionFromTemplate, DefinitionFromTemplate(s, s, v, newID), true},
-		{PathDefinitionUpdate, UpdateDefinition(s, v), true},
-		{PathTemplateCreate, CreateTemplate(s, v, newID), true},
-		{PathTemplateValidate, ValidateTemplate(v), true},
-		{PathTemplateImport, ImportTemplate(s, v, newID), true},
-		{PathTemplateUpdate, UpdateTemplate(s, v), true},
-		{PathNodeTypesModern, ModernNodeTypesHandler(v), true},
-		{PathDefinitionAnalytics, DefinitionAnalytics(s, s, v), true},
-		{PathTemplateAnalytics, TemplateAnalytics(s, s, v), true},
-	}
-}
+// The routes of this package, the ones that validate first. Each initialiser is a
+// composite literal, so no init function refers to every handler.
+var (
+	RouteDefinitionCreate        = RouteSpec{PathDefinitionCreate, true, func(d Deps) http.Handler { return CreateDefinition(d.Store, d.Validation, d.NewID) }}
+	RouteDefinitionValidate      = RouteSpec{PathDefinitionValidate, true, func(d Deps) http.Handler { return ValidateDefinition(d.Validation) }}
+	RouteDefinitionFromTemplate  = RouteSpec{PathDefinitionFromTemplate, true, func(d Deps) http.Handler { return DefinitionFromTemplate(d.Store, d.Store, d.Validation, d.NewID) }}
+	RouteDefinitionUpdate        = RouteSpec{PathDefinitionUpdate, true, func(d Deps) http.Handler { return UpdateDefinition(d.Store, d.Validation) }}
+	RouteTemplateCreate          = RouteSpec{PathTemplateCreate, true, func(d Deps) http.Handler { return CreateTemplate(d.Store, d.Validation, d.NewID) }}
+	RouteTemplateValidate        = RouteSpec{PathTemplateValidate, true, func(d Deps) http.Handler { return ValidateTemplate(d.Validation) }}
+	RouteTemplateImport          = RouteSpec{PathTemplateImport, true, func(d Deps) http.Handler { return ImportTemplate(d.Store, d.Validation, d.NewID) }}
+	RouteTemplateUpdate          = RouteSpec{PathTemplateUpdate, true, func(d Deps) http.Handler { return UpdateTemplate(d.Store, d.Validation) }}
+	RouteNodeTypesModern         = RouteSpec{PathNodeTypesModern, true, func(d Deps) http.Handler { return ModernNodeTypesHandler(d.Validation) }}
+	RouteDefinitionAnalytics     = RouteSpec{PathDefinitionAnalytics, true, func(d Deps) http.Handler { return DefinitionAnalytics(d.Store, d.Store, d.Validation) }}
+	RouteTemplateAnalytics       = RouteSpec{PathTemplateAnalytics, true, func(d Deps) http.Handler { return TemplateAnalytics(d.Store, d.Store, d.Validation) }}
+	RouteDefinitions             = RouteSpec{PathDefinitions, false, func(d Deps) http.Handler { return ListDefinitions(d.Store) }}
+	RouteDefinition              = RouteSpec{PathDefinition, false, func(d Deps) http.Handler { return GetDefinition(d.Store) }}
+	RouteDefinitionDelete        = RouteSpec{PathDefinitionDelete, false, func(d Deps) http.Handler { return DeleteDefinition(d.Store) }}
+	RouteDefinitionExecutions    = RouteSpec{PathDefinitionExecutions, false, func(d Deps) http.Handler { return DefinitionExecutions(d.Store, d.Store) }}
+	RouteDefinitionExecution     = RouteSpec{PathDefinitionExecution, false, func(d Deps) http.Handler { return DefinitionExecution(d.Store) }}
+	RouteDefinitionExecutionLogs = RouteSpec{PathDefinitionExecutionLogs, false, func(d Deps) http.Handler { return DefinitionExecutionLogs(d.Store) }}
+	RouteTemplates               = RouteSpec{PathTemplates, false, func(d Deps) http.Handler { return ListTemplates(d.Store) }}
+	RouteTemplate                = RouteSpec{PathTemplate, false, func(d Deps) http.Handler { return GetTemplate(d.Store) }}
+	RouteTemplateDelete          = RouteSpec{PathTemplateDelete, false, func(d Deps) http.Handler { return DeleteTemplate(d.Store) }}
+	RouteTemplateExport          = RouteSpec{PathTemplateExport, false, func(d Deps) http.Handler { return ExportTemplate(d.Store, d.Now) }}
+	RouteTemplateLoad            = RouteSpec{PathTemplateLoad, false, func(d Deps) http.Handler { return GetTemplate(d.Store) }}
+	RouteNodeTypes               = RouteSpec{PathNodeTypes, false, func(d Deps) http.Handler { return NodeTypes() }}
+	RouteDefaults                = RouteSpec{PathDefaults, false, func(d Deps) http.Handler { return ServiceDefaults(d.Defaults) }}
+	RouteWorkflowExecutions      = RouteSpec{PathWorkflowExecutions, false, func(d Deps) http.Handler { return ListExecutions(d.Store) }}
+	RouteMemoryConfigure         = RouteSpec{PathMemoryConfigure, false, func(d Deps) http.Handler { return ConfigureMemory(d.Store, d.Now) }}
+	RouteToolsConfigure          = RouteSpec{PathToolsConfigure, false, func(d Deps) http.Handler { return ConfigureTools(d.Store, d.Now) }}
+	RouteExecutions              = RouteSpec{PathExecutions, false, func(d Deps) http.Handler { return ListExecutions(d.Store) }}
+	RouteExecution               = RouteSpec{PathExecution, false, func(d Deps) http.Handler { return GetExecution(d.Store) }}
+	RouteExecutionEvents         = RouteSpec{PathExecutionEvents, false, func(d Deps) http.Handler { return ExecutionEvents(d.Store) }}
+	RouteExecutionCancel         = RouteSpec{PathExecutionCancel, false, func(d Deps) http.Handler { return CancelExecution(d.Store) }}
+	RouteConversations           = RouteSpec{PathConversations, false, func(d Deps) http.Handler { return ListConversations(d.Store) }}
+	RouteConversationCreate      = RouteSpec{PathConversationCreate, false, func(d Deps) http.Handler { return CreateConversation(d.Store, d.NewID) }}
+	RouteConversation            = RouteSpec{PathConversation, false, func(d Deps) http.Handler { return GetConversation(d.Store) }}
+	RouteConversationUpdate      = RouteSpec{PathConversationUpdate, false, func(d Deps) http.Handler { return UpdateConversation(d.Store) }}
+	RouteConversationDelete      = RouteSpec{PathConversationDelete, false, func(d Deps) http.Handler { return DeleteConversation(d.Store) }}
+	RouteConversationMessages    = RouteSpec{PathConversationMessages, false, func(d Deps) http.Handler { return ConversationMessages(d.Store) }}
+	RouteMessageDelete           = RouteSpec{PathMessageDelete, false, func(d Deps) http.Handler { return DeleteMessage(d.Store) }}
+	RouteMessageRating           = RouteSpec{PathMessageRating, false, func(d Deps) http.Handler { return RateMessage(d.Store) }}
+	RouteOpenAPI                 = RouteSpec{PathOpenAPI, false, func(d Deps) http.Handler { return OpenAPI(d.StreamURL) }}
+)
 
-func plainRoutes(d Deps) []Route {
-	s := d.Store
-	return []Route{
-		{PathDefinitions, ListDefinitions(s), false},
-		{PathDefinition, GetDefinition(s), false},
-		{PathDefinitionDelete, DeleteDefinition(s), false},
-		{PathDefinitionExecutions, DefinitionExecutions(s, s), false},
-		{PathDefinitionExecution, DefinitionExecution(s), false},
-		{PathDefinitionExecutionLogs, DefinitionExecutionLogs(s), false},
-		{PathTemplates, ListTemplates(s), false},
-		{PathTemplate, GetTemplate(s), false},
-		{PathTemplateDelete, DeleteTemplate(s), false},
-		{PathTemplateExport, ExportTemplate(s, d.Now), false},
-		{PathTemplateLoad, GetTemplate(s), false},
-		{PathNodeTypes, NodeTypes(), false},
-		{PathDefaults, ServiceDefaults(d.Defaults), false},
-		{PathWorkflowExecutions, ListExecutions(s), false},
-		{PathMemoryConfigure, ConfigureMemory(s, d.Now), false},
-		{PathToolsConfigure, ConfigureTools(s, d.Now), false},
-		{PathExecutions, ListExecutions(s), false},
-		{PathExecution, GetExecution(s), false},
-		{PathExecutionEvents, ExecutionEvents(s), false},
-		{PathExecutionCancel, CancelExecution(s), false},
-		{PathConversations, ListConversations(s), false},
-		{PathConversationCreate, CreateConversation(s, d.NewID), false},
-		{PathConversation, GetConversation(s), false},
-		{PathConversationUpdate, UpdateConversation(s), false},
-		{PathConversationDelete, DeleteConversation(s), false},
-		{PathConversationMessages, ConversationMessages(s), false},
-		{PathMessageDelete, DeleteMessage(s), false},
-		{PathMessageRating, RateMessage(s), false},
-		{PathOpenAPI, OpenAPI(d.StreamURL), false},
+// Routes returns every route of this package built on d (RouteSpec.Build), the
+// routes that validate definitions or templates (Route.Validates) first.
+func Routes(d Deps) []Route {
+	specs := []RouteSpec{
+		RouteDefinitionCreate, RouteDefinitionValidate, RouteDefinitionFromTemplate,
+		RouteDefinitionUpdate, RouteTemplateCreate, RouteTemplateValidate,
+		RouteTemplateImport, RouteTemplateUpdate, RouteNodeTypesModern,
+		RouteDefinitionAnalytics, RouteTemplateAnalytics, RouteDefinitions,
+		RouteDefinition, RouteDefinitionDelete, RouteDefinitionExecutions,
+		RouteDefinitionExecution, RouteDefinitionExecutionLogs, RouteTemplates,
+		RouteTemplate, RouteTemplateDelete, RouteTemplateExport, RouteTemplateLoad,
+		RouteNodeTypes, RouteDefaults, RouteWorkflowExecutions, RouteMemoryConfigure,
+		RouteToolsConfigure, RouteExecutions, RouteExecution, RouteExecutionEvents,
+		RouteExecutionCancel, RouteConversations, RouteConversationCreate,
+		RouteConversation, RouteConversationUpdate, RouteConversationDelete,
+		RouteConversationMessages, RouteMessageDelete, RouteMessageRating,
+		RouteOpenAPI,
 	}
+	rs := make([]Route, len(specs))
+	for i, s := range specs {
+		rs[i] = s.Build(d)
+	}
+	return rs
 }
 
 // Register mounts every route of this package on rt, all in the "other" rate

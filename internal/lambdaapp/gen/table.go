@@ -28,12 +28,15 @@ const (
 )
 
 // function is one Lambda: its name (directory, build output, events/ sample),
-// route, and the Go constant naming the route.
+// route, and the Go name its main passes to start it.
 type function struct {
 	name    string
 	kind    kind
 	pattern string // "METHOD /path"
-	goConst string // e.g. "resources.PathDefinitions"; empty for health
+	// goConst is a resources.Route* variable (its handler is all the function
+	// links of package resources) or a pattern constant, e.g. "documents.PathList";
+	// empty for health.
+	goConst string
 	body    string // sample request body
 }
 
@@ -71,54 +74,54 @@ var functions = []function{
 	{name: "health", kind: kindHealth, pattern: "GET /health"},
 	{name: "ready", kind: kindReady, pattern: "GET /ready"},
 
-	{"definitions-list", kindRead, resources.PathDefinitions, "resources.PathDefinitions", ""},
-	{"definitions-create", kindWrite, resources.PathDefinitionCreate, "resources.PathDefinitionCreate", chainBody},
-	{"definitions-validate", kindStateless, resources.PathDefinitionValidate, "resources.PathDefinitionValidate", chainBody},
-	{"definitions-from-template", kindWrite, resources.PathDefinitionFromTemplate, "resources.PathDefinitionFromTemplate",
+	{"definitions-list", kindRead, resources.RouteDefinitions.Pattern, "resources.RouteDefinitions", ""},
+	{"definitions-create", kindWrite, resources.RouteDefinitionCreate.Pattern, "resources.RouteDefinitionCreate", chainBody},
+	{"definitions-validate", kindStateless, resources.RouteDefinitionValidate.Pattern, "resources.RouteDefinitionValidate", chainBody},
+	{"definitions-from-template", kindWrite, resources.RouteDefinitionFromTemplate.Pattern, "resources.RouteDefinitionFromTemplate",
 		`{"template_id":"general_chat","name":"my chat"}`},
-	{"definition-get", kindRead, resources.PathDefinition, "resources.PathDefinition", ""},
-	{"definition-update", kindWrite, resources.PathDefinitionUpdate, "resources.PathDefinitionUpdate", chainBody},
-	{"definition-delete", kindWrite, resources.PathDefinitionDelete, "resources.PathDefinitionDelete", ""},
-	{"definition-executions", kindRead, resources.PathDefinitionExecutions, "resources.PathDefinitionExecutions", ""},
-	{"definition-execution-get", kindRead, resources.PathDefinitionExecution, "resources.PathDefinitionExecution", ""},
-	{"definition-execution-logs", kindRead, resources.PathDefinitionExecutionLogs, "resources.PathDefinitionExecutionLogs", ""},
-	{"definition-analytics", kindRead, resources.PathDefinitionAnalytics, "resources.PathDefinitionAnalytics", ""},
+	{"definition-get", kindRead, resources.RouteDefinition.Pattern, "resources.RouteDefinition", ""},
+	{"definition-update", kindWrite, resources.RouteDefinitionUpdate.Pattern, "resources.RouteDefinitionUpdate", chainBody},
+	{"definition-delete", kindWrite, resources.RouteDefinitionDelete.Pattern, "resources.RouteDefinitionDelete", ""},
+	{"definition-executions", kindRead, resources.RouteDefinitionExecutions.Pattern, "resources.RouteDefinitionExecutions", ""},
+	{"definition-execution-get", kindRead, resources.RouteDefinitionExecution.Pattern, "resources.RouteDefinitionExecution", ""},
+	{"definition-execution-logs", kindRead, resources.RouteDefinitionExecutionLogs.Pattern, "resources.RouteDefinitionExecutionLogs", ""},
+	{"definition-analytics", kindRead, resources.RouteDefinitionAnalytics.Pattern, "resources.RouteDefinitionAnalytics", ""},
 
-	{"templates-list", kindRead, resources.PathTemplates, "resources.PathTemplates", ""},
-	{"templates-create", kindWrite, resources.PathTemplateCreate, "resources.PathTemplateCreate", templateBody},
-	{"templates-validate", kindStateless, resources.PathTemplateValidate, "resources.PathTemplateValidate",
+	{"templates-list", kindRead, resources.RouteTemplates.Pattern, "resources.RouteTemplates", ""},
+	{"templates-create", kindWrite, resources.RouteTemplateCreate.Pattern, "resources.RouteTemplateCreate", templateBody},
+	{"templates-validate", kindStateless, resources.RouteTemplateValidate.Pattern, "resources.RouteTemplateValidate",
 		`{"template":` + templateBody + `}`},
-	{"templates-import", kindWrite, resources.PathTemplateImport, "resources.PathTemplateImport",
+	{"templates-import", kindWrite, resources.RouteTemplateImport.Pattern, "resources.RouteTemplateImport",
 		`{"template":` + templateBody + `,"override_name":"imported helper"}`},
-	{"template-get", kindRead, resources.PathTemplate, "resources.PathTemplate", ""},
-	{"template-update", kindWrite, resources.PathTemplateUpdate, "resources.PathTemplateUpdate", templateBody},
-	{"template-delete", kindWrite, resources.PathTemplateDelete, "resources.PathTemplateDelete", ""},
-	{"template-export", kindRead, resources.PathTemplateExport, "resources.PathTemplateExport", ""},
-	{"template-load", kindRead, resources.PathTemplateLoad, "resources.PathTemplateLoad", ""},
-	{"template-analytics", kindRead, resources.PathTemplateAnalytics, "resources.PathTemplateAnalytics", ""},
+	{"template-get", kindRead, resources.RouteTemplate.Pattern, "resources.RouteTemplate", ""},
+	{"template-update", kindWrite, resources.RouteTemplateUpdate.Pattern, "resources.RouteTemplateUpdate", templateBody},
+	{"template-delete", kindWrite, resources.RouteTemplateDelete.Pattern, "resources.RouteTemplateDelete", ""},
+	{"template-export", kindRead, resources.RouteTemplateExport.Pattern, "resources.RouteTemplateExport", ""},
+	{"template-load", kindRead, resources.RouteTemplateLoad.Pattern, "resources.RouteTemplateLoad", ""},
+	{"template-analytics", kindRead, resources.RouteTemplateAnalytics.Pattern, "resources.RouteTemplateAnalytics", ""},
 
-	{"node-types", kindStateless, resources.PathNodeTypes, "resources.PathNodeTypes", ""},
-	{"node-types-modern", kindStateless, resources.PathNodeTypesModern, "resources.PathNodeTypesModern", ""},
-	{"defaults", kindStateless, resources.PathDefaults, "resources.PathDefaults", ""},
-	{"memory-configure", kindWrite, resources.PathMemoryConfigure, "resources.PathMemoryConfigure", ""},
-	{"tools-configure", kindWrite, resources.PathToolsConfigure, "resources.PathToolsConfigure", ""},
-	{"openapi", kindStateless, resources.PathOpenAPI, "resources.PathOpenAPI", ""},
+	{"node-types", kindStateless, resources.RouteNodeTypes.Pattern, "resources.RouteNodeTypes", ""},
+	{"node-types-modern", kindStateless, resources.RouteNodeTypesModern.Pattern, "resources.RouteNodeTypesModern", ""},
+	{"defaults", kindStateless, resources.RouteDefaults.Pattern, "resources.RouteDefaults", ""},
+	{"memory-configure", kindWrite, resources.RouteMemoryConfigure.Pattern, "resources.RouteMemoryConfigure", ""},
+	{"tools-configure", kindWrite, resources.RouteToolsConfigure.Pattern, "resources.RouteToolsConfigure", ""},
+	{"openapi", kindStateless, resources.RouteOpenAPI.Pattern, "resources.RouteOpenAPI", ""},
 
-	{"workflow-executions-list", kindRead, resources.PathWorkflowExecutions, "resources.PathWorkflowExecutions", ""},
-	{"executions-list", kindRead, resources.PathExecutions, "resources.PathExecutions", ""},
-	{"execution-get", kindRead, resources.PathExecution, "resources.PathExecution", ""},
-	{"execution-events", kindRead, resources.PathExecutionEvents, "resources.PathExecutionEvents", ""},
-	{"execution-cancel", kindWrite, resources.PathExecutionCancel, "resources.PathExecutionCancel", ""},
+	{"workflow-executions-list", kindRead, resources.RouteWorkflowExecutions.Pattern, "resources.RouteWorkflowExecutions", ""},
+	{"executions-list", kindRead, resources.RouteExecutions.Pattern, "resources.RouteExecutions", ""},
+	{"execution-get", kindRead, resources.RouteExecution.Pattern, "resources.RouteExecution", ""},
+	{"execution-events", kindRead, resources.RouteExecutionEvents.Pattern, "resources.RouteExecutionEvents", ""},
+	{"execution-cancel", kindWrite, resources.RouteExecutionCancel.Pattern, "resources.RouteExecutionCancel", ""},
 
-	{"conversations-list", kindRead, resources.PathConversations, "resources.PathConversations", ""},
-	{"conversations-create", kindWrite, resources.PathConversationCreate, "resources.PathConversationCreate", conversationBody},
-	{"conversation-get", kindRead, resources.PathConversation, "resources.PathConversation", ""},
-	{"conversation-update", kindWrite, resources.PathConversationUpdate, "resources.PathConversationUpdate",
+	{"conversations-list", kindRead, resources.RouteConversations.Pattern, "resources.RouteConversations", ""},
+	{"conversations-create", kindWrite, resources.RouteConversationCreate.Pattern, "resources.RouteConversationCreate", conversationBody},
+	{"conversation-get", kindRead, resources.RouteConversation.Pattern, "resources.RouteConversation", ""},
+	{"conversation-update", kindWrite, resources.RouteConversationUpdate.Pattern, "resources.RouteConversationUpdate",
 		`{"title":"Renamed","status":"archived"}`},
-	{"conversation-delete", kindWrite, resources.PathConversationDelete, "resources.PathConversationDelete", ""},
-	{"conversation-messages", kindRead, resources.PathConversationMessages, "resources.PathConversationMessages", ""},
-	{"message-delete", kindWrite, resources.PathMessageDelete, "resources.PathMessageDelete", ""},
-	{"message-rating", kindWrite, resources.PathMessageRating, "resources.PathMessageRating", `{"rating":4.5}`},
+	{"conversation-delete", kindWrite, resources.RouteConversationDelete.Pattern, "resources.RouteConversationDelete", ""},
+	{"conversation-messages", kindRead, resources.RouteConversationMessages.Pattern, "resources.RouteConversationMessages", ""},
+	{"message-delete", kindWrite, resources.RouteMessageDelete.Pattern, "resources.RouteMessageDelete", ""},
+	{"message-rating", kindWrite, resources.RouteMessageRating.Pattern, "resources.RouteMessageRating", `{"rating":4.5}`},
 
 	{"documents-upload", kindDocuments, documents.PathUpload, "documents.PathUpload", ""},
 	{"documents-presign", kindDocuments, documents.PathPresign, "documents.PathPresign",
