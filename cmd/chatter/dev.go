@@ -206,7 +206,9 @@ func startStack(ctx context.Context, o stackOptions) (_ *stack, err error) {
 	// The ingest Lambda's handler, fed S3's Object Created from its rule's queue
 	// one message at a time.
 	handlers["documents-ingest"] = events.EachMessage(docs.Library.HandleEvent(cfg.DocumentsBucket), o.Logger)
-	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	// Subscribers and the sweeper are background work: on moto's one-at-a-time
+	// line their DynamoDB requests wait for the request path's.
+	dctx, stop := context.WithCancel(motoserver.Background(context.WithoutCancel(ctx)))
 	s.stopDel = stop
 	sq := sqs.NewFromConfig(awsCfg)
 	s.deliver.Go(func() {

@@ -183,3 +183,48 @@ func TestSerializeDynamoDB_OneDynamoDBRequestAtATimeOthersPass(t *testing.T) {
 		t.Error("a failed request did not report its error")
 	}
 }
+
+func TestSerializeDynamoDB_RequestPathFirstEarliestDeadlineFirstBackgroundLast(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who := r.URL.Query().Get("who")
+		if who == "first" {
+			arrived <- struct{}{}
+			<-release
+		}
+		mu.Lock()
+		order = append(order, who)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: motoserver.SerializeDynamoDB(nil)}
+	get := func(ctx context.Context, who string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/?who="+who, nil)
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.PutItem")
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	soon, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	later, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	var wg sync.WaitGroup
+	wg.Go(func() { get(context.Background(), "first") })
+	<-arrived // the line is busy; the rest queue in this order
+	for _, q := range []struct {
+		ctx context.Context
+		who string
+	}{{motoserver.Background(soon), "background"}, {context.Background(), "none"}, {later, "later"}, {soon, "soon"}} {
+		wg.Go(func() { get(q.ctx, q.who) })
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if got, want := strings.Join(order, " "), "first soon later none background"; got != want {
+		t.Errorf("served %s; want %s", got, want)
+	}
+}

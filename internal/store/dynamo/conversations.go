@@ -305,6 +305,11 @@ func (s *Store) StartTurn(ctx context.Context, t store.StartTurn) error {
 		s.hints.put(pk, hint{version: 1, count: 1, seq: 1})
 		return nil
 	}
+	unlock, err := s.turns.lock(ctx, pk)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		h, err := s.turnHint(ctx, um.UserID, um.ConversationID, attempt > 0)
 		if err != nil {

@@ -85,6 +85,7 @@ type Store struct {
 	o       Options
 	cursors *store.Cursors
 	hints   hints
+	turns   keyLocks
 }
 
 // New returns a Store on tableName.
@@ -102,7 +103,7 @@ func New(client API, tableName string, o Options) *Store {
 		o.Logger = slog.Default()
 	}
 	return &Store{db: client, table: tableName, o: o, cursors: store.NewCursors(o.CursorKey),
-		hints: hints{m: map[string]hint{}}}
+		hints: hints{m: map[string]hint{}}, turns: keyLocks{m: map[string]*keyLock{}}}
 }
 
 // item is one DynamoDB item.
@@ -282,6 +283,48 @@ func (h *hints) drop(k string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.m, k)
+}
+
+// keyLocks queues this process's turn starts on one conversation behind each
+// other: each then goes out with the hint its predecessor left, so sends that
+// arrive together do not race each other on the version (a lost race costs a
+// consistent read and another transaction); only a finish or another process's
+// write can still make one retry. Finishes take no lock: they run under a
+// deadline and must not wait for a start.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	held    chan struct{} // one token while someone holds the lock
+	waiters int           // holders and waiters; the entry goes with the last
+}
+
+// lock takes k's lock, or returns ctx's error if ctx ends first; unlock releases it.
+func (l *keyLocks) lock(ctx context.Context, k string) (unlock func(), err error) {
+	l.mu.Lock()
+	kl := l.m[k]
+	if kl == nil {
+		kl = &keyLock{held: make(chan struct{}, 1)}
+		l.m[k] = kl
+	}
+	kl.waiters++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if kl.waiters--; kl.waiters == 0 {
+			delete(l.m, k)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case kl.held <- struct{}{}:
+		return func() { <-kl.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 // get reads one item with a consistent read; nil when absent.
