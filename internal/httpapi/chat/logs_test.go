@@ -93,15 +93,7 @@ func TestLogs_AFullRunLogsNoMessageReplyOrToolContent(t *testing.T) {
 
 	var e *env // the bus and the fallback reach its store once runs start
 	b := &bus{deliver: func(ctx context.Context, env events.Envelope) error {
-		body, err := json.Marshal(env)
-		if err != nil {
-			return err
-		}
-		resp, err := subscriber.Record(e.st, logger)(ctx, awsevents.SQSEvent{Records: []awsevents.SQSMessage{{MessageId: env.ID, Body: string(body)}}})
-		if err == nil && len(resp.BatchItemFailures) > 0 {
-			err = fmt.Errorf("record subscriber failed event %s", env.ID)
-		}
-		return err
+		return deliverToRecord(ctx, e.st, logger, env)
 	}}
 	pub, err := events.NewPublisher(events.PublisherOptions{Client: b, BusName: "chatter", Logger: logger, Attempts: 1,
 		Fallback: func(ctx context.Context, ev events.Event) error { return record.Apply(ctx, e.st, ev) }})
@@ -171,15 +163,7 @@ func TestLogs_RequestAndSubscriberLinesJoinByRequestAndExecutionID(t *testing.T)
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	var e *env
 	b := &bus{deliver: func(ctx context.Context, env events.Envelope) error {
-		body, err := json.Marshal(env)
-		if err != nil {
-			return err
-		}
-		resp, err := subscriber.Record(e.st, logger)(ctx, awsevents.SQSEvent{Records: []awsevents.SQSMessage{{MessageId: env.ID, Body: string(body)}}})
-		if err == nil && len(resp.BatchItemFailures) > 0 {
-			err = fmt.Errorf("record subscriber failed event %s", env.ID)
-		}
-		return err
+		return deliverToRecord(ctx, e.st, logger, env)
 	}}
 	pub, err := events.NewPublisher(events.PublisherOptions{Client: b, BusName: "chatter", Logger: logger, Attempts: 1})
 	if err != nil {
@@ -240,4 +224,18 @@ func TestLogs_RequestAndSubscriberLinesJoinByRequestAndExecutionID(t *testing.T)
 	if len(b.errs) > 0 {
 		t.Fatalf("the record subscriber failed: %v", b.errs)
 	}
+}
+
+// deliverToRecord hands one event to the record subscriber as its SQS queue would:
+// a batch of one message; a message it reports failed is an error.
+func deliverToRecord(ctx context.Context, st record.Repo, logger *slog.Logger, env events.Envelope) error {
+	body, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	resp, err := subscriber.Record(st, logger)(ctx, awsevents.SQSEvent{Records: []awsevents.SQSMessage{{MessageId: env.ID, Body: string(body)}}})
+	if err == nil && len(resp.BatchItemFailures) > 0 {
+		err = fmt.Errorf("record subscriber failed event %s", env.ID)
+	}
+	return err
 }
