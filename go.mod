@@ -78,3 +78,5 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 )
+
+replace github.com/expr-lang/expr => ./third_party/expr

@@ -350,3 +350,34 @@ func TestCompile_KeepsABoundedCacheOfResults(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// methodEnv has a method an expression might try to call.
+type methodEnv struct {
+	userexpr.Frame
+	Clock clock `expr:"clock"`
+}
+
+type clock struct{ Hour int }
+
+func (clock) Now() string { return "noon" }
+
+// Expressions see fields, never Go methods: the guard refuses a method call, and
+// expr itself (third_party/expr/PATCH.md) knows no method to reach by name or index.
+func TestMethods_AreNotVisible(t *testing.T) {
+	l, err := userexpr.NewLanguage(userexpr.Spec{Name: "conditions", Env: &methodEnv{}, Library: true, MaxNodes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{`clock.Now()`, `clock.Now`, `get(clock, "Now")`} {
+		if _, err := l.Compile(src); err == nil {
+			t.Errorf("Compile(%s) succeeded, want a refusal", src)
+		}
+	}
+	p, err := l.Compile(`clock.Hour + 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := p.Run(context.Background(), &methodEnv{Clock: clock{Hour: 11}}); err != nil || out != 12 {
+		t.Errorf("clock.Hour + 1 = %v, %v; want 12", out, err)
+	}
+}

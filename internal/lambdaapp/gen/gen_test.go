@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,5 +353,36 @@ func TestCRUDFunctions_LinkOnlyTheirOwnRoute(t *testing.T) {
 		if !slices.Equal(linked, []string{own}) {
 			t.Errorf("%s links the routes %v, want only %s", name, linked, own)
 		}
+	}
+}
+
+// No function may reach a call of reflect's Method or MethodByName with a name known
+// only at run time: the linker would then keep every exported method of every
+// reachable type, which in the chat function (the AWS, OpenAI and Anthropic SDKs) is
+// half its size. expr-lang makes such calls; third_party/expr is it without them
+// (PATCH.md there). The chat function links everything a workflow can reach.
+func TestFunctions_KeepMethodsDeadCodeEliminated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the chat function")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "chat")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", "-dumpdep", "-o", bin, "./functions/chat")
+	build.Dir = root(t)
+	var deps bytes.Buffer
+	build.Stdout, build.Stderr = &deps, &deps
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build ./functions/chat: %v\n%.2000s", err, deps.String())
+	}
+	callers := map[string]bool{}
+	for line := range strings.Lines(deps.String()) {
+		// "caller <ReflectMethod> -> callee": the linker marked caller as reaching one.
+		if from, _, ok := strings.Cut(line, " <ReflectMethod> -> "); ok {
+			callers[from] = true
+		}
+	}
+	if len(callers) > 0 {
+		t.Errorf("the chat function reaches reflect's Method/MethodByName with run-time names, from %v", slices.Sorted(maps.Keys(callers)))
 	}
 }

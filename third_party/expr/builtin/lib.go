@@ -559,15 +559,7 @@ func get(params ...any) (out any, err error) {
 		panic(fmt.Sprintf("cannot fetch %v from %T", i, from))
 	}
 
-	// Methods can be defined on any type.
-	if v.NumMethod() > 0 {
-		if methodName, ok := i.(string); ok {
-			method := v.MethodByName(methodName)
-			if method.IsValid() {
-				return method.Interface(), nil
-			}
-		}
-	}
+	// chatter: no method lookup by name (see PATCH.md).
 
 	switch v.Kind() {
 	case reflect.Array, reflect.Slice, reflect.String:

@@ -35,15 +35,7 @@ func MethodIndex(c *Cache, env Nature, node ast.Node) (bool, int, string) {
 				return m.Method, m.MethodIndex, n.Value
 			}
 		}
-	case *ast.MemberNode:
-		if name, ok := n.Property.(*ast.StringNode); ok {
-			base := n.Node.Type()
-			if base != nil && base.Kind() != reflect.Interface {
-				if m, ok := base.MethodByName(name.Value); ok {
-					return true, m.Index, name.Value
-				}
-			}
-		}
+		// chatter: a member is never a method (see PATCH.md).
 	}
 	return false, 0, ""
 }

@@ -782,12 +782,7 @@ func (c *compiler) CallNode(node *ast.CallNode) {
 		fnNumIn := fn.NumIn()
 		switch callee := node.Callee.(type) {
 		case *ast.MemberNode:
-			if prop, ok := callee.Property.(*ast.StringNode); ok {
-				if _, ok = callee.Node.Type().MethodByName(prop.Value); ok && callee.Node.Type().Kind() != reflect.Interface {
-					fnInOffset = 1
-					fnNumIn--
-				}
-			}
+			// chatter: a member is never a method (see PATCH.md).
 		case *ast.IdentifierNode:
 			if t, ok := c.config.Env.MethodByName(c.ntCache, callee.Value); ok && t.Method {
 				fnInOffset = 1

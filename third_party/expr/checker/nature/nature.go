@@ -179,18 +179,9 @@ func (c *Cache) getMethodset(t reflect.Type, k reflect.Kind) *methodset {
 	} else if s, ok := c.methods[t]; ok {
 		return s
 	}
-	numMethod := t.NumMethod()
-	if numMethod < 1 {
-		c.methods[t] = nil // negative cache
-		return nil
-	}
-	s := &methodset{
-		rType:     t,
-		kind:      k,
-		numMethod: numMethod,
-	}
-	c.methods[t] = s
-	return s
+	// chatter: expressions see no methods (see PATCH.md).
+	c.methods[t] = nil // negative cache
+	return nil
 }
 
 // NatureOf calls NatureOf on a nil *Cache. See the comment on Cache.
@@ -437,16 +428,7 @@ func (n *Nature) All(c *Cache) map[string]Nature {
 		return table
 	}
 
-	for i := 0; i < n.NumMethods(c); i++ {
-		method := n.Type.Method(i)
-		nt := c.FromType(method.Type)
-		if nt.TypeData == nil {
-			nt.TypeData = new(TypeData)
-		}
-		nt.Method = true
-		nt.MethodIndex = method.Index
-		table[method.Name] = nt
-	}
+	// chatter: no methods in the table (see PATCH.md).
 
 	t := deref.Type(n.Type)
 
