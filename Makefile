@@ -21,7 +21,7 @@ endif
 lambda_flags = -trimpath -ldflags "-s -w" -tags "lambda.norpc$(if $(filter bedrock,$(1)), chatter_nosdk)"
 LAMBDA_FLAGS := $(call lambda_flags,$(PROVIDERS))
 
-.PHONY: dev load test test-short bench bench-all sizes lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
+.PHONY: dev load test test-short bench bench-engine bench-all sizes sizes-build lint cover fuzz build build-cli functions generate rie cfn-lint tidy clean
 
 ## dev: the local stack — API on 127.0.0.1:8080 (PORT=...), moto or AWS_ENDPOINT_URL, events delivered
 PORT ?= 8080
@@ -67,8 +67,12 @@ test-short:
 # PEERS is shared/peers (eino-bench, coldstart), beside the repository by default.
 PEERS ?= ../shared/peers
 
-## bench: the engine against eino-bench as ratios with their goals (interleaved rounds, medians of per-round ratios; instructions under callgrind)
-bench:
+## bench: every Step 14 figure as a ratio to the peers in one run: the engine against eino-bench (interleaved rounds, medians of per-round ratios; instructions under callgrind), then what make sizes measures
+bench: $(RIE) sizes-build
+	$(GO) run ./internal/perf bench -peers $(PEERS) -rie $(RIE) -build build/sizes -deployed build/sizes-arm64
+
+## bench-engine: only the engine's rows of make bench (no builds, no cold starts)
+bench-engine:
 	$(GO) run ./internal/perf bench -peers $(PEERS)
 
 ## bench-all: every benchmark (engine overhead, adapters' decode cost, tools)
@@ -76,11 +80,14 @@ bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 ## sizes: every function built as deployed (PROVIDERS too): stripped linux/arm64 size, and INIT of the host build under the RIE against the peers' hello and SDK bootstraps
-sizes: $(RIE)
+sizes: $(RIE) sizes-build
+	$(GO) run ./internal/perf sizes -peers $(PEERS) -rie $(RIE) -build build/sizes -deployed build/sizes-arm64
+
+# sizes-build: every function with the deployed flags, for this host and linux/arm64
+sizes-build:
 	rm -rf build/sizes build/sizes-arm64
 	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes/ $(addprefix ./functions/,$(FUNCTIONS))
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes-arm64/ $(addprefix ./functions/,$(FUNCTIONS))
-	$(GO) run ./internal/perf sizes -peers $(PEERS) -rie $(RIE) -build build/sizes -deployed build/sizes-arm64
 
 ## lint: go vet + staticcheck
 lint: $(STATICCHECK)

@@ -50,10 +50,12 @@ type testBinary struct {
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	peers := fs.String("peers", "../shared/peers", "the peers' directory (holding eino-bench)")
+	peers := fs.String("peers", "../shared/peers", "the peers' directory (holding eino-bench, and coldstart for -build)")
 	rounds := fs.Int("rounds", 8, "rounds of chatter's and eino's benchmarks, alternately")
 	benchtime := fs.String("benchtime", "1s", "-test.benchtime of each timed run")
 	callgrind := fs.Bool("callgrind", true, "also count instructions per op under valgrind's callgrind")
+	var sizes sizeOptions
+	sizes.flags(fs, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,7 +125,16 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "; instructions per op under callgrind ((%dx - %dx)/%d)", manyN, fewN, manyN-fewN)
 	}
 	fmt.Fprint(stdout, "\n\n")
-	printTable(stdout, benchRows(ns, allocs, instr))
+	rows := benchRows(ns, allocs, instr)
+	if sizes.build != "" {
+		sized, err := measureSizes(ctx, *peers, sizes, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		rows = append(rows, sized...)
+	}
+	printTable(stdout, rows)
 	return nil
 }
 

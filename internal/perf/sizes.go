@@ -68,51 +68,77 @@ type target struct {
 	init            []float64 // INIT REPORT durationMs of each cold run
 }
 
+// sizeOptions are the flags of the size and INIT measurement, which `sizes` runs
+// alone and `bench` after the engine's benchmarks.
+type sizeOptions struct {
+	rie, build, deployed string
+	cold                 int
+}
+
+// flags registers o's flags on fs; buildDefault is -build's default ("" in bench:
+// measure no sizes unless given the built functions).
+func (o *sizeOptions) flags(fs *flag.FlagSet, buildDefault string) {
+	fs.StringVar(&o.rie, "rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
+	fs.StringVar(&o.build, "build", buildDefault, "the functions' stripped bootstraps, one file per function, for this host")
+	fs.StringVar(&o.deployed, "deployed", "", "the same functions built for linux/arm64, as deployed: the sizes reported are theirs (and the peers' built alike); empty: the host build's")
+	fs.IntVar(&o.cold, "cold", 31, "cold runs of each bootstrap, interleaved round by round")
+}
+
 func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sizes", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	peers := fs.String("peers", "../shared/peers", "the peers' directory (holding coldstart)")
-	rie := fs.String("rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
-	build := fs.String("build", "build/sizes", "the functions' stripped bootstraps, one file per function, for this host")
-	deployed := fs.String("deployed", "", "the same functions built for linux/arm64, as deployed: the sizes reported are theirs (and the peers' built alike); empty: the host build's")
-	cold := fs.Int("cold", 31, "cold runs of each bootstrap, interleaved round by round")
+	var o sizeOptions
+	o.flags(fs, "build/sizes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*rie); err != nil {
-		return fmt.Errorf("the RIE is not at %s (make rie): %w", *rie, err)
-	}
-	rieBin, err := filepath.Abs(*rie)
+	rows, err := measureSizes(ctx, *peers, o, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintln(stdout)
+	printTable(stdout, rows)
+	return nil
+}
+
+// measureSizes measures the functions built in o.build and the peers' bootstraps:
+// it prints each one's size and INIT to stdout and returns them held to their goals.
+func measureSizes(ctx context.Context, peers string, o sizeOptions, stdout, stderr io.Writer) ([]row, error) {
+	if _, err := os.Stat(o.rie); err != nil {
+		return nil, fmt.Errorf("the RIE is not at %s (make rie): %w", o.rie, err)
+	}
+	rieBin, err := filepath.Abs(o.rie)
+	if err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp("", "chatter-perf-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(work)
 
 	env, stop, err := localStack(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer stop()
-	targets, err := functionTargets(*build, env)
+	targets, err := functionTargets(o.build, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range peerBootstraps {
 		out := filepath.Join(work, p)
 		args := append(append([]string{"build"}, peerBuildFlags...), "-o", out, "./cmd/"+p)
-		if err := command(ctx, filepath.Join(*peers, "coldstart"), []string{"CGO_ENABLED=0"}, stderr, "go", args...).Run(); err != nil {
-			return fmt.Errorf("building the peers' %s: %w", p, err)
+		if err := command(ctx, filepath.Join(peers, "coldstart"), []string{"CGO_ENABLED=0"}, stderr, "go", args...).Run(); err != nil {
+			return nil, fmt.Errorf("building the peers' %s: %w", p, err)
 		}
 		t := &target{name: p, bootstrap: out, sized: out, event: []byte(`{}`)}
-		if *deployed != "" {
+		if o.deployed != "" {
 			t.sized = out + ".arm64"
 			args := append(append([]string{"build"}, peerBuildFlags...), "-o", t.sized, "./cmd/"+p)
-			if err := command(ctx, filepath.Join(*peers, "coldstart"), deployedEnv, stderr, "go", args...).Run(); err != nil {
-				return fmt.Errorf("building the peers' %s for linux/arm64: %w", p, err)
+			if err := command(ctx, filepath.Join(peers, "coldstart"), deployedEnv, stderr, "go", args...).Run(); err != nil {
+				return nil, fmt.Errorf("building the peers' %s for linux/arm64: %w", p, err)
 			}
 		}
 		targets = append(targets, t)
@@ -120,13 +146,13 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, t := range targets {
 		if t.sized == "" {
 			t.sized = t.bootstrap
-			if *deployed != "" {
-				t.sized = filepath.Join(*deployed, t.name)
+			if o.deployed != "" {
+				t.sized = filepath.Join(o.deployed, t.name)
 			}
 		}
 		fi, err := os.Stat(t.sized)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t.size = fi.Size()
 	}
@@ -135,9 +161,9 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// drift spreads over all of them alike.
 	home := filepath.Join(work, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {
-		return err
+		return nil, err
 	}
-	for r := range *cold {
+	for r := range o.cold {
 		order := slices.Clone(targets)
 		rng := rand.New(rand.NewPCG(uint64(r), 14))
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -148,17 +174,17 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				ms, err = coldRun(ctx, rieBin, t, home, filepath.Join(work, "rie.log"))
 			}
 			if err != nil {
-				return fmt.Errorf("round %d: %s: %w", r+1, t.name, err)
+				return nil, fmt.Errorf("round %d: %s: %w", r+1, t.name, err)
 			}
 			t.init = append(t.init, ms)
 		}
-		fmt.Fprintf(stderr, "round %d/%d done\n", r+1, *cold)
+		fmt.Fprintf(stderr, "cold round %d/%d done\n", r+1, o.cold)
 	}
 
 	byName := map[string]*target{}
-	fmt.Fprintf(stdout, "%d interleaved cold runs each under the RIE; INIT is the median INIT REPORT durationMs\n\n", *cold)
+	fmt.Fprintf(stdout, "%d interleaved cold runs each under the RIE; INIT is the median INIT REPORT durationMs\n\n", o.cold)
 	arch := "this host"
-	if *deployed != "" {
+	if o.deployed != "" {
 		arch = "linux/arm64"
 	}
 	fmt.Fprintf(stdout, "| function | stripped MiB (%s) | INIT ms |\n", arch)
@@ -167,13 +193,7 @@ func sizesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		byName[t.name] = t
 		fmt.Fprintf(stdout, "| %s | %.2f | %.2f |\n", t.name, mib(t.size), median(t.init))
 	}
-	rows, err := sizeRows(byName)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout)
-	printTable(stdout, rows)
-	return nil
+	return sizeRows(byName)
 }
 
 // sizeRows holds the measured targets to the goals.
