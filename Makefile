@@ -11,9 +11,9 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 FUNCTIONS   := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 # PROVIDERS chooses the LLM SDKs `make build` and `make sizes` link into the
 # functions that run workflows: all (Bedrock, OpenAI, Anthropic; the default) or
-# bedrock (Bedrock only, -tags chatter_nosdk: the chat functions shrink from ~80 to
-# ~20 MiB). The sam build targets below ignore it: template.yaml has both builds of
-# those functions and its Providers parameter deploys one.
+# bedrock (Bedrock only, -tags chatter_nosdk: smaller and quicker to start, see the
+# README's Performance). The sam build targets below ignore it: template.yaml has both
+# builds of those functions and its Providers parameter deploys one.
 PROVIDERS   ?= all
 ifeq ($(filter $(PROVIDERS),all bedrock),)
 $(error PROVIDERS must be all or bedrock, not "$(PROVIDERS)")

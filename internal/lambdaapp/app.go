@@ -76,7 +76,7 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	st := dynamo.New(dynamo.ClientAPI(dynamodb.NewFromConfig(awsCfg)), c.Table, dynamo.Options{
+	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), c.Table, dynamo.Options{
 		MaxContentBytes: c.MaxMessageBytes, CursorKey: c.CursorKey, Logger: logger})
 	return &App{Config: c, AWS: awsCfg, Store: st, Logger: logger}
 }

@@ -168,7 +168,7 @@ func (f function) execs() bool {
 // variant is one build of a function: a function that runs workflows has two, of
 // which the template's Providers parameter deploys one (its condition) — all
 // providers linked (the default), or Bedrock only (-tags chatter_nosdk: no
-// OpenAI or Anthropic SDK, no key lookups; ~20 MiB against ~80).
+// OpenAI or Anthropic SDK, no key lookups; sizes in the README's Performance).
 type variant struct {
 	suffix    string // of the logical id: ChatFunction, ChatBedrockFunction
 	condition string // template.yaml condition; "" for a function built one way

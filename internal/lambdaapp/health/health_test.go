@@ -13,9 +13,8 @@ import (
 )
 
 // The health function is this package: it must link no AWS SDK (the config chain,
-// DynamoDB), no store (nor workflow and expr behind it: expr's init alone, through
-// reflect.Value.MethodByName, keeps every exported method in the binary) and not
-// lambdaapp, so it stays near a bare Lambda in size and init.
+// DynamoDB), no store (nor workflow and expr behind it) and not lambdaapp, so it
+// stays near a bare Lambda in size and init.
 func TestPackage_LinksNoAWSSDKNorStore(t *testing.T) {
 	deps := apitest.Deps(t)
 	for _, d := range deps {
