@@ -28,9 +28,9 @@ import (
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/events/subscriber"
 	"github.com/chatterhq/chatter/internal/executor"
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
@@ -92,7 +92,7 @@ func devEnv(getenv func(string) string, endpoint string, userEndpoint bool, curs
 	if getenv("CHATTER_ALLOWED_ORIGINS") == "" {
 		// A frontend's dev server on any local port may call the stack; nothing
 		// stands in front of it to answer CORS.
-		set["CHATTER_ALLOWED_ORIGINS"] = strings.Join(httpapi.LoopbackOrigins(), ",")
+		set["CHATTER_ALLOWED_ORIGINS"] = strings.Join(httpcore.LoopbackOrigins(), ",")
 	}
 	if getenv("CHATTER_BEDROCK") == "" {
 		switch {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -19,7 +20,7 @@ const appOrigin = "https://app.example.com"
 
 // countingAuth authenticates through inner and counts the calls.
 type countingAuth struct {
-	inner httpapi.Authenticator
+	inner httpcore.Authenticator
 	calls atomic.Int32
 }
 
@@ -51,7 +52,7 @@ func newCORSAPI(t *testing.T, origins ...string) *corsAPI {
 	a := &corsAPI{keys: k, auth: &countingAuth{inner: k.auth}, limiter: &countingLimiter{}}
 	cfg := httpapi.Config{Auth: a.auth, Limiter: a.limiter, Logger: slog.New(slog.DiscardHandler)}
 	if len(origins) > 0 {
-		c, err := httpapi.NewCORS(origins)
+		c, err := httpcore.NewCORS(origins)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,10 +60,10 @@ func newCORSAPI(t *testing.T, origins ...string) *corsAPI {
 	}
 	rt := httpapi.NewRouter(cfg)
 	rt.Mount("POST /api/v1/things", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, r, http.StatusOK, map[string]string{"user": httpapi.UserID(r.Context())})
+		httpcore.WriteJSON(w, r, http.StatusOK, map[string]string{"user": httpcore.UserID(r.Context())})
 	}))
 	rt.Mount("GET /api/v1/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := httpapi.NewSSE(w, time.Minute)
+		s := httpcore.NewSSE(w, time.Minute)
 		_ = s.Event(1, "token", map[string]string{"type": "token", "content": "hi"})
 		_ = s.Close()
 	}))
@@ -130,7 +131,7 @@ func TestNewCORS_RejectsWhatIsNotAnOriginNamingIt(t *testing.T) {
 		{[]string{"https://app.example.com:"}, "empty port"},
 		{[]string{"*", appOrigin}, "only entry"},
 	} {
-		_, err := httpapi.NewCORS(tc.origins)
+		_, err := httpcore.NewCORS(tc.origins)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewCORS(%q) = %v, want an error saying %q", tc.origins, err, tc.want)
 			continue
@@ -139,7 +140,7 @@ func TestNewCORS_RejectsWhatIsNotAnOriginNamingIt(t *testing.T) {
 			t.Errorf("NewCORS(%q): %v does not name the entry", tc.origins, err)
 		}
 	}
-	c, err := httpapi.NewCORS([]string{" HTTPS://App.Example.com ", "http://localhost:*", "http://10.0.0.5:8080"})
+	c, err := httpcore.NewCORS([]string{" HTTPS://App.Example.com ", "http://localhost:*", "http://10.0.0.5:8080"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestCORS_AllowedOriginGetsHeadersOnEveryAnswer(t *testing.T) {
 		}
 		h := resp.Header
 		if h.Get("Access-Control-Allow-Origin") != appOrigin || h.Get("Access-Control-Allow-Credentials") != "true" ||
-			!hasVary(h, "Origin") || !listHas(h.Get("Access-Control-Expose-Headers"), httpapi.HeaderRequestID) {
+			!hasVary(h, "Origin") || !listHas(h.Get("Access-Control-Expose-Headers"), httpcore.HeaderRequestID) {
 			t.Errorf("%s: CORS headers %v, Vary %q", tc.name, corsHeaders(h), h.Values("Vary"))
 		}
 	}
@@ -251,7 +252,7 @@ func TestCORS_CredentialsOnlyBesideAnEchoedOriginNeverWithStar(t *testing.T) {
 }
 
 func TestCORS_LoopbackOriginsAllowAnyPortOfTheLocalMachineOnly(t *testing.T) {
-	a := newCORSAPI(t, httpapi.LoopbackOrigins()...)
+	a := newCORSAPI(t, httpcore.LoopbackOrigins()...)
 	for origin, want := range map[string]bool{
 		"http://localhost:5173": true, "http://localhost": true, "http://127.0.0.1:8080": true, "http://[::1]:3000": true,
 		"http://LOCALHOST:5173": true, "https://localhost:5173": false, "http://127.0.0.2:8080": false,
@@ -282,12 +283,12 @@ func TestCORS_WithoutAPolicyTheRouterSetsNoCORSHeaders(t *testing.T) {
 // (request id, auth, rate limits, idempotency, 405) and checks that a page can read
 // each header of each answer.
 func TestCORS_EveryHeaderChatterSetsIsExposed(t *testing.T) {
-	c, err := httpapi.NewCORS([]string{appOrigin})
+	c, err := httpcore.NewCORS([]string{appOrigin})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := newTestAPI(t, httpapi.Config{CORS: c, Idempotency: store.NewMemory(),
-		Rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassOther: {Limit: 2, Window: time.Minute}}})
+		Rates: map[httpcore.Class]httpcore.Rate{httpcore.ClassOther: {Limit: 2, Window: time.Minute}}})
 	alice := a.keys.token(t, "alice")
 	o := []string{"Origin", appOrigin}
 	idem := append([]string{"Idempotency-Key", "k1"}, o...)
@@ -303,13 +304,13 @@ func TestCORS_EveryHeaderChatterSetsIsExposed(t *testing.T) {
 		resp, _ := a.do(t, r.method, r.path, r.token, r.body, idem...)
 		answers = append(answers, resp)
 	}
-	if answers[1].Header.Get(httpapi.HeaderIdempotentReplayed) != "true" || answers[2].StatusCode != 429 ||
+	if answers[1].Header.Get(httpcore.HeaderIdempotentReplayed) != "true" || answers[2].StatusCode != 429 ||
 		answers[3].StatusCode != 401 || answers[4].StatusCode != 405 {
 		t.Fatalf("the probes did not produce the answers they probe: %d %v, %d, %d, %d", answers[1].StatusCode,
 			answers[1].Header, answers[2].StatusCode, answers[3].StatusCode, answers[4].StatusCode)
 	}
 	for i, resp := range answers {
-		if bad := httpapi.CORSUnexposed(resp.Header); len(bad) > 0 {
+		if bad := httpcore.CORSUnexposed(resp.Header); len(bad) > 0 {
 			t.Errorf("answer %d (%d) sets %v, which a cross-origin page cannot read: add them to CORSExposeHeaders", i, resp.StatusCode, bad)
 		}
 	}

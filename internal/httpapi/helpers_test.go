@@ -15,6 +15,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/store"
 )
@@ -124,15 +125,15 @@ func newTestAPI(t *testing.T, cfg httpapi.Config) *testAPI {
 	rt := httpapi.NewRouter(cfg)
 	rt.Mount("POST /echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b echoBody
-		if err := httpapi.Decode(r, &b); err != nil {
+		if err := httpcore.Decode(r, &b); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"body": b, "user": httpapi.UserID(r.Context())})
+		httpcore.WriteJSON(w, r, http.StatusOK, map[string]any{"body": b, "user": httpcore.UserID(r.Context())})
 	}))
 	rt.Mount("GET /fail/{code}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpapi.Fail(w, r, &httpapi.Error{Code: r.PathValue("code"), Message: "secret detail " + r.PathValue("code"),
-			Errors: []httpapi.FieldError{{Field: "x", Code: r.PathValue("code"), Message: "m"}}})
+		httpapi.Fail(w, r, &httpcore.Error{Code: r.PathValue("code"), Message: "secret detail " + r.PathValue("code"),
+			Errors: []httpcore.FieldError{{Field: "x", Code: r.PathValue("code"), Message: "m"}}})
 	}))
 	rt.Mount("GET /items", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WritePage(w, r, store.Page[int]{Items: []int{1}})
@@ -171,12 +172,12 @@ func (a *testAPI) do(t *testing.T, method, path, token, body string, hdr ...stri
 	return resp, b
 }
 
-func problemOf(t *testing.T, resp *http.Response, b []byte) httpapi.Problem {
+func problemOf(t *testing.T, resp *http.Response, b []byte) httpcore.Problem {
 	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json (body %s)", ct, b)
 	}
-	var p httpapi.Problem
+	var p httpcore.Problem
 	if err := json.Unmarshal(b, &p); err != nil {
 		t.Fatalf("problem body: %v: %s", err, b)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
@@ -53,7 +54,7 @@ func TestFail_ProblemShapeAndStatusPerCode(t *testing.T) {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, c.status)
 			}
 			p := problemOf(t, resp, b)
-			if p.Code != c.wantCode || p.Type != httpapi.ProblemTypePrefix+c.wantCode || p.Title == "" {
+			if p.Code != c.wantCode || p.Type != httpcore.ProblemTypePrefix+c.wantCode || p.Title == "" {
 				t.Errorf("code/type/title = %q %q %q", p.Code, p.Type, p.Title)
 			}
 			if p.Instance != "/fail/"+c.code {
@@ -168,7 +169,7 @@ func TestAPIGateway_ReadsSubFromJWTAuthorizerContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uid, err := httpapi.APIGateway{}.Authenticate(req)
+	uid, err := httpcore.APIGateway{}.Authenticate(req)
 	if err != nil || uid != "alice" {
 		t.Fatalf("uid %q err %v", uid, err)
 	}
@@ -176,7 +177,7 @@ func TestAPIGateway_ReadsSubFromJWTAuthorizerContext(t *testing.T) {
 	// The proxy's context header alone (forgeable by a client) is not trusted.
 	forged := httptest.NewRequest("POST", "/echo", nil)
 	forged.Header.Set("X-GoLambdaProxy-ApiGw-Context", `{"authorizer":{"jwt":{"claims":{"sub":"mallory"}}}}`)
-	if uid, err := (httpapi.APIGateway{}).Authenticate(forged); err == nil || httpapi.AsError(err).Code != "unauthorized" {
+	if uid, err := (httpcore.APIGateway{}).Authenticate(forged); err == nil || httpapi.AsError(err).Code != "unauthorized" {
 		t.Fatalf("forged header: uid %q err %v", uid, err)
 	}
 }
@@ -268,7 +269,7 @@ func TestBodyLimit_ChunkedBodyOverLimitIs413(t *testing.T) {
 }
 
 func TestRateLimit_429WithHeadersAfterLimit(t *testing.T) {
-	a := newTestAPI(t, httpapi.Config{Rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassOther: {Limit: 3, Window: time.Minute}}})
+	a := newTestAPI(t, httpapi.Config{Rates: map[httpcore.Class]httpcore.Rate{httpcore.ClassOther: {Limit: 3, Window: time.Minute}}})
 	alice, bob := a.keys.token(t, "alice"), a.keys.token(t, "bob")
 	for i := 1; i <= 3; i++ {
 		resp, b := a.do(t, "GET", "/items", alice, "")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/store"
@@ -68,19 +69,19 @@ func Replayable(status int) bool {
 // requests are not replayable and ignore the header. Keys are per user. If the key
 // cannot be stored the request is served without it (logged), like the rate
 // limiter's fail-open.
-func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
+func Idempotency(s IdempotencyStore, now func() time.Time) httpcore.Middleware {
 	if now == nil {
 		now = time.Now
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key := r.Header.Get(HeaderIdempotencyKey)
-			if key == "" || r.Method != http.MethodPost || WantsStream(r) {
+			key := r.Header.Get(httpcore.HeaderIdempotencyKey)
+			if key == "" || r.Method != http.MethodPost || httpcore.WantsStream(r) {
 				next.ServeHTTP(w, r)
 				return
 			}
 			if len(key) > 255 {
-				Fail(w, r, FieldErr(errcode.InvalidInput, HeaderIdempotencyKey, "must be at most 255 characters"))
+				Fail(w, r, httpcore.FieldErr(errcode.InvalidInput, httpcore.HeaderIdempotencyKey, "must be at most 255 characters"))
 				return
 			}
 			body, err := io.ReadAll(r.Body)
@@ -89,7 +90,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 				return
 			}
 			sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...))
-			rec := &store.IdempotencyRecord{UserID: UserID(r.Context()), Key: key, RequestHash: hex.EncodeToString(sum[:]),
+			rec := &store.IdempotencyRecord{UserID: httpcore.UserID(r.Context()), Key: key, RequestHash: hex.EncodeToString(sum[:]),
 				State: store.IdemInProgress, CreatedAt: now(), ExpiresAt: now().Add(IdempotencyTTL)}
 			r2 := r.Clone(context.WithValue(r.Context(), idemCtxKey{}, &store.IdempotencyRef{Key: rec.Key, RequestHash: rec.RequestHash}))
 			r2.Body = io.NopCloser(bytes.NewReader(body))
@@ -101,7 +102,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 				// Fail open, as the rate limiter does: the key cannot be kept (a
 				// read-only function may not write it, or the table is unavailable),
 				// but the request itself is fine.
-				Logger(r.Context()).Warn("idempotency key not kept; serving without it", "err", err)
+				httpcore.Logger(r.Context()).Warn("idempotency key not kept; serving without it", "err", err)
 				next.ServeHTTP(w, r2.WithContext(r.Context()))
 				return
 			}
@@ -120,7 +121,7 @@ func Idempotency(s IdempotencyStore, now func() time.Time) Middleware {
 			rec.State, rec.StatusCode, rec.Response = store.IdemDone, cw.status, cw.buf.Bytes()
 			rec.ConversationID = conversationOf(rec.Response)
 			if err := s.CompleteIdempotency(context.WithoutCancel(r.Context()), rec); err != nil {
-				Logger(r.Context()).Warn("keeping the idempotent response", "key_hash", rec.RequestHash[:12], "err", err)
+				httpcore.Logger(r.Context()).Warn("keeping the idempotent response", "key_hash", rec.RequestHash[:12], "err", err)
 				return
 			}
 			kept = true
@@ -143,7 +144,7 @@ func IdempotencyOf(ctx context.Context) *store.IdempotencyRef {
 // runs after the client may have gone, so it does not use the request's context.
 func release(r *http.Request, s IdempotencyStore, rec *store.IdempotencyRecord) {
 	if err := s.ReleaseIdempotency(context.WithoutCancel(r.Context()), rec); err != nil {
-		Logger(r.Context()).Warn("releasing the idempotency key", "key_hash", rec.RequestHash[:12], "err", err)
+		httpcore.Logger(r.Context()).Warn("releasing the idempotency key", "key_hash", rec.RequestHash[:12], "err", err)
 	}
 }
 
@@ -164,20 +165,20 @@ func replay(w http.ResponseWriter, r *http.Request, s IdempotencyStore, rec *sto
 	old, err := s.GetIdempotency(r.Context(), rec.UserID, rec.Key)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // expired between the two calls
-		Fail(w, r, FieldErr(errcode.Conflict, HeaderIdempotencyKey, "the key expired while this request arrived; retry"))
+		Fail(w, r, httpcore.FieldErr(errcode.Conflict, httpcore.HeaderIdempotencyKey, "the key expired while this request arrived; retry"))
 	case err != nil:
 		Fail(w, r, err)
 	case old.RequestHash != rec.RequestHash:
-		Fail(w, r, FieldErr(errcode.Conflict, HeaderIdempotencyKey, "this key was used for a different request"))
+		Fail(w, r, httpcore.FieldErr(errcode.Conflict, httpcore.HeaderIdempotencyKey, "this key was used for a different request"))
 	case old.State != store.IdemDone:
-		Fail(w, r, FieldErr(errcode.Conflict, HeaderIdempotencyKey, "a request with this key is still running"))
+		Fail(w, r, httpcore.FieldErr(errcode.Conflict, httpcore.HeaderIdempotencyKey, "a request with this key is still running"))
 	default:
 		ct := "application/json"
 		if old.StatusCode >= 400 {
 			ct = "application/problem+json"
 		}
 		w.Header().Set("Content-Type", ct)
-		w.Header().Set(HeaderIdempotentReplayed, "true")
+		w.Header().Set(httpcore.HeaderIdempotentReplayed, "true")
 		w.WriteHeader(old.StatusCode)
 		_, _ = w.Write(old.Response)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -80,22 +81,22 @@ func newIdemServer(t *testing.T, st *notifyingStore, script ...outcome) *idemSer
 		is.started <- struct{}{}
 		switch o {
 		case answerOK:
-			httpapi.WriteJSON(w, r, http.StatusOK, map[string]int{"run": n})
+			httpcore.WriteJSON(w, r, http.StatusOK, map[string]int{"run": n})
 		case answerOversize:
-			httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"run": n, "pad": strings.Repeat("x", httpapi.MaxReplayBytes)})
+			httpcore.WriteJSON(w, r, http.StatusOK, map[string]any{"run": n, "pad": strings.Repeat("x", httpapi.MaxReplayBytes)})
 		case answer422:
-			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.NodeFailed, Message: fmt.Sprintf("run %d failed", n)})
+			httpapi.Fail(w, r, &httpcore.Error{Code: errcode.NodeFailed, Message: fmt.Sprintf("run %d failed", n)})
 		case answer500:
-			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Internal})
+			httpapi.Fail(w, r, &httpcore.Error{Code: errcode.Internal})
 		case answer409:
-			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Conflict, Message: "contended"})
+			httpapi.Fail(w, r, &httpcore.Error{Code: errcode.Conflict, Message: "contended"})
 		case answer429:
-			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.RateLimited})
+			httpapi.Fail(w, r, &httpcore.Error{Code: errcode.RateLimited})
 		case answerPanic:
 			panic("handler bug")
 		case answerCancel:
 			<-r.Context().Done()
-			httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Cancelled, Message: "the run was cancelled"})
+			httpapi.Fail(w, r, &httpcore.Error{Code: errcode.Cancelled, Message: "the run was cancelled"})
 		}
 	}))
 	is.srv = httptest.NewServer(rt)
@@ -268,8 +269,8 @@ func TestIdempotency_TheHandlerSeesTheRecordItsRunMayRelease(t *testing.T) {
 	rt := httpapi.NewRouter(httpapi.Config{Auth: keys.auth, Idempotency: st, Logger: slog.New(slog.DiscardHandler)})
 	rt.Mount("POST /run", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = httpapi.IdempotencyOf(r.Context())
-		held, _ = st.GetIdempotency(r.Context(), httpapi.UserID(r.Context()), "k-sweep")
-		httpapi.Fail(w, r, &httpapi.Error{Code: errcode.Internal}) // not kept: the key is released after
+		held, _ = st.GetIdempotency(r.Context(), httpcore.UserID(r.Context()), "k-sweep")
+		httpapi.Fail(w, r, &httpcore.Error{Code: errcode.Internal}) // not kept: the key is released after
 	}))
 	srv := httptest.NewServer(rt)
 	defer srv.Close()

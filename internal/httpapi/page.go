@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -18,5 +19,5 @@ func WritePage[T any](w http.ResponseWriter, r *http.Request, p store.Page[T]) {
 	if items == nil {
 		items = []T{}
 	}
-	WriteJSON(w, r, http.StatusOK, List[T]{Items: items, NextCursor: p.Next})
+	httpcore.WriteJSON(w, r, http.StatusOK, List[T]{Items: items, NextCursor: p.Next})
 }

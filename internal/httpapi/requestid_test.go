@@ -6,21 +6,21 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/requestid"
 )
 
 func TestRequestIDMiddleware_IDTravelsToTheRunsEvents(t *testing.T) {
 	var got string
-	h := httpapi.RequestIDMiddleware(slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := httpcore.RequestIDMiddleware(slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = requestid.From(r.Context())
 	}))
 	req := httptest.NewRequest("POST", "/api/v1/workflows/execute/chat", nil)
-	req.Header.Set(httpapi.HeaderRequestID, "rid-9")
+	req.Header.Set(httpcore.HeaderRequestID, "rid-9")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if got != "rid-9" || rec.Header().Get(httpapi.HeaderRequestID) != "rid-9" {
-		t.Fatalf("context request id %q, header %q; want rid-9", got, rec.Header().Get(httpapi.HeaderRequestID))
+	if got != "rid-9" || rec.Header().Get(httpcore.HeaderRequestID) != "rid-9" {
+		t.Fatalf("context request id %q, header %q; want rid-9", got, rec.Header().Get(httpcore.HeaderRequestID))
 	}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if len(got) != 26 {

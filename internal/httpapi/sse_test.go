@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 )
 
 type frame struct{ Type string }
 
 func TestSSE_FramesHeadersAndDone(t *testing.T) {
 	rec := httptest.NewRecorder()
-	s := httpapi.NewSSE(rec, time.Hour)
+	s := httpcore.NewSSE(rec, time.Hour)
 	if s.Started() || rec.Header().Get("Content-Type") != "" {
 		t.Fatal("header written before the first event")
 	}
@@ -44,14 +44,14 @@ func TestSSE_FramesHeadersAndDone(t *testing.T) {
 	if !rec.Flushed {
 		t.Error("frames were not flushed")
 	}
-	if err := s.Event(3, "token", frame{}); !errors.Is(err, httpapi.ErrStreamClosed) {
+	if err := s.Event(3, "token", frame{}); !errors.Is(err, httpcore.ErrStreamClosed) {
 		t.Errorf("event after close: %v", err)
 	}
 }
 
 func TestSSE_HeartbeatPingsWhileIdle(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := httpapi.NewSSE(w, 5*time.Millisecond)
+		s := httpcore.NewSSE(w, 5*time.Millisecond)
 		_ = s.Event(1, "start", frame{Type: "start"})
 		<-r.Context().Done() // idle until the client has seen pings and leaves
 		_ = s.Close()
@@ -90,7 +90,7 @@ func (b *brokenWriter) WriteHeader(int)           {}
 func (b *brokenWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestSSE_WriteErrorIsReturnedAndSticks(t *testing.T) {
-	s := httpapi.NewSSE(&brokenWriter{h: http.Header{}}, time.Hour)
+	s := httpcore.NewSSE(&brokenWriter{h: http.Header{}}, time.Hour)
 	err := s.Event(1, "token", frame{})
 	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Fatalf("first write: %v", err)
@@ -120,7 +120,7 @@ func TestWantsStream(t *testing.T) {
 		if c.accept != "" {
 			r.Header.Set("Accept", c.accept)
 		}
-		if got := httpapi.WantsStream(r); got != c.want {
+		if got := httpcore.WantsStream(r); got != c.want {
 			t.Errorf("%s %q: %v", c.target, c.accept, got)
 		}
 	}

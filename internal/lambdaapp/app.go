@@ -11,7 +11,7 @@
 //	AWSFromEnv(getenv, Config) (aws.Config, error)  credentials and region from the environment, BaseEndpoint
 //	New(ctx, getenv) (*App, error)            Config + AWSFromEnv + *dynamo.Store + JSON logger
 //	NewWith(Config, aws.Config, *slog.Logger) *App   the same from values (dev server, tests)
-//	(*App).Router(auth) *httpapi.Router       standard chain; limiter = the store, rates, body limit
+//	(*App).Router(auth) *httpcore.Router       standard chain; limiter = the store, rates, body limit
 //	(*App).ResourceDeps() resources.Deps      store, validation, defaults for resources.Routes/Register
 //	(*App).MountResource(rt, route)          one resources.Route* variable, class "other"
 //	APIGatewayHandler(h) / FunctionURLHandler(h)   Lambda handlers of an http.Handler
@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/lambdaapp/adapter"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
@@ -81,11 +82,11 @@ func NewWith(c Config, awsCfg aws.Config, logger *slog.Logger) *App {
 	return &App{Config: c, AWS: awsCfg, Store: st, Logger: logger}
 }
 
-// Router returns a router whose routes authenticate with auth (httpapi.APIGateway
+// Router returns a router whose routes authenticate with auth (httpcore.APIGateway
 // behind the HTTP API, JWKS on the Function URL, StaticKeys in the dev server and
 // tests), are rate limited through the store and answer CORS when Config.CORS is
 // set.
-func (a *App) Router(auth httpapi.Authenticator) *httpapi.Router {
+func (a *App) Router(auth httpcore.Authenticator) *httpcore.Router {
 	return httpapi.NewRouter(httpapi.Config{Auth: auth, Limiter: a.Store, Idempotency: a.Store, Rates: a.Config.Rates,
 		Ready: a.Store.Ping, CORS: a.Config.CORS, BodyLimit: a.Config.BodyLimit, Logger: a.Logger})
 }
@@ -115,7 +116,7 @@ var ErrUnknownRoute = errors.New("lambdaapp: unknown route")
 
 // MountResource mounts route built on the App's dependencies (under each of its
 // MuxPatterns), in the "other" rate class, as resources.Register would.
-func (a *App) MountResource(rt *httpapi.Router, route resources.RouteSpec) {
+func (a *App) MountResource(rt *httpcore.Router, route resources.RouteSpec) {
 	r := route.Build(a.ResourceDeps())
 	for _, p := range r.MuxPatterns() {
 		rt.Mount(p, r.Handler, r.Options()...)
@@ -160,7 +161,7 @@ func StartResource(route resources.RouteSpec, v resources.Validation) {
 	app, err := New(context.Background(), os.Getenv)
 	Must(err)
 	app.Validation = v
-	rt := app.Router(httpapi.APIGateway{})
+	rt := app.Router(httpcore.APIGateway{})
 	app.MountResource(rt, route)
 	lambda.Start(APIGatewayHandler(rt))
 }
@@ -170,5 +171,5 @@ func StartResource(route resources.RouteSpec, v resources.Validation) {
 func StartReady() {
 	app, err := New(context.Background(), os.Getenv)
 	Must(err)
-	lambda.Start(APIGatewayHandler(app.Router(httpapi.APIGateway{})))
+	lambda.Start(APIGatewayHandler(app.Router(httpcore.APIGateway{})))
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatterhq/chatter"
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 	"github.com/chatterhq/chatter/internal/testenv"
@@ -61,7 +61,7 @@ func apiEvent(method, path, sub, body string) APIGatewayRequest {
 func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
 	app := motoApp(t)
 	app.Validation = resources.NewValidation(tools.Builtins(), cond.Compiler) // create validates
-	create, get := app.Router(httpapi.APIGateway{}), app.Router(httpapi.APIGateway{})
+	create, get := app.Router(httpcore.APIGateway{}), app.Router(httpcore.APIGateway{})
 	app.MountResource(create, resources.RouteDefinitionCreate)
 	app.MountResource(get, resources.RouteDefinition)
 	ctx := context.Background()
@@ -103,7 +103,7 @@ func TestAPIGatewayHandler_ServesOneResourceRoutePerFunction(t *testing.T) {
 func TestFunctionURLHandler_StreamsFramesAsTheyAreWritten(t *testing.T) {
 	next := make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sse := httpapi.NewSSE(w, time.Hour)
+		sse := httpcore.NewSSE(w, time.Hour)
 		if err := sse.Event(1, "token", map[string]string{"type": "token", "content": "a"}); err != nil {
 			t.Errorf("first frame: %v", err)
 			return

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -61,18 +61,18 @@ type Config struct {
 
 	// Rates are the per-user limits per minute of each route class
 	// (CHATTER_RATE_CHAT, CHATTER_RATE_STREAM, CHATTER_RATE_OTHER); a class not
-	// set keeps httpapi.DefaultRates, 0 turns its limit off.
-	Rates map[httpapi.Class]httpapi.Rate
+	// set keeps httpcore.DefaultRates, 0 turns its limit off.
+	Rates map[httpcore.Class]httpcore.Rate
 
 	// CORS is the browser policy of CHATTER_ALLOWED_ORIGINS, a comma-separated list
 	// of origins (scheme://host[:port], "*" alone, or http://localhost:* and the
-	// like; see httpapi.CORS); nil when unset. Set it only where nothing in front
-	// answers CORS: the dev stack (which defaults it to httpapi.LoopbackOrigins), a
+	// like; see httpcore.CORS); nil when unset. Set it only where nothing in front
+	// answers CORS: the dev stack (which defaults it to httpcore.LoopbackOrigins), a
 	// Function URL without Cors, a container. template.yaml leaves it unset: the
 	// HTTP API's CorsConfiguration and the Function URL's Cors answer there, from the
 	// AllowedOrigins parameter, and a second set of headers would make browsers
 	// refuse the response.
-	CORS *httpapi.CORS
+	CORS *httpcore.CORS
 
 	// DefaultProvider and DefaultModel (CHATTER_DEFAULT_PROVIDER,
 	// CHATTER_DEFAULT_MODEL) are reported by GET /workflows/defaults; the functions
@@ -178,7 +178,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.StreamURL = v
 	}
 	if v := p.get("CHATTER_ALLOWED_ORIGINS"); v != "" {
-		cors, err := httpapi.NewCORS(splitList(v))
+		cors, err := httpcore.NewCORS(splitList(v))
 		if err != nil {
 			p.fail("CHATTER_ALLOWED_ORIGINS", err.Error())
 		}
@@ -186,16 +186,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	for _, r := range []struct {
 		name  string
-		class httpapi.Class
-	}{{"CHATTER_RATE_CHAT", httpapi.ClassChat}, {"CHATTER_RATE_STREAM", httpapi.ClassStream}, {"CHATTER_RATE_OTHER", httpapi.ClassOther}} {
+		class httpcore.Class
+	}{{"CHATTER_RATE_CHAT", httpcore.ClassChat}, {"CHATTER_RATE_STREAM", httpcore.ClassStream}, {"CHATTER_RATE_OTHER", httpcore.ClassOther}} {
 		if p.get(r.name) == "" {
 			continue
 		}
 		n := p.nonNegative(r.name)
 		if c.Rates == nil {
-			c.Rates = map[httpapi.Class]httpapi.Rate{}
+			c.Rates = map[httpcore.Class]httpcore.Rate{}
 		}
-		c.Rates[r.class] = httpapi.Rate{Limit: n, Window: time.Minute}
+		c.Rates[r.class] = httpcore.Rate{Limit: n, Window: time.Minute}
 	}
 	return c, errors.Join(p.errs...)
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -36,9 +36,9 @@ func TestConfigFromEnv_ReadsEveryVariable(t *testing.T) {
 		c.CORS == nil || !slices.Equal(c.CORS.Origins(), []string{"https://app.example.com", "http://localhost:*"}):
 		t.Fatalf("config = %+v", c)
 	}
-	want := map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 5, Window: time.Minute},
-		httpapi.ClassOther: {Limit: 0, Window: time.Minute}}
-	if len(c.Rates) != 2 || c.Rates[httpapi.ClassChat] != want[httpapi.ClassChat] || c.Rates[httpapi.ClassOther] != want[httpapi.ClassOther] {
+	want := map[httpcore.Class]httpcore.Rate{httpcore.ClassChat: {Limit: 5, Window: time.Minute},
+		httpcore.ClassOther: {Limit: 0, Window: time.Minute}}
+	if len(c.Rates) != 2 || c.Rates[httpcore.ClassChat] != want[httpcore.ClassChat] || c.Rates[httpcore.ClassOther] != want[httpcore.ClassOther] {
 		t.Fatalf("rates = %v, want %v", c.Rates, want)
 	}
 }

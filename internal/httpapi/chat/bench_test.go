@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
 	"github.com/chatterhq/chatter/internal/store"
@@ -20,7 +20,7 @@ import (
 // Execute with devllm and the memory store, JSON answer).
 func BenchmarkChatHandler(b *testing.B) {
 	e := newEnv(b, envOpts{noServer: true, limiter: store.NewMemory(),
-		rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 1 << 30, Window: time.Hour}}})
+		rates: map[httpcore.Class]httpcore.Rate{httpcore.ClassChat: {Limit: 1 << 30, Window: time.Hour}}})
 	tok := "Bearer " + e.token(b, "alice")
 	body := `{"message":"hello there","enable_memory":false}`
 	b.ReportAllocs()

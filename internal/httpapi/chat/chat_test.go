@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -381,8 +381,8 @@ func TestExecute_BadRequestsNameTheField(t *testing.T) {
 }
 
 func TestRegister_ChatAndStreamHaveSeparateRateClasses(t *testing.T) {
-	one := httpapi.Rate{Limit: 1, Window: time.Minute}
-	e := newEnv(t, envOpts{limiter: store.NewMemory(), rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: one, httpapi.ClassStream: one}})
+	one := httpcore.Rate{Limit: 1, Window: time.Minute}
+	e := newEnv(t, envOpts{limiter: store.NewMemory(), rates: map[httpcore.Class]httpcore.Rate{httpcore.ClassChat: one, httpcore.ClassStream: one}})
 	steps := []struct {
 		path   string
 		status int

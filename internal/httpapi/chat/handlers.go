@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -20,11 +21,11 @@ type config struct {
 	heartbeat time.Duration
 }
 
-// WithHeartbeat sets the SSE ping interval (default httpapi.DefaultHeartbeat).
+// WithHeartbeat sets the SSE ping interval (default httpcore.DefaultHeartbeat).
 func WithHeartbeat(d time.Duration) Option { return func(c *config) { c.heartbeat = d } }
 
 func newConfig(opts []Option) config {
-	c := config{heartbeat: httpapi.DefaultHeartbeat}
+	c := config{heartbeat: httpcore.DefaultHeartbeat}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -44,13 +45,13 @@ const (
 
 // Register mounts every execution route on rt. The chat routes are in the chat and
 // stream rate classes; the execution routes pick by WantsStream.
-func Register(rt *httpapi.Router, x *executor.Executor, opts ...Option) {
+func Register(rt *httpcore.Router, x *executor.Executor, opts ...Option) {
 	for _, r := range Routes {
 		rt.Mount(r.Pattern, r.Handler(x, opts...), r.Class)
 	}
 	// Resuming a stream is no run: it is served where streams are (the Function
 	// URL, the dev stack), not by a Lambda of its own behind the buffering HTTP API.
-	rt.Mount(PathExecutionStream, ResumeStream(x, opts...), httpapi.RateClass(httpapi.ClassStream))
+	rt.Mount(PathExecutionStream, ResumeStream(x, opts...), httpcore.RateClass(httpcore.ClassStream))
 }
 
 // Route is one execution route: pattern, handler constructor and rate class. One
@@ -58,27 +59,27 @@ func Register(rt *httpapi.Router, x *executor.Executor, opts ...Option) {
 type Route struct {
 	Pattern string
 	Handler func(*executor.Executor, ...Option) http.Handler
-	Class   httpapi.RouteOption
+	Class   httpcore.RouteOption
 }
 
 // Routes lists every execution route. Go 1.22 ServeMux: the literal "custom" of
 // PathDefinitionInline is more specific than {id}, so it wins.
 var Routes = []Route{
-	{PathChat, Chat, httpapi.RateClass(httpapi.ClassChat)},
-	{PathChatStream, Stream, httpapi.RateClass(httpapi.ClassStream)},
-	{PathTemplateExecute, ExecuteTemplate, httpapi.RateClassBy(Class)},
-	{PathTemplateInline, ExecuteTemplateInline, httpapi.RateClassBy(Class)},
-	{PathDefinitionExecute, ExecuteDefinition, httpapi.RateClassBy(Class)},
-	{PathDefinitionInline, ExecuteInline, httpapi.RateClassBy(Class)},
-	{PathExecutionResume, Resume, httpapi.RateClassBy(Class)},
+	{PathChat, Chat, httpcore.RateClass(httpcore.ClassChat)},
+	{PathChatStream, Stream, httpcore.RateClass(httpcore.ClassStream)},
+	{PathTemplateExecute, ExecuteTemplate, httpcore.RateClassBy(Class)},
+	{PathTemplateInline, ExecuteTemplateInline, httpcore.RateClassBy(Class)},
+	{PathDefinitionExecute, ExecuteDefinition, httpcore.RateClassBy(Class)},
+	{PathDefinitionInline, ExecuteInline, httpcore.RateClassBy(Class)},
+	{PathExecutionResume, Resume, httpcore.RateClassBy(Class)},
 }
 
 // Class is the rate class of an execution request: stream when it asks for SSE.
-func Class(r *http.Request) httpapi.Class {
-	if httpapi.WantsStream(r) {
-		return httpapi.ClassStream
+func Class(r *http.Request) httpcore.Class {
+	if httpcore.WantsStream(r) {
+		return httpcore.ClassStream
 	}
-	return httpapi.ClassChat
+	return httpcore.ClassChat
 }
 
 // Chat answers a chat request with one ChatResponse; with ?stream=true or Accept:
@@ -86,7 +87,7 @@ func Class(r *http.Request) httpapi.Class {
 func Chat(x *executor.Executor, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.chat(x, w, r, httpapi.WantsStream(r))
+		c.chat(x, w, r, httpcore.WantsStream(r))
 	})
 }
 
@@ -100,11 +101,11 @@ func Stream(x *executor.Executor, opts ...Option) http.Handler {
 
 func (c config) chat(x *executor.Executor, w http.ResponseWriter, r *http.Request, stream bool) {
 	var body chatRequest
-	if err := httpapi.Decode(r, &body); err != nil {
+	if err := httpcore.Decode(r, &body); err != nil {
 		httpapi.Fail(w, r, err)
 		return
 	}
-	req, err := body.request(httpapi.UserID(r.Context()), mode(stream))
+	req, err := body.request(httpcore.UserID(r.Context()), mode(stream))
 	if err != nil {
 		httpapi.Fail(w, r, err)
 		return
@@ -135,7 +136,7 @@ func ExecuteInline(x *executor.Executor, opts ...Option) http.Handler {
 func (c config) execute(x *executor.Executor, kind routeKind) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body executeRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
@@ -145,8 +146,8 @@ func (c config) execute(x *executor.Executor, kind routeKind) http.Handler {
 				return
 			}
 		}
-		stream := httpapi.WantsStream(r)
-		req, err := body.request(kind, r.PathValue("id"), httpapi.UserID(r.Context()), mode(stream))
+		stream := httpcore.WantsStream(r)
+		req, err := body.request(kind, r.PathValue("id"), httpcore.UserID(r.Context()), mode(stream))
 		if err == nil && kind == routeInline {
 			err = checkEntry(req.Source.Definition, r.URL.Query().Get("entry_point"))
 		}
@@ -194,10 +195,10 @@ func (c config) serve(w http.ResponseWriter, r *http.Request, stream bool,
 			httpapi.Fail(w, r, Problem(err, res))
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, convert(res))
+		httpcore.WriteJSON(w, r, http.StatusOK, convert(res))
 		return
 	}
-	sse := httpapi.NewSSE(w, c.heartbeat)
+	sse := httpcore.NewSSE(w, c.heartbeat)
 	sink := &sseSink{sse: sse}
 	res, err := invoke(r.Context(), sink)
 	logRun(r, res)
@@ -207,7 +208,7 @@ func (c config) serve(w http.ResponseWriter, r *http.Request, stream bool,
 	}
 	if err != nil {
 		p := Problem(err, res)
-		log := httpapi.Logger(r.Context()).With("code", p.Code) // execution_id: logRun
+		log := httpcore.Logger(r.Context()).With("code", p.Code) // execution_id: logRun
 		if errcode.Of(p.Code).Internal {
 			log.Error("stream failed", "err", err)
 		} else {
@@ -232,14 +233,14 @@ func (c config) serve(w http.ResponseWriter, r *http.Request, stream bool,
 // access log among them), once.
 func logRun(r *http.Request, res *executor.Result) {
 	if res != nil && res.ExecutionID != "" {
-		httpapi.LogWith(r.Context(), "execution_id", res.ExecutionID)
+		httpcore.LogWith(r.Context(), "execution_id", res.ExecutionID)
 	}
 }
 
 // sseSink writes each chunk as one SSE frame; a write error (the client went away)
 // goes back to the executor, which cancels the run.
 type sseSink struct {
-	sse   *httpapi.SSE
+	sse   *httpcore.SSE
 	seq   int
 	ended bool
 }

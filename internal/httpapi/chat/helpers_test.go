@@ -20,6 +20,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -59,8 +60,8 @@ type envOpts struct {
 	heartbeat time.Duration
 	provider  llm.Provider // replaces devllm
 	noServer  bool
-	limiter   httpapi.Limiter
-	rates     map[httpapi.Class]httpapi.Rate
+	limiter   httpcore.Limiter
+	rates     map[httpcore.Class]httpcore.Rate
 	idem      bool             // keep Idempotency-Key answers in the env's store
 	emitter   executor.Emitter // replaces the env's Recorder
 	logger    *slog.Logger     // for the router and the executor; default discards
@@ -233,12 +234,12 @@ func eventTypes(fs []sseFrame) []string {
 	return out
 }
 
-func decodeProblem(t *testing.T, resp *http.Response, b []byte) httpapi.Problem {
+func decodeProblem(t *testing.T, resp *http.Response, b []byte) httpcore.Problem {
 	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type %q, status %d, body %s", ct, resp.StatusCode, b)
 	}
-	var p httpapi.Problem
+	var p httpcore.Problem
 	if err := json.Unmarshal(b, &p); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/executor"
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -53,7 +53,7 @@ const (
 )
 
 func invalid(field, format string, args ...any) error {
-	return httpapi.FieldErr(errcode.InvalidInput, field, fmt.Sprintf(format, args...))
+	return httpcore.FieldErr(errcode.InvalidInput, field, fmt.Sprintf(format, args...))
 }
 
 // request builds the executor request of a chat request.

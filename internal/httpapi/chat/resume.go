@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -40,8 +41,8 @@ func ResumeStream(x *executor.Executor, opts ...Option) http.Handler {
 			httpapi.Fail(w, r, err)
 			return
 		}
-		sse := httpapi.NewSSE(w, c.heartbeat)
-		err = x.Follow(r.Context(), httpapi.UserID(r.Context()), id, after, func(f store.Frame) error {
+		sse := httpcore.NewSSE(w, c.heartbeat)
+		err = x.Follow(r.Context(), httpcore.UserID(r.Context()), id, after, func(f store.Frame) error {
 			return sse.Event(f.Seq, f.Type, json.RawMessage(f.Data))
 		})
 		if err != nil && !sse.Started() {
@@ -49,7 +50,7 @@ func ResumeStream(x *executor.Executor, opts ...Option) http.Handler {
 			return
 		}
 		if err != nil && r.Context().Err() == nil {
-			httpapi.Logger(r.Context()).Info("resumed stream ended early", "execution_id", id, "err", err)
+			httpcore.Logger(r.Context()).Info("resumed stream ended early", "execution_id", id, "err", err)
 		}
 		_ = sse.Close()
 	})
@@ -66,7 +67,7 @@ func lastEventID(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, httpapi.FieldErr(errcode.InvalidInput, field, field+" must be a frame id: a whole number from 0")
+		return 0, httpcore.FieldErr(errcode.InvalidInput, field, field+" must be a frame id: a whole number from 0")
 	}
 	return n, nil
 }
@@ -86,12 +87,12 @@ func Resume(x *executor.Executor, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body wire.ResumeRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
-		stream := httpapi.WantsStream(r)
-		rr := executor.ResumeRequest{UserID: httpapi.UserID(r.Context()), ExecutionID: r.PathValue("id"),
+		stream := httpcore.WantsStream(r)
+		rr := executor.ResumeRequest{UserID: httpcore.UserID(r.Context()), ExecutionID: r.PathValue("id"),
 			Input: executor.HumanInput{Action: body.Action, Text: body.Text}, Mode: mode(stream),
 			Idempotency: httpapi.IdempotencyOf(r.Context()), OnDisconnect: body.OnDisconnect}
 		c.serve(w, r, stream, func(ctx context.Context, sink executor.Sink) (*executor.Result, error) {

@@ -55,6 +55,7 @@ import (
 	"github.com/chatterhq/chatter/internal/documents/library"
 	"github.com/chatterhq/chatter/internal/documents/search"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -147,18 +148,18 @@ func (d Deps) withDefaults() Deps {
 type Route struct {
 	Pattern string
 	Handler http.Handler
-	Options []httpapi.RouteOption
+	Options []httpcore.RouteOption
 }
 
 // Routes returns every route built on d.
 func Routes(d Deps) []Route {
 	d = d.withDefaults()
-	other := httpapi.RateClass(httpapi.ClassOther)
-	r := func(p string, h http.Handler, opts ...httpapi.RouteOption) Route {
-		return Route{Pattern: p, Handler: h, Options: append([]httpapi.RouteOption{other}, opts...)}
+	other := httpcore.RateClass(httpcore.ClassOther)
+	r := func(p string, h http.Handler, opts ...httpcore.RouteOption) Route {
+		return Route{Pattern: p, Handler: h, Options: append([]httpcore.RouteOption{other}, opts...)}
 	}
 	return []Route{
-		r(PathUpload, d.upload(), httpapi.MaxBody(uploadBodyLimit)),
+		r(PathUpload, d.upload(), httpcore.MaxBody(uploadBodyLimit)),
 		r(PathPresign, d.presign()),
 		r(PathList, d.list()),
 		r(PathListQuery, d.listQuery()),
@@ -172,9 +173,9 @@ func Routes(d Deps) []Route {
 	}
 }
 
-// Mounter is what Register needs of a router (*httpapi.Router).
+// Mounter is what Register needs of a router (*httpcore.Router).
 type Mounter interface {
-	Mount(pattern string, h http.Handler, opts ...httpapi.RouteOption)
+	Mount(pattern string, h http.Handler, opts ...httpcore.RouteOption)
 }
 
 // Register mounts every route on rt.
@@ -186,7 +187,7 @@ func Register(rt Mounter, d Deps) {
 
 func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := f(w, r, httpapi.UserID(r.Context())); err != nil {
+		if err := f(w, r, httpcore.UserID(r.Context())); err != nil {
 			httpapi.Fail(w, r, err)
 		}
 	})
@@ -207,7 +208,7 @@ func handleDoc(f func(w http.ResponseWriter, r *http.Request, uid, id string) er
 	})
 }
 
-func invalid(field, msg string) error { return httpapi.FieldErr(errcode.InvalidInput, field, msg) }
+func invalid(field, msg string) error { return httpcore.FieldErr(errcode.InvalidInput, field, msg) }
 
 // checkFilename keeps the base name of a client's file name.
 func checkFilename(name string) (string, error) {
@@ -225,7 +226,7 @@ func checkFilename(name string) (string, error) {
 func detect(filename, contentType string, data []byte) (extract.Type, error) {
 	t, err := extract.Detect(filename, contentType, data)
 	if errors.Is(err, extract.ErrUnsupported) {
-		return "", httpapi.FieldErr(errcode.UnsupportedMediaType, "file", err.Error())
+		return "", httpcore.FieldErr(errcode.UnsupportedMediaType, "file", err.Error())
 	}
 	return t, err
 }
@@ -384,13 +385,13 @@ func (d Deps) upload() http.Handler {
 			}
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, Response(doc))
+		httpcore.WriteJSON(w, r, http.StatusOK, Response(doc))
 		return nil
 	})
 }
 
 func tooLarge() error {
-	return httpapi.FieldErr(errcode.TooLarge, "file", fmt.Sprintf("the file is larger than %d bytes; upload it with POST /api/v1/documents/presign (up to %d bytes)",
+	return httpcore.FieldErr(errcode.TooLarge, "file", fmt.Sprintf("the file is larger than %d bytes; upload it with POST /api/v1/documents/presign (up to %d bytes)",
 		MaxUploadBytes, library.MaxFileBytes))
 }
 
@@ -433,7 +434,7 @@ type PresignResponse struct {
 func (d Deps) presign() http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		var req PresignRequest
-		if err := httpapi.Decode(r, &req); err != nil {
+		if err := httpcore.Decode(r, &req); err != nil {
 			return err
 		}
 		filename, err := checkFilename(req.Filename)
@@ -444,7 +445,7 @@ func (d Deps) presign() http.Handler {
 		case req.Size <= 0:
 			return invalid("size", "size must be the file's length in bytes")
 		case req.Size > library.MaxFileBytes:
-			return httpapi.FieldErr(errcode.TooLarge, "size", fmt.Sprintf("at most %d bytes", library.MaxFileBytes))
+			return httpcore.FieldErr(errcode.TooLarge, "size", fmt.Sprintf("at most %d bytes", library.MaxFileBytes))
 		}
 		size, overlap := chunk.DefaultSize, chunk.DefaultOverlap
 		if req.ChunkSize != nil {
@@ -477,7 +478,7 @@ func (d Deps) presign() http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusCreated, PresignResponse{Document: Response(doc), Upload: up})
+		httpcore.WriteJSON(w, r, http.StatusCreated, PresignResponse{Document: Response(doc), Upload: up})
 		return nil
 	})
 }
@@ -488,7 +489,7 @@ func (d Deps) get() http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, Response(doc))
+		httpcore.WriteJSON(w, r, http.StatusOK, Response(doc))
 		return nil
 	})
 }
@@ -510,7 +511,7 @@ func (d Deps) delete() http.Handler {
 		if err := d.Store.DeleteDocument(r.Context(), uid, id); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Document deleted successfully"})
+		httpcore.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Document deleted successfully"})
 		return nil
 	})
 }
@@ -537,7 +538,7 @@ func (d Deps) reprocess() http.Handler {
 		case err != nil:
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, ProcessingResponse{DocumentID: doc.ID, Status: doc.Status, Message: msg,
+		httpcore.WriteJSON(w, r, http.StatusOK, ProcessingResponse{DocumentID: doc.ID, Status: doc.Status, Message: msg,
 			Generation: doc.Generation})
 		return nil
 	})
@@ -559,7 +560,7 @@ func (d Deps) download() http.Handler {
 			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
 			return nil
 		case errors.Is(err, blob.ErrNotFound):
-			return &httpapi.Error{Code: errcode.NotFound, Message: "the document's file has not been uploaded"}
+			return &httpcore.Error{Code: errcode.NotFound, Message: "the document's file has not been uploaded"}
 		case err != nil:
 			return err
 		}
@@ -607,7 +608,7 @@ var DocumentTypes = []string{"pdf", "text", "markdown", "html", "doc", "docx", "
 func (d Deps) search() http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		var req SearchRequest
-		if err := httpapi.Decode(r, &req); err != nil {
+		if err := httpcore.Decode(r, &req); err != nil {
 			return err
 		}
 		q := library.Query{UserID: uid, Text: strings.TrimSpace(req.Query), TopK: search.DefaultTopK, MinScore: defaultScore,
@@ -662,7 +663,7 @@ func (d Deps) search() http.Handler {
 				Content: h.Chunk.Text, SimilarityScore: h.Score, DocumentTitle: nil, DocumentFilename: h.Document.Filename,
 				ChunkIndex: h.Chunk.Index, StartChar: h.Chunk.Start, EndChar: h.Chunk.End}
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }

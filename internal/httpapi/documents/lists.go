@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
 )
@@ -104,7 +104,7 @@ func (d Deps) list() http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, page(ds, p.Size(), p.Offset))
+		httpcore.WriteJSON(w, r, http.StatusOK, page(ds, p.Size(), p.Offset))
 		return nil
 	})
 }
@@ -127,7 +127,7 @@ var ListSorts = []string{"created_at", "updated_at", "filename", "file_size", "c
 func (d Deps) listQuery() http.Handler {
 	return handle(func(w http.ResponseWriter, r *http.Request, uid string) error {
 		var req ListRequest
-		if err := httpapi.Decode(r, &req); err != nil {
+		if err := httpcore.Decode(r, &req); err != nil {
 			return err
 		}
 		limit, offset, sortBy, desc := defaultListBodyLimit, 0, "created_at", true
@@ -186,7 +186,7 @@ func (d Deps) listQuery() http.Handler {
 			}
 		}
 		sortDocs(ds, sortBy, desc)
-		httpapi.WriteJSON(w, r, http.StatusOK, page(ds, limit, offset))
+		httpcore.WriteJSON(w, r, http.StatusOK, page(ds, limit, offset))
 		return nil
 	})
 }
@@ -289,7 +289,7 @@ func (d Deps) chunks() http.Handler {
 				EmbeddingProvider: &provider, EmbeddingCreatedAt: timePtr(c.CreatedAt), ContentHash: contentHash(c.Text),
 				CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.CreatedAt.UTC()})
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	}, "limit", "offset", "cursor")
 }
@@ -342,7 +342,7 @@ func (d Deps) stats() http.Handler {
 		out.ProcessingStats = map[string]any{"processed": out.DocumentsByStatus[store.DocProcessed],
 			"failed": out.DocumentsByStatus[store.DocFailed], "pending": out.DocumentsByStatus[store.DocPending] + out.DocumentsByStatus[store.DocProcessing],
 			"average_processing_seconds": avg, "embedding_tokens": tokens}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }

@@ -41,7 +41,7 @@ type Config struct {
 // are the open routes; unmatched requests get 404/405 problems. The local dev server and each
 // Lambda main serve the very same value:
 //
-//	rt := httpapi.NewRouter(httpapi.Config{Auth: httpapi.APIGateway{}, Limiter: db})
+//	rt := httpapi.NewRouter(httpapi.Config{Auth: httpcore.APIGateway{}, Limiter: db})
 //	rt.Mount("GET /api/v1/conversations", conversations.List(db))
 //	lambda.Start(httpadapter.NewV2(rt).ProxyWithContext)
 type Router struct {

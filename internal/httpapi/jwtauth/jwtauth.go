@@ -3,7 +3,7 @@
 // authorizer stands in front of) or an in-process key set (the dev stack and tests)
 // — and mints tokens for those. It is the only package that links the JWT library:
 // the functions behind the HTTP API read the claims its authorizer verified
-// (httpapi.APIGateway) and do without it.
+// (httpcore.APIGateway) and do without it.
 package jwtauth
 
 import (
@@ -23,12 +23,12 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
 
-func unauthorized(msg string) *httpapi.Error {
-	return &httpapi.Error{Code: errcode.Unauthorized, Message: msg}
+func unauthorized(msg string) *httpcore.Error {
+	return &httpcore.Error{Code: errcode.Unauthorized, Message: msg}
 }
 
 // DefaultClockSkew is the leeway allowed on exp, nbf and iat.
@@ -88,7 +88,7 @@ func (v *verifier) verify(tok string) (string, error) {
 }
 
 // tokenError says what is wrong with a token without repeating it.
-func tokenError(err error) *httpapi.Error {
+func tokenError(err error) *httpcore.Error {
 	msg := "the token is malformed"
 	switch {
 	case errors.Is(err, jws.ParseError()), errors.Is(err, jwt.UnknownPayloadTypeError()):
@@ -110,7 +110,7 @@ func tokenError(err error) *httpapi.Error {
 	case errors.Is(err, jwt.ValidateError()):
 		msg = "the token is not valid"
 	}
-	return &httpapi.Error{Code: errcode.Unauthorized, Message: msg, Err: err}
+	return &httpcore.Error{Code: errcode.Unauthorized, Message: msg, Err: err}
 }
 
 // StaticKeys verifies tokens against an in-process key set, with the same checks as
@@ -261,7 +261,7 @@ func (j *JWKS) Authenticate(r *http.Request) (string, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), j.wait)
 	defer cancel()
 	if !j.cache.Ready(ctx, j.url) {
-		return "", &httpapi.Error{Code: errcode.Unavailable, Message: "the token keys could not be fetched",
+		return "", &httpcore.Error{Code: errcode.Unavailable, Message: "the token keys could not be fetched",
 			Err: fmt.Errorf("JWKS %s not ready", j.url)}
 	}
 	return j.v.verify(tok)

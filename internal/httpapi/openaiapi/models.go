@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
@@ -24,7 +25,7 @@ const (
 // others.
 func Models(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		userID := httpapi.UserID(r.Context())
+		userID := httpcore.UserID(r.Context())
 		out := wire.ModelList{Object: wire.ObjectList, Data: []wire.Model{}}
 		add := func(id, owner string, created int64) {
 			out.Data = append(out.Data, wire.Model{ID: id, Object: wire.ObjectModel, Created: created, OwnedBy: owner})
@@ -62,7 +63,7 @@ func Models(d Deps) http.Handler {
 		for _, m := range d.Executor.Models() {
 			add(m.ID, m.Provider, 0)
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 	})
 }
 

@@ -71,6 +71,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
@@ -87,8 +88,8 @@ const (
 
 // Response and request headers naming the run and the conversation.
 const (
-	HeaderExecutionID    = httpapi.HeaderExecutionID
-	HeaderConversationID = httpapi.HeaderConversationID
+	HeaderExecutionID    = httpcore.HeaderExecutionID
+	HeaderConversationID = httpcore.HeaderConversationID
 )
 
 // Model prefixes of the sources.
@@ -111,7 +112,7 @@ type Catalog interface {
 type Deps struct {
 	Executor  *executor.Executor
 	Catalog   Catalog
-	Heartbeat time.Duration // SSE ping interval; default httpapi.DefaultHeartbeat
+	Heartbeat time.Duration // SSE ping interval; default httpcore.DefaultHeartbeat
 	Now       func() time.Time
 }
 
@@ -126,30 +127,30 @@ func (d Deps) now() time.Time {
 type Route struct {
 	Pattern string
 	Handler func(Deps) http.Handler
-	Class   httpapi.Class
+	Class   httpcore.Class
 }
 
 // Routes lists the surface's routes.
 var Routes = []Route{
-	{PathCompletions, Completions, httpapi.ClassChat},
-	{PathModels, Models, httpapi.ClassOther},
+	{PathCompletions, Completions, httpcore.ClassChat},
+	{PathModels, Models, httpcore.ClassOther},
 }
 
 // Options are the route options every route of the surface mounts with: its rate
 // class and OpenAI's error shape.
-func (r Route) Options() []httpapi.RouteOption {
-	return []httpapi.RouteOption{httpapi.RateClass(r.Class), httpapi.ErrorsAs(WriteError)}
+func (r Route) Options() []httpcore.RouteOption {
+	return []httpcore.RouteOption{httpcore.RateClass(r.Class), httpcore.ErrorsAs(WriteError)}
 }
 
 // Register mounts every route of the surface on rt.
-func Register(rt *httpapi.Router, d Deps) {
+func Register(rt *httpcore.Router, d Deps) {
 	for _, r := range Routes {
 		rt.Mount(r.Pattern, r.Handler(d), r.Options()...)
 	}
 }
 
 // WriteError writes problem p in OpenAI's error shape (wire.OpenAIErrorOf).
-func WriteError(w http.ResponseWriter, p *httpapi.Problem) {
+func WriteError(w http.ResponseWriter, p *httpcore.Problem) {
 	status, body := wire.OpenAIErrorOf(p)
 	b, err := json.Marshal(body)
 	if err != nil { // plain strings
@@ -163,25 +164,25 @@ func WriteError(w http.ResponseWriter, p *httpapi.Problem) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-func invalid(param, format string, args ...any) *httpapi.Error {
-	return httpapi.FieldErr(errcode.InvalidInput, param, fmt.Sprintf(format, args...))
+func invalid(param, format string, args ...any) *httpcore.Error {
+	return httpcore.FieldErr(errcode.InvalidInput, param, fmt.Sprintf(format, args...))
 }
 
-func modelNotFound(model string) *httpapi.Error {
+func modelNotFound(model string) *httpcore.Error {
 	msg := fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", model)
-	return &httpapi.Error{Code: errcode.NotFound, Message: msg,
-		Errors: []httpapi.FieldError{{Field: "model", Code: wire.OpenAICodeModelNotFound, Message: msg}}}
+	return &httpcore.Error{Code: errcode.NotFound, Message: msg,
+		Errors: []httpcore.FieldError{{Field: "model", Code: wire.OpenAICodeModelNotFound, Message: msg}}}
 }
 
 // Completions serves POST /v1/chat/completions.
 func Completions(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body wire.ChatCompletionRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			httpapi.Fail(w, r, err)
 			return
 		}
-		req, err := request(d.Executor, &body, r.Header.Get(HeaderConversationID), httpapi.UserID(r.Context()))
+		req, err := request(d.Executor, &body, r.Header.Get(HeaderConversationID), httpcore.UserID(r.Context()))
 		if err != nil {
 			httpapi.Fail(w, r, err)
 			return
@@ -196,7 +197,7 @@ func Completions(d Deps) http.Handler {
 			httpapi.Fail(w, r, problem(err, res, body.Model))
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, completion(res, body.Model))
+		httpcore.WriteJSON(w, r, http.StatusOK, completion(res, body.Model))
 	})
 }
 
@@ -208,7 +209,7 @@ func named(w http.ResponseWriter, r *http.Request, res *executor.Result) {
 	}
 	w.Header().Set(HeaderExecutionID, res.ExecutionID)
 	w.Header().Set(HeaderConversationID, res.ConversationID)
-	httpapi.LogWith(r.Context(), "execution_id", res.ExecutionID)
+	httpcore.LogWith(r.Context(), "execution_id", res.ExecutionID)
 }
 
 // problem is an executor error as the surface answers it (chat.Problem), except

@@ -20,6 +20,7 @@ import (
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -62,7 +63,7 @@ type env struct {
 }
 
 type envOpts struct {
-	rates     map[httpapi.Class]httpapi.Rate
+	rates     map[httpcore.Class]httpcore.Rate
 	providers []llm.Provider
 	heartbeat time.Duration
 }
@@ -240,7 +241,7 @@ func TestCompletions_TemperatureMaxTokensSystemAndHistoryReachTheModel(t *testin
 func TestCompletions_RateLimitIsOpenAIs429(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	e := newEnv(t, envOpts{rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassChat: {Limit: 1, Window: time.Minute}}})
+	e := newEnv(t, envOpts{rates: map[httpcore.Class]httpcore.Rate{httpcore.ClassChat: {Limit: 1, Window: time.Minute}}})
 	body := `{"model":"devllm","messages":[{"role":"user","content":"hi"}]}`
 	if resp, b := e.post(t, ctx, "alice", body); resp.StatusCode != 200 {
 		t.Fatalf("first: %d %s", resp.StatusCode, b)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 )
@@ -17,11 +18,11 @@ import (
 // a data frame {"error": {...}} (as OpenAI's streams carry errors) then [DONE].
 // The run's context is the request's: a client that goes away cancels it.
 func stream(d Deps, w http.ResponseWriter, r *http.Request, req executor.Request, b *wire.ChatCompletionRequest) {
-	sse := httpapi.NewSSE(w, d.Heartbeat)
+	sse := httpcore.NewSSE(w, d.Heartbeat)
 	sink := &chunkSink{sse: sse, w: w, now: d.now, model: b.Model}
 	res, err := d.Executor.Execute(r.Context(), req, sink)
 	if res != nil {
-		httpapi.LogWith(r.Context(), "execution_id", res.ExecutionID)
+		httpcore.LogWith(r.Context(), "execution_id", res.ExecutionID)
 	}
 	if err != nil && !sse.Started() {
 		named(w, r, res)
@@ -31,7 +32,7 @@ func stream(d Deps, w http.ResponseWriter, r *http.Request, req executor.Request
 	if err != nil {
 		p := chatProblem(r, err, res)
 		if errcode.Of(p.Code).Internal {
-			httpapi.Logger(r.Context()).Error("stream failed", "code", p.Code, "err", err)
+			httpcore.Logger(r.Context()).Error("stream failed", "code", p.Code, "err", err)
 		}
 		_, body := wire.OpenAIErrorOf(p)
 		_ = sse.Data(body)
@@ -49,7 +50,7 @@ func stream(d Deps, w http.ResponseWriter, r *http.Request, req executor.Request
 }
 
 // chatProblem is the problem body of a run's error, as Fail would write it.
-func chatProblem(r *http.Request, err error, res *executor.Result) *httpapi.Problem {
+func chatProblem(r *http.Request, err error, res *executor.Result) *httpcore.Problem {
 	return httpapi.ProblemOf(r, problem(err, res, ""))
 }
 
@@ -58,7 +59,7 @@ func chatProblem(r *http.Request, err error, res *executor.Result) *httpapi.Prob
 // others are chatter's own detail, left out. A write error (the client went away)
 // goes back to the executor, which cancels the run.
 type chunkSink struct {
-	sse     *httpapi.SSE
+	sse     *httpcore.SSE
 	w       http.ResponseWriter
 	now     func() time.Time
 	model   string

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -513,7 +513,7 @@ func DefinitionAnalytics(s Definitions, rs RunStatsReader, v Validation) http.Ha
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, analyticsResponse(&d.Graph, a, rt, started))
+		httpcore.WriteJSON(w, r, http.StatusOK, analyticsResponse(&d.Graph, a, rt, started))
 		return nil
 	})
 }

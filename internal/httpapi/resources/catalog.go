@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -56,11 +57,11 @@ type RateLimit struct {
 	WindowSeconds float64 `json:"window_seconds"`
 }
 
-// RateLimits describes the limits in force: httpapi.DefaultRates overridden by
+// RateLimits describes the limits in force: httpcore.DefaultRates overridden by
 // rates (the router's Config.Rates).
-func RateLimits(rates map[httpapi.Class]httpapi.Rate) map[string]RateLimit {
+func RateLimits(rates map[httpcore.Class]httpcore.Rate) map[string]RateLimit {
 	out := map[string]RateLimit{}
-	for c, r := range httpapi.DefaultRates {
+	for c, r := range httpcore.DefaultRates {
 		out[string(c)] = RateLimit{Limit: r.Limit, WindowSeconds: r.Window.Seconds()}
 	}
 	for c, r := range rates {
@@ -81,7 +82,7 @@ func (d Defaults) filled() Defaults {
 	setIfZero(&l.MaxNodes, workflow.MaxNodes)
 	setIfZero(&l.MaxEdges, workflow.MaxEdges)
 	setIfZero(&l.MaxMessageBytes, store.DefaultMaxContentBytes)
-	setIfZero(&l.MaxBodyBytes, httpapi.DefaultBodyLimit)
+	setIfZero(&l.MaxBodyBytes, httpcore.DefaultBodyLimit)
 	setIfZero(&l.MemoryWindow, workflow.DefaultMemoryWindow)
 	setIfZero(&l.MaxToolCalls, workflow.DefaultMaxToolCalls)
 	setIfZero(&l.StepLimit, DefaultStepLimit)
@@ -113,12 +114,12 @@ func ServiceDefaults(d Defaults) http.Handler {
 			name := q.Get("node_type")
 			cfg, ok := workflow.EditorNodeType(name, d.DefaultProvider, d.DefaultModel)
 			if !ok {
-				return httpapi.FieldErr(errcode.InvalidInput, "node_type", "unknown node type "+strconv.Quote(name))
+				return httpcore.FieldErr(errcode.InvalidInput, "node_type", "unknown node type "+strconv.Quote(name))
 			}
-			httpapi.WriteJSON(w, r, http.StatusOK, NodeDefaults{NodeType: name, Config: cfg})
+			httpcore.WriteJSON(w, r, http.StatusOK, NodeDefaults{NodeType: name, Config: cfg})
 			return nil
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, d)
+		httpcore.WriteJSON(w, r, http.StatusOK, d)
 		return nil
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -121,7 +121,7 @@ func NodeTypes() http.Handler {
 		for i, s := range kinds {
 			out[i] = nodeType(s)
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }
@@ -180,7 +180,7 @@ func ModernNodeTypesHandler(v Validation) http.Handler {
 			}
 			out.TypeDetails[k] = d
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }

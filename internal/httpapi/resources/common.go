@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/oklog/ulid/v2"
@@ -87,7 +88,7 @@ func pathID(r *http.Request) (string, error) { return pathParam(r, "id") }
 func pathParam(r *http.Request, name string) (string, error) {
 	id := r.PathValue(name)
 	if !store.ValidID(id) {
-		return "", httpapi.FieldErr(errcode.InvalidInput, name,
+		return "", httpcore.FieldErr(errcode.InvalidInput, name,
 			name+" must be 1 to "+strconv.Itoa(store.MaxIDLen)+" letters, digits or - _ . :")
 	}
 	return id, nil
@@ -105,7 +106,7 @@ func onlyQuery(r *http.Request, allowed ...string) error {
 			}
 		}
 		if !ok {
-			return httpapi.FieldErr(errcode.InvalidInput, k, "unknown query parameter "+strconv.Quote(k))
+			return httpcore.FieldErr(errcode.InvalidInput, k, "unknown query parameter "+strconv.Quote(k))
 		}
 	}
 	return nil
@@ -121,17 +122,17 @@ func listErr(err error, p store.PageRequest) error {
 		if errors.As(err, &se) {
 			msg = se.Message
 		}
-		return httpapi.FieldErr(errcode.InvalidInput, "cursor", msg)
+		return httpcore.FieldErr(errcode.InvalidInput, "cursor", msg)
 	}
 	return err
 }
 
 // problemsError is the 422 of an invalid workflow or template: every problem, each
 // with its JSON pointer, code and message.
-func problemsError(msg string, ps []workflow.Problem) *httpapi.Error {
-	e := &httpapi.Error{Code: errcode.InvalidWorkflow, Message: msg}
+func problemsError(msg string, ps []workflow.Problem) *httpcore.Error {
+	e := &httpcore.Error{Code: errcode.InvalidWorkflow, Message: msg}
 	for _, p := range ps {
-		e.Errors = append(e.Errors, httpapi.FieldError{Field: p.Pointer, Code: p.Code, Message: p.Message})
+		e.Errors = append(e.Errors, httpcore.FieldError{Field: p.Pointer, Code: p.Code, Message: p.Message})
 	}
 	return e
 }
@@ -197,7 +198,7 @@ func jsonNames[T any]() map[string]bool {
 // handle adapts a handler that returns an error to http.Handler.
 func handle(f func(w http.ResponseWriter, r *http.Request, uid string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := f(w, r, httpapi.UserID(r.Context())); err != nil {
+		if err := f(w, r, httpcore.UserID(r.Context())); err != nil {
 			httpapi.Fail(w, r, err)
 		}
 	})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/userexpr"
@@ -78,7 +78,7 @@ func TestDefinitions_ConditionOutsideTheAllowlistIsRefusedNamingIt(t *testing.T)
 		r := within(t, 30*time.Second, func() response { return e.post(t, "alice", path, body) })
 		p := r.problem(t)
 		if r.StatusCode/100 != 4 || p.Code != "invalid_workflow" ||
-			!slices.ContainsFunc(p.Errors, func(f httpapi.FieldError) bool {
+			!slices.ContainsFunc(p.Errors, func(f httpcore.FieldError) bool {
 				return f.Code == "invalid_condition" && f.Field == "/edges/1/condition" && strings.Contains(f.Message, "repeat")
 			}) {
 			t.Errorf("%s: %d %s", path, r.StatusCode, r.body)

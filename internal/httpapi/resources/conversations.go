@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/fromstore"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/wire"
 )
@@ -88,7 +88,7 @@ func ListConversations(s Conversations) http.Handler {
 		for i := range l.Items {
 			out.Conversations[i] = fromstore.Conversation(&l.Items[i])
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }
@@ -112,7 +112,7 @@ type conversationFields struct {
 // decodeFields decodes the body into f and reports which fields were sent as null.
 func decodeFields(r *http.Request, f *conversationFields) (nulls map[string]bool, err error) {
 	if r.Body == nil {
-		return nil, httpapi.Decode(r, f)
+		return nil, httpcore.Decode(r, f)
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -123,7 +123,7 @@ func decodeFields(r *http.Request, f *conversationFields) (nulls map[string]bool
 	if len(b) == 0 {
 		r2.Body = http.NoBody
 	}
-	if err := httpapi.Decode(r2, f); err != nil {
+	if err := httpcore.Decode(r2, f); err != nil {
 		return nil, err
 	}
 	var raw map[string]json.RawMessage
@@ -140,10 +140,10 @@ func decodeFields(r *http.Request, f *conversationFields) (nulls map[string]bool
 // check validates the ranges the old schema gives.
 func (f *conversationFields) check() error {
 	if f.Temperature != nil && !(*f.Temperature >= 0 && *f.Temperature <= 2) {
-		return httpapi.FieldErr(errcode.InvalidInput, "temperature", "temperature must be from 0 to 2")
+		return httpcore.FieldErr(errcode.InvalidInput, "temperature", "temperature must be from 0 to 2")
 	}
 	if f.MaxTokens != nil && *f.MaxTokens < 1 {
-		return httpapi.FieldErr(errcode.InvalidInput, "max_tokens", "max_tokens must be at least 1")
+		return httpcore.FieldErr(errcode.InvalidInput, "max_tokens", "max_tokens must be at least 1")
 	}
 	if f.Status != nil {
 		if err := oneOf("status", *f.Status, store.ConversationStatuses); err != nil {
@@ -214,7 +214,7 @@ func CreateConversation(s Conversations, newID func() string) http.Handler {
 			return err
 		}
 		if f.Title == nil {
-			return httpapi.FieldErr(errcode.InvalidInput, "title", "title is required")
+			return httpcore.FieldErr(errcode.InvalidInput, "title", "title is required")
 		}
 		if err := f.check(); err != nil {
 			return err
@@ -224,7 +224,7 @@ func CreateConversation(s Conversations, newID func() string) http.Handler {
 		if err := s.CreateConversation(r.Context(), c); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusCreated, createdConversation{fromstore.Conversation(c), c.ID})
+		httpcore.WriteJSON(w, r, http.StatusCreated, createdConversation{fromstore.Conversation(c), c.ID})
 		return nil
 	})
 }
@@ -248,7 +248,7 @@ func UpdateConversation(s Conversations) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.Conversation(c))
+		httpcore.WriteJSON(w, r, http.StatusOK, fromstore.Conversation(c))
 		return nil
 	})
 }
@@ -290,7 +290,7 @@ func GetConversation(s Conversations) http.Handler {
 		out := conversationWithMessages{ConversationWithMessages: wire.ConversationWithMessages{
 			Conversation: fromstore.Conversation(c), Messages: fromstore.Messages(msgs)},
 			HasMoreMessages: window > 0 && len(msgs) < c.MessageCount}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }
@@ -316,7 +316,7 @@ func ConversationMessages(s Conversations) http.Handler {
 			return listErr(err, p)
 		}
 		setPageHeaders(w, r, c.MessageCount, p, pg.Next)
-		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.Messages(pg.Items))
+		httpcore.WriteJSON(w, r, http.StatusOK, fromstore.Messages(pg.Items))
 		return nil
 	})
 }
@@ -336,7 +336,7 @@ func DeleteConversation(s Conversations) http.Handler {
 		if err := s.DeleteConversation(r.Context(), uid, id); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, Done{Message: "Conversation deleted successfully", ConversationID: id})
+		httpcore.WriteJSON(w, r, http.StatusOK, Done{Message: "Conversation deleted successfully", ConversationID: id})
 		return nil
 	})
 }
@@ -362,7 +362,7 @@ func DeleteMessage(s Conversations) http.Handler {
 		if err := s.DeleteMessage(r.Context(), uid, conv, msg); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, Done{Message: "Message deleted successfully", ConversationID: conv, MessageID: msg})
+		httpcore.WriteJSON(w, r, http.StatusOK, Done{Message: "Message deleted successfully", ConversationID: conv, MessageID: msg})
 		return nil
 	})
 }
@@ -384,21 +384,21 @@ func RateMessage(s Conversations) http.Handler {
 		var body struct {
 			Rating *float64 `json:"rating"`
 		}
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			return err
 		}
 		if body.Rating == nil {
-			return httpapi.FieldErr(errcode.InvalidInput, "rating", "rating is required")
+			return httpcore.FieldErr(errcode.InvalidInput, "rating", "rating is required")
 		}
 		if store.CheckRating(*body.Rating) != nil {
-			return httpapi.FieldErr(errcode.InvalidInput, "rating",
+			return httpcore.FieldErr(errcode.InvalidInput, "rating",
 				fmt.Sprintf("rating must be from %g to %g", store.MinRating, store.MaxRating))
 		}
 		m, err := s.RateMessage(r.Context(), uid, conv, msg, *body.Rating)
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, Rated{Done: Done{Message: "Message rating updated successfully",
+		httpcore.WriteJSON(w, r, http.StatusOK, Rated{Done: Done{Message: "Message rating updated successfully",
 			ConversationID: conv, MessageID: msg}, Rating: *m.Rating, RatingCount: m.RatingCount})
 		return nil
 	})

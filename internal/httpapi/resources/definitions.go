@@ -11,9 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -121,18 +121,18 @@ func checkRefs(d *workflow.Definition) error {
 		return err
 	}
 	if d.TemplateID != "" && !store.ValidID(d.TemplateID) {
-		return httpapi.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
+		return httpcore.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
 	}
 	return nil
 }
 
 func checkTags(tags []string) error {
 	if len(tags) > MaxTags {
-		return httpapi.FieldErr(errcode.InvalidInput, "tags", "at most "+strconv.Itoa(MaxTags)+" tags")
+		return httpcore.FieldErr(errcode.InvalidInput, "tags", "at most "+strconv.Itoa(MaxTags)+" tags")
 	}
 	for i, t := range tags {
 		if t == "" || utf8.RuneCountInString(t) > MaxTagLen {
-			return httpapi.FieldErr(errcode.InvalidInput, "/tags/"+strconv.Itoa(i),
+			return httpcore.FieldErr(errcode.InvalidInput, "/tags/"+strconv.Itoa(i),
 				"a tag is 1 to "+strconv.Itoa(MaxTagLen)+" characters")
 		}
 	}
@@ -145,10 +145,10 @@ func decodeArray(raw json.RawMessage, field string, v any) error {
 		return nil
 	}
 	if raw[0] != '[' {
-		return httpapi.FieldErr(errcode.InvalidInput, field, field+" must be an array")
+		return httpcore.FieldErr(errcode.InvalidInput, field, field+" must be an array")
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return httpapi.FieldErr(errcode.InvalidInput, field, fmt.Sprintf("%s must be an array of %s objects: %v", field, field[:len(field)-1], err))
+		return httpcore.FieldErr(errcode.InvalidInput, field, fmt.Sprintf("%s must be an array of %s objects: %v", field, field[:len(field)-1], err))
 	}
 	return nil
 }
@@ -156,9 +156,9 @@ func decodeArray(raw json.RawMessage, field string, v any) error {
 func checkName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return httpapi.FieldErr(errcode.InvalidInput, "name", "name is required")
+		return httpcore.FieldErr(errcode.InvalidInput, "name", "name is required")
 	case utf8.RuneCountInString(name) > workflow.MaxNameLen:
-		return httpapi.FieldErr(errcode.InvalidInput, "name",
+		return httpcore.FieldErr(errcode.InvalidInput, "name",
 			"name must be at most "+strconv.Itoa(workflow.MaxNameLen)+" characters")
 	}
 	return nil
@@ -274,7 +274,7 @@ func ListDefinitions(s Definitions) http.Handler {
 		for i := range win.Items {
 			out.Definitions[i] = definitionResponse(&win.Items[i])
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }
@@ -291,7 +291,7 @@ func CreateDefinition(s Definitions, v Validation, newID func() string) http.Han
 			return err
 		}
 		var body DefinitionRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			return err
 		}
 		g, err := body.definition()
@@ -311,7 +311,7 @@ func createDefinition(w http.ResponseWriter, r *http.Request, s Definitions, uid
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/workflows/definitions/"+d.ID)
-	httpapi.WriteJSON(w, r, http.StatusOK, definitionResponse(d))
+	httpcore.WriteJSON(w, r, http.StatusOK, definitionResponse(d))
 	return nil
 }
 
@@ -322,7 +322,7 @@ func GetDefinition(s Definitions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, definitionResponse(d))
+		httpcore.WriteJSON(w, r, http.StatusOK, definitionResponse(d))
 		return nil
 	})
 }
@@ -333,7 +333,7 @@ func GetDefinition(s Definitions) http.Handler {
 func UpdateDefinition(s Definitions, v Validation) http.Handler {
 	return handleID(func(w http.ResponseWriter, r *http.Request, uid, id string) error {
 		var body DefinitionUpdate
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			return err
 		}
 		d, err := s.UpdateDefinition(r.Context(), uid, id, func(d *store.Definition) error {
@@ -350,7 +350,7 @@ func UpdateDefinition(s Definitions, v Validation) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, definitionResponse(d))
+		httpcore.WriteJSON(w, r, http.StatusOK, definitionResponse(d))
 		return nil
 	})
 }
@@ -368,7 +368,7 @@ func DeleteDefinition(s Definitions) http.Handler {
 		if err := s.DeleteDefinition(r.Context(), uid, id); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Workflow definition deleted successfully",
+		httpcore.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Workflow definition deleted successfully",
 			WorkflowID: id})
 		return nil
 	})
@@ -384,7 +384,7 @@ func ValidateDefinition(v Validation) http.Handler {
 			return err
 		}
 		var obj map[string]json.RawMessage
-		if err := httpapi.Decode(r, &obj); err != nil {
+		if err := httpcore.Decode(r, &obj); err != nil {
 			return err
 		}
 		var warnings []workflow.Problem
@@ -399,7 +399,7 @@ func ValidateDefinition(v Validation) http.Handler {
 		}
 		b, _ := json.Marshal(known)
 		var body DefinitionRequest
-		if err := httpapi.DecodeValue(b, &body, ""); err != nil {
+		if err := httpcore.DecodeValue(b, &body, ""); err != nil {
 			return err
 		}
 		d, err := body.definition()
@@ -410,7 +410,7 @@ func ValidateDefinition(v Validation) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, validationResult(ps, warnings))
+		httpcore.WriteJSON(w, r, http.StatusOK, validationResult(ps, warnings))
 		return nil
 	})
 }
@@ -451,29 +451,29 @@ func DefinitionFromTemplate(defs Definitions, tpls Templates, v Validation, newI
 			return err
 		}
 		var body FromTemplateRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			return err
 		}
 		var t *workflow.Template
 		switch {
 		case body.TemplateName != "" && body.TemplateID != "":
-			return httpapi.FieldErr(errcode.InvalidInput, "template_id", "send template_name or template_id, not both")
+			return httpcore.FieldErr(errcode.InvalidInput, "template_id", "send template_name or template_id, not both")
 		case body.TemplateName != "":
 			bt, ok := workflow.Builtin(body.TemplateName)
 			if !ok {
-				return httpapi.FieldErr(errcode.NotFound, "template_name", fmt.Sprintf("no built-in template named %q", body.TemplateName))
+				return httpcore.FieldErr(errcode.NotFound, "template_name", fmt.Sprintf("no built-in template named %q", body.TemplateName))
 			}
 			t = bt
 		case body.TemplateID != "":
 			if !store.ValidID(body.TemplateID) {
-				return httpapi.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
+				return httpcore.FieldErr(errcode.InvalidInput, "template_id", "template_id is not a valid id")
 			}
 			var err error
 			if t, err = findTemplate(r, tpls, uid, body.TemplateID); err != nil {
 				return err
 			}
 		default:
-			return httpapi.FieldErr(errcode.InvalidInput, "template_name", "template_name or template_id is required")
+			return httpcore.FieldErr(errcode.InvalidInput, "template_name", "template_name or template_id is required")
 		}
 		name := body.Name
 		if name == "" {
@@ -530,7 +530,7 @@ func versionParam(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(q.Get("version"))
 	if err != nil || n < 1 {
-		return 0, httpapi.FieldErr(errcode.InvalidInput, "version", "version must be a positive integer")
+		return 0, httpcore.FieldErr(errcode.InvalidInput, "version", "version must be a positive integer")
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/fromstore"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -59,7 +60,7 @@ func oneOf(field, v string, allowed []string) error {
 			return nil
 		}
 	}
-	return httpapi.FieldErr(errcode.InvalidInput, field, field+" must be one of "+strings.Join(allowed, ", "))
+	return httpcore.FieldErr(errcode.InvalidInput, field, field+" must be one of "+strings.Join(allowed, ", "))
 }
 
 func fromExecutions(es []store.Execution) []wire.Execution {
@@ -87,7 +88,7 @@ func ListExecutions(s Executions) http.Handler {
 			return err
 		}
 		if f.DefinitionID != "" && !store.ValidID(f.DefinitionID) {
-			return httpapi.FieldErr(errcode.InvalidInput, "definition", "definition is not a valid id")
+			return httpcore.FieldErr(errcode.InvalidInput, "definition", "definition is not a valid id")
 		}
 		pg, err := s.ListExecutions(r.Context(), uid, f, p)
 		if err != nil {
@@ -97,7 +98,7 @@ func ListExecutions(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, ExecutionList{Executions: fromExecutions(pg.Items), TotalCount: total,
+		httpcore.WriteJSON(w, r, http.StatusOK, ExecutionList{Executions: fromExecutions(pg.Items), TotalCount: total,
 			Limit: p.Size(), Offset: p.Offset, NextCursor: pg.Next})
 		return nil
 	})
@@ -110,7 +111,7 @@ func GetExecution(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.ExecutionDetail(e))
+		httpcore.WriteJSON(w, r, http.StatusOK, fromstore.ExecutionDetail(e))
 		return nil
 	})
 }
@@ -134,7 +135,7 @@ func CancelExecution(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusAccepted, fromstore.Execution(e))
+		httpcore.WriteJSON(w, r, http.StatusAccepted, fromstore.Execution(e))
 		return nil
 	})
 }
@@ -171,7 +172,7 @@ func DefinitionExecutions(defs Definitions, execs Executions) http.Handler {
 			return err
 		}
 		setPageHeaders(w, r, total, p, pg.Next)
-		httpapi.WriteJSON(w, r, http.StatusOK, fromExecutions(pg.Items))
+		httpcore.WriteJSON(w, r, http.StatusOK, fromExecutions(pg.Items))
 		return nil
 	})
 }
@@ -208,7 +209,7 @@ func DefinitionExecution(s Executions) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, fromstore.ExecutionDetail(e))
+		httpcore.WriteJSON(w, r, http.StatusOK, fromstore.ExecutionDetail(e))
 		return nil
 	})
 }
@@ -245,7 +246,7 @@ func DefinitionExecutionLogs(s Executions) http.Handler {
 				out = append(out, l)
 			}
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }

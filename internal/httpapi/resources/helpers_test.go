@@ -16,6 +16,7 @@ import (
 	"github.com/chatterhq/chatter/internal/wire"
 
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -43,11 +44,11 @@ const (
 // recorder mounts on a real router and remembers every pattern, so a test can
 // compare what is mounted with what the OpenAPI document covers.
 type recorder struct {
-	rt       *httpapi.Router
+	rt       *httpcore.Router
 	patterns []string
 }
 
-func (r *recorder) Mount(p string, h http.Handler, opts ...httpapi.RouteOption) {
+func (r *recorder) Mount(p string, h http.Handler, opts ...httpcore.RouteOption) {
 	r.patterns = append(r.patterns, strings.TrimSuffix(p, "{$}")) // "/x/{$}" serves "/x/" exactly
 	r.rt.Mount(p, h, opts...)
 }
@@ -84,8 +85,8 @@ type env struct {
 
 type envOpts struct {
 	st      resources.Store // default store.NewMemory()
-	limiter httpapi.Limiter
-	rates   map[httpapi.Class]httpapi.Rate
+	limiter httpcore.Limiter
+	rates   map[httpcore.Class]httpcore.Rate
 	noCheck bool
 	idem    bool // keep Idempotency-Key answers in st
 	// noValidation builds the routes without resources.NewValidation.
@@ -126,7 +127,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cors, err := httpapi.NewCORS([]string{pageOrigin})
+	cors, err := httpcore.NewCORS([]string{pageOrigin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,12 +172,12 @@ func (r response) json(t testing.TB, v any) {
 	}
 }
 
-func (r response) problem(t testing.TB) httpapi.Problem {
+func (r response) problem(t testing.TB) httpcore.Problem {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type %q, status %d, body %s", ct, r.StatusCode, r.body)
 	}
-	var p httpapi.Problem
+	var p httpcore.Problem
 	r.json(t, &p)
 	return p
 }
@@ -219,7 +220,7 @@ func (e *env) do(t testing.TB, method, user, path, body string, hdr ...string) r
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != pageOrigin {
 		t.Errorf("%s %s -> %d: Access-Control-Allow-Origin %q, want %q", method, path, resp.StatusCode, got, pageOrigin)
 	}
-	if bad := httpapi.CORSUnexposed(resp.Header); len(bad) > 0 {
+	if bad := httpcore.CORSUnexposed(resp.Header); len(bad) > 0 {
 		t.Errorf("%s %s -> %d sets %v, which a cross-origin page cannot read: add them to httpapi's CORS expose list",
 			method, path, resp.StatusCode, bad)
 	}

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -46,7 +46,7 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 		if hi >= 0 {
 			msg = name + " must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)
 		}
-		return 0, httpapi.FieldErr(errcode.InvalidInput, name, msg)
+		return 0, httpcore.FieldErr(errcode.InvalidInput, name, msg)
 	}
 	return n, nil
 }
@@ -63,7 +63,7 @@ func boolParam(q url.Values, name string) (*bool, error) {
 		v = true
 	case "false", "0", "no", "off", "f", "n":
 	default:
-		return nil, httpapi.FieldErr(errcode.InvalidInput, name, name+" must be true or false")
+		return nil, httpcore.FieldErr(errcode.InvalidInput, name, name+" must be true or false")
 	}
 	return &v, nil
 }
@@ -72,10 +72,10 @@ func boolParam(q url.Values, name string) (*bool, error) {
 // old shape of messages and of a definition's executions): X-Total-Count, and a
 // Link to the next page (rel="next", by cursor) when there is one.
 func setPageHeaders(w http.ResponseWriter, r *http.Request, total int, p store.PageRequest, next string) {
-	w.Header().Set(httpapi.HeaderTotalCount, strconv.Itoa(total))
+	w.Header().Set(httpcore.HeaderTotalCount, strconv.Itoa(total))
 	if next == "" {
 		return
 	}
 	u := url.URL{Path: r.URL.Path, RawQuery: url.Values{"limit": {strconv.Itoa(p.Size())}, "cursor": {next}}.Encode()}
-	w.Header().Set(httpapi.HeaderLink, "<"+u.String()+`>; rel="next"`)
+	w.Header().Set(httpcore.HeaderLink, "<"+u.String()+`>; rel="next"`)
 }

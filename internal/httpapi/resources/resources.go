@@ -32,7 +32,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -171,12 +171,12 @@ type Deps struct {
 	StreamURL string
 }
 
-// Mounter is what Register needs of a router (*httpapi.Router).
+// Mounter is what Register needs of a router (*httpcore.Router).
 type Mounter interface {
-	Mount(pattern string, h http.Handler, opts ...httpapi.RouteOption)
+	Mount(pattern string, h http.Handler, opts ...httpcore.RouteOption)
 }
 
-var _ Mounter = (*httpapi.Router)(nil)
+var _ Mounter = (*httpcore.Router)(nil)
 
 // Route is one route of this package: its pattern and its handler.
 type Route struct {
@@ -196,11 +196,11 @@ func (r Route) Validates() bool { return r.validates }
 func (r Route) Open() bool { return r.Pattern == PathOpenAPI }
 
 // Options are the route's options for Mount: open, or in the other rate class.
-func (r Route) Options() []httpapi.RouteOption {
+func (r Route) Options() []httpcore.RouteOption {
 	if r.Open() {
-		return []httpapi.RouteOption{httpapi.Open()}
+		return []httpcore.RouteOption{httpcore.Open()}
 	}
-	return []httpapi.RouteOption{httpapi.RateClass(httpapi.ClassOther)}
+	return []httpcore.RouteOption{httpcore.RateClass(httpcore.ClassOther)}
 }
 
 // MuxPatterns are the ServeMux patterns that serve the route: its pattern, and for

@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/wire/errcode"
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/chatterhq/chatter/internal/wire/errcode"
 
 	"github.com/chatterhq/chatter/internal/httpapi/apitest"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
@@ -908,7 +910,7 @@ func TestLists_PageByOneRule(t *testing.T) {
 
 func TestBodyRoutes_OversizeBodyIs413(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	big := `{"name":"` + strings.Repeat("x", httpapi.DefaultBodyLimit) + `"}`
+	big := `{"name":"` + strings.Repeat("x", httpcore.DefaultBodyLimit) + `"}`
 	for _, rq := range allRoutes(nil) {
 		if rq.body == "" || openaiRoute(rq.method, rq.path) {
 			continue
@@ -923,7 +925,7 @@ func TestBodyRoutes_OversizeBodyIs413(t *testing.T) {
 
 func TestRateLimit_OtherClassIs429WithRetryAfter(t *testing.T) {
 	e := newEnv(t, envOpts{limiter: store.NewMemory(),
-		rates: map[httpapi.Class]httpapi.Rate{httpapi.ClassOther: {Limit: 2, Window: time.Hour}}})
+		rates: map[httpcore.Class]httpcore.Rate{httpcore.ClassOther: {Limit: 2, Window: time.Hour}}})
 	for i := range 2 {
 		r := e.get(t, "alice", "/api/v1/conversations")
 		if r.StatusCode != 200 || r.Header.Get("RateLimit-Remaining") != strconv.Itoa(1-i) {

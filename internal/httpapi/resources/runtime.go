@@ -5,7 +5,7 @@ import (
 	"math"
 	"net/http"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/store"
 )
 
@@ -138,7 +138,7 @@ func TemplateAnalytics(s Templates, rs RunStatsReader, v Validation) http.Handle
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, TemplateAnalyticsResponse{TemplateID: t.ID, Name: t.Name,
+		httpcore.WriteJSON(w, r, http.StatusOK, TemplateAnalyticsResponse{TemplateID: t.ID, Name: t.Name,
 			Runtime: runtimeOf(&st[0]), Graph: Analyze(t.Definition(), v.conditions)})
 		return nil
 	})

@@ -9,9 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -103,7 +103,7 @@ func (q *query) get(name string) (string, bool) {
 
 func (q *query) fail(name, msg string) {
 	if q.err == nil {
-		q.err = httpapi.FieldErr(errcode.InvalidInput, name, msg)
+		q.err = httpcore.FieldErr(errcode.InvalidInput, name, msg)
 	}
 }
 
@@ -136,7 +136,7 @@ func ConfigureMemory(s Settings, now func() time.Time) http.Handler {
 		if err := s.PutMemorySettings(r.Context(), uid, m); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, SettingsResponse{Status: "success", Message: "Memory settings configured successfully",
+		httpcore.WriteJSON(w, r, http.StatusOK, SettingsResponse{Status: "success", Message: "Memory settings configured successfully",
 			Config: map[string]any{"adaptive_mode": m.AdaptiveMode, "base_window_size": m.BaseWindowSize,
 				"max_window_size": m.MaxWindowSize, "summary_strategy": m.SummaryStrategy, "user_id": uid, "updated_at": m.UpdatedAt},
 			Applied: []string{"base_window_size", "max_window_size"}, NotApplied: []string{"adaptive_mode", "summary_strategy"}})
@@ -174,7 +174,7 @@ func ConfigureTools(s Settings, now func() time.Time) http.Handler {
 		if err := s.PutToolSettings(r.Context(), uid, ts); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, SettingsResponse{Status: "success", Message: "Tool settings configured successfully",
+		httpcore.WriteJSON(w, r, http.StatusOK, SettingsResponse{Status: "success", Message: "Tool settings configured successfully",
 			Config: map[string]any{"max_total_calls": ts.MaxTotalCalls, "max_consecutive_calls": ts.MaxConsecutiveCalls,
 				"recursion_strategy": ts.RecursionStrategy, "enable_recursion_detection": ts.EnableRecursionDetection,
 				"user_id": uid, "updated_at": ts.UpdatedAt},

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
@@ -26,10 +26,10 @@ import (
 // built-in template.
 const CodeBuiltinTemplate = "builtin_template"
 
-func builtinConflict(id string) *httpapi.Error {
+func builtinConflict(id string) *httpcore.Error {
 	msg := "template " + strconv.Quote(id) + " is built in and cannot be changed; create a template of your own from it"
-	return &httpapi.Error{Code: errcode.Conflict, Message: msg,
-		Errors: []httpapi.FieldError{{Field: "id", Code: CodeBuiltinTemplate, Message: msg}}}
+	return &httpcore.Error{Code: errcode.Conflict, Message: msg,
+		Errors: []httpcore.FieldError{{Field: "id", Code: CodeBuiltinTemplate, Message: msg}}}
 }
 
 // findTemplate resolves a built-in (by id, which is its name), else the caller's
@@ -67,7 +67,7 @@ func templateProblems(t *workflow.Template, v Validation, prefix string) ([]work
 
 // renamed puts a field error of a template's own fields under its pointer.
 func renamed(err error, prefix string) error {
-	var e *httpapi.Error
+	var e *httpcore.Error
 	if errors.As(err, &e) && prefix != "" {
 		for i := range e.Errors {
 			e.Errors[i].Field = prefix + "/" + strings.TrimPrefix(e.Errors[i].Field, "/")
@@ -121,7 +121,7 @@ func ListTemplates(s Templates) http.Handler {
 		for i, t := range items {
 			out.Templates[i] = templateResponse(t, uid)
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }
@@ -139,7 +139,7 @@ func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler
 			return err
 		}
 		var raw json.RawMessage
-		if err := httpapi.Decode(r, &raw); err != nil {
+		if err := httpcore.Decode(r, &raw); err != nil {
 			return err
 		}
 		p, err := decodeTemplate(raw, "", strictTemplate)
@@ -149,12 +149,12 @@ func CreateTemplate(s Templates, v Validation, newID func() string) http.Handler
 		t := &workflow.Template{}
 		if p.baseTemplateID != nil && *p.baseTemplateID != "" {
 			if !store.ValidID(*p.baseTemplateID) {
-				return httpapi.FieldErr(errcode.InvalidInput, "base_template_id", "base_template_id is not a valid id")
+				return httpcore.FieldErr(errcode.InvalidInput, "base_template_id", "base_template_id is not a valid id")
 			}
 			base, err := findTemplate(r, s, uid, *p.baseTemplateID)
 			if err != nil {
 				if store.CodeOf(err) == errcode.NotFound {
-					return httpapi.FieldErr(errcode.NotFound, "base_template_id", "no template "+strconv.Quote(*p.baseTemplateID))
+					return httpcore.FieldErr(errcode.NotFound, "base_template_id", "no template "+strconv.Quote(*p.baseTemplateID))
 				}
 				return err
 			}
@@ -177,7 +177,7 @@ func putTemplate(w http.ResponseWriter, r *http.Request, s Templates, v Validati
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/workflows/templates/"+t.ID)
-	httpapi.WriteJSON(w, r, http.StatusOK, templateResponse(t, uid))
+	httpcore.WriteJSON(w, r, http.StatusOK, templateResponse(t, uid))
 	return nil
 }
 
@@ -189,7 +189,7 @@ func GetTemplate(s Templates) http.Handler {
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, templateResponse(t, uid))
+		httpcore.WriteJSON(w, r, http.StatusOK, templateResponse(t, uid))
 		return nil
 	})
 }
@@ -203,7 +203,7 @@ func UpdateTemplate(s Templates, v Validation) http.Handler {
 			return builtinConflict(id)
 		}
 		var raw json.RawMessage
-		if err := httpapi.Decode(r, &raw); err != nil {
+		if err := httpcore.Decode(r, &raw); err != nil {
 			return err
 		}
 		p, err := decodeTemplate(raw, "", strictTemplate)
@@ -232,7 +232,7 @@ func DeleteTemplate(s Templates) http.Handler {
 		if err := s.DeleteTemplate(r.Context(), uid, id); err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Workflow template deleted successfully",
+		httpcore.WriteJSON(w, r, http.StatusOK, DeleteResponse{Message: "Workflow template deleted successfully",
 			WorkflowID: id})
 		return nil
 	})
@@ -264,7 +264,7 @@ func ExportTemplate(s Templates, now func() time.Time) http.Handler {
 		doc := ExportDocument{Template: templateResponse(t, uid), ExportFormat: "json", ExportedAt: now().UTC(),
 			Format: ExportFormat, Definition: t.Definition()}
 		w.Header().Set("Content-Disposition", `attachment; filename="`+t.ID+`.template.json"`)
-		httpapi.WriteJSON(w, r, http.StatusOK, doc)
+		httpcore.WriteJSON(w, r, http.StatusOK, doc)
 		return nil
 	})
 }
@@ -298,14 +298,14 @@ func ImportTemplate(s Templates, v Validation, newID func() string) http.Handler
 			return err
 		}
 		var body ImportRequest
-		if err := httpapi.Decode(r, &body); err != nil {
+		if err := httpcore.Decode(r, &body); err != nil {
 			return err
 		}
 		if body.Format != "" && body.Format != ExportFormat {
-			return httpapi.FieldErr(errcode.InvalidInput, "format", "format must be "+strconv.Quote(ExportFormat))
+			return httpcore.FieldErr(errcode.InvalidInput, "format", "format must be "+strconv.Quote(ExportFormat))
 		}
 		if len(body.Template) == 0 || isNull(body.Template) {
-			return httpapi.FieldErr(errcode.InvalidInput, "template", "template is required")
+			return httpcore.FieldErr(errcode.InvalidInput, "template", "template is required")
 		}
 		p, err := decodeTemplate(body.Template, "/template", templateDocument)
 		if err != nil {
@@ -358,14 +358,14 @@ func ValidateTemplate(v Validation) http.Handler {
 			return err
 		}
 		var obj map[string]json.RawMessage
-		if err := httpapi.Decode(r, &obj); err != nil {
+		if err := httpcore.Decode(r, &obj); err != nil {
 			return err
 		}
 		raw, at, fields := json.RawMessage(nil), "", strictTemplate
 		if inner, ok := obj["template"]; ok {
 			for k := range obj {
 				if k != "template" {
-					return httpapi.FieldErr(errcode.InvalidInput, k, "unknown field "+strconv.Quote(k))
+					return httpcore.FieldErr(errcode.InvalidInput, k, "unknown field "+strconv.Quote(k))
 				}
 			}
 			raw, at, fields = inner, "/template", templateDocument
@@ -395,7 +395,7 @@ func ValidateTemplate(v Validation) http.Handler {
 			out.TemplateInfo = map[string]any{"name": t.Name, "category": templateResponse(t, "").Category,
 				"capabilities": t.Capabilities, "node_count": len(d.Nodes), "edge_count": len(d.Edges)}
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, out)
+		httpcore.WriteJSON(w, r, http.StatusOK, out)
 		return nil
 	})
 }

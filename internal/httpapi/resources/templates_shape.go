@@ -9,9 +9,9 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/wire/errcode"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -193,7 +193,7 @@ type templatePatch struct {
 func decodeTemplate(raw json.RawMessage, at string, fields templateFields) (*templatePatch, error) {
 	var obj map[string]json.RawMessage
 	if !isObject(raw) || json.Unmarshal(raw, &obj) != nil {
-		return nil, httpapi.FieldErr(errcode.InvalidInput, pointerOr(at, "template"), "a template must be a JSON object")
+		return nil, httpcore.FieldErr(errcode.InvalidInput, pointerOr(at, "template"), "a template must be a JSON object")
 	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -209,40 +209,40 @@ func decodeTemplate(raw json.RawMessage, at string, fields templateFields) (*tem
 		}
 		if !slices.Contains(templateKeys, k) {
 			if fields == strictTemplate {
-				return nil, httpapi.FieldErr(errcode.InvalidInput, under(at, k), fmt.Sprintf("unknown field %q", k))
+				return nil, httpcore.FieldErr(errcode.InvalidInput, under(at, k), fmt.Sprintf("unknown field %q", k))
 			}
 			continue
 		}
 		var err error
 		switch k {
 		case "name":
-			err = httpapi.DecodeValue(v, &p.name, at+"/name")
+			err = httpcore.DecodeValue(v, &p.name, at+"/name")
 		case "description":
-			err = httpapi.DecodeValue(v, &p.description, at+"/description")
+			err = httpcore.DecodeValue(v, &p.description, at+"/description")
 		case "category":
-			err = httpapi.DecodeValue(v, &p.category, at+"/category")
+			err = httpcore.DecodeValue(v, &p.category, at+"/category")
 		case "default_params":
 			err = p.defaultParams(v, at+"/default_params")
 		case "required_tools":
-			if err = httpapi.DecodeValue(v, &required, at+"/required_tools"); err == nil {
+			if err = httpcore.DecodeValue(v, &required, at+"/required_tools"); err == nil {
 				p.setFlag(2, true)
 			}
 		case "required_retrievers":
 			var names []string
-			if err = httpapi.DecodeValue(v, &names, at+"/required_retrievers"); err == nil && len(names) > 0 {
+			if err = httpcore.DecodeValue(v, &names, at+"/required_retrievers"); err == nil && len(names) > 0 {
 				p.setFlag(1, true)
 			}
 		case "tags":
-			err = httpapi.DecodeValue(v, &p.tags, at+"/tags")
+			err = httpcore.DecodeValue(v, &p.tags, at+"/tags")
 		case "is_public":
 			var public bool // accepted, not applied (see the package comment above)
-			err = httpapi.DecodeValue(v, &public, at+"/is_public")
+			err = httpcore.DecodeValue(v, &public, at+"/is_public")
 		case "workflow_definition_id":
-			err = httpapi.DecodeValue(v, &p.definitionID, at+"/workflow_definition_id")
+			err = httpcore.DecodeValue(v, &p.definitionID, at+"/workflow_definition_id")
 		case "base_template_id":
-			err = httpapi.DecodeValue(v, &p.baseTemplateID, at+"/base_template_id")
+			err = httpcore.DecodeValue(v, &p.baseTemplateID, at+"/base_template_id")
 		case "capabilities":
-			err = httpapi.DecodeValue(v, &p.capabilities, at+"/capabilities")
+			err = httpcore.DecodeValue(v, &p.capabilities, at+"/capabilities")
 		}
 		if err != nil {
 			return nil, err
@@ -250,7 +250,7 @@ func decodeTemplate(raw json.RawMessage, at string, fields templateFields) (*tem
 	}
 	if v, ok := obj["params"]; ok && !isNull(v) { // chatter's params win over default_params
 		var ps workflow.Params
-		if err := httpapi.DecodeValue(v, &ps, at+"/params"); err != nil {
+		if err := httpcore.DecodeValue(v, &ps, at+"/params"); err != nil {
 			return nil, err
 		}
 		p.params, p.extra = &ps, nil
@@ -272,7 +272,7 @@ func (p *templatePatch) setFlag(i int, on bool) { p.flags[i] = &on }
 func (p *templatePatch) defaultParams(v json.RawMessage, at string) error {
 	var m map[string]json.RawMessage
 	if !isObject(v) || json.Unmarshal(v, &m) != nil {
-		return httpapi.FieldErr(errcode.InvalidInput, at, "default_params must be an object")
+		return httpcore.FieldErr(errcode.InvalidInput, at, "default_params must be an object")
 	}
 	known := map[string]json.RawMessage{}
 	for k, raw := range m {
@@ -282,7 +282,7 @@ func (p *templatePatch) defaultParams(v json.RawMessage, at string) error {
 		}
 		if i := slices.Index(capabilityKeys, k); i >= 0 {
 			var on bool
-			if err := httpapi.DecodeValue(raw, &on, at+"/"+k); err != nil {
+			if err := httpcore.DecodeValue(raw, &on, at+"/"+k); err != nil {
 				return err
 			}
 			p.setFlag(i, on)
@@ -298,15 +298,15 @@ func (p *templatePatch) defaultParams(v json.RawMessage, at string) error {
 			continue
 		}
 		if _, dup := known[name]; dup {
-			return httpapi.FieldErr(errcode.InvalidInput, at+"/"+k, name+" is set twice, under both of its names")
+			return httpcore.FieldErr(errcode.InvalidInput, at+"/"+k, name+" is set twice, under both of its names")
 		}
 		if isNull(raw) {
 			continue
 		}
 		var one workflow.Params // each key alone, so an error names the key as sent
 		b, _ := json.Marshal(map[string]json.RawMessage{name: raw})
-		if err := httpapi.DecodeValue(b, &one, ""); err != nil {
-			return httpapi.FieldErr(errcode.InvalidInput, at+"/"+k, k+" has the wrong type")
+		if err := httpcore.DecodeValue(b, &one, ""); err != nil {
+			return httpcore.FieldErr(errcode.InvalidInput, at+"/"+k, k+" has the wrong type")
 		}
 		known[name] = raw
 	}

@@ -25,7 +25,7 @@ type (
 )
 
 // APIGatewayHandler adapts h to API Gateway HTTP API (payload 2.0) events. The
-// authorizer's claims reach httpapi.APIGateway through the request context.
+// authorizer's claims reach httpcore.APIGateway through the request context.
 func APIGatewayHandler(h http.Handler) func(context.Context, APIGatewayRequest) (APIGatewayResponse, error) {
 	return httpadapter.NewV2(h).ProxyWithContext
 }

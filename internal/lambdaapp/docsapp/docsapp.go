@@ -26,8 +26,8 @@ import (
 	"github.com/chatterhq/chatter/internal/documents/blob"
 	"github.com/chatterhq/chatter/internal/documents/embed"
 	"github.com/chatterhq/chatter/internal/documents/library"
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 )
 
@@ -89,7 +89,7 @@ func (d *Docs) Deps(app *lambdaapp.App) documents.Deps {
 }
 
 // Mount mounts the one documents route of pattern on rt.
-func (d *Docs) Mount(app *lambdaapp.App, rt *httpapi.Router, pattern string) error {
+func (d *Docs) Mount(app *lambdaapp.App, rt *httpcore.Router, pattern string) error {
 	for _, r := range documents.Routes(d.Deps(app)) {
 		if r.Pattern == pattern {
 			rt.Mount(r.Pattern, r.Handler, r.Options...)
@@ -105,7 +105,7 @@ func StartRoute(pattern string) {
 	lambdaapp.Must(err)
 	d, err := New(app, os.Getenv)
 	lambdaapp.Must(err)
-	rt := app.Router(httpapi.APIGateway{})
+	rt := app.Router(httpcore.APIGateway{})
 	lambdaapp.Must(d.Mount(app, rt, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }

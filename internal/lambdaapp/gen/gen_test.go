@@ -17,9 +17,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
 	"github.com/chatterhq/chatter/internal/httpapi/documents"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
@@ -276,17 +276,17 @@ func TestTemplate_CORSIsTheMiddlewaresPolicy(t *testing.T) {
 	if url == nil {
 		t.Fatal("ChatStreamFunction has no FunctionUrlConfig.Cors")
 	}
-	methods := httpapi.CORSMethods()
+	methods := httpcore.CORSMethods()
 	if len(methods) > 6 {
 		t.Errorf("a Function URL takes at most 6 methods, got %v", methods)
 	}
-	maxAge := strconv.Itoa(int(httpapi.CORSMaxAge / time.Second))
+	maxAge := strconv.Itoa(int(httpcore.CORSMaxAge / time.Second))
 	for i, c := range []*yaml.Node{api.Content[1], api.Content[2], url} {
 		if o := mapValue(c, "AllowOrigins"); o == nil || o.Tag != "!Ref" || o.Value != "AllowedOrigins" {
 			t.Errorf("CORS %d: AllowOrigins %+v, want !Ref AllowedOrigins", i, o)
 		}
-		for key, want := range map[string][]string{"AllowMethods": methods, "AllowHeaders": httpapi.CORSAllowHeaders(),
-			"ExposeHeaders": httpapi.CORSExposeHeaders()} {
+		for key, want := range map[string][]string{"AllowMethods": methods, "AllowHeaders": httpcore.CORSAllowHeaders(),
+			"ExposeHeaders": httpcore.CORSExposeHeaders()} {
 			if got := scalars(mapValue(c, key)); !slices.Equal(got, want) {
 				t.Errorf("CORS %d: %s %v, want httpapi's %v", i, key, got, want)
 			}

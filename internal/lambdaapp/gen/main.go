@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatterhq/chatter/internal/httpapi"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/resources"
 )
 
@@ -93,7 +93,7 @@ var sections = []section{
 	{routesBeginMarker, routesEndMarker, httpAPIRoutes},
 }
 
-// corsLines is the browser policy of httpapi.CORS in the property names API
+// corsLines is the browser policy of httpcore.CORS in the property names API
 // Gateway's CorsConfiguration and a Function URL's Cors share: the origins of the
 // AllowedOrigins parameter, and the methods, headers and preflight lifetime the
 // middleware uses; credentials is the AllowCredentials value.
@@ -101,11 +101,11 @@ func corsLines(credentials string) []string {
 	list := func(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
 	return []string{
 		"AllowOrigins: !Ref AllowedOrigins",
-		"AllowMethods: " + list(httpapi.CORSMethods()),
-		"AllowHeaders: " + list(httpapi.CORSAllowHeaders()),
-		"ExposeHeaders: " + list(httpapi.CORSExposeHeaders()),
+		"AllowMethods: " + list(httpcore.CORSMethods()),
+		"AllowHeaders: " + list(httpcore.CORSAllowHeaders()),
+		"ExposeHeaders: " + list(httpcore.CORSExposeHeaders()),
 		"AllowCredentials: " + credentials,
-		"MaxAge: " + strconv.Itoa(int(httpapi.CORSMaxAge/time.Second)),
+		"MaxAge: " + strconv.Itoa(int(httpcore.CORSMaxAge/time.Second)),
 	}
 }
 

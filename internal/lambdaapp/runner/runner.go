@@ -15,8 +15,8 @@ import (
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/lambdaapp/docsapp"
@@ -61,7 +61,7 @@ func newExecutor(ctx context.Context, app *lambdaapp.App, getenv providers.Env, 
 }
 
 // Mount mounts the one execution route pattern (a chat.Path* constant) on rt.
-func Mount(rt *httpapi.Router, x *executor.Executor, pattern string, opts ...chat.Option) error {
+func Mount(rt *httpcore.Router, x *executor.Executor, pattern string, opts ...chat.Option) error {
 	for _, r := range chat.Routes {
 		if r.Pattern == pattern {
 			rt.Mount(pattern, r.Handler(x, opts...), r.Class)
@@ -80,14 +80,14 @@ func StartExecute(pattern string) {
 	lambdaapp.Must(err)
 	x, err := NewExecutor(ctx, app, os.Getenv)
 	lambdaapp.Must(err)
-	rt := app.Router(httpapi.APIGateway{})
+	rt := app.Router(httpcore.APIGateway{})
 	lambdaapp.Must(Mount(rt, x, pattern))
 	lambda.Start(lambdaapp.APIGatewayHandler(rt))
 }
 
 // MountOpenAI mounts the one OpenAI-compatible route pattern (an openaiapi.Path*
 // constant) on rt.
-func MountOpenAI(rt *httpapi.Router, d openaiapi.Deps, pattern string) error {
+func MountOpenAI(rt *httpcore.Router, d openaiapi.Deps, pattern string) error {
 	for _, r := range openaiapi.Routes {
 		if r.Pattern == pattern {
 			rt.Mount(pattern, r.Handler(d), r.Options()...)

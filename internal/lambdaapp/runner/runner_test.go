@@ -24,6 +24,7 @@ import (
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/llm/devllm"
@@ -53,7 +54,7 @@ func (fixedUser) Authenticate(*http.Request) (string, error) { return "u1", nil 
 
 // classesOf sends an empty POST (?stream=q) to every execution path and returns the
 // rate-limit key each one was counted under.
-func classesOf(t *testing.T, mount func(*httpapi.Router, *executor.Executor), q string) []string {
+func classesOf(t *testing.T, mount func(*httpcore.Router, *executor.Executor), q string) []string {
 	t.Helper()
 	x, err := executor.New(executor.Options{Store: store.NewMemory(), Emitter: &events.Recorder{},
 		Providers: []llm.Provider{devllm.New(devllm.Options{})}})
@@ -77,8 +78,8 @@ func classesOf(t *testing.T, mount func(*httpapi.Router, *executor.Executor), q 
 
 func TestMount_SameRoutesAndRateClassesAsChatRegister(t *testing.T) {
 	for _, stream := range []string{"false", "true"} {
-		want := classesOf(t, func(rt *httpapi.Router, x *executor.Executor) { chat.Register(rt, x) }, stream)
-		got := classesOf(t, func(rt *httpapi.Router, x *executor.Executor) {
+		want := classesOf(t, func(rt *httpcore.Router, x *executor.Executor) { chat.Register(rt, x) }, stream)
+		got := classesOf(t, func(rt *httpcore.Router, x *executor.Executor) {
 			for _, r := range chat.Routes {
 				if err := Mount(rt, x, r.Pattern); err != nil {
 					t.Fatal(err)
@@ -121,7 +122,7 @@ func TestNewExecutor_RecordsTheTerminalEventWhenTheBusIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := app.Router(httpapi.APIGateway{})
+	rt := app.Router(httpcore.APIGateway{})
 	if err := Mount(rt, x, chat.PathChat); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/chatterhq/chatter/internal/executor"
-	"github.com/chatterhq/chatter/internal/httpapi"
 	"github.com/chatterhq/chatter/internal/httpapi/chat"
+	"github.com/chatterhq/chatter/internal/httpapi/httpcore"
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
@@ -37,7 +37,7 @@ func StartChatStream() {
 
 // setup is what every main here starts with: the app, its executor, and a router
 // whose routes verify tokens against the issuer's JWKS.
-func setup() (*lambdaapp.App, *executor.Executor, *httpapi.Router) {
+func setup() (*lambdaapp.App, *executor.Executor, *httpcore.Router) {
 	ctx := context.Background()
 	app, err := lambdaapp.New(ctx, os.Getenv)
 	lambdaapp.Must(err)
