@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A round of `go test -bench` output as the two test binaries print it.
@@ -119,24 +114,6 @@ func TestParseCallgrindTotal(t *testing.T) {
 	}
 }
 
-func TestParseInit_NeedsASuccessfulInit(t *testing.T) {
-	ok := `START RequestId: 1 Version: $LATEST
-time="2026-12-03T08:00:00Z" level=info msg="INIT RTDONE(status: success)"
-time="2026-12-03T08:00:00Z" level=info msg="INIT REPORT(durationMs: 14.251000)"
-END RequestId: 1`
-	if ms, err := parseInit(ok); err != nil || ms != 14.251 {
-		t.Errorf("parseInit: %v, %v", ms, err)
-	}
-	failed := `msg="INIT RTDONE(status: error)"
-msg="INIT REPORT(durationMs: 3.000000)"`
-	if _, err := parseInit(failed); err == nil || !strings.Contains(err.Error(), "error") {
-		t.Errorf("failed init: %v", err)
-	}
-	if _, err := parseInit(`msg="INIT REPORT(durationMs: 3.000000)"`); err == nil {
-		t.Error("no RTDONE: no error")
-	}
-}
-
 func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 	const mb = 1 << 20
 	ts := map[string]*target{
@@ -176,28 +153,5 @@ func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 	delete(ts, "sdk")
 	if _, err := sizeRows(ts); err == nil {
 		t.Error("no sdk measured: no error")
-	}
-}
-
-// A bootstrap whose init fails (here one that exits at once) fails the cold run
-// under the real emulator instead of giving a number.
-func TestColdRun_AFailedInitIsAnError(t *testing.T) {
-	rie, err := filepath.Abs(filepath.Join("..", "..", "bin", "aws-lambda-rie"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(rie); err != nil {
-		t.Fatalf("the RIE is not at %s: run `make rie`: %v", rie, err)
-	}
-	falseBin, err := exec.LookPath("false")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-	_, err = coldRun(ctx, rie, &target{name: "false", bootstrap: falseBin, event: []byte(`{}`)}, dir, filepath.Join(dir, "rie.log"))
-	if err == nil || !strings.Contains(err.Error(), "init failed (INIT RTDONE status error)") {
-		t.Fatalf("cold run of a failing bootstrap: %v", err)
 	}
 }

@@ -9,17 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,6 +26,7 @@ import (
 	"github.com/chatterhq/chatter/internal/devstack"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
 	"github.com/chatterhq/chatter/internal/motoserver"
+	"github.com/chatterhq/chatter/internal/rie"
 	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
 )
 
@@ -108,10 +104,6 @@ func measureSizes(ctx context.Context, peers string, o sizeOptions, stdout, stde
 	if _, err := os.Stat(o.rie); err != nil {
 		return nil, fmt.Errorf("the RIE is not at %s (make rie): %w", o.rie, err)
 	}
-	rieBin, err := filepath.Abs(o.rie)
-	if err != nil {
-		return nil, err
-	}
 	work, err := os.MkdirTemp("", "chatter-perf-")
 	if err != nil {
 		return nil, err
@@ -159,19 +151,15 @@ func measureSizes(ctx context.Context, peers string, o sizeOptions, stdout, stde
 
 	// Each round runs every bootstrap once, in an order of its own, so the machine's
 	// drift spreads over all of them alike.
-	home := filepath.Join(work, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		return nil, err
-	}
 	for r := range o.cold {
 		order := slices.Clone(targets)
 		rng := rand.New(rand.NewPCG(uint64(r), 14))
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, t := range order {
-			ms, err := coldRun(ctx, rieBin, t, home, filepath.Join(work, "rie.log"))
-			for try := 1; errors.Is(err, errRuntimeAPI) && try < 3; try++ {
-				fmt.Fprintf(stderr, "round %d: %s: %v; again\n", r+1, t.name, errRuntimeAPI)
-				ms, err = coldRun(ctx, rieBin, t, home, filepath.Join(work, "rie.log"))
+			ms, err := coldRun(ctx, o.rie, t)
+			for try := 1; errors.Is(err, rie.ErrRuntimeAPI) && try < 3; try++ {
+				fmt.Fprintf(stderr, "round %d: %s: %v; again\n", r+1, t.name, rie.ErrRuntimeAPI)
+				ms, err = coldRun(ctx, o.rie, t)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("round %d: %s: %w", r+1, t.name, err)
@@ -307,132 +295,28 @@ func localStack(ctx context.Context) (env []string, stop func(), err error) {
 	return env, stop, nil
 }
 
-var (
-	reInitReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	reInitDone   = regexp.MustCompile(`INIT RTDONE\(status: (\w+)\)`)
-)
-
-// parseInit reads the RIE log of one cold run: the INIT REPORT's duration (runtime
-// start to the first /next), an error unless INIT RTDONE says success.
-func parseInit(log string) (float64, error) {
-	done := reInitDone.FindStringSubmatch(log)
-	if done == nil {
-		return 0, errors.New("no INIT RTDONE in the RIE log")
-	}
-	if done[1] != "success" {
-		return 0, fmt.Errorf("init failed (INIT RTDONE status %s)", done[1])
-	}
-	m := reInitReport.FindStringSubmatch(log)
-	if m == nil {
-		return 0, errors.New("no INIT REPORT in the RIE log")
-	}
-	return strconv.ParseFloat(m[1], 64)
-}
-
-// errRuntimeAPI is a cold run whose bootstrap found nothing listening on the
-// emulator's runtime API yet (seen about once in a thousand runs): the emulator's
-// fault, not the function's, so that run is taken again.
-var errRuntimeAPI = errors.New("the RIE's runtime API did not answer the bootstrap")
-
-// coldRun starts the RIE on t (bound to 127.0.0.1 on both of its addresses, in a
-// process group of its own), sends the one invoke that spawns the bootstrap, and
-// returns the INIT the emulator reports (its output goes to logPath). It stops the emulator and the bootstrap by
-// the group's id.
-func coldRun(ctx context.Context, rie string, t *target, home, logPath string) (float64, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return 0, err
-	}
-	emu := "127.0.0.1:" + strconv.Itoa(ports[0])
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return 0, err
-	}
-	defer logFile.Close()
-	log := func() string { b, _ := os.ReadFile(logFile.Name()); return string(b) }
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", emu,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]), t.bootstrap)
-	cmd.Dir = filepath.Dir(t.bootstrap)
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + home, "TZ=UTC"}, t.env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer stopGroup(cmd.Process.Pid, exited)
-
+// coldRun starts the RIE on t, sends the one invoke that spawns the bootstrap, and
+// returns the INIT the emulator reports; it stops the emulator and the bootstrap
+// before it returns.
+func coldRun(ctx context.Context, rieBin string, t *target) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for {
-		c, err := net.Dial("tcp", emu)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-exited:
-			return 0, fmt.Errorf("the RIE exited before listening:\n%s", log())
-		case <-ctx.Done():
-			return 0, fmt.Errorf("the RIE did not listen on %s:\n%s", emu, log())
-		case <-time.After(time.Millisecond):
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+emu+"/2015-03-31/functions/function/invocations", bytes.NewReader(t.event))
+	e, err := rie.Start(ctx, rie.Options{Bin: rieBin, Bootstrap: t.bootstrap, Env: t.env})
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("invoking: %w\n%s", err, log())
+	defer e.Stop()
+	_, invokeErr := e.Invoke(ctx, t.event)
+	var status *rie.StatusError
+	if invokeErr != nil && !errors.As(invokeErr, &status) {
+		return 0, fmt.Errorf("%w\n%s", invokeErr, e.Log())
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	// The emulator logs INIT REPORT as the bootstrap first calls /next, before the
-	// invoke's response; wait a little in case the log write lags.
-	var l string
-	for range 200 {
-		if l = log(); reInitReport.MatchString(l) && reInitDone.MatchString(l) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	ms, err := parseInit(l)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("invoke answered %d %s", resp.StatusCode, body)
-	}
-	if err != nil && strings.Contains(l, "runtime/invocation/next\": dial tcp 127.0.0.1:"+strconv.Itoa(ports[1])) {
-		err = errRuntimeAPI
+	ms, err := e.Init(ctx)
+	if err == nil && status != nil {
+		err = status
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%w\n%s", err, l)
+		return 0, fmt.Errorf("%w\n%s", err, e.Log())
 	}
 	return ms, nil
-}
-
-// stopGroup ends the emulator and its bootstrap by the group's id: SIGTERM, then
-// SIGKILL after 5 s.
-func stopGroup(pid int, exited <-chan struct{}) {
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-}
-
-// freePorts returns n distinct ports free on 127.0.0.1 a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

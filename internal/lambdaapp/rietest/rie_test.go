@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,8 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +31,7 @@ import (
 	"github.com/chatterhq/chatter/internal/httpapi/jwtauth"
 	"github.com/chatterhq/chatter/internal/httpapi/openaiapi"
 	"github.com/chatterhq/chatter/internal/lambdaapp"
+	"github.com/chatterhq/chatter/internal/rie"
 	"github.com/chatterhq/chatter/internal/store"
 	"github.com/chatterhq/chatter/internal/store/dynamo"
 	"github.com/chatterhq/chatter/internal/store/dynamo/dynamotable"
@@ -108,109 +105,52 @@ func buildBootstraps(t *testing.T, root string) string {
 	return out
 }
 
-// lockedBuffer collects the emulator's output (its own log and the bootstrap's).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// rie is one emulator running one function, bound to loopback.
-type rie struct {
+// function is one bootstrap running under an emulator of its own.
+type function struct {
 	name string
-	url  string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	mu   sync.Mutex // the RIE crashes on concurrent invokes: one at a time
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	emu  *rie.Emulator
 }
 
 // startRIE runs the emulator on bootstrap with env (and nothing else from this
-// process's environment). Both addresses are always given: the RIE's default is
-// 0.0.0.0:8080, and it takes any unknown argument for the program to run.
-func startRIE(t *testing.T, bin, name, bootstrap string, env []string) *rie {
+// process's environment) and stops it when the test ends, printing its log if the
+// test failed.
+func startRIE(t *testing.T, bin, name, bootstrap string, env []string) *function {
 	t.Helper()
-	api, rapi := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(api),
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(rapi), bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "TZ=UTC"}, env...)
-	r := &rie{name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", api),
-		cmd: cmd, log: &lockedBuffer{}}
-	cmd.Stdout, cmd.Stderr = r.log, r.log
-	// Its own process group, so stopping it by its id also stops the bootstrap it
-	// spawned; the parent-death signal covers a test binary that dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := rie.Start(ctx, rie.Options{Bin: bin, Bootstrap: bootstrap, Env: env})
+	if err != nil {
 		t.Fatalf("starting the RIE for %s: %v", name, err)
 	}
-	t.Cleanup(func() { r.stop(t) })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", api))
-		if err == nil {
-			c.Close()
-			return r
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Error(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the RIE for %s did not listen: %v\n%s", name, err, r.log)
+		if t.Failed() {
+			t.Logf("%s RIE log:\n%s", name, e.Log())
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func (r *rie) stop(t *testing.T) {
-	pid := r.cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = r.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
-	}
-	if t.Failed() {
-		t.Logf("%s RIE log:\n%s", r.name, r.log)
-	}
+	})
+	return &function{name: name, emu: e}
 }
 
 // invoke sends one event and returns the function's raw response.
-func (r *rie) invoke(t *testing.T, event []byte) []byte {
+func (f *function) invoke(t *testing.T, event []byte) []byte {
 	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := &http.Client{Timeout: 60 * time.Second}
-	resp, err := c.Post(r.url, "application/json", bytes.NewReader(event))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := f.emu.Invoke(ctx, event)
 	if err != nil {
-		t.Fatalf("invoking %s: %v", r.name, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("invoking %s: %d %v\n%s", r.name, resp.StatusCode, err, b)
+		t.Fatalf("invoking %s: %v", f.name, err)
 	}
 	return b
+}
+
+// waitFor waits a little for the function's log to hold s: the emulator writes its
+// log lines asynchronously to the response.
+func (f *function) waitFor(s string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return f.emu.WaitFor(ctx, s)
 }
 
 // sample reads events/<name>.json and applies edits to its decoded form.
@@ -281,14 +221,14 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-func (s *stack) start(t *testing.T, name string, extra ...string) *rie {
+func (s *stack) start(t *testing.T, name string, extra ...string) *function {
 	t.Helper()
 	return startRIE(t, s.rieBin, name, filepath.Join(s.bootDir, name), append(append([]string{}, s.env...), extra...))
 }
 
 func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 	s := newStack(t)
-	var measured []*rie
+	var measured []*function
 
 	t.Run("chat answers a ChatResponse from devllm", func(t *testing.T) {
 		r := s.start(t, "chat")
@@ -381,7 +321,7 @@ func TestRIE_FunctionsAnswerTheirSampleEvents(t *testing.T) {
 			t.Fatalf("event log %+v: %v", page.Items, err)
 		}
 		// The logging subscriber ran in the same function.
-		if !waitFor(r.log, `"msg":"workflow event"`) {
+		if !r.waitFor(`"msg":"workflow event"`) {
 			t.Errorf("no workflow event log line")
 		}
 	})
@@ -583,36 +523,20 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// waitFor polls the log for s: the emulator writes its log lines asynchronously to
-// the response.
-func waitFor(log *lockedBuffer, s string) bool {
-	for range 200 {
-		if strings.Contains(log.String(), s) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
-var (
-	reRapid = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	reInit  = regexp.MustCompile(`(?m)^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
-)
+var reInit = regexp.MustCompile(`(?m)^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
 
 // report logs a function's cold start: the emulator's INIT REPORT (runtime start
 // to the first /next), the package init time GODEBUG=inittrace=1 prints when the
 // bootstrap runs alone (it stops at lambda.Start, outside Lambda), and the stripped
 // binary's size. Measurements, not assertions.
-func report(t *testing.T, r *rie, s *stack) {
-	waitFor(r.log, "INIT REPORT")
-	rapid := "n/a"
-	if m := reRapid.FindStringSubmatch(r.log.String()); m != nil {
-		rapid = m[1] + " ms"
-	}
-	bin := filepath.Join(s.bootDir, r.name)
+func report(t *testing.T, r *function, s *stack) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	rapid := "n/a"
+	if ms, err := r.emu.Init(ctx); err == nil {
+		rapid = fmt.Sprintf("%.2f ms", ms)
+	}
+	bin := filepath.Join(s.bootDir, r.name)
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "GODEBUG=inittrace=1"}, s.env...)
 	if r.name == "chat-stream" || r.name == "v1-stream" {
