@@ -69,7 +69,7 @@ PEERS ?= ../shared/peers
 
 ## bench: every Step 14 figure as a ratio to the peers in one run: the engine against eino-bench (interleaved rounds, medians of per-round ratios; instructions under callgrind), then what make sizes measures
 bench: $(RIE) sizes-build
-	$(GO) run ./internal/perf bench -peers $(PEERS) -rie $(RIE) -build build/sizes -deployed build/sizes-arm64
+	$(GO) run ./internal/perf bench -peers $(PEERS) $(SIZES_ARGS)
 
 ## bench-engine: only the engine's rows of make bench (no builds, no cold starts)
 bench-engine:
@@ -79,15 +79,25 @@ bench-engine:
 bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
-## sizes: every function built as deployed (PROVIDERS too): stripped linux/arm64 size, and INIT of the host build under the RIE against the peers' hello and SDK bootstraps
+## sizes: every function built as deployed (PROVIDERS too): stripped linux/arm64 size, and INIT of the host build under the RIE against the peers' hello and SDK bootstraps; with PROVIDERS=all the chat functions' Bedrock-only builds too
 sizes: $(RIE) sizes-build
-	$(GO) run ./internal/perf sizes -peers $(PEERS) -rie $(RIE) -build build/sizes -deployed build/sizes-arm64
+	$(GO) run ./internal/perf sizes -peers $(PEERS) $(SIZES_ARGS)
+
+# The chat functions, whose Bedrock-only builds (template.yaml's
+# Providers=bedrock) sizes-build adds when PROVIDERS=all.
+CHAT_FUNCTIONS := chat chat-stream
+SIZES_ARGS = -rie $(RIE) -build build/sizes -deployed build/sizes-arm64 \
+	$(if $(filter all,$(PROVIDERS)),-bedrock build/sizes-bedrock -bedrock-deployed build/sizes-bedrock-arm64)
 
 # sizes-build: every function with the deployed flags, for this host and linux/arm64
 sizes-build:
-	rm -rf build/sizes build/sizes-arm64
+	rm -rf build/sizes build/sizes-arm64 build/sizes-bedrock build/sizes-bedrock-arm64
 	CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes/ $(addprefix ./functions/,$(FUNCTIONS))
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/sizes-arm64/ $(addprefix ./functions/,$(FUNCTIONS))
+ifeq ($(PROVIDERS),all)
+	CGO_ENABLED=0 $(GO) build $(call lambda_flags,bedrock) -o build/sizes-bedrock/ $(addprefix ./functions/,$(CHAT_FUNCTIONS))
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(call lambda_flags,bedrock) -o build/sizes-bedrock-arm64/ $(addprefix ./functions/,$(CHAT_FUNCTIONS))
+endif
 
 ## lint: go vet + staticcheck
 lint: $(STATICCHECK)

@@ -122,6 +122,7 @@ func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 		"chat":             {name: "chat", size: 76 * mb, init: []float64{9, 9, 18}},
 		"chat-stream":      {name: "chat-stream", size: 30 * mb, init: []float64{15, 15, 15}},
 		"health":           {name: "health", size: 7 * mb, init: []float64{3.3, 3.3, 3.3}},
+		"chat-bedrock":     {name: "chat-bedrock", size: 41 * mb, init: []float64{6, 6, 12}},
 		"definition-get":   {name: "definition-get", size: 15 * mb, crud: true},
 		"conversation-get": {name: "conversation-get", size: 11 * mb, crud: true},
 		"template-get":     {name: "template-get", size: 15 * mb, crud: true},
@@ -136,6 +137,7 @@ func TestSizeRows_HoldsTheFunctionsToTheirGoals(t *testing.T) {
 	}{
 		{"chat, INIT", true}, {"chat, stripped size", false},
 		{"chat-stream, INIT", false}, {"chat-stream, stripped size", true},
+		{"chat-bedrock (Providers=bedrock), INIT", true}, {"chat-bedrock (Providers=bedrock), stripped size", false},
 		{"CRUD, stripped size (largest of 3: definition-get)", false},
 		{"health, stripped size", true}, {"health, INIT", true},
 	}

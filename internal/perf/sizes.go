@@ -53,6 +53,10 @@ const (
 // chatFunctions run workflows and are held to the chat goals.
 var chatFunctions = []string{"chat", "chat-stream"}
 
+// bedrockSuffix names the Bedrock-only build of a chat function (-tags
+// chatter_nosdk, template.yaml's Providers=bedrock) measured beside the default.
+const bedrockSuffix = "-bedrock"
+
 // target is one bootstrap measured under the RIE.
 type target struct {
 	name, bootstrap string
@@ -67,8 +71,9 @@ type target struct {
 // sizeOptions are the flags of the size and INIT measurement, which `sizes` runs
 // alone and `bench` after the engine's benchmarks.
 type sizeOptions struct {
-	rie, build, deployed string
-	cold                 int
+	rie, build, deployed     string
+	bedrock, bedrockDeployed string
+	cold                     int
 }
 
 // flags registers o's flags on fs; buildDefault is -build's default ("" in bench:
@@ -77,6 +82,8 @@ func (o *sizeOptions) flags(fs *flag.FlagSet, buildDefault string) {
 	fs.StringVar(&o.rie, "rie", "bin/aws-lambda-rie", "the Lambda Runtime Interface Emulator")
 	fs.StringVar(&o.build, "build", buildDefault, "the functions' stripped bootstraps, one file per function, for this host")
 	fs.StringVar(&o.deployed, "deployed", "", "the same functions built for linux/arm64, as deployed: the sizes reported are theirs (and the peers' built alike); empty: the host build's")
+	fs.StringVar(&o.bedrock, "bedrock", "", "the chat functions built Bedrock-only (-tags chatter_nosdk) for this host, measured too as <name>"+bedrockSuffix+"; empty: not measured")
+	fs.StringVar(&o.bedrockDeployed, "bedrock-deployed", "", "the same for linux/arm64, whose sizes are reported")
 	fs.IntVar(&o.cold, "cold", 31, "cold runs of each bootstrap, interleaved round by round")
 }
 
@@ -118,6 +125,21 @@ func measureSizes(ctx context.Context, peers string, o sizeOptions, stdout, stde
 	targets, err := functionTargets(o.build, env)
 	if err != nil {
 		return nil, err
+	}
+	if o.bedrock != "" {
+		twins, err := functionTargets(o.bedrock, env)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range twins {
+			n := t.name
+			t.name += bedrockSuffix
+			t.sized = t.bootstrap
+			if o.bedrockDeployed != "" {
+				t.sized = filepath.Join(o.bedrockDeployed, n)
+			}
+		}
+		targets = append(targets, twins...)
 	}
 	for _, p := range peerBootstraps {
 		out := filepath.Join(work, p)
@@ -199,6 +221,12 @@ func sizeRows(byName map[string]*target) ([]row, error) {
 		t := byName[n]
 		rows = append(rows, ratioRow(n+", INIT", initCell(t), initCell(sdk), medianRatio(t.init, sdk.init), chatInitMax, chatInitAim),
 			limitRow(n+", stripped size", mib(t.size), chatMaxMiB, "MiB"))
+	}
+	for _, n := range chatFunctions {
+		if t := byName[n+bedrockSuffix]; t != nil {
+			rows = append(rows, ratioRow(t.name+" (Providers=bedrock), INIT", initCell(t), initCell(sdk), medianRatio(t.init, sdk.init), chatInitMax, chatInitAim),
+				limitRow(t.name+" (Providers=bedrock), stripped size", mib(t.size), chatMaxMiB, "MiB"))
+		}
 	}
 	var crud []*target
 	for _, t := range byName {
