@@ -39,7 +39,7 @@ func (r *run) run(ctx context.Context) error {
 	if err := r.startTurn(ctx); err != nil {
 		return err
 	}
-	return r.loop(ctx, []int{r.graph.Entry}, 0)
+	return r.loop(ctx, append(r.bufs.frontier[:0], r.graph.Entry), 0)
 }
 
 // loop runs the graph from frontier, superstep by superstep after step, until no
@@ -47,8 +47,11 @@ func (r *run) run(ctx context.Context) error {
 // with r.pause saying where).
 func (r *run) loop(ctx context.Context, frontier []int, step int) error {
 	g := r.graph
-	var next, runnable, deferred []int
-	outs := make([]outcome, 0, 2)
+	b := &r.bufs
+	next, runnable, deferred, outs := b.next, b.runnable, b.deferred, b.outs
+	defer func() { // the grown buffers, for the next run of this run struct
+		b.frontier, b.next, b.runnable, b.deferred, b.outs = frontier, next, runnable, deferred, outs
+	}()
 	for len(frontier) > 0 {
 		if err := r.ctxErr(ctx); err != nil {
 			return err
@@ -81,10 +84,11 @@ func (r *run) loop(ctx context.Context, frontier []int, step int) error {
 		if len(runnable) == 1 {
 			outs = append(outs, r.visit(ctx, runnable[0], step))
 		} else {
-			outs = slices.Grow(outs, len(runnable))[:len(runnable)] // fan-out may exceed the initial capacity
+			outs = slices.Grow(outs, len(runnable))[:len(runnable)]
+			par := outs // the branches write their own element; outs itself stays put
 			var wg sync.WaitGroup
 			for i, v := range runnable {
-				wg.Go(func() { outs[i] = r.visit(ctx, v, step) })
+				wg.Go(func() { par[i] = r.visit(ctx, v, step) })
 			}
 			wg.Wait()
 		}

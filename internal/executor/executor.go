@@ -114,6 +114,9 @@ type Executor struct {
 	o         Options
 	providers map[string]llm.Provider
 	blockIDs  bool // no Options.NewID: runs take their ids from one idBlock each
+	// runs holds the run structs Execute finished with (newRun, release): a run's
+	// own state and buffers, never what its Result, records or events hold.
+	runs sync.Pool
 }
 
 // New validates options and returns an Executor.
@@ -200,15 +203,18 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err), Rejected: true})
 		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
+		x.release(r)
 		return nil, err
 	}
 	runCtx, cancel := r.runContext(ctx)
 	r.cancel = cancel
-	stopWatch := r.watchCancel(runCtx)
+	r.watchCancel(runCtx)
 	err := r.run(runCtx)
 	cancel()
-	stopWatch()
-	return r.finish(ctx, err)
+	r.watch.stop()
+	res, err := r.finish(ctx, err)
+	x.release(r)
+	return res, err
 }
 
 // watchCancel reads the run's record every CancelPoll until stopped and, when a
@@ -216,14 +222,18 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 // stops (its stream honours ctx), the engine notices between supersteps, and the
 // run ends cancelled naming who asked. It is a timer, not a goroutine: a run that
 // ends within CancelPoll (most do) never reads its record. stop ends the watch and
-// waits for a read in flight.
-func (r *run) watchCancel(ctx context.Context) (stop func()) {
-	w := &cancelWatch{r: r, ctx: ctx}
+// waits for a read in flight. A pooled run keeps its timer for the next one.
+func (r *run) watchCancel(ctx context.Context) {
+	w := &r.watch
 	w.mu.Lock()
+	w.r, w.ctx, w.stopped = r, ctx, false
 	w.wg.Add(1)
-	w.t = time.AfterFunc(r.x.o.CancelPoll, w.poll)
+	if w.t == nil {
+		w.t = time.AfterFunc(r.x.o.CancelPoll, w.poll)
+	} else {
+		w.t.Reset(r.x.o.CancelPoll)
+	}
 	w.mu.Unlock()
-	return w.stop
 }
 
 // cancelWatch is one run's watch for a cancel request (watchCancel).
@@ -233,7 +243,7 @@ type cancelWatch struct {
 	mu      sync.Mutex
 	wg      sync.WaitGroup // one per scheduled read
 	stopped bool
-	t       *time.Timer
+	t       *time.Timer // stopped once stop returns
 }
 
 func (w *cancelWatch) poll() {
@@ -312,6 +322,22 @@ type run struct {
 	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
 	ids     []string    // the rest of the run's id block (ids.go)
 	idArena []byte      // event ids are cut from it (eventID); guarded by mu
+
+	watch cancelWatch // watchCancel; stopped before finish
+	bufs  runBuffers  // kept across the runs of a pooled run struct
+}
+
+// runBuffers are the engine's scratch slices (loop), which nothing outside the
+// run ever holds: a pooled run struct keeps them, emptied, for the next run.
+type runBuffers struct {
+	frontier, next, runnable, deferred []int
+	outs                               []outcome
+}
+
+// clear drops what the buffers point at, keeping their arrays.
+func (b *runBuffers) clear() {
+	clear(b.outs[:cap(b.outs)])
+	b.frontier, b.next, b.runnable, b.deferred, b.outs = b.frontier[:0], b.next[:0], b.runnable[:0], b.deferred[:0], b.outs[:0]
 }
 
 // llmPlan is an llm vertex's resolved settings.
@@ -342,12 +368,32 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 
 func (x *Executor) newRun(req Request, sink Sink) *run {
 	now := x.o.Now()
-	r := &run{x: x, req: req, sink: sink, id: req.ExecutionID, userID: req.Input.UserID, convID: req.Input.ConversationID,
+	r, _ := x.runs.Get().(*run)
+	if r == nil {
+		r = new(run)
+	}
+	t, bufs := r.watch.t, r.bufs
+	*r = run{x: x, req: req, sink: sink, id: req.ExecutionID, userID: req.Input.UserID, convID: req.Input.ConversationID,
 		started: now, began: now, source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
+	r.watch.t, r.bufs = t, bufs
 	if r.id == "" {
 		r.id = r.newID()
 	}
 	return r
+}
+
+// release returns a finished run's struct to the pool, emptied so that it holds
+// nothing of the run (its timer is stopped, its buffers cleared). A run that kept
+// its frames is left to the collector: its frame log may still refer to it.
+func (x *Executor) release(r *run) {
+	if r.frames != nil {
+		return
+	}
+	t, bufs := r.watch.t, r.bufs
+	bufs.clear()
+	*r = run{}
+	r.watch.t, r.bufs = t, bufs
+	x.runs.Put(r)
 }
 
 func prepErr(code, field, format string, args ...any) *PreparationError {

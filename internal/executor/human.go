@@ -351,10 +351,10 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	r.emit(ctx, events.ExecutionResumed, d)
 	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
 	r.cancel = cancel
-	stopWatch := r.watchCancel(runCtx)
+	r.watchCancel(runCtx)
 	err = r.continueAt(runCtx, &cp, eff, detail)
 	cancel()
-	stopWatch()
+	r.watch.stop()
 	return r.finish(ctx, err)
 }
 
