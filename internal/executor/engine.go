@@ -354,8 +354,8 @@ func (r *run) startTurn(ctx context.Context) error {
 	if r.newConv {
 		t.NewConversation = &store.Conversation{ID: r.convID, UserID: r.userID, Title: title(in.Message),
 			CreatedAt: now, UpdatedAt: now}
-		c := *t.NewConversation // the run's own copy, as it loads an existing one
-		r.conv = &c
+		r.newConvRec = *t.NewConversation // the run's own copy, as it loads an existing one
+		r.conv = &r.newConvRec
 	}
 	if err := r.x.o.Store.StartTurn(ctx, t); err != nil {
 		if pe := refusal(err); pe != nil {

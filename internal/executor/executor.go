@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -283,6 +284,7 @@ type run struct {
 	convID     string
 	newConv    bool
 	conv       *store.Conversation
+	newConvRec store.Conversation // what conv points at when the run started the conversation
 	source     store.SourceRef
 	graph      *workflow.Graph
 	started    time.Time
@@ -332,12 +334,21 @@ type run struct {
 type runBuffers struct {
 	frontier, next, runnable, deferred []int
 	outs                               []outcome
+	msgs                               []llm.Message // state.msgs
+	visits                             map[int]int   // state.visits
+	llms                               []*llmPlan    // run.llms, pointing into plans
+	plans                              []llmPlan
 }
 
 // clear drops what the buffers point at, keeping their arrays.
 func (b *runBuffers) clear() {
 	clear(b.outs[:cap(b.outs)])
+	clear(b.msgs[:cap(b.msgs)])
+	clear(b.visits)
+	clear(b.llms[:cap(b.llms)])
+	clear(b.plans[:cap(b.plans)])
 	b.frontier, b.next, b.runnable, b.deferred, b.outs = b.frontier[:0], b.next[:0], b.runnable[:0], b.deferred[:0], b.outs[:0]
+	b.msgs, b.llms, b.plans = b.msgs[:0], b.llms[:0], b.plans[:0]
 }
 
 // llmPlan is an llm vertex's resolved settings.
@@ -349,6 +360,7 @@ type llmPlan struct {
 	maxTokens   int
 	offerTools  bool
 	specs       []llm.ToolSpec
+	req         llm.Request // the vertex's model call (execLLM); a vertex never runs twice at once
 }
 
 // runContext bounds the run by RunTimeout and, when the caller has a deadline, by
@@ -672,7 +684,17 @@ func intersect(a, b []string) []string {
 // request's set values win over the node's config.
 func (r *run) resolveLLMs(ctx context.Context) error {
 	cfg := &r.req.Input.Config
-	r.llms = make([]*llmPlan, len(r.graph.Nodes))
+	n := 0
+	for i := range r.graph.Nodes {
+		if r.graph.Nodes[i].Kind == workflow.KindLLM {
+			n++
+		}
+	}
+	b := &r.bufs
+	b.plans = slices.Grow(b.plans[:0], n) // room for all: llms points into it
+	b.llms = slices.Grow(b.llms[:0], len(r.graph.Nodes))[:len(r.graph.Nodes)]
+	clear(b.llms)
+	r.llms = b.llms
 	for i := range r.graph.Nodes {
 		v := &r.graph.Nodes[i]
 		if v.Kind != workflow.KindLLM {
@@ -692,8 +714,9 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 			return prepErr(errcode.UnknownProvider, field, "provider %q is not configured; available: %s", name, r.x.providerNames())
 		}
 		model := first(cfg.Model, nc.Model, r.x.o.DefaultModels[name])
-		plan := &llmPlan{provider: p, model: model, maxTokens: cfg.MaxTokens, temperature: cfg.Temperature,
-			system: first(cfg.SystemPromptOverride, nc.SystemPrompt)}
+		b.plans = append(b.plans, llmPlan{provider: p, model: model, maxTokens: cfg.MaxTokens, temperature: cfg.Temperature,
+			system: first(cfg.SystemPromptOverride, nc.SystemPrompt)})
+		plan := &b.plans[len(b.plans)-1]
 		if plan.maxTokens == 0 {
 			plan.maxTokens = nc.MaxTokens
 		}

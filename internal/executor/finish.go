@@ -33,8 +33,7 @@ func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // finish persists the assistant message and aggregates, emits the terminal event and
 // builds the Result.
 func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
-	var pe *PreparationError
-	if errors.As(runErr, &pe) || r.userMsg == nil {
+	if asErr[*PreparationError](runErr) != nil || r.userMsg == nil {
 		// The user message was not stored (bad input found late, or storage down):
 		// nothing else may be written either.
 		if runErr == nil {
@@ -53,10 +52,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	now := r.x.o.Now()
 	st := &r.st
 	status, evType := store.ExecCompleted, events.ExecutionCompleted
-	var ce *CancelledError
+	ce := asErr[*CancelledError](runErr)
 	switch {
 	case runErr == nil:
-	case errors.As(runErr, &ce):
+	case ce != nil:
 		status, evType = store.ExecCancelled, events.ExecutionCancelled
 	default:
 		status, evType = store.ExecFailed, events.ExecutionFailed

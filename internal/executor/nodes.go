@@ -62,7 +62,8 @@ func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect,
 func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
 	plan := r.llms[v.Index]
 	st := &r.st
-	req := &llm.Request{Model: plan.model, System: st.system(plan.system), Messages: st.msgs,
+	req := &plan.req
+	*req = llm.Request{Model: plan.model, System: st.system(plan.system), Messages: st.msgs,
 		Temperature: plan.temperature, MaxTokens: plan.maxTokens}
 	offered := plan.offerTools && st.toolCalls < r.maxTools
 	if offered {

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/chatterhq/chatter/internal/llm"
@@ -49,7 +50,8 @@ type state struct {
 type effect func(s *state) error
 
 func (s *state) init(r *run, hist []store.Message) {
-	s.msgs = make([]llm.Message, 0, len(hist)+4)
+	s.msgs = slices.Grow(r.bufs.msgs[:0], len(hist)+4)
+	r.bufs.msgs = s.msgs // the array's start, cleared when the run is released
 	s.histSeq = make([]int, 0, len(hist))
 	for i := range hist {
 		m := &hist[i]
@@ -62,7 +64,10 @@ func (s *state) init(r *run, hist []store.Message) {
 	s.histLen = len(s.msgs)
 	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleUser, Content: r.req.Input.Message})
 	s.lastFail = -1
-	s.visits = make(map[int]int, len(r.graph.Nodes))
+	if r.bufs.visits == nil {
+		r.bufs.visits = make(map[int]int, len(r.graph.Nodes))
+	}
+	s.visits = r.bufs.visits
 	s.costKnown = true
 	s.vars = make(map[string]any, len(r.graph.Def.Variables)+1)
 	for k, v := range r.graph.Def.Variables {
