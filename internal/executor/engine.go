@@ -293,7 +293,7 @@ func (r *run) logVisit(ctx context.Context, o *outcome, step int) {
 	r.log = append(r.log, store.NodeRun{Step: step, NodeID: x.ID, Kind: string(x.Kind), Status: status,
 		StartedAt: o.start, DurationMS: ms(o.dur), Error: errText, Detail: o.detail})
 	r.send(wire.Chunk{Type: wire.ChunkNodeFinished, NodeID: x.ID, Kind: string(x.Kind), DurationMS: ms(o.dur)})
-	r.emit(ctx, events.NodeExecuted, events.NodeExecutedData{NodeID: x.ID, Kind: string(x.Kind), Step: step,
+	emit(r, ctx, events.NodeExecuted, events.NodeExecutedData{NodeID: x.ID, Kind: string(x.Kind), Step: step,
 		Status: status, DurationMS: ms(o.dur), Error: errText})
 }
 
@@ -326,14 +326,19 @@ func (r *run) send(c wire.Chunk) {
 }
 
 // emit numbers an event and hands it to the emitter. Emit is called under the lock
-// (it must not block) so parallel branches hand events over in seq order.
-func (r *run) emit(ctx context.Context, typ string, data any) {
+// (it must not block) so parallel branches hand events over in seq order. It is
+// generic so that a run whose events nobody takes (DiscardEvents, or a resume
+// preparing) builds none: data becomes an interface value only past that check.
+func emit[T any](r *run, ctx context.Context, typ string, data T) {
 	if r.quiet {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.eventSeq++
+	r.eventSeq++ // counted all the same: a checkpoint numbers the resumed run's events on from it
+	if r.x.noEvents {
+		return
+	}
 	now := r.x.o.Now()
 	e := events.Event{ID: r.eventID(r.eventSeq), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
 		UserID: r.userID, RequestID: requestid.From(ctx), ConversationID: r.convID, Seq: r.eventSeq, Time: now,
@@ -367,9 +372,9 @@ func (r *run) startTurn(ctx context.Context) error {
 		return &RuntimeError{Code: errcode.Storage, Message: "storing the user message", Err: err}
 	}
 	r.userMsg = t.UserMessage
-	r.emit(ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),
+	emit(r, ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),
 		Seq: t.UserMessage.Seq, Status: store.StatusComplete})
-	r.emit(ctx, events.ExecutionStarted, nil)
+	emit[any](r, ctx, events.ExecutionStarted, nil)
 	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
 	return nil
 }

@@ -68,6 +68,16 @@ type Emitter interface {
 	Flush(ctx context.Context, executionID string) error
 }
 
+// DiscardEvents is an Emitter that drops every event. A run given it builds none
+// (it only counts them), where another emitter that drops them still gets each
+// one built.
+var DiscardEvents Emitter = discardEvents{}
+
+type discardEvents struct{}
+
+func (discardEvents) Emit(context.Context, events.Event)  {}
+func (discardEvents) Flush(context.Context, string) error { return nil }
+
 // Options configure an Executor. Store, Emitter and at least one provider are
 // required.
 type Options struct {
@@ -115,6 +125,7 @@ type Executor struct {
 	o         Options
 	providers map[string]llm.Provider
 	blockIDs  bool // no Options.NewID: runs take their ids from one idBlock each
+	noEvents  bool // Options.Emitter is DiscardEvents
 	// runs holds the run structs Execute finished with (newRun, release): a run's
 	// own state and buffers, never what its Result, records or events hold.
 	runs sync.Pool
@@ -128,7 +139,7 @@ func New(o Options) (*Executor, error) {
 	if len(o.Providers) == 0 {
 		return nil, errors.New("executor: at least one provider is required")
 	}
-	x := &Executor{o: o, providers: make(map[string]llm.Provider, len(o.Providers))}
+	x := &Executor{o: o, providers: make(map[string]llm.Provider, len(o.Providers)), noEvents: o.Emitter == DiscardEvents}
 	for _, p := range o.Providers {
 		x.providers[p.Name()] = p
 	}
@@ -201,7 +212,7 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 		r.frames = newFrameLog(ctx, r)
 	}
 	if err := r.prepare(ctx); err != nil {
-		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
+		emit(r, ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err), Rejected: true})
 		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
 		x.release(r)
@@ -484,7 +495,7 @@ func (r *run) prepare(ctx context.Context) error {
 	if err := r.resolveSource(ctx); err != nil {
 		return err
 	}
-	r.emit(ctx, events.WorkflowStarted, events.WorkflowStartedData{Mode: string(r.mode()), Name: r.source.Name,
+	emit(r, ctx, events.WorkflowStarted, events.WorkflowStartedData{Mode: string(r.mode()), Name: r.source.Name,
 		Nodes: len(r.graph.Nodes), Message: len(in.Message)})
 	if err := r.resolveTools(ctx); err != nil {
 		return err
@@ -493,7 +504,7 @@ func (r *run) prepare(ctx context.Context) error {
 		return err
 	}
 	if r.hasRetr {
-		r.emit(ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs,
+		emit(r, ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs,
 			DocumentCount: len(cfg.DocumentIDs)})
 	}
 	if r.resumed != nil {
@@ -663,7 +674,7 @@ func (r *run) resolveTools(ctx context.Context) error {
 	for _, t := range set.Tools() {
 		r.toolSpecs = append(r.toolSpecs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
 	}
-	r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
+	emit(r, ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
 	return nil
 }
 
@@ -739,7 +750,7 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 			plan.offerTools = false
 		}
 		r.llms[i] = plan
-		r.emit(ctx, events.LLMLoaded, events.LLMLoadedData{Provider: name, Model: model})
+		emit(r, ctx, events.LLMLoaded, events.LLMLoadedData{Provider: name, Model: model})
 	}
 	return nil
 }

@@ -238,7 +238,7 @@ func (r *run) wait(ctx context.Context) (*Result, error) {
 		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now, FinishReason: st.finish, Record: exec,
 		Waiting: &wire.Waiting{NodeID: v.ID, Prompt: exec.Waiting.Prompt, Input: hc.Input, ExpiresAt: expires, Resume: wire.ResumePath(r.id)},
 	}
-	r.emit(wctx, events.ExecutionWaiting, events.ExecutionWaitingData{NodeID: v.ID, Input: hc.Input, ExpiresAt: expires, Steps: r.steps})
+	emit(r, wctx, events.ExecutionWaiting, events.ExecutionWaitingData{NodeID: v.ID, Input: hc.Input, ExpiresAt: expires, Steps: r.steps})
 	end := func(c wire.Chunk) wire.Chunk {
 		c.ExecutionID, c.ConversationID = r.id, r.convID
 		return c
@@ -348,7 +348,7 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	} else {
 		d.TextBytes = len(rr.Input.Text)
 	}
-	r.emit(ctx, events.ExecutionResumed, d)
+	emit(r, ctx, events.ExecutionResumed, d)
 	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
 	r.cancel = cancel
 	r.watchCancel(runCtx)

@@ -132,7 +132,7 @@ func (r *run) priceCall(ctx context.Context, nodeID string, plan *llmPlan, acc *
 		cost = llm.Cost{TableVersion: cost.TableVersion}
 	}
 	if usage != (llm.Usage{}) {
-		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: nodeID, Provider: plan.provider.Name(), Model: plan.model,
+		emit(r, ctx, events.TokenUsage, events.TokenUsageData{NodeID: nodeID, Provider: plan.provider.Name(), Model: plan.model,
 			Usage: *fromstore.Usage(usage, cost.USD, cost.Known), DurationMS: ms(dur)})
 	}
 	return cost
@@ -276,7 +276,7 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 func (r *run) toolResult(ctx context.Context, v *workflow.Vertex, c llm.ToolCall, res tools.Result, skipped string) {
 	r.send(wire.Chunk{Type: wire.ChunkToolResult, NodeID: v.ID, Tool: &wire.ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
 		IsError: res.IsError, Skipped: skipped, DurationMS: ms(res.Duration)}})
-	r.emit(ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
+	emit(r, ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
 		Skipped: skipped, DurationMS: ms(res.Duration)})
 }
 
