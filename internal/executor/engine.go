@@ -230,9 +230,8 @@ func (r *run) ctxErr(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &RuntimeError{Code: errcode.Timeout, Message: fmt.Sprintf("the run exceeded its time limit (%s)", r.limit.Round(time.Millisecond)), Err: ctx.Err()}
 	}
-	var cr *cancelRequest
-	if cause := context.Cause(ctx); errors.As(cause, &cr) {
-		return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled on request", By: cr.by, Err: cause}
+	if cr := r.cancelReq.Load(); cr != nil {
+		return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled on request", By: cr.by, Err: cr}
 	}
 	return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
 }

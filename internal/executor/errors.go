@@ -75,8 +75,8 @@ type CancelledError struct {
 	Err error
 }
 
-// cancelRequest is the cause a run's context is cancelled with when its record
-// asks for it (store.RequestCancel).
+// cancelRequest is why a run was cancelled when its record asked for it
+// (store.RequestCancel): the run keeps it (run.cancelReq) and cancels its context.
 type cancelRequest struct{ by string }
 
 func (c *cancelRequest) Error() string { return "cancel requested by " + c.by }

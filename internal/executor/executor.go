@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -230,7 +231,7 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 }
 
 // watchCancel reads the run's record every CancelPoll until stopped and, when a
-// cancel was requested, cancels the run with the request as cause: the model call
+// cancel was requested, keeps the request and cancels the run: the model call
 // stops (its stream honours ctx), the engine notices between supersteps, and the
 // run ends cancelled naming who asked. It is a timer, not a goroutine: a run that
 // ends within CancelPoll (most do) never reads its record. stop ends the watch and
@@ -263,7 +264,10 @@ func (w *cancelWatch) poll() {
 	r := w.r
 	e, err := r.x.o.Store.GetExecution(w.ctx, r.userID, r.id)
 	if err == nil && e.CancelRequested && e.Status == store.ExecRunning {
-		r.cancelWith(&cancelRequest{by: e.CancelledBy})
+		if w.ctx.Err() == nil { // the first reason the run ends is the one it reports
+			r.cancelReq.Store(&cancelRequest{by: e.CancelledBy})
+			r.cancel()
+		}
 		return
 	}
 	w.mu.Lock()
@@ -301,7 +305,7 @@ type run struct {
 	started    time.Time
 	limit      time.Duration // the run's time limit: RunTimeout, or less before a caller's deadline
 	cancel     context.CancelFunc
-	cancelWith context.CancelCauseFunc
+	cancelReq  atomic.Pointer[cancelRequest] // the cancel request that cancelled the run (cancelWatch)
 	sinkErr    error
 	frames     *frameLog  // nil unless the run keeps its frames (on_disconnect continue)
 	detached   error      // the sink's error once a run that keeps its frames lost its client
@@ -383,10 +387,7 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 			r.limit = max(left, 0)
 		}
 	}
-	tctx, stop := context.WithTimeout(ctx, r.limit)
-	cctx, cancel := context.WithCancelCause(tctx)
-	r.cancelWith = cancel
-	return cctx, func() { cancel(nil); stop() }
+	return context.WithTimeout(ctx, r.limit)
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {
