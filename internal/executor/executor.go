@@ -337,7 +337,8 @@ type run struct {
 	pause   *pause      // set when a human node paused the run (human.go)
 	resumed *checkpoint // set when this invocation resumes a waiting run
 	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
-	ids     []string    // the rest of the run's id block (ids.go)
+	ids     []string    // the rest of the run's id block (ids.go), in idBuf
+	idBuf   [runIDs]string
 	idArena []byte      // event ids are cut from it (eventID); guarded by mu
 
 	watch cancelWatch // watchCancel; stopped before finish

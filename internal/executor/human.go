@@ -175,8 +175,7 @@ func (s *state) restore(v *savedState) {
 		s.visits = v.Visits
 	}
 	s.retries, s.nodeRetries = v.Retries, v.NodeRetries
-	s.reply.Reset()
-	s.reply.WriteString(v.Reply)
+	s.reply.set(v.Reply)
 	s.lastText, s.finish, s.usage, s.cost, s.costKnown = v.LastText, v.Finish, v.Usage, v.Cost, v.CostKnown
 	s.provider, s.model, s.sources, s.summary = v.Provider, v.Model, v.Sources, v.Summary
 	s.newSummary, s.foldCounted, s.context = v.NewSummary, v.FoldCounted, v.Context
@@ -457,8 +456,7 @@ func humanAnswer(v *workflow.Vertex, in HumanInput, st *state) (effect, string, 
 	return func(s *state) error {
 		s.vars[hc.Variable] = in.Text
 		if edit {
-			s.reply.Reset()
-			s.reply.WriteString(in.Text)
+			s.reply.set(in.Text)
 			s.lastText = in.Text
 			if i := lastAssistant(s); i >= 0 {
 				s.msgs[i].Content = in.Text

@@ -103,10 +103,7 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 	}
 	return func(s *state) error {
 		if resp.Text != "" {
-			if s.reply.Len() > 0 {
-				s.reply.WriteString("\n\n")
-			}
-			s.reply.WriteString(resp.Text)
+			s.reply.add(resp.Text)
 			s.lastText = resp.Text
 		}
 		if resp.Text != "" || len(resp.ToolCalls) > 0 {
