@@ -127,6 +127,9 @@ type Executor struct {
 	providers map[string]llm.Provider
 	blockIDs  bool // no Options.NewID: runs take their ids from one idBlock each
 	noEvents  bool // Options.Emitter is DiscardEvents
+	// specs are Options.Tools as models are told of them (toolSpecs), shared by the
+	// runs that offer all of them; nothing writes to them.
+	specs []llm.ToolSpec
 	// runs holds the run structs Execute finished with (newRun, release): a run's
 	// own state and buffers, never what its Result, records or events hold.
 	runs sync.Pool
@@ -153,6 +156,7 @@ func New(o Options) (*Executor, error) {
 	if x.o.Tools == nil {
 		x.o.Tools = tools.Builtins()
 	}
+	x.specs = slices.Clip(toolSpecs(x.o.Tools))
 	if x.o.Retriever == nil {
 		x.o.Retriever = &retrieval.Memory{}
 	}
@@ -592,15 +596,18 @@ func (r *run) resolveSource(ctx context.Context) error {
 		}
 		return &PreparationError{Code: errcode.InvalidWorkflow, Field: "definition", Message: err.Error(), Err: err}
 	}
-	r.log = make([]store.NodeRun, 0, len(r.graph.Nodes)) // a visit each, as most runs go
+	visits := len(r.graph.Nodes) // a visit each, as most runs go
 	for i := range r.graph.Nodes {
 		switch r.graph.Nodes[i].Kind {
 		case workflow.KindErrorHandler:
 			r.handlers = append(r.handlers, i)
 		case workflow.KindRetrieval:
 			r.hasRetr = true
+		case workflow.KindTools:
+			visits += 2 // and a turn of tool calls: the tools node and the llm again
 		}
 	}
+	r.log = make([]store.NodeRun, 0, visits)
 	return nil
 }
 
@@ -658,11 +665,16 @@ func (r *run) resolveTools(ctx context.Context) error {
 		if len(tc.AllowedTools) > 0 {
 			// The request narrows the node's list, never widens it: an empty
 			// intersection is no tools (Filter of nothing would mean all of them).
-			keep := intersect(tc.AllowedTools, set.Names())
-			if len(keep) == 0 {
+			names := set.Names()
+			keep := intersect(tc.AllowedTools, names)
+			switch {
+			case len(keep) == 0:
 				set, _ = tools.NewRegistry()
-			} else if set, err = set.Filter(keep); err != nil {
-				return prepErr(errcode.UnknownTool, "allowed_tools", "%v", err)
+			case len(intersect(names, keep)) == len(names): // every tool of the set: the set as it is
+			default:
+				if set, err = set.Filter(keep); err != nil {
+					return prepErr(errcode.UnknownTool, "allowed_tools", "%v", err)
+				}
 			}
 		}
 	}
@@ -673,11 +685,22 @@ func (r *run) resolveTools(ctx context.Context) error {
 	if !hasTools { // no llm offers tools without a tools node to run them
 		return nil
 	}
-	for _, t := range set.Tools() {
-		r.toolSpecs = append(r.toolSpecs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
+	if set == r.x.o.Tools {
+		r.toolSpecs = r.x.specs
+	} else {
+		r.toolSpecs = toolSpecs(set)
 	}
 	emit(r, ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
 	return nil
+}
+
+// toolSpecs is what a model is told of the tools of set.
+func toolSpecs(set *tools.Registry) []llm.ToolSpec {
+	var specs []llm.ToolSpec
+	for _, t := range set.Tools() {
+		specs = append(specs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
+	}
+	return specs
 }
 
 func intersect(a, b []string) []string {
