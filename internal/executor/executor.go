@@ -354,7 +354,6 @@ type run struct {
 type runBuffers struct {
 	frontier, next, runnable, deferred []int
 	outs                               []outcome
-	msgs                               []llm.Message // state.msgs
 	visits                             map[int]int   // state.visits
 	llms                               []*llmPlan    // run.llms, pointing into plans
 	plans                              []llmPlan
@@ -363,12 +362,11 @@ type runBuffers struct {
 // clear drops what the buffers point at, keeping their arrays.
 func (b *runBuffers) clear() {
 	clear(b.outs[:cap(b.outs)])
-	clear(b.msgs[:cap(b.msgs)])
 	clear(b.visits)
 	clear(b.llms[:cap(b.llms)])
 	clear(b.plans[:cap(b.plans)])
 	b.frontier, b.next, b.runnable, b.deferred, b.outs = b.frontier[:0], b.next[:0], b.runnable[:0], b.deferred[:0], b.outs[:0]
-	b.msgs, b.llms, b.plans = b.msgs[:0], b.llms[:0], b.plans[:0]
+	b.llms, b.plans = b.llms[:0], b.plans[:0]
 }
 
 // llmPlan is an llm vertex's resolved settings.
@@ -380,7 +378,6 @@ type llmPlan struct {
 	maxTokens   int
 	offerTools  bool
 	specs       []llm.ToolSpec
-	req         llm.Request // the vertex's model call (execLLM); a vertex never runs twice at once
 }
 
 // runContext bounds the run by RunTimeout and, when the caller has a deadline, by

@@ -62,8 +62,8 @@ func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect,
 func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
 	plan := r.llms[v.Index]
 	st := &r.st
-	req := &plan.req
-	*req = llm.Request{Model: plan.model, System: st.system(plan.system), Messages: st.msgs,
+	// A new request each call, as the messages: a provider may keep what it was sent.
+	req := &llm.Request{Model: plan.model, System: st.system(plan.system), Messages: st.msgs,
 		Temperature: plan.temperature, MaxTokens: plan.maxTokens}
 	offered := plan.offerTools && st.toolCalls < r.maxTools
 	if offered {

@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/chatterhq/chatter/internal/llm"
@@ -90,8 +89,7 @@ func (t *replyText) set(s string) {
 type effect func(s *state) error
 
 func (s *state) init(r *run, hist []store.Message) {
-	s.msgs = slices.Grow(r.bufs.msgs[:0], len(hist)+4)
-	r.bufs.msgs = s.msgs // the array's start, cleared when the run is released
+	s.msgs = make([]llm.Message, 0, len(hist)+4) // not pooled: a provider may keep what it was sent
 	s.histSeq = make([]int, 0, len(hist))
 	for i := range hist {
 		m := &hist[i]
