@@ -29,7 +29,7 @@ func BenchmarkExecute(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			h := newHarness(b, func(o *executor.Options) {
-				o.Emitter = discardEmitter{}
+				o.Emitter = executor.DiscardEvents
 				o.Providers = []llm.Provider{devllm.New(devllm.Options{})}
 			})
 			ctx := context.Background()
@@ -94,7 +94,7 @@ func BenchmarkEngine(b *testing.B) {
 		{"tool_loop", template("code_assistant", "What is 1234*5?")},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			x, err := executor.New(executor.Options{Store: nopStore{}, Emitter: discardEmitter{},
+			x, err := executor.New(executor.Options{Store: nopStore{}, Emitter: executor.DiscardEvents,
 				Providers: []llm.Provider{benchModel{}}})
 			if err != nil {
 				b.Fatal(err)

@@ -39,7 +39,7 @@ func (r *run) run(ctx context.Context) error {
 	if err := r.startTurn(ctx); err != nil {
 		return err
 	}
-	return r.loop(ctx, []int{r.graph.Entry}, 0)
+	return r.loop(ctx, append(r.bufs.frontier[:0], r.graph.Entry), 0)
 }
 
 // loop runs the graph from frontier, superstep by superstep after step, until no
@@ -47,8 +47,11 @@ func (r *run) run(ctx context.Context) error {
 // with r.pause saying where).
 func (r *run) loop(ctx context.Context, frontier []int, step int) error {
 	g := r.graph
-	var next, runnable, deferred []int
-	outs := make([]outcome, 0, 2)
+	b := &r.bufs
+	next, runnable, deferred, outs := b.next, b.runnable, b.deferred, b.outs
+	defer func() { // the grown buffers, for the next run of this run struct
+		b.frontier, b.next, b.runnable, b.deferred, b.outs = frontier, next, runnable, deferred, outs
+	}()
 	for len(frontier) > 0 {
 		if err := r.ctxErr(ctx); err != nil {
 			return err
@@ -81,10 +84,11 @@ func (r *run) loop(ctx context.Context, frontier []int, step int) error {
 		if len(runnable) == 1 {
 			outs = append(outs, r.visit(ctx, runnable[0], step))
 		} else {
-			outs = slices.Grow(outs, len(runnable))[:len(runnable)] // fan-out may exceed the initial capacity
+			outs = slices.Grow(outs, len(runnable))[:len(runnable)]
+			par := outs // the branches write their own element; outs itself stays put
 			var wg sync.WaitGroup
 			for i, v := range runnable {
-				wg.Go(func() { outs[i] = r.visit(ctx, v, step) })
+				wg.Go(func() { par[i] = r.visit(ctx, v, step) })
 			}
 			wg.Wait()
 		}
@@ -226,9 +230,8 @@ func (r *run) ctxErr(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &RuntimeError{Code: errcode.Timeout, Message: fmt.Sprintf("the run exceeded its time limit (%s)", r.limit.Round(time.Millisecond)), Err: ctx.Err()}
 	}
-	var cr *cancelRequest
-	if cause := context.Cause(ctx); errors.As(cause, &cr) {
-		return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled on request", By: cr.by, Err: cause}
+	if cr := r.cancelReq.Load(); cr != nil {
+		return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled on request", By: cr.by, Err: cr}
 	}
 	return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
 }
@@ -289,7 +292,7 @@ func (r *run) logVisit(ctx context.Context, o *outcome, step int) {
 	r.log = append(r.log, store.NodeRun{Step: step, NodeID: x.ID, Kind: string(x.Kind), Status: status,
 		StartedAt: o.start, DurationMS: ms(o.dur), Error: errText, Detail: o.detail})
 	r.send(wire.Chunk{Type: wire.ChunkNodeFinished, NodeID: x.ID, Kind: string(x.Kind), DurationMS: ms(o.dur)})
-	r.emit(ctx, events.NodeExecuted, events.NodeExecutedData{NodeID: x.ID, Kind: string(x.Kind), Step: step,
+	emit(r, ctx, events.NodeExecuted, events.NodeExecutedData{NodeID: x.ID, Kind: string(x.Kind), Step: step,
 		Status: status, DurationMS: ms(o.dur), Error: errText})
 }
 
@@ -322,14 +325,19 @@ func (r *run) send(c wire.Chunk) {
 }
 
 // emit numbers an event and hands it to the emitter. Emit is called under the lock
-// (it must not block) so parallel branches hand events over in seq order.
-func (r *run) emit(ctx context.Context, typ string, data any) {
+// (it must not block) so parallel branches hand events over in seq order. It is
+// generic so that a run whose events nobody takes (DiscardEvents, or a resume
+// preparing) builds none: data becomes an interface value only past that check.
+func emit[T any](r *run, ctx context.Context, typ string, data T) {
 	if r.quiet {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.eventSeq++
+	r.eventSeq++ // counted all the same: a checkpoint numbers the resumed run's events on from it
+	if r.x.noEvents {
+		return
+	}
 	now := r.x.o.Now()
 	e := events.Event{ID: r.eventID(r.eventSeq), Version: events.SchemaVersion, Type: typ, ExecutionID: r.id,
 		UserID: r.userID, RequestID: requestid.From(ctx), ConversationID: r.convID, Seq: r.eventSeq, Time: now,
@@ -350,8 +358,8 @@ func (r *run) startTurn(ctx context.Context) error {
 	if r.newConv {
 		t.NewConversation = &store.Conversation{ID: r.convID, UserID: r.userID, Title: title(in.Message),
 			CreatedAt: now, UpdatedAt: now}
-		c := *t.NewConversation // the run's own copy, as it loads an existing one
-		r.conv = &c
+		r.newConvRec = *t.NewConversation // the run's own copy, as it loads an existing one
+		r.conv = &r.newConvRec
 	}
 	if err := r.x.o.Store.StartTurn(ctx, t); err != nil {
 		if pe := refusal(err); pe != nil {
@@ -363,9 +371,9 @@ func (r *run) startTurn(ctx context.Context) error {
 		return &RuntimeError{Code: errcode.Storage, Message: "storing the user message", Err: err}
 	}
 	r.userMsg = t.UserMessage
-	r.emit(ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),
+	emit(r, ctx, events.MessageSaved, events.MessageSavedData{MessageID: t.UserMessage.ID, Role: string(llm.RoleUser),
 		Seq: t.UserMessage.Seq, Status: store.StatusComplete})
-	r.emit(ctx, events.ExecutionStarted, nil)
+	emit[any](r, ctx, events.ExecutionStarted, nil)
 	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
 	return nil
 }

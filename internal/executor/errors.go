@@ -75,14 +75,27 @@ type CancelledError struct {
 	Err error
 }
 
-// cancelRequest is the cause a run's context is cancelled with when its record
-// asks for it (store.RequestCancel).
+// cancelRequest is why a run was cancelled when its record asked for it
+// (store.RequestCancel): the run keeps it (run.cancelReq) and cancels its context.
 type cancelRequest struct{ by string }
 
 func (c *cancelRequest) Error() string { return "cancel requested by " + c.by }
 
 func (e *CancelledError) Error() string { return e.Code + ": " + e.Message }
 func (e *CancelledError) Unwrap() error { return e.Err }
+
+// asErr is errors.As for one error type, the zero T when err is not one. Its
+// target is declared past the nil check: a run that ended well allocates none (a
+// target given to errors.As escapes).
+func asErr[T error](err error) T {
+	var zero T
+	if err == nil {
+		return zero
+	}
+	var t T
+	errors.As(err, &t)
+	return t
+}
 
 // ErrorCode returns the stable code of any executor error, or "internal".
 func ErrorCode(err error) string {

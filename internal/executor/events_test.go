@@ -1,11 +1,17 @@
 package executor_test
 
 import (
+	"context"
+	"fmt"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/events"
 	"github.com/chatterhq/chatter/internal/executor"
+	"github.com/chatterhq/chatter/internal/llm"
 	"github.com/chatterhq/chatter/internal/store"
+	"github.com/chatterhq/chatter/internal/wire"
 	"github.com/chatterhq/chatter/internal/workflow"
 )
 
@@ -151,6 +157,56 @@ func TestExecute_ParallelBranchesEmitEventsInSeqOrder(t *testing.T) {
 		}
 		if want := "You said: hi.\n\nYou said: hi."; res.Response != want {
 			t.Fatalf("Response = %q, want %q", res.Response, want)
+		}
+	}
+}
+
+// TestExecute_DiscardEventsChangesOnlyTheEvents: a run given DiscardEvents builds
+// no events, and all else — the Result, the chunks, the stored records and a
+// paused run's checkpoint (which numbers the resumed run's events) — is as a run
+// whose emitter keeps them leaves it.
+func TestExecute_DiscardEventsChangesOnlyTheEvents(t *testing.T) {
+	t0 := time.Now() // the store reads checkpoints against the real time
+	build := func(emitter executor.Emitter) *harness {
+		n := 0
+		return newHarness(t, func(o *executor.Options) {
+			if emitter != nil {
+				o.Emitter = emitter
+			}
+			o.Now = func() time.Time { return t0 } // events take the time too: a moving clock would differ
+			o.NewID = func() string { n++; return fmt.Sprintf("id-%d", n) }
+			o.Providers = []llm.Provider{newCountingModel().rec.Provider}
+		})
+	}
+	for _, req := range []executor.Request{
+		template("general_chat", "hello"),
+		inline(approvalDef(`{"prompt":"Send the draft?","timeout":3600}`), "write a note"),
+	} {
+		type run struct {
+			res    *executor.Result
+			chunks []wire.Chunk
+			rec    *store.Execution
+			cp     []byte
+		}
+		var runs [2]run
+		for i, h := range []*harness{build(nil), build(executor.DiscardEvents)} {
+			var c executor.Collector
+			res, err := h.exec(t, req, &c)
+			if err != nil {
+				t.Fatalf("%s: %v", req.Source.Kind, err)
+			}
+			runs[i] = run{res: res, chunks: c.Chunks, rec: h.execution(t, userA, res.ExecutionID)}
+			if res.Status == store.ExecWaiting {
+				if runs[i].cp, err = h.store.Checkpoint(context.Background(), userA, res.ConversationID, res.ExecutionID); err != nil {
+					t.Fatalf("Checkpoint: %v", err)
+				}
+			}
+			if i == 0 && len(h.eventsOf(res.ExecutionID)) == 0 {
+				t.Fatalf("%s: the recorder got no events", req.Source.Kind)
+			}
+		}
+		if !reflect.DeepEqual(runs[0], runs[1]) {
+			t.Errorf("%s: with DiscardEvents\n%+v\nwant as with a recorder\n%+v", req.Source.Kind, runs[1], runs[0])
 		}
 	}
 }

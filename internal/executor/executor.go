@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatterhq/chatter/internal/wire/errcode"
@@ -67,6 +69,16 @@ type Emitter interface {
 	Flush(ctx context.Context, executionID string) error
 }
 
+// DiscardEvents is an Emitter that drops every event. A run given it builds none
+// (it only counts them), where another emitter that drops them still gets each
+// one built.
+var DiscardEvents Emitter = discardEvents{}
+
+type discardEvents struct{}
+
+func (discardEvents) Emit(context.Context, events.Event)  {}
+func (discardEvents) Flush(context.Context, string) error { return nil }
+
 // Options configure an Executor. Store, Emitter and at least one provider are
 // required.
 type Options struct {
@@ -114,6 +126,13 @@ type Executor struct {
 	o         Options
 	providers map[string]llm.Provider
 	blockIDs  bool // no Options.NewID: runs take their ids from one idBlock each
+	noEvents  bool // Options.Emitter is DiscardEvents
+	// specs are Options.Tools as models are told of them (toolSpecs), shared by the
+	// runs that offer all of them; nothing writes to them.
+	specs []llm.ToolSpec
+	// runs holds the run structs Execute finished with (newRun, release): a run's
+	// own state and buffers, never what its Result, records or events hold.
+	runs sync.Pool
 }
 
 // New validates options and returns an Executor.
@@ -124,7 +143,7 @@ func New(o Options) (*Executor, error) {
 	if len(o.Providers) == 0 {
 		return nil, errors.New("executor: at least one provider is required")
 	}
-	x := &Executor{o: o, providers: make(map[string]llm.Provider, len(o.Providers))}
+	x := &Executor{o: o, providers: make(map[string]llm.Provider, len(o.Providers)), noEvents: o.Emitter == DiscardEvents}
 	for _, p := range o.Providers {
 		x.providers[p.Name()] = p
 	}
@@ -137,6 +156,7 @@ func New(o Options) (*Executor, error) {
 	if x.o.Tools == nil {
 		x.o.Tools = tools.Builtins()
 	}
+	x.specs = slices.Clip(toolSpecs(x.o.Tools))
 	if x.o.Retriever == nil {
 		x.o.Retriever = &retrieval.Memory{}
 	}
@@ -197,33 +217,40 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 		r.frames = newFrameLog(ctx, r)
 	}
 	if err := r.prepare(ctx); err != nil {
-		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
+		emit(r, ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(err), ErrorMessage: PublicMessage(err), Rejected: true})
 		_ = x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
+		x.release(r)
 		return nil, err
 	}
 	runCtx, cancel := r.runContext(ctx)
 	r.cancel = cancel
-	stopWatch := r.watchCancel(runCtx)
+	r.watchCancel(runCtx)
 	err := r.run(runCtx)
 	cancel()
-	stopWatch()
-	return r.finish(ctx, err)
+	r.watch.stop()
+	res, err := r.finish(ctx, err)
+	x.release(r)
+	return res, err
 }
 
 // watchCancel reads the run's record every CancelPoll until stopped and, when a
-// cancel was requested, cancels the run with the request as cause: the model call
+// cancel was requested, keeps the request and cancels the run: the model call
 // stops (its stream honours ctx), the engine notices between supersteps, and the
 // run ends cancelled naming who asked. It is a timer, not a goroutine: a run that
 // ends within CancelPoll (most do) never reads its record. stop ends the watch and
-// waits for a read in flight.
-func (r *run) watchCancel(ctx context.Context) (stop func()) {
-	w := &cancelWatch{r: r, ctx: ctx}
+// waits for a read in flight. A pooled run keeps its timer for the next one.
+func (r *run) watchCancel(ctx context.Context) {
+	w := &r.watch
 	w.mu.Lock()
+	w.r, w.ctx, w.stopped = r, ctx, false
 	w.wg.Add(1)
-	w.t = time.AfterFunc(r.x.o.CancelPoll, w.poll)
+	if w.t == nil {
+		w.t = time.AfterFunc(r.x.o.CancelPoll, w.poll)
+	} else {
+		w.t.Reset(r.x.o.CancelPoll)
+	}
 	w.mu.Unlock()
-	return w.stop
 }
 
 // cancelWatch is one run's watch for a cancel request (watchCancel).
@@ -233,7 +260,7 @@ type cancelWatch struct {
 	mu      sync.Mutex
 	wg      sync.WaitGroup // one per scheduled read
 	stopped bool
-	t       *time.Timer
+	t       *time.Timer // stopped once stop returns
 }
 
 func (w *cancelWatch) poll() {
@@ -241,7 +268,10 @@ func (w *cancelWatch) poll() {
 	r := w.r
 	e, err := r.x.o.Store.GetExecution(w.ctx, r.userID, r.id)
 	if err == nil && e.CancelRequested && e.Status == store.ExecRunning {
-		r.cancelWith(&cancelRequest{by: e.CancelledBy})
+		if w.ctx.Err() == nil { // the first reason the run ends is the one it reports
+			r.cancelReq.Store(&cancelRequest{by: e.CancelledBy})
+			r.cancel()
+		}
 		return
 	}
 	w.mu.Lock()
@@ -273,12 +303,13 @@ type run struct {
 	convID     string
 	newConv    bool
 	conv       *store.Conversation
+	newConvRec store.Conversation // what conv points at when the run started the conversation
 	source     store.SourceRef
 	graph      *workflow.Graph
 	started    time.Time
 	limit      time.Duration // the run's time limit: RunTimeout, or less before a caller's deadline
 	cancel     context.CancelFunc
-	cancelWith context.CancelCauseFunc
+	cancelReq  atomic.Pointer[cancelRequest] // the cancel request that cancelled the run (cancelWatch)
 	sinkErr    error
 	frames     *frameLog  // nil unless the run keeps its frames (on_disconnect continue)
 	detached   error      // the sink's error once a run that keeps its frames lost its client
@@ -310,8 +341,32 @@ type run struct {
 	pause   *pause      // set when a human node paused the run (human.go)
 	resumed *checkpoint // set when this invocation resumes a waiting run
 	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
-	ids     []string    // the rest of the run's id block (ids.go)
+	ids     []string    // the rest of the run's id block (ids.go), in idBuf
+	idBuf   [runIDs]string
 	idArena []byte      // event ids are cut from it (eventID); guarded by mu
+
+	watch cancelWatch // watchCancel; stopped before finish
+	bufs  runBuffers  // kept across the runs of a pooled run struct
+}
+
+// runBuffers are the engine's scratch slices (loop), which nothing outside the
+// run ever holds: a pooled run struct keeps them, emptied, for the next run.
+type runBuffers struct {
+	frontier, next, runnable, deferred []int
+	outs                               []outcome
+	visits                             map[int]int   // state.visits
+	llms                               []*llmPlan    // run.llms, pointing into plans
+	plans                              []llmPlan
+}
+
+// clear drops what the buffers point at, keeping their arrays.
+func (b *runBuffers) clear() {
+	clear(b.outs[:cap(b.outs)])
+	clear(b.visits)
+	clear(b.llms[:cap(b.llms)])
+	clear(b.plans[:cap(b.plans)])
+	b.frontier, b.next, b.runnable, b.deferred, b.outs = b.frontier[:0], b.next[:0], b.runnable[:0], b.deferred[:0], b.outs[:0]
+	b.llms, b.plans = b.llms[:0], b.plans[:0]
 }
 
 // llmPlan is an llm vertex's resolved settings.
@@ -334,20 +389,37 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 			r.limit = max(left, 0)
 		}
 	}
-	tctx, stop := context.WithTimeout(ctx, r.limit)
-	cctx, cancel := context.WithCancelCause(tctx)
-	r.cancelWith = cancel
-	return cctx, func() { cancel(nil); stop() }
+	return context.WithTimeout(ctx, r.limit)
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {
 	now := x.o.Now()
-	r := &run{x: x, req: req, sink: sink, id: req.ExecutionID, userID: req.Input.UserID, convID: req.Input.ConversationID,
+	r, _ := x.runs.Get().(*run)
+	if r == nil {
+		r = new(run)
+	}
+	t, bufs := r.watch.t, r.bufs
+	*r = run{x: x, req: req, sink: sink, id: req.ExecutionID, userID: req.Input.UserID, convID: req.Input.ConversationID,
 		started: now, began: now, source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
+	r.watch.t, r.bufs = t, bufs
 	if r.id == "" {
 		r.id = r.newID()
 	}
 	return r
+}
+
+// release returns a finished run's struct to the pool, emptied so that it holds
+// nothing of the run (its timer is stopped, its buffers cleared). A run that kept
+// its frames is left to the collector: its frame log may still refer to it.
+func (x *Executor) release(r *run) {
+	if r.frames != nil {
+		return
+	}
+	t, bufs := r.watch.t, r.bufs
+	bufs.clear()
+	*r = run{}
+	r.watch.t, r.bufs = t, bufs
+	x.runs.Put(r)
 }
 
 func prepErr(code, field, format string, args ...any) *PreparationError {
@@ -426,7 +498,7 @@ func (r *run) prepare(ctx context.Context) error {
 	if err := r.resolveSource(ctx); err != nil {
 		return err
 	}
-	r.emit(ctx, events.WorkflowStarted, events.WorkflowStartedData{Mode: string(r.mode()), Name: r.source.Name,
+	emit(r, ctx, events.WorkflowStarted, events.WorkflowStartedData{Mode: string(r.mode()), Name: r.source.Name,
 		Nodes: len(r.graph.Nodes), Message: len(in.Message)})
 	if err := r.resolveTools(ctx); err != nil {
 		return err
@@ -435,7 +507,7 @@ func (r *run) prepare(ctx context.Context) error {
 		return err
 	}
 	if r.hasRetr {
-		r.emit(ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs,
+		emit(r, ctx, events.RetrieverLoaded, events.RetrieverLoadedData{DocumentIDs: cfg.DocumentIDs,
 			DocumentCount: len(cfg.DocumentIDs)})
 	}
 	if r.resumed != nil {
@@ -521,15 +593,18 @@ func (r *run) resolveSource(ctx context.Context) error {
 		}
 		return &PreparationError{Code: errcode.InvalidWorkflow, Field: "definition", Message: err.Error(), Err: err}
 	}
-	r.log = make([]store.NodeRun, 0, len(r.graph.Nodes)) // a visit each, as most runs go
+	visits := len(r.graph.Nodes) // a visit each, as most runs go
 	for i := range r.graph.Nodes {
 		switch r.graph.Nodes[i].Kind {
 		case workflow.KindErrorHandler:
 			r.handlers = append(r.handlers, i)
 		case workflow.KindRetrieval:
 			r.hasRetr = true
+		case workflow.KindTools:
+			visits += 2 // and a turn of tool calls: the tools node and the llm again
 		}
 	}
+	r.log = make([]store.NodeRun, 0, visits)
 	return nil
 }
 
@@ -587,11 +662,16 @@ func (r *run) resolveTools(ctx context.Context) error {
 		if len(tc.AllowedTools) > 0 {
 			// The request narrows the node's list, never widens it: an empty
 			// intersection is no tools (Filter of nothing would mean all of them).
-			keep := intersect(tc.AllowedTools, set.Names())
-			if len(keep) == 0 {
+			names := set.Names()
+			keep := intersect(tc.AllowedTools, names)
+			switch {
+			case len(keep) == 0:
 				set, _ = tools.NewRegistry()
-			} else if set, err = set.Filter(keep); err != nil {
-				return prepErr(errcode.UnknownTool, "allowed_tools", "%v", err)
+			case len(intersect(names, keep)) == len(names): // every tool of the set: the set as it is
+			default:
+				if set, err = set.Filter(keep); err != nil {
+					return prepErr(errcode.UnknownTool, "allowed_tools", "%v", err)
+				}
 			}
 		}
 	}
@@ -602,11 +682,22 @@ func (r *run) resolveTools(ctx context.Context) error {
 	if !hasTools { // no llm offers tools without a tools node to run them
 		return nil
 	}
-	for _, t := range set.Tools() {
-		r.toolSpecs = append(r.toolSpecs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
+	if set == r.x.o.Tools {
+		r.toolSpecs = r.x.specs
+	} else {
+		r.toolSpecs = toolSpecs(set)
 	}
-	r.emit(ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
+	emit(r, ctx, events.ToolsLoaded, events.ToolsLoadedData{Tools: set.Names()})
 	return nil
+}
+
+// toolSpecs is what a model is told of the tools of set.
+func toolSpecs(set *tools.Registry) []llm.ToolSpec {
+	var specs []llm.ToolSpec
+	for _, t := range set.Tools() {
+		specs = append(specs, llm.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Parameters})
+	}
+	return specs
 }
 
 func intersect(a, b []string) []string {
@@ -626,7 +717,17 @@ func intersect(a, b []string) []string {
 // request's set values win over the node's config.
 func (r *run) resolveLLMs(ctx context.Context) error {
 	cfg := &r.req.Input.Config
-	r.llms = make([]*llmPlan, len(r.graph.Nodes))
+	n := 0
+	for i := range r.graph.Nodes {
+		if r.graph.Nodes[i].Kind == workflow.KindLLM {
+			n++
+		}
+	}
+	b := &r.bufs
+	b.plans = slices.Grow(b.plans[:0], n) // room for all: llms points into it
+	b.llms = slices.Grow(b.llms[:0], len(r.graph.Nodes))[:len(r.graph.Nodes)]
+	clear(b.llms)
+	r.llms = b.llms
 	for i := range r.graph.Nodes {
 		v := &r.graph.Nodes[i]
 		if v.Kind != workflow.KindLLM {
@@ -646,8 +747,9 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 			return prepErr(errcode.UnknownProvider, field, "provider %q is not configured; available: %s", name, r.x.providerNames())
 		}
 		model := first(cfg.Model, nc.Model, r.x.o.DefaultModels[name])
-		plan := &llmPlan{provider: p, model: model, maxTokens: cfg.MaxTokens, temperature: cfg.Temperature,
-			system: first(cfg.SystemPromptOverride, nc.SystemPrompt)}
+		b.plans = append(b.plans, llmPlan{provider: p, model: model, maxTokens: cfg.MaxTokens, temperature: cfg.Temperature,
+			system: first(cfg.SystemPromptOverride, nc.SystemPrompt)})
+		plan := &b.plans[len(b.plans)-1]
 		if plan.maxTokens == 0 {
 			plan.maxTokens = nc.MaxTokens
 		}
@@ -670,7 +772,7 @@ func (r *run) resolveLLMs(ctx context.Context) error {
 			plan.offerTools = false
 		}
 		r.llms[i] = plan
-		r.emit(ctx, events.LLMLoaded, events.LLMLoadedData{Provider: name, Model: model})
+		emit(r, ctx, events.LLMLoaded, events.LLMLoadedData{Provider: name, Model: model})
 	}
 	return nil
 }

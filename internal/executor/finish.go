@@ -33,14 +33,13 @@ func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // finish persists the assistant message and aggregates, emits the terminal event and
 // builds the Result.
 func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
-	var pe *PreparationError
-	if errors.As(runErr, &pe) || r.userMsg == nil {
+	if asErr[*PreparationError](runErr) != nil || r.userMsg == nil {
 		// The user message was not stored (bad input found late, or storage down):
 		// nothing else may be written either.
 		if runErr == nil {
 			runErr = &RuntimeError{Code: errcode.Internal, Message: "user message not stored"}
 		}
-		r.emit(ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
+		emit(r, ctx, events.ExecutionFailed, events.ExecutionEndData{Status: store.ExecFailed,
 			ErrorCode: ErrorCode(runErr), ErrorMessage: PublicMessage(runErr)})
 		_ = r.x.o.Emitter.Flush(context.WithoutCancel(ctx), r.id)
 		return nil, runErr
@@ -53,10 +52,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	now := r.x.o.Now()
 	st := &r.st
 	status, evType := store.ExecCompleted, events.ExecutionCompleted
-	var ce *CancelledError
+	ce := asErr[*CancelledError](runErr)
 	switch {
 	case runErr == nil:
-	case errors.As(runErr, &ce):
+	case ce != nil:
 		status, evType = store.ExecCancelled, events.ExecutionCancelled
 	default:
 		status, evType = store.ExecFailed, events.ExecutionFailed
@@ -132,10 +131,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	if am != nil {
 		res.AssistantMessageID, res.AssistantMessage = am.ID, am
-		r.emit(wctx, events.MessageSaved, events.MessageSavedData{MessageID: am.ID, Role: string(llm.RoleAssistant),
+		emit(r, wctx, events.MessageSaved, events.MessageSavedData{MessageID: am.ID, Role: string(llm.RoleAssistant),
 			Seq: am.Seq, Status: am.Status})
 	}
-	r.emit(wctx, evType, events.ExecutionEndData{Status: res.Status, DurationMS: res.DurationMS(),
+	emit(r, wctx, evType, events.ExecutionEndData{Status: res.Status, DurationMS: res.DurationMS(),
 		Usage: *fromstore.Usage(st.usage, cost.USD, cost.Known), ToolCalls: st.toolCalls, Steps: r.steps, Provider: st.provider,
 		Model: st.model, ErrorCode: errCode(res), ErrorMessage: errMsg(res), Output: res.Response, CancelledBy: cancelledBy})
 	// The chunks that end the run name it, its conversation and the stored reply.

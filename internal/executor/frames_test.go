@@ -176,7 +176,7 @@ func TestFollow_ReplaysThenFollowsTheLiveRunAtOneReadAPoll(t *testing.T) {
 	const poll = 50 * time.Millisecond
 	calls := atomic.Int32{}
 	p := &recorder{Provider: devllm.New(devllm.Options{Delay: 10 * time.Millisecond}), onStream: func(*llm.Request) { calls.Add(1) }}
-	x, err := executor.New(executor.Options{Store: st, Frames: st, Emitter: discardEmitter{}, Providers: []llm.Provider{p},
+	x, err := executor.New(executor.Options{Store: st, Frames: st, Emitter: executor.DiscardEvents, Providers: []llm.Provider{p},
 		FollowPoll: poll, CancelPoll: time.Hour})
 	if err != nil {
 		t.Fatal(err)

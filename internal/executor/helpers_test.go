@@ -233,12 +233,6 @@ func lastMessage(req *llm.Request) llm.Message {
 	return req.Messages[len(req.Messages)-1]
 }
 
-// discardEmitter drops events; for benchmarks.
-type discardEmitter struct{}
-
-func (discardEmitter) Emit(context.Context, events.Event)  {}
-func (discardEmitter) Flush(context.Context, string) error { return nil }
-
 func errAs[T error](err error) (T, bool) {
 	var target T
 	ok := errors.As(err, &target)

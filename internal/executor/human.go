@@ -175,8 +175,7 @@ func (s *state) restore(v *savedState) {
 		s.visits = v.Visits
 	}
 	s.retries, s.nodeRetries = v.Retries, v.NodeRetries
-	s.reply.Reset()
-	s.reply.WriteString(v.Reply)
+	s.reply.set(v.Reply)
 	s.lastText, s.finish, s.usage, s.cost, s.costKnown = v.LastText, v.Finish, v.Usage, v.Cost, v.CostKnown
 	s.provider, s.model, s.sources, s.summary = v.Provider, v.Model, v.Sources, v.Summary
 	s.newSummary, s.foldCounted, s.context = v.NewSummary, v.FoldCounted, v.Context
@@ -238,7 +237,7 @@ func (r *run) wait(ctx context.Context) (*Result, error) {
 		Variables: st.vars, Errors: st.errors, StartedAt: r.started, FinishedAt: now, FinishReason: st.finish, Record: exec,
 		Waiting: &wire.Waiting{NodeID: v.ID, Prompt: exec.Waiting.Prompt, Input: hc.Input, ExpiresAt: expires, Resume: wire.ResumePath(r.id)},
 	}
-	r.emit(wctx, events.ExecutionWaiting, events.ExecutionWaitingData{NodeID: v.ID, Input: hc.Input, ExpiresAt: expires, Steps: r.steps})
+	emit(r, wctx, events.ExecutionWaiting, events.ExecutionWaitingData{NodeID: v.ID, Input: hc.Input, ExpiresAt: expires, Steps: r.steps})
 	end := func(c wire.Chunk) wire.Chunk {
 		c.ExecutionID, c.ConversationID = r.id, r.convID
 		return c
@@ -348,13 +347,13 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	} else {
 		d.TextBytes = len(rr.Input.Text)
 	}
-	r.emit(ctx, events.ExecutionResumed, d)
+	emit(r, ctx, events.ExecutionResumed, d)
 	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
 	r.cancel = cancel
-	stopWatch := r.watchCancel(runCtx)
+	r.watchCancel(runCtx)
 	err = r.continueAt(runCtx, &cp, eff, detail)
 	cancel()
-	stopWatch()
+	r.watch.stop()
 	return r.finish(ctx, err)
 }
 
@@ -457,8 +456,7 @@ func humanAnswer(v *workflow.Vertex, in HumanInput, st *state) (effect, string, 
 	return func(s *state) error {
 		s.vars[hc.Variable] = in.Text
 		if edit {
-			s.reply.Reset()
-			s.reply.WriteString(in.Text)
+			s.reply.set(in.Text)
 			s.lastText = in.Text
 			if i := lastAssistant(s); i >= 0 {
 				s.msgs[i].Content = in.Text

@@ -13,13 +13,14 @@ import (
 // the user message and the reply.
 const runIDs = 4
 
-// idBlock returns n ULIDs made at once, in one allocation: now's millisecond, 80
+// idBlock fills out with ULIDs made at once, in one allocation: now's millisecond, 80
 // random bits, then counting up from them, so a run's ids sort in the order it
 // takes them (as ulid's monotonic entropy would) and cost no lock and no
 // allocation each. A block per run keeps them unique across runs (80 random bits
 // per millisecond); they name records, they guard nothing (every read is checked
 // against its owner).
-func idBlock(now time.Time, n int) []string {
+func idBlock(now time.Time, out []string) {
+	n := len(out)
 	var u ulid.ULID
 	_ = u.SetTime(ulid.Timestamp(now)) // only past the year 10889 does it fail
 	binary.BigEndian.PutUint64(u[6:14], rand.Uint64())
@@ -38,11 +39,9 @@ func idBlock(now time.Time, n int) []string {
 		}
 	}
 	s := b.String()
-	out := make([]string, n)
 	for i := range out {
 		out[i] = s[i*ulid.EncodedSize : (i+1)*ulid.EncodedSize]
 	}
-	return out
 }
 
 // newID is the run's next id: Options.NewID when the caller set one, else the
@@ -52,7 +51,8 @@ func (r *run) newID() string {
 		return r.x.o.NewID()
 	}
 	if len(r.ids) == 0 {
-		r.ids = idBlock(r.x.o.Now(), runIDs)
+		r.ids = r.idBuf[:]
+		idBlock(r.x.o.Now(), r.ids)
 	}
 	id := r.ids[0]
 	r.ids = r.ids[1:]

@@ -62,6 +62,7 @@ func (r *run) exec(ctx context.Context, v *workflow.Vertex, o *outcome) (effect,
 func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effect, error) {
 	plan := r.llms[v.Index]
 	st := &r.st
+	// A new request each call, as the messages: a provider may keep what it was sent.
 	req := &llm.Request{Model: plan.model, System: st.system(plan.system), Messages: st.msgs,
 		Temperature: plan.temperature, MaxTokens: plan.maxTokens}
 	offered := plan.offerTools && st.toolCalls < r.maxTools
@@ -102,10 +103,7 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 	}
 	return func(s *state) error {
 		if resp.Text != "" {
-			if s.reply.Len() > 0 {
-				s.reply.WriteString("\n\n")
-			}
-			s.reply.WriteString(resp.Text)
+			s.reply.add(resp.Text)
 			s.lastText = resp.Text
 		}
 		if resp.Text != "" || len(resp.ToolCalls) > 0 {
@@ -131,7 +129,7 @@ func (r *run) priceCall(ctx context.Context, nodeID string, plan *llmPlan, acc *
 		cost = llm.Cost{TableVersion: cost.TableVersion}
 	}
 	if usage != (llm.Usage{}) {
-		r.emit(ctx, events.TokenUsage, events.TokenUsageData{NodeID: nodeID, Provider: plan.provider.Name(), Model: plan.model,
+		emit(r, ctx, events.TokenUsage, events.TokenUsageData{NodeID: nodeID, Provider: plan.provider.Name(), Model: plan.model,
 			Usage: *fromstore.Usage(usage, cost.USD, cost.Known), DurationMS: ms(dur)})
 	}
 	return cost
@@ -275,7 +273,7 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 func (r *run) toolResult(ctx context.Context, v *workflow.Vertex, c llm.ToolCall, res tools.Result, skipped string) {
 	r.send(wire.Chunk{Type: wire.ChunkToolResult, NodeID: v.ID, Tool: &wire.ToolChunk{CallID: c.ID, Name: c.Name, Result: res.Content,
 		IsError: res.IsError, Skipped: skipped, DurationMS: ms(res.Duration)}})
-	r.emit(ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
+	emit(r, ctx, events.ToolCalled, events.ToolCalledData{NodeID: v.ID, CallID: c.ID, Tool: c.Name, IsError: res.IsError,
 		Skipped: skipped, DurationMS: ms(res.Duration)})
 }
 

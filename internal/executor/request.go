@@ -63,7 +63,7 @@
 // Cancel: while a run runs it reads its own record every Options.CancelPoll (1 s;
 // a ticker per running execution, stopped with the run — never a read per token).
 // Once a cancel was requested (store.RequestCancel, the cancel route) it cancels
-// the run's context with the request as cause: the model stream stops, the engine
+// the run's context, keeping the request: the model stream stops, the engine
 // stops between supersteps, the partial reply is stored incomplete, and the run
 // ends cancelled (CancelledError.By, the record's cancelled_by and
 // execution_cancelled's cancelled_by name who asked).

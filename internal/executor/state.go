@@ -27,7 +27,7 @@ type state struct {
 	visits      map[int]int // per-vertex visit count (delay backoff, retries)
 	retries     map[int]int // per error-handler retries used
 	nodeRetries map[int]int // per-vertex re-runs used (the node's retries setting)
-	reply       strings.Builder
+	reply       replyText
 	lastText    string
 	finish      string // the finish reason of the last model call that answered
 	usage       llm.Usage
@@ -45,11 +45,51 @@ type state struct {
 	env         workflow.Env
 }
 
+// replyText is the run's reply: its parts joined by a blank line. A reply of one
+// part (most are) is that part's string, not a copy.
+type replyText struct {
+	first string          // the reply while it has one part
+	b     strings.Builder // the reply once it has more
+}
+
+func (t *replyText) Len() int {
+	if t.b.Len() > 0 {
+		return t.b.Len()
+	}
+	return len(t.first)
+}
+
+func (t *replyText) String() string {
+	if t.b.Len() > 0 {
+		return t.b.String()
+	}
+	return t.first
+}
+
+// add appends a part, after a blank line unless the reply is empty.
+func (t *replyText) add(s string) {
+	if t.Len() == 0 {
+		t.set(s)
+		return
+	}
+	if t.b.Len() == 0 {
+		t.b.WriteString(t.first)
+	}
+	t.b.WriteString("\n\n")
+	t.b.WriteString(s)
+}
+
+// set replaces the reply.
+func (t *replyText) set(s string) {
+	t.first = s
+	t.b.Reset()
+}
+
 // effect changes the state after a superstep.
 type effect func(s *state) error
 
 func (s *state) init(r *run, hist []store.Message) {
-	s.msgs = make([]llm.Message, 0, len(hist)+4)
+	s.msgs = make([]llm.Message, 0, len(hist)+4) // not pooled: a provider may keep what it was sent
 	s.histSeq = make([]int, 0, len(hist))
 	for i := range hist {
 		m := &hist[i]
@@ -62,7 +102,10 @@ func (s *state) init(r *run, hist []store.Message) {
 	s.histLen = len(s.msgs)
 	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleUser, Content: r.req.Input.Message})
 	s.lastFail = -1
-	s.visits = make(map[int]int, len(r.graph.Nodes))
+	if r.bufs.visits == nil {
+		r.bufs.visits = make(map[int]int, len(r.graph.Nodes))
+	}
+	s.visits = r.bufs.visits
 	s.costKnown = true
 	s.vars = make(map[string]any, len(r.graph.Def.Variables)+1)
 	for k, v := range r.graph.Def.Variables {

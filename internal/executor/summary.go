@@ -165,7 +165,7 @@ func (r *run) toFold(ctx context.Context, from, to int) ([]store.Message, error)
 // summaryFailed reports a failed fold: a summary_failed event and a warning
 // without content (err is logged only for storage errors, which quote none).
 func (r *run) summaryFailed(ctx context.Context, v *workflow.Vertex, plan *llmPlan, code string, from, through int, err error) {
-	r.emit(ctx, events.SummaryFailed, events.SummaryFailedData{NodeID: v.ID, Provider: plan.provider.Name(),
+	emit(r, ctx, events.SummaryFailed, events.SummaryFailedData{NodeID: v.ID, Provider: plan.provider.Name(),
 		Model: plan.model, ErrorCode: code, FromSeq: from, ThroughSeq: through})
 	attrs := []any{"request_id", requestid.From(ctx), "execution_id", r.id, "node_id", v.ID,
 		"provider", plan.provider.Name(), "model", plan.model, "error_code", code, "from_seq", from, "through_seq", through}
