@@ -353,12 +353,15 @@ func (r *run) startTurn(ctx context.Context) error {
 	t := store.StartTurn{
 		UserMessage: &store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
 			Role: llm.RoleUser, Content: in.Message, Status: store.StatusComplete, CreatedAt: now},
-		Execution: r.execution(store.ExecRunning, now),
 	}
+	// The running record and a new conversation live in the run (the store keeps no
+	// pointer of a StartTurn): no allocation for either.
+	r.startExec = r.executionRecord(store.ExecRunning, now)
+	t.Execution = &r.startExec
 	if r.newConv {
-		t.NewConversation = &store.Conversation{ID: r.convID, UserID: r.userID, Title: title(in.Message),
+		r.newConvRec = store.Conversation{ID: r.convID, UserID: r.userID, Title: title(in.Message),
 			CreatedAt: now, UpdatedAt: now}
-		r.newConvRec = *t.NewConversation // the run's own copy, as it loads an existing one
+		t.NewConversation = &r.newConvRec
 		r.conv = &r.newConvRec
 	}
 	if err := r.x.o.Store.StartTurn(ctx, t); err != nil {
@@ -386,8 +389,15 @@ func title(msg string) string {
 
 const maxTitleBytes = 80
 
+// execution is the run's execution record in status, for a store write or the Result.
 func (r *run) execution(status string, now time.Time) *store.Execution {
-	return &store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,
+	e := r.executionRecord(status, now)
+	return &e
+}
+
+// executionRecord is execution by value, for a record the run holds itself.
+func (r *run) executionRecord(status string, now time.Time) store.Execution {
+	return store.Execution{ID: r.id, UserID: r.userID, ConversationID: r.convID, Source: r.source,
 		Mode: string(r.mode()), Status: status, StartedAt: r.started, Metadata: r.req.Input.Metadata,
 		Deadline: r.deadline(), Idempotency: r.req.Idempotency, KeepsFrames: r.frames != nil}
 }

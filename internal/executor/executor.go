@@ -304,6 +304,7 @@ type run struct {
 	newConv    bool
 	conv       *store.Conversation
 	newConvRec store.Conversation // what conv points at when the run started the conversation
+	startExec  store.Execution    // the running record startTurn stores
 	source     store.SourceRef
 	graph      *workflow.Graph
 	started    time.Time
@@ -343,7 +344,7 @@ type run struct {
 	quiet   bool        // a resume preparing: its preparation events were emitted when the run started
 	ids     []string    // the rest of the run's id block (ids.go), in idBuf
 	idBuf   [runIDs]string
-	idArena []byte      // event ids are cut from it (eventID); guarded by mu
+	idArena []byte // event ids are cut from it (eventID); guarded by mu
 
 	watch cancelWatch // watchCancel; stopped before finish
 	bufs  runBuffers  // kept across the runs of a pooled run struct
@@ -354,8 +355,8 @@ type run struct {
 type runBuffers struct {
 	frontier, next, runnable, deferred []int
 	outs                               []outcome
-	visits                             map[int]int   // state.visits
-	llms                               []*llmPlan    // run.llms, pointing into plans
+	visits                             map[int]int // state.visits
+	llms                               []*llmPlan  // run.llms, pointing into plans
 	plans                              []llmPlan
 }
 

@@ -30,6 +30,15 @@ func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.WithoutCancel(ctx), d)
 }
 
+// finished is what a finished run hands back in its Result, allocated as one: the
+// Result, its execution record, the reply and the conversation after the turn.
+type finished struct {
+	res   Result
+	exec  store.Execution
+	reply store.Message
+	conv  store.Conversation
+}
+
 // finish persists the assistant message and aggregates, emits the terminal event and
 // builds the Result.
 func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
@@ -61,7 +70,9 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		status, evType = store.ExecFailed, events.ExecutionFailed
 	}
 	cost := llm.Cost{USD: st.cost, Known: st.costKnown, TableVersion: llm.PriceTableVersion}
-	res := &Result{
+	out := new(finished)
+	res := &out.res
+	*res = Result{
 		ExecutionID: r.id, UserID: r.userID, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source,
 		Mode: r.mode(), Status: status, Response: st.reply.String(), ToolCalls: st.records, Sources: st.sources,
 		Usage: st.usage, Cost: cost, Provider: st.provider, Model: st.model, Steps: r.steps, Log: r.log,
@@ -80,12 +91,14 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		if runErr != nil {
 			msgStatus = store.StatusIncomplete
 		}
-		am = &store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
+		am = &out.reply
+		*am = store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
 			Role: llm.RoleAssistant, Content: res.Response, ToolCalls: st.records, Sources: st.sources, Status: msgStatus,
 			InputTokens: st.usage.InputTokens, OutputTokens: st.usage.OutputTokens, Cost: cost.USD, CostKnown: cost.Known,
 			Provider: st.provider, Model: st.model, ResponseTimeMS: res.DurationMS(), CreatedAt: now}
 	}
-	exec := r.execution(status, now)
+	exec := &out.exec
+	*exec = r.executionRecord(status, now)
 	exec.FinishedAt, exec.DurationMS = now, res.DurationMS()
 	exec.Usage, exec.Cost, exec.CostKnown = st.usage, cost.USD, cost.Known
 	exec.ToolCalls, exec.Steps, exec.Provider, exec.Model = st.toolCalls, r.steps, st.provider, st.model
@@ -109,7 +122,7 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	res.Record = exec
 	switch {
 	case err == nil:
-		res.Conversation = r.conversationAfter(am, st.usage.Total(), cost.USD, now)
+		res.Conversation = r.conversationAfter(&out.conv, am, st.usage.Total(), cost.USD, now)
 	case errors.Is(err, store.ErrNotFound):
 		// The conversation was deleted while the turn ran (it existed at the start).
 		if runErr == nil {
@@ -161,15 +174,15 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	return res, runErr
 }
 
-// conversationAfter is the conversation as this turn left it, without another
+// conversationAfter fills c with the conversation as this turn left it, without another
 // read (the hot path stays at its four store calls): as the run loaded or created
 // it, with this turn's messages and totals, and its version after the turn's two
 // writes (a store bumps it when it stores the user message and again with the
 // reply). message_count is the store's own count when it wrote the turn's last
 // message (that message's sequence number); tokens and cost another turn added
 // meanwhile are not in it.
-func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now time.Time) *store.Conversation {
-	c := *r.conv
+func (r *run) conversationAfter(c *store.Conversation, am *store.Message, tokens int, cost float64, now time.Time) *store.Conversation {
+	*c = *r.conv
 	c.Version += 2
 	if r.resumed != nil { // the user message was stored by the invocation that paused
 		c.Version--
@@ -184,7 +197,7 @@ func (r *run) conversationAfter(am *store.Message, tokens int, cost float64, now
 	if u := r.st.newSummary; u != nil && u.Stored {
 		c.Summary, c.SummarySeq = u.Text, u.ThroughSeq
 	}
-	return &c
+	return c
 }
 
 // errEnded stops the update of an execution the record subscriber already ended.

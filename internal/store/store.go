@@ -477,7 +477,9 @@ type Definition struct {
 }
 
 // StartTurn is the first write of a run: the user message (stored before any model
-// call), the conversation when it is new, and the running execution record.
+// call), the conversation when it is new, and the running execution record. A store
+// keeps none of its pointers past the call (it copies or encodes what they point at):
+// the executor reuses the records.
 type StartTurn struct {
 	NewConversation *Conversation // set when the conversation is created by this run
 	UserMessage     *Message      // Seq is assigned by the store

@@ -1,10 +1,9 @@
-package executor_test
+package enginebench_test
 
 import (
-	"time"
-
 	"context"
 	"testing"
+	"time"
 
 	"github.com/chatterhq/chatter/internal/executor"
 	"github.com/chatterhq/chatter/internal/llm"
@@ -28,18 +27,7 @@ func BenchmarkExecute(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			h := newHarness(b, func(o *executor.Options) {
-				o.Emitter = executor.DiscardEvents
-				o.Providers = []llm.Provider{devllm.New(devllm.Options{})}
-			})
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				res, err := h.x.Execute(ctx, c.req, executor.Discard)
-				if err != nil || res.Response == "" {
-					b.Fatalf("Execute: %v, %+v", err, res)
-				}
-			}
+			runEach(b, newExecutor(b, store.NewMemory(), devllm.New(devllm.Options{})), c.req)
 		})
 	}
 }
@@ -94,19 +82,78 @@ func BenchmarkEngine(b *testing.B) {
 		{"tool_loop", template("code_assistant", "What is 1234*5?")},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			x, err := executor.New(executor.Options{Store: nopStore{}, Emitter: executor.DiscardEvents,
-				Providers: []llm.Provider{benchModel{}}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				res, err := x.Execute(ctx, c.req, executor.Discard)
-				if err != nil || res.Response == "" {
-					b.Fatalf("Execute: %v, %+v", err, res)
-				}
-			}
+			runEach(b, newExecutor(b, nopStore{}, benchModel{}), c.req)
 		})
+	}
+}
+
+// newExecutor is an executor over st and p that drops its events.
+func newExecutor(tb testing.TB, st executor.Store, p llm.Provider) *executor.Executor {
+	tb.Helper()
+	x, err := executor.New(executor.Options{Store: st, Emitter: executor.DiscardEvents, Providers: []llm.Provider{p}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return x
+}
+
+// runEach times one Execute of req per iteration, each answered.
+func runEach(b *testing.B, x *executor.Executor, req executor.Request) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := x.Execute(ctx, req, executor.Discard)
+		if err != nil || res.Response == "" {
+			b.Fatalf("Execute: %v, %+v", err, res)
+		}
+	}
+}
+
+// Requests.
+
+const benchUser = "user-bench"
+
+func template(name, msg string) executor.Request {
+	return executor.Request{Source: executor.Source{Kind: executor.SourceTemplate, ID: name},
+		Input: executor.Input{Message: msg, UserID: benchUser}}
+}
+
+func dynamic(msg string, memory, retrieval, tools bool) executor.Request {
+	return executor.Request{Source: executor.Source{Kind: executor.SourceDynamic},
+		Input: executor.Input{Message: msg, UserID: benchUser, Config: executor.Config{
+			EnableMemory: &memory, EnableRetrieval: &retrieval, EnableTools: &tools}}}
+}
+
+// TestBenchmarkRuns_DoWhatTheyClaim checks once what the benchmarks time: the engine's
+// chat answers benchModel's reply, its tool loop calls the calculator once and then
+// answers, and Execute with devllm and the in-memory store completes.
+func TestBenchmarkRuns_DoWhatTheyClaim(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	x := newExecutor(t, nopStore{}, benchModel{})
+	for _, c := range []struct {
+		name      string
+		req       executor.Request
+		toolCalls int
+	}{
+		{"general_chat", template("general_chat", "What is 1234*5?"), 0},
+		{"tool_loop", template("code_assistant", "What is 1234*5?"), 1},
+	} {
+		res, err := x.Execute(ctx, c.req, executor.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if res.Response != benchReply || res.Status != store.ExecCompleted {
+			t.Errorf("%s: status %s, response %q; want completed, %q", c.name, res.Status, res.Response, benchReply)
+		}
+		if got := len(res.ToolCalls); got != c.toolCalls {
+			t.Errorf("%s: %d tool calls, want %d", c.name, got, c.toolCalls)
+		}
+	}
+
+	m := newExecutor(t, store.NewMemory(), devllm.New(devllm.Options{}))
+	res, err := m.Execute(ctx, template("general_chat", "hello there"), executor.Discard)
+	if err != nil || res.Status != store.ExecCompleted || res.Response == "" {
+		t.Fatalf("Execute general_chat with devllm: %v, %+v", err, res)
 	}
 }

@@ -1,4 +1,4 @@
-package executor_test
+package enginebench_test
 
 import (
 	"context"
