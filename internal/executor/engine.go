@@ -298,6 +298,9 @@ func (r *run) logVisit(ctx context.Context, o *outcome, step int) {
 
 // send numbers a chunk and hands it to the sink; a sink error cancels the run.
 func (r *run) send(c wire.Chunk) {
+	if r.sink == Discard && r.frames == nil {
+		return // nobody sees the chunks of a standard run, nor their numbers
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sinkErr != nil {

@@ -399,10 +399,11 @@ func (x *Executor) newRun(req Request, sink Sink) *run {
 	if r == nil {
 		r = new(run)
 	}
-	t, bufs := r.watch.t, r.bufs
-	*r = run{x: x, req: req, sink: sink, id: req.ExecutionID, userID: req.Input.UserID, convID: req.Input.ConversationID,
-		started: now, began: now, source: store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}}
-	r.watch.t, r.bufs = t, bufs
+	// r is zero but for watch.t and bufs (new, or emptied by release): set field by
+	// field, not by writing the whole struct again.
+	r.x, r.req, r.sink, r.id, r.userID, r.convID = x, req, sink, req.ExecutionID, req.Input.UserID, req.Input.ConversationID
+	r.started, r.began = now, now
+	r.source = store.SourceRef{Kind: string(req.Source.Kind), ID: req.Source.ID, Version: req.Source.Version}
 	if r.id == "" {
 		r.id = r.newID()
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -18,29 +19,45 @@ const runIDs = 4
 // takes them (as ulid's monotonic entropy would) and cost no lock and no
 // allocation each. A block per run keeps them unique across runs (80 random bits
 // per millisecond); they name records, they guard nothing (every read is checked
-// against its owner).
+// against its owner). Only the first is encoded; each next one is its
+// predecessor's text plus one (incrementText).
 func idBlock(now time.Time, out []string) {
 	n := len(out)
 	var u ulid.ULID
 	_ = u.SetTime(ulid.Timestamp(now)) // only past the year 10889 does it fail
 	binary.BigEndian.PutUint64(u[6:14], rand.Uint64())
 	binary.BigEndian.PutUint16(u[14:16], uint16(rand.Uint32()))
-	var b strings.Builder
-	b.Grow(n * ulid.EncodedSize)
-	var enc [ulid.EncodedSize]byte
-	for range n {
-		_ = u.MarshalTextTo(enc[:]) // a 26-byte buffer never fails
-		b.Write(enc[:])
-		for i := len(u) - 1; i >= 6; i-- { // entropy + 1, with carry
-			u[i]++
-			if u[i] != 0 {
-				break
-			}
-		}
+	buf := make([]byte, n*ulid.EncodedSize)
+	_ = u.MarshalTextTo(buf[:ulid.EncodedSize]) // a 26-byte buffer never fails
+	for i := 1; i < n; i++ {
+		next := buf[i*ulid.EncodedSize : (i+1)*ulid.EncodedSize]
+		copy(next, buf[(i-1)*ulid.EncodedSize:i*ulid.EncodedSize])
+		incrementText(next)
 	}
-	s := b.String()
+	s := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is never written again
 	for i := range out {
 		out[i] = s[i*ulid.EncodedSize : (i+1)*ulid.EncodedSize]
+	}
+}
+
+// crockford is ULID's base32 alphabet, in digit order.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// entropyChars is how many of a ULID's 26 characters encode its 80 random bits:
+// the last 16, exactly (the first 10 are the 48-bit time).
+const entropyChars = 16
+
+// incrementText adds one to the entropy of the ULID text id in place, wrapping
+// within it as the bytes would (never carrying into the time): the text is the
+// 128-bit number in big-endian base32, so the text of u+1 is the text of u plus one.
+func incrementText(id []byte) {
+	for i := len(id) - 1; i >= len(id)-entropyChars; i-- {
+		d := strings.IndexByte(crockford, id[i])
+		if d < len(crockford)-1 {
+			id[i] = crockford[d+1]
+			return
+		}
+		id[i] = crockford[0]
 	}
 }
 
@@ -52,7 +69,7 @@ func (r *run) newID() string {
 	}
 	if len(r.ids) == 0 {
 		r.ids = r.idBuf[:]
-		idBlock(r.x.o.Now(), r.ids)
+		idBlock(r.began, r.ids) // the ids' time is the invocation's start
 	}
 	id := r.ids[0]
 	r.ids = r.ids[1:]

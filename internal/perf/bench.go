@@ -160,12 +160,17 @@ func benchRows(ns, allocs map[string][]float64, instr map[string]float64) []row 
 }
 
 // instructionsPerOp runs benchmark name of b under callgrind at fewN and manyN
-// iterations (one P, no asynchronous preemption, so the count is the work's own).
+// iterations: one P, no asynchronous preemption, and collections stopping the
+// world, so the count is the work's own and repeats. With the concurrent collector
+// how many runs pay write barriers depends on how long, in wall time, a mark phase
+// lasts under valgrind's slowdown: two identical counts differed by a half (35k
+// and 52k), eino's as much. Stopping the world, each collection's marking is
+// counted in full, once, and no barrier at all.
 func instructionsPerOp(ctx context.Context, b testBinary, name, work string) (float64, error) {
 	var totals [2]float64
 	for i, n := range []int{fewN, manyN} {
 		out := filepath.Join(work, fmt.Sprintf("callgrind.%d.out", n))
-		log, err := output(ctx, b.dir, []string{"GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1"},
+		log, err := output(ctx, b.dir, []string{"GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1,gcstoptheworld=1"},
 			"valgrind", "--tool=callgrind", "--callgrind-out-file="+out, b.path,
 			"-test.run", "^$", "-test.bench", benchPattern([]string{name}), "-test.benchtime", fmt.Sprintf("%dx", n))
 		if err != nil {
