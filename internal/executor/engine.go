@@ -351,7 +351,7 @@ func emit[T any](r *run, ctx context.Context, typ string, data T) {
 // startTurn stores the user message (and a new conversation) and the running
 // execution before any model call.
 func (r *run) startTurn(ctx context.Context) error {
-	now := r.x.o.Now()
+	now := r.began // the user message is stored as of the run's start
 	in := &r.req.Input
 	t := store.StartTurn{
 		UserMessage: &store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,

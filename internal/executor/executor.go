@@ -385,12 +385,13 @@ type llmPlan struct {
 // that deadline less FinishReserve, whichever comes first.
 func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	r.limit = r.x.o.RunTimeout
+	now := time.Now() // one clock read for both
 	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl) - r.x.o.FinishReserve; left < r.limit {
+		if left := dl.Sub(now) - r.x.o.FinishReserve; left < r.limit {
 			r.limit = max(left, 0)
 		}
 	}
-	return context.WithTimeout(ctx, r.limit)
+	return context.WithDeadline(ctx, now.Add(r.limit))
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {

@@ -75,7 +75,7 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 	}
 	var acc llm.Accumulator
 	var err error
-	started := r.x.o.Now()
+	started := o.start // the visit's start: one clock read fewer (the node's own setup is in the call's time)
 	for attempt := 0; ; attempt++ {
 		acc = llm.Accumulator{}
 		err = r.streamOnce(ctx, plan.provider, req, v, sep, &acc)
