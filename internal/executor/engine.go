@@ -233,7 +233,7 @@ func (r *run) ctxErr(ctx context.Context) error {
 	if cr := r.cancelReq.Load(); cr != nil {
 		return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled on request", By: cr.by, Err: cr}
 	}
-	return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled", Err: context.Cause(ctx)}
+	return &CancelledError{Code: errcode.Cancelled, Message: "the run was cancelled", Err: cause(ctx)}
 }
 
 func nodeError(v *workflow.Vertex, err error) error {
@@ -277,7 +277,7 @@ func (r *run) visit(ctx context.Context, v, step int) outcome {
 		o.err = &RuntimeError{Code: errcode.Timeout, NodeID: x.ID,
 			Message: fmt.Sprintf("node %q exceeded its timeout of %s", x.ID, x.Timeout), Err: o.err}
 	}
-	o.dur = r.x.o.Now().Sub(o.start)
+	o.dur = r.x.since(o.start)
 	return o
 }
 

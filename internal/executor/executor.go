@@ -127,6 +127,7 @@ type Executor struct {
 	providers map[string]llm.Provider
 	blockIDs  bool // no Options.NewID: runs take their ids from one idBlock each
 	noEvents  bool // Options.Emitter is DiscardEvents
+	realClock bool // no Options.Now: durations read the monotonic clock alone (since)
 	// specs are Options.Tools as models are told of them (toolSpecs), shared by the
 	// runs that offer all of them; nothing writes to them.
 	specs []llm.ToolSpec
@@ -188,7 +189,7 @@ func New(o Options) (*Executor, error) {
 		x.o.MaxToolResult = 32 << 10
 	}
 	if x.o.Now == nil {
-		x.o.Now = time.Now
+		x.o.Now, x.realClock = time.Now, true
 	}
 	if x.o.NewID == nil {
 		x.blockIDs = true
@@ -391,7 +392,16 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 			r.limit = max(left, 0)
 		}
 	}
-	return context.WithDeadline(ctx, now.Add(r.limit))
+	return withDeadline(ctx, now.Add(r.limit))
+}
+
+// since is the time elapsed from t by the executor's clock: on the real one, one read
+// of the monotonic clock (time.Since) rather than the two of time.Now.
+func (x *Executor) since(t time.Time) time.Duration {
+	if x.realClock {
+		return time.Since(t)
+	}
+	return x.o.Now().Sub(t)
 }
 
 func (x *Executor) newRun(req Request, sink Sink) *run {

@@ -27,7 +27,7 @@ func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
 		d = dl
 	}
-	return context.WithDeadline(context.WithoutCancel(ctx), d)
+	return withDeadline(context.WithoutCancel(ctx), d)
 }
 
 // finished is what a finished run hands back in its Result, allocated as one: the

@@ -36,7 +36,7 @@ const (
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	d := context.WithoutCancel(ctx)
 	if dl, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(d, dl)
+		return withDeadline(d, dl)
 	}
 	return d, func() {}
 }

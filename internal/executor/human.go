@@ -360,7 +360,7 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 // continueAt applies the person's answer at the human vertex, logs its visit and
 // routes on, then runs the rest of the graph.
 func (r *run) continueAt(ctx context.Context, cp *checkpoint, eff effect, detail string) error {
-	o := outcome{v: cp.Vertex, eff: eff, jump: -2, detail: detail, start: cp.PausedAt, dur: r.x.o.Now().Sub(cp.PausedAt)}
+	o := outcome{v: cp.Vertex, eff: eff, jump: -2, detail: detail, start: cp.PausedAt, dur: r.x.since(cp.PausedAt)}
 	if err := eff(&r.st); err != nil {
 		return nodeError(&r.graph.Nodes[o.v], err)
 	}

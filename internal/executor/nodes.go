@@ -95,7 +95,7 @@ func (r *run) execLLM(ctx context.Context, v *workflow.Vertex, o *outcome) (effe
 	if !offered {
 		resp.ToolCalls = nil // the finalize step offers no tools; ignore stray calls
 	}
-	cost := r.priceCall(ctx, v.ID, plan, &acc, resp.Usage, err, r.x.o.Now().Sub(started))
+	cost := r.priceCall(ctx, v.ID, plan, &acc, resp.Usage, err, r.x.since(started))
 	if len(resp.ToolCalls) > 0 {
 		o.detail = strconv.Itoa(len(resp.ToolCalls)) + " tool call(s)"
 	} else if !offered && plan.offerTools {

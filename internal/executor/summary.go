@@ -130,7 +130,7 @@ func (r *run) foldSummary(ctx context.Context, v *workflow.Vertex, firstKept int
 	_ = s.Close() // the stream ended; Close only releases it
 	resp := acc.Response()
 	f := &fold{usage: resp.Usage, called: true}
-	f.cost = r.priceCall(ctx, v.ID, plan, &acc, resp.Usage, err, r.x.o.Now().Sub(started))
+	f.cost = r.priceCall(ctx, v.ID, plan, &acc, resp.Usage, err, r.x.since(started))
 	summary := text.Shorten(strings.TrimSpace(resp.Text), store.MaxSummaryBytes)
 	switch {
 	case err != nil:

@@ -1,0 +1,171 @@
+package executor
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// deadlineCtx is the run's own context.WithDeadline, whose timer starts only when
+// something waits on it. Every run is bounded three times — the run (runContext),
+// its final writes (finishContext) and a detached stream (detach) — and most of
+// those bounds are never waited on: a node that computes, a store that answers from
+// memory, a model stream already buffered. context.WithDeadline arms a runtime
+// timer for each anyway (a clock read, a heap insert and a delete under the timers'
+// lock, three allocations): a fifth of a short run's engine time. Here Done, a
+// derived context (through AfterFunc) or context.AfterFunc arm the timer and hook
+// the parent's cancellation; until then Err reads the clock and the parent, so the
+// bound holds at every check, waited on or not. An HTTP call (a provider, DynamoDB)
+// waits on Done and so pays what context.WithDeadline costs, no more.
+//
+// A detached bound is one over context.WithoutCancel(ctx), its deadline taken from
+// ctx by the caller. context.Cause of a deadlineCtx is its parent's cause (the
+// standard library finds causes through Value); the engine reads cause(ctx).
+type deadlineCtx struct {
+	parent   context.Context
+	deadline time.Time
+
+	mu     sync.Mutex
+	done   chan struct{} // made by the first waiter; closed when err is set
+	err    error         // set once: context.Canceled, DeadlineExceeded or the parent's
+	cause  error
+	timer  *time.Timer  // armed by the first waiter
+	unhook func() bool  // the parent's AfterFunc, when armed and attached
+	afters []*afterFunc // AfterFunc's callbacks, run once err is set
+}
+
+type afterFunc struct{ f func() }
+
+// withDeadline is context.WithDeadline(parent, d) without the timer until waited on.
+// d is a time the caller has read: none is read here.
+func withDeadline(parent context.Context, d time.Time) (*deadlineCtx, context.CancelFunc) {
+	if pd, ok := parent.Deadline(); ok && pd.Before(d) {
+		d = pd
+	}
+	c := &deadlineCtx{parent: parent, deadline: d}
+	return c, c.cancel
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
+
+// Err is the reason c ended, checking the clock and the parent while nothing waits.
+func (c *deadlineCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pollLocked()
+	return c.err
+}
+
+// pollLocked ends an unarmed c whose parent or deadline has passed (an armed c hears
+// of both from its timer and hook).
+func (c *deadlineCtx) pollLocked() {
+	if c.err != nil || c.timer != nil {
+		return
+	}
+	if err := c.parent.Err(); err != nil {
+		c.endLocked(err, context.Cause(c.parent))
+		return
+	}
+	if time.Until(c.deadline) <= 0 { // the monotonic clock alone when d came from time.Now
+		c.endLocked(context.DeadlineExceeded, context.DeadlineExceeded)
+	}
+}
+
+func (c *deadlineCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armLocked()
+	return c.done
+}
+
+// armLocked makes the done channel and, unless c has ended, starts the timer and
+// hooks the parent's cancellation.
+func (c *deadlineCtx) armLocked() {
+	if c.done != nil {
+		return
+	}
+	c.pollLocked() // before done exists, so an end here leaves the closing to us
+	c.done = make(chan struct{})
+	if c.err != nil {
+		close(c.done)
+		return
+	}
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() {
+		c.end(context.DeadlineExceeded, context.DeadlineExceeded)
+	})
+	if c.parent.Done() != nil {
+		p := c.parent
+		c.unhook = context.AfterFunc(p, func() { c.end(p.Err(), context.Cause(p)) })
+	}
+}
+
+// AfterFunc makes c an afterFuncer, so contexts derived from it (context.WithCancel,
+// WithTimeout, AfterFunc) hook into it instead of starting a goroutine each.
+func (c *deadlineCtx) AfterFunc(f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armLocked()
+	if c.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterFunc{f: f}
+	c.afters = append(c.afters, a)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, b := range c.afters {
+			if b == a {
+				c.afters = append(c.afters[:i], c.afters[i+1:]...)
+				return true
+			}
+		}
+		return false // already run, or stopped before
+	}
+}
+
+func (c *deadlineCtx) cancel() { c.end(context.Canceled, context.Canceled) }
+
+func (c *deadlineCtx) end(err, cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.endLocked(err, cause)
+}
+
+// endLocked sets err once, closes done, stops the timer and the parent's hook and
+// starts the AfterFunc callbacks.
+func (c *deadlineCtx) endLocked(err, cause error) {
+	if c.err != nil {
+		return
+	}
+	if cause == nil {
+		cause = err
+	}
+	c.err, c.cause = err, cause
+	if c.done != nil {
+		close(c.done)
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.unhook != nil {
+		c.unhook()
+	}
+	for _, a := range c.afters {
+		go a.f()
+	}
+	c.afters = nil
+}
+
+// cause is context.Cause(ctx), seeing through a deadlineCtx.
+func cause(ctx context.Context) error {
+	if c, ok := ctx.(*deadlineCtx); ok {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.pollLocked()
+		return c.cause
+	}
+	return context.Cause(ctx)
+}
