@@ -25,25 +25,37 @@ type deadlineCtx struct {
 	parent   context.Context
 	deadline time.Time
 
-	mu     sync.Mutex
-	done   chan struct{} // made by the first waiter; closed when err is set
-	err    error         // set once: context.Canceled, DeadlineExceeded or the parent's
-	cause  error
-	timer  *time.Timer  // armed by the first waiter
-	unhook func() bool  // the parent's AfterFunc, when armed and attached
+	mu          sync.Mutex
+	err         error    // set once: context.Canceled, DeadlineExceeded or the parent's
+	parentCause bool     // err came from the parent: the cause is the parent's
+	w           *waiters // made by the first waiter
+}
+
+// waiters is what an armed deadlineCtx keeps: apart, so that a bound nobody waits on
+// stays small.
+type waiters struct {
+	done   chan struct{} // closed when err is set
+	timer  *time.Timer
+	unhook func() bool  // the parent's AfterFunc, when the parent can end
 	afters []*afterFunc // AfterFunc's callbacks, run once err is set
 }
 
 type afterFunc struct{ f func() }
 
-// withDeadline is context.WithDeadline(parent, d) without the timer until waited on.
-// d is a time the caller has read: none is read here.
-func withDeadline(parent context.Context, d time.Time) (*deadlineCtx, context.CancelFunc) {
+// withDeadline is context.WithDeadline(parent, d) without the timer until waited on;
+// its cancel is its cancel method. d is a time the caller has read: none is read here.
+func withDeadline(parent context.Context, d time.Time) *deadlineCtx {
+	c := new(deadlineCtx)
+	c.init(parent, d)
+	return c
+}
+
+// init makes c, a zero deadlineCtx held in some larger allocation, withDeadline's.
+func (c *deadlineCtx) init(parent context.Context, d time.Time) {
 	if pd, ok := parent.Deadline(); ok && pd.Before(d) {
 		d = pd
 	}
-	c := &deadlineCtx{parent: parent, deadline: d}
-	return c, c.cancel
+	c.parent, c.deadline = parent, d
 }
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
@@ -61,15 +73,15 @@ func (c *deadlineCtx) Err() error {
 // pollLocked ends an unarmed c whose parent or deadline has passed (an armed c hears
 // of both from its timer and hook).
 func (c *deadlineCtx) pollLocked() {
-	if c.err != nil || c.timer != nil {
+	if c.err != nil || c.w != nil {
 		return
 	}
 	if err := c.parent.Err(); err != nil {
-		c.endLocked(err, context.Cause(c.parent))
+		c.endLocked(err, true)
 		return
 	}
 	if time.Until(c.deadline) <= 0 { // the monotonic clock alone when d came from time.Now
-		c.endLocked(context.DeadlineExceeded, context.DeadlineExceeded)
+		c.endLocked(context.DeadlineExceeded, false)
 	}
 }
 
@@ -77,27 +89,25 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.armLocked()
-	return c.done
+	return c.w.done
 }
 
 // armLocked makes the done channel and, unless c has ended, starts the timer and
 // hooks the parent's cancellation.
 func (c *deadlineCtx) armLocked() {
-	if c.done != nil {
+	if c.w != nil {
 		return
 	}
-	c.pollLocked() // before done exists, so an end here leaves the closing to us
-	c.done = make(chan struct{})
+	c.pollLocked() // before w exists, so an end here leaves the closing to us
+	c.w = &waiters{done: make(chan struct{})}
 	if c.err != nil {
-		close(c.done)
+		close(c.w.done)
 		return
 	}
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() {
-		c.end(context.DeadlineExceeded, context.DeadlineExceeded)
-	})
+	c.w.timer = time.AfterFunc(time.Until(c.deadline), func() { c.end(context.DeadlineExceeded, false) })
 	if c.parent.Done() != nil {
 		p := c.parent
-		c.unhook = context.AfterFunc(p, func() { c.end(p.Err(), context.Cause(p)) })
+		c.w.unhook = context.AfterFunc(p, func() { c.end(p.Err(), true) })
 	}
 }
 
@@ -112,13 +122,13 @@ func (c *deadlineCtx) AfterFunc(f func()) func() bool {
 		return func() bool { return false }
 	}
 	a := &afterFunc{f: f}
-	c.afters = append(c.afters, a)
+	c.w.afters = append(c.w.afters, a)
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for i, b := range c.afters {
+		for i, b := range c.w.afters {
 			if b == a {
-				c.afters = append(c.afters[:i], c.afters[i+1:]...)
+				c.w.afters = append(c.w.afters[:i], c.w.afters[i+1:]...)
 				return true
 			}
 		}
@@ -126,46 +136,48 @@ func (c *deadlineCtx) AfterFunc(f func()) func() bool {
 	}
 }
 
-func (c *deadlineCtx) cancel() { c.end(context.Canceled, context.Canceled) }
+func (c *deadlineCtx) cancel() { c.end(context.Canceled, false) }
 
-func (c *deadlineCtx) end(err, cause error) {
+func (c *deadlineCtx) end(err error, fromParent bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.endLocked(err, cause)
+	c.endLocked(err, fromParent)
 }
 
-// endLocked sets err once, closes done, stops the timer and the parent's hook and
-// starts the AfterFunc callbacks.
-func (c *deadlineCtx) endLocked(err, cause error) {
+// endLocked sets err once and, when armed, closes done, stops the timer and the
+// parent's hook and starts the AfterFunc callbacks.
+func (c *deadlineCtx) endLocked(err error, fromParent bool) {
 	if c.err != nil {
 		return
 	}
-	if cause == nil {
-		cause = err
+	c.err, c.parentCause = err, fromParent
+	w := c.w
+	if w == nil {
+		return
 	}
-	c.err, c.cause = err, cause
-	if c.done != nil {
-		close(c.done)
+	close(w.done)
+	w.timer.Stop()
+	if w.unhook != nil {
+		w.unhook()
 	}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	if c.unhook != nil {
-		c.unhook()
-	}
-	for _, a := range c.afters {
+	for _, a := range w.afters {
 		go a.f()
 	}
-	c.afters = nil
+	w.afters = nil
 }
 
 // cause is context.Cause(ctx), seeing through a deadlineCtx.
 func cause(ctx context.Context) error {
-	if c, ok := ctx.(*deadlineCtx); ok {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.pollLocked()
-		return c.cause
+	c, ok := ctx.(*deadlineCtx)
+	if !ok {
+		return context.Cause(ctx)
 	}
-	return context.Cause(ctx)
+	c.mu.Lock()
+	c.pollLocked()
+	err, fromParent := c.err, c.parentCause
+	c.mu.Unlock()
+	if fromParent {
+		return context.Cause(c.parent) // set before the parent's Err, so set now
+	}
+	return err
 }

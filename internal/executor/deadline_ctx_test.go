@@ -19,7 +19,8 @@ func waitDone(t *testing.T, ch <-chan struct{}, what string) {
 
 func TestDeadlineCtx_EndsAtItsDeadlineWaitedOnOrNot(t *testing.T) {
 	// Nobody waits: Err sees the deadline by the clock.
-	c, cancel := withDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+	c := withDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+	cancel := c.cancel
 	defer cancel()
 	if c.Err() != nil {
 		t.Fatalf("Err before the deadline: %v", c.Err())
@@ -31,12 +32,14 @@ func TestDeadlineCtx_EndsAtItsDeadlineWaitedOnOrNot(t *testing.T) {
 	waitDone(t, c.Done(), "Done after the deadline")
 
 	// The first waiter comes after the deadline: Done is closed at once.
-	c3, cancel3 := withDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	c3 := withDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	cancel3 := c3.cancel
 	defer cancel3()
 	waitDone(t, c3.Done(), "Done first called after the deadline")
 
 	// A waiter: Done closes at the deadline by the timer.
-	c2, cancel2 := withDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+	c2 := withDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+	cancel2 := c2.cancel
 	defer cancel2()
 	waitDone(t, c2.Done(), "Done at the deadline")
 	if !errors.Is(c2.Err(), context.DeadlineExceeded) {
@@ -48,12 +51,14 @@ func TestDeadlineCtx_TakesTheEarlierOfItsAndItsParentsDeadline(t *testing.T) {
 	p, pcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer pcancel()
 	pd, _ := p.Deadline()
-	c, cancel := withDeadline(p, pd.Add(time.Hour))
+	c := withDeadline(p, pd.Add(time.Hour))
+	cancel := c.cancel
 	defer cancel()
 	if d, ok := c.Deadline(); !ok || !d.Equal(pd) {
 		t.Fatalf("Deadline %v %v, want the parent's %v", d, ok, pd)
 	}
-	c2, cancel2 := withDeadline(p, pd.Add(-time.Second))
+	c2 := withDeadline(p, pd.Add(-time.Second))
+	cancel2 := c2.cancel
 	defer cancel2()
 	if d, _ := c2.Deadline(); !d.Equal(pd.Add(-time.Second)) {
 		t.Fatalf("Deadline %v, want its own", d)
@@ -63,7 +68,8 @@ func TestDeadlineCtx_TakesTheEarlierOfItsAndItsParentsDeadline(t *testing.T) {
 func TestDeadlineCtx_FollowsItsParentsCancellation(t *testing.T) {
 	for _, waited := range []bool{false, true} {
 		p, pcancel := context.WithCancelCause(context.Background())
-		c, cancel := withDeadline(p, time.Now().Add(time.Minute))
+		c := withDeadline(p, time.Now().Add(time.Minute))
+		cancel := c.cancel
 		var done <-chan struct{}
 		if waited {
 			done = c.Done()
@@ -81,14 +87,15 @@ func TestDeadlineCtx_FollowsItsParentsCancellation(t *testing.T) {
 }
 
 func TestDeadlineCtx_CancelEndsItOnceAndKeepsTheFirstReason(t *testing.T) {
-	c, cancel := withDeadline(context.Background(), time.Now().Add(time.Minute))
+	c := withDeadline(context.Background(), time.Now().Add(time.Minute))
+	cancel := c.cancel
 	done := c.Done()
 	cancel()
 	waitDone(t, done, "Done after cancel")
 	if !errors.Is(c.Err(), context.Canceled) {
 		t.Fatalf("Err %v, want Canceled", c.Err())
 	}
-	c.end(context.DeadlineExceeded, nil) // a late timer
+	c.end(context.DeadlineExceeded, false) // a late timer
 	cancel()
 	if !errors.Is(c.Err(), context.Canceled) || !errors.Is(cause(c), context.Canceled) {
 		t.Fatalf("Err %v cause %v after a second end, want the first (Canceled)", c.Err(), cause(c))
@@ -98,7 +105,8 @@ func TestDeadlineCtx_CancelEndsItOnceAndKeepsTheFirstReason(t *testing.T) {
 func TestDeadlineCtx_DetachedKeepsValuesNotCancellation(t *testing.T) {
 	type key struct{}
 	p, pcancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
-	c, cancel := withDeadline(context.WithoutCancel(p), time.Now().Add(time.Minute))
+	c := withDeadline(context.WithoutCancel(p), time.Now().Add(time.Minute))
+	cancel := c.cancel
 	defer cancel()
 	done := c.Done()
 	pcancel()
@@ -116,7 +124,8 @@ func TestDeadlineCtx_DetachedKeepsValuesNotCancellation(t *testing.T) {
 }
 
 func TestDeadlineCtx_DerivedContextsAndAfterFuncEndWithIt(t *testing.T) {
-	c, cancel := withDeadline(context.Background(), time.Now().Add(30*time.Millisecond))
+	c := withDeadline(context.Background(), time.Now().Add(30*time.Millisecond))
+	cancel := c.cancel
 	defer cancel()
 	child, ccancel := context.WithTimeout(c, time.Minute)
 	defer ccancel()
@@ -145,7 +154,8 @@ func TestDeadlineCtx_DerivedContextsAndAfterFuncEndWithIt(t *testing.T) {
 
 func TestDeadlineCtx_ConcurrentWaitersAndCancel(t *testing.T) {
 	for range 50 {
-		c, cancel := withDeadline(context.Background(), time.Now().Add(time.Millisecond))
+		c := withDeadline(context.Background(), time.Now().Add(time.Millisecond))
+		cancel := c.cancel
 		res := make(chan error, 4)
 		for range 4 {
 			go func() { <-c.Done(); res <- c.Err() }()

@@ -321,8 +321,8 @@ func (r *run) send(c wire.Chunk) {
 	}
 	if err := r.sink.Send(c); err != nil {
 		r.sinkErr = err
-		if r.cancel != nil {
-			r.cancel()
+		if r.runCtx != nil {
+			r.runCtx.cancel()
 		}
 	}
 }
@@ -353,12 +353,11 @@ func emit[T any](r *run, ctx context.Context, typ string, data T) {
 func (r *run) startTurn(ctx context.Context) error {
 	now := r.began // the user message is stored as of the run's start
 	in := &r.req.Input
-	t := store.StartTurn{
-		UserMessage: &store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
-			Role: llm.RoleUser, Content: in.Message, Status: store.StatusComplete, CreatedAt: now},
-	}
-	// The running record and a new conversation live in the run (the store keeps no
-	// pointer of a StartTurn): no allocation for either.
+	// The user message, the running record and a new conversation live in the run
+	// (the store keeps no pointer of a StartTurn): no allocation for any.
+	r.userMsgRec = store.Message{ID: r.newID(), ConversationID: r.convID, UserID: r.userID, ExecutionID: r.id,
+		Role: llm.RoleUser, Content: in.Message, Status: store.StatusComplete, CreatedAt: now}
+	t := store.StartTurn{UserMessage: &r.userMsgRec}
 	r.startExec = r.executionRecord(store.ExecRunning, now)
 	t.Execution = &r.startExec
 	if r.newConv {

@@ -224,11 +224,10 @@ func (x *Executor) Execute(ctx context.Context, req Request, sink Sink) (*Result
 		x.release(r)
 		return nil, err
 	}
-	runCtx, cancel := r.runContext(ctx)
-	r.cancel = cancel
+	runCtx := r.runContext(ctx)
 	r.watchCancel(runCtx)
 	err := r.run(runCtx)
-	cancel()
+	runCtx.cancel()
 	r.watch.stop()
 	res, err := r.finish(ctx, err)
 	x.release(r)
@@ -271,7 +270,7 @@ func (w *cancelWatch) poll() {
 	if err == nil && e.CancelRequested && e.Status == store.ExecRunning {
 		if w.ctx.Err() == nil { // the first reason the run ends is the one it reports
 			r.cancelReq.Store(&cancelRequest{by: e.CancelledBy})
-			r.cancel()
+			r.runCtx.cancel()
 		}
 		return
 	}
@@ -306,11 +305,12 @@ type run struct {
 	conv       *store.Conversation
 	newConvRec store.Conversation // what conv points at when the run started the conversation
 	startExec  store.Execution    // the running record startTurn stores
+	userMsgRec store.Message      // the user message startTurn stores (userMsg, unless resumed)
 	source     store.SourceRef
 	graph      *workflow.Graph
 	started    time.Time
-	limit      time.Duration // the run's time limit: RunTimeout, or less before a caller's deadline
-	cancel     context.CancelFunc
+	limit      time.Duration                 // the run's time limit: RunTimeout, or less before a caller's deadline
+	runCtx     *deadlineCtx                  // the run's bound (runContext), cancelled by a sink error or a cancel request
 	cancelReq  atomic.Pointer[cancelRequest] // the cancel request that cancelled the run (cancelWatch)
 	sinkErr    error
 	frames     *frameLog  // nil unless the run keeps its frames (on_disconnect continue)
@@ -382,17 +382,28 @@ type llmPlan struct {
 	specs       []llm.ToolSpec
 }
 
-// runContext bounds the run by RunTimeout and, when the caller has a deadline, by
-// that deadline less FinishReserve, whichever comes first.
-func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// runContext bounds the run by RunTimeout from its invocation's start (the deadline
+// its record states) and, when the caller has a deadline, by that deadline less
+// FinishReserve, whichever comes first.
+func (r *run) runContext(ctx context.Context) *deadlineCtx {
 	r.limit = r.x.o.RunTimeout
-	now := time.Now() // one clock read for both
+	now := r.x.realNow(r.began)
 	if dl, ok := ctx.Deadline(); ok {
 		if left := dl.Sub(now) - r.x.o.FinishReserve; left < r.limit {
 			r.limit = max(left, 0)
 		}
 	}
-	return withDeadline(ctx, now.Add(r.limit))
+	r.runCtx = withDeadline(ctx, now.Add(r.limit))
+	return r.runCtx
+}
+
+// realNow is the real time, given read, a reading of the executor's clock: read
+// itself on the real clock (no second read), time.Now on a test's.
+func (x *Executor) realNow(read time.Time) time.Time {
+	if x.realClock {
+		return read
+	}
+	return time.Now()
 }
 
 // since is the time elapsed from t by the executor's clock: on the real one, one read

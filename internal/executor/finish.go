@@ -21,22 +21,26 @@ import (
 const finishTimeout = 10 * time.Second
 
 // finishContext outlives the caller's cancellation (a client that went away) but not
-// its deadline (a Lambda's end): at most finishTimeout, and never past the deadline.
-func finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := time.Now().Add(finishTimeout)
+// its deadline (a Lambda's end): at most finishTimeout from now (the real time), and
+// never past the deadline. It is c, a zero deadlineCtx the caller holds.
+func finishContext(c *deadlineCtx, ctx context.Context, now time.Time) *deadlineCtx {
+	d := now.Add(finishTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
 		d = dl
 	}
-	return withDeadline(context.WithoutCancel(ctx), d)
+	c.init(context.WithoutCancel(ctx), d)
+	return c
 }
 
 // finished is what a finished run hands back in its Result, allocated as one: the
-// Result, its execution record, the reply and the conversation after the turn.
+// Result, its execution record, the reply and the conversation after the turn; and
+// the bound of the final writes (finishContext), which fits in the same size class.
 type finished struct {
 	res   Result
 	exec  store.Execution
 	reply store.Message
 	conv  store.Conversation
+	bound deadlineCtx
 }
 
 // finish persists the assistant message and aggregates, emits the terminal event and
@@ -56,9 +60,10 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 	if errors.Is(runErr, errWaiting) {
 		return r.wait(ctx)
 	}
-	wctx, cancel := finishContext(ctx)
-	defer cancel()
 	now := r.x.o.Now()
+	out := new(finished)
+	wctx := finishContext(&out.bound, ctx, r.x.realNow(now))
+	defer wctx.cancel()
 	st := &r.st
 	status, evType := store.ExecCompleted, events.ExecutionCompleted
 	ce := asErr[*CancelledError](runErr)
@@ -70,7 +75,6 @@ func (r *run) finish(ctx context.Context, runErr error) (*Result, error) {
 		status, evType = store.ExecFailed, events.ExecutionFailed
 	}
 	cost := llm.Cost{USD: st.cost, Known: st.costKnown, TableVersion: llm.PriceTableVersion}
-	out := new(finished)
 	res := &out.res
 	*res = Result{
 		ExecutionID: r.id, UserID: r.userID, ConversationID: r.convID, UserMessageID: r.userMsg.ID, Source: r.source,

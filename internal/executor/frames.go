@@ -36,7 +36,8 @@ const (
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	d := context.WithoutCancel(ctx)
 	if dl, ok := ctx.Deadline(); ok {
-		return withDeadline(d, dl)
+		c := withDeadline(d, dl)
+		return c, c.cancel
 	}
 	return d, func() {}
 }

@@ -187,12 +187,12 @@ func (s *state) restore(v *savedState) {
 // then execution_waiting and the waiting frame. A run that cannot keep its state
 // (too large, the store down) or was cancelled meanwhile ends as finish ends it.
 func (r *run) wait(ctx context.Context) (*Result, error) {
-	wctx, cancel := finishContext(ctx)
-	defer cancel()
+	now := r.x.o.Now()
+	wctx := finishContext(new(deadlineCtx), ctx, r.x.realNow(now))
+	defer wctx.cancel()
 	p := r.pause
 	v := &r.graph.Nodes[p.v]
 	hc := v.Config.(*workflow.HumanConfig)
-	now := r.x.o.Now()
 	expires := now.Add(time.Duration(hc.TimeoutMS) * time.Millisecond)
 	data, err := json.Marshal(r.save(p))
 	if err == nil {
@@ -319,8 +319,8 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	if err != nil {
 		return nil, err
 	}
-	runCtx, cancel := r.runContext(ctx)
-	defer cancel()
+	runCtx := r.runContext(ctx)
+	defer runCtx.cancel()
 	now := r.x.o.Now()
 	_, err = x.o.Store.UpdateExecution(ctx, r.userID, r.id, func(x *store.Execution) error {
 		if x.Status != store.ExecWaiting || x.CancelRequested {
@@ -349,10 +349,9 @@ func (x *Executor) Resume(ctx context.Context, rr ResumeRequest, sink Sink) (*Re
 	}
 	emit(r, ctx, events.ExecutionResumed, d)
 	r.send(wire.Chunk{Type: wire.ChunkStart, ExecutionID: r.id, ConversationID: r.convID})
-	r.cancel = cancel
 	r.watchCancel(runCtx)
 	err = r.continueAt(runCtx, &cp, eff, detail)
-	cancel()
+	runCtx.cancel()
 	r.watch.stop()
 	return r.finish(ctx, err)
 }
