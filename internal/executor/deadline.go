@@ -19,8 +19,9 @@ import (
 // waits on Done and so pays what context.WithDeadline costs, no more.
 //
 // A detached bound is one over context.WithoutCancel(ctx), its deadline taken from
-// ctx by the caller. context.Cause of a deadlineCtx is its parent's cause (the
-// standard library finds causes through Value); the engine reads cause(ctx).
+// ctx by the caller. context.Cause of a deadlineCtx is its Err unless its parent
+// was cancelled with a cause, even after c ended for its own reason (the standard
+// library finds causes through Value); the engine reads cause(ctx).
 type deadlineCtx struct {
 	parent   context.Context
 	deadline time.Time
@@ -177,7 +178,7 @@ func cause(ctx context.Context) error {
 	err, fromParent := c.err, c.parentCause
 	c.mu.Unlock()
 	if fromParent {
-		return context.Cause(c.parent) // set before the parent's Err, so set now
+		return cause(c.parent) // set before the parent's Err, so set now
 	}
 	return err
 }

@@ -173,3 +173,18 @@ func TestDeadlineCtx_ConcurrentWaitersAndCancel(t *testing.T) {
 		}
 	}
 }
+
+func TestDeadlineCtx_CauseSeesThroughNestedBounds(t *testing.T) {
+	p, pcancel := context.WithCancelCause(context.Background())
+	outer := withDeadline(p, time.Now().Add(time.Minute))
+	inner := withDeadline(outer, time.Now().Add(time.Minute))
+	defer inner.cancel()
+	outer.cancel()
+	_ = inner.Err() // inner ends, from outer
+	pcancel(errors.New("later, the caller's own reason"))
+	// context.Cause(outer) would now be the caller's reason (found through Value),
+	// though outer ended first, cancelled.
+	if !errors.Is(inner.Err(), context.Canceled) || !errors.Is(cause(inner), context.Canceled) {
+		t.Fatalf("inner Err %v cause %v, want Canceled from the outer bound", inner.Err(), cause(inner))
+	}
+}
