@@ -18,8 +18,8 @@ import (
 // bound holds at every check, waited on or not. An HTTP call (a provider, DynamoDB)
 // waits on Done and so pays what context.WithDeadline costs, no more.
 //
-// A detached bound is one over context.WithoutCancel(ctx), its deadline taken from
-// ctx by the caller. context.Cause of a deadlineCtx is its Err unless its parent
+// A detached bound (initDetached) keeps its caller's values and deadline, not its
+// cancellation. context.Cause of a deadlineCtx is its Err unless its parent
 // was cancelled with a cause, even after c ended for its own reason (the standard
 // library finds causes through Value); the engine reads cause(ctx).
 type deadlineCtx struct {
@@ -57,6 +57,15 @@ func (c *deadlineCtx) init(parent context.Context, d time.Time) {
 		d = pd
 	}
 	c.parent, c.deadline = parent, d
+}
+
+// initDetached is init over context.WithoutCancel(ctx), bounded by ctx's deadline
+// too (which WithoutCancel drops).
+func (c *deadlineCtx) initDetached(ctx context.Context, d time.Time) {
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	c.init(context.WithoutCancel(ctx), d)
 }
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }

@@ -268,9 +268,9 @@ func (r *run) visit(ctx context.Context, v, step int) outcome {
 	r.send(wire.Chunk{Type: wire.ChunkNodeStarted, NodeID: x.ID, Kind: string(x.Kind)})
 	nctx := ctx
 	if x.Timeout > 0 {
-		var cancel context.CancelFunc
-		nctx, cancel = context.WithTimeout(ctx, x.Timeout)
-		defer cancel()
+		b := withDeadline(ctx, r.x.realNow(o.start).Add(x.Timeout))
+		defer b.cancel()
+		nctx = b
 	}
 	o.eff, o.err = r.exec(nctx, x, &o)
 	if o.err != nil && ctx.Err() == nil && errors.Is(nctx.Err(), context.DeadlineExceeded) {

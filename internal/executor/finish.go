@@ -24,11 +24,7 @@ const finishTimeout = 10 * time.Second
 // its deadline (a Lambda's end): at most finishTimeout from now (the real time), and
 // never past the deadline. It is c, a zero deadlineCtx the caller holds.
 func finishContext(c *deadlineCtx, ctx context.Context, now time.Time) *deadlineCtx {
-	d := now.Add(finishTimeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
-		d = dl
-	}
-	c.init(context.WithoutCancel(ctx), d)
+	c.initDetached(ctx, now.Add(finishTimeout))
 	return c
 }
 

@@ -34,12 +34,13 @@ const (
 // detach returns ctx without its cancellation but with its deadline (a Lambda's
 // end still ends the run, with its finish reserve).
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		c := withDeadline(d, dl)
-		return c, c.cancel
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithoutCancel(ctx), func() {}
 	}
-	return d, func() {}
+	c := new(deadlineCtx)
+	c.initDetached(ctx, dl)
+	return c, c.cancel
 }
 
 // frameLog buffers one run's frames and writes them in batches.

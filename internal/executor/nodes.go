@@ -215,14 +215,14 @@ func (r *run) execTools(ctx context.Context, v *workflow.Vertex, o *outcome) (ef
 		if !r.toolSet.Has(c.Name) {
 			res = tools.Result{IsError: true, Content: fmt.Sprintf("tool %q is not available", c.Name)}
 		} else {
-			tctx, cancel := context.WithTimeout(ctx, timeout)
+			tctx := withDeadline(ctx, time.Now().Add(timeout))
 			res = r.toolSet.Call(tctx, c.Name, c.Arguments)
 			// The registry sees the node's deadline as a cancellation; tell the model
 			// it was a timeout, so it does not take the run for cancelled.
 			if res.IsError && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
 				res.Content = fmt.Sprintf("tool %q timed out after %s", c.Name, timeout)
 			}
-			cancel()
+			tctx.cancel()
 		}
 		res.Content = text.Shorten(res.Content, r.x.o.MaxToolResult)
 		results[i] = res
